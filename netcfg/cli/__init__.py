@@ -1,0 +1,58 @@
+"""Command-line entry point: the only layer that prints and chooses exit codes.
+
+Every module in this package defines its commands on `app`; importing them all here
+registers them, so adding a command is adding a module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import traceback
+
+import click
+
+from netcfg.cli.app import app
+from netcfg.errors import NetcfgError
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_") and _module.name not in {"app", "common"}:
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run netcfg; returns (and as a script exits with) the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, not only before the command.
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        result = app(args=args, prog_name="netcfg", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except NetcfgError as error:
+        print(str(error), file=sys.stderr)
+        code = error.exit_code
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.ClickException as error:
+        error.show()
+        code = 2
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("netcfg: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as error:  # noqa: BLE001 - the one place that catches bugs
+        if debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"netcfg: internal error: {type(error).__name__}: {error} "
+                "(a bug; run again with --debug for the traceback)",
+                file=sys.stderr,
+            )
+        code = 1
+    if argv is None:
+        sys.exit(code)
+    return code

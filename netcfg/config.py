@@ -1,0 +1,190 @@
+"""The semantic per-machine configuration every stage after rendering works on.
+
+Prefixes and addresses are canonical strings (netaddr's own formatting: compressed
+IPv6, network address for prefixes), so two configs compare and hash exactly and the
+model is cheap to build, diff and serialise for fleets of 10,000 machines. Entries are
+ordered (``order=True``) by a key that starts with the family and table, so sorted
+output groups naturally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# The routing protocol number netcfg stamps on every route it installs. It marks the
+# routes netcfg owns; kernel, boot, static and every other protocol's routes are never
+# touched. 77 is unassigned in iproute2's rt_protos and in Linux's rtnetlink.h.
+PROTOCOL = 77
+MAIN_TABLE = 254
+RESERVED_TABLES = frozenset({0, 253, 254, 255})
+DEFAULT_V4 = "0.0.0.0/0"
+DEFAULT_V6 = "::/0"
+
+
+def default_prefix(family: int) -> str:
+    return DEFAULT_V4 if family == 4 else DEFAULT_V6
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Address:
+    """An address on an interface, with the prefix length of its network."""
+
+    interface: str
+    family: int
+    address: str  # "203.0.113.10/26", "2001:db8:20::10/64"
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/", 1)[0]
+
+    @property
+    def network(self) -> str:
+        """The connected network the kernel derives from this address."""
+        from netaddr import IPNetwork
+
+        return str(IPNetwork(self.address).cidr)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class InterfaceConfig:
+    name: str
+    segment: str
+    bridge: bool = False  # KVM hosts attach VMs to a bridge per segment
+    addresses: tuple[Address, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Rule:
+    """A policy-routing rule: `from src` or `to dst`, to `table`, at `priority`."""
+
+    family: int
+    priority: int
+    table: int
+    src: str | None = None
+    dst: str | None = None
+
+    def __str__(self) -> str:
+        match = f"from {self.src}" if self.src else f"to {self.dst}" if self.dst else "all"
+        return f"{match} lookup {self.table} priority {self.priority}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Route:
+    """A route netcfg owns: on-link (device, scope link) or via a gateway."""
+
+    family: int
+    table: int
+    dst: str  # canonical prefix; the default route is "0.0.0.0/0" or "::/0"
+    gateway: str | None = None
+    device: str | None = None
+    scope: str = "global"  # "link" for on-link routes
+    metric: int | None = None
+    protocol: int = PROTOCOL
+
+    @property
+    def is_default(self) -> bool:
+        return self.dst in (DEFAULT_V4, DEFAULT_V6)
+
+    def __str__(self) -> str:
+        parts = ["default" if self.is_default else self.dst]
+        if self.gateway:
+            parts += ["via", self.gateway]
+        if self.device:
+            parts += ["dev", self.device]
+        if self.scope != "global":
+            parts += ["scope", self.scope]
+        if self.metric is not None:
+            parts += ["metric", str(self.metric)]
+        parts += ["table", table_name(self.table)]
+        return " ".join(parts)
+
+
+def table_name(table: int) -> str:
+    return "main" if table == MAIN_TABLE else str(table)
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """Everything one machine's routing configuration consists of, in render order."""
+
+    name: str
+    kind: str
+    design: str
+    interfaces: tuple[InterfaceConfig, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    routes: tuple[Route, ...] = ()
+    forwarding: bool = False  # routers forward between segments
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        return tuple(a for i in self.interfaces for a in i.addresses)
+
+    @property
+    def tables(self) -> tuple[int, ...]:
+        """The non-main tables this config installs routes into."""
+        return tuple(sorted({r.table for r in self.routes} - {MAIN_TABLE}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON-ready form; `from_dict` reads it back exactly."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "design": self.design,
+            "forwarding": self.forwarding,
+            "interfaces": [
+                {
+                    "name": i.name,
+                    "segment": i.segment,
+                    "bridge": i.bridge,
+                    "addresses": [a.address for a in i.addresses],
+                }
+                for i in self.interfaces
+            ],
+            "rules": [
+                {
+                    "family": r.family,
+                    "priority": r.priority,
+                    "table": r.table,
+                    "src": r.src,
+                    "dst": r.dst,
+                }
+                for r in self.rules
+            ],
+            "routes": [
+                {
+                    "family": r.family,
+                    "table": r.table,
+                    "dst": r.dst,
+                    "gateway": r.gateway,
+                    "device": r.device,
+                    "scope": r.scope,
+                    "metric": r.metric,
+                    "protocol": r.protocol,
+                }
+                for r in self.routes
+            ],
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> HostConfig:
+        interfaces = tuple(
+            InterfaceConfig(
+                name=i["name"],
+                segment=i["segment"],
+                bridge=bool(i.get("bridge", False)),
+                addresses=tuple(
+                    Address(i["name"], 6 if ":" in a else 4, a) for a in i["addresses"]
+                ),
+            )
+            for i in data["interfaces"]
+        )
+        return HostConfig(
+            name=data["name"],
+            kind=data["kind"],
+            design=data["design"],
+            interfaces=interfaces,
+            rules=tuple(Rule(**r) for r in data["rules"]),
+            routes=tuple(Route(**r) for r in data["routes"]),
+            forwarding=bool(data.get("forwarding", False)),
+        )

@@ -1,0 +1,71 @@
+"""Errors grouped by who must act, each with the exit code DESIGN.md assigns.
+
+Only the CLI layer turns these into messages and exit codes; library code raises them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Location:
+    """Where a value came from: 1-based line and column, as editors count."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with the user's input."""
+
+    location: Location
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.location}: error: {self.message}{hint}"
+
+
+class NetcfgError(Exception):
+    """Base of every error netcfg reports without a traceback."""
+
+    exit_code = 1
+
+
+class InputError(NetcfgError):
+    """The user's input (inventory, arguments, files) is wrong: the user must fix it."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...] | str):
+        if isinstance(problems, str):
+            problems = [Problem(Location("netcfg"), problems)]
+        self.problems = tuple(sorted(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class BlockedError(NetcfgError):
+    """The seatbelt refused a change: a human must approve it."""
+
+    exit_code = 3
+
+
+class DriftError(NetcfgError):
+    """Live state differs from the desired state."""
+
+    exit_code = 4
+
+
+class ApplyError(NetcfgError):
+    """Applying failed; the state read at the start was restored."""
+
+    exit_code = 5

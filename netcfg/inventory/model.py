@@ -1,0 +1,236 @@
+"""The typed, immutable inventory: what the YAML files say, after validation.
+
+Every entity remembers the Location it was defined at, so any rendered line, any
+diff cause and any error can be traced back to the inventory.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+
+from netaddr import IPAddress, IPNetwork
+
+from netcfg.errors import Location
+
+NOWHERE = Location("<none>")
+
+
+class Kind(str, Enum):
+    KVM_HOST = "kvm-host"
+    VM = "vm"
+    PHYSICAL = "physical"
+    ROUTER = "router"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Design(str, Enum):
+    POLICY_ROUTING = "policy-routing"
+    FLAT = "flat"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Reconfigure(str, Enum):
+    LIVE = "live"
+    RESTART = "restart"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """An L2 segment (VLAN) with its own routing table and rule priority."""
+
+    name: str
+    table: int
+    priority: int
+    description: str = ""
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """An IPv4 or IPv6 network on a segment."""
+
+    prefix: IPNetwork
+    segment: str
+    gateway: IPAddress | None = None
+    private: bool = False
+    location: Location = field(default=NOWHERE, compare=False)
+
+    @property
+    def family(self) -> int:
+        return self.prefix.version
+
+    @property
+    def cidr(self) -> str:
+        return str(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """A machine's interface on one segment; addresses carry no prefix length here."""
+
+    segment: str
+    name: str
+    addresses: tuple[IPAddress, ...]
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def addresses_of(self, family: int) -> tuple[IPAddress, ...]:
+        return tuple(a for a in self.addresses if a.version == family)
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    name: str
+    kind: Kind
+    interfaces: tuple[Interface, ...] = ()
+    memory_gib: float | None = None  # capacity for VMs (kvm-host); size (vm)
+    nic_gbit: float | None = None  # migration link speed (kvm-host)
+    host: str | None = None  # the hypervisor a VM runs on
+    dirty_mib_s: float | None = None  # page dirty rate of a VM
+    service: str | None = None  # members of one service are never all down at once
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def interface(self, segment: str) -> Interface | None:
+        for iface in self.interfaces:
+            if iface.segment == segment:
+                return iface
+        return None
+
+    @property
+    def addresses(self) -> tuple[IPAddress, ...]:
+        return tuple(a for iface in self.interfaces for a in iface.addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class Seatbelt:
+    max_fraction: float = 0.25
+    max_hosts: int = 50
+    stagger_above: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutPolicy:
+    max_parallel_evacuations: int = 2
+    max_migrations_per_host: int = 2
+    migration_efficiency: float = 0.8
+    reconfigure_s: float = 60
+    soak_s: float = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    design: Design = Design.POLICY_ROUTING
+    reconfigure: Reconfigure = Reconfigure.LIVE
+    seatbelt: Seatbelt = Seatbelt()
+    rollout: RolloutPolicy = RolloutPolicy()
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+def _frozen_map(items: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(sorted(items.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """A validated inventory. Segments and machines are keyed by name, in name order;
+    networks are ordered by segment, family, then address, so every design renders
+    them in one stable order."""
+
+    segments: Mapping[str, Segment]
+    networks: tuple[Network, ...]
+    machines: Mapping[str, Machine]
+    policy: Policy = Policy()
+    source: str = ""  # the directory or file it was loaded from
+    index: NetworkIndex = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    @staticmethod
+    def build(
+        segments: Mapping[str, Segment] | list[Segment],
+        networks: list[Network] | tuple[Network, ...],
+        machines: Mapping[str, Machine] | list[Machine],
+        policy: Policy = Policy(),
+        source: str = "",
+    ) -> Inventory:
+        """The one constructor that canonicalises order; use it rather than Inventory()."""
+        if not isinstance(segments, Mapping):
+            segments = {s.name: s for s in segments}
+        if not isinstance(machines, Mapping):
+            machines = {m.name: m for m in machines}
+        ordered = tuple(sorted(networks, key=network_order))
+        return Inventory(
+            _frozen_map(segments),
+            ordered,
+            _frozen_map(machines),
+            policy,
+            source,
+            NetworkIndex(ordered),
+        )
+
+    def networks_on(self, segment: str, family: int | None = None) -> tuple[Network, ...]:
+        return tuple(
+            n
+            for n in self.networks
+            if n.segment == segment and (family is None or n.family == family)
+        )
+
+    def network_of(self, address: IPAddress, segment: str) -> Network | None:
+        """The network of `segment` holding `address`, if any."""
+        return self.index.lookup(address, segment)
+
+    def vms_of(self, host: str) -> tuple[Machine, ...]:
+        return tuple(m for m in self.machines.values() if m.kind is Kind.VM and m.host == host)
+
+
+def network_order(network: Network) -> tuple[str, int, int, int]:
+    return (network.segment, network.family, network.prefix.value, network.prefix.prefixlen)
+
+
+def default_interface_name(kind: Kind, segment: str) -> str:
+    return ("br" if kind is Kind.KVM_HOST else "eth") + segment
+
+
+class NetworkIndex:
+    """Finds the network of a segment holding an address in O(log n).
+
+    Networks of one segment never overlap in a valid inventory, so the holder is the
+    last network starting at or before the address. Invalid inventories with overlaps
+    (reported by the checks) fall back to a scan so lookups stay correct."""
+
+    __slots__ = ("_by_key", "_overlapping")
+
+    def __init__(self, networks: tuple[Network, ...]):
+        by_key: dict[tuple[str, int], tuple[list[int], list[Network]]] = {}
+        for n in sorted(networks, key=lambda n: (n.prefix.first, n.prefix.prefixlen)):
+            starts, nets = by_key.setdefault((n.segment, n.family), ([], []))
+            starts.append(n.prefix.first)
+            nets.append(n)
+        self._by_key = by_key
+        self._overlapping = any(
+            a.prefix.last >= b.prefix.first
+            for _, nets in by_key.values()
+            for a, b in zip(nets, nets[1:])
+        )
+
+    def lookup(self, address: IPAddress, segment: str) -> Network | None:
+        entry = self._by_key.get((segment, address.version))
+        if entry is None:
+            return None
+        starts, nets = entry
+        value = int(address)
+        if self._overlapping:
+            holders = [n for n in nets if n.prefix.first <= value <= n.prefix.last]
+            return max(holders, key=lambda n: n.prefix.prefixlen) if holders else None
+        i = bisect_right(starts, value) - 1
+        if i >= 0 and value <= nets[i].prefix.last:
+            return nets[i]
+        return None
