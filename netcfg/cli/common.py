@@ -1,0 +1,40 @@
+"""Options, arguments and output helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from netcfg.inventory import Inventory, load_inventory
+
+DEFAULT_INVENTORY = Path("inventory")
+
+
+def _console(stderr: bool) -> Console:
+    # Colour off in CI, with NO_COLOR, and when not a terminal.
+    no_color = bool(os.environ.get("NO_COLOR")) or bool(os.environ.get("CI"))
+    return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
+
+
+out = _console(stderr=False)  # data: tables, reports
+err = _console(stderr=True)  # messages, progress
+
+InventoryArg = typer.Argument(
+    DEFAULT_INVENTORY,
+    help="Inventory directory (YAML files, merged) or a single YAML file.",
+    show_default=True,
+)
+
+
+def load(path: Path) -> Inventory:
+    """Load and validate an inventory; raises InputError listing every problem."""
+    return load_inventory(path)
+
+
+def show_progress() -> bool:
+    """Progress bars only for a person at a terminal."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
