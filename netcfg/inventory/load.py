@@ -1,16 +1,651 @@
-"""Placeholder: the loader lands in the next commit."""
+"""Reading inventory YAML into the typed model, keeping file:line:column of every value.
+
+ruamel.yaml composes each file into a node tree (safe: no tags are constructed, so no
+object can be instantiated from YAML). Every scalar is composed as a plain string and
+this module decides its type from the schema, so `table: "2"` (a quoted string) is a
+type error rather than silently an integer, and composing skips ruamel's slow implicit
+resolver. Problems are collected, never raised one at a time, so the user sees all of
+them at once; `checks` then adds the semantic problems.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from netcfg.inventory.model import Inventory
+from netaddr import AddrFormatError, IPAddress, IPNetwork
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+
+from netcfg.errors import InputError, Location, Problem
+from netcfg.inventory.model import (
+    Design,
+    Interface,
+    Inventory,
+    Kind,
+    Machine,
+    Network,
+    Policy,
+    Reconfigure,
+    RolloutPolicy,
+    Seatbelt,
+    Segment,
+    default_interface_name,
+)
+
+TOP_LEVEL_KEYS = ("segments", "networks", "machines", "policy")
+APPROVALS_DIR = "approvals"  # approvals are read by the seatbelt, not as inventory
+NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+class _StringResolver(VersionedResolver):
+    """Tags every scalar as a string; the schema below gives values their types."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            return self.DEFAULT_SCALAR_TAG
+        return super().resolve(kind, value, (False, False))
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Resolver = _StringResolver
+    return yaml
+
+
+def inventory_files(path: Path) -> list[Path]:
+    """The YAML files of an inventory directory (recursively, approvals/ and hidden
+    entries excepted), or the one file given."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError([Problem(Location(str(path)), "no such inventory file or directory")])
+    files = []
+    for candidate in path.rglob("*"):
+        relative = candidate.relative_to(path).parts
+        if relative[0] == APPROVALS_DIR or any(p.startswith(".") for p in relative):
+            continue
+        if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+            files.append(candidate)
+    if not files:
+        raise InputError(
+            [Problem(Location(str(path)), "no inventory files (*.yaml, *.yml) found")]
+        )
+    return sorted(files)
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    raise NotImplementedError
+    """Load and validate the inventory at `path`; raises InputError with every problem."""
+    path = Path(path)
+    texts = {}
+    for file in inventory_files(path):
+        try:
+            texts[str(file)] = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError([Problem(Location(str(file)), f"cannot read: {error}")]) from None
+    return load_inventory_texts(texts, source=str(path))
 
 
 def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventory:
-    raise NotImplementedError
+    """Load and validate an inventory given as {file name: YAML text}.
+
+    The file names appear in error locations as given, so a caller reading from git
+    can pass "REV:inventory/networks.yaml"."""
+    from netcfg.inventory.checks import check_inventory
+
+    reader = _Reader()
+    for name in sorted(texts):
+        reader.read_file(name, texts[name])
+    inventory = reader.inventory(source)
+    problems = reader.problems + check_inventory(inventory, reader.skipped)
+    if problems:
+        raise InputError(problems)
+    return inventory
+
+
+# --- the node walker -------------------------------------------------------------------
+
+
+def _loc(file: str, node: Node) -> Location:
+    mark = node.start_mark
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+class _Invalid(Exception):
+    """A value could not be read; its problem is already recorded."""
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Accumulates entities and problems over the files of one inventory."""
+
+    problems: list[Problem] = field(default_factory=list)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    networks: list[Network] = field(default_factory=list)
+    machines: dict[str, Machine] = field(default_factory=dict)
+    policy: Policy | None = None
+    # Names of machines and segments that were defined but failed to parse: checks must
+    # not report them a second time as unknown (for example as a VM's host).
+    skipped: set[str] = field(default_factory=set)
+    file: str = ""
+
+    def problem(self, node: Node | Location, message: str, hint: str = "") -> None:
+        location = node if isinstance(node, Location) else _loc(self.file, node)
+        self.problems.append(Problem(location, message, hint))
+
+    def inventory(self, source: str) -> Inventory:
+        return Inventory.build(
+            self.segments, self.networks, self.machines, self.policy or Policy(), source
+        )
+
+    # files and top level
+
+    def read_file(self, name: str, text: str) -> None:
+        self.file = name
+        try:
+            root = _yaml().compose(text)
+        except MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
+            message = error.problem or error.context or "invalid YAML"
+            self.problem(where, f"YAML syntax: {message}")
+            return
+        except YAMLError as error:
+            self.problem(Location(name), f"YAML syntax: {error}")
+            return
+        if root is None:
+            return  # an empty file is allowed: a placeholder in a new inventory
+        if not self._no_aliases(root):
+            return
+        try:
+            top = self.mapping(root, "the top level of an inventory file")
+        except _Invalid:
+            return
+        for key, (key_node, value) in top.items():
+            if key not in TOP_LEVEL_KEYS:
+                self.unknown_key(key_node, key, TOP_LEVEL_KEYS, "top level")
+            elif key == "segments":
+                self.read_segments(value)
+            elif key == "networks":
+                self.read_networks(value)
+            elif key == "machines":
+                self.read_machines(value)
+            elif key == "policy":
+                self.read_policy(key_node, value)
+
+    def _no_aliases(self, root: Node) -> bool:
+        """Refuses YAML aliases: an alias shares a node, and a few nested aliases can
+        make a small file expand into billions of values (the "billion laughs")."""
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                self.problem(node, "YAML aliases (*name) are not supported in an inventory")
+                return False
+            seen.add(id(node))
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    stack += (k, v)
+            elif isinstance(node, SequenceNode):
+                stack.extend(node.value)
+        return True
+
+    # generic shapes
+
+    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
+        """A mapping's entries as {key: (key node, value node)}; duplicate keys are errors."""
+        if not isinstance(node, MappingNode):
+            self.problem(node, f"{what} must be a mapping, not {_shape(node)}")
+            raise _Invalid
+        entries: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.problem(key_node, f"a key in {what} must be a plain name")
+                continue
+            key = key_node.value
+            if key in entries:
+                first = _loc(self.file, entries[key][0])
+                self.problem(key_node, f"duplicate key '{key}' in {what} (first at {first})")
+                continue
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def sequence(self, node: Node, what: str) -> list[Node]:
+        if not isinstance(node, SequenceNode):
+            self.problem(node, f"{what} must be a list, not {_shape(node)}")
+            raise _Invalid
+        return list(node.value)
+
+    def unknown_key(self, node: Node, key: str, allowed: tuple[str, ...], where: str) -> None:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(allowed)
+        self.problem(node, f"unknown key '{key}' in {where}", hint)
+
+    def fields(
+        self,
+        node: Node,
+        what: str,
+        schema: Mapping[str, tuple[Callable[[Node], Any], bool]],
+    ) -> dict[str, Any]:
+        """Reads a mapping against {key: (reader, required)}; raises _Invalid if any
+        key was unknown, missing or mistyped (each recorded as a problem)."""
+        entries = self.mapping(node, what)
+        values: dict[str, Any] = {}
+        ok = True
+        for key, (key_node, value_node) in entries.items():
+            if key not in schema:
+                self.unknown_key(key_node, key, tuple(schema), what)
+                ok = False
+                continue
+            try:
+                values[key] = schema[key][0](value_node)
+            except _Invalid:
+                ok = False
+        for key, (_, required) in schema.items():
+            if required and key not in entries:
+                self.problem(node, f"missing key '{key}' in {what}")
+                ok = False
+        if not ok:
+            raise _Invalid
+        return values
+
+    # scalar readers: each returns the typed value or records a problem and raises
+
+    def scalar(self, node: Node, expected: str) -> str:
+        if not isinstance(node, ScalarNode):
+            self.problem(node, f"expected {expected}, got {_shape(node)}")
+            raise _Invalid
+        if _plain(node) and node.value in NULLS:
+            self.problem(node, f"expected {expected}, got an empty value")
+            raise _Invalid
+        return node.value
+
+    def text(self, node: Node) -> str:
+        return self.scalar(node, "a string")
+
+    def integer(self, node: Node, minimum: int | None = None, maximum: int | None = None) -> int:
+        raw = self.scalar(node, "an integer")
+        if not _plain(node) or not re.fullmatch(r"[-+]?[0-9]+", raw):
+            self.problem(node, f"expected an integer, got '{raw}'")
+            raise _Invalid
+        value = int(raw)
+        self._in_range(node, value, minimum, maximum)
+        return value
+
+    def number(self, node: Node, minimum: float | None = None, maximum: float | None = None) -> float:
+        raw = self.scalar(node, "a number")
+        try:
+            if not _plain(node):
+                raise ValueError
+            value = float(raw)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError
+        except ValueError:
+            self.problem(node, f"expected a number, got '{raw}'")
+            raise _Invalid from None
+        self._in_range(node, value, minimum, maximum)
+        return int(value) if value.is_integer() else value
+
+    def _in_range(self, node: Node, value: float, minimum: float | None, maximum: float | None) -> None:
+        if minimum is not None and value < minimum:
+            self.problem(node, f"{_fmt(value)} is below the minimum {_fmt(minimum)}")
+            raise _Invalid
+        if maximum is not None and value > maximum:
+            self.problem(node, f"{_fmt(value)} is above the maximum {_fmt(maximum)}")
+            raise _Invalid
+
+    def boolean(self, node: Node) -> bool:
+        raw = self.scalar(node, "true or false")
+        if _plain(node) and raw in ("true", "True", "TRUE"):
+            return True
+        if _plain(node) and raw in ("false", "False", "FALSE"):
+            return False
+        self.problem(node, f"expected true or false, got '{raw}'")
+        raise _Invalid
+
+    def choice(self, node: Node, options: tuple[str, ...]) -> str:
+        raw = self.scalar(node, "one of " + ", ".join(options))
+        if raw not in options:
+            close = difflib.get_close_matches(raw, options, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "one of " + ", ".join(options)
+            self.problem(node, f"'{raw}' is not a valid value", hint)
+            raise _Invalid
+        return raw
+
+    def address(self, node: Node) -> IPAddress:
+        raw = self.scalar(node, "an IP address")
+        if "/" in raw:
+            self.problem(
+                node,
+                f"address '{raw}' has a prefix length",
+                f"write '{raw.split('/')[0]}': the length comes from its network",
+            )
+            raise _Invalid
+        try:
+            return IPAddress(raw, flags=_INET_PTON)
+        except (AddrFormatError, ValueError):
+            self.problem(node, f"'{raw}' is not a valid IPv4 or IPv6 address")
+            raise _Invalid from None
+
+    def prefix(self, node: Node) -> IPNetwork:
+        raw = self.scalar(node, "a network prefix")
+        try:
+            if "/" not in raw:
+                raise ValueError
+            IPAddress(raw.split("/", 1)[0], flags=_INET_PTON)
+            network = IPNetwork(raw)
+        except (AddrFormatError, ValueError):
+            self.problem(node, f"'{raw}' is not a valid prefix", "write it as address/length")
+            raise _Invalid from None
+        if network.cidr != network:
+            self.problem(
+                node,
+                f"prefix {raw} has host bits set",
+                f"did you mean {network.cidr}?",
+            )
+            raise _Invalid
+        return network.cidr
+
+    def name(self, node: Node, what: str) -> str:
+        raw = self.text(node)
+        if not NAME.fullmatch(raw):
+            self.problem(
+                node,
+                f"{what} name '{raw}' is not safe as a file name",
+                "use letters, digits, '.', '_' and '-', starting with a letter or digit,"
+                " at most 63 characters",
+            )
+            raise _Invalid
+        return raw
+
+    # entities
+
+    def read_segments(self, node: Node) -> None:
+        try:
+            entries = self.mapping(node, "segments")
+        except _Invalid:
+            return
+        for name, (key_node, value) in entries.items():
+            try:
+                self.name(key_node, "segment")
+                f = self.fields(
+                    value,
+                    f"segment '{name}'",
+                    {
+                        "table": (lambda n: self.integer(n, 1, 2**32 - 1), True),
+                        "priority": (lambda n: self.integer(n, 1, 32765), True),
+                        "description": (self.text, False),
+                    },
+                )
+            except _Invalid:
+                self.skipped.add(name)
+                continue
+            location = _loc(self.file, key_node)
+            if name in self.segments:
+                first = self.segments[name].location
+                self.problem(location, f"segment '{name}' defined twice (first at {first})")
+                continue
+            self.segments[name] = Segment(
+                name, f["table"], f["priority"], f.get("description", ""), location
+            )
+
+    def read_networks(self, node: Node) -> None:
+        try:
+            items = self.sequence(node, "networks")
+        except _Invalid:
+            return
+        for item in items:
+            gateway_node = None
+            if isinstance(item, MappingNode):
+                gateway_node = next((v for k, v in item.value if k.value == "gateway"), None)
+            try:
+                f = self.fields(
+                    item,
+                    "a network",
+                    {
+                        "prefix": (self.prefix, True),
+                        "segment": (self.text, True),
+                        "gateway": (self.address, False),
+                        "private": (self.boolean, False),
+                        "description": (self.text, False),
+                    },
+                )
+            except _Invalid:
+                continue
+            location = _loc(self.file, item)
+            self.networks.append(
+                Network(
+                    f["prefix"],
+                    f["segment"],
+                    f.get("gateway"),
+                    f.get("private", False),
+                    location,
+                    _loc(self.file, gateway_node) if gateway_node is not None else location,
+                )
+            )
+
+    def read_machines(self, node: Node) -> None:
+        try:
+            entries = self.mapping(node, "machines")
+        except _Invalid:
+            return
+        for name, (key_node, value) in entries.items():
+            location = _loc(self.file, key_node)
+            if name in self.machines:
+                first = self.machines[name].location
+                self.problem(location, f"machine '{name}' defined twice (first at {first})")
+                continue
+            try:
+                self.name(key_node, "machine")
+                machine = self.read_machine(name, location, value)
+            except _Invalid:
+                self.skipped.add(name)
+                continue
+            self.machines[name] = machine
+
+    def read_machine(self, name: str, location: Location, node: Node) -> Machine:
+        what = f"machine '{name}'"
+        f = self.fields(
+            node,
+            what,
+            {
+                "kind": (lambda n: self.choice(n, tuple(k.value for k in Kind)), True),
+                "memory_gib": (lambda n: self.number(n, 0.001), False),
+                "nic_gbit": (lambda n: self.number(n, 0.001), False),
+                "host": (self.text, False),
+                "dirty_mib_s": (lambda n: self.number(n, 0), False),
+                "service": (self.text, False),
+                "interfaces": (lambda n: n, True),
+                "description": (self.text, False),
+            },
+        )
+        kind = Kind(f["kind"])
+        ok = True
+        for key, kinds in KIND_ONLY_KEYS.items():
+            if key in f and kind not in kinds:
+                owners = " or ".join(str(k) for k in kinds)
+                self.problem(
+                    _key_node(node, key) or node,
+                    f"key '{key}' does not apply to a {kind}",
+                    f"only to a {owners}",
+                )
+                ok = False
+        for key in REQUIRED_BY_KIND.get(kind, ()):
+            if key not in f:
+                self.problem(node, f"missing key '{key}' in {what} (required for a {kind})")
+                ok = False
+        interfaces = self.read_interfaces(kind, what, f["interfaces"])
+        if not ok or interfaces is None:
+            raise _Invalid
+        return Machine(
+            name=name,
+            kind=kind,
+            interfaces=interfaces,
+            memory_gib=f.get("memory_gib"),
+            nic_gbit=f.get("nic_gbit", DEFAULT_NIC_GBIT if kind is Kind.KVM_HOST else None),
+            host=f.get("host"),
+            dirty_mib_s=f.get("dirty_mib_s", 0 if kind is Kind.VM else None),
+            service=f.get("service"),
+            location=location,
+        )
+
+    def read_interfaces(self, kind: Kind, what: str, node: Node) -> tuple[Interface, ...] | None:
+        try:
+            entries = self.mapping(node, f"the interfaces of {what}")
+        except _Invalid:
+            return None
+        interfaces = []
+        ok = True
+        for segment, (key_node, value) in entries.items():
+            address_nodes: list[Node] = []
+            try:
+                f = self.fields(
+                    value,
+                    f"interface '{segment}' of {what}",
+                    {
+                        "addresses": (lambda n: self.sequence(n, "addresses"), False),
+                        "name": (self.text, False),
+                    },
+                )
+                address_nodes = f.get("addresses", [])
+                addresses = []
+                for address_node in address_nodes:
+                    try:
+                        addresses.append(self.address(address_node))
+                    except _Invalid:
+                        ok = False
+            except _Invalid:
+                ok = False
+                continue
+            name = f.get("name") or default_interface_name(kind, segment)
+            if not IFNAME.fullmatch(name) or name in (".", ".."):
+                where = _key_node(value, "name") or key_node
+                self.problem(
+                    where,
+                    f"interface name '{name}' is not a valid Linux interface name",
+                    "at most 15 characters, no '/', ':' or white space; set name: to override",
+                )
+                ok = False
+            interfaces.append(
+                Interface(
+                    segment,
+                    name,
+                    tuple(addresses),
+                    _loc(self.file, key_node),
+                    tuple(_loc(self.file, n) for n in address_nodes),
+                )
+            )
+        return tuple(interfaces) if ok else None
+
+    def read_policy(self, key_node: Node, node: Node) -> None:
+        location = _loc(self.file, key_node)
+        if self.policy is not None:
+            self.problem(location, f"policy defined twice (first at {self.policy.location})")
+            return
+        positive = (lambda n: self.integer(n, 1), False)
+        non_negative_int = (lambda n: self.integer(n, 0), False)
+        non_negative = (lambda n: self.number(n, 0), False)
+        try:
+            f = self.fields(
+                node,
+                "policy",
+                {
+                    "design": (lambda n: self.choice(n, tuple(d.value for d in Design)), False),
+                    "reconfigure": (
+                        lambda n: self.choice(n, tuple(r.value for r in Reconfigure)),
+                        False,
+                    ),
+                    "seatbelt": (lambda n: n, False),
+                    "rollout": (lambda n: n, False),
+                },
+            )
+            seatbelt = (
+                self.fields(
+                    f["seatbelt"],
+                    "policy.seatbelt",
+                    {
+                        "max_fraction": (lambda n: self.number(n, 0, 1), False),
+                        "max_hosts": non_negative_int,
+                        "stagger_above": non_negative_int,
+                    },
+                )
+                if "seatbelt" in f
+                else {}
+            )
+            rollout = (
+                self.fields(
+                    f["rollout"],
+                    "policy.rollout",
+                    {
+                        "max_parallel_evacuations": positive,
+                        "max_migrations_per_host": positive,
+                        "migration_efficiency": (lambda n: self.number(n, 0.01, 1), False),
+                        "reconfigure_s": non_negative,
+                        "soak_s": non_negative,
+                    },
+                )
+                if "rollout" in f
+                else {}
+            )
+        except _Invalid:
+            self.policy = Policy(location=location)  # defaults; the problem is recorded
+            return
+        self.policy = Policy(
+            design=Design(f.get("design", Design.POLICY_ROUTING.value)),
+            reconfigure=Reconfigure(f.get("reconfigure", Reconfigure.LIVE.value)),
+            seatbelt=Seatbelt(**seatbelt),
+            rollout=RolloutPolicy(**rollout),
+            location=location,
+        )
+
+
+# Inventory names become file names and interface names become kernel names.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+# Reject the shorthand forms netaddr would otherwise accept ("10.1" as 10.0.0.1).
+_INET_PTON = 1  # netaddr.INET_PTON
+DEFAULT_NIC_GBIT = 1  # a KVM host without nic_gbit: assume the slow link (pessimistic)
+
+KIND_ONLY_KEYS: Mapping[str, tuple[Kind, ...]] = {
+    "host": (Kind.VM,),
+    "dirty_mib_s": (Kind.VM,),
+    "nic_gbit": (Kind.KVM_HOST,),
+}
+REQUIRED_BY_KIND: Mapping[Kind, tuple[str, ...]] = {
+    Kind.VM: ("host", "memory_gib"),
+    Kind.KVM_HOST: ("memory_gib",),
+}
+
+
+def _plain(node: ScalarNode) -> bool:
+    # The C composer reports a plain scalar's style as '', the pure one as None.
+    return not node.style
+
+
+def _key_node(node: Node, key: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        for k, _ in node.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                return k
+    return None
+
+
+def _shape(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if _plain(node) and node.value in NULLS:
+        return "an empty value"
+    return f"'{node.value}'"
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -65,6 +65,7 @@ class Network:
     gateway: IPAddress | None = None
     private: bool = False
     location: Location = field(default=NOWHERE, compare=False)
+    gateway_location: Location = field(default=NOWHERE, compare=False, repr=False)
 
     @property
     def family(self) -> int:
@@ -83,6 +84,8 @@ class Interface:
     name: str
     addresses: tuple[IPAddress, ...]
     location: Location = field(default=NOWHERE, compare=False)
+    # One per address, for errors that point at the offending address itself.
+    address_locations: tuple[Location, ...] = field(default=(), compare=False, repr=False)
 
     def addresses_of(self, family: int) -> tuple[IPAddress, ...]:
         return tuple(a for a in self.addresses if a.version == family)

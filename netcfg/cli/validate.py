@@ -1,0 +1,17 @@
+"""`netcfg validate`: every problem of an inventory at once, or a one-line summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netcfg.cli.app import app
+from netcfg.cli.common import InventoryArg, load, out
+from netcfg.inventory.summary import summary
+
+
+@app.command()
+def validate(inventory: Path = InventoryArg) -> None:
+    """Check an inventory: every problem at once, one per line as
+    file:line:col: error: message (hint), exit 2; a valid inventory prints a one-line
+    summary and exits 0."""
+    out.print(summary(load(inventory)), markup=False)

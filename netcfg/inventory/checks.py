@@ -1,0 +1,251 @@
+"""Semantic checks over a parsed inventory: every problem at once, each at its location.
+
+Each check is a small function yielding Problems; `check_inventory` runs them all. They
+run after parsing, so entities that failed to parse are absent (their problems are
+already reported) and must not cause follow-up noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from netcfg.config import RESERVED_TABLES
+from netcfg.errors import Location, Problem
+from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
+
+Check = Callable[[Inventory, set[str]], Iterator[Problem]]
+
+
+def check_inventory(inventory: Inventory, skipped: set[str] | None = None) -> list[Problem]:
+    """All semantic problems of `inventory`. `skipped` names machines that failed to
+    parse, so references to them are not reported again."""
+    skipped = skipped or set()
+    return [p for check in CHECKS for p in check(inventory, skipped)]
+
+
+def segments_distinct(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    by_table: dict[int, str] = {}
+    by_priority: dict[int, str] = {}
+    for segment in inventory.segments.values():
+        if segment.table in RESERVED_TABLES:
+            yield Problem(
+                segment.location,
+                f"segment '{segment.name}' uses reserved table {segment.table}",
+                "tables 0, 253 (default), 254 (main) and 255 (local) belong to the kernel",
+            )
+        if segment.table in by_table:
+            yield Problem(
+                segment.location,
+                f"segment '{segment.name}' uses table {segment.table},"
+                f" already used by segment '{by_table[segment.table]}'",
+            )
+        by_table.setdefault(segment.table, segment.name)
+        if segment.priority in by_priority:
+            yield Problem(
+                segment.location,
+                f"segment '{segment.name}' uses priority {segment.priority},"
+                f" already used by segment '{by_priority[segment.priority]}'",
+            )
+        by_priority.setdefault(segment.priority, segment.name)
+
+
+def networks_known_segment(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
+    for network in inventory.networks:
+        if network.segment not in inventory.segments and network.segment not in skipped:
+            yield _unknown_segment(network.location, f"network {network.cidr}", network.segment, inventory)
+
+
+def networks_disjoint(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    """Networks of one family never overlap, on any segment: an address must belong to
+    exactly one network for its prefix length and table to be well defined."""
+    for family in (4, 6):
+        nets = sorted(
+            (n for n in inventory.networks if n.family == family),
+            key=lambda n: (n.prefix.first, -n.prefix.last),
+        )
+        widest: Network | None = None  # the earlier network reaching furthest
+        for network in nets:
+            if widest is not None and network.prefix.first <= widest.prefix.last:
+                if network.prefix == widest.prefix:
+                    message = f"network {network.cidr} defined twice (first at {widest.location})"
+                else:
+                    message = (
+                        f"network {network.cidr} overlaps network {widest.cidr}"
+                        f" (at {widest.location})"
+                    )
+                yield Problem(network.location, message)
+            if widest is None or network.prefix.last > widest.prefix.last:
+                widest = network
+
+
+def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    for network in inventory.networks:
+        gateway = network.gateway
+        if gateway is None:
+            continue
+        if gateway.version != network.family or gateway not in network.prefix:
+            yield Problem(
+                network.gateway_location,
+                f"gateway {gateway} is outside its network {network.cidr}",
+            )
+        elif _is_network_or_broadcast(network, gateway):
+            which = "network" if int(gateway) == network.prefix.first else "broadcast"
+            yield Problem(
+                network.gateway_location,
+                f"gateway {gateway} is the {which} address of {network.cidr}",
+                "use a host address of the network",
+            )
+
+
+def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
+    for machine in inventory.machines.values():
+        for iface in machine.interfaces:
+            if iface.segment in skipped:
+                continue
+            if iface.segment not in inventory.segments:
+                yield _unknown_segment(
+                    iface.location, f"interface of machine '{machine.name}'", iface.segment, inventory
+                )
+                continue
+            for address, location in _with_locations(iface):
+                network = inventory.network_of(address, iface.segment)
+                if network is None:
+                    yield Problem(
+                        location,
+                        f"address {address} of machine '{machine.name}' is in no IPv{address.version}"
+                        f" network of segment '{iface.segment}'",
+                        _where_else(inventory, address),
+                    )
+                elif _is_network_or_broadcast(network, address):
+                    which = "network" if int(address) == network.prefix.first else "broadcast"
+                    yield Problem(
+                        location,
+                        f"address {address} of machine '{machine.name}' is the {which}"
+                        f" address of {network.cidr}",
+                    )
+
+
+def addresses_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    seen: dict[object, tuple[str, Location]] = {}
+    for machine in inventory.machines.values():
+        for iface in machine.interfaces:
+            for address, location in _with_locations(iface):
+                if address in seen:
+                    owner, first = seen[address]
+                    yield Problem(
+                        location,
+                        f"address {address} of machine '{machine.name}' is already used by"
+                        f" machine '{owner}' (at {first})",
+                    )
+                else:
+                    seen[address] = (machine.name, location)
+
+
+def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
+    load: dict[str, float] = {}
+    for vm in inventory.machines.values():
+        if vm.kind is not Kind.VM or vm.host is None:
+            continue
+        host = inventory.machines.get(vm.host)
+        if host is None:
+            if vm.host not in skipped:
+                yield Problem(vm.location, f"VM '{vm.name}' runs on unknown host '{vm.host}'")
+        elif host.kind is not Kind.KVM_HOST:
+            yield Problem(
+                vm.location,
+                f"VM '{vm.name}' runs on '{vm.host}', which is a {host.kind}, not a kvm-host",
+            )
+        else:
+            load[host.name] = load.get(host.name, 0) + (vm.memory_gib or 0)
+    for name, needed in sorted(load.items()):
+        host = inventory.machines[name]
+        capacity = host.memory_gib or 0
+        if needed > capacity:
+            yield Problem(
+                host.location,
+                f"the VMs of '{name}' need {_gib(needed)} GiB but it has {_gib(capacity)} GiB",
+                f"move {_gib(needed - capacity)} GiB of VMs to another host",
+            )
+
+
+def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    """Every default route the inventory's design renders needs a gateway."""
+    flat = inventory.policy.design is Design.FLAT
+    for machine in inventory.machines.values():
+        if machine.kind is Kind.ROUTER:
+            continue
+        for family in (4, 6):
+            needing = _networks_needing_gateway(inventory, machine, family, flat)
+            for network, location in needing:
+                if network.gateway is None:
+                    yield Problem(
+                        location,
+                        f"machine '{machine.name}' needs an IPv{family} default route via"
+                        f" network {network.cidr}, which has no gateway",
+                        f"add gateway: to network {network.cidr} at {network.location}",
+                    )
+
+
+def _networks_needing_gateway(
+    inventory: Inventory, machine: Machine, family: int, flat: bool
+) -> list[tuple[Network, Location]]:
+    """The networks whose gateway the design uses as a default for this machine: the
+    first own network per segment (policy-routing) or of the preferred segment (flat)."""
+    firsts = []
+    for iface in machine.interfaces:
+        segment = inventory.segments.get(iface.segment)
+        if segment is None:
+            continue
+        for address, location in _with_locations(iface):
+            if address.version == family:
+                network = inventory.network_of(address, iface.segment)
+                if network is not None:
+                    firsts.append((segment.priority, segment.name, network, location))
+                break
+    if flat and firsts:
+        firsts = [min(firsts, key=lambda f: (f[0], f[1]))]
+    return [(network, location) for _, _, network, location in firsts]
+
+
+CHECKS: tuple[Check, ...] = (
+    segments_distinct,
+    networks_known_segment,
+    networks_disjoint,
+    gateways_usable,
+    addresses_in_networks,
+    addresses_unique,
+    vms_on_kvm_hosts,
+    gateways_for_defaults,
+)
+
+
+def _with_locations(iface):
+    locations = iface.address_locations or (iface.location,) * len(iface.addresses)
+    return zip(iface.addresses, locations)
+
+
+def _is_network_or_broadcast(network: Network, address) -> bool:
+    prefix = network.prefix
+    if network.family == 4:
+        if prefix.prefixlen >= 31:  # RFC 3021 point-to-point links use both addresses
+            return False
+        return int(address) in (prefix.first, prefix.last)
+    # IPv6 has no broadcast; the first address is the subnet-router anycast address.
+    return prefix.prefixlen < 127 and int(address) == prefix.first
+
+
+def _unknown_segment(location: Location, what: str, segment: str, inventory: Inventory) -> Problem:
+    known = ", ".join(inventory.segments) or "none defined"
+    return Problem(location, f"{what} is on unknown segment '{segment}'", f"known segments: {known}")
+
+
+def _where_else(inventory: Inventory, address) -> str:
+    for segment in inventory.segments:
+        network = inventory.network_of(address, segment)
+        if network is not None:
+            return f"{network.cidr} is on segment '{segment}'"
+    return ""
+
+
+def _gib(value: float) -> str:
+    return f"{value:g}"
