@@ -26,7 +26,7 @@ def check_inventory(inventory: Inventory, skipped: set[str] | None = None) -> li
 def segments_distinct(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     by_table: dict[int, str] = {}
     by_priority: dict[int, str] = {}
-    for segment in inventory.segments.values():
+    for segment in sorted(inventory.segments.values(), key=lambda s: s.location):
         if segment.table in RESERVED_TABLES:
             yield Problem(
                 segment.location,
@@ -127,7 +127,7 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
 
 def addresses_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     seen: dict[object, tuple[str, Location]] = {}
-    for machine in inventory.machines.values():
+    for machine in sorted(inventory.machines.values(), key=lambda m: m.location):
         for iface in machine.interfaces:
             for address, location in _with_locations(iface):
                 if address in seen:

@@ -161,7 +161,7 @@ class _Reader:
             return
         if root is None:
             return  # an empty file is allowed: a placeholder in a new inventory
-        if not self._no_aliases(root):
+        if "*" in text and not self._no_aliases(root):  # no '*', no alias: skip the walk
             return
         try:
             top = self.mapping(root, "the top level of an inventory file")
@@ -187,7 +187,8 @@ class _Reader:
         while stack:
             node = stack.pop()
             if id(node) in seen:
-                self.problem(node, "YAML aliases (*name) are not supported in an inventory")
+                # An alias is the anchored node itself, so the anchor is what we can point at.
+                self.problem(node, "YAML anchors and aliases are not supported in an inventory")
                 return False
             seen.add(id(node))
             if isinstance(node, MappingNode):
@@ -344,7 +345,7 @@ class _Reader:
         except (AddrFormatError, ValueError):
             self.problem(node, f"'{raw}' is not a valid prefix", "write it as address/length")
             raise _Invalid from None
-        if network.cidr != network:
+        if network.ip != network.network:
             self.problem(
                 node,
                 f"prefix {raw} has host bits set",

@@ -1,0 +1,386 @@
+"""One test per validation check: a minimal bad inventory, the exact message and where."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netcfg.cli import main
+
+# A minimal valid inventory; each case below breaks one thing in a file of its own, so
+# line and column are those of that small file.
+BASE = """\
+segments:
+  fe: {table: 2, priority: 20}
+  srv: {table: 3, priority: 30}
+networks:
+  - {prefix: 203.0.113.0/26, segment: fe, gateway: 203.0.113.1}
+  - {prefix: 10.20.0.0/16, segment: srv, gateway: 10.20.0.1, private: true}
+  - {prefix: "2001:db8:20::/64", segment: srv, gateway: "2001:db8:20::1"}
+machines:
+  kvm01:
+    kind: kvm-host
+    memory_gib: 64
+    nic_gbit: 10
+    interfaces:
+      fe: {addresses: [203.0.113.10]}
+      srv: {addresses: [10.20.1.10, "2001:db8:20::10"]}
+  vm01:
+    kind: vm
+    host: kvm01
+    memory_gib: 16
+    interfaces:
+      fe: {addresses: [203.0.113.20]}
+"""
+
+
+def run_validate(tmp_path: Path, capsys, extra: str | None = None, base: str = BASE):
+    (tmp_path / "base.yaml").write_text(base)
+    if extra is not None:
+        (tmp_path / "more.yaml").write_text(textwrap.dedent(extra))
+    code = main(["validate", str(tmp_path)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.splitlines()
+
+
+def expect(tmp_path, capsys, extra, *lines, base=BASE):
+    """The run exits 2 and prints exactly these `line:col: message` problems of more.yaml
+    (or base.yaml when the text starts with 'base.yaml:')."""
+    code, _, errors = run_validate(tmp_path, capsys, extra, base)
+    wanted = [
+        str(tmp_path / line) if line.startswith("base.yaml:") else f"{tmp_path / 'more.yaml'}:{line}"
+        for line in lines
+    ]
+    assert errors == wanted
+    assert code == 2
+
+
+def test_valid_inventory_prints_summary(tmp_path, capsys):
+    code, out, err = run_validate(tmp_path, capsys)
+    assert code == 0
+    assert err == []
+    assert out.strip() == (
+        f"{tmp_path}: valid: 2 segments, 3 networks (2 IPv4, 1 IPv6), 2 machines (1 kvm-host, "
+        "1 vm), 4 addresses; design policy-routing, reconfigure live"
+    )
+
+
+def test_yaml_syntax(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "machines:\n  web1: {kind: vm\n",
+        "3:1: error: YAML syntax: did not find expected ',' or '}'",
+    )
+
+
+def test_unknown_key_with_suggestion(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "segments:\n  mgm: {table: 4, priorty: 40}\n",
+        "2:8: error: missing key 'priority' in segment 'mgm'",
+        "2:19: error: unknown key 'priorty' in segment 'mgm' (did you mean 'priority'?)",
+    )
+
+
+def test_unknown_top_level_key(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "machine:\n  x: {}\n",
+        "1:1: error: unknown key 'machine' in top level (did you mean 'machines'?)",
+    )
+
+
+def test_missing_key(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  - {prefix: 192.0.2.0/24, gateway: 192.0.2.1}\n",
+        "2:5: error: missing key 'segment' in a network",
+    )
+
+
+def test_mistyped_key(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        'segments:\n  mgm: {table: "4", priority: 40}\n',
+        "2:16: error: expected an integer, got '4'",
+    )
+
+
+def test_mistyped_structure(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  prefix: 192.0.2.0/24\n",
+        "2:3: error: networks must be a list, not a mapping",
+    )
+
+
+def test_prefix_with_host_bits(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  - {prefix: 192.0.2.5/24, segment: fe}\n",
+        "2:14: error: prefix 192.0.2.5/24 has host bits set (did you mean 192.0.2.0/24?)",
+    )
+
+
+def test_overlapping_networks(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  - {prefix: 203.0.113.32/27, segment: fe}\n",
+        f"2:5: error: network 203.0.113.32/27 overlaps network 203.0.113.0/26"
+        f" (at {tmp_path / 'base.yaml'}:5:5)",
+    )
+
+
+def test_gateway_outside_network(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  - {prefix: 192.0.2.0/25, segment: fe, gateway: 192.0.2.129}\n",
+        "2:50: error: gateway 192.0.2.129 is outside its network 192.0.2.0/25",
+    )
+
+
+@pytest.mark.parametrize(
+    ("gateway", "which"), [("192.0.2.0", "network"), ("192.0.2.127", "broadcast")]
+)
+def test_gateway_on_network_or_broadcast_address(tmp_path, capsys, gateway, which):
+    expect(
+        tmp_path,
+        capsys,
+        f"networks:\n  - {{prefix: 192.0.2.0/25, segment: fe, gateway: {gateway}}}\n",
+        f"2:50: error: gateway {gateway} is the {which} address of 192.0.2.0/25"
+        " (use a host address of the network)",
+    )
+
+
+def test_address_outside_every_network_of_its_segment(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          db1:
+            kind: physical
+            interfaces:
+              fe: {addresses: [10.20.5.5]}
+        """,
+        "5:24: error: address 10.20.5.5 of machine 'db1' is in no IPv4 network of segment"
+        " 'fe' (10.20.0.0/16 is on segment 'srv')",
+    )
+
+
+def test_duplicate_address(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          db1:
+            kind: physical
+            interfaces:
+              srv: {addresses: ["2001:db8:20::10"]}
+        """,
+        f"5:25: error: address 2001:db8:20::10 of machine 'db1' is already used by machine"
+        f" 'kvm01' (at {tmp_path / 'base.yaml'}:15:37)",
+    )
+
+
+def test_interface_on_unknown_segment(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          db1:
+            kind: physical
+            interfaces:
+              sto: {addresses: []}
+        """,
+        "5:7: error: interface of machine 'db1' is on unknown segment 'sto'"
+        " (known segments: fe, srv)",
+    )
+
+
+def test_vm_on_unknown_host(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          vm02: {kind: vm, host: kvm99, memory_gib: 4, interfaces: {}}
+        """,
+        "2:3: error: VM 'vm02' runs on unknown host 'kvm99'",
+    )
+
+
+def test_vm_on_a_machine_that_is_not_a_kvm_host(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          db1: {kind: physical, interfaces: {}}
+          vm02: {kind: vm, host: db1, memory_gib: 4, interfaces: {}}
+        """,
+        "3:3: error: VM 'vm02' runs on 'db1', which is a physical, not a kvm-host",
+    )
+
+
+def test_vms_need_more_memory_than_their_host_has(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          vm02: {kind: vm, host: kvm01, memory_gib: 64, interfaces: {}}
+        """,
+        "base.yaml:9:3: error: the VMs of 'kvm01' need 80 GiB but it has 64 GiB"
+        " (move 16 GiB of VMs to another host)",
+    )
+
+
+def test_machine_defined_twice_across_files(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          vm01: {kind: vm, host: kvm01, memory_gib: 4, interfaces: {}}
+        """,
+        f"2:3: error: machine 'vm01' defined twice (first at {tmp_path / 'base.yaml'}:16:3)",
+    )
+
+
+def test_segments_share_a_table(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "segments:\n  mgm: {table: 3, priority: 40}\n",
+        "2:3: error: segment 'mgm' uses table 3, already used by segment 'srv'",
+    )
+
+
+def test_segments_share_a_priority(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "segments:\n  mgm: {table: 4, priority: 30}\n",
+        "2:3: error: segment 'mgm' uses priority 30, already used by segment 'srv'",
+    )
+
+
+@pytest.mark.parametrize("table", [253, 254, 255])
+def test_reserved_table(tmp_path, capsys, table):
+    expect(
+        tmp_path,
+        capsys,
+        f"segments:\n  mgm: {{table: {table}, priority: 40}}\n",
+        f"2:3: error: segment 'mgm' uses reserved table {table} (tables 0, 253 (default),"
+        " 254 (main) and 255 (local) belong to the kernel)",
+    )
+
+
+def test_table_zero_is_out_of_range(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "segments:\n  mgm: {table: 0, priority: 40}\n",
+        "2:16: error: 0 is below the minimum 1",
+    )
+
+
+def test_address_family_without_gateway_for_its_default_route(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        networks:
+          - {prefix: "2001:db8:10::/64", segment: fe}
+        machines:
+          web1:
+            kind: physical
+            interfaces:
+              fe: {addresses: [203.0.113.30, "2001:db8:10::30"]}
+        """,
+        "7:38: error: machine 'web1' needs an IPv6 default route via network 2001:db8:10::/64,"
+        f" which has no gateway (add gateway: to network 2001:db8:10::/64 at"
+        f" {tmp_path / 'more.yaml'}:2:5)",
+    )
+
+
+@pytest.mark.parametrize("name", ["../etc", "web 1", "-rf", ".hidden"])
+def test_machine_name_unsafe_as_file_name(tmp_path, capsys, name):
+    expect(
+        tmp_path,
+        capsys,
+        f'machines:\n  "{name}": {{kind: physical, interfaces: {{}}}}\n',
+        f"2:3: error: machine name '{name}' is not safe as a file name (use letters, digits,"
+        " '.', '_' and '-', starting with a letter or digit, at most 63 characters)",
+    )
+
+
+def test_interface_name_too_long(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "machines:\n  db1: {kind: physical, interfaces: {fe: {name: averyveryverylongname}}}\n",
+        "2:43: error: interface name 'averyveryverylongname' is not a valid Linux interface"
+        " name (at most 15 characters, no '/', ':' or white space; set name: to override)",
+    )
+
+
+def test_key_that_does_not_apply_to_the_kind(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "machines:\n  db1: {kind: physical, host: kvm01, interfaces: {}}\n",
+        "2:25: error: key 'host' does not apply to a physical (only to a vm)",
+    )
+
+
+def test_yaml_aliases_are_refused(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "machines:\n  db1: &a {kind: physical, interfaces: {}}\n  db2: *a\n",
+        "2:8: error: YAML anchors and aliases are not supported in an inventory",
+    )
+
+
+def test_every_problem_is_reported_at_once(tmp_path, capsys):
+    code, _, errors = run_validate(
+        tmp_path,
+        capsys,
+        "segments:\n  mgm: {table: 254, priority: 30}\n"
+        "networks:\n  - {prefix: 192.0.2.5/24, segment: mgm}\n",
+    )
+    assert code == 2
+    assert len(errors) == 3
+
+
+def test_missing_inventory_is_invalid_input(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope")]) == 2
+    assert "no such inventory file or directory" in capsys.readouterr().err
+
+
+def test_approvals_directory_is_not_inventory(tmp_path, capsys):
+    (tmp_path / "approvals").mkdir()
+    (tmp_path / "approvals" / "x.yaml").write_text("digest: abc\nby: ops\nreason: ok\n")
+    code, _, errors = run_validate(tmp_path, capsys)
+    assert (code, errors) == (0, [])
+
+
+def test_single_file_inventory(tmp_path, capsys):
+    path = tmp_path / "one.yaml"
+    path.write_text(BASE)
+    assert main(["validate", str(path)]) == 0
