@@ -1,0 +1,92 @@
+"""Approvals: YAML files in the inventory's `approvals/` naming the digest they unblock.
+
+    digest: 3f1c...   # sha256 of the change, as `netcfg check` prints it
+    by: alice         # who approved
+    reason: new public network for the shop, applied hot; reviewed the plan
+
+Parsed with ruamel's safe loader and checked strictly; every problem names
+file:line:col, like the inventory's own errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError
+
+from netcfg.errors import InputError, Location, Problem
+
+APPROVALS_DIR = "approvals"
+_KEYS = ("digest", "by", "reason")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Approval:
+    file: str
+    digest: str
+    by: str
+    reason: str
+    location: Location
+
+
+def parse_approvals(texts: Mapping[str, str], source: str = "") -> tuple[Approval, ...]:
+    """Approvals from {path: yaml text}; paths are shown prefixed with `source`."""
+    problems: list[Problem] = []
+    approvals: list[Approval] = []
+    for path in sorted(texts):
+        shown = f"{source}/{path}" if source else path
+        approval = _parse_one(shown, texts[path], problems)
+        if approval is not None:
+            approvals.append(approval)
+    if problems:
+        raise InputError(problems)
+    return tuple(approvals)
+
+
+def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | None:
+    yaml = YAML(typ="rt")  # round-trip loader: safe, and it keeps line/column marks
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        problems.append(Problem(Location(shown, line, col), f"invalid YAML: {error.problem or error}"))
+        return None
+    if not isinstance(data, CommentedMap):
+        problems.append(Problem(Location(shown, 1, 1), "an approval is a mapping with digest, by, reason"))
+        return None
+
+    def at(key: str | None) -> Location:
+        if key is not None and key in data:
+            line, col = data.lc.key(key)
+            return Location(shown, line + 1, col + 1)
+        return Location(shown, data.lc.line + 1, data.lc.col + 1)
+
+    found_problem = False
+    for key in data:
+        if key not in _KEYS:
+            problems.append(Problem(at(key), f"unknown key {key!r}", "expected digest, by, reason"))
+            found_problem = True
+    values: dict[str, str] = {}
+    for key in _KEYS:
+        value = data.get(key)
+        if value is None:
+            problems.append(Problem(at(None), f"missing {key!r}"))
+            found_problem = True
+        elif not isinstance(value, str) or not value.strip():
+            problems.append(Problem(at(key), f"{key!r} must be a non-empty string", "quote it"))
+            found_problem = True
+        else:
+            values[key] = value.strip()
+    digest = values.get("digest", "").lower()
+    if "digest" in values and not _DIGEST.match(digest):
+        problems.append(Problem(at("digest"), "digest must be 64 hexadecimal characters (sha256)"))
+        found_problem = True
+    if found_problem:
+        return None
+    return Approval(shown, digest, values["by"], values["reason"], at("digest"))

@@ -1,0 +1,154 @@
+"""The dependency graph: which inventory entities each machine's configuration reads.
+
+Nodes are entities (the design, segments, networks, "all networks of family f on
+segment s", machines); an edge u -> v means "v's rendered configuration depends on u".
+Machines are the sinks, so the machines an entity change can touch are its machine
+descendants. The graph follows the design in force:
+
+- policy-routing: a machine with an address of family f on segment s reads every
+  network of family f on s (its `to` rules and on-link routes), through one shared
+  ("networks", s, f) node, so the graph stays linear in machines + networks;
+- flat: a machine reads only the networks holding its addresses (prefix length and
+  gateway);
+- both: a machine reads itself, the segments it has interfaces on (table, priority)
+  and the design.
+
+Rendering only the descendants of changed entities therefore yields the same diff as
+rendering everything: machines outside them read nothing that changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+from netaddr import AddrFormatError, IPAddress, IPNetwork
+
+from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
+
+Node = tuple[str, ...]
+DESIGN_NODE: Node = ("design",)
+
+
+def machine_node(name: str) -> Node:
+    return ("machine", name)
+
+
+def segment_node(name: str) -> Node:
+    return ("segment", name)
+
+
+def network_node(network: Network) -> Node:
+    return ("network", network.segment, network.cidr)
+
+
+def family_node(segment: str, family: int) -> Node:
+    return ("networks", segment, str(family))
+
+
+def build_graph(inventory: Inventory, design: Design | str | None = None) -> nx.DiGraph:
+    chosen = Design(design) if design is not None else inventory.policy.design
+    graph = nx.DiGraph(design=str(chosen))
+    graph.add_node(DESIGN_NODE)
+    for segment in inventory.segments:
+        graph.add_node(segment_node(segment))
+    for network in inventory.networks:
+        node = network_node(network)
+        graph.add_node(node, network=network)
+        if chosen is Design.POLICY_ROUTING:
+            graph.add_edge(node, family_node(network.segment, network.family))
+    edges: list[tuple[Node, Node]] = []
+    for machine in inventory.machines.values():
+        mnode = machine_node(machine.name)
+        graph.add_node(mnode, machine=machine)
+        edges.append((DESIGN_NODE, mnode))
+        for iface in machine.interfaces:
+            edges.append((segment_node(iface.segment), mnode))
+            families = set()
+            for ip in iface.addresses:
+                holder = inventory.network_of(ip, iface.segment)
+                if holder is not None:
+                    edges.append((network_node(holder), mnode))
+                    families.add(ip.version)
+            # Routers render addresses and forwarding only, never the segment's rules.
+            if chosen is Design.POLICY_ROUTING and machine.kind is not Kind.ROUTER:
+                edges.extend((family_node(iface.segment, f), mnode) for f in sorted(families))
+    graph.add_edges_from(edges)
+    return graph
+
+
+def dependents(graph: nx.DiGraph, node: Node) -> set[str]:
+    """Names of the machines whose configuration depends on `node`."""
+    if node not in graph:
+        return set()
+    if node[0] == "machine":
+        return {node[1]}
+    return {d[1] for d in nx.descendants(graph, node) if d[0] == "machine"}
+
+
+def dependents_of_many(graph: nx.DiGraph, nodes: Iterable[Node]) -> dict[Node, set[str]]:
+    return {node: dependents(graph, node) for node in nodes}
+
+
+# --- who-uses ----------------------------------------------------------------------
+
+
+def who_uses(inventory: Inventory, query: str, design: Design | str | None = None) -> list[dict[str, str]]:
+    """Machines using a segment, a prefix or an address, each with why.
+
+    Rows: {"machine", "kind", "segment", "why"}. "holds" rows are machines with an
+    address in it; "depends" rows are machines whose configuration reads it (under
+    policy-routing every machine of the segment with an address of that family)."""
+    graph = build_graph(inventory, design)
+    chosen = graph.graph["design"]
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+
+    def add(name: str, segment: str, why: str) -> None:
+        machine = inventory.machines[name]
+        rows.setdefault((name, segment), {"machine": name, "kind": str(machine.kind), "segment": segment, "why": why})
+
+    if query in inventory.segments:
+        for name in sorted(dependents(graph, segment_node(query))):
+            add(name, query, f"has an interface on segment {query}")
+        return _ordered(rows)
+    try:
+        if "/" in query:
+            wanted = IPNetwork(query)
+            networks = [n for n in inventory.networks if n.prefix == wanted or n.prefix in wanted or wanted in n.prefix]
+            address = None
+        else:
+            address = IPAddress(query)
+            networks = [n for n in inventory.networks if address in n.prefix]
+    except (AddrFormatError, ValueError) as error:
+        raise ValueError(f"{query!r} is neither a segment, a prefix nor an address") from error
+    for machine in inventory.machines.values():
+        for iface in machine.interfaces:
+            for ip in iface.addresses:
+                if address is not None and ip == address:
+                    add(machine.name, iface.segment, f"has address {ip}")
+                elif address is None and ip in wanted:
+                    add(machine.name, iface.segment, f"has address {ip} in {wanted}")
+    for network in networks:
+        holders = {
+            m.name
+            for m in inventory.machines.values()
+            for i in m.interfaces
+            if i.segment == network.segment and any(ip in network.prefix for ip in i.addresses)
+        }
+        for name in sorted(dependents(graph, network_node(network)) - holders):
+            add(name, network.segment, f"{chosen}: routes to every network of segment {network.segment}, including {network.cidr}")
+        for name in sorted(holders):
+            add(name, network.segment, f"has an address in {network.cidr}")
+    return _ordered(rows)
+
+
+def _ordered(rows: dict[tuple[str, str], dict[str, str]]) -> list[dict[str, str]]:
+    return [rows[k] for k in sorted(rows)]
+
+
+def machines_of_segment(inventory: Inventory) -> dict[str, list[Machine]]:
+    out: dict[str, list[Machine]] = {s: [] for s in inventory.segments}
+    for machine in inventory.machines.values():
+        for iface in machine.interfaces:
+            out.setdefault(iface.segment, []).append(machine)
+    return out
