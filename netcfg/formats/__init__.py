@@ -1,0 +1,84 @@
+"""Output formats: a machine's HostConfig as text files, through Jinja2 templates.
+
+    files = render_files(configs, ["iproute2", "json"])   # {relative path: text}
+
+Each format is a module that registers itself (registry.py); the default templates ship
+in the package (`netcfg.templates`) and `templates=DIR` puts a user's copies first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from netcfg.config import HostConfig
+from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
+from netcfg.formats.environment import environment
+from netcfg.formats.names import check_config
+from netcfg.formats.registry import FORMATS, Format, Templates, get_format
+
+# The order formats are rendered and listed in; also the default of `netcfg render`.
+FORMAT_NAMES: tuple[str, ...] = ("iproute2", "networkd", "netplan", "json")
+
+
+def templates(directory: Path | None = None) -> Templates:
+    """Compiled-once templates: the defaults, or a user's directory over them."""
+    return Templates(environment(directory))
+
+
+def render_host(
+    config: HostConfig, formats: Iterable[str], compiled: Templates
+) -> dict[str, str]:
+    """{relative path: text} of one machine in `formats`; refuses unsafe names."""
+    check_config(config)
+    files: dict[str, str] = {}
+    for name in formats:
+        files.update(get_format(name).render(config, compiled))
+    return files
+
+
+def iter_rendered(
+    configs: Mapping[str, HostConfig],
+    formats: Iterable[str] = FORMAT_NAMES,
+    directory: Path | None = None,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """(machine, its files) in machine-name order; lazily, for progress and memory."""
+    chosen = tuple(dict.fromkeys(formats))
+    for name in chosen:
+        get_format(name)  # an unknown format fails before any rendering
+    compiled = templates(directory)
+    for host in sorted(configs):
+        yield host, render_host(configs[host], chosen, compiled)
+
+
+def render_files(
+    configs: Mapping[str, HostConfig],
+    formats: Iterable[str] = FORMAT_NAMES,
+    directory: Path | None = None,
+) -> dict[str, str]:
+    """Every file of every machine: {relative path: text}."""
+    files: dict[str, str] = {}
+    for _, rendered in iter_rendered(configs, formats, directory):
+        files.update(rendered)
+    return files
+
+
+def parse_files(fmt: str, files: Mapping[str, str]) -> HostConfig:
+    """Read one machine's files of format `fmt` back into the model."""
+    parser = get_format(fmt).parse
+    if parser is None:
+        raise ValueError(f"format {fmt} has no parser of its own")
+    return parser(files)
+
+
+__all__ = [
+    "FORMATS",
+    "FORMAT_NAMES",
+    "Format",
+    "Templates",
+    "iter_rendered",
+    "parse_files",
+    "render_files",
+    "render_host",
+    "templates",
+]

@@ -1,0 +1,57 @@
+"""Names that become file names or words in generated files must be harmless.
+
+Host names become file names under `--out`, interface names become file names
+(networkd) and words in `ip -batch` lines and YAML. The inventory checks names already;
+this second check sits right before writing, so a bug or a hand-built inventory can
+never write outside the output directory or smuggle a second command into a batch line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from netcfg.config import HostConfig
+from netcfg.errors import InputError, Location, Problem
+
+HOST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# The kernel allows almost anything but '/', ':' and whitespace in 15 bytes; the formats
+# need less: no '#' (a comment in a batch line), no quotes, no spaces.
+INTERFACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}")
+
+
+def safe_host_name(name: str, where: Location | None = None) -> str:
+    if not HOST_NAME.fullmatch(name) or ".." in name:
+        raise InputError(
+            [
+                Problem(
+                    where or Location(name),
+                    f"machine name {name!r} cannot be used as a file name",
+                    "use lower-case letters, digits, '.', '_' and '-', at most 63",
+                )
+            ]
+        )
+    return name
+
+
+def safe_interface_name(host: str, name: str, where: Location | None = None) -> str:
+    if not INTERFACE_NAME.fullmatch(name) or ".." in name:
+        raise InputError(
+            [
+                Problem(
+                    where or Location(host),
+                    f"interface name {name!r} of {host} cannot be written safely",
+                    "use letters, digits, '.', '_' and '-', at most 15",
+                )
+            ]
+        )
+    return name
+
+
+def check_config(config: HostConfig, where: Location | None = None) -> None:
+    """Refuse a config whose names could escape a file or a line."""
+    safe_host_name(config.name, where)
+    for iface in config.interfaces:
+        safe_interface_name(config.name, iface.name, where)
+    for route in config.routes:
+        if route.device is not None:
+            safe_interface_name(config.name, route.device, where)

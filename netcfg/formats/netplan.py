@@ -1,0 +1,44 @@
+"""`netplan`: one YAML file per machine, `netplan/<host>.yaml`.
+
+Interfaces are `ethernets` (`bridges` with no member ports on KVM hosts), each with its
+addresses, routes (to, via, table, metric, scope link for on-link routes) and
+routing-policy (from/to, table, priority), attached per link as in networkd.
+netplan has no route protocol setting (0.106): its routes are installed as "static";
+and it cannot turn on forwarding (a comment says so for routers). There is no parser of
+its own: `netplan generate` turns the YAML into networkd files, which networkd.parse
+reads (the integration tests do exactly that).
+"""
+
+from __future__ import annotations
+
+from netcfg.config import HostConfig
+from netcfg.errors import InputError, Location, Problem
+from netcfg.formats.attach import attach
+from netcfg.formats.registry import Format, Templates, register
+
+
+def render(config: HostConfig, templates: Templates) -> dict[str, str]:
+    entries = attach(config)
+    for entry in entries:
+        for rule in entry.rules:
+            if rule.src is None and rule.dst is None:
+                raise InputError(
+                    [Problem(Location(config.name), f"netplan needs from or to in rule {rule}")]
+                )
+    return {
+        f"netplan/{config.name}.yaml": templates.render(
+            "netplan/host.yaml.j2",
+            host=config,
+            ethernets=[e for e in entries if not e.interface.bridge],
+            bridges=[e for e in entries if e.interface.bridge],
+        )
+    }
+
+
+FORMAT = register(
+    Format(
+        name="netplan",
+        description="netplan YAML per machine (no route protocol: installed as static)",
+        render=render,
+    )
+)

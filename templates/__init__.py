@@ -1,0 +1,1 @@
+"""Default Jinja2 templates of the output formats; ships in the wheel as netcfg.templates."""
