@@ -11,7 +11,12 @@ import pkgutil
 import sys
 import traceback
 
-import click
+import typer
+
+try:  # typer >= 0.24 vendors its own click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import exceptions as click_errors
 
 from netcfg.cli.app import app
 from netcfg.errors import NetcfgError
@@ -33,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     except NetcfgError as error:
         print(str(error), file=sys.stderr)
         code = error.exit_code
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         code = done.exit_code
-    except click.ClickException as error:
+    except click_errors.ClickException as error:  # usage errors: unknown option, bad value
         error.show()
         code = 2
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print("netcfg: interrupted", file=sys.stderr)
         code = 130
     except BrokenPipeError:
