@@ -1,0 +1,206 @@
+"""Apply one machine's config to a namespace: lock, read, diff, apply, verify, roll back.
+
+The sequence is visible in `apply_host`; the roll-back lives in one context manager,
+`restore_on_failure`, which catches everything (a kernel refusal, a failed
+verification, Ctrl-C) and brings the owned state back to what was read at the start.
+Restoring works from a fresh read, not from a list of what was believed applied: the
+kernel may have processed more of a batch than acknowledged to us, and removing an
+address can take routes with it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from netcfg.config import Address, HostConfig, Rule
+from netcfg.errors import ApplyError, InputError
+from netcfg.kernel import codec
+from netcfg.kernel.changes import Plan, Step, describe, drift, plan
+from netcfg.kernel.netlink import Netlink, Rejected, netns_path
+from netcfg.kernel.read import read_links, read_owned
+from netcfg.kernel.state import OwnedState, Ownership, desired_state
+
+LOCK_DIR = "/run/netcfg"
+
+
+class LockedError(ApplyError):
+    """Another apply holds the namespace; nothing was changed (exit 5)."""
+
+
+@contextmanager
+def namespace_lock(netns: str, lock_dir: str = LOCK_DIR) -> Iterator[None]:
+    """One apply per namespace at a time: a second one fails at once, it does not wait."""
+    netns_path(netns)  # validates the name before it becomes a file name
+    os.makedirs(lock_dir, exist_ok=True)
+    path = os.path.join(lock_dir, f"{netns}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise LockedError(
+                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}; "
+                "nothing was changed"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    plan: Plan
+    applied: bool  # False for a dry run or when nothing had to change
+
+
+def missing_interfaces(host: HostConfig, names: dict[int, str]) -> list[str]:
+    present = set(names.values())
+    return [i.name for i in host.interfaces if i.name not in present]
+
+
+def requests(steps: tuple[Step, ...] | list[Step], index_of: dict[str, int]) -> list[codec.Request]:
+    out = []
+    for step in steps:
+        entry = step.entry
+        if isinstance(entry, Address):
+            out.append(codec.address_request(entry, index_of, step.op))
+        elif isinstance(entry, Rule):
+            out.append(codec.rule_request(entry, step.op))
+        else:
+            out.append(codec.route_request(entry, index_of, step.op))
+    return out
+
+
+def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
+    index_of = {name: index for index, name in names.items()}
+    return nl.send(requests(steps, index_of), stop_on_error=True)
+
+
+def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
+    lines = []
+    for r in rejected[:5]:
+        reason = os.strerror(r.failure.errno)
+        if r.failure.message:
+            reason += f" ({r.failure.message})"
+        lines.append(f"  {steps[r.index]}: {reason}")
+    if len(rejected) > 5:
+        lines.append(f"  ... and {len(rejected) - 5} more")
+    return "\n".join(lines)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """A second Ctrl-C must not interrupt the roll-back it triggered."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def restore(nl: Netlink, owned: Ownership, names: dict[int, str], before: OwnedState) -> str:
+    """Bring the owned state back to `before`; '' on success, else what still differs."""
+    problems = ""
+    for _ in range(3):  # a removal can take dependants with it: re-read and repeat
+        live = read_owned(nl, owned, names)
+        steps = plan(live, before).steps
+        if not steps:
+            return ""
+        rejected = execute_all(nl, steps, names)
+        problems = failure_text(steps, rejected)
+    left = drift(before, read_owned(nl, owned, names)).count
+    return "" if not left else problems or f"{left} entries still differ"
+
+
+def execute_all(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
+    index_of = {name: index for index, name in names.items()}
+    return nl.send(requests(steps, index_of), stop_on_error=False)
+
+
+@contextmanager
+def restore_on_failure(
+    nl: Netlink, owned: Ownership, names: dict[int, str], before: OwnedState, netns: str
+) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as error:
+        with _sigint_ignored():
+            left = restore(nl, owned, names, before)
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        if left:
+            raise ApplyError(
+                f"netns {netns}: apply failed: {reason}\n"
+                f"ROLLBACK INCOMPLETE, the namespace differs from before:\n{left}"
+            ) from error
+        raise ApplyError(
+            f"netns {netns}: apply failed and was rolled back "
+            f"(the namespace is as before): {reason}"
+        ) from error
+
+
+def apply_host(
+    host: HostConfig,
+    owned: Ownership,
+    netns: str,
+    *,
+    dry_run: bool = False,
+    show: Callable[[Plan], None] | None = None,
+) -> Outcome:
+    """Make the namespace's owned state equal `host`'s; raises InputError (nothing
+    touched) or ApplyError (rolled back)."""
+    with namespace_lock(netns), Netlink(netns) as nl:
+        names = read_links(nl)
+        missing = missing_interfaces(host, names)
+        if missing:
+            raise InputError(
+                f"netns {netns}: {host.name}'s interface(s) {', '.join(missing)} do not "
+                "exist; netcfg does not create links (nothing was changed)"
+            )
+        desired = desired_state(host)
+        before = read_owned(nl, owned, names)
+        changes = plan(before, desired)
+        if show is not None:
+            show(changes)
+        if dry_run or not changes:
+            return Outcome(changes, applied=False)
+        with restore_on_failure(nl, owned, names, before, netns):
+            rejected = execute(nl, changes.steps, names)
+            if rejected:
+                raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))
+            after = read_owned(nl, owned, names)
+            left = drift(desired, after)
+            if left:
+                raise RuntimeError(verify_text(left))
+        return Outcome(changes, applied=True)
+
+
+def verify_text(left) -> str:
+    lines = ["verification failed, desired vs live:"]
+    for kind in ("addresses", "rules", "routes"):
+        k = getattr(left, kind)
+        lines += [f"  missing {describe(e)}" for e in k.missing[:10]]
+        lines += [f"  extra   {describe(e)}" for e in k.extra[:10]]
+        lines += [f"  desired {describe(a)}\n  live    {describe(b)}" for a, b in k.different[:10]]
+    return "\n".join(lines)
+
+
+def live_state(host: HostConfig, owned: Ownership, netns: str) -> tuple[OwnedState, OwnedState]:
+    """(desired, live) for `netcfg status`; reads only, takes no lock."""
+    with Netlink(netns) as nl:
+        names = read_links(nl)
+        return desired_state(host), read_owned(nl, owned, names)

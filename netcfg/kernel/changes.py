@@ -1,0 +1,168 @@
+"""Desired versus live owned state: the drift, and the ordered steps that remove it.
+
+Entries are matched by identity key (what the kernel treats as "the same entry"):
+an address by interface and IP, a rule by family, priority and selector, a route by
+family, table, destination and metric. Same key, other attributes: "different".
+
+The steps run in an order that never blackholes traffic (DESIGN.md, "Applying"):
+  1. addresses whose prefix length changes are removed (the kernel refuses a second
+     copy of an IPv6 address), then missing addresses added: gateways become reachable
+     before routes need them;
+  2. routes added or replaced: every table is complete before a rule points at it;
+  3. rules added;
+  4. rules removed: nothing points at a table any more ...
+  5. ... before its routes are removed;
+  6. addresses removed last, when no owned route needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netcfg.config import Address, Route, Rule
+from netcfg.kernel.state import OwnedState
+
+Entry = Address | Rule | Route
+KINDS = ("addresses", "rules", "routes")
+
+
+def key(entry: Entry) -> tuple[Any, ...]:
+    if isinstance(entry, Address):
+        return ("address", entry.interface, entry.ip)
+    if isinstance(entry, Rule):
+        return ("rule", entry.family, entry.priority, entry.src, entry.dst)
+    return ("route", entry.family, entry.table, entry.dst, entry.metric)
+
+
+def describe(entry: Entry) -> str:
+    if isinstance(entry, Address):
+        return f"address {entry.address} dev {entry.interface}"
+    if isinstance(entry, Rule):
+        family = "-6 " if entry.family == 6 else ""
+        return f"rule {family}{entry}"
+    return f"route {'-6 ' if entry.family == 6 else ''}{entry} proto {entry.protocol}"
+
+
+def sort_key(entry: Entry) -> tuple[Any, ...]:
+    return tuple("" if v is None else v for v in key(entry)) + (str(entry),)
+
+
+@dataclass(frozen=True, slots=True)
+class KindDrift:
+    missing: tuple[Entry, ...] = ()  # desired, not live
+    extra: tuple[Entry, ...] = ()  # live, not desired
+    different: tuple[tuple[Entry, Entry], ...] = ()  # (desired, live) with one key
+
+    @property
+    def count(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.different)
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    addresses: KindDrift = KindDrift()
+    rules: KindDrift = KindDrift()
+    routes: KindDrift = KindDrift()
+
+    @property
+    def count(self) -> int:
+        return self.addresses.count + self.rules.count + self.routes.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+def _kind_drift(desired: frozenset, live: frozenset) -> KindDrift:
+    if desired == live:  # the no-op re-apply: one set comparison
+        return KindDrift()
+    want = desired - live
+    have = live - desired
+    have_by_key: dict[tuple, list[Entry]] = {}
+    for entry in have:
+        have_by_key.setdefault(key(entry), []).append(entry)
+    missing, different = [], []
+    paired: set[Entry] = set()
+    for entry in sorted(want, key=sort_key):
+        candidates = [e for e in have_by_key.get(key(entry), ()) if e not in paired]
+        if candidates:
+            paired.add(candidates[0])
+            different.append((entry, candidates[0]))
+        else:
+            missing.append(entry)
+    extra = sorted((e for e in have if e not in paired), key=sort_key)
+    return KindDrift(tuple(missing), tuple(extra), tuple(different))
+
+
+def drift(desired: OwnedState, live: OwnedState) -> Drift:
+    return Drift(*(_kind_drift(getattr(desired, k), getattr(live, k)) for k in KINDS))
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    op: str  # "add", "remove" or "replace" (routes: one message, no gap)
+    entry: Entry
+    old: Entry | None = None  # what a replace overwrites
+
+    def __str__(self) -> str:
+        if self.op == "replace":
+            return f"~ {describe(self.entry)} (was {describe(self.old)})"
+        return f"{'+' if self.op == 'add' else '-'} {describe(self.entry)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    steps: tuple[Step, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+
+def plan(live: OwnedState, desired: OwnedState) -> Plan:
+    """The steps taking `live` to `desired`, in the safe order described above."""
+    d = drift(desired, live)
+    steps: list[Step] = []
+    steps += [Step("remove", old) for _, old in d.addresses.different]
+    steps += [Step("add", new) for new in d.addresses.missing]
+    steps += [Step("add", new) for new, _ in d.addresses.different]
+    steps += [Step("add", new) for new in d.routes.missing]
+    steps += [Step("replace", new, old) for new, old in d.routes.different]
+    # A rule whose table changes: the new rule goes in before the old one goes out.
+    steps += [Step("add", new) for new in d.rules.missing]
+    steps += [Step("add", new) for new, _ in d.rules.different]
+    steps += [Step("remove", old) for _, old in d.rules.different]
+    steps += [Step("remove", old) for old in d.rules.extra]
+    steps += [Step("remove", old) for old in d.routes.extra]
+    steps += [Step("remove", old) for old in d.addresses.extra]
+    return Plan(tuple(steps))
+
+
+def entry_dict(entry: Entry) -> dict[str, Any]:
+    if isinstance(entry, Address):
+        return {"interface": entry.interface, "family": entry.family, "address": entry.address}
+    if isinstance(entry, Rule):
+        return {"family": entry.family, "priority": entry.priority, "table": entry.table,
+                "src": entry.src, "dst": entry.dst}
+    return {"family": entry.family, "table": entry.table, "dst": entry.dst,
+            "gateway": entry.gateway, "device": entry.device, "scope": entry.scope,
+            "metric": entry.metric, "protocol": entry.protocol}
+
+
+def drift_dict(d: Drift) -> dict[str, Any]:
+    """The JSON form `netcfg status --format json` prints."""
+    out: dict[str, Any] = {}
+    for kind in KINDS:
+        k: KindDrift = getattr(d, kind)
+        out[kind] = {
+            "missing": [entry_dict(e) | {"text": describe(e)} for e in k.missing],
+            "extra": [entry_dict(e) | {"text": describe(e)} for e in k.extra],
+            "different": [
+                {"desired": entry_dict(want) | {"text": describe(want)},
+                 "live": entry_dict(have) | {"text": describe(have)}}
+                for want, have in k.different
+            ],
+        }
+    return out

@@ -1,0 +1,65 @@
+"""Reading a namespace's links and owned state over netlink.
+
+The parsing is codec's (pure, tested on canned messages); this module only asks the
+kernel and filters what netcfg owns, each filter saying why.
+"""
+
+from __future__ import annotations
+
+from netcfg.config import PROTOCOL, Address, Route, Rule
+from netcfg.kernel import codec
+from netcfg.kernel.netlink import Netlink
+from netcfg.kernel.state import OwnedState, Ownership
+
+
+def read_links(nl: Netlink) -> dict[int, str]:
+    """ifindex -> interface name."""
+    return dict(codec.parse_link(m.payload) for m in nl.dump(codec.dump_request(codec.RTM_GETLINK)))
+
+
+def read_owned(nl: Netlink, owned: Ownership, names: dict[int, str]) -> OwnedState:
+    return OwnedState(
+        addresses=frozenset(read_addresses(nl, owned, names)),
+        rules=frozenset(read_rules(nl, owned)),
+        routes=frozenset(read_routes(nl, names)),
+    )
+
+
+def read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> list[Address]:
+    found = []
+    for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
+        address = codec.parse_address(message.payload, names)
+        # Only addresses inside the inventory's networks on netcfg's interfaces: the
+        # loopback, link-local IPv6 and anything added for other purposes stay.
+        if address is not None and owned.owns_address(address):
+            found.append(address)
+    return found
+
+
+def read_rules(nl: Netlink, owned: Ownership) -> list[Rule]:
+    found = []
+    for family in (codec.AF_INET, codec.AF_INET6):
+        for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
+            # The priority decides ownership; foreign rules are not decoded at all.
+            if not owned.owns_rule_priority(codec.rule_priority(message.payload)):
+                continue
+            rule = codec.parse_rule(message.payload)
+            # A rule at an owned priority with selectors netcfg never writes (fwmark,
+            # iif, ...) cannot be re-created exactly on rollback: left alone.
+            if rule is not None:
+                found.append(rule)
+    return found
+
+
+def read_routes(nl: Netlink, names: dict[int, str]) -> list[Route]:
+    found = []
+    for family in (codec.AF_INET, codec.AF_INET6):
+        for message in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):
+            # Owned routes carry netcfg's protocol; kernel, boot and static routes and
+            # every other daemon's are skipped before decoding.
+            if codec.route_protocol(message.payload) != PROTOCOL:
+                continue
+            route = codec.parse_route(message.payload, names)
+            if route is not None:
+                found.append(route)
+    return found
