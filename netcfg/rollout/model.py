@@ -1,0 +1,145 @@
+"""The rollout plan as data: frozen values, and their JSON form (the plan file).
+
+The JSON keys are the contract of DESIGN.md ("Rollout model") and of `netcfg simulate`,
+which reads a plan file with its own code; `to_dict` and `plan_from_dict` are the
+only places that know the key names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netcfg.errors import InputError, Location, Problem
+
+HOT = "hot"
+DISRUPTIVE = "disruptive"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Change:
+    """One touched machine and how badly: the planner's whole input besides the inventory."""
+
+    host: str
+    change: str  # HOT or DISRUPTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """Hosts whose hot change is applied together, then left to soak."""
+
+    index: int
+    start_s: float
+    end_s: float
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    vm: str
+    source: str
+    target: str
+    start_s: float
+    end_s: float
+    gib: float
+    data_gib: float = 0.0  # what pre-copy sends, dirtied pages included
+    rate_mib_s: float = 0.0  # the bandwidth the planner assumed
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    host: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class NonConverging:
+    """A VM whose pre-copy migration never converges: the operator must act."""
+
+    vm: str
+    host: str
+    dirty_mib_s: float
+    rate_mib_s: float
+    advice: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    waves: tuple[Wave, ...]
+    migrations: tuple[Migration, ...]
+    maintenance: tuple[Maintenance, ...]
+    makespan_s: float
+    lower_bound_s: float
+    non_converging: tuple[NonConverging, ...] = ()
+    unscheduled: tuple[str, ...] = ()  # hosts left out until the operator acts
+    lower_bound_parts: tuple[tuple[str, float], ...] = ()  # which bound is which
+
+    @property
+    def ratio(self) -> float:
+        return self.makespan_s / self.lower_bound_s if self.lower_bound_s > 0 else 1.0
+
+    @property
+    def evacuated(self) -> tuple[str, ...]:
+        return tuple(sorted({m.source for m in self.migrations}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "waves": [
+                {"index": w.index, "start_s": _r(w.start_s), "end_s": _r(w.end_s),
+                 "hosts": list(w.hosts)}
+                for w in self.waves
+            ],
+            "migrations": [
+                {"vm": m.vm, "from": m.source, "to": m.target, "start_s": _r(m.start_s),
+                 "end_s": _r(m.end_s), "gib": m.gib, "data_gib": _r(m.data_gib),
+                 "rate_mib_s": _r(m.rate_mib_s)}
+                for m in self.migrations
+            ],
+            "maintenance": [
+                {"host": m.host, "start_s": _r(m.start_s), "end_s": _r(m.end_s)}
+                for m in self.maintenance
+            ],
+            "makespan_s": _r(self.makespan_s),
+            "lower_bound_s": _r(self.lower_bound_s),
+            "ratio": round(self.ratio, 4),
+            "lower_bound_parts": {k: _r(v) for k, v in self.lower_bound_parts},
+            "non_converging": [
+                {"vm": n.vm, "host": n.host, "dirty_mib_s": n.dirty_mib_s,
+                 "rate_mib_s": _r(n.rate_mib_s), "advice": n.advice}
+                for n in self.non_converging
+            ],
+            "unscheduled": list(self.unscheduled),
+        }
+
+
+def _r(value: float) -> float:
+    # Milliseconds are plenty; rounding keeps plan files byte-stable and readable.
+    return round(float(value), 3)
+
+
+def plan_from_dict(data: Any, source: str = "<plan>") -> Plan:
+    """Read a plan file's JSON; raises InputError naming the first malformed entry."""
+    where = Location(source)
+    try:
+        waves = tuple(
+            Wave(int(w["index"]), float(w["start_s"]), float(w["end_s"]),
+                 tuple(str(h) for h in w["hosts"]))
+            for w in data.get("waves", [])
+        )
+        migrations = tuple(
+            Migration(str(m["vm"]), str(m["from"]), str(m["to"]), float(m["start_s"]),
+                      float(m["end_s"]), float(m["gib"]), float(m.get("data_gib", 0.0)),
+                      float(m.get("rate_mib_s", 0.0)))
+            for m in data["migrations"]
+        )
+        maintenance = tuple(
+            Maintenance(str(m["host"]), float(m["start_s"]), float(m["end_s"]))
+            for m in data["maintenance"]
+        )
+        makespan = float(data.get("makespan_s", 0.0))
+        lower = float(data.get("lower_bound_s", 0.0))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InputError([Problem(where, f"not a plan file: bad or missing {error}",
+                                  "expected keys waves, migrations, maintenance")]) from None
+    return Plan(waves, migrations, maintenance, makespan, lower)

@@ -1,0 +1,520 @@
+"""The rollout planner: waves for hot changes, maintenance slots for disruptive ones,
+and for every hypervisor with a disruptive change an evacuation that keeps the
+capacity invariant.
+
+How the evacuation schedule is built (an event-driven list scheduler):
+- hypervisors to evacuate are queued largest first (longest-processing-time order keeps
+  the parallel evacuation slots evenly busy to the end);
+- at most `max_parallel_evacuations` evacuate at once; one starts only when the hosts
+  that may receive have room for it and for what the running evacuations still have
+  to place (admission control, so parallel evacuations cannot starve each other);
+- a source sends through `lanes` parallel migrations (1 unless its link is faster than
+  the targets' and `max_migrations_per_host` allows more), each with an even share of
+  its link; a target receives one migration at a time, so every migration gets the
+  full bandwidth its share allows and the pre-copy model sends the least data;
+- targets are chosen among hosts that are done (maintained) or untouched first, so a VM
+  moves once; only when none is free does a VM go to a hypervisor still waiting for
+  its own evacuation (the latest in the queue), which happens at the very start;
+- a host whose last VM has left goes into maintenance for `reconfigure_s`, then
+  receives again.
+The plan is then checked by `netcfg.rollout.simulate`, which shares none of this code.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from netcfg.errors import InputError, Problem
+from netcfg.inventory.model import Inventory, Kind, Machine
+from netcfg.rollout.estimate import (
+    HOT_S,
+    MIB_PER_GBIT,
+    OFFLINE_ADVICE,
+    link_rate_mib_s,
+    nic_of,
+    precopy,
+)
+from netcfg.rollout.model import (
+    DISRUPTIVE,
+    HOT,
+    Change,
+    Maintenance,
+    Migration,
+    NonConverging,
+    Plan,
+    Wave,
+)
+
+WAVE_FRACTIONS = (0.05, 0.25)  # after the canary; the last wave takes the rest
+
+# Host states in the evacuation scheduler.
+PENDING, EVACUATING, MAINTENANCE, DONE, UNTOUCHED, HELD = range(6)
+RECEIVES = (PENDING, DONE, UNTOUCHED)
+
+
+def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
+    """A plan for applying `changes` (touched machines, hot or disruptive) to `inventory`.
+
+    Raises InputError naming the hosts and the memory missing when no evacuation can
+    keep the capacity invariant."""
+    changes = sorted(set(changes))
+    _check_changes(inventory, changes)
+    policy = inventory.policy.rollout
+    hot = [c.host for c in changes if c.change == HOT]
+    disruptive = [c.host for c in changes if c.change == DISRUPTIVE]
+
+    waves = hot_waves(inventory, hot, policy.soak_s)
+    kvm = [h for h in disruptive if inventory.machines[h].kind is Kind.KVM_HOST]
+    others = [h for h in disruptive if inventory.machines[h].kind is not Kind.KVM_HOST]
+
+    non_converging = _non_converging(inventory, kvm)
+    held = tuple(sorted({n.host for n in non_converging}))
+    evacuate = [h for h in kvm if h not in held]
+    _check_spare_memory(inventory, evacuate, held)
+
+    migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held).run()
+    maintenance = kvm_maintenance + _maintenance_slots(
+        inventory, others, migrations, kvm_maintenance
+    )
+    ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [
+        m.end_s for m in maintenance
+    ]
+    parts = lower_bound_parts(inventory, waves, evacuate, disruptive)
+    return Plan(
+        waves=tuple(waves),
+        migrations=tuple(sorted(migrations, key=lambda m: (m.start_s, m.source, m.vm))),
+        maintenance=tuple(sorted(maintenance, key=lambda m: (m.start_s, m.host))),
+        makespan_s=max(ends, default=0.0),
+        lower_bound_s=max((v for _, v in parts), default=0.0),
+        non_converging=tuple(non_converging),
+        unscheduled=held,
+        lower_bound_parts=tuple(parts),
+    )
+
+
+def _check_changes(inventory: Inventory, changes: Sequence[Change]) -> None:
+    problems = []
+    for c in changes:
+        machine = inventory.machines.get(c.host)
+        if machine is None:
+            problems.append(Problem(_where(inventory), f"touched host {c.host!r} is not in the inventory"))
+        if c.change not in (HOT, DISRUPTIVE):
+            problems.append(Problem(_where(inventory), f"{c.host}: unknown change kind {c.change!r}",
+                                    "hot or disruptive"))
+    if problems:
+        raise InputError(problems)
+
+
+def _where(inventory: Inventory, machine: Machine | None = None):
+    from netcfg.errors import Location
+
+    if machine is not None and machine.location.file != "<none>":
+        return machine.location
+    return Location(inventory.source or "<inventory>")
+
+
+# --- hot changes -------------------------------------------------------------------
+
+
+def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list[Wave]:
+    """Canary (one host per segment), then about 5 %, 25 % and the rest, soaking between.
+
+    Never all hosts in one wave: with two or more hosts the canary leaves some out."""
+    remaining = sorted(hosts)
+    if not remaining:
+        return []
+    canary: list[str] = []
+    seen: set[str] = set()
+    for host in remaining:
+        segments = {i.segment for i in inventory.machines[host].interfaces}
+        if segments - seen:
+            canary.append(host)
+            seen |= segments
+    if not canary:
+        canary = remaining[:1]
+    if len(canary) >= len(remaining) and len(remaining) > 1:
+        canary = canary[: max(1, len(remaining) // 2)]
+    groups = [canary]
+    rest = [h for h in remaining if h not in set(canary)]
+    total = len(remaining)
+    for fraction in WAVE_FRACTIONS:
+        size = math.ceil(total * fraction)
+        if rest and size < len(rest):
+            groups.append(rest[:size])
+            rest = rest[size:]
+    if rest:
+        groups.append(rest)
+    waves, start = [], 0.0
+    for index, group in enumerate(groups):
+        waves.append(Wave(index, start, start + HOT_S, tuple(group)))
+        start += HOT_S + soak_s
+    return waves
+
+
+# --- feasibility ---------------------------------------------------------------------
+
+
+def _vm_memory(vm: Machine) -> float:
+    return float(vm.memory_gib or 0.0)
+
+
+def _best_rate(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
+    """The fastest a VM can leave `host`: its link against the fastest other link."""
+    others = [nic_of(m) for m in kvm_hosts if m.name != host]
+    fastest = max(others, default=0.0)
+    return link_rate_mib_s(nic_of(inventory.machines[host]), fastest,
+                           inventory.policy.rollout.migration_efficiency)
+
+
+def _non_converging(inventory: Inventory, hosts: Sequence[str]) -> list[NonConverging]:
+    kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
+    found = []
+    for host in hosts:
+        rate = _best_rate(inventory, host, kvm_hosts)
+        for vm in inventory.vms_of(host):
+            dirty = float(vm.dirty_mib_s or 0.0)
+            if _vm_memory(vm) > 0 and dirty >= rate:
+                found.append(NonConverging(vm.name, host, dirty, rate, OFFLINE_ADVICE))
+    return found
+
+
+def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str], held: Sequence[str]) -> None:
+    """Evacuating h needs every VM to fit on the other hypervisors: the total of what
+    runs on the fleet must fit in the fleet's capacity without h. Checked for every h
+    (one evacuation at a time is the least demanding schedule), plus each VM against
+    the largest other hypervisor."""
+    kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
+    up = [m for m in kvm_hosts if m.name not in held]
+    used = {m.name: sum(_vm_memory(v) for v in inventory.vms_of(m.name)) for m in up}
+    total_used = sum(used.values())
+    total_cap = sum(float(m.memory_gib or 0.0) for m in up)
+    problems = []
+    for host in evacuate:
+        machine = inventory.machines[host]
+        room = total_cap - float(machine.memory_gib or 0.0) - (total_used - used[host])
+        if room < used[host] - 1e-9:
+            problems.append(Problem(
+                _where(inventory, machine),
+                f"no safe plan: evacuating {host} needs {used[host]:g} GiB free on the other "
+                f"hypervisors, which have {max(room, 0):g} GiB: {used[host] - max(room, 0):g} GiB missing",
+                "add hypervisor capacity or move VMs off the fleet first",
+            ))
+            continue
+        largest_other = max((float(m.memory_gib or 0.0) for m in up if m.name != host), default=0.0)
+        for vm in inventory.vms_of(host):
+            if _vm_memory(vm) > largest_other:
+                problems.append(Problem(
+                    _where(inventory, vm),
+                    f"no safe plan: {vm.name} ({_vm_memory(vm):g} GiB) on {host} fits on no other "
+                    f"hypervisor (largest {largest_other:g} GiB): "
+                    f"{_vm_memory(vm) - largest_other:g} GiB missing",
+                ))
+    if problems:
+        raise InputError(problems)
+
+
+# --- evacuations -----------------------------------------------------------------------
+
+
+class _Host:
+    __slots__ = ("name", "cap", "nic", "load", "state", "queue_pos", "sending", "receiving",
+                 "lanes", "waiting", "vms")
+
+    def __init__(self, machine: Machine, vms: list[str], load: float):
+        self.name = machine.name
+        self.cap = float(machine.memory_gib or 0.0)
+        self.nic = nic_of(machine)
+        self.load = load  # resident plus incoming: what the capacity invariant bounds
+        self.state = UNTOUCHED
+        self.queue_pos = -1
+        self.sending = 0
+        self.receiving = 0
+        self.lanes = 1
+        self.waiting: list[str] = []  # VMs still to send (evacuating hosts), largest last
+        self.vms = set(vms)  # resident now
+
+
+class _Evacuation:
+    """Mutable scheduling state, private to one plan_rollout call."""
+
+    def __init__(self, inventory: Inventory, evacuate: Sequence[str], held: Sequence[str]):
+        policy = inventory.policy.rollout
+        self.inventory = inventory
+        self.efficiency = policy.migration_efficiency
+        self.parallel = max(1, policy.max_parallel_evacuations)
+        self.per_host = max(1, policy.max_migrations_per_host)
+        self.reconfigure_s = float(policy.reconfigure_s)
+        self.vm_gib: dict[str, float] = {}
+        self.vm_dirty: dict[str, float] = {}
+        by_host: dict[str, list[str]] = defaultdict(list)
+        for m in inventory.machines.values():
+            if m.kind is Kind.VM and m.host in inventory.machines:
+                by_host[m.host].append(m.name)
+                self.vm_gib[m.name] = _vm_memory(m)
+                self.vm_dirty[m.name] = float(m.dirty_mib_s or 0.0)
+        self.hosts: dict[str, _Host] = {}
+        for m in inventory.machines.values():
+            if m.kind is Kind.KVM_HOST:
+                vms = by_host.get(m.name, [])
+                self.hosts[m.name] = _Host(m, vms, sum(self.vm_gib[v] for v in vms))
+        for name in held:
+            self.hosts[name].state = HELD
+        targets_nic = max((h.nic for h in self.hosts.values()), default=1.0)
+        # Largest total first (LPT); ties by name for a stable plan.
+        order = sorted(evacuate, key=lambda h: (-self.hosts[h].load, h))
+        self.queue: list[_Host] = []
+        for pos, name in enumerate(order):
+            host = self.hosts[name]
+            host.state = PENDING
+            host.queue_pos = pos
+            host.lanes = max(1, min(self.per_host, int(host.nic // targets_nic) or 1))
+            self.queue.append(host)
+        self.active: list[_Host] = []
+        self.events: list[tuple[float, int, int, object]] = []
+        self.seq = 0
+        self.migrations: list[Migration] = []
+        self.maintenance: list[Maintenance] = []
+        self.now = 0.0
+
+    def _push(self, time: float, kind: int, payload: object) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (time, kind, self.seq, payload))
+
+    # Event kinds; at one instant ends are handled before anything starts.
+    MIGRATION_END, MAINTENANCE_END = 0, 1
+
+    def run(self) -> tuple[list[Migration], list[Maintenance]]:
+        while True:
+            self._admit()
+            self._dispatch()
+            if not self.events:
+                if self.queue or self.active:
+                    self._stuck()
+                break
+            self.now = self.events[0][0]
+            while self.events and self.events[0][0] <= self.now:
+                _, kind, _, payload = heapq.heappop(self.events)
+                if kind == self.MIGRATION_END:
+                    self._migration_end(payload)  # type: ignore[arg-type]
+                else:
+                    payload.state = DONE  # type: ignore[attr-defined]
+        return self.migrations, self.maintenance
+
+    def _room(self, exclude: _Host) -> float:
+        return sum(
+            max(0.0, h.cap - h.load)
+            for h in self.hosts.values()
+            if h.state in RECEIVES and h is not exclude
+        )
+
+    def _admit(self) -> None:
+        # Hypervisors without VMs need no evacuation slot: maintain them at once.
+        while self.queue and self.queue[-1].load == 0 and not self.queue[-1].vms:
+            self._start_maintenance(self.queue.pop())
+        if len(self.active) >= self.parallel or not self.queue:
+            return
+        owed = sum(self.vm_gib[v] for h in self.active for v in h.waiting)
+        room = None
+        for i, candidate in enumerate(self.queue[:8]):
+            if len(self.active) >= self.parallel:
+                break
+            if not candidate.vms:
+                continue
+            if room is None:
+                room = self._room(candidate)
+            # Room counts the candidate's own free memory; take it out.
+            free_here = max(0.0, candidate.cap - candidate.load)
+            if room - free_here >= owed + candidate.load - 1e-9:
+                self.queue.remove(candidate)
+                candidate.state = EVACUATING
+                candidate.waiting = sorted(candidate.vms, key=lambda v: (self.vm_gib[v], v))
+                self.active.append(candidate)
+                owed += candidate.load
+                room = None
+        # Empty hosts anywhere in the queue go straight to maintenance too.
+        for host in [h for h in self.queue if not h.vms]:
+            self.queue.remove(host)
+            self._start_maintenance(host)
+
+    def _available(self) -> list[_Host]:
+        return [
+            h for h in self.hosts.values()
+            if h.state in RECEIVES and h.receiving == 0 and h.sending == 0
+            and h.receiving + h.sending < self.per_host and h.cap - h.load > 0
+        ]
+
+    def _dispatch(self) -> None:
+        if not self.active:
+            return
+        avail = self._available()
+        for source in self.active:
+            while source.waiting and source.sending < source.lanes and avail:
+                choice = self._choose(source, avail)
+                if choice is None:
+                    break
+                vm, target, estimate, rate = choice
+                avail.remove(target)
+                source.waiting.remove(vm)
+                self._start_migration(vm, source, target, estimate, rate)
+
+    def _choose(self, source: _Host, avail: list[_Host]):
+        best_free = max(h.cap - h.load for h in avail)
+        for vm in reversed(source.waiting):  # largest first
+            gib = self.vm_gib[vm]
+            if gib > best_free + 1e-9:
+                continue
+            best = None
+            best_key = None
+            for target in avail:
+                if target.cap - target.load < gib - 1e-9:
+                    continue
+                rate = link_rate_mib_s(source.nic / source.lanes, target.nic, self.efficiency)
+                if self.vm_dirty[vm] >= rate:
+                    continue
+                final = target.state != PENDING
+                key = (final, rate, target.queue_pos if not final else 0,
+                       target.cap - target.load, target.name)
+                if best_key is None or key > best_key:
+                    best, best_key = (target, rate), key
+            if best is not None:
+                target, rate = best
+                return vm, target, precopy(gib, self.vm_dirty[vm], rate), rate
+        return None
+
+    def _start_migration(self, vm, source: _Host, target: _Host, estimate, rate) -> None:
+        gib = self.vm_gib[vm]
+        duration = math.ceil(estimate.seconds * 1000.0) / 1000.0  # on the ms grid, rounded up
+        end = self.now + duration
+        target.load += gib
+        target.receiving += 1
+        source.sending += 1
+        self.migrations.append(Migration(vm, source.name, target.name, self.now, end, gib,
+                                         estimate.data_mib / 1024.0, rate))
+        self._push(end, self.MIGRATION_END, (vm, source, target))
+
+    def _migration_end(self, payload) -> None:
+        vm, source, target = payload
+        gib = self.vm_gib[vm]
+        source.load -= gib
+        source.sending -= 1
+        source.vms.discard(vm)
+        target.receiving -= 1
+        target.vms.add(vm)
+        if source.state == EVACUATING and not source.waiting and source.sending == 0:
+            self.active.remove(source)
+            source.load = 0.0  # exactly empty, whatever float sums say
+            self._start_maintenance(source)
+
+    def _start_maintenance(self, host: _Host) -> None:
+        host.state = MAINTENANCE
+        self.maintenance.append(Maintenance(host.name, self.now, self.now + self.reconfigure_s))
+        self._push(self.now + self.reconfigure_s, self.MAINTENANCE_END, host)
+
+    def _stuck(self) -> None:
+        avail = [h for h in self.hosts.values() if h.state in RECEIVES]
+        largest = max((h.cap - h.load for h in avail), default=0.0)
+        problems = []
+        for host in self.active + self.queue:
+            left = host.waiting or sorted(host.vms)
+            need = sum(self.vm_gib[v] for v in left)
+            problems.append(Problem(
+                _where(self.inventory, self.inventory.machines[host.name]),
+                f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) "
+                f"({need:g} GiB) find no hypervisor with room; the largest free block is "
+                f"{largest:g} GiB: {max(need - largest, 0):g} GiB missing at least",
+                "add hypervisor capacity or lower the VMs' memory",
+            ))
+        raise InputError(problems)
+
+
+# --- maintenance of everything that is not evacuated ---------------------------------------
+
+
+def _free_after(start: float, duration: float, busy: list[tuple[float, float]]) -> float:
+    """Earliest t >= start with [t, t+duration) overlapping none of `busy` (sorted)."""
+    t = start
+    for b_start, b_end in busy:
+        if b_end <= t:
+            continue
+        if b_start >= t + duration:
+            break
+        t = b_end
+    return t
+
+
+def _maintenance_slots(inventory: Inventory, hosts: Sequence[str], migrations: Sequence[Migration],
+                       fixed: Sequence[Maintenance]) -> list[Maintenance]:
+    """Each machine gets `reconfigure_s`; members of one service never together; a VM
+    never while it migrates."""
+    duration = float(inventory.policy.rollout.reconfigure_s)
+    moving: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for m in migrations:
+        moving[m.vm].append((m.start_s, m.end_s))
+    service_busy: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for m in fixed:
+        service = inventory.machines[m.host].service
+        if service:
+            service_busy[service].append((m.start_s, m.end_s))
+    slots = []
+    for name in sorted(hosts, key=lambda h: (inventory.machines[h].service or "", h)):
+        service = inventory.machines[name].service
+        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []))
+        start = _free_after(0.0, duration, busy)
+        slots.append(Maintenance(name, start, start + duration))
+        if service:
+            service_busy[service].append((start, start + duration))
+    return slots
+
+
+# --- the lower bound -------------------------------------------------------------------
+
+
+def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Sequence[str],
+                      disruptive: Sequence[str]) -> list[tuple[str, float]]:
+    """Bounds no schedule can beat, each named; the plan's lower bound is their maximum.
+
+    - hot waves: the canary/growing-wave schedule the policy mandates;
+    - reconfigure: any disruptive change takes at least `reconfigure_s`;
+    - service: members of one service are maintained one after another;
+    - single host: a hypervisor sends all its VMs through its own link (at most its
+      full rate, at which pre-copy sends the least data), then is maintained;
+    - bandwidth: at most `max_parallel_evacuations` hypervisors send at once, each at
+      most at its full link rate, so all the data takes at least total / (sum of the
+      fastest such links), and the last evacuation is followed by a maintenance.
+    """
+    policy = inventory.policy.rollout
+    reconf = float(policy.reconfigure_s)
+    parts: list[tuple[str, float]] = []
+    if waves:
+        parts.append(("hot waves", waves[-1].end_s - waves[0].start_s))
+    if disruptive:
+        parts.append(("reconfigure", reconf))
+        per_service: dict[str, int] = defaultdict(int)
+        for host in disruptive:
+            service = inventory.machines[host].service
+            if service:
+                per_service[service] += 1
+        if per_service:
+            parts.append(("service", max(per_service.values()) * reconf))
+    if evacuate:
+        kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
+        total_data, single, links = 0.0, 0.0, []
+        for host in evacuate:
+            rate = _best_rate(inventory, host, kvm_hosts)
+            data = 0.0
+            for vm in inventory.vms_of(host):
+                estimate = precopy(_vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate)
+                data += estimate.data_mib
+            total_data += data
+            # The host's link carries all its migrations, however many share it.
+            link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * policy.migration_efficiency
+            single = max(single, data / link + reconf)
+            links.append(link)
+        links.sort(reverse=True)
+        bandwidth = sum(links[: max(1, policy.max_parallel_evacuations)])
+        parts.append(("single host", single))
+        parts.append(("bandwidth", total_data / bandwidth + reconf if bandwidth > 0 else 0.0))
+    return parts

@@ -1,0 +1,304 @@
+"""Replay a plan file event by event and check the invariants of DESIGN.md.
+
+Deliberately independent of the planner: it reads the plan's JSON and the inventory
+with its own code, re-derives migration times with its own copy of the pre-copy
+formula, and imports nothing from `netcfg.rollout.plan` or `netcfg.rollout.estimate`.
+A bug would have to be made twice, the same way, to slip through.
+
+Invariants checked (each violation carries time, host and amount):
+- capacity: resident VMs plus VMs migrating in <= capacity (a migrating VM counts on
+  source and target until it finishes);
+- a host in maintenance holds, sends and receives nothing;
+- at most `max_parallel_evacuations` hosts evacuating at once (a host evacuates from
+  the start of its first outgoing migration to the end of its last one);
+- at most `max_migrations_per_host` migrations touching one host at once;
+- members of one service are never in maintenance together, and a VM is not
+  maintained while it migrates;
+- a migration starts where its VM is, of a VM that exists with the memory it claims,
+  and lasts at least what pre-copy needs at the bandwidth it really gets (its link
+  ends shared evenly among the migrations touching each end); a VM whose dirty rate
+  reaches that bandwidth does not converge at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from netcfg.errors import InputError, Location, Problem
+from netcfg.inventory.model import Inventory, Kind
+
+EPS = 1e-3  # plan times are on a millisecond grid
+_GBIT = 1e9 / 8 / 2**20  # MiB/s per Gbit/s
+_DOWNTIME_S = 0.3
+_ROUNDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    time_s: float
+    host: str
+    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration
+    amount: float
+    unit: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time_s": round(self.time_s, 3), "host": self.host, "invariant": self.invariant,
+                "amount": round(self.amount, 3), "unit": self.unit, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    violations: tuple[Violation, ...]
+    peak_gib: dict[str, float]
+    capacity_gib: dict[str, float]
+    peak_parallel_evacuations: int
+    peak_migrations: int
+    makespan_s: float
+    series: dict[str, list[tuple[float, float]]] = field(repr=False)  # host -> (t, GiB) steps
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+    def overcommitted(self) -> dict[str, float]:
+        """Host -> worst excess over capacity, for hosts that ever exceeded it."""
+        worst: dict[str, float] = {}
+        for v in self.violations:
+            if v.invariant == "capacity":
+                worst[v.host] = max(worst.get(v.host, 0.0), v.amount)
+        return worst
+
+    def to_dict(self) -> dict[str, Any]:
+        over = self.overcommitted()
+        return {
+            "clean": self.clean,
+            "violations": [v.to_dict() for v in self.violations],
+            "overcommitted_hosts": {h: round(a, 3) for h, a in sorted(over.items())},
+            "peak_gib": {h: {"peak": round(self.peak_gib[h], 3), "capacity": self.capacity_gib[h]}
+                         for h in sorted(self.peak_gib)},
+            "peak_parallel_evacuations": self.peak_parallel_evacuations,
+            "peak_parallel_migrations": self.peak_migrations,
+            "makespan_s": round(self.makespan_s, 3),
+        }
+
+
+def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
+    """Pre-copy duration (own implementation, see the module docstring); None: never."""
+    if rate <= 0 or dirty >= rate:
+        return None
+    total = memory_gib * 1024.0
+    if total <= 0:
+        return 0.0
+    ratio = dirty / rate
+    sent, this_round, rounds = 0.0, total, 0
+    # Iterate the rounds literally rather than using the closed form the planner uses.
+    while True:
+        sent += this_round
+        if ratio == 0.0 or this_round <= rate * _DOWNTIME_S or rounds >= _ROUNDS:
+            break
+        this_round *= ratio
+        rounds += 1
+    return sent / rate
+
+
+def _read(plan: Any, source: str) -> tuple[list[dict], list[dict]]:
+    where = Location(source)
+    try:
+        migrations = [
+            {"vm": str(m["vm"]), "src": str(m["from"]), "dst": str(m["to"]),
+             "start": float(m["start_s"]), "end": float(m["end_s"]), "gib": float(m["gib"])}
+            for m in plan["migrations"]
+        ]
+        windows = [
+            {"host": str(m["host"]), "start": float(m["start_s"]), "end": float(m["end_s"])}
+            for m in plan["maintenance"]
+        ]
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError([Problem(where, f"not a plan file: bad or missing {error}",
+                                  "expected migrations [{vm, from, to, start_s, end_s, gib}] "
+                                  "and maintenance [{host, start_s, end_s}]")]) from None
+    return migrations, windows
+
+
+def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
+    """Replay `plan` (the plan file's JSON) against `inventory`; every violation found."""
+    migrations, windows = _read(plan, source)
+    rollout = inventory.policy.rollout
+    machines = inventory.machines
+    hypervisors = {n for n, m in machines.items() if m.kind is Kind.KVM_HOST}
+    capacity = {h: float(machines[h].memory_gib or 0.0) for h in hypervisors}
+    nic = {h: float(machines[h].nic_gbit or 1.0) for h in hypervisors}
+    where: dict[str, str] = {}
+    size: dict[str, float] = {}
+    load: dict[str, float] = defaultdict(float)
+    for name, m in machines.items():
+        if m.kind is Kind.VM and m.host in hypervisors:
+            where[name] = m.host
+            size[name] = float(m.memory_gib or 0.0)
+            load[m.host] += size[name]
+    found: list[Violation] = []
+
+    def flag(t, host, invariant, amount, unit, message):
+        found.append(Violation(t, host, invariant, amount, unit, message))
+
+    for h in sorted(hypervisors):
+        if load[h] > capacity[h] + 1e-9:
+            flag(0.0, h, "capacity", load[h] - capacity[h], "GiB",
+                 f"{h} already holds {load[h]:g} GiB > {capacity[h]:g} GiB before the plan starts")
+
+    # Events: (time, order, index). At one instant every end precedes every start, and
+    # maintenance starts after migration starts so a host drained "now" is judged drained.
+    MIG_END, MAINT_END, MIG_START, MAINT_START = 0, 1, 2, 3
+    events = [(m["end"], MIG_END, i) for i, m in enumerate(migrations)]
+    events += [(m["start"], MIG_START, i) for i, m in enumerate(migrations)]
+    events += [(w["end"], MAINT_END, i) for i, w in enumerate(windows)]
+    events += [(w["start"], MAINT_START, i) for i, w in enumerate(windows)]
+    events.sort()
+
+    # Evacuation spans, known up front from the plan.
+    span: dict[str, list[float]] = {}
+    for m in migrations:
+        s = span.setdefault(m["src"], [m["start"], m["end"]])
+        s[0], s[1] = min(s[0], m["start"]), max(s[1], m["end"])
+    evac_events = sorted([(e, 0, h) for h, (s, e) in span.items()] +
+                         [(s, 1, h) for h, (s, e) in span.items()])
+    evacuating = 0
+    peak_evac = 0
+    for t, kind, h in evac_events:
+        if kind == 0:
+            evacuating -= 1
+            continue
+        evacuating += 1
+        peak_evac = max(peak_evac, evacuating)
+        if evacuating > rollout.max_parallel_evacuations:
+            flag(t, h, "evacuations", evacuating - rollout.max_parallel_evacuations, "hosts",
+                 f"{evacuating} hosts evacuating at once when {h} starts "
+                 f"(max_parallel_evacuations {rollout.max_parallel_evacuations})")
+
+    in_maintenance: set[str] = set()
+    down_by_service: dict[str, set[str]] = defaultdict(set)
+    touching: dict[str, set[int]] = defaultdict(set)  # host -> migrations in flight
+    moving: dict[str, int] = {}  # vm -> migration in flight
+    share = [[1, 1] for _ in migrations]  # most migrations seen on (src, dst) meanwhile
+    counted: dict[int, float] = {}  # migration -> GiB it put on its target
+    peak = {h: load[h] for h in hypervisors}
+    series: dict[str, list[tuple[float, float]]] = {h: [(0.0, load[h])] for h in hypervisors}
+    in_flight_peak = 0
+    makespan = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
+
+    def record(h: str, t: float) -> None:
+        peak[h] = max(peak[h], load[h])
+        points = series[h]
+        if points and abs(points[-1][0] - t) < 1e-9:
+            points[-1] = (t, load[h])
+        else:
+            points.append((t, load[h]))
+
+    for t, kind, i in events:
+        if kind == MIG_END:
+            m = migrations[i]
+            if i not in counted:
+                continue  # its start was invalid and already reported
+            gib = counted.pop(i)
+            load[m["src"]] -= gib
+            where[m["vm"]] = m["dst"]
+            moving.pop(m["vm"], None)
+            touching[m["src"]].discard(i)
+            touching[m["dst"]].discard(i)
+            record(m["src"], t)
+        elif kind == MAINT_END:
+            host = windows[i]["host"]
+            in_maintenance.discard(host)
+            service = machines[host].service if host in machines else None
+            if service:
+                down_by_service[service].discard(host)
+        elif kind == MIG_START:
+            m = migrations[i]
+            vm, src, dst = m["vm"], m["src"], m["dst"]
+            if vm not in size:
+                flag(t, src, "migration", m["gib"], "GiB", f"{vm} is not a VM on a hypervisor")
+                continue
+            if src not in hypervisors or dst not in hypervisors:
+                bad = src if src not in hypervisors else dst
+                flag(t, bad, "migration", size[vm], "GiB", f"{bad} is not a hypervisor ({vm})")
+                continue
+            if where[vm] != src:
+                flag(t, src, "migration", size[vm], "GiB",
+                     f"{vm} leaves {src} but is on {where[vm]}")
+            if vm in moving:
+                flag(t, src, "migration", size[vm], "GiB", f"{vm} is already migrating")
+            if abs(m["gib"] - size[vm]) > 1e-6:
+                flag(t, src, "migration", size[vm] - m["gib"], "GiB",
+                     f"{vm} is {size[vm]:g} GiB, the plan says {m['gib']:g}")
+            if vm in in_maintenance:
+                flag(t, vm, "maintenance", size[vm], "GiB", f"{vm} migrates during its own maintenance")
+            for end in (src, dst):
+                if end in in_maintenance:
+                    flag(t, end, "maintenance", size[vm], "GiB",
+                         f"{end} is in maintenance but {'sends' if end == src else 'receives'} {vm}")
+            moving[vm] = i
+            counted[i] = size[vm]
+            load[dst] += size[vm]
+            record(dst, t)
+            if load[dst] > capacity[dst] + 1e-9:
+                flag(t, dst, "capacity", load[dst] - capacity[dst], "GiB",
+                     f"{dst} holds {load[dst]:g} GiB (resident + incoming) > capacity "
+                     f"{capacity[dst]:g} GiB when {vm} starts arriving from {src}")
+            for end in (src, dst):
+                touching[end].add(i)
+                n = len(touching[end])
+                if n > rollout.max_migrations_per_host:
+                    flag(t, end, "migrations", n - rollout.max_migrations_per_host, "migrations",
+                         f"{n} migrations touch {end} at once "
+                         f"(max_migrations_per_host {rollout.max_migrations_per_host})")
+                for j in touching[end]:
+                    k = 0 if migrations[j]["src"] == end else 1
+                    share[j][k] = max(share[j][k], n)
+            in_flight_peak = max(in_flight_peak, len(moving))
+        else:  # MAINT_START
+            host = windows[i]["host"]
+            if host not in machines:
+                flag(t, host, "maintenance", 0.0, "", f"{host} is not in the inventory")
+                continue
+            if host in hypervisors and load[host] > 1e-9:
+                flag(t, host, "maintenance", load[host], "GiB",
+                     f"{host} enters maintenance holding {load[host]:g} GiB of VMs")
+            if host in moving:
+                flag(t, host, "maintenance", size.get(host, 0.0), "GiB",
+                     f"{host} enters maintenance while migrating")
+            service = machines[host].service
+            if service:
+                others = down_by_service[service] - {host}
+                if others:
+                    flag(t, host, "service", len(others), "machines",
+                         f"service {service}: {host} down together with {', '.join(sorted(others))}")
+                down_by_service[service].add(host)
+            in_maintenance.add(host)
+
+    # VMs down while their hypervisor is maintained count as down too, for anti-affinity
+    # that is covered above: such a hypervisor "holds" them and was flagged already.
+
+    for i, m in enumerate(migrations):
+        if m["vm"] not in size or m["src"] not in hypervisors or m["dst"] not in hypervisors:
+            continue
+        k_src, k_dst = share[i]
+        rate = min(nic[m["src"]] / k_src, nic[m["dst"]] / k_dst) * _GBIT * rollout.migration_efficiency
+        dirty = float(machines[m["vm"]].dirty_mib_s or 0.0)
+        need = _copy_time(size[m["vm"]], dirty, rate)
+        planned = m["end"] - m["start"]
+        if need is None:
+            flag(m["start"], m["src"], "migration", dirty - rate, "MiB/s",
+                 f"{m['vm']} dirties {dirty:g} MiB/s but gets {rate:.0f} MiB/s: "
+                 "live migration never converges")
+        elif planned < need - EPS:
+            flag(m["start"], m["src"], "migration", need - planned, "s",
+                 f"{m['vm']} {m['src']}->{m['dst']} is planned {planned:.0f} s but needs "
+                 f"{need:.0f} s at the {rate:.0f} MiB/s it gets ({k_src} on the source link, "
+                 f"{k_dst} on the target link)")
+
+    found.sort(key=lambda v: (v.time_s, v.host, v.invariant))
+    return Simulation(tuple(found), peak, capacity, peak_evac, in_flight_peak, makespan, series)
+
