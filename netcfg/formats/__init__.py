@@ -8,13 +8,14 @@ in the package (`netcfg.templates`) and `templates=DIR` puts a user's copies fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from netcfg.config import HostConfig
 from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
 from netcfg.formats.environment import environment
 from netcfg.formats.names import check_config
+from netcfg.formats.output import OutputDir, WriteReport
 from netcfg.formats.registry import FORMATS, Format, Templates, get_format
 
 # The order formats are rendered and listed in; also the default of `netcfg render`.
@@ -63,6 +64,32 @@ def render_files(
     return files
 
 
+def write_rendered(
+    out: Path,
+    configs: Mapping[str, HostConfig],
+    formats: Iterable[str] = FORMAT_NAMES,
+    directory: Path | None = None,
+    advance: Callable[[], None] | None = None,
+    covers: Callable[[str], bool] | None = None,
+) -> WriteReport:
+    """Render `configs` in `formats` under `out`, writing only changed files.
+
+    Files an earlier run wrote for a machine name `covers` accepts (default: every name,
+    so machines deleted from the inventory lose their files) in one of `formats`, and
+    that this run no longer produces, are removed. `advance` is called once per machine
+    (progress bars)."""
+    chosen = tuple(dict.fromkeys(formats))
+    target = OutputDir(out)
+    for host, files in iter_rendered(configs, chosen, directory):
+        for path, text in files.items():
+            fmt = path.split("/", 1)[0]
+            target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
+        if advance is not None:
+            advance()
+    accepts = covers or (lambda host: True)
+    return target.finish(lambda fmt, host: fmt in chosen and accepts(host))
+
+
 def parse_files(fmt: str, files: Mapping[str, str]) -> HostConfig:
     """Read one machine's files of format `fmt` back into the model."""
     parser = get_format(fmt).parse
@@ -76,9 +103,11 @@ __all__ = [
     "FORMAT_NAMES",
     "Format",
     "Templates",
+    "WriteReport",
     "iter_rendered",
     "parse_files",
     "render_files",
     "render_host",
     "templates",
+    "write_rendered",
 ]

@@ -40,5 +40,7 @@ FORMAT = register(
         name="netplan",
         description="netplan YAML per machine (no route protocol: installed as static)",
         render=render,
+        # netplan warns about (and future versions refuse) world-readable files.
+        file_mode=0o600,
     )
 )

@@ -27,6 +27,7 @@ class Format:
     description: str
     render: Renderer
     parse: Parser | None = None  # None: read back by another format's parser
+    file_mode: int = 0o644
 
 
 FORMATS: dict[str, Format] = {}

@@ -1,0 +1,142 @@
+"""Writing rendered files under an output directory: atomically, only when changed.
+
+Running `netcfg render` on every commit must leave unchanged files untouched (mtimes,
+rsync, config management all notice rewrites), and a crash must never leave a
+half-written routing file: each file is written to a temporary file in its own
+directory and renamed over the old one.
+
+Files this run no longer produces are removed only when they are provably ours: a
+manifest (`.netcfg-render.json`) records every file written with its format and
+machine; a file listed there, inside the formats and machines this run covers, and not
+rendered again is stale. Anything else in the directory is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from netcfg.errors import InputError, Location, Problem
+
+MANIFEST = ".netcfg-render.json"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReport:
+    written: int
+    unchanged: int
+    removed: int
+
+    def __str__(self) -> str:
+        text = f"{self.written} files written, {self.unchanged} unchanged"
+        return text + (f", {self.removed} removed" if self.removed else "")
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` in one rename; readers see the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _inside(relative: str) -> bool:
+    """A manifest path that stays inside the output directory."""
+    pure = PurePosixPath(relative)
+    return bool(relative) and not pure.is_absolute() and ".." not in pure.parts
+
+
+class OutputDir:
+    """One render run's writes into `root`; `finish()` removes stale files it owns."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.previous = self._read_manifest()
+        self.current: dict[str, dict[str, str]] = {}
+        self.written = 0
+        self.unchanged = 0
+
+    def _read_manifest(self) -> dict[str, dict[str, str]]:
+        path = self.root / MANIFEST
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError([Problem(Location(str(self.root)), "--out is not a directory")])
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            files = data["files"]
+            return {
+                k: {"format": str(v["format"]), "host": str(v["host"])}
+                for k, v in files.items()
+                if _inside(k)
+            }
+        except FileNotFoundError:
+            return {}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # A damaged manifest: forget it rather than guess which files are ours.
+            return {}
+
+    def write(self, relative: str, text: str, fmt: str, host: str, mode: int = 0o644) -> bool:
+        """Write one file if its content changed; True when it was (re)written."""
+        if not _inside(relative):
+            raise InputError([Problem(Location(relative), "output path escapes --out")])
+        path = self.root / relative
+        data = text.encode("utf-8")
+        self.current[relative] = {"format": fmt, "host": host}
+        try:
+            same = path.read_bytes() == data and (path.stat().st_mode & 0o777) == mode
+        except (FileNotFoundError, NotADirectoryError):
+            same = False
+        if same:
+            self.unchanged += 1
+            return False
+        write_atomic(path, data, mode)
+        self.written += 1
+        return True
+
+    def finish(self, covered: Callable[[str, str], bool]) -> WriteReport:
+        """Remove files of covered (format, host) pairs not written again; save manifest."""
+        removed = 0
+        manifest = dict(self.current)
+        for relative, entry in self.previous.items():
+            if relative in self.current:
+                continue
+            if not covered(entry["format"], entry["host"]):
+                manifest[relative] = entry  # outside this run: still ours, kept
+                continue
+            path = self.root / relative
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed += 1
+                self._prune(path.parent)
+        text = json.dumps({"version": 1, "files": manifest}, sort_keys=True, indent=1) + "\n"
+        path = self.root / MANIFEST
+        try:
+            old = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            old = None
+        if old != text:
+            write_atomic(path, text.encode("utf-8"))
+        return WriteReport(self.written, self.unchanged, removed)
+
+    def _prune(self, directory: Path) -> None:
+        """Remove directories emptied by stale-file removal, up to the root."""
+        root = self.root.resolve()
+        current = directory
+        while current.resolve() != root and root in current.resolve().parents:
+            try:
+                current.rmdir()
+            except OSError:
+                return  # not empty: someone else's files, or more of ours
+            current = current.parent
