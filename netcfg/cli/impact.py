@@ -188,12 +188,13 @@ def who_uses(
     except ValueError as error:
         raise InputError(str(error)) from None
     if fmt is UsesFormat.json:
-        _emit(_json({"query": query, "machines": len(rows and {r["machine"] for r in rows}), "uses": rows}))
+        _emit(_json({"query": query, "machines": len({r["machine"] for r in rows}), "uses": rows}))
         return
     if not rows:
         err.print(f"no machine uses {query}", markup=False)
         return
-    table = Table(title=f"who uses {query}: {len({r['machine'] for r in rows})} machines", title_justify="left")
+    count = len({r["machine"] for r in rows})
+    table = Table(title=f"who uses {query}: {count} machine{'s' if count != 1 else ''}", title_justify="left")
     for column in ("machine", "kind", "segment", "why"):
         table.add_column(column, overflow="fold")
     for r in rows:

@@ -112,34 +112,44 @@ def who_uses(inventory: Inventory, query: str, design: Design | str | None = Non
             add(name, query, f"has an interface on segment {query}")
         return _ordered(rows)
     try:
-        if "/" in query:
-            wanted = IPNetwork(query)
-            networks = [n for n in inventory.networks if n.prefix == wanted or n.prefix in wanted or wanted in n.prefix]
-            address = None
-        else:
-            address = IPAddress(query)
-            networks = [n for n in inventory.networks if address in n.prefix]
+        wanted = IPNetwork(query) if "/" in query else None
+        address = IPAddress(query) if wanted is None else None
     except (AddrFormatError, ValueError) as error:
         raise ValueError(f"{query!r} is neither a segment, a prefix nor an address") from error
+    if address is not None:
+        for machine in inventory.machines.values():
+            for iface in machine.interfaces:
+                if address in iface.addresses:
+                    add(machine.name, iface.segment, f"has address {address}")
+        # A gateway address is used by every machine routing through it: ask the
+        # renderer rather than re-deriving each design's choice of gateway.
+        from netcfg.designs import render
+
+        for name, config in render(inventory, chosen).items():
+            for route in config.routes:
+                if route.gateway == str(address):
+                    segment = _segment_of_gateway(inventory, address)
+                    add(name, segment, f"routes via gateway {address} ({route})")
+                    break
+        return _ordered(rows)
+    assert wanted is not None
+    networks = [n for n in inventory.networks if n.prefix == wanted or n.prefix in wanted or wanted in n.prefix]
     for machine in inventory.machines.values():
         for iface in machine.interfaces:
             for ip in iface.addresses:
-                if address is not None and ip == address:
-                    add(machine.name, iface.segment, f"has address {ip}")
-                elif address is None and ip in wanted:
+                if ip in wanted:
                     add(machine.name, iface.segment, f"has address {ip} in {wanted}")
     for network in networks:
-        holders = {
-            m.name
-            for m in inventory.machines.values()
-            for i in m.interfaces
-            if i.segment == network.segment and any(ip in network.prefix for ip in i.addresses)
-        }
-        for name in sorted(dependents(graph, network_node(network)) - holders):
+        for name in sorted(dependents(graph, network_node(network))):
             add(name, network.segment, f"{chosen}: routes to every network of segment {network.segment}, including {network.cidr}")
-        for name in sorted(holders):
-            add(name, network.segment, f"has an address in {network.cidr}")
     return _ordered(rows)
+
+
+def _segment_of_gateway(inventory: Inventory, address: IPAddress) -> str:
+    for network in inventory.networks:
+        if network.gateway == address:
+            return network.segment
+    return "-"
 
 
 def _ordered(rows: dict[tuple[str, str], dict[str, str]]) -> list[dict[str, str]]:

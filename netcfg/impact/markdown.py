@@ -82,7 +82,8 @@ def summary(report: Mapping[str, Any], title: str = "netcfg check") -> str:
     hosts = report["hosts"]
     if hosts:
         top = hosts[:TOP]
-        lines += ["", f"**Machines** ({len(top)} most important of {len(hosts)}; disruptive KVM hosts first)", ""]
+        heading = f"all {len(hosts)}" if len(hosts) <= TOP else f"{TOP} most important of {len(hosts)}"
+        lines += ["", f"**Machines** ({heading}; disruptive KVM hosts first)", ""]
         lines += _host_rows(top)
         rest = hosts[TOP:]
         if rest:
