@@ -263,8 +263,12 @@ class _Evacuation:
         for name in held:
             self.hosts[name].state = HELD
         targets_nic = max((h.nic for h in self.hosts.values()), default=1.0)
-        # Largest total first (LPT); ties by name for a stable plan.
-        order = sorted(evacuate, key=lambda h: (-self.hosts[h].load, h))
+        self.fastest = targets_nic
+        # Longest evacuation first (LPT: the parallel slots stay evenly busy to the end);
+        # ties by name for a stable plan.
+        kvm_machines = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
+        length = {h: evacuation_seconds(inventory, h, kvm_machines) for h in evacuate}
+        order = sorted(evacuate, key=lambda h: (-length[h], h))
         self.queue: list[_Host] = []
         for pos, name in enumerate(order):
             host = self.hosts[name]
@@ -350,18 +354,25 @@ class _Evacuation:
         if not self.active:
             return
         avail = self._available()
-        for source in self.active:
-            while source.waiting and source.sending < source.lanes and avail:
-                choice = self._choose(source, avail)
-                if choice is None:
-                    break
-                vm, target, estimate, rate = choice
-                avail.remove(target)
-                source.waiting.remove(vm)
-                self._start_migration(vm, source, target, estimate, rate)
+        # First only targets that give a source at least half its best rate: waiting
+        # for a fast target beats crawling to a slow one. Slow targets are used only
+        # when nothing else is under way, i.e. waiting would never end.
+        for strict in (True, False):
+            if not strict and self.events:
+                break
+            for source in self.active:
+                while source.waiting and source.sending < source.lanes and avail:
+                    choice = self._choose(source, avail, strict)
+                    if choice is None:
+                        break
+                    vm, target, estimate, rate = choice
+                    avail.remove(target)
+                    source.waiting.remove(vm)
+                    self._start_migration(vm, source, target, estimate, rate)
 
-    def _choose(self, source: _Host, avail: list[_Host]):
+    def _choose(self, source: _Host, avail: list[_Host], strict: bool):
         best_free = max(h.cap - h.load for h in avail)
+        floor = 0.5 * link_rate_mib_s(source.nic / source.lanes, self.fastest, self.efficiency) if strict else 0.0
         for vm in reversed(source.waiting):  # largest first
             gib = self.vm_gib[vm]
             if gib > best_free + 1e-9:
@@ -372,10 +383,12 @@ class _Evacuation:
                 if target.cap - target.load < gib - 1e-9:
                     continue
                 rate = link_rate_mib_s(source.nic / source.lanes, target.nic, self.efficiency)
-                if self.vm_dirty[vm] >= rate:
+                if self.vm_dirty[vm] >= rate or rate < floor:
                     continue
                 final = target.state != PENDING
-                key = (final, rate, target.queue_pos if not final else 0,
+                # Fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s source
+                # tenfold), then a target the VM can stay on.
+                key = (rate, final, target.queue_pos if not final else 0,
                        target.cap - target.load, target.name)
                 if best_key is None or key > best_key:
                     best, best_key = (target, rate), key
@@ -483,7 +496,11 @@ def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Seq
       full rate, at which pre-copy sends the least data), then is maintained;
     - bandwidth: at most `max_parallel_evacuations` hypervisors send at once, each at
       most at its full link rate, so all the data takes at least total / (sum of the
-      fastest such links), and the last evacuation is followed by a maintenance.
+      fastest such links), and the last evacuation is followed by a maintenance;
+    - evacuation slots: each hypervisor holds one of the `max_parallel_evacuations`
+      slots for at least its single-host time, so the sum of those over the slots
+      (plus the last maintenance) bounds the makespan too; it is the tighter of the
+      two when links differ in speed.
     """
     policy = inventory.policy.rollout
     reconf = float(policy.reconfigure_s)
@@ -501,20 +518,34 @@ def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Seq
             parts.append(("service", max(per_service.values()) * reconf))
     if evacuate:
         kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-        total_data, single, links = 0.0, 0.0, []
+        total_data, single, total_time, links = 0.0, 0.0, 0.0, []
+        slots = max(1, policy.max_parallel_evacuations)
         for host in evacuate:
-            rate = _best_rate(inventory, host, kvm_hosts)
-            data = 0.0
-            for vm in inventory.vms_of(host):
-                estimate = precopy(_vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate)
-                data += estimate.data_mib
+            data = _evacuation_data(inventory, host, kvm_hosts)
             total_data += data
             # The host's link carries all its migrations, however many share it.
             link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * policy.migration_efficiency
             single = max(single, data / link + reconf)
+            total_time += data / link
             links.append(link)
         links.sort(reverse=True)
-        bandwidth = sum(links[: max(1, policy.max_parallel_evacuations)])
+        bandwidth = sum(links[:slots])
         parts.append(("single host", single))
         parts.append(("bandwidth", total_data / bandwidth + reconf if bandwidth > 0 else 0.0))
+        parts.append(("evacuation slots", total_time / slots + reconf))
     return parts
+
+
+def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
+    """MiB pre-copy sends to empty `host` at the best rate any migration could get."""
+    rate = _best_rate(inventory, host, kvm_hosts)
+    return sum(
+        precopy(_vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate).data_mib
+        for vm in inventory.vms_of(host)
+    )
+
+
+def evacuation_seconds(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
+    """The least time `host` can take to send all its VMs through its own link."""
+    link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * inventory.policy.rollout.migration_efficiency
+    return _evacuation_data(inventory, host, kvm_hosts) / link
