@@ -23,7 +23,7 @@ from netcfg.config import Address, HostConfig, Rule
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
 from netcfg.kernel.changes import Plan, Step, describe, drift, plan
-from netcfg.kernel.netlink import Netlink, Rejected, netns_path
+from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
 from netcfg.kernel.read import read_links, read_owned
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 
@@ -160,10 +160,13 @@ def apply_host(
     *,
     dry_run: bool = False,
     show: Callable[[Plan], None] | None = None,
+    lock_dir: str = LOCK_DIR,
 ) -> Outcome:
     """Make the namespace's owned state equal `host`'s; raises InputError (nothing
     touched) or ApplyError (rolled back)."""
-    with namespace_lock(netns), Netlink(netns) as nl:
+    if not netns_exists(netns):  # checked first: no lock file for a mistyped name
+        raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})")
+    with namespace_lock(netns, lock_dir), Netlink(netns) as nl:
         names = read_links(nl)
         missing = missing_interfaces(host, names)
         if missing:

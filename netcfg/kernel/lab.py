@@ -1,0 +1,245 @@
+"""A fleet, or part of it, as network namespaces, and packets proving the routing works.
+
+Layout of lab NAME:
+  - `NAME-sw`: the "switch" namespace, one bridge per segment (`sw0`, `sw1`, ...), so
+    nothing of the lab touches the host's own namespace;
+  - `NAME-m-MACHINE`: one namespace per machine; each interface is a veth whose inner
+    end carries the rendered name (`ethfe`), the outer end (`v0`, `v1`, ... short,
+    generated, unique in the switch namespace) is a port of the segment's bridge. A KVM
+    host's rendered interfaces are bridges (`brfe`): the lab creates the bridge in the
+    machine's namespace with the veth (`up0`, ...) as its port, as on the real host;
+  - routers are machines like the others, with forwarding switched on;
+  - every machine's addresses, rules and routes are installed by `apply_host`.
+VMs attach to the segment bridge directly (their hypervisor's bridge is not chained).
+
+Every namespace name is written to the state file /run/netcfg/lab-NAME.json before
+the namespace is created, so `down` removes everything, also after a failed or
+interrupted `up` (which cleans up after itself as well).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pyroute2_netns
+
+from netcfg.config import HostConfig
+from netcfg.designs import render
+from netcfg.errors import InputError
+from netcfg.inventory.model import Design, Inventory, Kind
+from netcfg.kernel.apply import LOCK_DIR, apply_host
+from netcfg.kernel.netlink import netns_exists
+from netcfg.kernel.state import ownership
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LabState:
+    name: str
+    inventory: str
+    design: str
+    machines: Mapping[str, str]  # machine -> its namespace
+    switch: str
+    namespaces: tuple[str, ...] = ()  # every namespace the lab made, in creation order
+    segments: Mapping[str, str] = field(default_factory=dict)  # segment -> bridge
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["namespaces"] = list(self.namespaces)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @staticmethod
+    def from_json(text: str) -> LabState:
+        data = json.loads(text)
+        return LabState(
+            name=data["name"],
+            inventory=data["inventory"],
+            design=data["design"],
+            machines=dict(data["machines"]),
+            switch=data["switch"],
+            namespaces=tuple(data["namespaces"]),
+            segments=dict(data.get("segments", {})),
+        )
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise InputError(
+            f"invalid lab name {name!r}: 1-32 characters of letters, digits, '_', '-', '.'"
+        )
+    return name
+
+
+def state_path(name: str, state_dir: str = LOCK_DIR) -> str:
+    return os.path.join(state_dir, f"lab-{check_name(name)}.json")
+
+
+def write_state(state: LabState, state_dir: str = LOCK_DIR) -> None:
+    path = state_path(state.name, state_dir)
+    os.makedirs(state_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lab-", dir=state_dir)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(state.to_json())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def read_state(name: str, state_dir: str = LOCK_DIR) -> LabState | None:
+    try:
+        with open(state_path(name, state_dir)) as handle:
+            return LabState.from_json(handle.read())
+    except FileNotFoundError:
+        return None
+
+
+def select(inventory: Inventory, hosts: str | None) -> list[str]:
+    """Machines matching the glob, plus every router: they hold the gateways."""
+    names = [m for m in inventory.machines if hosts is None or fnmatch.fnmatchcase(m, hosts)]
+    if not names:
+        raise InputError(f"--hosts {hosts!r} matches no machine of the inventory")
+    routers = [m.name for m in inventory.machines.values() if m.kind is Kind.ROUTER]
+    return sorted(set(names) | set(routers))
+
+
+def machine_netns(lab: str, machine: str) -> str:
+    return f"{lab}-m-{machine}"
+
+
+def sysctl(netns: str, *settings: str) -> None:
+    subprocess.run(
+        ["ip", "netns", "exec", netns, "sysctl", "-q", "-w", *settings],
+        check=True, capture_output=True, text=True,
+    )
+
+
+def _up(ipr: IPRoute, name: str) -> int:
+    index = ipr.link_lookup(ifname=name)[0]
+    ipr.link("set", index=index, state="up")
+    return index
+
+
+def up(
+    inventory: Inventory,
+    name: str,
+    design: str | None = None,
+    hosts: str | None = None,
+    *,
+    state_dir: str = LOCK_DIR,
+    say: Say = _quiet,
+) -> LabState:
+    """Build the lab; on any failure or interrupt, remove what was made and re-raise."""
+    check_name(name)
+    if read_state(name, state_dir) is not None:
+        raise InputError(f"lab {name!r} is already up ({state_path(name, state_dir)}); "
+                         f"run `netcfg lab down --name {name}` first")
+    chosen = str(Design(design)) if design else str(inventory.policy.design)
+    machines = select(inventory, hosts)
+    configs = render(inventory, chosen, [inventory.machines[m] for m in machines])
+    segments = sorted({i.segment for c in configs.values() for i in c.interfaces})
+    state = LabState(
+        name=name,
+        inventory=inventory.source,
+        design=chosen,
+        machines={m: machine_netns(name, m) for m in machines},
+        switch=f"{name}-sw",
+        segments={s: f"sw{k}" for k, s in enumerate(segments)},
+    )
+    planned = [state.switch, *state.machines.values()]
+    taken = [ns for ns in planned if netns_exists(ns)]
+    if taken:
+        raise InputError(f"network namespace(s) {', '.join(taken)} already exist; "
+                         "choose another --name")
+    # Recorded before anything is created: `down` finds every namespace even if `up`
+    # is killed half way.
+    state = LabState(**{**asdict(state), "namespaces": tuple(planned)})
+    write_state(state, state_dir)
+    try:
+        _build(state, configs, say)
+        owned = {m: ownership(inventory, configs[m]) for m in machines}
+        for machine in machines:
+            say(f"apply {machine} -> {state.machines[machine]}")
+            apply_host(configs[machine], owned[machine], state.machines[machine],
+                       lock_dir=state_dir)
+    except BaseException:
+        say(f"lab {name}: up failed, removing what was made")
+        down(name, state_dir=state_dir)
+        raise
+    return state
+
+
+def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None:
+    for ns in state.namespaces:
+        pyroute2_netns.create(ns)
+    say(f"namespaces: {len(state.namespaces)} created")
+    for machine, ns in state.machines.items():
+        # Addresses are usable at once (no duplicate detection): the lab is built and
+        # pinged within a second, and the veths are brand new.
+        settings = ["net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"]
+        if configs[machine].forwarding:
+            settings += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
+        sysctl(ns, *settings)
+    with IPRoute(netns=state.switch, flags=0) as sw:
+        _up(sw, "lo")
+        bridges = {}
+        for segment, bridge in state.segments.items():
+            sw.link("add", ifname=bridge, kind="bridge")
+            bridges[segment] = _up(sw, bridge)
+        port = 0
+        for machine, ns in state.machines.items():
+            config = configs[machine]
+            with IPRoute(netns=ns, flags=0) as inner:
+                _up(inner, "lo")
+                for iface in config.interfaces:
+                    outer = f"v{port}"
+                    # A KVM host's interface is a bridge: the veth becomes its port.
+                    peer = f"up{port}" if iface.bridge else iface.name
+                    sw.link("add", ifname=outer, kind="veth",
+                            peer={"ifname": peer, "net_ns_fd": ns})
+                    index = sw.link_lookup(ifname=outer)[0]
+                    sw.link("set", index=index, master=bridges[iface.segment], state="up")
+                    if iface.bridge:
+                        inner.link("add", ifname=iface.name, kind="bridge")
+                        bridge_index = _up(inner, iface.name)
+                        peer_index = inner.link_lookup(ifname=peer)[0]
+                        inner.link("set", index=peer_index, master=bridge_index)
+                    _up(inner, peer)
+                    port += 1
+    say(f"links: {port} veth pairs on {len(bridges)} segment bridges")
+
+
+def down(name: str, *, state_dir: str = LOCK_DIR, say: Say = _quiet) -> list[str]:
+    """Remove every namespace the lab recorded, then its state file; the removed ones."""
+    state = read_state(name, state_dir)
+    if state is None:
+        return []
+    removed = []
+    # Machines first, the switch last: deleting a namespace deletes its veth ends.
+    for ns in reversed(state.namespaces):
+        if netns_exists(ns):
+            pyroute2_netns.remove(ns)
+            removed.append(ns)
+        # The apply lock files of the lab's namespaces go too: nothing of it is left.
+        try:
+            os.unlink(os.path.join(state_dir, f"{ns}.lock"))
+        except FileNotFoundError:
+            pass
+    os.unlink(state_path(name, state_dir))
+    say(f"lab {name}: {len(removed)} namespaces removed")
+    return removed

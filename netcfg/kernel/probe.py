@@ -1,0 +1,173 @@
+"""`lab check`: real pings between machines of one segment, and which path they took.
+
+The path is read from the routers' own forwarding counters (Ip ForwDatagrams in
+/proc/net/snmp, Ip6OutForwDatagrams in /proc/net/snmp6) before and after each ping:
+  - policy-routing: machines with addresses in different networks of one segment talk
+    directly over the segment; the router must forward nothing;
+  - flat: the private network and IPv6 are direct (router forwards nothing); traffic
+    between two public networks goes through the router (it forwards the packets).
+Choosing the probes is pure (`probes`); sending them is `run`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from netcfg.config import HostConfig
+from netcfg.inventory.model import Design, Inventory
+
+DIRECT = "direct"
+VIA_ROUTER = "via-router"
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    segment: str
+    family: int
+    source: str  # machine
+    src: str  # address
+    target: str  # machine
+    dst: str
+    expect: str  # DIRECT or VIA_ROUTER
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    probe: Probe
+    replied: bool
+    forwarded: int  # packets the routers forwarded during the ping
+
+    @property
+    def ok(self) -> bool:
+        if not self.replied:
+            return False
+        return self.forwarded == 0 if self.probe.expect == DIRECT else self.forwarded > 0
+
+    def __str__(self) -> str:
+        p = self.probe
+        verdict = "ok  " if self.ok else "FAIL"
+        reply = "reply" if self.replied else "no reply"
+        return (f"{verdict} {p.segment} {p.source} {p.src} -> {p.target} {p.dst}: {reply}, "
+                f"routers forwarded {self.forwarded} (expected {p.expect}: {p.why})")
+
+
+def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design: str) -> list[Probe]:
+    """One probe per pair of networks of a segment that lab machines have addresses in
+    (policy-routing), or per network kind the flat design promises a path for."""
+    # (segment, network cidr) -> first (machine, address) in it, machines in name order
+    holders: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    routed: dict[str, set[str]] = {}  # router -> networks it has a leg in
+    for name in sorted(configs):
+        config = configs[name]
+        for iface in config.interfaces:
+            for address in iface.addresses:
+                network = _network(inventory, iface.segment, address.ip)
+                if network is None:
+                    continue
+                if config.forwarding:  # routers are the path, not the ends
+                    routed.setdefault(name, set()).add(network.cidr)
+                else:
+                    holders.setdefault((iface.segment, network.cidr), []).append((name, address.ip))
+    networks = {n.cidr: n for n in inventory.networks}
+    found: list[Probe] = []
+    by_segment: dict[str, list[str]] = {}
+    for segment, cidr in sorted(holders):
+        by_segment.setdefault(segment, []).append(cidr)
+    for segment, cidrs in by_segment.items():
+        for i, a in enumerate(cidrs):
+            for b in cidrs[i + 1:]:
+                na, nb = networks[a], networks[b]
+                if na.family != nb.family:
+                    continue
+                pair = _pair(holders[(segment, a)], holders[(segment, b)])
+                if pair is None:
+                    continue
+                (src_m, src), (dst_m, dst) = pair
+                if design == str(Design.POLICY_ROUTING):
+                    expect, why = DIRECT, "policy routing keeps a segment's networks on-link"
+                elif (na.family == 4 and not na.private and not nb.private
+                      and any({a, b} <= nets for nets in routed.values())):
+                    # Routers render no routes: only one holding both gateways can
+                    # carry the packet, so only such pairs are probed.
+                    expect, why = VIA_ROUTER, "flat: public networks meet at the router"
+                else:
+                    continue
+                found.append(Probe(segment, na.family, src_m, src, dst_m, dst, expect, why))
+        if design == str(Design.FLAT):
+            for cidr in cidrs:
+                network = networks[cidr]
+                if network.family == 6 or network.private:
+                    pair = _pair(holders[(segment, cidr)], holders[(segment, cidr)][1:])
+                    if pair is not None:
+                        (src_m, src), (dst_m, dst) = pair
+                        kind = "IPv6" if network.family == 6 else "private IPv4"
+                        found.append(Probe(segment, network.family, src_m, src, dst_m, dst,
+                                           DIRECT, f"flat: {kind} is direct"))
+    return found
+
+
+def _network(inventory: Inventory, segment: str, ip: str):
+    from netaddr import IPAddress
+
+    return inventory.network_of(IPAddress(ip), segment)
+
+
+def _pair(left: list[tuple[str, str]], right: list[tuple[str, str]]):
+    """Two ends on different machines, if there are any."""
+    for a in left:
+        for b in right:
+            if a[0] != b[0]:
+                return a, b
+    return None
+
+
+def forwarded(netns: str) -> int:
+    """Packets this namespace has forwarded, IPv4 and IPv6."""
+    text = subprocess.run(
+        ["ip", "netns", "exec", netns, "cat", "/proc/net/snmp", "/proc/net/snmp6"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return forwarded_from(text)
+
+
+def forwarded_from(text: str) -> int:
+    """ForwDatagrams (from the two `Ip:` lines) plus Ip6OutForwDatagrams."""
+    total = 0
+    ip_lines = [line.split() for line in text.splitlines() if line.startswith("Ip: ")]
+    if len(ip_lines) >= 2:
+        header, values = ip_lines[0], ip_lines[1]
+        if "ForwDatagrams" in header:
+            total += int(values[header.index("ForwDatagrams")])
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "Ip6OutForwDatagrams":
+            total += int(parts[1])
+    return total
+
+
+def ping(netns: str, src: str, dst: str) -> bool:
+    result = subprocess.run(
+        ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1", "-W", "1", "-I", src, dst],
+        capture_output=True, text=True,
+    )
+    return result.returncode == 0
+
+
+def run(
+    planned: list[Probe],
+    machines: Mapping[str, str],
+    routers: list[str],
+    say: Callable[[str], None] = lambda _: None,
+) -> list[ProbeResult]:
+    results = []
+    for probe in planned:
+        before = sum(forwarded(machines[r]) for r in routers)
+        replied = ping(machines[probe.source], probe.src, probe.dst)
+        after = sum(forwarded(machines[r]) for r in routers)
+        result = ProbeResult(probe, replied, after - before)
+        say(str(result))
+        results.append(result)
+    return results
