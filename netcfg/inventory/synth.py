@@ -112,8 +112,9 @@ def synth_texts(machines: int, networks: int, seed: int) -> dict[str, str]:
     rng = Random(seed)
     n_physical = max(1, machines // 200)
     rest = machines - 2 - n_physical
-    hosts = _hosts(rng, rest)
-    vms = _vms(rng, rest - len(hosts), hosts)
+    sizes = _vm_sizes(rng, rest)  # drawn for every possible VM; hosts take the tail
+    hosts = _hosts(rng, rest, sizes)
+    vms = _vms(rng, sizes[: rest - len(hosts)], hosts)
     physical = [f"phys{i:0{_width(n_physical)}d}" for i in range(1, n_physical + 1)]
 
     n_public = max(1, networks - 4)
@@ -183,10 +184,15 @@ def _width(count: int) -> int:
     return max(2, len(str(count)))
 
 
-def _hosts(rng: Random, rest: int) -> list[Host]:
-    """About one host per VMS_PER_HOST VMs, more while their memory (up to FILL) would
-    not hold the expected memory of the VMs with a margin. `rest` = hosts + VMs."""
-    mean_vm = sum(size * weight for size, weight in VM_MEMORY) / sum(w for _, w in VM_MEMORY)
+def _vm_sizes(rng: Random, count: int) -> list[int]:
+    sizes = [size for size, _ in VM_MEMORY]
+    weights = [weight for _, weight in VM_MEMORY]
+    return rng.choices(sizes, weights, k=count)
+
+
+def _hosts(rng: Random, rest: int, sizes: list[int]) -> list[Host]:
+    """About one host per VMS_PER_HOST VMs, more until their memory up to FILL holds
+    the VMs' memory with a 10 % margin (small fleets vary a lot). `rest` = hosts + VMs."""
     count = max(2, round(rest / (VMS_PER_HOST + 1)))
     drawn: list[tuple[int, int]] = []
     while True:
@@ -195,28 +201,26 @@ def _hosts(rng: Random, rest: int) -> list[Host]:
             # Old, small hosts have 1 Gbit/s links; a third of the others too.
             drawn.append((memory, 1 if memory <= 192 or rng.random() < 0.3 else 10))
         room = sum(memory * FILL for memory, _ in drawn)
-        if room >= 1.15 * (rest - count) * mean_vm or count >= rest // 2:
+        if room >= 1.1 * sum(sizes[: rest - count]) or count >= rest // 2:
             break
         count += 1
     width = _width(count)
     return [Host(f"kvm{i:0{width}d}", m, nic) for i, (m, nic) in enumerate(drawn, start=1)]
 
 
-def _vms(rng: Random, count: int, hosts: list[Host]) -> list[Vm]:
-    """VMs placed worst-fit (on the host with the most room left under FILL), shrunk
-    when even that host has too little room, so every host keeps spare capacity."""
-    sizes = [size for size, _ in VM_MEMORY]
-    weights = [weight for _, weight in VM_MEMORY]
+def _vms(rng: Random, sizes: list[int], hosts: list[Host]) -> list[Vm]:
+    """VMs placed worst-fit (on the host with the most room left under FILL), halved
+    when even that host has too little room (large VMs fragment), so every host keeps
+    spare capacity. _hosts sized the fleet so that total room is never exhausted."""
     profile_weights = [p.weight for p in PROFILES]
     # heap of (-room, index): room is what FILL still allows on the host
     heap = [(-(h.memory_gib * FILL), i) for i, h in enumerate(hosts)]
     heapify(heap)
     counters = {p.name: 0 for p in PROFILES}
-    width = _width(count)
+    width = _width(len(sizes))
     vms = []
-    for _ in range(count):
+    for memory in sizes:
         profile = rng.choices(PROFILES, profile_weights)[0]
-        memory = rng.choices(sizes, weights)[0]
         dirty = rng.randint(*profile.dirty)
         room, index = heap[0]
         room = -room
