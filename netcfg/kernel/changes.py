@@ -45,7 +45,8 @@ def describe(entry: Entry) -> str:
 
 
 def sort_key(entry: Entry) -> tuple[Any, ...]:
-    return tuple("" if v is None else v for v in key(entry)) + (str(entry),)
+    # None sorts first, and never meets an int or a str in a comparison.
+    return tuple((False, 0) if v is None else (True, v) for v in key(entry)) + (str(entry),)
 
 
 @dataclass(frozen=True, slots=True)

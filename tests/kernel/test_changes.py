@@ -1,0 +1,106 @@
+"""Drift and the safe order of apply steps, on pure values."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netcfg.config import Address, HostConfig, InterfaceConfig, Route, Rule
+from netcfg.kernel.changes import drift, drift_dict, plan
+from netcfg.kernel.state import OwnedState, Ownership, desired_state
+
+A1 = Address("eth0", 4, "203.0.113.10/26")
+R_ONLINK = Route(4, 2, "203.0.113.0/26", device="eth0", scope="link")
+R_DEFAULT = Route(4, 2, "0.0.0.0/0", gateway="203.0.113.1")
+RULE = Rule(4, 20, 2, src="203.0.113.0/26")
+
+
+def test_identical_states_have_no_drift_and_no_steps():
+    state = OwnedState(frozenset({A1}), frozenset({RULE}), frozenset({R_ONLINK}))
+    assert not drift(state, state)
+    assert not plan(state, state)
+
+
+def test_new_routes_go_in_before_rules_and_rules_out_before_routes():
+    old_rule = Rule(4, 20, 3, dst="198.51.100.0/26")
+    old_route = Route(4, 3, "198.51.100.0/26", device="eth0", scope="link")
+    live = OwnedState(frozenset(), frozenset({old_rule}), frozenset({old_route}))
+    desired = OwnedState(frozenset({A1}), frozenset({RULE}), frozenset({R_ONLINK, R_DEFAULT}))
+    steps = [(s.op, type(s.entry).__name__) for s in plan(live, desired).steps]
+    assert steps == [
+        ("add", "Address"),
+        ("add", "Route"), ("add", "Route"),
+        ("add", "Rule"),
+        ("remove", "Rule"),
+        ("remove", "Route"),
+    ]
+
+
+def test_same_key_other_attributes_is_different_and_replaced():
+    live_route = Route(4, 254, "0.0.0.0/0", gateway="203.0.113.1", metric=20)
+    want_route = Route(4, 254, "0.0.0.0/0", gateway="203.0.113.2", metric=20)
+    live_rule = Rule(4, 20, 2, src="203.0.113.0/26")
+    want_rule = Rule(4, 20, 5, src="203.0.113.0/26")
+    live = OwnedState(frozenset({Address("eth0", 4, "203.0.113.10/24")}),
+                      frozenset({live_rule}), frozenset({live_route}))
+    desired = OwnedState(frozenset({A1}), frozenset({want_rule}), frozenset({want_route}))
+    d = drift(desired, live)
+    assert d.routes.different == ((want_route, live_route),)
+    assert d.rules.different == ((want_rule, live_rule),)
+    assert len(d.addresses.different) == 1 and not d.addresses.missing
+    ops = [(s.op, s.entry) for s in plan(live, desired).steps]
+    assert ("replace", want_route) in ops
+    # the new rule is in place before the old one goes
+    assert ops.index(("add", want_rule)) < ops.index(("remove", live_rule))
+    data = drift_dict(d)
+    assert data["routes"]["different"][0]["live"]["gateway"] == "203.0.113.1"
+
+
+def test_desired_state_is_spelled_like_the_kernel():
+    host = HostConfig(
+        "m", "vm", "policy-routing",
+        interfaces=(InterfaceConfig("eth0", "srv", addresses=(
+            Address("eth0", 6, "2001:0db8:20::0010/64"),)),),
+        routes=(Route(6, 3, "2001:db8:20::/64", device="eth0", scope="link"),
+                Route(6, 254, "::/0", gateway="2001:db8:20::1", metric=1024)),
+    )
+    state = desired_state(host)
+    assert Address("eth0", 6, "2001:db8:20::10/64") in state.addresses
+    assert Route(6, 3, "2001:db8:20::/64", device="eth0") in state.routes  # no v6 scope
+    assert Route(6, 254, "::/0", gateway="2001:db8:20::1") in state.routes  # kernel default
+
+
+def test_ownership():
+    owned = Ownership(frozenset({20, 32766}), frozenset({"eth0"}),
+                      (((0xCB007100, 0xCB00713F),), ()))
+    assert owned.owns_rule_priority(20)
+    assert not owned.owns_rule_priority(32766)  # the main rule is the kernel's
+    assert owned.owns_address(Address("eth0", 4, "203.0.113.10/26"))
+    assert not owned.owns_address(Address("eth1", 4, "203.0.113.10/26"))  # not our interface
+    assert not owned.owns_address(Address("eth0", 4, "192.0.2.10/24"))  # not our network
+    assert not owned.owns_address(Address("eth0", 6, "fe80::1/64"))
+
+
+rules = st.builds(lambda t, n: Rule(4, 20, t, src=f"10.0.{n}.0/24"),
+                  st.integers(1, 3), st.integers(0, 5))
+routes = st.builds(lambda t, n, m: Route(4, t, f"10.0.{n}.0/24", device="eth0", scope="link", metric=m),
+                   st.integers(1, 3), st.integers(0, 5), st.sampled_from([None, 5]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.frozensets(rules), st.frozensets(routes), st.frozensets(rules), st.frozensets(routes))
+def test_plan_applied_to_live_gives_desired(live_rules, live_routes, want_rules, want_routes):
+    live = OwnedState(rules=live_rules, routes=live_routes)
+    desired = OwnedState(rules=want_rules, routes=want_routes)
+    rules_now, routes_now = set(live_rules), set(live_routes)
+    for step in plan(live, desired).steps:
+        target = rules_now if isinstance(step.entry, Rule) else routes_now
+        if step.op == "remove":
+            target.remove(step.entry)
+        elif step.op == "replace":
+            target.discard(step.old)
+            target.add(step.entry)
+        else:
+            assert step.entry not in target
+            target.add(step.entry)
+    assert (rules_now, routes_now) == (set(want_rules), set(want_routes))
