@@ -61,16 +61,17 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
         problems.append(Problem(Location(shown, 1, 1), "an approval is a mapping with digest, by, reason"))
         return None
 
-    def at(key: str | None) -> Location:
+    def at(key: str | None, value: bool = True) -> Location:
+        """Where the value of `key` is (or the key itself, or the mapping)."""
         if key is not None and key in data:
-            line, col = data.lc.key(key)
+            line, col = data.lc.value(key) if value else data.lc.key(key)
             return Location(shown, line + 1, col + 1)
         return Location(shown, data.lc.line + 1, data.lc.col + 1)
 
     found_problem = False
     for key in data:
         if key not in _KEYS:
-            problems.append(Problem(at(key), f"unknown key {key!r}", "expected digest, by, reason"))
+            problems.append(Problem(at(key, value=False), f"unknown key {key!r}", "expected digest, by, reason"))
             found_problem = True
     values: dict[str, str] = {}
     for key in _KEYS:

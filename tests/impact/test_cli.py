@@ -1,0 +1,107 @@
+"""The commands end to end: formats, files, exit codes, errors with file:line:col."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from netcfg.cli import main
+from tests.impact.helpers import EXAMPLES
+
+BEFORE = str(EXAMPLES / "change-gateway" / "before")
+AFTER = str(EXAMPLES / "change-gateway" / "after")
+
+
+def test_diff_text(capsys):
+    assert main(["diff", BEFORE, AFTER]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "kvm03 (kvm-host, hot)\n"
+        "  - route default via 192.0.2.65 metric 20 table main\n"
+        "  - route default via 192.0.2.65 table 2\n"
+        "  + route default via 192.0.2.94 metric 20 table main\n"
+        "  + route default via 192.0.2.94 table 2\n"
+    ) in out
+    assert "rt01 (router, disruptive)\n  - address 192.0.2.65/27 dev ethfe\n  + address 192.0.2.94/27 dev ethfe\n" in out
+    assert out.endswith("7 machines changed (0 added, 0 removed)\n")
+
+
+def test_diff_json_lists_added_machines(capsys):
+    before, after = (str(EXAMPLES / "add-vm" / side) for side in ("before", "after"))
+    assert main(["diff", before, after, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["machines_added"] == ["web09"] and data["machines_removed"] == []
+    (web09,) = data["hosts"]
+    assert web09["state"] == "added" and "address 203.0.113.39/26 dev ethfe" in web09["added"]
+
+
+def test_impact_formats(capsys):
+    assert main(["impact", BEFORE, AFTER, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("decision", "digest", "design", "hosts_total", "hosts_touched", "fraction", "reasons", "hosts"):
+        assert key in report
+    for key in ("name", "kind", "segments", "change", "causes", "added", "removed", "evacuate"):
+        assert key in report["hosts"][0]
+    assert main(["impact", BEFORE, AFTER, "--format", "markdown"]) == 0
+    assert capsys.readouterr().out.startswith("### netcfg impact: stagger")
+    assert main(["impact", BEFORE, AFTER]) == 0
+    table = capsys.readouterr().out
+    assert "7 of 23 machines touched (30.4 %)" in table and "decision: stagger" in table
+    # A blocked change previews with exit 0: only `check` gates.
+    blocked = [str(EXAMPLES / "remove-network" / s) for s in ("before", "after")]
+    assert main(["impact", *blocked, "--format", "json"]) == 0
+
+
+def test_design_override_renders_both_sides_with_it(capsys):
+    base, head = (str(EXAMPLES / "add-public-network" / s) for s in ("before", "after"))
+    assert main(["impact", base, head, "--design", "flat", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["design"] == "flat" and report["hosts_touched"] == 2
+
+
+def test_check_writes_both_files_atomically(tmp_path):
+    out = tmp_path / "reports"
+    code = main(["check", "--base", BEFORE, "--inventory", AFTER,
+                 "--report-json", str(out / "r.json"), "--report-md", str(out / "r.md")])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["r.json", "r.md"]  # no temp files left
+    assert json.loads((out / "r.json").read_text())["decision"] == "stagger"
+    md = (out / "r.md").read_text()
+    assert "**7 of 23 machines touched (30.4 %)**" in md and "| `rt01` | router | disruptive |" in md
+
+
+def test_markdown_folds_machines_beyond_twenty(tmp_path):
+    base, head = (str(EXAMPLES / "add-public-network" / s) for s in ("before", "after"))
+    md = tmp_path / "r.md"
+    # The scenario touches 15; with its stale approval removed the summary is the same shape.
+    assert main(["check", "--base", base, "--inventory", head, "--report-md", str(md)]) == 3
+    text = md.read_text()
+    assert "<details>" not in text and "(all 15;" in text
+    assert "digest: " in text and "by: <your name>" in text
+
+
+def test_invalid_head_exits_2_with_errors_in_summary(tmp_path, capsys):
+    head = tmp_path / "head"
+    shutil.copytree(AFTER, head)
+    machines = head / "machines.yaml"
+    machines.write_text(machines.read_text().replace("kind: vm, host: kvm01", "kind: vm, host: kvm99", 1))
+    md, js = tmp_path / "s.md", tmp_path / "r.json"
+    code = main(["check", "--base", BEFORE, "--inventory", str(head), "--report-md", str(md), "--report-json", str(js)])
+    assert code == 2
+    text = md.read_text()
+    assert "invalid inventory" in text and f"{head}/machines.yaml:" in text and "kvm99" in text
+    assert json.loads(js.read_text())["decision"] == "invalid"
+
+
+def test_bad_approval_file_is_an_input_error_with_location(tmp_path, capsys):
+    head = tmp_path / "head"
+    shutil.copytree(AFTER, head)
+    (head / "approvals").mkdir()
+    (head / "approvals" / "x.yaml").write_text("digest: 1234\nby: alice\nreson: typo\n")
+    (head / "approvals" / "y.yaml").write_text("digest: [unclosed\n")
+    assert main(["check", "--base", BEFORE, "--inventory", str(head), "--report-md", str(tmp_path / "s.md")]) == 2
+    err = capsys.readouterr().err
+    assert f"{head}/approvals/x.yaml:1:9: error: 'digest' must be a non-empty string" in err
+    assert f"{head}/approvals/x.yaml:3:1: error: unknown key 'reson'" in err
+    assert f"{head}/approvals/y.yaml:2:1: error: invalid YAML" in err
+    assert f"{head}/approvals/x.yaml:1:1: error: missing 'reason'" in err

@@ -1,0 +1,110 @@
+"""Inventories read from real git revisions, without touching the work tree."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netcfg.cli import main
+from netcfg.impact.api import analyse
+from tests.impact.helpers import EXAMPLES
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A repository whose HEAD holds the add-public-network 'before' inventory in
+    inventory/ and whose work tree holds the 'after' one (uncommitted)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "test@example.org")
+    git(repo, "config", "user.name", "test")
+    shutil.copytree(EXAMPLES / "add-public-network" / "before", repo / "inventory")
+    (repo / "README").write_text("not inventory\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    shutil.rmtree(repo / "inventory")
+    shutil.copytree(EXAMPLES / "add-public-network" / "after", repo / "inventory")
+    return repo
+
+
+def test_check_against_head_reads_git_and_leaves_the_work_tree_alone(repo, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(repo)
+    status_before = git(repo, "status", "--porcelain")
+    out = tmp_path / "r.json"
+    code = main(["check", "--base", "HEAD", "--report-json", str(out)])
+    assert code == 3
+    report = json.loads(out.read_text())
+    assert report["decision"] == "block"
+    assert report["hosts_touched"] == 15
+    assert report["base"].startswith("HEAD:")
+    assert "### netcfg check: **BLOCKED**" in capsys.readouterr().out  # no --report-md: stdout
+    assert git(repo, "status", "--porcelain") == status_before
+
+
+def test_two_revisions_and_a_subdirectory_cwd(repo, monkeypatch):
+    git(repo, "add", "inventory")
+    git(repo, "commit", "-q", "-m", "head")
+    # Compare the two commits while the work tree holds something else entirely.
+    shutil.rmtree(repo / "inventory")
+    (repo / "sub").mkdir()
+    analysis = analyse("HEAD~1", "HEAD", cwd=str(repo))
+    assert analysis.report["hosts_touched"] == 15
+    assert analysis.report["changes"][0]["where"].startswith("HEAD:inventory/networks.yaml:")
+    # From a subdirectory the inventory directory is relative to it, as git sees it.
+    sub = analyse("HEAD~1", "HEAD", cwd=str(repo / "sub"), inventory_dir="../inventory")
+    assert sub.digest == analysis.digest
+    # The same change read from directories has the same digest: layout-independent.
+    from_dirs = analyse(str(EXAMPLES / "add-public-network" / "before"), str(EXAMPLES / "add-public-network" / "after"))
+    assert from_dirs.digest == analysis.digest
+
+
+def test_errors_in_a_revision_name_rev_path_line_col(repo, monkeypatch, tmp_path, capsys):
+    networks = repo / "inventory" / "networks.yaml"
+    networks.write_text(networks.read_text().replace("gateway: 192.0.2.65", "gateway: 192.0.2.300"))
+    git(repo, "commit", "-q", "-am", "broken")
+    shutil.rmtree(repo / "inventory")
+    shutil.copytree(EXAMPLES / "add-public-network" / "after", repo / "inventory")
+    monkeypatch.chdir(repo)
+    md = tmp_path / "summary.md"
+    code = main(["check", "--base", "HEAD", "--report-md", str(md), "--report-json", str(tmp_path / "r.json")])
+    assert code == 2
+    summary = md.read_text()
+    assert "invalid inventory" in summary
+    assert "HEAD:inventory/networks.yaml:3:" in summary
+    assert json.loads((tmp_path / "r.json").read_text())["decision"] == "invalid"
+    assert "HEAD:inventory/networks.yaml:3:" in capsys.readouterr().err
+
+
+def test_approvals_are_read_from_the_head_revision(repo):
+    blocked = analyse("HEAD", None, cwd=str(repo))
+    approval = repo / "inventory" / "approvals" / "ok.yaml"
+    approval.write_text(f"digest: {blocked.digest}\nby: carol\nreason: reviewed\n")
+    git(repo, "add", "inventory")
+    git(repo, "commit", "-q", "-m", "approved head")
+    approved = analyse("HEAD~1", "HEAD", cwd=str(repo))
+    assert approved.digest == blocked.digest
+    assert approved.report["decision"] == "stagger"
+    assert approved.report["approved_by"] == "carol"
+
+
+def test_neither_directory_nor_revision_is_an_input_error(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo)
+    assert main(["impact", "no-such-rev"]) == 2
+    assert "neither an existing directory nor a git revision" in capsys.readouterr().err
+
+
+def test_option_like_revision_is_not_passed_to_git(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo)
+    assert main(["diff", "--", "--output=/tmp/x"]) == 2

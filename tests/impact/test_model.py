@@ -1,0 +1,133 @@
+"""Diff, classification, causes and seatbelt on inventories built in code."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from netaddr import IPAddress, IPNetwork
+
+from netcfg.impact.api import analyse_inventories
+from netcfg.impact.approvals import Approval
+from netcfg.impact.seatbelt import decide
+from netcfg.errors import Location
+from netcfg.inventory.model import (
+    Design,
+    Interface,
+    Inventory,
+    Kind,
+    Machine,
+    Network,
+    Policy,
+    Reconfigure,
+    Seatbelt,
+    Segment,
+)
+
+
+def net(prefix, segment="fe", gateway=None):
+    p = IPNetwork(prefix)
+    return Network(p, segment, IPAddress(gateway) if gateway else IPAddress(p.first + 1))
+
+
+def host(name, addr, kind=Kind.VM, host_=None, segment="fe"):
+    ifname = ("br" if kind is Kind.KVM_HOST else "eth") + segment
+    return Machine(name, kind, (Interface(segment, ifname, (IPAddress(addr),)),), host=host_,
+                   memory_gib=16 if kind is Kind.VM else 256)
+
+
+def inventory(networks, machines, **policy):
+    return Inventory.build([Segment("fe", 2, 20)], networks, machines, Policy(**policy))
+
+
+BASE_NETS = [net("203.0.113.0/26"), net("192.0.2.64/27")]
+BASE = [host("kvm1", "203.0.113.10", Kind.KVM_HOST), host("vm1", "203.0.113.20", host_="kvm1"),
+        host("vm2", "192.0.2.70", host_="kvm1")]
+
+
+def test_added_network_is_hot_under_live_and_disruptive_under_restart():
+    new_nets = BASE_NETS + [net("198.51.100.64/27")]
+    live = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, BASE))
+    assert {h.diff.name: h.change for h in live.hosts} == {"kvm1": "hot", "vm1": "hot", "vm2": "hot"}
+    assert all(h.evacuate == () for h in live.hosts)
+    restart = analyse_inventories(
+        inventory(BASE_NETS, BASE), inventory(new_nets, BASE, reconfigure=Reconfigure.RESTART)
+    )
+    assert {h.diff.name: h.change for h in restart.hosts} == {"kvm1": "disruptive", "vm1": "disruptive", "vm2": "disruptive"}
+    # The disruptive KVM host comes first and evacuates its VMs.
+    assert restart.hosts[0].diff.name == "kvm1"
+    assert restart.hosts[0].evacuate == ("vm1", "vm2")
+    # Same semantic diff, different class: a different change, a different digest.
+    assert restart.digest != live.digest
+
+
+def test_flat_design_touches_only_holders():
+    new_nets = BASE_NETS + [net("198.51.100.64/27")]
+    moved = [*BASE[:2], host("vm2", "198.51.100.70", host_="kvm1")]
+    analysis = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, moved), design=Design.FLAT)
+    assert [h.diff.name for h in analysis.hosts] == ["vm2"]
+    (vm2,) = analysis.hosts
+    assert vm2.change == "disruptive"
+    assert "network 198.51.100.64/27 added to segment fe" in vm2.causes
+    assert "address of vm2 on segment fe changed from 192.0.2.70 to 198.51.100.70" in vm2.causes
+
+
+def test_machine_removed_and_added():
+    base = inventory(BASE_NETS, BASE)
+    head = inventory(BASE_NETS, [*BASE[:2], host("vm3", "192.0.2.71", host_="kvm1")])
+    analysis = analyse_inventories(base, head)
+    states = {h.diff.name: h.diff.state for h in analysis.hosts}
+    assert states == {"vm2": "removed", "vm3": "added"}
+    vm2 = next(h for h in analysis.hosts if h.diff.name == "vm2")
+    assert vm2.diff.added == () and "address 192.0.2.70/27 dev ethfe" in vm2.diff.removed
+    assert analysis.report["hosts_total"] == 4
+
+
+def test_digest_ignores_order_and_locations():
+    new_nets = BASE_NETS + [net("198.51.100.64/27")]
+    a = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, BASE))
+    relocated = [replace(n, location=Location("elsewhere.yaml", 9, 9)) for n in reversed(new_nets)]
+    b = analyse_inventories(inventory(list(reversed(BASE_NETS)), list(reversed(BASE))), inventory(relocated, BASE))
+    assert a.digest == b.digest
+    other = analyse_inventories(inventory(BASE_NETS, BASE), inventory(BASE_NETS + [net("198.51.100.96/27")], BASE))
+    assert other.digest != a.digest
+
+
+def test_no_change_touches_nothing_and_passes():
+    analysis = analyse_inventories(inventory(BASE_NETS, BASE), inventory(BASE_NETS, BASE))
+    assert analysis.hosts == () and analysis.report["decision"] == "pass"
+    assert analysis.report["fraction"] == 0.0
+
+
+SB = Seatbelt(max_fraction=0.25, max_hosts=50, stagger_above=5)
+DIGEST = "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("touched", "total", "decision"),
+    [(0, 100, "pass"), (5, 100, "pass"), (6, 100, "stagger"), (25, 100, "stagger"), (26, 100, "block"),
+     (51, 1000, "block"), (50, 1000, "stagger")],
+)
+def test_seatbelt_thresholds(touched, total, decision):
+    names = {f"m{i}" for i in range(touched)}
+    assert decide(names, total, {}, SB, DIGEST).decision == decision
+
+
+def test_whole_segment_blocks_only_above_stagger_above():
+    small = {"s": ["a", "b", "c"]}
+    assert decide({"a", "b", "c"}, 1000, small, SB, DIGEST).decision == "pass"
+    big = {"s": [f"m{i}" for i in range(6)]}
+    result = decide(set(big["s"]), 1000, big, SB, DIGEST)
+    assert result.decision == "block"
+    assert any("every machine of segment s (6)" in r for r in result.reasons)
+
+
+def test_approval_matches_exact_digest_only():
+    names = {f"m{i}" for i in range(30)}
+    good = Approval("approvals/a.yaml", DIGEST, "alice", "ok", Location("approvals/a.yaml", 1, 1))
+    stale = Approval("approvals/b.yaml", "b" * 64, "bob", "old", Location("approvals/b.yaml", 1, 1))
+    assert decide(names, 100, {}, SB, DIGEST, [stale]).decision == "block"
+    result = decide(names, 100, {}, SB, DIGEST, [good, stale])
+    assert result.decision == "stagger" and result.approved_by == good
+    few = decide({"m1"}, 100, {"s": [f"m{i}" for i in range(6)]}, SB, DIGEST, [good])
+    assert few.decision == "pass" and few.approved_by is None
