@@ -61,9 +61,8 @@ def table(rows: list[Result]) -> str:
     right = {COLUMNS.index("value")}
     lines = []
     for n, line in enumerate(cells):
-        lines.append(
-            "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip()
-        )
+        padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths)))
+        lines.append("  ".join(padded).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -3,7 +3,10 @@ any size; the command's arguments and output directory handling."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,21 +32,23 @@ def test_different_seed_different_inventory():
     assert synth_texts(500, 40, 7) != synth_texts(500, 40, 8)
 
 
-def test_same_bytes_in_a_fresh_interpreter(tmp_path):
-    """No dependence on hash randomisation: a child with another PYTHONHASHSEED agrees."""
-    import os
-    import subprocess
-    import sys
-
-    code = "import sys, json; from netcfg.inventory.synth import synth_texts; json.dump(synth_texts(300, 25, 3), sys.stdout)"
+def test_same_bytes_in_a_fresh_interpreter():
+    """No dependence on hash randomisation: children with other PYTHONHASHSEEDs agree."""
+    code = (
+        "import sys, json; from netcfg.inventory.synth import synth_texts;"
+        " json.dump(synth_texts(300, 25, 3), sys.stdout)"
+    )
     outputs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2")
     ]
     assert outputs[0] == outputs[1]
-    import json
-
     assert json.loads(outputs[0]) == synth_texts(300, 25, 3)
 
 
