@@ -85,7 +85,8 @@ def _summary(plan: Plan, sim: Simulation) -> list[str]:
         name = "canary" if w.index == 0 else f"wave {w.index}"
         lines.append(f"  {name}: {w.start_s:.0f}-{w.end_s:.0f} s, {len(w.hosts)} hosts: "
                      + ", ".join(w.hosts[:8]) + (" ..." if len(w.hosts) > 8 else ""))
-    bound = max(plan.lower_bound_parts, key=lambda p: p[1])[0] if plan.lower_bound_parts else "-"
+    seconds = [p for p in plan.lower_bound_parts if not p[0].endswith("(GiB)")]
+    bound = max(seconds, key=lambda p: p[1])[0] if seconds else "-"
     lines.append(f"makespan {plan.makespan_s:,.0f} s ({_clock(plan.makespan_s)}), lower bound "
                  f"{plan.lower_bound_s:,.0f} s ({bound}), ratio {plan.ratio:.3f}")
     lines.append(f"peak parallel evacuations {sim.peak_parallel_evacuations}, peak parallel migrations "

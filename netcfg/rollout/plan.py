@@ -88,7 +88,7 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
         migrations=tuple(sorted(migrations, key=lambda m: (m.start_s, m.source, m.vm))),
         maintenance=tuple(sorted(maintenance, key=lambda m: (m.start_s, m.host))),
         makespan_s=max(ends, default=0.0),
-        lower_bound_s=max((v for _, v in parts), default=0.0),
+        lower_bound_s=max((v for k, v in parts if not k.endswith("(GiB)")), default=0.0),
         non_converging=tuple(non_converging),
         unscheduled=held,
         lower_bound_parts=tuple(parts),
@@ -157,6 +157,24 @@ def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list
 # --- feasibility ---------------------------------------------------------------------
 
 
+_VM_INDEX: list[tuple[Inventory, dict[str, tuple[Machine, ...]]]] = []
+
+
+def _vms(inventory: Inventory, host: str) -> tuple[Machine, ...]:
+    """Inventory.vms_of, through an index built once per inventory (vms_of scans every
+    machine; the planner asks for every hypervisor several times)."""
+    for known, index in _VM_INDEX:
+        if known is inventory:
+            return index.get(host, ())
+    index: dict[str, list[Machine]] = defaultdict(list)
+    for m in inventory.machines.values():
+        if m.kind is Kind.VM and m.host:
+            index[m.host].append(m)
+    frozen = {h: tuple(vms) for h, vms in index.items()}
+    _VM_INDEX[:] = [(inventory, frozen)]  # one entry: the planner works on one inventory
+    return frozen.get(host, ())
+
+
 def _vm_memory(vm: Machine) -> float:
     return float(vm.memory_gib or 0.0)
 
@@ -174,7 +192,7 @@ def _non_converging(inventory: Inventory, hosts: Sequence[str]) -> list[NonConve
     found = []
     for host in hosts:
         rate = _best_rate(inventory, host, kvm_hosts)
-        for vm in inventory.vms_of(host):
+        for vm in _vms(inventory, host):
             dirty = float(vm.dirty_mib_s or 0.0)
             if _vm_memory(vm) > 0 and dirty >= rate:
                 found.append(NonConverging(vm.name, host, dirty, rate, OFFLINE_ADVICE))
@@ -188,7 +206,7 @@ def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str], held: Seq
     the largest other hypervisor."""
     kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
     up = [m for m in kvm_hosts if m.name not in held]
-    used = {m.name: sum(_vm_memory(v) for v in inventory.vms_of(m.name)) for m in up}
+    used = {m.name: sum(_vm_memory(v) for v in _vms(inventory, m.name)) for m in up}
     total_used = sum(used.values())
     total_cap = sum(float(m.memory_gib or 0.0) for m in up)
     problems = []
@@ -204,7 +222,7 @@ def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str], held: Seq
             ))
             continue
         largest_other = max((float(m.memory_gib or 0.0) for m in up if m.name != host), default=0.0)
-        for vm in inventory.vms_of(host):
+        for vm in _vms(inventory, host):
             if _vm_memory(vm) > largest_other:
                 problems.append(Problem(
                     _where(inventory, vm),
@@ -221,7 +239,7 @@ def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str], held: Seq
 
 class _Host:
     __slots__ = ("name", "cap", "nic", "load", "state", "queue_pos", "sending", "receiving",
-                 "lanes", "waiting", "vms")
+                 "lanes", "waiting", "vms", "free_at")
 
     def __init__(self, machine: Machine, vms: list[str], load: float):
         self.name = machine.name
@@ -235,6 +253,7 @@ class _Host:
         self.lanes = 1
         self.waiting: list[str] = []  # VMs still to send (evacuating hosts), largest last
         self.vms = set(vms)  # resident now
+        self.free_at = 0.0  # when its current incoming migration or maintenance ends
 
 
 class _Evacuation:
@@ -264,6 +283,7 @@ class _Evacuation:
             self.hosts[name].state = HELD
         targets_nic = max((h.nic for h in self.hosts.values()), default=1.0)
         self.fastest = targets_nic
+        self.mib_per_gbit = MIB_PER_GBIT * self.efficiency  # link_rate_mib_s, inlined
         # Longest evacuation first (LPT: the parallel slots stay evenly busy to the end);
         # ties by name for a stable plan.
         kvm_machines = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
@@ -379,10 +399,11 @@ class _Evacuation:
                 continue
             best = None
             best_key = None
+            share = source.nic / source.lanes
             for target in avail:
                 if target.cap - target.load < gib - 1e-9:
                     continue
-                rate = link_rate_mib_s(source.nic / source.lanes, target.nic, self.efficiency)
+                rate = (share if share < target.nic else target.nic) * self.mib_per_gbit
                 if self.vm_dirty[vm] >= rate or rate < floor:
                     continue
                 final = target.state != PENDING
@@ -394,8 +415,23 @@ class _Evacuation:
                     best, best_key = (target, rate), key
             if best is not None:
                 target, rate = best
-                return vm, target, precopy(gib, self.vm_dirty[vm], rate), rate
+                estimate = precopy(gib, self.vm_dirty[vm], rate)
+                if strict and target.state == PENDING and self._final_soon(gib, estimate.seconds):
+                    return None  # waiting is cheaper than moving this VM twice
+                return vm, target, estimate, rate
         return None
+
+    def _final_soon(self, gib: float, seconds: float) -> bool:
+        """Will a hypervisor now in maintenance (the VM could stay on it) be free
+        sooner than the VM takes to migrate? Then sending it to a pending host, which
+        moves it again later, costs more bottleneck time than waiting. (Only hosts in
+        maintenance: a maintained host busy receiving may be claimed again by its
+        current source, and waiting for it could starve this one.)"""
+        deadline = self.now + seconds
+        return any(
+            h.state == MAINTENANCE and h.free_at < deadline and h.cap - h.load >= gib - 1e-9
+            for h in self.hosts.values()
+        )
 
     def _start_migration(self, vm, source: _Host, target: _Host, estimate, rate) -> None:
         gib = self.vm_gib[vm]
@@ -403,6 +439,7 @@ class _Evacuation:
         end = self.now + duration
         target.load += gib
         target.receiving += 1
+        target.free_at = end
         source.sending += 1
         self.migrations.append(Migration(vm, source.name, target.name, self.now, end, gib,
                                          estimate.data_mib / 1024.0, rate))
@@ -423,6 +460,7 @@ class _Evacuation:
 
     def _start_maintenance(self, host: _Host) -> None:
         host.state = MAINTENANCE
+        host.free_at = self.now + self.reconfigure_s
         self.maintenance.append(Maintenance(host.name, self.now, self.now + self.reconfigure_s))
         self._push(self.now + self.reconfigure_s, self.MAINTENANCE_END, host)
 
@@ -500,7 +538,10 @@ def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Seq
     - evacuation slots: each hypervisor holds one of the `max_parallel_evacuations`
       slots for at least its single-host time, so the sum of those over the slots
       (plus the last maintenance) bounds the makespan too; it is the tighter of the
-      two when links differ in speed.
+      two when links differ in speed;
+    - moved twice: when every hypervisor is evacuated, the first one to go has no
+      maintained or untouched host to send to, so at least the smallest evacuation is
+      sent twice; both bounds above count it (this part is informational: GiB).
     """
     policy = inventory.policy.rollout
     reconf = float(policy.reconfigure_s)
@@ -528,6 +569,15 @@ def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Seq
             single = max(single, data / link + reconf)
             total_time += data / link
             links.append(link)
+        untouched = [m for m in kvm_hosts if m.name not in set(evacuate)]
+        if not untouched:
+            # The first hypervisor to evacuate finds none maintained yet and no untouched
+            # one: its VMs land on hypervisors that evacuate later, so they move twice.
+            fastest = max(nic_of(m) for m in kvm_hosts) * MIB_PER_GBIT * policy.migration_efficiency
+            again = min(_evacuation_data(inventory, h, kvm_hosts, fastest) for h in evacuate)
+            parts.append(("moved twice (GiB)", again / 1024))
+            total_data += again
+            total_time += again / fastest
         links.sort(reverse=True)
         bandwidth = sum(links[:slots])
         parts.append(("single host", single))
@@ -536,12 +586,13 @@ def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Seq
     return parts
 
 
-def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
+def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine],
+                     rate: float | None = None) -> float:
     """MiB pre-copy sends to empty `host` at the best rate any migration could get."""
-    rate = _best_rate(inventory, host, kvm_hosts)
+    rate = rate if rate is not None else _best_rate(inventory, host, kvm_hosts)
     return sum(
         precopy(_vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate).data_mib
-        for vm in inventory.vms_of(host)
+        for vm in _vms(inventory, host)
     )
 
 
