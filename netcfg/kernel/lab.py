@@ -35,7 +35,7 @@ from netcfg.config import HostConfig
 from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.inventory.model import Design, Inventory, Kind
-from netcfg.kernel.apply import LOCK_DIR, apply_host
+from netcfg.kernel.apply import apply_host, run_dir
 from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
 
@@ -84,14 +84,14 @@ def check_name(name: str) -> str:
     return name
 
 
-def state_path(name: str, state_dir: str = LOCK_DIR) -> str:
-    return os.path.join(state_dir, f"lab-{check_name(name)}.json")
+def state_path(name: str, state_dir: str | None = None) -> str:
+    return os.path.join(state_dir or run_dir(), f"lab-{check_name(name)}.json")
 
 
-def write_state(state: LabState, state_dir: str = LOCK_DIR) -> None:
+def write_state(state: LabState, state_dir: str | None = None) -> None:
     path = state_path(state.name, state_dir)
-    os.makedirs(state_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lab-", dir=state_dir)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lab-", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(state.to_json())
@@ -101,7 +101,7 @@ def write_state(state: LabState, state_dir: str = LOCK_DIR) -> None:
         raise
 
 
-def read_state(name: str, state_dir: str = LOCK_DIR) -> LabState | None:
+def read_state(name: str, state_dir: str | None = None) -> LabState | None:
     try:
         with open(state_path(name, state_dir)) as handle:
             return LabState.from_json(handle.read())
@@ -141,7 +141,7 @@ def up(
     design: str | None = None,
     hosts: str | None = None,
     *,
-    state_dir: str = LOCK_DIR,
+    state_dir: str | None = None,
     say: Say = _quiet,
 ) -> LabState:
     """Build the lab; on any failure or interrupt, remove what was made and re-raise."""
@@ -224,7 +224,7 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None
     say(f"links: {port} veth pairs on {len(bridges)} segment bridges")
 
 
-def down(name: str, *, state_dir: str = LOCK_DIR, say: Say = _quiet) -> list[str]:
+def down(name: str, *, state_dir: str | None = None, say: Say = _quiet) -> list[str]:
     """Remove every namespace the lab recorded, then its state file; the removed ones."""
     state = read_state(name, state_dir)
     if state is None:
@@ -237,7 +237,7 @@ def down(name: str, *, state_dir: str = LOCK_DIR, say: Say = _quiet) -> list[str
             removed.append(ns)
         # The apply lock files of the lab's namespaces go too: nothing of it is left.
         try:
-            os.unlink(os.path.join(state_dir, f"{ns}.lock"))
+            os.unlink(os.path.join(state_dir or run_dir(), f"{ns}.lock"))
         except FileNotFoundError:
             pass
     os.unlink(state_path(name, state_dir))

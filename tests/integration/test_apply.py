@@ -1,0 +1,335 @@
+"""`netcfg apply` and `netcfg status` in real network namespaces.
+
+Read-back is checked with iproute2's own JSON (`ip -j`), not with netcfg's reader, and
+"exactly as before" compares full `ip -j rule`, `ip -j route show table all` and
+`ip -j addr` dumps of both families.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from netcfg.cli import main
+from netcfg.config import Route
+from netcfg.designs import render
+from netcfg.errors import ApplyError, InputError
+from netcfg.inventory import load_inventory
+from netcfg.kernel import apply as apply_mod
+from netcfg.kernel.apply import apply_host, namespace_lock
+from netcfg.kernel.state import desired_state, ownership
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
+]
+
+# fe's table is above 255 (RTA_TABLE / FRA_TABLE only); both segments carry IPv6.
+INVENTORY = """\
+segments:
+  fe:  {table: 300, priority: 20}
+  srv: {table: 3, priority: 30}
+networks:
+  - {prefix: 203.0.113.0/26, segment: fe, gateway: 203.0.113.1}
+  - {prefix: 198.51.100.64/27, segment: fe, gateway: 198.51.100.65}
+  - {prefix: 192.0.2.128/28, segment: fe, gateway: 192.0.2.129}
+  - {prefix: "2001:db8:10::/64", segment: fe, gateway: "2001:db8:10::1"}
+  - {prefix: 10.20.0.0/16, segment: srv, gateway: 10.20.0.1, private: true}
+  - {prefix: "2001:db8:20::/64", segment: srv, gateway: "2001:db8:20::1"}
+machines:
+  rt01:
+    kind: router
+    interfaces:
+      fe: {addresses: [203.0.113.1, 198.51.100.65, 192.0.2.129, "2001:db8:10::1"]}
+      srv: {addresses: [10.20.0.1, "2001:db8:20::1"]}
+  web1:
+    kind: physical
+    interfaces:
+      fe: {addresses: [203.0.113.10, "2001:db8:10::10"]}
+      srv: {addresses: [10.20.1.10, "2001:db8:20::10"]}
+  web2:
+    kind: physical
+    interfaces:
+      fe: {addresses: [198.51.100.70]}
+policy:
+  design: policy-routing
+"""
+
+
+def ip(ns: str, *args: str) -> str:
+    return subprocess.run(["ip", "-n", ns, *args], check=True, capture_output=True, text=True).stdout
+
+
+def snapshot(ns: str) -> dict[str, object]:
+    """Everything `ip` can tell about the namespace's addresses, rules and routes."""
+    return {
+        "rule4": json.loads(ip(ns, "-j", "-4", "rule")),
+        "rule6": json.loads(ip(ns, "-j", "-6", "rule")),
+        "route4": json.loads(ip(ns, "-j", "-4", "route", "show", "table", "all")),
+        "route6": json.loads(ip(ns, "-j", "-6", "route", "show", "table", "all")),
+        "addr": json.loads(ip(ns, "-j", "addr")),
+    }
+
+
+@pytest.fixture
+def inventory_dir(tmp_path: Path) -> Path:
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "all.yaml").write_text(INVENTORY)
+    return tmp_path / "inventory"
+
+
+@pytest.fixture
+def lock_dir(tmp_path: Path, monkeypatch) -> str:
+    path = str(tmp_path / "run")
+    monkeypatch.setenv("NETCFG_RUN_DIR", path)
+    return path
+
+
+@pytest.fixture
+def netns():
+    """A fresh namespace with web1's interfaces (veth pairs, up), removed afterwards."""
+    name = f"netcfg-t-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        # No duplicate address detection: link-local addresses would otherwise change
+        # from "tentative" during the test and break the before/after comparison.
+        subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw",
+                        "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"],
+                       check=True)
+        ip(name, "link", "set", "lo", "up")
+        for iface, peer in (("ethfe", "pfe"), ("ethsrv", "psrv")):
+            ip(name, "link", "add", iface, "type", "veth", "peer", "name", peer)
+            ip(name, "link", "set", iface, "up")
+            ip(name, "link", "set", peer, "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def web1(inventory_dir: Path, design: str = "policy-routing"):
+    inv = load_inventory(inventory_dir)
+    config = render(inv, design, [inv.machines["web1"]])["web1"]
+    return inv, config
+
+
+def owned_by_ip(ns: str) -> tuple[set, set, set]:
+    """Owned rules, routes and addresses as iproute2 reports them."""
+    rules = set()
+    for family, key in ((4, "rule4"), (6, "rule6")):
+        for r in snapshot(ns)[key]:
+            if r["priority"] in (20, 30):
+                src = f"{r['src']}/{r.get('srclen', 32 if family == 4 else 128)}" if r.get("src", "all") != "all" else None
+                dst = f"{r['dst']}/{r.get('dstlen', 32 if family == 4 else 128)}" if "dst" in r else None
+                rules.add((family, r["priority"], int(r["table"]), src, dst))
+    routes = set()
+    for family, key in ((4, "route4"), (6, "route6")):
+        for r in snapshot(ns)[key]:
+            if r.get("protocol") != "77":
+                continue
+            dst = r["dst"]
+            if dst == "default":
+                dst = "0.0.0.0/0" if family == 4 else "::/0"
+            table = {"main": 254}.get(r.get("table", "main"), r.get("table", 254))
+            gateway = r.get("gateway")
+            routes.add((family, int(table), dst, gateway, None if gateway else r.get("dev"),
+                        r.get("metric") if r.get("metric") not in (None, 0, 1024) else None))
+    addresses = set()
+    for link in snapshot(ns)["addr"]:
+        for a in link["addr_info"]:
+            if a.get("scope") == "global":
+                addresses.add((link["ifname"], f"{a['local']}/{a['prefixlen']}"))
+    return rules, routes, addresses
+
+
+def model_view(config) -> tuple[set, set, set]:
+    state = desired_state(config)
+    rules = {(r.family, r.priority, r.table, r.src, r.dst) for r in state.rules}
+    routes = {(r.family, r.table, r.dst, r.gateway, r.device, r.metric) for r in state.routes}
+    addresses = {(a.interface, a.address) for a in state.addresses}
+    return rules, routes, addresses
+
+
+@pytest.mark.parametrize("design", ["policy-routing", "flat"])
+def test_apply_then_read_back_equals_model_and_second_apply_changes_nothing(
+    inventory_dir, netns, lock_dir, capsys, design
+):
+    code = main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns,
+                 "--design", design])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    _, config = web1(inventory_dir, design)
+    assert owned_by_ip(netns) == model_view(config)
+    if design == "policy-routing":
+        assert any(r[2] == 300 for r in model_view(config)[0])  # table > 255 was exercised
+        assert any(r[0] == 6 for r in model_view(config)[0])  # and IPv6 rules
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns,
+                 "--design", design]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "0 changes"
+    assert snapshot(netns) == before
+    assert main(["status", "web1", "--inventory", str(inventory_dir), "--netns", netns,
+                 "--design", design]) == 0
+
+
+def test_switching_design_converges_both_ways(inventory_dir, netns, lock_dir, capsys):
+    for design in ("policy-routing", "flat", "policy-routing"):
+        assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns,
+                     "--design", design]) == 0
+        _, config = web1(inventory_dir, design)
+        assert owned_by_ip(netns) == model_view(config)
+
+
+def test_dry_run_prints_changes_and_touches_nothing(inventory_dir, netns, lock_dir, capsys):
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "+ rule from 203.0.113.0/26 lookup 300 priority 20" in out
+    assert "+ address 2001:db8:10::10/64 dev ethfe" in out
+    assert snapshot(netns) == before
+
+
+def add_foreign_state(ns: str) -> None:
+    ip(ns, "addr", "add", "10.99.0.5/16", "dev", "ethfe")  # outside the inventory
+    ip(ns, "route", "add", "10.98.0.0/16", "via", "10.99.0.1", "proto", "static", "table", "300")
+    ip(ns, "route", "add", "10.97.0.0/16", "dev", "ethfe", "proto", "boot")
+    ip(ns, "rule", "add", "from", "10.99.0.0/16", "lookup", "300", "priority", "1000")
+    ip(ns, "-6", "route", "add", "2001:db8:99::/64", "dev", "ethsrv", "proto", "static")
+
+
+def test_foreign_state_survives_apply(inventory_dir, netns, lock_dir):
+    add_foreign_state(netns)
+    foreign = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+    after = snapshot(netns)
+    for key in ("rule4", "rule6"):  # main, local, default and the hand-added rule
+        assert all(rule in after[key] for rule in foreign[key])
+    for key in ("route4", "route6"):  # kernel, static and boot routes
+        kept = [r for r in foreign[key] if r.get("protocol") in ("kernel", "static", "boot")]
+        assert kept and all(r in after[key] for r in kept)
+    assert "10.99.0.5" in json.dumps(after["addr"])
+
+
+def bad_config(config):
+    """web1 plus routes that fail half way: the gateway is on no connected network."""
+    extra = tuple(Route(4, 300, f"10.{i}.0.0/16", device="ethfe", scope="link") for i in range(50, 60))
+    bad = Route(4, 300, "10.60.0.0/16", gateway="192.0.2.250")  # unreachable gateway
+    return config.__class__(**{**{f: getattr(config, f) for f in config.__slots__},
+                               "routes": config.routes + extra + (bad,)})
+
+
+def test_failure_half_way_rolls_back_exactly(inventory_dir, netns, lock_dir):
+    inv, config = web1(inventory_dir)
+    # Start from a previous owned state (the flat design) plus foreign state: the roll
+    # back must restore owned entries it removed, and never disturb the others.
+    flat_inv, flat = web1(inventory_dir, "flat")
+    apply_host(flat, ownership(flat_inv, flat), netns, lock_dir=lock_dir)
+    add_foreign_state(netns)
+    before = snapshot(netns)
+    with pytest.raises(ApplyError) as failed:
+        apply_host(bad_config(config), ownership(inv, config), netns, lock_dir=lock_dir)
+    assert "rolled back" in str(failed.value)
+    assert snapshot(netns) == before
+
+
+def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
+    inv, config = web1(inventory_dir)
+    monkeypatch.setattr("netcfg.cli.kernel._host", lambda *_: bad_config(config))
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 5
+    assert "rolled back" in capsys.readouterr().err
+    assert snapshot(netns) == before
+
+
+def test_interrupt_during_apply_rolls_back(inventory_dir, netns, lock_dir, monkeypatch):
+    inv, config = web1(inventory_dir)
+    real_execute = apply_mod.execute
+
+    def execute_then_ctrl_c(*args, **kwargs):
+        real_execute(*args, **kwargs)  # every change is in the kernel ...
+        raise KeyboardInterrupt  # ... when the operator presses Ctrl-C
+
+    monkeypatch.setattr(apply_mod, "execute", execute_then_ctrl_c)
+    before = snapshot(netns)
+    with pytest.raises(ApplyError, match="interrupted"):
+        apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
+    assert snapshot(netns) == before
+
+
+def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsys):
+    args = ["status", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--format", "json"]
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+    assert main(args) == 0
+    capsys.readouterr()
+    # missing: an owned rule, route and address deleted by hand
+    ip(netns, "rule", "del", "from", "203.0.113.0/26", "lookup", "300", "priority", "20")
+    ip(netns, "route", "del", "198.51.100.64/27", "table", "300", "proto", "77")
+    # (not an interface's last IPv4 address: the kernel would flush the routes over it)
+    ip(netns, "addr", "del", "2001:db8:10::10/64", "dev", "ethfe")
+    # extra: an owned-priority rule, a protocol-77 route and an inventory address
+    ip(netns, "-6", "rule", "add", "to", "2001:db8:77::/64", "lookup", "300", "priority", "20")
+    ip(netns, "route", "add", "192.0.2.0/24", "dev", "ethfe", "table", "77", "proto", "77")
+    ip(netns, "addr", "add", "203.0.113.11/26", "dev", "ethfe")
+    # different: same identity, other attributes
+    ip(netns, "route", "replace", "default", "via", "203.0.113.2", "table", "300", "proto", "77")
+    ip(netns, "rule", "add", "from", "10.20.0.0/16", "lookup", "4", "priority", "30")
+    ip(netns, "rule", "del", "from", "10.20.0.0/16", "lookup", "3", "priority", "30")
+    ip(netns, "addr", "del", "2001:db8:20::10/64", "dev", "ethsrv")
+    ip(netns, "addr", "add", "2001:db8:20::10/80", "dev", "ethsrv")
+    assert main(args) == 4
+    report = json.loads(capsys.readouterr().out)
+    assert report["drift"] is True
+    texts = {kind: {how: [e["text"] if "text" in e else e["live"]["text"] for e in report[kind][how]]
+                    for how in ("missing", "extra", "different")}
+             for kind in ("addresses", "rules", "routes")}
+    assert texts["rules"]["missing"] == ["rule from 203.0.113.0/26 lookup 300 priority 20"]
+    assert texts["rules"]["extra"] == ["rule -6 to 2001:db8:77::/64 lookup 300 priority 20"]
+    assert texts["rules"]["different"] == ["rule from 10.20.0.0/16 lookup 4 priority 30"]
+    assert texts["routes"]["missing"] == ["route 198.51.100.64/27 dev ethfe scope link table 300 proto 77"]
+    assert texts["routes"]["extra"] == ["route 192.0.2.0/24 dev ethfe scope link table 77 proto 77"]
+    assert texts["routes"]["different"] == ["route default via 203.0.113.2 table 300 proto 77"]
+    assert texts["addresses"]["missing"] == ["address 2001:db8:10::10/64 dev ethfe"]
+    assert texts["addresses"]["extra"] == ["address 203.0.113.11/26 dev ethfe"]
+    assert texts["addresses"]["different"] == ["address 2001:db8:20::10/80 dev ethsrv"]
+    # the text format says the same, and apply repairs all of it
+    assert main(args[:-2]) == 4
+    assert "missing   rule from 203.0.113.0/26" in capsys.readouterr().out
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+    assert main(args) == 0
+
+
+@pytest.mark.parametrize("command", ["apply", "status"])
+def test_missing_namespace_is_an_input_error_and_is_not_created(inventory_dir, lock_dir, capsys, command):
+    name = f"netcfg-missing-{uuid.uuid4().hex[:8]}"
+    assert main([command, "web1", "--inventory", str(inventory_dir), "--netns", name]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not os.path.exists(f"/run/netns/{name}")
+    assert name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_missing_interface_is_an_input_error_before_touching_anything(inventory_dir, netns, lock_dir, capsys):
+    ip(netns, "link", "del", "ethsrv")
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 2
+    assert "ethsrv" in capsys.readouterr().err
+    assert snapshot(netns) == before
+
+
+def test_a_second_apply_on_the_namespace_fails_fast(inventory_dir, netns, lock_dir, capsys):
+    before = snapshot(netns)
+    with namespace_lock(netns, lock_dir):
+        assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 5
+    assert "another netcfg apply" in capsys.readouterr().err
+    assert snapshot(netns) == before
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+
+
+def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir):
+    with pytest.raises(InputError):
+        from netcfg.cli.kernel import _host
+
+        _host(load_inventory(inventory_dir), "nope", None)
