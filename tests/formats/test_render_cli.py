@@ -1,0 +1,215 @@
+"""`netcfg render` and `netcfg show` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from netaddr import IPAddress, IPNetwork
+
+from netcfg.cli import main
+from netcfg.config import HostConfig
+from netcfg.designs import render as render_design
+from netcfg.errors import InputError
+from netcfg.formats import render_files, write_rendered
+from netcfg.formats.output import MANIFEST
+from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
+
+INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def counts(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_render_writes_all_formats_then_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["render", str(INVENTORY), "--out", str(out)]) == 0
+    first = tree(out)
+    n = len(first)
+    assert counts(capsys.readouterr().err) == f"{n} files written, 0 unchanged"
+    assert {p.split("/")[0] for p in first} == {"iproute2", "networkd", "netplan", "json"}
+    assert "iproute2/kvm01.batch" in first and "iproute2/kvm01.6.batch" in first
+    assert "networkd/kvm01/10-brfe.network" in first and "json/web01.json" in first
+    assert (out / "netplan/web01.yaml").stat().st_mode & 0o777 == 0o600
+    mtimes = {p: (out / p).stat().st_mtime_ns for p in first}
+
+    assert main(["render", str(INVENTORY), "--out", str(out)]) == 0
+    assert counts(capsys.readouterr().err) == f"0 files written, {n} unchanged"
+    assert tree(out) == first
+    assert {p: (out / p).stat().st_mtime_ns for p in first} == mtimes
+
+
+def test_render_is_byte_stable_across_runs_and_directories(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["render", str(INVENTORY), "--out", str(a), "--design", "flat"]) == 0
+    assert main(["render", str(INVENTORY), "--out", str(b), "--design", "flat"]) == 0
+    assert tree(a) == tree(b)
+    assert json.loads((a / "json/kvm01.json").read_text())["design"] == "flat"
+
+
+def has_rules_on_fe_v4(config: dict) -> bool:
+    """A machine that policy-routing gives IPv4 rules on fe (routers get no rules)."""
+    return config["kind"] != "router" and any(
+        i["segment"] == "fe" and any(":" not in a for a in i["addresses"])
+        for i in config["interfaces"]
+    )
+
+
+def test_only_changed_files_are_rewritten(tmp_path, capsys):
+    inv = tmp_path / "inv"
+    shutil.copytree(INVENTORY, inv)
+    flat, legacy = tmp_path / "flat", tmp_path / "legacy"
+    for out, design in ((flat, "flat"), (legacy, "policy-routing")):
+        assert main(["render", str(inv), "--out", str(out), "-f", "json", "-d", design]) == 0
+    capsys.readouterr()
+    # A new public network on fe that no machine has an address in yet.
+    networks = inv / "networks.yaml"
+    networks.write_text(
+        networks.read_text() + '  - {prefix: "192.0.2.0/28", segment: fe, gateway: "192.0.2.1"}\n'
+    )
+    total = len(tree(flat))
+    # flat: nobody's config depends on it.
+    assert main(["render", str(inv), "--out", str(flat), "-f", "json", "-d", "flat"]) == 0
+    assert counts(capsys.readouterr().err) == f"0 files written, {total} unchanged"
+    # policy-routing: every machine with an address on fe gets a rule and a route.
+    assert main(["render", str(inv), "--out", str(legacy), "-f", "json", "-d", "policy-routing"]) == 0
+    on_fe = sum(1 for p in tree(legacy) if has_rules_on_fe_v4(json.loads((legacy / p).read_text())))
+    assert 0 < on_fe < total
+    assert counts(capsys.readouterr().err) == f"{on_fe} files written, {total - on_fe} unchanged"
+
+
+def test_stale_files_of_ours_are_removed_and_others_kept(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["render", str(INVENTORY), "--out", str(out), "-f", "json", "-f", "networkd"]) == 0
+    foreign = out / "json" / "README.txt"
+    foreign.write_text("not netcfg's")
+    (out / "json" / "ghost.json").write_text("{}")  # not in the manifest: not ours
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"]["json/gone01.json"] = {"format": "json", "host": "gone01"}
+    manifest["files"]["networkd/gone01/10-ethfe.network"] = {"format": "networkd", "host": "gone01"}
+    (out / "json/gone01.json").write_text("{}")
+    (out / "networkd/gone01").mkdir()
+    (out / "networkd/gone01/10-ethfe.network").write_text("")
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    capsys.readouterr()
+
+    assert main(["render", str(INVENTORY), "--out", str(out), "-f", "json", "-f", "networkd"]) == 0
+    assert counts(capsys.readouterr().err).endswith(", 2 removed")
+    assert not (out / "json/gone01.json").exists()
+    assert not (out / "networkd/gone01").exists()  # emptied directory pruned
+    assert foreign.exists() and (out / "json/ghost.json").exists()
+
+
+def test_host_and_format_selection_limit_writes_and_removals(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["render", str(INVENTORY), "--out", str(out)]) == 0
+    everything = tree(out)
+    capsys.readouterr()
+    # Rendering a subset must not remove the files of the machines and formats left out.
+    argv = ["render", str(INVENTORY), "--out", str(out), "--host", "kvm0*", "-f", "iproute2"]
+    assert main(argv) == 0
+    err = counts(capsys.readouterr().err)
+    assert err.startswith("0 files written") and "removed" not in err
+    assert tree(out) == everything
+    fresh = tmp_path / "fresh"
+    assert main([*argv[:3], str(fresh), *argv[4:]]) == 0
+    written = tree(fresh)
+    assert written and all(p.startswith("iproute2/kvm0") for p in written)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--host", "no-such-*"], "no machine matches 'no-such-*'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (["--design", "mesh"], "unknown design 'mesh'"),
+        (["--templates", "/nonexistent"], "templates directory does not exist"),
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path, capsys, argv, message):
+    assert main(["render", str(INVENTORY), "--out", str(tmp_path / "o"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_user_templates_override_only_what_they_contain(tmp_path, capsys):
+    mine = tmp_path / "tpl" / "json"
+    mine.mkdir(parents=True)
+    (mine / "host.json.j2").write_text('{"host": {{ host.name | yaml_str }}}\n')
+    out = tmp_path / "out"
+    argv = ["render", str(INVENTORY), "--out", str(out), "--templates", str(tmp_path / "tpl")]
+    assert main([*argv, "-f", "json", "-f", "iproute2", "--host", "web01"]) == 0
+    assert (out / "json/web01.json").read_text() == '{"host": "web01"}\n'
+    assert (out / "iproute2/web01.batch").read_text().startswith("# netcfg: host=web01")
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("{{ host.nosuchfield }}", "template error"),
+        ("{{ host.__class__.__mro__ }}", "template error"),  # the sandbox refuses
+        ("{% for %}", "template syntax error"),
+    ],
+)
+def test_broken_user_templates_are_input_errors(tmp_path, capsys, source, message):
+    mine = tmp_path / "tpl" / "json"
+    mine.mkdir(parents=True)
+    (mine / "host.json.j2").write_text(source)
+    argv = ["render", str(INVENTORY), "--out", str(tmp_path / "o"), "-f", "json"]
+    assert main([*argv, "--templates", str(tmp_path / "tpl")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def tiny_inventory(name: str, interface: str = "ethfe") -> Inventory:
+    return Inventory.build(
+        [Segment("fe", 2, 20)],
+        [Network(IPNetwork("192.0.2.0/24"), "fe", IPAddress("192.0.2.1"))],
+        [Machine(name, Kind.VM, (Interface("fe", interface, (IPAddress("192.0.2.9"),)),))],
+    )
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "UPPER", ".hidden", "x" * 64, "a..b"])
+def test_unsafe_machine_names_are_refused_before_writing(tmp_path, name):
+    configs = render_design(tiny_inventory(name))
+    with pytest.raises(InputError, match="cannot be used as a file name"):
+        write_rendered(tmp_path / "out", configs)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
+
+
+@pytest.mark.parametrize("iface", ["eth fe", "eth#1", "a/b", "x" * 16])
+def test_unsafe_interface_names_are_refused(iface):
+    with pytest.raises(InputError, match="cannot be written safely"):
+        render_files(render_design(tiny_inventory("ok", iface)))
+
+
+def test_show_prints_tables(capsys):
+    assert main(["show", "kvm01", "-i", str(INVENTORY)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("kvm01: kvm-host, design policy-routing")
+    for heading in ("addresses", "rules", "routes"):
+        assert heading in text
+    assert "203.0.113.2/25" in text and "brfe" in text and "198.51.100.128/28" in text
+
+
+def test_show_flat_and_json(capsys):
+    assert main(["show", "kvm01", "-i", str(INVENTORY), "--design", "flat", "--json"]) == 0
+    config = HostConfig.from_dict(json.loads(capsys.readouterr().out))
+    assert config.design == "flat" and not config.rules
+    assert main(["show", "kvm01", "-i", str(INVENTORY), "--design", "flat"]) == 0
+    assert "rules: none" in capsys.readouterr().out
+
+
+def test_show_unknown_host_exits_2(capsys):
+    assert main(["show", "kvm99", "-i", str(INVENTORY)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown machine 'kvm99'" in err
