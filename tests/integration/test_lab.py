@@ -1,0 +1,201 @@
+"""`netcfg lab up|check|down` with real namespaces and real pings: two segments, a
+router and six machines (a KVM host with bridge interfaces, three VMs, two physical)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from netcfg.cli import main
+from netcfg.inventory import load_inventory
+from netcfg.kernel import lab as lab_mod
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
+]
+
+INVENTORY = """\
+segments:
+  fe:  {table: 2, priority: 20}
+  srv: {table: 300, priority: 30}
+networks:
+  - {prefix: 203.0.113.0/26, segment: fe, gateway: 203.0.113.1}
+  - {prefix: 198.51.100.64/27, segment: fe, gateway: 198.51.100.65}
+  - {prefix: "2001:db8:10::/64", segment: fe, gateway: "2001:db8:10::1"}
+  - {prefix: 10.20.0.0/16, segment: srv, gateway: 10.20.0.1, private: true}
+  - {prefix: "2001:db8:20::/64", segment: srv, gateway: "2001:db8:20::1"}
+machines:
+  rt01:
+    kind: router
+    interfaces:
+      fe: {addresses: [203.0.113.1, 198.51.100.65, "2001:db8:10::1"]}
+      srv: {addresses: [10.20.0.1, "2001:db8:20::1"]}
+  kvm01:
+    kind: kvm-host
+    memory_gib: 64
+    nic_gbit: 10
+    interfaces:
+      fe: {addresses: [203.0.113.10]}
+      srv: {addresses: [10.20.1.10, "2001:db8:20::10"]}
+  vm1:
+    kind: vm
+    host: kvm01
+    memory_gib: 4
+    interfaces:
+      fe: {addresses: [198.51.100.70, "2001:db8:10::70"]}
+  vm2:
+    kind: vm
+    host: kvm01
+    memory_gib: 4
+    interfaces:
+      fe: {addresses: [203.0.113.20]}
+      srv: {addresses: [10.20.1.20, "2001:db8:20::20"]}
+  vm3:
+    kind: vm
+    host: kvm01
+    memory_gib: 4
+    interfaces:
+      fe: {addresses: [203.0.113.30, "2001:db8:10::30"]}
+  pm1:
+    kind: physical
+    interfaces:
+      fe: {addresses: [198.51.100.80]}
+      srv: {addresses: [10.20.1.30, "2001:db8:20::30"]}
+  pm2:
+    kind: physical
+    interfaces:
+      srv: {addresses: [10.20.1.40, "2001:db8:20::40"]}
+"""
+
+
+def namespaces() -> set[str]:
+    try:
+        return set(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return set()
+
+
+@pytest.fixture
+def inventory_dir(tmp_path: Path) -> Path:
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "all.yaml").write_text(INVENTORY)
+    return tmp_path / "inventory"
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("NETCFG_RUN_DIR", str(tmp_path / "run"))
+    return tmp_path / "run"
+
+
+@pytest.fixture
+def lab_names(run_dir):
+    """Fresh lab names; whatever a test leaves up is taken down (and checked gone)."""
+    before = namespaces()
+    made: list[str] = []
+
+    def new() -> str:
+        made.append(f"t{uuid.uuid4().hex[:6]}")
+        return made[-1]
+
+    try:
+        yield new
+    finally:
+        for name in made:
+            lab_mod.down(name)
+        leaked = {ns for ns in namespaces() - before if any(ns.startswith(f"{n}-") for n in made)}
+        for ns in leaked:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        assert not leaked, f"namespaces left behind: {leaked}"
+
+
+@pytest.mark.parametrize("design", ["policy-routing", "flat"])
+def test_lab_up_check_down(inventory_dir, lab_names, run_dir, capsys, design):
+    name = lab_names()
+    before = namespaces()
+    assert main(["lab", "up", str(inventory_dir), "--design", design, "--name", name]) == 0
+    out = capsys.readouterr().out
+    assert f"kvm01 {name}-m-kvm01" in out
+    made = namespaces() - before
+    assert made == {f"{name}-sw"} | {f"{name}-m-{m}" for m in
+                                     ("rt01", "kvm01", "vm1", "vm2", "vm3", "pm1", "pm2")}
+    # interfaces are named as rendered; a KVM host's are bridges
+    links = subprocess.run(["ip", "-n", f"{name}-m-kvm01", "-d", "link", "show", "brfe"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "bridge" in links
+
+    assert main(["lab", "check", str(inventory_dir), "--name", name]) == 0
+    report = capsys.readouterr().out
+    assert report and "FAIL" not in report
+    if design == "policy-routing":
+        assert "pm1 198.51.100.80 -> kvm01 203.0.113.10: reply, routers forwarded 0" in report
+    else:
+        assert "expected via-router" in report and "private IPv4 is direct" in report
+        assert "IPv6 is direct" in report
+
+    assert main(["lab", "down", "--name", name]) == 0
+    assert not (namespaces() & made)
+    assert not (run_dir / f"lab-{name}.json").exists()
+    assert not list(run_dir.glob(f"{name}-*.lock"))
+
+
+def test_check_fails_when_a_path_goes_through_the_router(inventory_dir, lab_names, capsys):
+    name = lab_names()
+    assert main(["lab", "up", str(inventory_dir), "--name", name]) == 0
+    # Without its fe rules pm1 reaches kvm01's network through the router.
+    for selector in (["from", "198.51.100.64/27"], ["to", "203.0.113.0/26"]):
+        subprocess.run(["ip", "-n", f"{name}-m-pm1", "rule", "del", *selector,
+                        "lookup", "2", "priority", "20"], check=True)
+    capsys.readouterr()
+    assert main(["lab", "check", str(inventory_dir), "--name", name]) == 4
+    assert "FAIL fe pm1 198.51.100.80 -> kvm01 203.0.113.10" in capsys.readouterr().out
+
+
+def test_two_labs_never_collide(inventory_dir, lab_names):
+    first, second = lab_names(), lab_names()
+    assert main(["lab", "up", str(inventory_dir), "--name", first, "--hosts", "pm*"]) == 0
+    assert main(["lab", "up", str(inventory_dir), "--name", second, "--hosts", "pm*",
+                 "--design", "flat"]) == 0
+    assert main(["lab", "check", str(inventory_dir), "--name", first, "--hosts", "pm*"]) in (0, 2)
+    assert main(["lab", "down", "--name", first]) == 0
+    assert f"{second}-m-pm1" in namespaces() and f"{first}-m-pm1" not in namespaces()
+    assert main(["lab", "up", str(inventory_dir), "--name", second]) == 2  # already up
+    assert main(["lab", "down", "--name", second]) == 0
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_failed_or_interrupted_up_removes_everything(inventory_dir, lab_names, run_dir,
+                                                     monkeypatch, failure):
+    name = lab_names()
+    real = lab_mod.apply_host
+    calls = []
+
+    def apply_then_fail(*args, **kwargs):
+        calls.append(args[0].name)
+        if len(calls) == 3:
+            raise failure("injected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lab_mod, "apply_host", apply_then_fail)
+    before = namespaces()
+    with pytest.raises(failure):
+        lab_mod.up(load_inventory(inventory_dir), name)
+    assert len(calls) == 3
+    assert namespaces() == before
+    assert not (run_dir / f"lab-{name}.json").exists()
+
+
+def test_down_of_a_lab_that_is_not_up_is_fine(lab_names, capsys):
+    assert main(["lab", "down", "--name", lab_names()]) == 0
+    assert "not up" in capsys.readouterr().err
+
+
+def test_bad_lab_name_and_unmatched_hosts_are_input_errors(inventory_dir, lab_names):
+    assert main(["lab", "up", str(inventory_dir), "--name", "../x"]) == 2
+    assert main(["lab", "up", str(inventory_dir), "--name", lab_names(), "--hosts", "nope*"]) == 2
+    assert main(["lab", "check", str(inventory_dir), "--name", lab_names()]) == 2  # not up
