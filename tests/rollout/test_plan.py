@@ -1,0 +1,183 @@
+"""The planner: every plan it makes simulates clean, respects the lower bound, evacuates
+before maintenance, keeps services apart; impossible fleets are refused by name."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netcfg.errors import InputError
+from netcfg.inventory.model import Kind, RolloutPolicy
+from netcfg.rollout.fleet import fleet
+from netcfg.rollout.model import DISRUPTIVE, HOT, Change, plan_from_dict
+from netcfg.rollout.plan import hot_waves, plan_rollout
+from netcfg.rollout.simulate import simulate
+
+from .conftest import make_inventory
+
+
+def everything(inventory, change=DISRUPTIVE):
+    return [Change(name, change) for name in inventory.machines]
+
+
+def test_small_fleet_all_disruptive(small_fleet):
+    plan = plan_rollout(small_fleet, everything(small_fleet))
+    sim = simulate(plan.to_dict(), small_fleet)
+    assert sim.clean, sim.violations
+    # Every machine has exactly one maintenance window.
+    assert sorted(m.host for m in plan.maintenance) == sorted(small_fleet.machines)
+    # Every hypervisor is empty when its maintenance starts: all its VMs left before.
+    window = {m.host: m for m in plan.maintenance}
+    for m in plan.migrations:
+        if m.source in window:
+            assert m.end_s <= window[m.source].start_s or m.start_s >= window[m.source].end_s
+    assert plan.lower_bound_s <= plan.makespan_s <= 1.5 * plan.lower_bound_s
+    assert plan.makespan_s == pytest.approx(sim.makespan_s, abs=1e-3)
+    assert sim.peak_parallel_evacuations <= small_fleet.policy.rollout.max_parallel_evacuations
+
+
+def test_service_members_are_maintained_one_at_a_time(small_fleet):
+    plan = plan_rollout(small_fleet, everything(small_fleet))
+    by_service = defaultdict(list)
+    for m in plan.maintenance:
+        service = small_fleet.machines[m.host].service
+        if service:
+            by_service[service].append((m.start_s, m.end_s))
+    for windows in by_service.values():
+        windows.sort()
+        assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:]))
+
+
+def test_plan_json_has_the_contract_keys_and_reads_back(small_fleet):
+    data = plan_rollout(small_fleet, everything(small_fleet)).to_dict()
+    assert {"waves", "migrations", "maintenance", "makespan_s", "lower_bound_s"} <= set(data)
+    assert set(data["migrations"][0]) >= {"vm", "from", "to", "start_s", "end_s", "gib"}
+    assert set(data["maintenance"][0]) == {"host", "start_s", "end_s"}
+    again = plan_from_dict(data)
+    assert len(again.migrations) == len(data["migrations"])
+    assert again.makespan_s == data["makespan_s"]
+
+
+def test_hot_changes_need_no_maintenance_and_no_evacuation(small_fleet):
+    plan = plan_rollout(small_fleet, everything(small_fleet, HOT))
+    assert not plan.migrations and not plan.maintenance
+    hosts = [h for w in plan.waves for h in w.hosts]
+    assert sorted(hosts) == sorted(small_fleet.machines)
+    assert len(plan.waves) >= 2
+
+
+def test_waves_canary_per_segment_then_growing_with_soak():
+    others = [(f"h{i:03d}", Kind.PHYSICAL, ("fe",) if i % 2 else ("srv",), None) for i in range(100)]
+    inventory = make_inventory([], [], others=others)
+    waves = hot_waves(inventory, [o[0] for o in others], soak_s=300)
+    assert len(waves[0].hosts) == 2  # one host per segment
+    sizes = [len(w.hosts) for w in waves]
+    assert sizes == [2, 5, 25, 68]
+    assert all(b.start_s - a.end_s == 300 for a, b in zip(waves, waves[1:]))
+    assert sorted(h for w in waves for h in w.hosts) == sorted(o[0] for o in others)
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_never_all_hosts_in_one_wave(count):
+    others = [(f"h{i}", Kind.PHYSICAL, ("fe", "srv", "mgm"), None) for i in range(count)]
+    inventory = make_inventory([], [], others=others)
+    waves = hot_waves(inventory, [o[0] for o in others], soak_s=10)
+    assert len(waves) >= 2 and all(len(w.hosts) < count for w in waves)
+
+
+def test_not_enough_spare_memory_names_hosts_and_missing_memory():
+    # Three 64 GiB hosts holding 48 each: evacuating one needs 48 GiB, the others have 32.
+    hosts = [(f"kvm{i}", 64, 10) for i in range(3)]
+    vms = [(f"vm{i}{j}", f"kvm{i}", 24, 10, None) for i in range(3) for j in range(2)]
+    inventory = make_inventory(hosts, vms)
+    with pytest.raises(InputError) as caught:
+        plan_rollout(inventory, [Change("kvm0", DISRUPTIVE)])
+    message = str(caught.value)
+    assert "kvm0" in message and "16 GiB missing" in message
+
+
+def test_a_vm_too_big_for_any_other_host_is_named():
+    inventory = make_inventory([("big", 256, 10), ("small", 64, 10), ("small2", 64, 10)],
+                               [("huge", "big", 100, 0, None)])
+    with pytest.raises(InputError, match="huge .*fits on no other hypervisor.*36 GiB missing"):
+        plan_rollout(inventory, [Change("big", DISRUPTIVE)])
+
+
+def test_non_converging_vm_is_reported_not_timed():
+    inventory = make_inventory([("a", 64, 1), ("b", 64, 1), ("c", 64, 1)],
+                               [("busy", "a", 8, 200, None), ("calm", "a", 8, 5, None),
+                                ("other", "b", 8, 5, None)])
+    plan = plan_rollout(inventory, [Change("a", DISRUPTIVE), Change("b", DISRUPTIVE)])
+    assert [n.vm for n in plan.non_converging] == ["busy"]
+    assert "offline" in plan.non_converging[0].advice
+    assert plan.unscheduled == ("a",)
+    assert all(m.source != "a" for m in plan.migrations)
+    assert "a" not in {m.host for m in plan.maintenance}
+    assert simulate(plan.to_dict(), inventory).clean
+    data = plan.to_dict()
+    assert data["non_converging"][0]["vm"] == "busy" and data["unscheduled"] == ["a"]
+
+
+def test_unknown_host_is_an_input_error(small_fleet):
+    with pytest.raises(InputError, match="nope"):
+        plan_rollout(small_fleet, [Change("nope", DISRUPTIVE)])
+
+
+def test_untouched_hosts_take_the_vms_so_nothing_moves_twice():
+    hosts = [("old1", 64, 10), ("old2", 64, 10), ("spare", 128, 10)]
+    vms = [(f"v{i}", "old1" if i < 3 else "old2", 16, 20, None) for i in range(6)]
+    inventory = make_inventory(hosts, vms)
+    plan = plan_rollout(inventory, [Change("old1", DISRUPTIVE), Change("old2", DISRUPTIVE)])
+    assert len(plan.migrations) == 6  # each VM once
+    assert simulate(plan.to_dict(), inventory).clean
+
+
+def test_fleet_of_fifty_within_the_bound():
+    inventory = fleet(50, 20)
+    plan = plan_rollout(inventory, everything(inventory))
+    sim = simulate(plan.to_dict(), inventory)
+    assert sim.clean
+    assert plan.ratio <= 1.5
+
+
+@st.composite
+def fleets(draw):
+    n = draw(st.integers(2, 6))
+    hosts = [(f"k{i}", draw(st.sampled_from([32, 64, 96])), draw(st.sampled_from([1, 10, 25])))
+             for i in range(n)]
+    vms = []
+    for i, (name, cap, _) in enumerate(hosts):
+        used = 0
+        for j in range(draw(st.integers(0, 5))):
+            gib = draw(st.sampled_from([1, 2, 4, 8, 16]))
+            if used + gib > cap:
+                break
+            used += gib
+            vms.append((f"v{i}_{j}", name, gib, draw(st.sampled_from([0, 10, 50, 90, 150])),
+                        draw(st.sampled_from([None, "s1", "s2"]))))
+    rollout = RolloutPolicy(max_parallel_evacuations=draw(st.integers(1, 3)),
+                            max_migrations_per_host=draw(st.integers(1, 3)),
+                            reconfigure_s=draw(st.sampled_from([10, 60])))
+    inventory = make_inventory(hosts, vms, rollout=rollout)
+    touched = draw(st.lists(st.sampled_from(sorted(inventory.machines)), min_size=1, unique=True))
+    kinds = [draw(st.sampled_from([HOT, DISRUPTIVE])) for _ in touched]
+    return inventory, [Change(h, k) for h, k in zip(touched, kinds)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets())
+def test_any_plan_the_planner_makes_simulates_clean(case):
+    inventory, changes = case
+    try:
+        plan = plan_rollout(inventory, changes)
+    except InputError as error:
+        assert "no safe plan" in str(error)
+        return
+    sim = simulate(plan.to_dict(), inventory)
+    assert sim.clean, sim.violations
+    assert plan.makespan_s + 1e-6 >= plan.lower_bound_s
+    scheduled = {m.host for m in plan.maintenance} | {h for w in plan.waves for h in w.hosts}
+    assert scheduled == {c.host for c in changes} - set(plan.unscheduled)

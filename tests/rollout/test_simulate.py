@@ -1,0 +1,138 @@
+"""The simulator finds each kind of invariant violation in hand-written plans, with its
+time, host and amount, and passes a plan that keeps them all."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from netcfg.errors import InputError
+from netcfg.inventory.model import RolloutPolicy
+from netcfg.rollout.estimate import link_rate_mib_s, precopy
+from netcfg.rollout.simulate import simulate
+
+from .conftest import make_inventory
+
+HOSTS = [("a", 32, 10), ("b", 32, 10), ("c", 32, 10)]
+VMS = [("v1", "a", 8, 0, "web"), ("v2", "a", 8, 0, None), ("w1", "b", 16, 0, "web"),
+       ("w2", "b", 8, 0, None), ("x1", "c", 8, 0, None)]
+
+
+def inv(**rollout):
+    return make_inventory(HOSTS, VMS, rollout=RolloutPolicy(**rollout) if rollout else None)
+
+
+def t(gib: float) -> float:
+    """Model time of an idle VM over a 10 Gbit/s link used alone (ms grid, rounded up)."""
+    seconds = precopy(gib, 0, link_rate_mib_s(10, 10, 0.8)).seconds
+    return math.ceil(seconds * 1000) / 1000
+
+
+def mig(vm, src, dst, start, gib, duration=None):
+    return {"vm": vm, "from": src, "to": dst, "start_s": start,
+            "end_s": start + (duration if duration is not None else t(gib)), "gib": gib}
+
+
+def plan(migrations=(), maintenance=()):
+    return {"waves": [], "migrations": list(migrations), "maintenance": list(maintenance),
+            "makespan_s": 0, "lower_bound_s": 0}
+
+
+def kinds(sim):
+    return sorted({v.invariant for v in sim.violations})
+
+
+def test_a_safe_evacuation_is_clean():
+    p = plan([mig("v1", "a", "c", 0, 8), mig("v2", "a", "c", t(8), 8)],
+             [{"host": "a", "start_s": 2 * t(8), "end_s": 2 * t(8) + 60}])
+    sim = simulate(p, inv())
+    assert sim.clean, sim.violations
+    assert sim.peak_gib["c"] == 24 and sim.peak_gib["a"] == 16
+    assert sim.peak_parallel_evacuations == 1
+    assert sim.makespan_s == 2 * t(8) + 60
+
+
+def test_capacity_counts_a_migrating_vm_on_both_ends():
+    # b holds 24 of 32; v1 (8) fits, v2 arriving at the same time does not: 8 GiB over.
+    p = plan([mig("v1", "a", "b", 0, 8), mig("v2", "a", "b", 0, 8)])
+    sim = simulate(p, inv())
+    over = [v for v in sim.violations if v.invariant == "capacity"]
+    assert len(over) == 1
+    assert (over[0].host, over[0].amount, over[0].time_s) == ("b", 8, 0)
+    assert sim.peak_gib["b"] == 40
+    assert sim.overcommitted() == {"b": 8}
+
+
+def test_memory_is_freed_on_the_source_only_when_the_migration_ends():
+    # a holds 16 GiB of 32. w1 (16) and x1 (8) arriving while v1 (8) still leaves
+    # make 40; once v1 has gone they make 32, which fits.
+    early = plan([mig("v1", "a", "c", 0, 8), mig("w1", "b", "a", t(8) / 2, 16, 100),
+                  mig("x1", "c", "a", t(8) / 2, 8, 100)])
+    late = plan([mig("v1", "a", "c", 0, 8), mig("w1", "b", "a", t(8), 16, 100),
+                 mig("x1", "c", "a", t(8), 8, 100)])
+    over = [v for v in simulate(early, inv(max_migrations_per_host=4)).violations if v.invariant == "capacity"]
+    assert [(v.host, v.amount) for v in over] == [("a", 8)]
+    assert not [v for v in simulate(late, inv(max_migrations_per_host=4)).violations if v.invariant == "capacity"]
+
+
+def test_a_host_in_maintenance_holds_and_receives_nothing():
+    p = plan([mig("x1", "c", "a", 100, 8)], [{"host": "a", "start_s": 0, "end_s": 200}])
+    sim = simulate(p, inv())
+    messages = [v.message for v in sim.violations if v.invariant == "maintenance"]
+    assert any("enters maintenance holding 16 GiB" in m for m in messages)
+    assert any("in maintenance but receives x1" in m for m in messages)
+
+
+def test_parallel_evacuations_are_limited():
+    p = plan([mig("v1", "a", "c", 0, 8), mig("w2", "b", "c", 0, 8)])
+    sim = simulate(p, inv(max_parallel_evacuations=1, max_migrations_per_host=4))
+    ev = [v for v in sim.violations if v.invariant == "evacuations"]
+    assert len(ev) == 1 and ev[0].amount == 1
+    assert sim.peak_parallel_evacuations == 2
+
+
+def test_migrations_per_host_are_limited_and_sharing_slows_them():
+    p = plan([mig("v1", "a", "c", 0, 8), mig("v2", "a", "c", 0, 8)])
+    sim = simulate(p, inv(max_migrations_per_host=1))
+    assert "migrations" in kinds(sim)
+    # Two migrations share both links: each gets half, so the full-rate time is too short.
+    short = [v for v in sim.violations if v.invariant == "migration"]
+    assert len(short) == 2 and all("planned" in v.message and v.unit == "s" for v in short)
+    assert math.isclose(short[0].amount, t(8), rel_tol=0.01)
+
+
+def test_a_vm_that_cannot_converge_is_a_violation():
+    inventory = make_inventory([("a", 32, 1), ("b", 32, 1)], [("hot", "a", 4, 500, None)])
+    sim = simulate(plan([mig("hot", "a", "b", 0, 4, 60)]), inventory)
+    assert any("never converges" in v.message for v in sim.violations)
+
+
+def test_service_members_are_never_down_together():
+    p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60},
+                          {"host": "w1", "start_s": 30, "end_s": 90},
+                          {"host": "v2", "start_s": 30, "end_s": 90}])  # v2 has no service
+    sim = simulate(p, inv())
+    assert [(v.invariant, v.host) for v in sim.violations] == [("service", "w1")]
+
+
+def test_back_to_back_windows_do_not_overlap():
+    p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60},
+                          {"host": "w1", "start_s": 60, "end_s": 120}])
+    assert simulate(p, inv()).clean
+
+
+def test_a_vm_must_be_where_the_plan_takes_it_from():
+    p = plan([mig("x1", "a", "b", 0, 8)])
+    sim = simulate(p, inv())
+    assert any("x1 leaves a but is on c" in v.message for v in sim.violations)
+
+
+def test_a_vm_is_not_maintained_while_it_migrates():
+    p = plan([mig("v1", "a", "c", 0, 8)], [{"host": "v1", "start_s": 1, "end_s": 61}])
+    assert any("while migrating" in v.message for v in simulate(p, inv()).violations)
+
+
+def test_a_malformed_plan_is_an_input_error():
+    with pytest.raises(InputError, match="not a plan file"):
+        simulate({"migrations": [{"vm": "v1"}], "maintenance": []}, inv())
