@@ -233,7 +233,7 @@ class _Reader:
         self,
         node: Node,
         what: str,
-        schema: Mapping[str, tuple[Callable[[Node], Any], bool]],
+        schema: Schema,
     ) -> dict[str, Any]:
         """Reads a mapping against {key: (reader, required)}; raises _Invalid if any
         key was unknown, missing or mistyped (each recorded as a problem)."""
@@ -246,7 +246,7 @@ class _Reader:
                 ok = False
                 continue
             try:
-                values[key] = schema[key][0](value_node)
+                values[key] = schema[key][0](self, value_node)
             except _Invalid:
                 ok = False
         for key, (_, required) in schema.items():
@@ -376,15 +376,7 @@ class _Reader:
         for name, (key_node, value) in entries.items():
             try:
                 self.name(key_node, "segment")
-                f = self.fields(
-                    value,
-                    f"segment '{name}'",
-                    {
-                        "table": (lambda n: self.integer(n, 1, 2**32 - 1), True),
-                        "priority": (lambda n: self.integer(n, 1, 32765), True),
-                        "description": (self.text, False),
-                    },
-                )
+                f = self.fields(value, f"segment '{name}'", SEGMENT)
             except _Invalid:
                 self.skipped.add(name)
                 continue
@@ -407,17 +399,7 @@ class _Reader:
             if isinstance(item, MappingNode):
                 gateway_node = next((v for k, v in item.value if k.value == "gateway"), None)
             try:
-                f = self.fields(
-                    item,
-                    "a network",
-                    {
-                        "prefix": (self.prefix, True),
-                        "segment": (self.text, True),
-                        "gateway": (self.address, False),
-                        "private": (self.boolean, False),
-                        "description": (self.text, False),
-                    },
-                )
+                f = self.fields(item, "a network", NETWORK)
             except _Invalid:
                 continue
             location = _loc(self.file, item)
@@ -453,20 +435,7 @@ class _Reader:
 
     def read_machine(self, name: str, location: Location, node: Node) -> Machine:
         what = f"machine '{name}'"
-        f = self.fields(
-            node,
-            what,
-            {
-                "kind": (lambda n: self.choice(n, tuple(k.value for k in Kind)), True),
-                "memory_gib": (lambda n: self.number(n, 0.001), False),
-                "nic_gbit": (lambda n: self.number(n, 0.001), False),
-                "host": (self.text, False),
-                "dirty_mib_s": (lambda n: self.number(n, 0), False),
-                "service": (self.text, False),
-                "interfaces": (lambda n: n, True),
-                "description": (self.text, False),
-            },
-        )
+        f = self.fields(node, what, MACHINE)
         kind = Kind(f["kind"])
         ok = True
         for key, kinds in KIND_ONLY_KEYS.items():
@@ -507,14 +476,7 @@ class _Reader:
         for segment, (key_node, value) in entries.items():
             address_nodes: list[Node] = []
             try:
-                f = self.fields(
-                    value,
-                    f"interface '{segment}' of {what}",
-                    {
-                        "addresses": (lambda n: self.sequence(n, "addresses"), False),
-                        "name": (self.text, False),
-                    },
-                )
+                f = self.fields(value, f"interface '{segment}' of {what}", INTERFACE)
                 address_nodes = f.get("addresses", [])
                 addresses = []
                 for address_node in address_nodes:
@@ -550,51 +512,10 @@ class _Reader:
         if self.policy is not None:
             self.problem(location, f"policy defined twice (first at {self.policy.location})")
             return
-        positive = (lambda n: self.integer(n, 1), False)
-        non_negative_int = (lambda n: self.integer(n, 0), False)
-        non_negative = (lambda n: self.number(n, 0), False)
         try:
-            f = self.fields(
-                node,
-                "policy",
-                {
-                    "design": (lambda n: self.choice(n, tuple(d.value for d in Design)), False),
-                    "reconfigure": (
-                        lambda n: self.choice(n, tuple(r.value for r in Reconfigure)),
-                        False,
-                    ),
-                    "seatbelt": (lambda n: n, False),
-                    "rollout": (lambda n: n, False),
-                },
-            )
-            seatbelt = (
-                self.fields(
-                    f["seatbelt"],
-                    "policy.seatbelt",
-                    {
-                        "max_fraction": (lambda n: self.number(n, 0, 1), False),
-                        "max_hosts": non_negative_int,
-                        "stagger_above": non_negative_int,
-                    },
-                )
-                if "seatbelt" in f
-                else {}
-            )
-            rollout = (
-                self.fields(
-                    f["rollout"],
-                    "policy.rollout",
-                    {
-                        "max_parallel_evacuations": positive,
-                        "max_migrations_per_host": positive,
-                        "migration_efficiency": (lambda n: self.number(n, 0.01, 1), False),
-                        "reconfigure_s": non_negative,
-                        "soak_s": non_negative,
-                    },
-                )
-                if "rollout" in f
-                else {}
-            )
+            f = self.fields(node, "policy", POLICY)
+            seatbelt = self.fields(f["seatbelt"], "policy.seatbelt", SEATBELT) if "seatbelt" in f else {}
+            rollout = self.fields(f["rollout"], "policy.rollout", ROLLOUT) if "rollout" in f else {}
         except _Invalid:
             self.policy = Policy(location=location)  # defaults; the problem is recorded
             return
@@ -606,6 +527,73 @@ class _Reader:
             location=location,
         )
 
+
+# Schemas: {key: (reader(reader, node) -> value, required)}. Readers record their own
+# problems; module-level so a 10,000-machine inventory does not rebuild them per entry.
+Schema = Mapping[str, tuple[Callable[["_Reader", Node], Any], bool]]
+
+
+def _raw(_: _Reader, node: Node) -> Node:
+    return node
+
+
+def _choices(enum: Any) -> Callable[[_Reader, Node], str]:
+    options = tuple(member.value for member in enum)
+    return lambda reader, node: reader.choice(node, options)
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[_Reader, Node], int]:
+    return lambda reader, node: reader.integer(node, minimum, maximum)
+
+
+def _number(minimum: float, maximum: float | None = None) -> Callable[[_Reader, Node], float]:
+    return lambda reader, node: reader.number(node, minimum, maximum)
+
+
+SEGMENT: Schema = {
+    "table": (_integer(1, 2**32 - 1), True),
+    "priority": (_integer(1, 32765), True),  # 0, 32766, 32767: the kernel's own rules
+    "description": (_Reader.text, False),
+}
+NETWORK: Schema = {
+    "prefix": (_Reader.prefix, True),
+    "segment": (_Reader.text, True),
+    "gateway": (_Reader.address, False),
+    "private": (_Reader.boolean, False),
+    "description": (_Reader.text, False),
+}
+MACHINE: Schema = {
+    "kind": (_choices(Kind), True),
+    "memory_gib": (_number(0.001), False),
+    "nic_gbit": (_number(0.001), False),
+    "host": (_Reader.text, False),
+    "dirty_mib_s": (_number(0), False),
+    "service": (_Reader.text, False),
+    "interfaces": (_raw, True),
+    "description": (_Reader.text, False),
+}
+INTERFACE: Schema = {
+    "addresses": (lambda reader, node: reader.sequence(node, "addresses"), False),
+    "name": (_Reader.text, False),
+}
+POLICY: Schema = {
+    "design": (_choices(Design), False),
+    "reconfigure": (_choices(Reconfigure), False),
+    "seatbelt": (_raw, False),
+    "rollout": (_raw, False),
+}
+SEATBELT: Schema = {
+    "max_fraction": (_number(0, 1), False),
+    "max_hosts": (_integer(0), False),
+    "stagger_above": (_integer(0), False),
+}
+ROLLOUT: Schema = {
+    "max_parallel_evacuations": (_integer(1), False),
+    "max_migrations_per_host": (_integer(1), False),
+    "migration_efficiency": (_number(0.01, 1), False),
+    "reconfigure_s": (_number(0), False),
+    "soak_s": (_number(0), False),
+}
 
 # Inventory names become file names and interface names become kernel names.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
