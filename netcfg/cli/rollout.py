@@ -56,7 +56,8 @@ def changes_from_report(report: Any, source: str) -> list[Change]:
     """The touched hosts of an impact report (`hosts` [{name, change}])."""
     try:
         hosts = report["hosts"]
-        changes = [Change(str(h["name"]), str(h["change"])) for h in hosts]
+        # A machine the change removes has nothing left to roll out.
+        changes = [Change(str(h["name"]), str(h["change"])) for h in hosts if h.get("state") != "removed"]
     except (KeyError, TypeError) as error:
         raise InputError([Problem(Location(source), f"not an impact report: bad or missing {error}",
                                   "expected hosts [{name, change}] as `netcfg check --report-json` writes")]) from None

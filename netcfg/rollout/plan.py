@@ -348,10 +348,8 @@ class _Evacuation:
             if not candidate.vms:
                 continue
             if room is None:
-                room = self._room(candidate)
-            # Room counts the candidate's own free memory; take it out.
-            free_here = max(0.0, candidate.cap - candidate.load)
-            if room - free_here >= owed + candidate.load - 1e-9:
+                room = self._room(candidate)  # the candidate's own free memory excluded
+            if room >= owed + candidate.load - 1e-9:
                 self.queue.remove(candidate)
                 candidate.state = EVACUATING
                 candidate.waiting = sorted(candidate.vms, key=lambda v: (self.vm_gib[v], v))
@@ -465,17 +463,19 @@ class _Evacuation:
         self._push(self.now + self.reconfigure_s, self.MAINTENANCE_END, host)
 
     def _stuck(self) -> None:
-        avail = [h for h in self.hosts.values() if h.state in RECEIVES]
-        largest = max((h.cap - h.load for h in avail), default=0.0)
+        """Nothing under way and hosts still to evacuate: the free memory is there in
+        total but in pieces too small for the VMs left (or held by other evacuations)."""
         problems = []
         for host in self.active + self.queue:
             left = host.waiting or sorted(host.vms)
-            need = sum(self.vm_gib[v] for v in left)
+            biggest = max(self.vm_gib[v] for v in left)
+            largest = max((h.cap - h.load for h in self.hosts.values()
+                           if h.state in RECEIVES and h is not host), default=0.0)
             problems.append(Problem(
                 _where(self.inventory, self.inventory.machines[host.name]),
-                f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) "
-                f"({need:g} GiB) find no hypervisor with room; the largest free block is "
-                f"{largest:g} GiB: {max(need - largest, 0):g} GiB missing at least",
+                f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) of up to "
+                f"{biggest:g} GiB find no hypervisor with room; the largest free block elsewhere "
+                f"is {largest:g} GiB: {max(biggest - largest, 0):g} GiB missing on one host",
                 "add hypervisor capacity or lower the VMs' memory",
             ))
         raise InputError(problems)

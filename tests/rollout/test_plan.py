@@ -181,3 +181,12 @@ def test_any_plan_the_planner_makes_simulates_clean(case):
     assert plan.makespan_s + 1e-6 >= plan.lower_bound_s
     scheduled = {m.host for m in plan.maintenance} | {h for w in plan.waves for h in w.hosts}
     assert scheduled == {c.host for c in changes} - set(plan.unscheduled)
+
+
+def test_free_memory_in_pieces_too_small_is_refused_by_name():
+    # 32 GiB free in total but 16 + 16: a 24 GiB VM fits nowhere.
+    hosts = [(f"kvm{i}", 64, 10) for i in range(3)]
+    vms = [("big", "kvm0", 24, 10, None)] + [(f"f{i}", f"kvm{i}", 48, 10, None) for i in (1, 2)]
+    inventory = make_inventory(hosts, vms)
+    with pytest.raises(InputError, match=r"kvm0 cannot be evacuated.*24 GiB.*largest free block elsewhere is 16 GiB: 8 GiB missing"):
+        plan_rollout(inventory, [Change("kvm0", DISRUPTIVE)])
