@@ -146,6 +146,8 @@ def up(
 ) -> LabState:
     """Build the lab; on any failure or interrupt, remove what was made and re-raise."""
     check_name(name)
+    if os.geteuid() != 0:
+        raise InputError("netcfg lab needs root: it creates network namespaces")
     if read_state(name, state_dir) is not None:
         raise InputError(f"lab {name!r} is already up ({state_path(name, state_dir)}); "
                          f"run `netcfg lab down --name {name}` first")

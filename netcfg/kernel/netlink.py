@@ -72,6 +72,8 @@ def _open_in_netns(netns: str | None) -> socket.socket:
             libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
             if libc.setns(fd, CLONE_NEWNET) != 0:
                 code = ctypes.get_errno()
+                if code == errno_mod.EPERM:
+                    raise PermissionError(code, f"setns({path}): {os.strerror(code)}")
                 raise OSError(code, f"setns({path}): {os.strerror(code)}")
             result.append(make())
         except BaseException as error:  # noqa: BLE001 - handed to the caller
@@ -85,6 +87,8 @@ def _open_in_netns(netns: str | None) -> socket.socket:
         thread.join()
     finally:
         os.close(fd)
+    if isinstance(result[0], PermissionError):
+        raise InputError(f"entering network namespace {netns!r} needs root (CAP_SYS_ADMIN)")
     if isinstance(result[0], BaseException):
         raise result[0]
     return result[0]
