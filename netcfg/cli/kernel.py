@@ -205,11 +205,17 @@ def lab_check(
 @lab_app.command("down")
 def lab_down(
     inventory: Path = LabInventoryArg,
+    hosts: str | None = typer.Option(
+        None, "--hosts", help="Accepted like up/check; down always removes the whole lab."
+    ),
+    design: Design | None = typer.Option(
+        None, "--design", help="Accepted like up/check; down always removes the whole lab."
+    ),
     name: str = LabNameOption,
 ) -> None:
     """Remove every namespace the lab made (recorded in /run/netcfg/lab-NAME.json),
     also after a failed or interrupted `up`. A lab that is not up: nothing to do, exit 0.
-    INVENTORY is accepted for symmetry and not read."""
-    del inventory
+    INVENTORY, --hosts and --design are accepted like up/check's and not used."""
+    del inventory, hosts, design
     removed = lab_mod.down(name)
     _say(f"lab {name}: {len(removed)} namespaces removed" if removed else f"lab {name}: not up")
