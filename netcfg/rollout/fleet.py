@@ -25,7 +25,8 @@ DIRTY_MIB_S = (5, 10, 20, 40, 80, 150)
 
 def fleet(hosts: int, vms_per_host: int = 20, *, capacity_gib: float = 256, nic_gbit: float = 10,
           seed: int = 1, rollout: RolloutPolicy | None = None,
-          reconfigure: Reconfigure = Reconfigure.RESTART, service_size: int = 8) -> Inventory:
+          reconfigure: Reconfigure = Reconfigure.RESTART, service_size: int = 8,
+          dirty_rates: tuple[float, ...] = DIRTY_MIB_S) -> Inventory:
     """`hosts` hypervisors, each with `vms_per_host` VMs filling ~55-65 % of it; VMs of
     one service (`service_size` members) sit on different hypervisors."""
     rng = random.Random(seed)
@@ -43,7 +44,7 @@ def fleet(hosts: int, vms_per_host: int = 20, *, capacity_gib: float = 256, nic_
             memory = max(1, round(size * scale))
             machines.append(Machine(
                 f"vm{vm_index:05d}", Kind.VM, (Interface("srv", "ethsrv", ()),),
-                memory_gib=memory, host=name, dirty_mib_s=rng.choice(DIRTY_MIB_S),
+                memory_gib=memory, host=name, dirty_mib_s=rng.choice(dirty_rates),
                 service=f"svc{(vm_index // service_size) % max(1, hosts * vms_per_host // service_size):04d}",
             ))
             vm_index += 1
