@@ -99,3 +99,26 @@ def test_plan_base_head_directories_through_impact_analysis(tmp_path, capsys):
     code = main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(tmp_path / "p.json")])
     assert code == 0, capsys.readouterr().err
     assert main(["simulate", str(tmp_path / "p.json"), "--inventory", str(INCIDENT / "after")]) == 0
+
+
+def test_plan_against_a_git_revision(tmp_path, monkeypatch, capsys):
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    shutil.copytree(INCIDENT / "inventory", repo / "inventory")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "inventory"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "before"], check=True)
+    shutil.copy(INCIDENT / "after-live" / "networks.yaml", repo / "inventory" / "networks.yaml")
+    shutil.copy(INCIDENT / "after-live" / "policy.yaml", repo / "inventory" / "policy.yaml")
+    monkeypatch.chdir(repo)
+    assert main(["plan", "HEAD", "--json", "plan.json"]) == 0, capsys.readouterr().err
+    plan = json.loads((repo / "plan.json").read_text())
+    assert plan["migrations"] == [] and sum(len(w["hosts"]) for w in plan["waves"]) == 156
+
+
+def test_no_change_is_an_empty_plan(capsys):
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "inventory")]) == 0
+    assert "makespan 0 s" in capsys.readouterr().out
