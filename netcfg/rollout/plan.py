@@ -27,7 +27,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from netcfg.errors import InputError, Problem
+from netcfg.errors import InputError, Location, Problem
 from netcfg.inventory.model import Inventory, Kind, Machine
 from netcfg.rollout.estimate import (
     HOT_S,
@@ -52,7 +52,10 @@ WAVE_FRACTIONS = (0.05, 0.25)  # after the canary; the last wave takes the rest
 
 # Host states in the evacuation scheduler.
 PENDING, EVACUATING, MAINTENANCE, DONE, UNTOUCHED, HELD = range(6)
-RECEIVES = (PENDING, DONE, UNTOUCHED)
+# Held hosts (a VM there cannot be live-migrated) are not maintained in this plan but
+# may receive: like pending ones, what they receive moves again later.
+RECEIVES = (PENDING, DONE, UNTOUCHED, HELD)
+FINAL = (DONE, UNTOUCHED)
 
 
 def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
@@ -62,6 +65,9 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
     keep the capacity invariant."""
     changes = sorted(set(changes))
     _check_changes(inventory, changes)
+    # A machine listed twice is as disruptive as its worst entry.
+    worst = {c.host: c.change for c in changes if c.change == DISRUPTIVE}
+    changes = sorted({Change(c.host, worst.get(c.host, c.change)) for c in changes})
     policy = inventory.policy.rollout
     hot = [c.host for c in changes if c.change == HOT]
     disruptive = [c.host for c in changes if c.change == DISRUPTIVE]
@@ -73,7 +79,7 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
     non_converging = _non_converging(inventory, kvm)
     held = tuple(sorted({n.host for n in non_converging}))
     evacuate = [h for h in kvm if h not in held]
-    _check_spare_memory(inventory, evacuate, held)
+    _check_spare_memory(inventory, evacuate)
 
     migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held).run()
     maintenance = kvm_maintenance + _maintenance_slots(
@@ -108,9 +114,7 @@ def _check_changes(inventory: Inventory, changes: Sequence[Change]) -> None:
         raise InputError(problems)
 
 
-def _where(inventory: Inventory, machine: Machine | None = None):
-    from netcfg.errors import Location
-
+def _where(inventory: Inventory, machine: Machine | None = None) -> Location:
     if machine is not None and machine.location.file != "<none>":
         return machine.location
     return Location(inventory.source or "<inventory>")
@@ -199,13 +203,13 @@ def _non_converging(inventory: Inventory, hosts: Sequence[str]) -> list[NonConve
     return found
 
 
-def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str], held: Sequence[str]) -> None:
+def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
     """Evacuating h needs every VM to fit on the other hypervisors: the total of what
     runs on the fleet must fit in the fleet's capacity without h. Checked for every h
     (one evacuation at a time is the least demanding schedule), plus each VM against
     the largest other hypervisor."""
     kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-    up = [m for m in kvm_hosts if m.name not in held]
+    up = kvm_hosts  # held hosts stay up and may receive
     used = {m.name: sum(_vm_memory(v) for v in _vms(inventory, m.name)) for m in up}
     total_used = sum(used.values())
     total_cap = sum(float(m.memory_gib or 0.0) for m in up)
@@ -281,6 +285,7 @@ class _Evacuation:
                 self.hosts[m.name] = _Host(m, vms, sum(self.vm_gib[v] for v in vms))
         for name in held:
             self.hosts[name].state = HELD
+            self.hosts[name].queue_pos = len(evacuate)  # after every queued host
         targets_nic = max((h.nic for h in self.hosts.values()), default=1.0)
         self.fastest = targets_nic
         self.mib_per_gbit = MIB_PER_GBIT * self.efficiency  # link_rate_mib_s, inlined
@@ -404,7 +409,7 @@ class _Evacuation:
                 rate = (share if share < target.nic else target.nic) * self.mib_per_gbit
                 if self.vm_dirty[vm] >= rate or rate < floor:
                     continue
-                final = target.state != PENDING
+                final = target.state in FINAL
                 # Fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s source
                 # tenfold), then a target the VM can stay on.
                 key = (rate, final, target.queue_pos if not final else 0,
@@ -414,7 +419,7 @@ class _Evacuation:
             if best is not None:
                 target, rate = best
                 estimate = precopy(gib, self.vm_dirty[vm], rate)
-                if strict and target.state == PENDING and self._final_soon(gib, estimate.seconds):
+                if strict and target.state not in FINAL and self._final_soon(gib, estimate.seconds):
                     return None  # waiting is cheaper than moving this VM twice
                 return vm, target, estimate, rate
         return None

@@ -190,3 +190,14 @@ def test_free_memory_in_pieces_too_small_is_refused_by_name():
     inventory = make_inventory(hosts, vms)
     with pytest.raises(InputError, match=r"kvm0 cannot be evacuated.*24 GiB.*largest free block elsewhere is 16 GiB: 8 GiB missing"):
         plan_rollout(inventory, [Change("kvm0", DISRUPTIVE)])
+
+
+def test_a_host_held_by_a_non_converging_vm_still_receives():
+    # b's 48 GiB fit only with a's free memory: a is held (its VM cannot move) but up.
+    inventory = make_inventory([("a", 64, 10), ("b", 64, 10), ("c", 64, 10)],
+                               [("busy", "a", 8, 5000, None), ("b1", "b", 24, 5, None),
+                                ("b2", "b", 24, 5, None), ("c1", "c", 48, 5, None)])
+    plan = plan_rollout(inventory, [Change("a", DISRUPTIVE), Change("b", DISRUPTIVE)])
+    assert plan.unscheduled == ("a",)
+    assert {m.target for m in plan.migrations} == {"a"}
+    assert simulate(plan.to_dict(), inventory).clean
