@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.impact.approvals import APPROVALS_DIR, Approval, parse_approvals
 from netcfg.impact.changes import EntityChange, diff_inventories
-from netcfg.impact.diff import DISRUPTIVE, HostDiff, diff_configs
+from netcfg.impact.compute import render_and_diff
+from netcfg.impact.diff import DISRUPTIVE, HostDiff
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.report import build_report
 from netcfg.impact.seatbelt import Decision, decide, digest
@@ -131,10 +131,10 @@ def analyse_inventories(
         for name in dependents(base_graph, change.node) | dependents(head_graph, change.node):
             causes.setdefault(name, []).append(change.text)
 
+    # Machines outside the dependents of every change read nothing that changed: their
+    # configurations are identical on both sides and need no rendering.
     candidates = set(base.machines) | set(head.machines) if full_render else set(causes)
-    base_configs = render(base, base_design, [base.machines[n] for n in sorted(candidates) if n in base.machines])
-    head_configs = render(head, head_design, [head.machines[n] for n in sorted(candidates) if n in head.machines])
-    diffs = diff_configs(base_configs, head_configs)
+    diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates))
 
     vms: dict[str, list[str]] = {}
     for machine in head.machines.values():

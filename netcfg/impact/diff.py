@@ -9,10 +9,10 @@ decided here too, by its kind (see DESIGN.md "Change classification").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netcfg.config import HostConfig
+from netcfg.config import HostConfig, Rule
 from netcfg.inventory.model import Reconfigure
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
@@ -42,17 +42,55 @@ class HostDiff:
         return HOT
 
 
-def _items(config: HostConfig) -> set[tuple[str, object]]:
-    """The config as a set of (kind, hashable model object)."""
+def _structure(config: HostConfig) -> set[tuple[str, object]]:
+    """Interfaces, addresses and forwarding as (kind, hashable value): a handful each."""
     items: set[tuple[str, object]] = set()
     for iface in config.interfaces:
         items.add(("interface", (iface.name, iface.segment, iface.bridge)))
         items.update(("address", a) for a in iface.addresses)
     if config.forwarding:
         items.add(("forwarding", True))
-    items.update(("rule", r) for r in config.rules)
-    items.update(("route", r) for r in config.routes)
     return items
+
+
+class _Interner:
+    """Numbers rules and routes by value, so comparing two machines' thousands of
+    entries is a set operation on small ints.
+
+    A renderer shares one Rule/Route object among every machine of a segment, so the
+    distinct objects are few: each is hashed once (by value) here, and every occurrence
+    is then mapped through its object id with C-level map/set calls. This keeps the
+    diff of a fleet-wide change cheaper than rendering the fleet."""
+
+    __slots__ = ("numbers", "values")
+
+    def __init__(self) -> None:
+        self.numbers: dict[object, int] = {}
+        self.values: list[object] = []
+
+    def side(self, configs: Iterable[HostConfig]) -> dict[int, int]:
+        """id(object) -> number, for every rule and route of `configs` (kept alive by
+        the caller, so ids stay valid)."""
+        by_id: dict[int, object] = {}
+        for config in configs:
+            by_id.update(zip(map(id, config.rules), config.rules))
+            by_id.update(zip(map(id, config.routes), config.routes))
+        numbers, values = self.numbers, self.values
+        out = {}
+        for oid, value in by_id.items():
+            number = numbers.get(value)
+            if number is None:
+                number = numbers[value] = len(values)
+                values.append(value)
+            out[oid] = number
+        return out
+
+
+def _entries(config: HostConfig | None, numbers: dict[int, int]) -> set[int]:
+    if config is None:
+        return set()
+    lookup = numbers.__getitem__
+    return set(map(lookup, map(id, config.rules))) | set(map(lookup, map(id, config.routes)))
 
 
 def _line(kind: str, value: object) -> str:
@@ -67,7 +105,7 @@ def _line(kind: str, value: object) -> str:
     return f"{kind} {value}"
 
 
-def _lines(items: set[tuple[str, object]]) -> tuple[str, ...]:
+def _lines(items: Iterable[tuple[str, object]]) -> tuple[str, ...]:
     keyed = sorted((_ORDER[kind], _line(kind, value)) for kind, value in items)
     return tuple(line for _, line in keyed)
 
@@ -76,20 +114,29 @@ def _segments(*configs: HostConfig | None) -> tuple[str, ...]:
     return tuple(sorted({i.segment for c in configs if c is not None for i in c.interfaces}))
 
 
-def diff_host(name: str, base: HostConfig | None, head: HostConfig | None) -> HostDiff | None:
-    """The diff of one machine, or None when its configuration is unchanged."""
-    if base == head:
-        return None
-    # Set differences on the hashable model first; text is built for changes only, which
-    # keeps a fleet-wide change over 10,000 machines cheap.
-    old = _items(base) if base is not None else set()
-    new = _items(head) if head is not None else set()
-    added = new - old
-    removed = old - new
+def _kind_of(value: object) -> str:
+    return "rule" if isinstance(value, Rule) else "route"
+
+
+def _diff(
+    name: str,
+    base: HostConfig | None,
+    head: HostConfig | None,
+    interner: _Interner,
+    base_numbers: dict[int, int],
+    head_numbers: dict[int, int],
+) -> HostDiff | None:
+    old_structure = _structure(base) if base is not None else set()
+    new_structure = _structure(head) if head is not None else set()
+    old_entries = _entries(base, base_numbers)
+    new_entries = _entries(head, head_numbers)
+    values = interner.values
+    added = [*(new_structure - old_structure), *((_kind_of(values[n]), values[n]) for n in new_entries - old_entries)]
+    removed = [*(old_structure - new_structure), *((_kind_of(values[n]), values[n]) for n in old_entries - new_entries)]
     if not added and not removed:
-        return None  # only the order of items differs: nothing to apply
+        return None  # only the order of entries differs: nothing to apply
     state = ADDED if base is None else REMOVED if head is None else CHANGED
-    structural = state != CHANGED or any(k in _DISRUPTIVE_KINDS for k, _ in added | removed)
+    structural = state != CHANGED or any(k in _DISRUPTIVE_KINDS for k, _ in (*added, *removed))
     return HostDiff(
         name=name,
         kind=(head or base).kind,  # type: ignore[union-attr]
@@ -101,13 +148,24 @@ def diff_host(name: str, base: HostConfig | None, head: HostConfig | None) -> Ho
     )
 
 
+def diff_host(name: str, base: HostConfig | None, head: HostConfig | None) -> HostDiff | None:
+    """The diff of one machine, or None when its configuration is unchanged."""
+    return diff_configs({name: base} if base else {}, {name: head} if head else {}).get(name)
+
+
 def diff_configs(
     base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]
 ) -> dict[str, HostDiff]:
     """Diffs of every machine present in either mapping, changed ones only, by name."""
+    interner = _Interner()
+    base_numbers = interner.side(base.values())
+    head_numbers = interner.side(head.values())
     out: dict[str, HostDiff] = {}
     for name in sorted(set(base) | set(head)):
-        d = diff_host(name, base.get(name), head.get(name))
+        b, h = base.get(name), head.get(name)
+        if b is not None and b is h:
+            continue
+        d = _diff(name, b, h, interner, base_numbers, head_numbers)
         if d is not None:
             out[name] = d
     return out

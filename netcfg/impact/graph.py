@@ -11,7 +11,7 @@ descendants. The graph follows the design in force:
 - flat: a machine reads only the networks holding its addresses (prefix length and
   gateway);
 - both: a machine reads itself, the segments it has interfaces on (table, priority)
-  and the design.
+  and the design (implicit: the design node reaches every machine).
 
 Rendering only the descendants of changed entities therefore yields the same diff as
 rendering everything: machines outside them read nothing that changed.
@@ -52,8 +52,12 @@ def build_graph(inventory: Inventory, design: Design | str | None = None) -> nx.
     graph.add_node(DESIGN_NODE)
     for segment in inventory.segments:
         graph.add_node(segment_node(segment))
+    # Formatting a prefix is slow in netaddr (IPv6 especially): one node per network,
+    # found by object identity for each address that the index resolves to it.
+    net_nodes: dict[int, Node] = {}
     for network in inventory.networks:
         node = network_node(network)
+        net_nodes[id(network)] = node
         graph.add_node(node, network=network)
         if chosen is Design.POLICY_ROUTING:
             graph.add_edge(node, family_node(network.segment, network.family))
@@ -61,14 +65,13 @@ def build_graph(inventory: Inventory, design: Design | str | None = None) -> nx.
     for machine in inventory.machines.values():
         mnode = machine_node(machine.name)
         graph.add_node(mnode, machine=machine)
-        edges.append((DESIGN_NODE, mnode))
         for iface in machine.interfaces:
             edges.append((segment_node(iface.segment), mnode))
             families = set()
             for ip in iface.addresses:
                 holder = inventory.network_of(ip, iface.segment)
                 if holder is not None:
-                    edges.append((network_node(holder), mnode))
+                    edges.append((net_nodes[id(holder)], mnode))
                     families.add(ip.version)
             # Routers render addresses and forwarding only, never the segment's rules.
             if chosen is Design.POLICY_ROUTING and machine.kind is not Kind.ROUTER:
@@ -83,6 +86,10 @@ def dependents(graph: nx.DiGraph, node: Node) -> set[str]:
         return set()
     if node[0] == "machine":
         return {node[1]}
+    if node == DESIGN_NODE:
+        # Every machine reads the design; kept out of the edge list, where it would add
+        # one edge per machine for a change that is all-or-nothing anyway.
+        return {n[1] for n in graph if n[0] == "machine"}
     return {d[1] for d in nx.descendants(graph, node) if d[0] == "machine"}
 
 

@@ -1,0 +1,111 @@
+"""`netcfg check` on a 10,000-machine synthetic inventory with one network added to fe.
+
+Rows:
+- check end to end: load both directories, analyse, JSON report and Markdown summary
+  (what CI runs, in process), seconds and peak MiB; target < 10 s;
+- two full renders: `netcfg.designs.render` of every machine of both inventories (the
+  inventories loaded beforehand, untimed);
+- analysis: everything check does after loading (entity diff, dependency graph,
+  render of the graph's candidates only, semantic diff, seatbelt, report); its ratio
+  to the two full renders must stay below 1: rendering only the machines whose
+  dependencies changed is the point of the graph;
+- naive check: the same end to end, rendering and diffing every machine, for scale.
+
+    python benchmarks/bench_check.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
+
+from benchmarks.harness import Result, measure  # noqa: E402
+from netcfg.designs import render  # noqa: E402
+from netcfg.impact.api import analyse, analyse_inventories, load_pair  # noqa: E402
+from netcfg.impact.markdown import summary  # noqa: E402
+from netcfg.impact.sources import resolve  # noqa: E402
+from netcfg.inventory import load_inventory  # noqa: E402
+from netcfg.inventory.synth import write_synth  # noqa: E402
+
+NAME = "check"
+SEED = 2017
+# The last /28 of RFC 6598 space: synth only reaches 100.64.0.0/10 for fleets far larger
+# than these, so it never overlaps a synthetic network.
+NEW_NETWORK = "  - {prefix: 100.127.255.240/28, segment: fe, gateway: 100.127.255.241}\n"
+# (machines, networks, target seconds end to end)
+CASES = [(10_000, 500, 10.0)]
+QUICK_CASES = [(1_000, 60, None)]
+
+
+def _make(tmp: Path, machines: int, networks: int) -> tuple[Path, Path]:
+    base, head = tmp / "base", tmp / "head"
+    write_synth(base, machines, networks, SEED)
+    shutil.copytree(base, head)
+    with open(head / "networks.yaml", "a", encoding="utf-8") as handle:
+        handle.write(NEW_NETWORK)
+    return base, head
+
+
+def _check(base: str, head: str) -> tuple[str, int]:
+    report = analyse(base, head).report
+    json.dumps(report)
+    summary(report)
+    return report["decision"], report["hosts_touched"]
+
+
+def _naive_check(base: str, head: str) -> tuple[str, int]:
+    base_inv, head_inv, approvals = load_pair(resolve(base), resolve(head))
+    report = analyse_inventories(base_inv, head_inv, approvals=approvals, full_render=True).report
+    json.dumps(report)
+    summary(report)
+    return report["decision"], report["hosts_touched"]
+
+
+def _render_both(base_inv, head_inv) -> int:
+    return len(render(base_inv)) + len(render(head_inv))
+
+
+def _analysis(base_inv, head_inv) -> int:
+    report = analyse_inventories(base_inv, head_inv).report
+    json.dumps(report)
+    summary(report)
+    return report["hosts_touched"]
+
+
+def run(quick: bool = False) -> list[Result]:
+    results = []
+    for machines, networks, max_s in QUICK_CASES if quick else CASES:
+        case = f"{machines:,} machines / {networks} networks, +1 network on fe"
+        with tempfile.TemporaryDirectory(prefix="netcfg-bench-") as tmp:
+            base, head = _make(Path(tmp), machines, networks)
+            check_s, check_mib, (decision, touched) = measure(_check, str(base), str(head))
+            naive_s, naive_mib, naive = measure(_naive_check, str(base), str(head))
+            base_inv, head_inv = load_inventory(base), load_inventory(head)
+            render_s, render_mib, rendered = measure(_render_both, base_inv, head_inv)
+            analysis_s, analysis_mib, touched_again = measure(_analysis, base_inv, head_inv)
+        if naive != (decision, touched) or touched_again != touched or rendered != 2 * machines:
+            raise RuntimeError(f"{case}: inconsistent results {naive} {decision} {touched} {touched_again}")
+        results += [
+            Result(NAME, case, "check seconds", round(check_s, 3), f"< {max_s:g} s" if max_s else "",
+                   check_s < max_s if max_s else None),
+            Result(NAME, case, "check peak MiB", round(check_mib, 1)),
+            Result(NAME, case, f"machines touched ({decision})", touched),
+            Result(NAME, case, "naive check seconds (render all)", round(naive_s, 3)),
+            Result(NAME, case, "naive check peak MiB", round(naive_mib, 1)),
+            Result(NAME, case, "two full renders seconds", round(render_s, 3)),
+            Result(NAME, case, "analysis seconds (after load)", round(analysis_s, 3)),
+            Result(NAME, case, "analysis / two full renders", round(analysis_s / render_s, 3), "< 1",
+                   analysis_s < render_s),
+            Result(NAME, case, "check / naive check", round(check_s / naive_s, 3), "< 1", check_s < naive_s),
+        ]
+    return results
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv[1:]):
+        print(row)
