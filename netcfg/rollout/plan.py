@@ -88,7 +88,8 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
     ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [
         m.end_s for m in maintenance
     ]
-    parts = lower_bound_parts(inventory, waves, evacuate, disruptive)
+    scheduled = [h for h in disruptive if h not in held]
+    parts = lower_bound_parts(inventory, waves, evacuate, scheduled)
     return Plan(
         waves=tuple(waves),
         migrations=tuple(sorted(migrations, key=lambda m: (m.start_s, m.source, m.vm))),
