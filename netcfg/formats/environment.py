@@ -17,8 +17,18 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from netcfg.config import MAIN_TABLE, PROTOCOL, table_name
+from netcfg.config import (
+    MAIN_TABLE,
+    PROTOCOL,
+    Address,
+    HostConfig,
+    InterfaceConfig,
+    Route,
+    Rule,
+    table_name,
+)
 from netcfg.errors import InputError, Location, Problem
+from netcfg.formats.jsonfmt import HostJson
 
 
 class PackageLoader(jinja2.BaseLoader):
@@ -40,18 +50,30 @@ class PackageLoader(jinja2.BaseLoader):
         return source, None, lambda: True
 
 
+# Frozen, slotted model types with nothing but data and read-only properties: public
+# attribute access on them is exactly what the sandbox would allow anyway, so it skips
+# the sandbox's generic checks (which cost more than the rest of rendering a machine).
+# Formats add their own frozen views (netplan's links).
+MODEL_TYPES: set[type] = {HostConfig, InterfaceConfig, Address, Rule, Route}
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) in MODEL_TYPES and not attribute.startswith("_"):
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def yaml_str(value: Any) -> str:
     """A YAML scalar that can never be misread: JSON string syntax is valid YAML, so a
     name such as `on` or `1e3` stays a string."""
     return json.dumps(str(value))
 
 
-def canonical_json(value: Any) -> str:
-    """The canonical JSON text of a model dict: sorted keys, two-space indent."""
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
-
-
-def environment(templates: Path | None = None) -> ImmutableSandboxedEnvironment:
+def environment(templates: Path | None = None) -> Sandbox:
     """The environment for the default templates, or `templates` over the defaults."""
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
@@ -61,7 +83,7 @@ def environment(templates: Path | None = None) -> ImmutableSandboxedEnvironment:
             )
         loaders.append(jinja2.FileSystemLoader(str(templates)))
     loaders.append(PackageLoader())
-    env = ImmutableSandboxedEnvironment(
+    env = Sandbox(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -74,7 +96,8 @@ def environment(templates: Path | None = None) -> ImmutableSandboxedEnvironment:
         auto_reload=False,
     )
     env.filters["yaml_str"] = yaml_str
-    env.filters["canonical_json"] = canonical_json
+    # The canonical JSON of a HostConfig (or any JSON value): sorted keys, indent 2.
+    env.filters["canonical_json"] = HostJson()
     env.filters["table_name"] = table_name
     env.globals["PROTOCOL"] = PROTOCOL
     env.globals["MAIN_TABLE"] = MAIN_TABLE

@@ -24,19 +24,22 @@ HEADER = re.compile(r"#\s*netcfg:\s*(.*)")
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     name = config.name
-    by_family: dict[int, tuple[list[Route], list[Rule]]] = {4: ([], []), 6: ([], [])}
-    for route in config.routes:
-        by_family[route.family][0].append(route)
-    for rule in config.rules:
-        by_family[rule.family][1].append(rule)
-    routes4, rules4 = by_family[4]
-    routes6, rules6 = by_family[6]
+    routes4 = [r for r in config.routes if r.family == 4]
+    routes6 = [r for r in config.routes if r.family != 4]
+    rules4 = [r for r in config.rules if r.family == 4]
+    rules6 = [r for r in config.rules if r.family != 4]
     return {
         f"iproute2/{name}.batch": templates.render(
-            "iproute2/host.batch.j2", host=config, routes=routes4, rules=rules4
+            "iproute2/host.batch.j2",
+            host=config,
+            routes=templates.block("iproute2/route.j2", "route", routes4),
+            rules=templates.block("iproute2/rule.j2", "rule", rules4),
         ),
         f"iproute2/{name}.6.batch": templates.render(
-            "iproute2/host.6.batch.j2", host=config, routes=routes6, rules=rules6
+            "iproute2/host.6.batch.j2",
+            host=config,
+            routes=templates.block("iproute2/route.j2", "route", routes6),
+            rules=templates.block("iproute2/rule.j2", "rule", rules6),
         ),
     }
 

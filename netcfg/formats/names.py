@@ -50,8 +50,6 @@ def safe_interface_name(host: str, name: str, where: Location | None = None) -> 
 def check_config(config: HostConfig, where: Location | None = None) -> None:
     """Refuse a config whose names could escape a file or a line."""
     safe_host_name(config.name, where)
-    for iface in config.interfaces:
-        safe_interface_name(config.name, iface.name, where)
-    for route in config.routes:
-        if route.device is not None:
-            safe_interface_name(config.name, route.device, where)
+    names = {iface.name for iface in config.interfaces}
+    for name in sorted(names | ({r.device for r in config.routes} - {None})):
+        safe_interface_name(config.name, name, where)

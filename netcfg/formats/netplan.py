@@ -11,26 +11,55 @@ reads (the integration tests do exactly that).
 
 from __future__ import annotations
 
-from netcfg.config import HostConfig
+from dataclasses import dataclass
+
+from netcfg.config import Address, HostConfig
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.attach import attach
+from netcfg.formats.environment import MODEL_TYPES
 from netcfg.formats.registry import Format, Templates, register
 
 
+@dataclass(frozen=True, slots=True)
+class NetplanLink:
+    """One link as the netplan template sees it: routes and rules already as text."""
+
+    name: str
+    segment: str
+    bridge: bool
+    addresses: tuple[Address, ...]
+    routes: str
+    rules: str
+
+
+MODEL_TYPES.add(NetplanLink)
+
+
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
-    entries = attach(config)
+    entries = templates.memo(config, lambda: attach(config))
     for entry in entries:
         for rule in entry.rules:
             if rule.src is None and rule.dst is None:
                 raise InputError(
                     [Problem(Location(config.name), f"netplan needs from or to in rule {rule}")]
                 )
+    links = [
+        NetplanLink(
+            name=e.interface.name,
+            segment=e.interface.segment,
+            bridge=e.interface.bridge,
+            addresses=e.interface.addresses,
+            routes=templates.block("netplan/route.j2", "route", e.routes),
+            rules=templates.block("netplan/rule.j2", "rule", e.rules),
+        )
+        for e in entries
+    ]
     return {
         f"netplan/{config.name}.yaml": templates.render(
             "netplan/host.yaml.j2",
             host=config,
-            ethernets=[e for e in entries if not e.interface.bridge],
-            bridges=[e for e in entries if e.interface.bridge],
+            ethernets=[link for link in links if not link.bridge],
+            bridges=[link for link in links if link.bridge],
         )
     }
 

@@ -32,7 +32,7 @@ PROTOCOL_NAMES = {"kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     files = {}
-    for entry in attach(config):
+    for entry in templates.memo(config, lambda: attach(config)):
         iface = entry.interface
         base = f"networkd/{config.name}/10-{iface.name}"
         if iface.bridge:
@@ -43,8 +43,8 @@ def render(config: HostConfig, templates: Templates) -> dict[str, str]:
             "networkd/interface.network.j2",
             host=config,
             iface=iface,
-            routes=entry.routes,
-            rules=entry.rules,
+            routes=templates.block("networkd/route.j2", "route", entry.routes),
+            rules=templates.block("networkd/rule.j2", "rule", entry.rules),
         )
     return files
 

@@ -7,13 +7,16 @@ templates, and how to read them back into the model (the round-trip tests use th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import jinja2
 
 from netcfg.config import HostConfig
 from netcfg.errors import InputError, Location, Problem
+
+T = TypeVar("T")
 
 # (config, environment) -> {relative path: text}
 Renderer = Callable[[HostConfig, "Templates"], dict[str, str]]
@@ -49,13 +52,53 @@ def get_format(name: str) -> Format:
 
 
 class Templates:
-    """Compiled templates of one environment, each compiled on first use only."""
+    """Compiled templates of one environment, each compiled on first use only.
 
-    __slots__ = ("env", "_compiled")
+    Entry templates (one route, one rule) are rendered once per distinct entry object:
+    the designs share the `to` rules and on-link routes of a segment between all its
+    machines, so a fleet of 10,000 machines with hundreds of networks per segment
+    renders a few thousand entries, not millions. The cache is keyed by object identity
+    (hashing a frozen dataclass costs more than rendering the line is worth saving) and
+    keeps every entry it has seen alive, so no other object can take over an id while
+    its text is cached. Entries built per machine (its `from` rules, its defaults) are
+    mostly equal to another machine's: a second cache by value renders each distinct
+    one once."""
+
+    __slots__ = ("env", "_compiled", "_by_id", "_by_value", "_alive", "_attached")
 
     def __init__(self, env: jinja2.Environment):
         self.env = env
         self._compiled: dict[str, jinja2.Template] = {}
+        self._by_id: dict[str, dict[int, str]] = {}
+        self._by_value: dict[str, dict[object, str]] = {}
+        self._alive: list[object] = []
+        self._attached: tuple[object, object] = (None, None)
+
+    def block(self, name: str, variable: str, entries: Sequence[object]) -> str:
+        """The texts of template `name` for each entry (bound to `variable`), joined."""
+        by_id = self._by_id.get(name)
+        if by_id is None:
+            by_id = self._by_id[name] = {}
+        parts = list(map(by_id.get, map(id, entries)))  # C-speed loop: no Python frame
+        if None in parts:  # first sight of some entries: render (or find) them
+            by_value = self._by_value.setdefault(name, {})
+            for i, entry in enumerate(entries):
+                if parts[i] is None:
+                    text = by_value.get(entry)
+                    if text is None:
+                        text = by_value[entry] = self.render(name, **{variable: entry})
+                    parts[i] = by_id[id(entry)] = text
+                    self._alive.append(entry)
+        return "".join(parts)  # type: ignore[arg-type]
+
+    def memo(self, key: object, compute: Callable[[], T]) -> T:
+        """compute() for the last key asked, reused while the same object is asked again
+        (networkd and netplan attach the same machine's routes one after the other)."""
+        last_key, value = self._attached
+        if last_key is not key:
+            value = compute()
+            self._attached = (key, value)
+        return value  # type: ignore[return-value]
 
     def render(self, name: str, **context: object) -> str:
         from netcfg.formats.environment import template
