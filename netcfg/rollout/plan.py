@@ -300,7 +300,9 @@ class _Evacuation:
             host = self.hosts[name]
             host.state = PENDING
             host.queue_pos = pos
-            host.lanes = max(1, min(self.per_host, int(host.nic // targets_nic) or 1))
+            # Parallel lanes only pay when the source's link outruns every target's.
+            others = max((h.nic for h in self.hosts.values() if h is not host), default=host.nic)
+            host.lanes = max(1, min(self.per_host, int(host.nic // others)))
             self.queue.append(host)
         self.active: list[_Host] = []
         self.events: list[tuple[float, int, int, object]] = []
@@ -351,8 +353,8 @@ class _Evacuation:
         for i, candidate in enumerate(self.queue[:8]):
             if len(self.active) >= self.parallel:
                 break
-            if not candidate.vms:
-                continue
+            if not candidate.vms or candidate.receiving:
+                continue  # a host still receiving starts evacuating once that has landed
             if room is None:
                 room = self._room(candidate)  # the candidate's own free memory excluded
             if room >= owed + candidate.load - 1e-9:

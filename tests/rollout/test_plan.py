@@ -201,3 +201,13 @@ def test_a_host_held_by_a_non_converging_vm_still_receives():
     assert plan.unscheduled == ("a",)
     assert {m.target for m in plan.migrations} == {"a"}
     assert simulate(plan.to_dict(), inventory).clean
+
+
+def test_a_fast_source_sends_in_parallel_to_slower_targets():
+    inventory = make_inventory([("fast", 128, 25), ("t1", 64, 10), ("t2", 64, 10)],
+                               [(f"v{i}", "fast", 8, 10, None) for i in range(6)],
+                               rollout=RolloutPolicy(max_migrations_per_host=2))
+    plan = plan_rollout(inventory, [Change("fast", DISRUPTIVE)])
+    first = sorted(plan.migrations, key=lambda m: m.start_s)[:2]
+    assert first[0].start_s == first[1].start_s == 0  # two lanes of 12.5 Gbit/s each
+    assert simulate(plan.to_dict(), inventory).clean
