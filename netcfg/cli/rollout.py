@@ -125,7 +125,8 @@ def plan(
     if from_report is not None:
         if base is not None:
             raise InputError("give BASE [HEAD] or --from-report, not both")
-        changes = changes_from_report(_read_json(from_report, "impact report"), str(from_report))
+        report = _read_json(from_report, "impact report")
+        changes = changes_from_report(report, str(from_report))
         head_inventory = load(Path(inventory))
     elif base is not None:
         try:
@@ -133,7 +134,8 @@ def plan(
         except ImportError:  # the impact layer is optional for planning from a report
             raise InputError("impact analysis is unavailable: use --from-report REPORT.json") from None
         analysis = analyse(base, head, design=design, inventory_dir=inventory)
-        changes = changes_from_report(analysis.report, "impact analysis")
+        report = analysis.report
+        changes = changes_from_report(report, "impact analysis")
         head_inventory = analysis.head
     else:
         raise InputError("give BASE [HEAD] (directories or git revisions) or --from-report REPORT.json")
@@ -141,6 +143,10 @@ def plan(
     result = plan_rollout(head_inventory, changes)
     data = result.to_dict()
     sim = replay(data, head_inventory, source="<plan>")
+    if isinstance(report.get("decision"), str) and "hosts_touched" in report:
+        out.print(escape(f"impact: {report['decision']}, {report['hosts_touched']} of "
+                         f"{report.get('hosts_total', '?')} machines touched"
+                         + (" (the plan is what an approval would start)" if report["decision"] == "block" else "")))
     for line in _summary(result, sim):
         out.print(escape(line))
     if json_file is not None:

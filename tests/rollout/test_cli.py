@@ -122,3 +122,20 @@ def test_plan_against_a_git_revision(tmp_path, monkeypatch, capsys):
 def test_no_change_is_an_empty_plan(capsys):
     assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "inventory")]) == 0
     assert "makespan 0 s" in capsys.readouterr().out
+
+
+def test_simulate_writes_the_page_of_a_bad_plan(tmp_path, capsys):
+    page = tmp_path / "naive.html"
+    code = main(["simulate", str(INCIDENT / "naive-plan.json"), "--inventory", str(INCIDENT / "after"),
+                 "--html", str(page)])
+    assert code == 3
+    out = capsys.readouterr().out
+    assert "12 hosts overcommitted, by up to 44 GiB (total 528 GiB)" in out
+    assert "kvm01" in out and "OVER" in out
+    html = page.read_text()
+    assert html.count("data-host=") == 12 and "invariant violations" in html
+
+
+def test_plan_shows_the_impact_decision(tmp_path, capsys):
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after")]) == 0
+    assert "impact: block, 156 of 156 machines touched" in capsys.readouterr().out

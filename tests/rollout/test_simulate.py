@@ -136,3 +136,61 @@ def test_a_vm_is_not_maintained_while_it_migrates():
 def test_a_malformed_plan_is_an_input_error():
     with pytest.raises(InputError, match="not a plan file"):
         simulate({"migrations": [{"vm": "v1"}], "maintenance": []}, inv())
+
+
+# --- the simulator catches a good plan made bad ------------------------------------------
+
+def _incident_plan():
+    from netcfg.inventory import load_inventory
+    from netcfg.rollout.model import DISRUPTIVE, Change
+    from netcfg.rollout.plan import plan_rollout
+
+    from .conftest import INCIDENT
+
+    inventory = load_inventory(INCIDENT / "after")
+    kvm = [n for n, m in inventory.machines.items() if str(m.kind) == "kvm-host"]
+    plan = plan_rollout(inventory, [Change(n, DISRUPTIVE) for n in kvm]).to_dict()
+    assert simulate(plan, inventory).clean
+    return plan, inventory
+
+
+def test_maintenance_before_the_last_vm_left_is_caught():
+    plan, inventory = _incident_plan()
+    last = max(plan["migrations"], key=lambda m: m["end_s"])
+    for w in plan["maintenance"]:
+        if w["host"] == last["from"]:
+            w["start_s"], w["end_s"] = last["end_s"] - 100, last["end_s"] - 40
+    sim = simulate(plan, inventory)
+    assert any(v.invariant == "maintenance" and v.host == last["from"] for v in sim.violations)
+
+
+def test_all_vms_sent_to_one_host_is_caught():
+    plan, inventory = _incident_plan()
+    target = plan["migrations"][-1]["to"]
+    for m in plan["migrations"]:
+        if m["from"] != target:
+            m["to"] = target
+    sim = simulate(plan, inventory)
+    assert target in sim.overcommitted()
+
+
+def test_optimistic_durations_are_caught():
+    plan, inventory = _incident_plan()
+    for m in plan["migrations"]:
+        m["end_s"] = m["start_s"] + (m["end_s"] - m["start_s"]) / 2
+    sim = simulate(plan, inventory)
+    assert len([v for v in sim.violations if v.invariant == "migration"]) == len(plan["migrations"])
+
+
+def test_starting_every_evacuation_together_is_caught():
+    plan, inventory = _incident_plan()
+    first = {}
+    for m in plan["migrations"]:
+        first.setdefault(m["from"], m["start_s"])
+    for m in plan["migrations"]:
+        shift = first[m["from"]]
+        m["start_s"] -= shift
+        m["end_s"] -= shift
+    sim = simulate(plan, inventory)
+    assert sim.peak_parallel_evacuations > inventory.policy.rollout.max_parallel_evacuations
+    assert "evacuations" in kinds(sim)
