@@ -95,7 +95,13 @@ class OutputDir:
         data = text.encode("utf-8")
         self.current[relative] = {"format": fmt, "host": host}
         try:
-            same = path.read_bytes() == data and (path.stat().st_mode & 0o777) == mode
+            st = path.stat()
+            # Size and mode first: a changed length needs no read to know it changed.
+            same = (
+                st.st_size == len(data)
+                and (st.st_mode & 0o777) == mode
+                and path.read_bytes() == data
+            )
         except (FileNotFoundError, NotADirectoryError):
             same = False
         if same:
