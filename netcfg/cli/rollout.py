@@ -82,6 +82,14 @@ def _summary(plan: Plan, sim: Simulation) -> list[str]:
         f"{len(plan.maintenance)} maintenance windows, {len(evacuated)} hypervisors evacuated "
         f"({len(plan.migrations)} live migrations, {gib:,.0f} GiB)"
     )
+    spans: dict[str, list[float]] = {}
+    for m in plan.migrations:
+        span = spans.setdefault(m.source, [m.start_s, m.end_s])
+        span[0], span[1] = min(span[0], m.start_s), max(span[1], m.end_s)
+    order = sorted(spans.items(), key=lambda item: (item[1][0], item[0]))
+    if order:
+        shown = ", ".join(f"{h} {_clock(s)}-{_clock(e)}" for h, (s, e) in order[:10])
+        lines.append(f"  evacuations: {shown}" + (f" ... and {len(order) - 10} more" if len(order) > 10 else ""))
     for w in plan.waves:
         name = "canary" if w.index == 0 else f"wave {w.index}"
         lines.append(f"  {name}: {w.start_s:.0f}-{w.end_s:.0f} s, {len(w.hosts)} hosts: "

@@ -302,6 +302,8 @@ class _Evacuation:
             host.queue_pos = pos
             # Parallel lanes only pay when the source's link outruns every target's.
             others = max((h.nic for h in self.hosts.values() if h is not host), default=host.nic)
+            # (Each lane's share stays at least the fastest target's link, so lanes never
+            # make a migration slower than one lane would: no VM stops converging.)
             host.lanes = max(1, min(self.per_host, int(host.nic // others)))
             self.queue.append(host)
         self.active: list[_Host] = []

@@ -211,3 +211,4 @@ def test_a_fast_source_sends_in_parallel_to_slower_targets():
     first = sorted(plan.migrations, key=lambda m: m.start_s)[:2]
     assert first[0].start_s == first[1].start_s == 0  # two lanes of 12.5 Gbit/s each
     assert simulate(plan.to_dict(), inventory).clean
+
