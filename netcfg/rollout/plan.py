@@ -244,7 +244,7 @@ def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
 
 class _Host:
     __slots__ = ("name", "cap", "nic", "load", "state", "queue_pos", "sending", "receiving",
-                 "lanes", "waiting", "vms", "free_at")
+                 "lanes", "waiting", "vms", "free_at", "best_other")
 
     def __init__(self, machine: Machine, vms: list[str], load: float):
         self.name = machine.name
@@ -259,6 +259,7 @@ class _Host:
         self.waiting: list[str] = []  # VMs still to send (evacuating hosts), largest last
         self.vms = set(vms)  # resident now
         self.free_at = 0.0  # when its current incoming migration or maintenance ends
+        self.best_other = self.nic  # the fastest link among the other hypervisors
 
 
 class _Evacuation:
@@ -287,8 +288,6 @@ class _Evacuation:
         for name in held:
             self.hosts[name].state = HELD
             self.hosts[name].queue_pos = len(evacuate)  # after every queued host
-        targets_nic = max((h.nic for h in self.hosts.values()), default=1.0)
-        self.fastest = targets_nic
         self.mib_per_gbit = MIB_PER_GBIT * self.efficiency  # link_rate_mib_s, inlined
         # Longest evacuation first (LPT: the parallel slots stay evenly busy to the end);
         # ties by name for a stable plan.
@@ -302,6 +301,7 @@ class _Evacuation:
             host.queue_pos = pos
             # Parallel lanes only pay when the source's link outruns every target's.
             others = max((h.nic for h in self.hosts.values() if h is not host), default=host.nic)
+            host.best_other = others
             # (Each lane's share stays at least the fastest target's link, so lanes never
             # make a migration slower than one lane would: no VM stops converging.)
             host.lanes = max(1, min(self.per_host, int(host.nic // others)))
@@ -352,7 +352,7 @@ class _Evacuation:
             return
         owed = sum(self.vm_gib[v] for h in self.active for v in h.waiting)
         room = None
-        for i, candidate in enumerate(self.queue[:8]):
+        for candidate in self.queue[:8]:  # the next few: a smaller one may fit sooner
             if len(self.active) >= self.parallel:
                 break
             if not candidate.vms or candidate.receiving:
@@ -374,8 +374,7 @@ class _Evacuation:
     def _available(self) -> list[_Host]:
         return [
             h for h in self.hosts.values()
-            if h.state in RECEIVES and h.receiving == 0 and h.sending == 0
-            and h.receiving + h.sending < self.per_host and h.cap - h.load > 0
+            if h.state in RECEIVES and h.receiving == 0 and h.sending == 0 and h.cap - h.load > 0
         ]
 
     def _dispatch(self) -> None:
@@ -400,7 +399,8 @@ class _Evacuation:
 
     def _choose(self, source: _Host, avail: list[_Host], strict: bool):
         best_free = max(h.cap - h.load for h in avail)
-        floor = 0.5 * link_rate_mib_s(source.nic / source.lanes, self.fastest, self.efficiency) if strict else 0.0
+        top = link_rate_mib_s(source.nic / source.lanes, source.best_other, self.efficiency)
+        floor = 0.5 * top if strict else 0.0
         for vm in reversed(source.waiting):  # largest first
             gib = self.vm_gib[vm]
             if gib > best_free + 1e-9:
