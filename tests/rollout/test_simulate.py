@@ -194,3 +194,15 @@ def test_starting_every_evacuation_together_is_caught():
     sim = simulate(plan, inventory)
     assert sim.peak_parallel_evacuations > inventory.policy.rollout.max_parallel_evacuations
     assert "evacuations" in kinds(sim)
+
+
+def test_the_simulator_shares_no_code_with_the_planner():
+    import ast
+    from pathlib import Path
+
+    import netcfg.rollout.simulate as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.startswith("netcfg.rollout")}, imported
