@@ -213,3 +213,15 @@ def test_show_unknown_host_exits_2(capsys):
     assert main(["show", "kvm99", "-i", str(INVENTORY)]) == 2
     err = capsys.readouterr().err
     assert "unknown machine 'kvm99'" in err
+
+
+def test_progress_bar_path_writes_the_same(tmp_path, capsys, monkeypatch):
+    import netcfg.cli.render as render_cli
+
+    monkeypatch.setattr(render_cli, "show_progress", lambda: True)
+    monkeypatch.setattr(render_cli, "PROGRESS_ABOVE", 0)
+    assert main(["render", str(INVENTORY), "--out", str(tmp_path / "bar"), "-f", "json"]) == 0
+    assert counts(capsys.readouterr().err).endswith("files written, 0 unchanged")
+    monkeypatch.setattr(render_cli, "show_progress", lambda: False)
+    assert main(["render", str(INVENTORY), "--out", str(tmp_path / "plain"), "-f", "json"]) == 0
+    assert tree(tmp_path / "bar") == tree(tmp_path / "plain")

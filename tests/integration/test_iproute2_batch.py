@@ -239,3 +239,13 @@ def test_a_wrong_expectation_is_caught(fallback):
     files = render_host(config, ["iproute2"], templates())
     extra = replace(config, rules=config.rules + (Rule(4, 99, 9, dst="10.99.0.0/16"),))
     assert "rules" in load_and_compare(extra, files, fallback)
+
+
+def test_synthetic_fleet_loads_into_namespaces(fallback):
+    """A synthetic fleet (netcfg.inventory.synth): more networks per segment and IPv6
+    on both fe and srv, under the heavier design."""
+    from netcfg.inventory import load_inventory_texts
+    from netcfg.inventory.synth import synth_texts
+
+    inventory = load_inventory_texts(synth_texts(120, 16, 7), "synth")
+    check_fleet(render_design(inventory, "policy-routing"), fallback)
