@@ -89,7 +89,9 @@ def render_html(plan: dict[str, Any], simulation: Simulation, title: str = "netc
                      f'{len(w["hosts"])} hosts: {hosts}</title></rect>')
     y += BAND_H
     # Band: maintenance of machines that are not hypervisors (VMs, physical, routers).
-    parts.append(f'<text x="4" y="{y + 14}">other maintenance ({len(others)})</text>')
+    parts.append(f'<text x="4" y="{y + 14}">other windows<title>maintenance of {len(others)} VMs and '
+                 f'other machines</title></text><text x="{LABEL_W - 6}" y="{y + 14}" text-anchor="end">'
+                 f'{len(others)}</text>')
     for h in others:
         for w in windows[h]:
             width = max(1.0, (w["end_s"] - w["start_s"]) * scale)
