@@ -28,10 +28,11 @@ def templates(directory: Path | None = None) -> Templates:
 
 
 def render_host(
-    config: HostConfig, formats: Iterable[str], compiled: Templates
+    config: HostConfig, formats: Iterable[str], compiled: Templates, check: bool = True
 ) -> dict[str, str]:
     """{relative path: text} of one machine in `formats`; refuses unsafe names."""
-    check_config(config)
+    if check:
+        check_config(config)
     files: dict[str, str] = {}
     for name in formats:
         files.update(get_format(name).render(config, compiled))
@@ -48,8 +49,13 @@ def iter_rendered(
     for name in chosen:
         get_format(name)  # an unknown format fails before any rendering
     compiled = templates(directory)
-    for host in sorted(configs):
-        yield host, render_host(configs[host], chosen, compiled)
+    hosts = sorted(configs)
+    # Every name is checked before the first file is rendered, so a bad machine stops
+    # the run before anything is written, not half-way through the fleet.
+    for host in hosts:
+        check_config(configs[host])
+    for host in hosts:
+        yield host, render_host(configs[host], chosen, compiled, check=False)
 
 
 def render_files(
