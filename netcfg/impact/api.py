@@ -21,7 +21,7 @@ from typing import Any
 from netcfg.errors import InputError
 from netcfg.impact.approvals import APPROVALS_DIR, Approval, parse_approvals
 from netcfg.impact.changes import EntityChange, diff_inventories
-from netcfg.impact.compute import render_and_diff
+from netcfg.impact.compute import no_gc, render_and_diff
 from netcfg.impact.diff import DISRUPTIVE, HostDiff
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.report import build_report
@@ -119,6 +119,19 @@ def analyse_inventories(
 ) -> Analysis:
     """The analysis of two loaded inventories. `full_render` renders every machine
     instead of the graph's candidates (used by tests to prove both agree)."""
+    with no_gc():
+        return _analyse(base, head, design, approvals, full_render, base_source, head_source)
+
+
+def _analyse(
+    base: Inventory,
+    head: Inventory,
+    design: str | Design | None,
+    approvals: tuple[Approval, ...],
+    full_render: bool,
+    base_source: Source | None,
+    head_source: Source | None,
+) -> Analysis:
     overridden = design is not None
     head_design = Design(design) if overridden else head.policy.design
     base_design = head_design if overridden else base.policy.design

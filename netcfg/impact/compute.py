@@ -8,10 +8,12 @@ changes, platforms without fork, and NETCFG_JOBS=1 run in process.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from netcfg.designs import render
 from netcfg.impact.diff import HostDiff, diff_configs
@@ -23,6 +25,21 @@ MAX_JOBS = 4
 # The job a forked worker runs: set in the parent just before forking, so the worker
 # reads it from its copy of memory instead of receiving pickled inventories.
 _JOB: tuple[Inventory, Inventory, Design, Design] | None = None
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Rendering and diffing allocate millions of
+    small acyclic objects; each full collection would walk both inventories and every
+    config again (measured: a full render of 10,000 machines takes twice as long with
+    it). Reference counting still frees everything; the previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def jobs() -> int:

@@ -10,6 +10,7 @@ decided here too, by its kind (see DESIGN.md "Change classification").
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from dataclasses import dataclass
 
 from netcfg.config import HostConfig, Rule
@@ -73,8 +74,8 @@ class _Interner:
         the caller, so ids stay valid)."""
         by_id: dict[int, object] = {}
         for config in configs:
-            by_id.update(zip(map(id, config.rules), config.rules))
-            by_id.update(zip(map(id, config.routes), config.routes))
+            entries = config.rules + config.routes
+            by_id.update(zip(map(id, entries), entries))
         numbers, values = self.numbers, self.values
         out = {}
         for oid, value in by_id.items():
@@ -89,8 +90,7 @@ class _Interner:
 def _entries(config: HostConfig | None, numbers: dict[int, int]) -> set[int]:
     if config is None:
         return set()
-    lookup = numbers.__getitem__
-    return set(map(lookup, map(id, config.rules))) | set(map(lookup, map(id, config.routes)))
+    return set(map(numbers.__getitem__, map(id, chain(config.rules, config.routes))))
 
 
 def _line(kind: str, value: object) -> str:
