@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import YAMLError
 
 from netcfg.errors import InputError, Location, Problem
 
@@ -52,10 +52,11 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
     yaml = YAML(typ="rt")  # round-trip loader: safe, and it keeps line/column marks
     try:
         data = yaml.load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        problems.append(Problem(Location(shown, line, col), f"invalid YAML: {error.problem or error}"))
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        message = getattr(error, "problem", None) or str(error)
+        problems.append(Problem(Location(shown, line, col), f"invalid YAML: {message}"))
         return None
     if not isinstance(data, CommentedMap):
         problems.append(Problem(Location(shown, 1, 1), "an approval is a mapping with digest, by, reason"))

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 TOP = 20
-FOLDED_MAX = 300  # rows in the <details> block; the JSON report has them all
+FOLDED_MAX = 200  # rows in the <details> block; the JSON report has them all
+MAX_CAUSES = 3  # per machine in the tables
 
 _TITLE = {
     "pass": "pass",
@@ -36,7 +37,9 @@ def _host_rows(hosts: Iterable[Mapping[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for h in hosts:
-        causes = "; ".join(h["causes"])
+        causes = "; ".join(h["causes"][:MAX_CAUSES])
+        if len(h["causes"]) > MAX_CAUSES:
+            causes += f" (+{len(h['causes']) - MAX_CAUSES} more)"
         evacuate = ", ".join(h["evacuate"][:5]) + (f" (+{len(h['evacuate']) - 5})" if len(h["evacuate"]) > 5 else "")
         state = f" ({h['state']})" if h.get("state") not in (None, "changed") else ""
         rows.append(

@@ -105,3 +105,23 @@ def test_bad_approval_file_is_an_input_error_with_location(tmp_path, capsys):
     assert f"{head}/approvals/x.yaml:3:1: error: unknown key 'reson'" in err
     assert f"{head}/approvals/y.yaml:2:1: error: invalid YAML" in err
     assert f"{head}/approvals/x.yaml:1:1: error: missing 'reason'" in err
+
+
+def test_markdown_summary_fits_a_pull_request_comment():
+    from netcfg.impact.markdown import summary
+
+    host = {
+        "name": "vm-with-a-rather-long-name-0000", "kind": "vm", "segments": ["fe", "srv"], "change": "hot",
+        "state": "changed", "causes": [f"network 198.51.{i}.0/24 added to segment fe" for i in range(40)],
+        "added": ["x"] * 40, "removed": [], "evacuate": [],
+    }
+    report = {
+        "decision": "block", "digest": "a" * 64, "design": "policy-routing", "hosts_total": 10_000,
+        "hosts_touched": 10_000, "fraction": 1.0, "reasons": ["too many"], "reconfigure": "live",
+        "hosts": [dict(host, name=f"vm{i:05d}") for i in range(10_000)],
+    }
+    text = summary(report)
+    assert len(text) < 65_536  # GitHub's limit for a comment
+    assert "<details><summary>9980 more machines</summary>" in text
+    assert "… and 9780 more: see the JSON report." in text
+    assert "(+37 more)" in text
