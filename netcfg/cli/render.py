@@ -16,7 +16,7 @@ from netcfg.cli.common import DEFAULT_INVENTORY, InventoryArg, err, load, out, s
 from netcfg.config import HostConfig, table_name
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
-from netcfg.formats import FORMAT_NAMES, FORMATS, get_format, write_rendered
+from netcfg.formats import FORMAT_NAMES, get_format, write_rendered
 from netcfg.formats.names import safe_host_name
 from netcfg.inventory.model import Design, Inventory
 
@@ -128,7 +128,11 @@ def _table(title: str, columns: tuple[str, ...], right: tuple[str, ...] = ()) ->
     # Light borders and folding rather than "…": an address cut short is worse than a
     # wrapped one, and an 80-column pipe must still show every character.
     table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
     for column in columns:
         table.add_column(column, overflow="fold", justify="right" if column in right else "left")
@@ -216,4 +220,4 @@ def show(
             out.print(f"{table.title}: none", markup=False)
 
 
-__all__ = ["FORMATS", "host_tables", "render", "select_machines", "show"]
+__all__ = ["host_tables", "render", "select_machines", "show"]

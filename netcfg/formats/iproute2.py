@@ -63,6 +63,57 @@ def _options(words: list[str], start: int) -> dict[str, str]:
     return dict(zip(rest[0::2], rest[1::2]))
 
 
+class _Unknown(Exception):
+    """A line of a kind this format never writes."""
+
+
+def _parse_line(words: list[str], comment: str, state: dict) -> None:
+    if words[:2] == ["link", "add"] and len(words) >= 5:
+        segment = ""
+        for w in comment.split():
+            if w.startswith("segment="):
+                segment = w.split("=", 1)[1]
+        state["interfaces"][words[2]] = InterfaceConfig(
+            words[2], segment, bridge=words[4] == "bridge"
+        )
+    elif words[:2] == ["address", "add"] and len(words) == 5 and words[3] == "dev":
+        address = words[2]
+        state["addresses"].append(Address(words[4], _family(address), address))
+    elif words[:2] == ["link", "set"]:
+        return
+    elif words[:2] == ["route", "add"] and len(words) >= 3:
+        opts = _options(words, 3)
+        state["routes"].append(
+            Route(
+                family=_family(words[2]),
+                table=int(opts["table"]),
+                dst=words[2],
+                gateway=opts.get("via"),
+                device=opts.get("dev"),
+                scope=opts.get("scope", "global"),
+                metric=int(opts["metric"]) if "metric" in opts else None,
+                protocol=int(opts["proto"]),
+            )
+        )
+    elif words[:2] == ["rule", "add"]:
+        opts = _options(words, 2)
+        src = opts.get("from")
+        dst = opts.get("to")
+        prefix = src if src not in (None, "all") else dst
+        family = state["family"] if prefix is None else _family(prefix)
+        state["rules"].append(
+            Rule(
+                family=family,
+                priority=int(opts["priority"]),
+                table=int(opts["lookup"]),
+                src=None if src == "all" else src,
+                dst=dst,
+            )
+        )
+    else:
+        raise _Unknown
+
+
 def parse_lines(text: str, source: str, state: dict) -> None:
     """Read the lines this format writes into `state` (interfaces, routes, rules)."""
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -71,50 +122,14 @@ def parse_lines(text: str, source: str, state: dict) -> None:
         if not words:
             continue
         where = Location(source, number, 1)
-        if words[:2] == ["link", "add"] and len(words) >= 5:
-            segment = ""
-            for w in comment.split():
-                if w.startswith("segment="):
-                    segment = w.split("=", 1)[1]
-            state["interfaces"][words[2]] = InterfaceConfig(
-                words[2], segment, bridge=words[4] == "bridge"
-            )
-        elif words[:2] == ["address", "add"] and len(words) == 5 and words[3] == "dev":
-            address = words[2]
-            state["addresses"].append(Address(words[4], _family(address), address))
-        elif words[:2] == ["link", "set"]:
-            continue
-        elif words[:2] == ["route", "add"] and len(words) >= 3:
-            opts = _options(words, 3)
-            state["routes"].append(
-                Route(
-                    family=_family(words[2]),
-                    table=int(opts["table"]),
-                    dst=words[2],
-                    gateway=opts.get("via"),
-                    device=opts.get("dev"),
-                    scope=opts.get("scope", "global"),
-                    metric=int(opts["metric"]) if "metric" in opts else None,
-                    protocol=int(opts["proto"]),
-                )
-            )
-        elif words[:2] == ["rule", "add"]:
-            opts = _options(words, 2)
-            src = opts.get("from")
-            dst = opts.get("to")
-            prefix = src if src not in (None, "all") else dst
-            family = state["family"] if prefix is None else _family(prefix)
-            state["rules"].append(
-                Rule(
-                    family=family,
-                    priority=int(opts["priority"]),
-                    table=int(opts["lookup"]),
-                    src=None if src == "all" else src,
-                    dst=dst,
-                )
-            )
-        else:
-            raise InputError([Problem(where, f"not a line netcfg writes: {raw.strip()!r}")])
+        try:
+            _parse_line(words, comment, state)
+        except (KeyError, ValueError, IndexError):
+            message = f"cannot read line: {raw.strip()!r}"
+            raise InputError([Problem(where, message)]) from None
+        except _Unknown:
+            message = f"not a line netcfg writes: {raw.strip()!r}"
+            raise InputError([Problem(where, message)]) from None
 
 
 def parse(files: Mapping[str, str]) -> HostConfig:

@@ -35,7 +35,8 @@ class HostJson:
         text = self._by_value.get(entry)
         if text is None:
             # Entries sit two levels deep: four spaces before each of their lines.
-            text = "    " + _dumps(asdict(entry)).replace("\n", "\n    ")  # type: ignore[call-overload]
+            fields = asdict(entry)  # type: ignore[call-overload]
+            text = "    " + _dumps(fields).replace("\n", "\n    ")
             self._by_value[entry] = text
         self._by_id[id(entry)] = text
         self._alive.append(entry)

@@ -21,6 +21,7 @@ from netcfg.config import (
     Rule,
     default_prefix,
 )
+from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.attach import attach
 from netcfg.formats.iproute2 import parse_header
 from netcfg.formats.registry import Format, Templates, register
@@ -128,14 +129,18 @@ def parse(files: Mapping[str, str]) -> HostConfig:
         addresses: list[str] = []
         for section, pairs in parsed:
             values = dict(pairs)
-            if section == "Match":
-                name = values.get("Name", "")
-            elif section in ("Network", "Address"):
-                addresses += [v for k, v in pairs if k == "Address"]
-            elif section == "Route":
-                routes.append(_route(name, values))
-            elif section == "RoutingPolicyRule":
-                rules.append(_rule(values))
+            try:
+                if section == "Match":
+                    name = values.get("Name", "")
+                elif section in ("Network", "Address"):
+                    addresses += [v for k, v in pairs if k == "Address"]
+                elif section == "Route":
+                    routes.append(_route(name, values))
+                elif section == "RoutingPolicyRule":
+                    rules.append(_rule(values))
+            except (KeyError, ValueError) as error:
+                message = f"cannot read [{section}] {dict(pairs)}: {error}"
+                raise InputError([Problem(Location(path), message)]) from None
         interfaces.append(
             InterfaceConfig(
                 name,

@@ -91,7 +91,9 @@ def shapes(draw) -> Shape:
     machines = []
     for i in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(KINDS))
-        on = draw(st.lists(st.sampled_from(segments), min_size=1, max_size=len(segments), unique=True))
+        on = draw(
+            st.lists(st.sampled_from(segments), min_size=1, max_size=len(segments), unique=True)
+        )
         ifaces = tuple(
             (s.name, tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=3))))
             for s in on
@@ -142,7 +144,9 @@ def test_flat_new_public_network_changes_only_its_machines(shape, data):
     on_segment = [
         name for name, _, ifaces in shape.machines if any(s == segment for s, _ in ifaces)
     ]
-    users = set(data.draw(st.lists(st.sampled_from(on_segment), unique=True))) if on_segment else set()
+    users = set()
+    if on_segment:
+        users = set(data.draw(st.lists(st.sampled_from(on_segment), unique=True)))
 
     before = render_files(render_design(shape.build(), "flat"))
     after = render_files(

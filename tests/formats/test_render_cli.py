@@ -83,7 +83,8 @@ def test_only_changed_files_are_rewritten(tmp_path, capsys):
     assert main(["render", str(inv), "--out", str(flat), "-f", "json", "-d", "flat"]) == 0
     assert counts(capsys.readouterr().err) == f"0 files written, {total} unchanged"
     # policy-routing: every machine with an address on fe gets a rule and a route.
-    assert main(["render", str(inv), "--out", str(legacy), "-f", "json", "-d", "policy-routing"]) == 0
+    argv = ["render", str(inv), "--out", str(legacy), "-f", "json", "-d", "policy-routing"]
+    assert main(argv) == 0
     on_fe = sum(1 for p in tree(legacy) if has_rules_on_fe_v4(json.loads((legacy / p).read_text())))
     assert 0 < on_fe < total
     assert counts(capsys.readouterr().err) == f"{on_fe} files written, {total - on_fe} unchanged"

@@ -67,3 +67,20 @@ def test_ipv6_lines_live_in_the_inet6_file(inventory):
         if line.startswith("route "):
             assert line.endswith(" proto 77")
             assert " table main" not in line
+
+
+@pytest.mark.parametrize(
+    "fmt, files, message",
+    [
+        ("iproute2", {"h.batch": "# x\nroute add 10.0.0.0/8 dev eth0\n"}, "h.batch:2:1: error: cannot read"),
+        ("iproute2", {"h.batch": "neigh add 10.0.0.1 dev eth0\n"}, "h.batch:1:1: error: not a line"),
+        ("networkd", {"10-e.network": "[Match]\nName=e\n[RoutingPolicyRule]\nTo=10.0.0.0/8\n"},
+         "10-e.network: error: cannot read [RoutingPolicyRule]"),
+    ],
+)
+def test_parsers_report_where_a_file_is_wrong(fmt, files, message):
+    from netcfg.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        parse_files(fmt, files)
+    assert message in str(caught.value)
