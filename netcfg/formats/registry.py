@@ -82,13 +82,18 @@ class Templates:
         parts = list(map(by_id.get, map(id, entries)))  # C-speed loop: no Python frame
         if None in parts:  # first sight of some entries: render (or find) them
             by_value = self._by_value.setdefault(name, {})
-            for i, entry in enumerate(entries):
-                if parts[i] is None:
-                    text = by_value.get(entry)
-                    if text is None:
-                        text = by_value[entry] = self.render(name, **{variable: entry})
-                    parts[i] = by_id[id(entry)] = text
-                    self._alive.append(entry)
+            i = -1
+            while True:
+                try:
+                    i = parts.index(None, i + 1)  # the few misses, found at C speed
+                except ValueError:
+                    break
+                entry = entries[i]
+                text = by_value.get(entry)
+                if text is None:
+                    text = by_value[entry] = self.render(name, **{variable: entry})
+                parts[i] = by_id[id(entry)] = text
+                self._alive.append(entry)
         return "".join(parts)  # type: ignore[arg-type]
 
     def memo(self, key: object, compute: Callable[[], T]) -> T:
