@@ -202,8 +202,9 @@ def test_bundled_fleet_loads_into_namespaces(design, fallback):
 
 
 def test_hand_built_inventory_with_ipv6_only_segment(fallback):
-    """Edge cases the bundled data may not have: a VM with only IPv6 on a segment, a
-    physical host with several networks of one segment, a router."""
+    """Edge cases the bundled data may not have: a VM with only IPv6 on a segment, an
+    interface without addresses, a physical host with several networks of one segment,
+    a KVM host's bridge, a router."""
     segments = [Segment("fe", 2, 20), Segment("v6", 5, 50)]
     networks = [
         Network(IPNetwork("192.0.2.0/26"), "fe", IPAddress("192.0.2.1")),
@@ -213,6 +214,8 @@ def test_hand_built_inventory_with_ipv6_only_segment(fallback):
     ]
     machines = [
         Machine("a", Kind.VM, (Interface("v6", "ethv6", (IPAddress("2001:db8:6::a"),)),)),
+        Machine("e", Kind.VM, (Interface("fe", "ethfe", ()),)),  # no address yet
+        Machine("k", Kind.KVM_HOST, (Interface("fe", "brfe", (IPAddress("192.0.2.7"),)),)),
         Machine(
             "b",
             Kind.PHYSICAL,

@@ -110,3 +110,29 @@ def test_netplan_rejects_what_it_should():
     (text,) = render_host(config, ["netplan"], templates()).values()
     with pytest.raises(AssertionError, match="netplan generate"):
         generate(config, text.replace("table: 2", "table: two", 1))
+
+
+def test_hand_built_edge_cases():
+    """An interface without addresses, a router, an IPv6-only VM: netplan accepts all."""
+    from netaddr import IPAddress, IPNetwork
+
+    from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
+
+    inventory = Inventory.build(
+        [Segment("fe", 2, 20), Segment("v6", 5, 50)],
+        [
+            Network(IPNetwork("192.0.2.0/26"), "fe", IPAddress("192.0.2.1")),
+            Network(IPNetwork("2001:db8:5::/64"), "v6", IPAddress("2001:db8:5::1")),
+        ],
+        [
+            Machine("empty", Kind.VM, (Interface("fe", "ethfe", ()),)),
+            Machine("kvm", Kind.KVM_HOST, (Interface("fe", "brfe", ()),)),
+            Machine("six", Kind.VM, (Interface("v6", "ethv6", (IPAddress("2001:db8:5::6"),)),)),
+            Machine("rt", Kind.ROUTER, (Interface("fe", "ethfe", (IPAddress("192.0.2.1"),)),)),
+        ],
+    )
+    compiled = templates()
+    for design in ("policy-routing", "flat"):
+        for config in render_design(inventory, design).values():
+            (text,) = render_host(config, ["netplan"], compiled).values()
+            assert compare(config, text, command=False) == "", text
