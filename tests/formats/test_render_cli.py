@@ -226,3 +226,21 @@ def test_progress_bar_path_writes_the_same(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(render_cli, "show_progress", lambda: False)
     assert main(["render", str(INVENTORY), "--out", str(tmp_path / "plain"), "-f", "json"]) == 0
     assert tree(tmp_path / "bar") == tree(tmp_path / "plain")
+
+
+def test_same_bytes_under_different_hash_seeds(tmp_path):
+    """No set or dict-order dependence: two processes with different hash seeds agree."""
+    import os
+    import subprocess
+    import sys
+
+    for seed in ("1", "4242"):
+        subprocess.run(
+            [sys.executable, "-m", "netcfg", "render", str(INVENTORY), "--out",
+             str(tmp_path / seed)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+    assert tree(tmp_path / "1") == tree(tmp_path / "4242")
+    assert (tmp_path / "1" / MANIFEST).read_bytes() == (tmp_path / "4242" / MANIFEST).read_bytes()
