@@ -93,6 +93,13 @@ def render(
     for name in chosen:
         get_format(name)
     picked = _design(design)
+    source = inventory.resolve()
+    target = out_dir.resolve()
+    if source.is_dir() and (target == source or source in target.parents):
+        # The netplan .yaml files would be read back as inventory files next time.
+        raise InputError(
+            [Problem(Location(str(out_dir)), "--out is inside the inventory directory")]
+        )
     inv = load(inventory)
     names = select_machines(inv, hosts)
     for name in names:

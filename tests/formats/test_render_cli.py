@@ -244,3 +244,11 @@ def test_same_bytes_under_different_hash_seeds(tmp_path):
         )
     assert tree(tmp_path / "1") == tree(tmp_path / "4242")
     assert (tmp_path / "1" / MANIFEST).read_bytes() == (tmp_path / "4242" / MANIFEST).read_bytes()
+
+
+def test_out_inside_the_inventory_is_refused(tmp_path, capsys):
+    inv = tmp_path / "inv"
+    shutil.copytree(INVENTORY, inv)
+    assert main(["render", str(inv), "--out", str(inv / "rendered")]) == 2
+    assert "--out is inside the inventory directory" in capsys.readouterr().err
+    assert not (inv / "rendered").exists()
