@@ -152,34 +152,18 @@ def _analyse(
     candidates = set(base.machines) | set(head.machines) if full_render else set(causes)
     diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates))
 
-    vms: dict[str, list[str]] = {}
-    for machine in head.machines.values():
-        if machine.kind is Kind.VM and machine.host:
-            vms.setdefault(machine.host, []).append(machine.name)
-    reconfigure = head.policy.reconfigure
-    touched = []
-    for name, d in diffs.items():
-        change = d.change(reconfigure)
-        evacuate = tuple(sorted(vms.get(name, ()))) if change == DISRUPTIVE and d.kind == str(Kind.KVM_HOST) else ()
-        # A machine always has a cause when the graph is right; the fallback keeps the
-        # report honest if it ever is not.
-        why = tuple(dict.fromkeys(causes.get(name, ["rendered configuration changed"])))
-        touched.append(TouchedHost(d, change, why, evacuate))
-    touched.sort(key=importance)
-
+    touched = classify(diffs, head, causes)
     change_digest = digest(str(head_design), [(t.diff, t.change) for t in touched])
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
-    # Routers never carry a segment's rules, so "every machine of the segment" means its
-    # hosts and VMs: a fleet-wide change must not slip through because a router is spared.
-    hosts_of = {
-        s: [n for n in names if head.machines[n].kind is not Kind.ROUTER] for s, names in members.items()
-    }
-    decision = decide({t.diff.name for t in touched}, total, hosts_of, head.policy.seatbelt, change_digest, approvals)
+    decision = decide(
+        {t.diff.name for t in touched}, total, _seatbelt_members(head, members), head.policy.seatbelt,
+        change_digest, approvals,
+    )
     hosts = tuple(touched)
     report = build_report(
         design=str(head_design),
-        reconfigure=str(reconfigure),
+        reconfigure=str(head.policy.reconfigure),
         total=total,
         hosts=hosts,
         decision=decision,
@@ -204,6 +188,30 @@ def _analyse(
         base_source=base_source or Source(path=Path(base.source or ".")),
         head_source=head_source or Source(path=Path(head.source or ".")),
     )
+
+
+def classify(diffs: Mapping[str, HostDiff], head: Inventory, causes: Mapping[str, list[str]]) -> list[TouchedHost]:
+    """Hot or disruptive under the head's `reconfigure`, the VMs a disruptive KVM host
+    must evacuate first (its VMs in the head), and the causes; most important first."""
+    vms: dict[str, list[str]] = {}
+    for machine in head.machines.values():
+        if machine.kind is Kind.VM and machine.host:
+            vms.setdefault(machine.host, []).append(machine.name)
+    touched = []
+    for name, d in diffs.items():
+        change = d.change(head.policy.reconfigure)
+        evacuate = tuple(sorted(vms.get(name, ()))) if change == DISRUPTIVE and d.kind == str(Kind.KVM_HOST) else ()
+        # A machine always has a cause when the graph is right; the fallback keeps the
+        # report honest if it ever is not.
+        why = tuple(dict.fromkeys(causes.get(name, ["rendered configuration changed"])))
+        touched.append(TouchedHost(d, change, why, evacuate))
+    return sorted(touched, key=importance)
+
+
+def _seatbelt_members(head: Inventory, members: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    # Routers never carry a segment's rules, so "every machine of the segment" means its
+    # hosts and VMs: a fleet-wide change must not slip through because a router is spared.
+    return {s: [n for n in names if head.machines[n].kind is not Kind.ROUTER] for s, names in members.items()}
 
 
 def importance(host: TouchedHost) -> tuple[int, int, str]:
