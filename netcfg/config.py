@@ -10,7 +10,10 @@ output groups naturally.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import total_ordering
 from typing import Any
+
+from netaddr import IPNetwork
 
 # The routing protocol number netcfg stamps on every route it installs. It marks the
 # routes netcfg owns; kernel, boot, static and every other protocol's routes are never
@@ -41,8 +44,6 @@ class Address:
     @property
     def network(self) -> str:
         """The connected network the kernel derives from this address."""
-        from netaddr import IPNetwork
-
         return str(IPNetwork(self.address).cidr)
 
 
@@ -54,7 +55,8 @@ class InterfaceConfig:
     addresses: tuple[Address, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A policy-routing rule: `from src` or `to dst`, to `table`, at `priority`."""
 
@@ -64,12 +66,20 @@ class Rule:
     src: str | None = None
     dst: str | None = None
 
+    def sort_key(self) -> tuple[int, int, int, str, str]:
+        # None sorts before any prefix; dataclass ordering would compare None with str.
+        return (self.family, self.priority, self.table, self.src or "", self.dst or "")
+
+    def __lt__(self, other: Rule) -> bool:
+        return self.sort_key() < other.sort_key()
+
     def __str__(self) -> str:
         match = f"from {self.src}" if self.src else f"to {self.dst}" if self.dst else "all"
         return f"{match} lookup {self.table} priority {self.priority}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@dataclass(frozen=True, slots=True)
 class Route:
     """A route netcfg owns: on-link (device, scope link) or via a gateway."""
 
@@ -81,6 +91,21 @@ class Route:
     scope: str = "global"  # "link" for on-link routes
     metric: int | None = None
     protocol: int = PROTOCOL
+
+    def sort_key(self) -> tuple[int, int, str, str, str, str, int, int]:
+        return (
+            self.family,
+            self.table,
+            self.dst,
+            self.gateway or "",
+            self.device or "",
+            self.scope,
+            -1 if self.metric is None else self.metric,
+            self.protocol,
+        )
+
+    def __lt__(self, other: Route) -> bool:
+        return self.sort_key() < other.sort_key()
 
     @property
     def is_default(self) -> bool:
