@@ -176,7 +176,9 @@ def _print_table(report: dict[str, Any], limit: int) -> None:
 def who_uses(
     query: str = typer.Argument(..., help="A prefix (198.51.100.64/27), an address (203.0.113.10) or a segment name (fe)."),
     inventory: Path = typer.Option(Path("inventory"), "--inventory", help="Inventory directory or file."),
-    design: Design | None = DesignOption,
+    design: Design | None = typer.Option(
+        None, "--design", help="Answer for this design instead of the inventory's policy."
+    ),
     fmt: UsesFormat = typer.Option(UsesFormat.table, "--format", help="Output format: table or json."),
 ) -> None:
     """Which machines use a prefix, an address or a segment, and why: machines holding an
@@ -205,7 +207,11 @@ def who_uses(
 @app.command()
 def check(
     base: str = typer.Option(..., "--base", help="Base to compare against: a git revision (origin/main) or a directory."),
-    inventory: str = InventoryDirOption,
+    inventory: str = typer.Option(
+        "inventory",
+        "--inventory",
+        help="The head: this inventory directory in the working tree; also the directory read inside --base.",
+    ),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the JSON report to this file."),
     report_md: Path | None = typer.Option(
         None, "--report-md", help="Write the Markdown summary to this file (default: print it to stdout)."
