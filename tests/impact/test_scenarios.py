@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -104,3 +105,29 @@ def test_gateway_change_touches_only_machines_routing_through_it(tmp_path):
     kvm03 = next(h for h in report["hosts"] if h["name"] == "kvm03")
     assert "route default via 192.0.2.94 table 2" in kvm03["added"]
     assert "route default via 192.0.2.65 metric 20 table main" in kvm03["removed"]
+
+
+def test_digest_ignores_file_layout_comments_and_order(tmp_path):
+    """The same change written as one file, machines in reverse order, with comments and
+    another flow style, has the same digest: it is over the semantic diff only."""
+    after = EXAMPLES / "add-public-network" / "after"
+    merged = tmp_path / "after"
+    merged.mkdir()
+    shutil.copytree(after / "approvals", merged / "approvals")
+    texts = {p.name: p.read_text() for p in after.glob("*.yaml")}
+    machines = [line for line in texts["machines.yaml"].splitlines() if line.startswith("  ")]
+    networks = [line for line in texts["networks.yaml"].splitlines() if line.startswith("  ")]
+    (merged / "all.yaml").write_text(
+        "# everything in one file\n"
+        + texts["policy.yaml"] + texts["segments.yaml"]
+        + "machines:\n" + "\n".join(reversed(machines)) + "\n"
+        + "networks:  # reordered\n" + "\n".join(reversed(networks)) + "\n"
+    )
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    before = str(EXAMPLES / "add-public-network" / "before")
+    main(["check", "--base", before, "--inventory", str(after), "--report-json", str(a / "r.json"), "--report-md", str(a / "r.md")])
+    main(["check", "--base", before, "--inventory", str(merged), "--report-json", str(b / "r.json"), "--report-md", str(b / "r.md")])
+    first, second = (json.loads((d / "r.json").read_text()) for d in (a, b))
+    assert first["digest"] == second["digest"]
+    assert first["hosts"] == second["hosts"]
