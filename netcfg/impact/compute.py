@@ -12,6 +12,7 @@ import gc
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -59,7 +60,9 @@ def render_and_diff(
 ) -> dict[str, HostDiff]:
     """Diffs of the machines `names` (changed ones only, by name)."""
     workers = jobs()
-    if workers == 1 or len(names) < PARALLEL_MIN or sys.platform != "linux":
+    # Forking a process that runs other threads can deadlock the child on a lock one of
+    # them held: a library caller with threads gets the in-process path.
+    if workers == 1 or len(names) < PARALLEL_MIN or sys.platform != "linux" or threading.active_count() > 1:
         return _chunk(base, head, base_design, head_design, names)
     global _JOB
     _JOB = (base, head, base_design, head_design)
