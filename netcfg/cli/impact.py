@@ -20,7 +20,7 @@ from rich.table import Table
 
 from netcfg.cli.app import app
 from netcfg.cli.common import err, out
-from netcfg.errors import InputError
+from netcfg.errors import InputError, Location, Problem
 from netcfg.impact.api import analyse
 from netcfg.impact.graph import who_uses as find_users
 from netcfg.impact.markdown import summary
@@ -73,12 +73,18 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same directory and os.replace, so a reader (a CI
     step posting the summary) never sees half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")]) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")]) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

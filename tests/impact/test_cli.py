@@ -125,3 +125,11 @@ def test_markdown_summary_fits_a_pull_request_comment():
     assert "<details><summary>9980 more machines</summary>" in text
     assert "… and 9780 more: see the JSON report." in text
     assert "(+37 more)" in text
+
+
+def test_unwritable_report_is_an_input_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code = main(["check", "--base", BEFORE, "--inventory", AFTER, "--report-json", str(blocker / "r.json")])
+    assert code == 2
+    assert f"{blocker}/r.json: error: cannot write" in capsys.readouterr().err
