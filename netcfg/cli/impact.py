@@ -22,7 +22,7 @@ from netcfg.cli.app import app
 from netcfg.cli.common import err, out
 from netcfg.errors import InputError, Location, Problem
 from netcfg.impact.api import analyse
-from netcfg.impact.graph import who_uses as find_users
+from netcfg.impact.uses import who_uses as find_users
 from netcfg.impact.markdown import summary
 from netcfg.impact.report import invalid_report
 from netcfg.impact.text import diff_json, diff_text

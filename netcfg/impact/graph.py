@@ -19,10 +19,7 @@ rendering everything: machines outside them read nothing that changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import networkx as nx
-from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
 
@@ -91,76 +88,6 @@ def dependents(graph: nx.DiGraph, node: Node) -> set[str]:
         # one edge per machine for a change that is all-or-nothing anyway.
         return {n[1] for n in graph if n[0] == "machine"}
     return {d[1] for d in nx.descendants(graph, node) if d[0] == "machine"}
-
-
-def dependents_of_many(graph: nx.DiGraph, nodes: Iterable[Node]) -> dict[Node, set[str]]:
-    return {node: dependents(graph, node) for node in nodes}
-
-
-# --- who-uses ----------------------------------------------------------------------
-
-
-def who_uses(inventory: Inventory, query: str, design: Design | str | None = None) -> list[dict[str, str]]:
-    """Machines using a segment, a prefix or an address, each with why.
-
-    Rows: {"machine", "kind", "segment", "why"}. "holds" rows are machines with an
-    address in it; "depends" rows are machines whose configuration reads it (under
-    policy-routing every machine of the segment with an address of that family)."""
-    graph = build_graph(inventory, design)
-    chosen = graph.graph["design"]
-    rows: dict[tuple[str, str], dict[str, str]] = {}
-
-    def add(name: str, segment: str, why: str) -> None:
-        machine = inventory.machines[name]
-        rows.setdefault((name, segment), {"machine": name, "kind": str(machine.kind), "segment": segment, "why": why})
-
-    if query in inventory.segments:
-        for name in sorted(dependents(graph, segment_node(query))):
-            add(name, query, f"has an interface on segment {query}")
-        return _ordered(rows)
-    try:
-        wanted = IPNetwork(query) if "/" in query else None
-        address = IPAddress(query) if wanted is None else None
-    except (AddrFormatError, ValueError) as error:
-        raise ValueError(f"{query!r} is neither a segment, a prefix nor an address") from error
-    if address is not None:
-        for machine in inventory.machines.values():
-            for iface in machine.interfaces:
-                if address in iface.addresses:
-                    add(machine.name, iface.segment, f"has address {address}")
-        # A gateway address is used by every machine routing through it: ask the
-        # renderer rather than re-deriving each design's choice of gateway.
-        from netcfg.designs import render
-
-        for name, config in render(inventory, chosen).items():
-            for route in config.routes:
-                if route.gateway == str(address):
-                    segment = _segment_of_gateway(inventory, address)
-                    add(name, segment, f"routes via gateway {address} ({route})")
-                    break
-        return _ordered(rows)
-    assert wanted is not None
-    networks = [n for n in inventory.networks if n.prefix == wanted or n.prefix in wanted or wanted in n.prefix]
-    for machine in inventory.machines.values():
-        for iface in machine.interfaces:
-            for ip in iface.addresses:
-                if ip in wanted:
-                    add(machine.name, iface.segment, f"has address {ip} in {wanted}")
-    for network in networks:
-        for name in sorted(dependents(graph, network_node(network))):
-            add(name, network.segment, f"{chosen}: routes to every network of segment {network.segment}, including {network.cidr}")
-    return _ordered(rows)
-
-
-def _segment_of_gateway(inventory: Inventory, address: IPAddress) -> str:
-    for network in inventory.networks:
-        if network.gateway == address:
-            return network.segment
-    return "-"
-
-
-def _ordered(rows: dict[tuple[str, str], dict[str, str]]) -> list[dict[str, str]]:
-    return [rows[k] for k in sorted(rows)]
 
 
 def machines_of_segment(inventory: Inventory) -> dict[str, list[Machine]]:

@@ -12,7 +12,7 @@ from netaddr import IPAddress, IPNetwork
 
 from netcfg.cli import main
 from netcfg.impact.api import analyse_inventories
-from netcfg.impact.graph import who_uses
+from netcfg.impact.uses import who_uses
 from netcfg.inventory import load_inventory
 from netcfg.inventory.model import Design, Inventory, Kind, Network
 from tests.impact.helpers import EXAMPLES

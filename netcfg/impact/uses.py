@@ -1,0 +1,79 @@
+"""`who-uses`: the machines a prefix, an address or a segment reaches, and why.
+
+Answered from the same dependency graph the impact analysis uses, so "who uses this
+network?" and "what would changing it touch?" always agree.
+"""
+
+from __future__ import annotations
+
+from netaddr import AddrFormatError, IPAddress, IPNetwork
+
+from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
+from netcfg.inventory.model import Design, Inventory
+
+
+def who_uses(inventory: Inventory, query: str, design: Design | str | None = None) -> list[dict[str, str]]:
+    """Machines using a segment, a prefix or an address, each with why.
+
+    Rows: {"machine", "kind", "segment", "why"}. "holds" rows are machines with an
+    address in it; "depends" rows are machines whose configuration reads it (under
+    policy-routing every machine of the segment with an address of that family)."""
+    graph = build_graph(inventory, design)
+    chosen = graph.graph["design"]
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+
+    def add(name: str, segment: str, why: str) -> None:
+        machine = inventory.machines[name]
+        rows.setdefault((name, segment), {"machine": name, "kind": str(machine.kind), "segment": segment, "why": why})
+
+    if query in inventory.segments:
+        for name in sorted(dependents(graph, segment_node(query))):
+            add(name, query, f"has an interface on segment {query}")
+        return _ordered(rows)
+    try:
+        wanted = IPNetwork(query) if "/" in query else None
+        address = IPAddress(query) if wanted is None else None
+    except (AddrFormatError, ValueError) as error:
+        raise ValueError(f"{query!r} is neither a segment, a prefix nor an address") from error
+    if address is not None:
+        for machine in inventory.machines.values():
+            for iface in machine.interfaces:
+                if address in iface.addresses:
+                    add(machine.name, iface.segment, f"has address {address}")
+        # A gateway address is used by every machine routing through it: ask the
+        # renderer rather than re-deriving each design's choice of gateway.
+        from netcfg.designs import render
+
+        for name, config in render(inventory, chosen).items():
+            for route in config.routes:
+                if route.gateway == str(address):
+                    segment = _segment_of_gateway(inventory, address)
+                    add(name, segment, f"routes via gateway {address} ({route})")
+                    break
+        return _ordered(rows)
+    assert wanted is not None
+    networks = [n for n in inventory.networks if n.prefix == wanted or n.prefix in wanted or wanted in n.prefix]
+    for machine in inventory.machines.values():
+        for iface in machine.interfaces:
+            for ip in iface.addresses:
+                if ip in wanted:
+                    add(machine.name, iface.segment, f"has address {ip} in {wanted}")
+    for network in networks:
+        if chosen == str(Design.POLICY_ROUTING):
+            why = f"policy-routing: routes to every network of segment {network.segment}, including {network.cidr}"
+        else:
+            why = f"has an address in {network.cidr}"
+        for name in sorted(dependents(graph, network_node(network))):
+            add(name, network.segment, why)
+    return _ordered(rows)
+
+
+def _segment_of_gateway(inventory: Inventory, address: IPAddress) -> str:
+    for network in inventory.networks:
+        if network.gateway == address:
+            return network.segment
+    return "-"
+
+
+def _ordered(rows: dict[tuple[str, str], dict[str, str]]) -> list[dict[str, str]]:
+    return [rows[k] for k in sorted(rows)]
