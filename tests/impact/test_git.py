@@ -30,6 +30,7 @@ def repo(tmp_path):
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "test@example.org")
     git(repo, "config", "user.name", "test")
+    git(repo, "config", "commit.gpgsign", "false")  # a developer's global signing must not apply
     shutil.copytree(EXAMPLES / "add-public-network" / "before", repo / "inventory")
     (repo / "README").write_text("not inventory\n")
     git(repo, "add", ".")
