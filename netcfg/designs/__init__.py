@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from netcfg.collector import rare_full_collections
 from netcfg.config import HostConfig
 from netcfg.designs import flat, policy_routing
 from netcfg.inventory.model import Design, Inventory, Machine
@@ -27,4 +28,5 @@ def render(
     """HostConfigs of `machines` (default: all) under `design` (default: the policy's)."""
     chosen = Design(design) if design is not None else inventory.policy.design
     selected = inventory.machines.values() if machines is None else machines
-    return DESIGNS[chosen](inventory, selected)
+    with rare_full_collections():
+        return DESIGNS[chosen](inventory, selected)

@@ -21,7 +21,8 @@ from typing import Any
 from netcfg.errors import InputError
 from netcfg.impact.approvals import APPROVALS_DIR, Approval, parse_approvals
 from netcfg.impact.changes import EntityChange, diff_inventories
-from netcfg.impact.compute import rare_full_collections, render_and_diff
+from netcfg.collector import rare_full_collections
+from netcfg.impact.compute import render_and_diff
 from netcfg.impact.diff import DISRUPTIVE, HostDiff
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.report import build_report

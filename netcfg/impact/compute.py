@@ -8,7 +8,6 @@ changes, platforms without fork, and NETCFG_JOBS=1 run in process.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import sys
@@ -26,26 +25,6 @@ MAX_JOBS = 4
 # The job a forked worker runs: set in the parent just before forking, so the worker
 # reads it from its copy of memory instead of receiving pickled inventories.
 _JOB: tuple[Inventory, Inventory, Design, Design] | None = None
-
-
-FULL_COLLECTION_EVERY = 1_000  # gen-1 collections between full ones (Python's default: 10)
-
-
-@contextmanager
-def rare_full_collections() -> Iterator[None]:
-    """Make full (generation 2) garbage collections rare for the duration.
-
-    Loading, rendering and diffing build millions of small objects; every full
-    collection walks all of them, both inventories included. Measured at 10,000
-    machines: loading both sides takes 5.2 s with Python's defaults, 1.9 s with rare full
-    collections (1.7 s with the collector off, but then the YAML parser's cyclic garbage
-    triples peak memory; young collections still reclaim it here)."""
-    old = gc.get_threshold()
-    gc.set_threshold(old[0], old[1], max(old[2], FULL_COLLECTION_EVERY))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 def jobs() -> int:

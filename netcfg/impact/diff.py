@@ -73,9 +73,14 @@ class _Interner:
         """id(object) -> number, for every rule and route of `configs` (kept alive by
         the caller, so ids stay valid)."""
         by_id: dict[int, object] = {}
+        seen: set[int] = set()
         for config in configs:
-            entries = config.rules + config.routes
-            by_id.update(zip(map(id, entries), entries))
+            # Designs share one rules tuple and one routes tuple among the machines
+            # with the same networks: visit each distinct tuple once.
+            for entries in (config.rules, config.routes):
+                if id(entries) not in seen:
+                    seen.add(id(entries))
+                    by_id.update(zip(map(id, entries), entries))
         numbers, values = self.numbers, self.values
         out = {}
         for oid, value in by_id.items():
@@ -87,10 +92,19 @@ class _Interner:
         return out
 
 
-def _entries(config: HostConfig | None, numbers: dict[int, int]) -> set[int]:
+def _entries(
+    config: HostConfig | None, numbers: dict[int, int], memo: dict[tuple[int, int], frozenset[int]]
+) -> frozenset[int]:
+    """The numbers of a config's rules and routes, once per distinct (rules, routes)."""
     if config is None:
-        return set()
-    return set(map(numbers.__getitem__, map(id, chain(config.rules, config.routes))))
+        return frozenset()
+    key = (id(config.rules), id(config.routes))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = frozenset(
+            map(numbers.__getitem__, map(id, chain(config.rules, config.routes)))
+        )
+    return found
 
 
 def _line(kind: str, value: object) -> str:
@@ -125,11 +139,13 @@ def _diff(
     interner: _Interner,
     base_numbers: dict[int, int],
     head_numbers: dict[int, int],
+    base_memo: dict[tuple[int, int], frozenset[int]],
+    head_memo: dict[tuple[int, int], frozenset[int]],
 ) -> HostDiff | None:
     old_structure = _structure(base) if base is not None else set()
     new_structure = _structure(head) if head is not None else set()
-    old_entries = _entries(base, base_numbers)
-    new_entries = _entries(head, head_numbers)
+    old_entries = _entries(base, base_numbers, base_memo)
+    new_entries = _entries(head, head_numbers, head_memo)
     values = interner.values
     added = [*(new_structure - old_structure), *((_kind_of(values[n]), values[n]) for n in new_entries - old_entries)]
     removed = [*(old_structure - new_structure), *((_kind_of(values[n]), values[n]) for n in old_entries - new_entries)]
@@ -160,12 +176,14 @@ def diff_configs(
     interner = _Interner()
     base_numbers = interner.side(base.values())
     head_numbers = interner.side(head.values())
+    base_memo: dict[tuple[int, int], frozenset[int]] = {}
+    head_memo: dict[tuple[int, int], frozenset[int]] = {}
     out: dict[str, HostDiff] = {}
     for name in sorted(set(base) | set(head)):
         b, h = base.get(name), head.get(name)
         if b is not None and b is h:
             continue
-        d = _diff(name, b, h, interner, base_numbers, head_numbers)
+        d = _diff(name, b, h, interner, base_numbers, head_numbers, base_memo, head_memo)
         if d is not None:
             out[name] = d
     return out

