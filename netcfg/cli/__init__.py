@@ -21,9 +21,13 @@ except ImportError:  # pragma: no cover - older typer on plain click
 from netcfg.cli.app import app
 from netcfg.errors import NetcfgError
 
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_") and _module.name not in {"app", "common"}:
-        importlib.import_module(f"{__name__}.{_module.name}")
+# Pipeline order, so `netcfg --help` lists the commands as the data flows; any other
+# module is registered after these.
+_ORDER = ("validate", "synth", "render", "impact", "rollout", "kernel")
+_found = {m.name for m in pkgutil.iter_modules(__path__)} - {"app", "common"}
+for _name in (*_ORDER, *sorted(_found - set(_ORDER))):
+    if _name in _found and not _name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,7 +94,7 @@ def _design(design: Design | None) -> str | None:
     return str(design) if design is not None else None
 
 
-@app.command()
+@app.command(rich_help_panel="Change impact")
 def diff(
     base: str = BaseArg,
     head: str | None = HeadArg,
@@ -109,7 +109,7 @@ def diff(
     _emit(_json(diff_json(report)) if fmt is DiffFormat.json else diff_text(report))
 
 
-@app.command()
+@app.command(rich_help_panel="Change impact")
 def impact(
     base: str = BaseArg,
     head: str | None = HeadArg,
@@ -178,7 +178,7 @@ def _print_table(report: dict[str, Any], limit: int) -> None:
         out.print(f"... and {len(hosts) - len(shown)} more (--limit 0 shows all)", markup=False)
 
 
-@app.command(name="who-uses")
+@app.command(name="who-uses", rich_help_panel="Change impact")
 def who_uses(
     query: str = typer.Argument(..., help="A prefix (198.51.100.64/27), an address (203.0.113.10) or a segment name (fe)."),
     inventory: Path = typer.Option(Path("inventory"), "--inventory", help="Inventory directory or file."),
@@ -210,7 +210,7 @@ def who_uses(
     out.print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="Change impact")
 def check(
     base: str = typer.Option(..., "--base", help="Base to compare against: a git revision (origin/main) or a directory."),
     inventory: str = typer.Option(

@@ -56,7 +56,7 @@ def _plan_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-@app.command()
+@app.command(rich_help_panel="Kernel (root)")
 def apply(
     host: str = HostArg,
     inventory: Path = InventoryOption,
@@ -67,8 +67,8 @@ def apply(
     """Install HOST's addresses, rules and routes into a network namespace over netlink.
 
     Reads the live state netcfg owns (routes with protocol 77, rules at the segments'
-    priorities, inventory addresses on HOST's interfaces), prints the changes (+ add,
-    - remove, ~ replace) and the count to stdout, applies them in an order that never
+    priorities, inventory addresses on HOST's interfaces), prints the changes (`+` add,
+    `-` remove, `~` replace) and the count to stdout, applies them in an order that never
     blackholes, reads back and verifies. On any failure (or Ctrl-C) the state read at
     the start is restored: exit 5. Foreign rules, routes and addresses are never
     touched; links are never created (a missing interface: exit 2, nothing changed).
@@ -89,7 +89,7 @@ def apply(
         err.print("dry run: nothing was changed", markup=False)
 
 
-@app.command()
+@app.command(rich_help_panel="Kernel (root)")
 def status(
     host: str = HostArg,
     inventory: Path = InventoryOption,
@@ -126,7 +126,7 @@ lab_app = typer.Typer(
     help="A fleet (or --hosts subset) as network namespaces, checked with real packets.",
     no_args_is_help=True,
 )
-app.add_typer(lab_app, name="lab")
+app.add_typer(lab_app, name="lab", rich_help_panel="Kernel (root)")
 
 LabInventoryArg = typer.Argument(
     DEFAULT_INVENTORY, help="Inventory directory (YAML files, merged) or a single YAML file."

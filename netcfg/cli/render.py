@@ -59,7 +59,7 @@ def select_machines(inventory: Inventory, patterns: list[str]) -> list[str]:
     return [n for n in inventory.machines if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
 
-@app.command()
+@app.command(rich_help_panel="Render")
 def render(
     inventory: Path = InventoryArg,
     out_dir: Path = typer.Option(
@@ -83,11 +83,11 @@ def render(
         "templates missing there come from the defaults.",
     ),
 ) -> None:
-    """Write per-machine routing files: DIR/iproute2/<host>.batch and .6.batch,
-    DIR/networkd/<host>/*.network, DIR/netplan/<host>.yaml, DIR/json/<host>.json.
+    """Write per-machine routing files: `DIR/iproute2/HOST.batch` and `HOST.6.batch`,
+    `DIR/networkd/HOST/*.network`, `DIR/netplan/HOST.yaml`, `DIR/json/HOST.json`.
 
     Only files whose content changed are rewritten (atomically); files an earlier run
-    wrote and this one no longer produces are removed (listed in DIR/.netcfg-render.json).
+    wrote and this one no longer produces are removed (listed in `DIR/.netcfg-render.json`).
     Prints "N files written, M unchanged" to stderr. Same input, same bytes."""
     chosen = tuple(dict.fromkeys(formats)) or FORMAT_NAMES
     for name in chosen:
@@ -189,7 +189,7 @@ def host_tables(config: HostConfig) -> list[Table]:
     return [_fit(addresses), _fit(rules), _fit(routes)]
 
 
-@app.command()
+@app.command(rich_help_panel="Render")
 def show(
     host: str = typer.Argument(..., help="Machine name, as in the inventory."),
     inventory: Path = typer.Option(

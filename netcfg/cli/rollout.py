@@ -110,7 +110,7 @@ def _summary(plan: Plan, sim: Simulation) -> list[str]:
     return lines
 
 
-@app.command()
+@app.command(rich_help_panel="Rollout")
 def plan(
     base: str | None = typer.Argument(None, help="Base inventory: a directory or a git revision (e.g. origin/main)."),
     head: str | None = typer.Argument(
@@ -170,7 +170,7 @@ def plan(
         raise RuntimeError(f"the planner produced a plan with {len(sim.violations)} invariant violations")
 
 
-@app.command()
+@app.command(rich_help_panel="Rollout")
 def simulate(
     plan_file: Path = typer.Argument(..., help="Plan JSON file (netcfg plan --json, or any plan in that format)."),
     inventory: Path = typer.Option(Path("inventory"), "--inventory", help="Inventory the plan applies to (directory or file)."),

@@ -11,7 +11,7 @@ from netcfg.cli.common import err
 from netcfg.inventory.synth import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS, write_synth
 
 
-@app.command()
+@app.command(rich_help_panel="Inventory")
 def synth(
     machines: int = typer.Option(
         ...,

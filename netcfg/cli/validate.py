@@ -9,7 +9,7 @@ from netcfg.cli.common import InventoryArg, load, out
 from netcfg.inventory.summary import summary
 
 
-@app.command()
+@app.command(rich_help_panel="Inventory")
 def validate(inventory: Path = InventoryArg) -> None:
     """Check an inventory: every problem at once, one per line as
     file:line:col: error: message (hint), exit 2; a valid inventory prints a one-line
