@@ -17,7 +17,12 @@ DEFAULT_INVENTORY = Path("inventory")
 def _console(stderr: bool) -> Console:
     # Colour off in CI, with NO_COLOR, and when not a terminal.
     no_color = bool(os.environ.get("NO_COLOR")) or bool(os.environ.get("CI"))
-    return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped into a file or a CI log, tables get room instead of rich's 80 columns.
+    width = None if stream.isatty() or "COLUMNS" in os.environ else 160
+    return Console(
+        stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, width=width
+    )
 
 
 out = _console(stderr=False)  # data: tables, reports
