@@ -1,8 +1,10 @@
 """Run every benchmark of the project and print one table.
 
-Imports each benchmarks/bench_*.py in name order and calls its run(quick=...). A module
-that fails to import or run becomes an error row; the others still run. Always exits 0:
-the table (and --json) is the result, judged by its `ok` column.
+Runs each benchmarks/bench_*.py in name order, each in a process of its own (so one
+module's data never counts in another's peak memory: the harness forks every case from
+its module's process), and calls its run(quick=...). A module that fails becomes an
+error row; the others still run. Always exits 0: the table (and --json) is the result,
+judged by its `ok` column.
 
     python benchmarks/run.py [--quick] [--json FILE]
 """
@@ -10,12 +12,11 @@ the table (and --json) is the result, judged by its `ok` column.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,15 +31,35 @@ def modules() -> list[str]:
     return sorted(p.stem for p in HERE.glob("bench_*.py"))
 
 
+# Runs in the child process: one module's rows as JSON on stdout.
+_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import importlib
+module = importlib.import_module("benchmarks." + sys.argv[2])
+rows = module.run(quick=sys.argv[3] == "quick")
+json.dump([r.as_dict() for r in rows], sys.stdout)
+"""
+
+
+def run_module(name: str, quick: bool) -> list[Result]:
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(HERE.parent), name, "quick" if quick else "full"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"exited {child.returncode} (its error is above)")
+    return [Result(**row) for row in json.loads(child.stdout)]
+
+
 def run_all(quick: bool) -> list[Result]:
     rows: list[Result] = []
     for name in modules():
         print(f"running {name} ...", file=sys.stderr, flush=True)
         try:
-            module = importlib.import_module(f"benchmarks.{name}")
-            rows.extend(module.run(quick=quick))
+            rows.extend(run_module(name, quick))
         except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the rest
-            traceback.print_exc(file=sys.stderr)
             message = f"{type(error).__name__}: {error}".splitlines()[0][:120]
             rows.append(Result(name, "error", message, float("nan"), "", False))
     return rows
