@@ -69,7 +69,7 @@ def load_source(source: Source) -> tuple[Inventory, tuple[Approval, ...]]:
     approval_texts = {p: t for p, t in texts.items() if p.startswith(prefix) and "/" not in p[len(prefix):]}
     # Keys name the file as git shows it ("origin/main:inventory/networks.yaml"), so
     # every error points at rev:path:line:col.
-    inventory_texts = {f"{source.label}/{p}": t for p, t in texts.items() if not p.startswith(prefix)}
+    inventory_texts = {f"{source.label}/{p}" if p else source.label: t for p, t in texts.items() if not p.startswith(prefix)}
     inventory = load_inventory_texts(inventory_texts, source=source.label)
     return inventory, parse_approvals(approval_texts, source.label)
 

@@ -95,11 +95,17 @@ def read_texts(source: Source) -> dict[str, str]:
     """Every YAML file of the inventory at `source.revision`, keyed by its path relative
     to the inventory directory (approvals/ included: callers split them off)."""
     assert source.commit is not None
-    listing = _git(["ls-tree", "-r", "-z", source.commit, "--", source.inventory_dir], source.cwd)
+    # --full-name: paths from the repository's top, whatever directory git runs in (by
+    # default ls-tree shows them relative to it, so from a subdirectory with
+    # `--inventory ../inventory` they came out as `../x.yaml` and approvals/ was not
+    # recognised as such).
+    listing = _git(["ls-tree", "-r", "-z", "--full-name", source.commit, "--", source.inventory_dir], source.cwd)
     if listing.returncode != 0:
         raise InputError([Problem(Location(source.label), f"git ls-tree failed: {listing.stderr.decode().strip()}")])
     entries: list[tuple[str, str]] = []  # (blob id, path relative to the inventory dir)
-    prefix = source.inventory_dir.rstrip("/") + "/"
+    top = _git(["rev-parse", "--show-prefix"], source.cwd).stdout.decode().strip()
+    full = os.path.normpath(os.path.join(top, source.inventory_dir)).replace(os.sep, "/")
+    prefix = "" if full == "." else full.rstrip("/") + "/"
     for record in listing.stdout.split(b"\0"):
         if not record:
             continue
@@ -109,7 +115,8 @@ def read_texts(source: Source) -> dict[str, str]:
         # Only regular files: symlinks (120000) and submodules (commit) are not inventory.
         if kind != "blob" or mode == "120000" or not path.endswith(YAML_SUFFIXES):
             continue
-        relative = path[len(prefix):] if path.startswith(prefix) else path
+        # A single-file inventory is the file itself: "" (shown as just REV:file).
+        relative = path[len(prefix):] if path.startswith(prefix) else "" if path == full else path
         entries.append((oid, relative))
     if not entries:
         raise InputError(

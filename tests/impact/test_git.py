@@ -100,6 +100,29 @@ def test_approvals_are_read_from_the_head_revision(repo):
     assert approved.report["approved_by"] == "carol"
 
 
+def test_revision_read_from_inside_the_inventory_directory(repo, tmp_path):
+    """From a directory inside the inventory (`--inventory ..` or `.`), git shows paths
+    relative to it; approvals/ must still be recognised, and single files named plainly."""
+    blocked = analyse("HEAD", None, cwd=str(repo))
+    (repo / "inventory" / "approvals" / "ok.yaml").write_text(f"digest: {blocked.digest}\nby: carol\nreason: ok\n")
+    git(repo, "add", "inventory")
+    git(repo, "commit", "-q", "-m", "approved head")
+    for cwd, inventory_dir in ((repo / "inventory" / "approvals", ".."), (repo / "inventory", ".")):
+        approved = analyse("HEAD~1", "HEAD", cwd=str(cwd), inventory_dir=inventory_dir)
+        assert approved.report["decision"] == "stagger"
+        assert approved.report["approved_by"] == "carol"
+        assert approved.report["changes"][0]["where"].startswith(f"HEAD:{inventory_dir}/networks.yaml:")
+    # A single-file inventory in a revision: errors name REV:file:line:col.
+    (repo / "one").mkdir()
+    (repo / "one" / "inv.yaml").write_text("segments: {x: {table: nope, priority: 1}}\n")
+    git(repo, "add", "one")
+    git(repo, "commit", "-q", "-m", "one file")
+    with pytest.raises(Exception) as error:
+        analyse("HEAD", "HEAD", cwd=str(repo / "one"), inventory_dir="inv.yaml")
+    assert "HEAD:inv.yaml:1:" in str(error.value)
+    assert "inv.yaml/inv.yaml" not in str(error.value)
+
+
 def test_neither_directory_nor_revision_is_an_input_error(repo, monkeypatch, capsys):
     monkeypatch.chdir(repo)
     assert main(["impact", "no-such-rev"]) == 2
