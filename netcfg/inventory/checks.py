@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from netaddr import IPNetwork
+
 from netcfg.config import RESERVED_TABLES
 from netcfg.errors import Location, Problem
 from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
@@ -16,11 +18,28 @@ from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
 
 
-def check_inventory(inventory: Inventory, skipped: set[str] | None = None) -> list[Problem]:
-    """All semantic problems of `inventory`. `skipped` names machines that failed to
-    parse, so references to them are not reported again."""
-    skipped = skipped or set()
+def check_inventory(
+    inventory: Inventory,
+    skipped: set[str] | None = None,
+    skipped_networks: list[IPNetwork] | None = (),
+) -> list[Problem]:
+    """All semantic problems of `inventory`. `skipped` names machines and segments that
+    failed to parse, `skipped_networks` the prefixes of networks that did (None: a
+    networks list was unreadable), so references to them are not reported again."""
+    skipped = _Skipped(skipped or ())
+    skipped.networks = None if skipped_networks is None else tuple(skipped_networks)
     return [p for check in CHECKS for p in check(inventory, skipped)]
+
+
+class _Skipped(set):
+    """Names of entities that failed to parse, and `networks`: the prefixes of networks
+    that did (None: unknown, a whole networks list was unreadable)."""
+
+    networks: tuple[IPNetwork, ...] | None = ()
+
+    def holds(self, address) -> bool:
+        """Whether a network that failed to parse may hold `address`."""
+        return self.networks is None or any(address in n for n in self.networks)
 
 
 def segments_distinct(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
@@ -110,6 +129,8 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
             for address, location in _with_locations(iface):
                 network = inventory.network_of(address, iface.segment)
                 if network is None:
+                    if isinstance(skipped, _Skipped) and skipped.holds(address):
+                        continue  # its network failed to parse: already reported
                     yield Problem(
                         location,
                         f"address {address} of machine '{machine.name}' is in no IPv{address.version}"

@@ -105,7 +105,9 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
         for name in sorted(texts):
             reader.read_file(name, texts[name])
         inventory = reader.inventory(source)
-        problems = reader.problems + check_inventory(inventory, reader.skipped)
+        problems = reader.problems + check_inventory(
+            inventory, reader.skipped, reader.skipped_networks
+        )
     if problems:
         raise InputError(problems)
     return inventory
@@ -135,6 +137,9 @@ class _Reader:
     # Names of machines and segments that were defined but failed to parse: checks must
     # not report them a second time as unknown (for example as a VM's host).
     skipped: set[str] = field(default_factory=set)
+    # Prefixes of networks that failed to parse (None: a networks list was unreadable):
+    # addresses in them must not be reported again as in no network.
+    skipped_networks: list[IPNetwork] | None = field(default_factory=list)
     file: str = ""
 
     def problem(self, node: Node | Location, message: str, hint: str = "") -> None:
@@ -239,6 +244,15 @@ class _Reader:
     ) -> dict[str, Any]:
         """Reads a mapping against {key: (reader, required)}; raises _Invalid if any
         key was unknown, missing or mistyped (each recorded as a problem)."""
+        values, ok = self.some_fields(node, what, schema)
+        if not ok:
+            raise _Invalid
+        return values
+
+    def some_fields(self, node: Node, what: str, schema: Schema) -> tuple[dict[str, Any], bool]:
+        """Like `fields`, but returns the values that could be read and whether all
+        could, so a caller can go on checking the rest of an entity (every problem at
+        once). Raises _Invalid only if `node` is not a mapping."""
         entries = self.mapping(node, what)
         values: dict[str, Any] = {}
         ok = True
@@ -255,9 +269,7 @@ class _Reader:
             if required and key not in entries:
                 self.problem(node, f"missing key '{key}' in {what}")
                 ok = False
-        if not ok:
-            raise _Invalid
-        return values
+        return values, ok
 
     # scalar readers: each returns the typed value or records a problem and raises
 
@@ -395,6 +407,7 @@ class _Reader:
         try:
             items = self.sequence(node, "networks")
         except _Invalid:
+            self.skipped_networks = None
             return
         for item in items:
             gateway_node = None
@@ -403,6 +416,7 @@ class _Reader:
             try:
                 f = self.fields(item, "a network", NETWORK)
             except _Invalid:
+                self._skip_network(item)
                 continue
             location = _loc(self.file, item)
             self.networks.append(
@@ -415,6 +429,21 @@ class _Reader:
                     _loc(self.file, gateway_node) if gateway_node is not None else location,
                 )
             )
+
+    def _skip_network(self, item: Node) -> None:
+        """Remembers the prefix of a network that failed to parse, if it can be read at
+        all (host bits set included), so its addresses raise no follow-up problems."""
+        prefix = _key_node(item, "prefix")
+        value = next((v for k, v in item.value if k is prefix), None) if prefix else None
+        if self.skipped_networks is None or not isinstance(value, ScalarNode):
+            return
+        raw = value.value
+        try:
+            if "/" in raw:
+                IPAddress(raw.split("/", 1)[0], flags=_INET_PTON)
+                self.skipped_networks.append(IPNetwork(raw).cidr)
+        except (AddrFormatError, ValueError):
+            pass
 
     def read_machines(self, node: Node) -> None:
         try:
@@ -437,11 +466,12 @@ class _Reader:
 
     def read_machine(self, name: str, location: Location, node: Node) -> Machine:
         what = f"machine '{name}'"
-        f = self.fields(node, what, MACHINE)
-        kind = Kind(f["kind"])
-        ok = True
+        # Read on past a bad key: the interfaces and the other keys may have problems
+        # of their own, and the user should see them all at once.
+        f, ok = self.some_fields(node, what, MACHINE)
+        kind = Kind(f["kind"]) if "kind" in f else None
         for key, kinds in KIND_ONLY_KEYS.items():
-            if key in f and kind not in kinds:
+            if kind is not None and key in f and kind not in kinds:
                 owners = " or ".join(str(k) for k in kinds)
                 self.problem(
                     _key_node(node, key) or node,
@@ -449,12 +479,12 @@ class _Reader:
                     f"only to a {owners}",
                 )
                 ok = False
-        for key in REQUIRED_BY_KIND.get(kind, ()):
-            if key not in f:
+        for key in REQUIRED_BY_KIND.get(kind, ()) if kind is not None else ():
+            if key not in f and _key_node(node, key) is None:  # present but bad: reported
                 self.problem(node, f"missing key '{key}' in {what} (required for a {kind})")
                 ok = False
-        interfaces = self.read_interfaces(kind, what, f["interfaces"])
-        if not ok or interfaces is None:
+        interfaces = self.read_interfaces(kind, what, f["interfaces"]) if "interfaces" in f else None
+        if not ok or interfaces is None or kind is None:
             raise _Invalid
         return Machine(
             name=name,
@@ -468,7 +498,9 @@ class _Reader:
             location=location,
         )
 
-    def read_interfaces(self, kind: Kind, what: str, node: Node) -> tuple[Interface, ...] | None:
+    def read_interfaces(self, kind: Kind | None, what: str, node: Node) -> tuple[Interface, ...] | None:
+        """The interfaces, or None after recording their problems. `kind` is None when
+        the machine's kind is unreadable: default names are then not checked."""
         try:
             entries = self.mapping(node, f"the interfaces of {what}")
         except _Invalid:
@@ -478,24 +510,30 @@ class _Reader:
         for segment, (key_node, value) in entries.items():
             address_nodes: list[Node] = []
             try:
-                f = self.fields(value, f"interface '{segment}' of {what}", INTERFACE)
-                address_nodes = f.get("addresses", [])
-                addresses = []
-                for address_node in address_nodes:
-                    try:
-                        addresses.append(self.address(address_node))
-                    except _Invalid:
-                        ok = False
+                f, read = self.some_fields(value, f"interface '{segment}' of {what}", INTERFACE)
             except _Invalid:
                 ok = False
                 continue
+            address_nodes = f.get("addresses", [])
+            addresses = []
+            for address_node in address_nodes:
+                try:
+                    addresses.append(self.address(address_node))
+                except _Invalid:
+                    ok = False
+            if not read:
+                ok = False
+                continue
+            if kind is None and "name" not in f:
+                continue  # the default name depends on the kind
             name = f.get("name") or default_interface_name(kind, segment)
-            if not IFNAME.fullmatch(name) or name in (".", ".."):
+            if not IFNAME.fullmatch(name):
                 where = _key_node(value, "name") or key_node
                 self.problem(
                     where,
                     f"interface name '{name}' is not a valid Linux interface name",
-                    "at most 15 characters, no '/', ':' or white space; set name: to override",
+                    "at most 15 letters, digits, '.', '_' or '-', starting with a letter or"
+                    " digit; set name: to override",
                 )
                 ok = False
             interfaces.append(
@@ -515,12 +553,22 @@ class _Reader:
             self.problem(location, f"policy defined twice (first at {self.policy.location})")
             return
         try:
-            f = self.fields(node, "policy", POLICY)
-            seatbelt = self.fields(f["seatbelt"], "policy.seatbelt", SEATBELT) if "seatbelt" in f else {}
-            rollout = self.fields(f["rollout"], "policy.rollout", ROLLOUT) if "rollout" in f else {}
+            f, ok = self.some_fields(node, "policy", POLICY)
         except _Invalid:
-            self.policy = Policy(location=location)  # defaults; the problem is recorded
+            f, ok = {}, False
+        sections = {}
+        for key, what, schema in (
+            ("seatbelt", "policy.seatbelt", SEATBELT),
+            ("rollout", "policy.rollout", ROLLOUT),
+        ):
+            try:  # each section read on its own: all problems at once
+                sections[key] = self.fields(f[key], what, schema) if key in f else {}
+            except _Invalid:
+                ok = False
+        if not ok:
+            self.policy = Policy(location=location)  # defaults; the problems are recorded
             return
+        seatbelt, rollout = sections["seatbelt"], sections["rollout"]
         self.policy = Policy(
             design=Design(f.get("design", Design.POLICY_ROUTING.value)),
             reconfigure=Reconfigure(f.get("reconfigure", Reconfigure.LIVE.value)),
@@ -599,7 +647,8 @@ ROLLOUT: Schema = {
 
 # Inventory names become file names and interface names become kernel names.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+# Interface names become words in `ip` command lines: a leading '-' would be an option.
+IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 # Reject the shorthand forms netaddr would otherwise accept ("10.1" as 10.0.0.1).
 _INET_PTON = 1  # netaddr.INET_PTON
 DEFAULT_NIC_GBIT = 1  # a KVM host without nic_gbit: assume the slow link (pessimistic)

@@ -335,7 +335,21 @@ def test_interface_name_too_long(tmp_path, capsys):
         capsys,
         "machines:\n  db1: {kind: physical, interfaces: {fe: {name: averyveryverylongname}}}\n",
         "2:43: error: interface name 'averyveryverylongname' is not a valid Linux interface"
-        " name (at most 15 characters, no '/', ':' or white space; set name: to override)",
+        " name (at most 15 letters, digits, '.', '_' or '-', starting with a letter or digit;"
+        " set name: to override)",
+    )
+
+
+@pytest.mark.parametrize("name", ["-x", "..", "_br", "eth#1"])
+def test_interface_name_that_render_would_refuse(tmp_path, capsys, name):
+    """A leading '-' would be an option to `ip`: validate refuses what render refuses."""
+    expect(
+        tmp_path,
+        capsys,
+        f'machines:\n  db1: {{kind: physical, interfaces: {{fe: {{name: "{name}"}}}}}}\n',
+        f"2:43: error: interface name '{name}' is not a valid Linux interface"
+        " name (at most 15 letters, digits, '.', '_' or '-', starting with a letter or digit;"
+        " set name: to override)",
     )
 
 
@@ -366,6 +380,70 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
     )
     assert code == 2
     assert len(errors) == 3
+
+
+def test_a_bad_key_does_not_hide_the_other_problems_of_a_machine(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          vm9:
+            kind: vm
+            host: kvm01
+            memory_gib: -4
+            nic_gbit: 10
+            interfaces:
+              fe: {addresses: [203.0.113.300], mtu: 9000}
+              srv: {addresses: 10.20.1.99}
+        """,
+        "5:17: error: -4 is below the minimum 0.001",
+        "6:5: error: key 'nic_gbit' does not apply to a vm (only to a kvm-host)",
+        "8:24: error: '203.0.113.300' is not a valid IPv4 or IPv6 address",
+        "8:40: error: unknown key 'mtu' in interface 'fe' of machine 'vm9'"
+        " (known keys: addresses, name)",
+        "9:24: error: addresses must be a list, not '10.20.1.99'",
+    )
+
+
+def test_every_policy_problem_is_reported_at_once(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        policy:
+          design: curvy
+          seatbelt: {max_fraction: 2}
+          rollout: {soak_s: -3}
+        """,
+        "2:11: error: 'curvy' is not a valid value (one of policy-routing, flat)",
+        "3:28: error: 2 is above the maximum 1",
+        "4:21: error: -3 is below the minimum 0",
+    )
+
+
+@pytest.mark.parametrize(
+    "network, error",
+    [
+        ("{prefix: 203.0.113.64/26, segment: fe, gateway: 203.0.113.65, vlan: 7}",
+         "2:67: error: unknown key 'vlan' in a network (known keys: prefix, segment, gateway,"
+         " private, description)"),
+        ("{prefix: 203.0.113.70/26, segment: fe, gateway: 203.0.113.65}",
+         "2:14: error: prefix 203.0.113.70/26 has host bits set (did you mean 203.0.113.64/26?)"),
+        ("{prefix: 203.0.113.64/26, segment: fe, gateway: bogus}",
+         "2:53: error: 'bogus' is not a valid IPv4 or IPv6 address"),
+    ],
+)
+def test_addresses_of_a_network_that_failed_to_parse_are_not_reported_again(
+    tmp_path, capsys, network, error
+):
+    expect(
+        tmp_path,
+        capsys,
+        f"networks:\n  - {network}\n"
+        "machines:\n  db1: {kind: physical, interfaces: {fe: {addresses: [203.0.113.70]}}}\n",
+        error,
+    )
 
 
 def test_missing_inventory_is_invalid_input(tmp_path, capsys):
