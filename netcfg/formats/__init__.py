@@ -52,8 +52,11 @@ def iter_rendered(
     hosts = sorted(configs)
     # Every name is checked before the first file is rendered, so a bad machine stops
     # the run before anything is written, not half-way through the fleet.
+    checks = [FORMATS[name].check for name in chosen if FORMATS[name].check is not None]
     for host in hosts:
         check_config(configs[host])
+        for check in checks:
+            check(configs[host])
     for host in hosts:
         yield host, render_host(configs[host], chosen, compiled, check=False)
 

@@ -13,20 +13,23 @@ import re
 from netcfg.config import HostConfig
 from netcfg.errors import InputError, Location, Problem
 
-HOST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# The inventory's own rule for machine names (netcfg/inventory/load.py, NAME): a name
+# `netcfg validate` accepts must render. One path component, never '.' or '..'.
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 # The kernel allows almost anything but '/', ':' and whitespace in 15 bytes; the formats
 # need less: no '#' (a comment in a batch line), no quotes, no spaces.
 INTERFACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}")
 
 
 def safe_host_name(name: str, where: Location | None = None) -> str:
-    if not HOST_NAME.fullmatch(name) or ".." in name:
+    if not HOST_NAME.fullmatch(name):
         raise InputError(
             [
                 Problem(
                     where or Location(name),
                     f"machine name {name!r} cannot be used as a file name",
-                    "use lower-case letters, digits, '.', '_' and '-', at most 63",
+                    "use letters, digits, '.', '_' and '-', starting with a letter or digit,"
+                    " at most 63",
                 )
             ]
         )
@@ -34,7 +37,7 @@ def safe_host_name(name: str, where: Location | None = None) -> str:
 
 
 def safe_interface_name(host: str, name: str, where: Location | None = None) -> str:
-    if not INTERFACE_NAME.fullmatch(name) or ".." in name:
+    if not INTERFACE_NAME.fullmatch(name):
         raise InputError(
             [
                 Problem(

@@ -35,7 +35,29 @@ class NetplanLink:
 MODEL_TYPES.add(NetplanLink)
 
 
+# netplan (0.106) reads a table as a signed 32-bit number: 4294967295 becomes
+# `Table=-1` in the networkd files it generates, silently.
+MAX_TABLE = 2**31 - 1
+
+
+def check(config: HostConfig) -> None:
+    tables = {r.table for r in config.routes} | {r.table for r in config.rules}
+    too_big = sorted(t for t in tables if t > MAX_TABLE)
+    if too_big:
+        raise InputError(
+            [
+                Problem(
+                    Location(config.name),
+                    f"netplan cannot express table {too_big[0]} (netplan reads tables as"
+                    f" signed 32-bit numbers, at most {MAX_TABLE})",
+                    "use a smaller table for the segment, or leave out --format netplan",
+                )
+            ]
+        )
+
+
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
+    check(config)
     entries = templates.memo(config, lambda: attach(config))
     for entry in entries:
         for rule in entry.rules:
@@ -71,5 +93,6 @@ FORMAT = register(
         render=render,
         # netplan warns about (and future versions refuse) world-readable files.
         file_mode=0o600,
+        check=check,
     )
 )

@@ -31,6 +31,9 @@ class Format:
     render: Renderer
     parse: Parser | None = None  # None: read back by another format's parser
     file_mode: int = 0o644
+    # Raises InputError for a config the format cannot express; run for every machine
+    # before the first file is written.
+    check: Callable[[HostConfig], None] | None = None
 
 
 FORMATS: dict[str, Format] = {}

@@ -179,7 +179,7 @@ def tiny_inventory(name: str, interface: str = "ethfe") -> Inventory:
     )
 
 
-@pytest.mark.parametrize("name", ["../etc", "a/b", "UPPER", ".hidden", "x" * 64, "a..b"])
+@pytest.mark.parametrize("name", ["../etc", "a/b", ".hidden", "..", "-x", "x" * 64, "a b"])
 def test_unsafe_machine_names_are_refused_before_writing(tmp_path, name):
     configs = render_design(tiny_inventory(name))
     with pytest.raises(InputError, match="cannot be used as a file name"):
@@ -187,7 +187,22 @@ def test_unsafe_machine_names_are_refused_before_writing(tmp_path, name):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
 
 
-@pytest.mark.parametrize("iface", ["eth fe", "eth#1", "a/b", "x" * 16])
+@pytest.mark.parametrize("name", ["Web01", "a..b", "x.json", "x" * 63])
+def test_names_validate_accepts_also_render(tmp_path, capsys, name):
+    """A machine name `netcfg validate` accepts is rendered, not refused (exit 0)."""
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "segments: {fe: {table: 2, priority: 20}}\n"
+        "networks: [{prefix: 192.0.2.0/24, segment: fe, gateway: 192.0.2.1}]\n"
+        f"machines: {{'{name}': {{kind: physical, interfaces: {{fe: {{addresses: [192.0.2.9]}}}}}}}}\n"
+    )
+    assert main(["validate", str(inventory)]) == 0
+    assert main(["render", str(inventory), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "json" / f"{name}.json").is_file()
+    assert (tmp_path / "out" / "iproute2" / f"{name}.batch").is_file()
+
+
+@pytest.mark.parametrize("iface", ["eth fe", "eth#1", "a/b", "x" * 16, "-x", ".."])
 def test_unsafe_interface_names_are_refused(iface):
     with pytest.raises(InputError, match="cannot be written safely"):
         render_files(render_design(tiny_inventory("ok", iface)))
@@ -252,3 +267,22 @@ def test_out_inside_the_inventory_is_refused(tmp_path, capsys):
     assert main(["render", str(inv), "--out", str(inv / "rendered")]) == 2
     assert "--out is inside the inventory directory" in capsys.readouterr().err
     assert not (inv / "rendered").exists()
+
+
+def test_netplan_refuses_a_table_it_would_turn_negative(tmp_path, capsys):
+    """netplan 0.106 writes table 4294967295 as `Table=-1`: refused before any file."""
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "segments: {fe: {table: 4294967295, priority: 20}}\n"
+        "networks: [{prefix: 192.0.2.0/24, segment: fe, gateway: 192.0.2.1}]\n"
+        "machines: {a1: {kind: physical, interfaces: {fe: {addresses: [192.0.2.9]}}}}\n"
+    )
+    out = tmp_path / "out"
+    assert main(["render", str(inventory), "--out", str(out)]) == 2
+    assert "a1: error: netplan cannot express table 4294967295" in capsys.readouterr().err
+    assert not out.exists()
+    argv = ["render", str(inventory), "--out", str(out), "-f", "iproute2", "-f", "networkd"]
+    assert main(argv) == 0
+    assert "table 4294967295" in (out / "iproute2" / "a1.batch").read_text()
+    flat = ["render", str(inventory), "--out", str(tmp_path / "flat"), "--design", "flat"]
+    assert main(flat) == 0  # no tables under flat
