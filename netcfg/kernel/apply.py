@@ -24,7 +24,7 @@ from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
 from netcfg.kernel.changes import Plan, Step, describe, drift, plan
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
-from netcfg.kernel.read import read_links, read_owned
+from netcfg.kernel.read import read_foreign_routes, read_links, read_owned
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 
 DEFAULT_RUN_DIR = "/run/netcfg"
@@ -89,9 +89,39 @@ def requests(steps: tuple[Step, ...] | list[Step], index_of: dict[str, int]) -> 
     return out
 
 
+@contextmanager
+def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None]:
+    """While `steps` run, a removed primary IPv4 address promotes a secondary.
+
+    With the kernel's default (promote_secondaries 0) removing a link's primary address
+    removes every secondary of its network as well, and with the last address every
+    IPv4 route of the link: an inventory dropping a machine's first address of a
+    network would blackhole the addresses it keeps. The links' own setting is switched
+    on for the duration and put back afterwards."""
+    links = {s.entry.interface for s in steps
+             if s.op == "remove" and isinstance(s.entry, Address) and s.entry.family == 4}
+    switched: list[int] = []
+    if links:
+        for message in nl.dump(codec.dump_request(codec.RTM_GETLINK)):
+            index, name = codec.parse_link(message.payload)
+            if name in links and codec.parse_promote_secondaries(message.payload) == 0:
+                switched.append(index)
+    if switched:
+        refused = nl.send([codec.promote_secondaries_request(i, 1) for i in switched],
+                          stop_on_error=False)
+        switched = [i for k, i in enumerate(switched) if k not in {r.index for r in refused}]
+    try:
+        yield
+    finally:
+        if switched:
+            nl.send([codec.promote_secondaries_request(i, 0) for i in switched],
+                    stop_on_error=False)
+
+
 def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
     index_of = {name: index for index, name in names.items()}
-    return nl.send(requests(steps, index_of), stop_on_error=True)
+    with promoting_secondaries(nl, steps):
+        return nl.send(requests(steps, index_of), stop_on_error=True)
 
 
 def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
@@ -119,34 +149,58 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def restore(nl: Netlink, owned: Ownership, names: dict[int, str], before: OwnedState) -> str:
-    """Bring the owned state back to `before`; '' on success, else what still differs."""
+def restore(
+    nl: Netlink,
+    owned: Ownership,
+    names: dict[int, str],
+    before: OwnedState,
+    foreign: dict[tuple[object, ...], bytes] | None = None,
+) -> str:
+    """Bring the owned state back to `before`, and the foreign routes (as read at the
+    start) the kernel dropped on the way; '' on success, else what still differs."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
         live = read_owned(nl, owned, names)
         steps = plan(live, before).steps
         if not steps:
-            return ""
+            problems = ""
+            break
         rejected = execute_all(nl, steps, names)
         problems = failure_text(steps, rejected)
     left = drift(before, read_owned(nl, owned, names)).count
-    return "" if not left else problems or f"{left} entries still differ"
+    if left:
+        return problems or f"{left} entries still differ"
+    if foreign:
+        # Removing the last IPv4 address of a link flushes its routes, foreign ones too.
+        gone = [p for k, p in foreign.items() if k not in read_foreign_routes(nl)]
+        if gone:
+            nl.send([codec.route_restore_request(p) for p in gone], stop_on_error=False)
+            still = [k for k in foreign if k not in read_foreign_routes(nl)]
+            if still:
+                return f"  {len(still)} foreign route(s) the kernel removed could not be re-created"
+    return ""
 
 
 def execute_all(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
     index_of = {name: index for index, name in names.items()}
-    return nl.send(requests(steps, index_of), stop_on_error=False)
+    with promoting_secondaries(nl, steps):
+        return nl.send(requests(steps, index_of), stop_on_error=False)
 
 
 @contextmanager
 def restore_on_failure(
-    nl: Netlink, owned: Ownership, names: dict[int, str], before: OwnedState, netns: str
+    nl: Netlink,
+    owned: Ownership,
+    names: dict[int, str],
+    before: OwnedState,
+    netns: str,
+    foreign: dict[tuple[object, ...], bytes] | None = None,
 ) -> Iterator[None]:
     try:
         yield
     except BaseException as error:
         with _sigint_ignored():
-            left = restore(nl, owned, names, before)
+            left = restore(nl, owned, names, before, foreign)
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
         if left:
             raise ApplyError(
@@ -187,7 +241,11 @@ def apply_host(
             show(changes)
         if dry_run or not changes:
             return Outcome(changes, applied=False)
-        with restore_on_failure(nl, owned, names, before, netns):
+        # Only a change that removes addresses can make the kernel drop foreign routes.
+        removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address)
+                                for s in changes.steps) or bool(desired.addresses - before.addresses)
+        foreign = read_foreign_routes(nl) if removes_addresses else None
+        with restore_on_failure(nl, owned, names, before, netns, foreign):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))

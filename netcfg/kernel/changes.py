@@ -5,14 +5,16 @@ an address by interface and IP, a rule by family, priority and selector, a route
 family, table, destination and metric. Same key, other attributes: "different".
 
 The steps run in an order that never blackholes traffic (DESIGN.md, "Applying"):
-  1. addresses whose prefix length changes are removed (the kernel refuses a second
-     copy of an IPv6 address), then missing addresses added: gateways become reachable
-     before routes need them;
+  1. IPv6 addresses whose prefix length changes are removed (the kernel refuses a
+     second copy of an IPv6 address), then missing addresses added: gateways become
+     reachable before routes need them;
   2. routes added or replaced: every table is complete before a rule points at it;
   3. rules added;
   4. rules removed: nothing points at a table any more ...
   5. ... before its routes are removed;
-  6. addresses removed last, when no owned route needs them.
+  6. addresses removed last, when no owned route needs them (an IPv4 address whose
+     prefix length changes too: its new length is already in place, so the link never
+     loses its last IPv4 address, which would flush its routes).
 """
 
 from __future__ import annotations
@@ -126,7 +128,10 @@ def plan(live: OwnedState, desired: OwnedState) -> Plan:
     """The steps taking `live` to `desired`, in the safe order described above."""
     d = drift(desired, live)
     steps: list[Step] = []
-    steps += [Step("remove", old) for _, old in d.addresses.different]
+    # IPv6 refuses a second copy of an address: the old length goes first. IPv4 keeps
+    # one address per length, and removing the old one first could remove the link's
+    # last IPv4 address, which makes the kernel flush every IPv4 route of the link.
+    steps += [Step("remove", old) for _, old in d.addresses.different if old.family == 6]
     steps += [Step("add", new) for new in d.addresses.missing]
     steps += [Step("add", new) for new, _ in d.addresses.different]
     steps += [Step("add", new) for new in d.routes.missing]
@@ -137,6 +142,7 @@ def plan(live: OwnedState, desired: OwnedState) -> Plan:
     steps += [Step("remove", old) for _, old in d.rules.different]
     steps += [Step("remove", old) for old in d.rules.extra]
     steps += [Step("remove", old) for old in d.routes.extra]
+    steps += [Step("remove", old) for _, old in d.addresses.different if old.family == 4]
     steps += [Step("remove", old) for old in d.addresses.extra]
     return Plan(tuple(steps))
 

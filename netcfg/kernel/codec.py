@@ -65,6 +65,9 @@ UNSET32 = 0xFFFFFFFF
 
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 IFLA_IFNAME = 3
+# linux/if_link.h, linux/ip.h: a link's per-device IPv4 settings (IFLA_AF_SPEC/AF_INET)
+IFLA_AF_SPEC, IFLA_INET_CONF = 26, 1
+IPV4_DEVCONF_PROMOTE_SECONDARIES = 20
 
 DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
 
@@ -192,6 +195,37 @@ def address_request(address: Address, index_of: Mapping[str, int], op: str) -> R
     return Request(RTM_NEWADDR, CREATE, body + attrs)
 
 
+def promote_secondaries_request(index: int, value: int) -> Request:
+    """RTM_NEWLINK setting the link's `promote_secondaries` (net.ipv4.conf.IF.*)."""
+    conf = _u32(IPV4_DEVCONF_PROMOTE_SECONDARIES, value)
+    spec = _attr(AF_INET, _attr(IFLA_INET_CONF, conf))
+    return Request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
+                   _IFINFO.pack(0, 0, index, 0, 0) + _attr(IFLA_AF_SPEC, spec))
+
+
+RTPROT_KERNEL = 2
+RTNH_F_ONLINK = 4
+
+
+def route_identity(payload: bytes) -> tuple[object, ...]:
+    """What makes a dumped route the same route to the kernel: family, lengths, tos,
+    table, type, destination, source and metric (not its changing counters)."""
+    af, dst_len, src_len, tos, table8, _, _, kind, _ = _RTMSG.unpack_from(payload, 0)
+    attrs = attributes(payload, _RTMSG.size)
+    table = _U32.unpack(attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else table8
+    return (af, dst_len, src_len, tos, table, kind, attrs.get(RTA_DST), attrs.get(RTA_SRC),
+            attrs.get(RTA_PRIORITY))
+
+
+def route_restore_request(payload: bytes) -> Request:
+    """RTM_NEWROUTE re-creating a dumped route as it was (what `ip route restore` does);
+    of its flags only `onlink` is a request, the others are state the kernel refuses."""
+    head = bytearray(payload[: _RTMSG.size])
+    flags = _U32.unpack_from(head, 8)[0] & RTNH_F_ONLINK
+    _U32.pack_into(head, 8, flags)
+    return Request(RTM_NEWROUTE, CREATE, bytes(head) + payload[_RTMSG.size :])
+
+
 def dump_request(kind: int, family: int = 0) -> Request:
     """A dump of links, addresses, routes or rules (all tables, all families)."""
     if kind == RTM_GETLINK:
@@ -265,6 +299,18 @@ def parse_link(payload: bytes) -> tuple[int, str]:
     _, _, index, _, _ = _IFINFO.unpack_from(payload, 0)
     name = attributes(payload, _IFINFO.size).get(IFLA_IFNAME, b"")
     return index, name.rstrip(b"\0").decode()
+
+
+def parse_promote_secondaries(payload: bytes) -> int | None:
+    """The link's own `promote_secondaries` from an RTM_NEWLINK dump (None: no IPv4)."""
+    spec = attributes(payload, _IFINFO.size).get(IFLA_AF_SPEC)
+    inet = attributes(spec, 0).get(AF_INET) if spec is not None else None
+    conf = attributes(inet, 0).get(IFLA_INET_CONF) if inet is not None else None
+    # A dump carries the settings as an array of u32, setting N at index N - 1.
+    offset = (IPV4_DEVCONF_PROMOTE_SECONDARIES - 1) * 4
+    if conf is None or len(conf) < offset + 4:
+        return None
+    return _U32.unpack_from(conf, offset)[0]
 
 
 def parse_address(payload: bytes, names: Mapping[int, str]) -> Address | None:

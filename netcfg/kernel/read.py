@@ -63,3 +63,19 @@ def read_routes(nl: Netlink, names: dict[int, str]) -> list[Route]:
             if route is not None:
                 found.append(route)
     return found
+
+
+def read_foreign_routes(nl: Netlink) -> dict[tuple[object, ...], bytes]:
+    """Every route netcfg does not own and the kernel does not make itself, as dumped.
+
+    apply never changes them, but the kernel flushes a link's IPv4 routes when its last
+    IPv4 address goes: a roll-back removing the address an apply added to a link that
+    had none would take a hand-added `dev` route with it. Kept raw, so the roll-back can
+    re-create such a route exactly."""
+    found = {}
+    for family in (codec.AF_INET, codec.AF_INET6):
+        for message in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):
+            if codec.route_protocol(message.payload) in (PROTOCOL, codec.RTPROT_KERNEL):
+                continue
+            found[codec.route_identity(message.payload)] = message.payload
+    return found

@@ -236,6 +236,56 @@ def test_failure_half_way_rolls_back_exactly(inventory_dir, netns, lock_dir):
     assert snapshot(netns) == before
 
 
+def test_rollback_recreates_a_foreign_route_the_kernel_flushed(inventory_dir, netns, lock_dir):
+    # ethsrv has no IPv4 address: the failed apply adds web1's, and removing it again
+    # makes the kernel flush every IPv4 route of the link, the hand-added one too.
+    ip(netns, "route", "add", "10.97.0.0/16", "dev", "ethsrv", "proto", "static")
+    ip(netns, "route", "add", "10.96.0.0/16", "dev", "ethsrv", "proto", "boot", "table", "300")
+    inv, config = web1(inventory_dir)
+    before = snapshot(netns)
+    with pytest.raises(ApplyError, match="rolled back"):
+        apply_host(bad_config(config), ownership(inv, config), netns, lock_dir=lock_dir)
+    assert snapshot(netns) == before
+
+
+def inventory_variant(tmp_path: Path, name: str, *replacements: tuple[str, str]) -> Path:
+    text = INVENTORY
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "all.yaml").write_text(text)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("change", ["first address dropped", "network resized"])
+def test_address_changes_keep_the_other_addresses_and_the_links_routes(
+    tmp_path, netns, lock_dir, capsys, change
+):
+    # The kernel removes a primary IPv4 address's secondaries with it (promote_secondaries
+    # is 0 by default), and a link's IPv4 routes with its last IPv4 address.
+    base = inventory_variant(tmp_path, "base", ("srv: {addresses: [10.20.1.10,",
+                                                "srv: {addresses: [10.20.1.10, 10.20.1.11,"))
+    if change == "first address dropped":
+        head = inventory_variant(tmp_path, "head", ("srv: {addresses: [10.20.1.10,",
+                                                    "srv: {addresses: [10.20.1.11,"))
+    else:
+        head = inventory_variant(tmp_path, "head", ("10.20.0.0/16", "10.20.0.0/15"),
+                                 ("srv: {addresses: [10.20.1.10,",
+                                  "srv: {addresses: [10.20.1.10, 10.20.1.11,"))
+    assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
+    ip(netns, "route", "add", "10.97.0.0/16", "dev", "ethsrv", "proto", "static")
+    sysctl = ["ip", "netns", "exec", netns, "sysctl", "-n", "net.ipv4.conf.ethsrv.promote_secondaries"]
+    setting = subprocess.run(sysctl, check=True, capture_output=True, text=True).stdout
+    capsys.readouterr()
+    assert main(["apply", "web1", "--inventory", str(head), "--netns", netns]) == 0, capsys.readouterr()
+    _, config = web1(head)
+    assert owned_by_ip(netns) == model_view(config)
+    assert "10.97.0.0/16" in ip(netns, "route")
+    assert subprocess.run(sysctl, check=True, capture_output=True, text=True).stdout == setting
+    assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
+
+
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
     inv, config = web1(inventory_dir)
     monkeypatch.setattr("netcfg.cli.kernel._host", lambda *_: bad_config(config))

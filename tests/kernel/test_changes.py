@@ -56,6 +56,20 @@ def test_same_key_other_attributes_is_different_and_replaced():
     assert data["routes"]["different"][0]["live"]["gateway"] == "203.0.113.1"
 
 
+def test_an_ipv4_length_change_adds_the_new_length_before_removing_the_old():
+    # Removing first could take the link's last IPv4 address, and the kernel would
+    # flush every IPv4 route of the link with it. IPv6 has to remove first: the kernel
+    # refuses a second copy of an IPv6 address.
+    old4, new4 = Address("eth0", 4, "10.20.1.10/16"), Address("eth0", 4, "10.20.1.10/15")
+    old6, new6 = Address("eth0", 6, "2001:db8::10/64"), Address("eth0", 6, "2001:db8::10/56")
+    live = OwnedState(frozenset({old4, old6}), frozenset(), frozenset({R_DEFAULT}))
+    desired = OwnedState(frozenset({new4, new6}), frozenset(), frozenset({R_DEFAULT}))
+    ops = [(s.op, s.entry) for s in plan(live, desired).steps]
+    assert ops.index(("remove", old6)) < ops.index(("add", new6))
+    assert ops.index(("add", new4)) < ops.index(("remove", old4))
+    assert ops[-1] == ("remove", old4)
+
+
 def test_desired_state_is_spelled_like_the_kernel():
     host = HostConfig(
         "m", "vm", "policy-routing",

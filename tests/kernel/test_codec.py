@@ -157,3 +157,29 @@ def test_malformed_length_is_an_error():
 ])
 def test_canonical_prefix(text, canonical):
     assert codec.canonical_prefix(text) == canonical
+
+
+def test_promote_secondaries_request_decodes_with_pyroute2():
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    msg = decoded(ifinfmsg, codec.promote_secondaries_request(7, 1))
+    assert msg["index"] == 7
+    inet = msg.get_attr("IFLA_AF_SPEC").get_attr("AF_INET")
+    assert inet is not None
+    # And read back from a dump's array of u32 settings (setting N at index N - 1).
+    conf = struct.pack("=31I", *[1 if i == 19 else 0 for i in range(31)])
+    spec = codec._attr(codec.AF_INET, codec._attr(codec.IFLA_INET_CONF, conf))
+    payload = struct.pack("=BxHiII", 0, 1, 7, 0, 0) + codec._attr(codec.IFLA_AF_SPEC, spec)
+    assert codec.parse_promote_secondaries(payload) == 1
+    assert codec.parse_promote_secondaries(struct.pack("=BxHiII", 0, 1, 7, 0, 0)) is None
+
+
+def test_route_restore_request_keeps_the_route_but_not_its_state_flags():
+    route = Route(4, 1000, "10.97.0.0/16", device="eth0", scope="link", protocol=4)
+    body = bytearray(codec.route_request(route, INDEX, "add").body)
+    struct.pack_into("=I", body, 8, 0x10 | 0x4)  # linkdown (kernel state) and onlink
+    request = codec.route_restore_request(bytes(body))
+    assert request.type == codec.RTM_NEWROUTE and request.flags == codec.CREATE
+    assert struct.unpack_from("=I", request.body, 8)[0] == 0x4
+    assert request.body[12:] == bytes(body[12:])
+    assert codec.route_identity(request.body) == codec.route_identity(bytes(body))
