@@ -350,6 +350,37 @@ class _Evacuation:
             self._start_maintenance(self.queue.pop())
         if len(self.active) >= self.parallel or not self.queue:
             return
+        self._admit_pass(placeable_only=True)
+        if not self.active and not self.events:
+            # Nothing under way and nothing will change by waiting: admit as before
+            # (what cannot be placed then ends in _stuck with the memory missing).
+            self._admit_pass(placeable_only=False)
+        # Empty hosts anywhere in the queue go straight to maintenance too.
+        for host in [h for h in self.queue if not h.vms]:
+            self.queue.remove(host)
+            self._start_maintenance(host)
+
+    def _placeable(self, candidate: _Host) -> bool:
+        """Can every VM of `candidate` go somewhere now (a receiving hypervisor with room
+        over a link it converges on)? Admitting one that cannot holds a slot and the
+        aggregate room while it sends nothing: with every host full that is a deadlock,
+        even when evacuating another first (whose VMs fit) frees a whole host."""
+        blocks: dict[float, float] = {}  # largest free memory per link speed
+        for h in self.hosts.values():
+            if h.state in RECEIVES and h is not candidate:
+                free = h.cap - h.load
+                if free > blocks.get(h.nic, 0.0):
+                    blocks[h.nic] = free
+        for vm in candidate.vms:
+            gib, dirty = self.vm_gib[vm], self.vm_dirty[vm]
+            if not any(
+                free >= gib - 1e-9 and dirty < min(candidate.nic, nic) * self.mib_per_gbit
+                for nic, free in blocks.items()
+            ):
+                return False
+        return True
+
+    def _admit_pass(self, placeable_only: bool) -> None:
         owed = sum(self.vm_gib[v] for h in self.active for v in h.waiting)
         room = None
         for candidate in self.queue[:8]:  # the next few: a smaller one may fit sooner
@@ -357,6 +388,8 @@ class _Evacuation:
                 break
             if not candidate.vms or candidate.receiving:
                 continue  # a host still receiving starts evacuating once that has landed
+            if placeable_only and not self._placeable(candidate):
+                continue
             if room is None:
                 room = self._room(candidate)  # the candidate's own free memory excluded
             if room >= owed + candidate.load - 1e-9:
@@ -366,10 +399,6 @@ class _Evacuation:
                 self.active.append(candidate)
                 owed += candidate.load
                 room = None
-        # Empty hosts anywhere in the queue go straight to maintenance too.
-        for host in [h for h in self.queue if not h.vms]:
-            self.queue.remove(host)
-            self._start_maintenance(host)
 
     def _available(self) -> list[_Host]:
         return [
@@ -478,14 +507,21 @@ class _Evacuation:
         problems = []
         for host in self.active + self.queue:
             left = host.waiting or sorted(host.vms)
-            biggest = max(self.vm_gib[v] for v in left)
-            largest = max((h.cap - h.load for h in self.hosts.values()
-                           if h.state in RECEIVES and h is not host), default=0.0)
+            vm = max(left, key=lambda v: (self.vm_gib[v], v))
+            biggest = self.vm_gib[vm]
+            others = [h for h in self.hosts.values() if h.state in RECEIVES and h is not host]
+            largest = max((h.cap - h.load for h in others), default=0.0)
+            # Only hosts whose link lets the VM converge can take it live.
+            reachable = max((h.cap - h.load for h in others
+                             if self.vm_dirty[vm] < min(host.nic, h.nic) * self.mib_per_gbit), default=0.0)
+            slow = (f" ({largest:g} GiB free on hypervisors whose link is too slow for "
+                    f"{vm}'s dirty rate of {self.vm_dirty[vm]:g} MiB/s)") if largest > reachable else ""
             problems.append(Problem(
                 _where(self.inventory, self.inventory.machines[host.name]),
                 f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) of up to "
                 f"{biggest:g} GiB find no hypervisor with room; the largest free block elsewhere "
-                f"is {largest:g} GiB: {max(biggest - largest, 0):g} GiB missing on one host",
+                f"is {reachable:g} GiB{slow}: {max(biggest - reachable, 0):g} GiB "
+                f"missing on one host",
                 "add hypervisor capacity or lower the VMs' memory",
             ))
         raise InputError(problems)

@@ -192,6 +192,25 @@ def test_free_memory_in_pieces_too_small_is_refused_by_name():
         plan_rollout(inventory, [Change("kvm0", DISRUPTIVE)])
 
 
+def test_a_host_whose_vms_fit_nowhere_yet_waits_for_one_that_frees_a_host():
+    # Every host has 40 GiB free: a and b (one 60 GiB VM each) fit nowhere until c
+    # (two 30 GiB VMs, which fit) has been evacuated and maintained. Admitting a first
+    # (longest evacuation) used to hold the only slot and end in "no safe plan".
+    hosts = [("a", 100, 10), ("b", 100, 10), ("c", 100, 10)]
+    vms = [("a1", "a", 60, 500, None), ("b1", "b", 60, 700, None),
+           ("c1", "c", 30, 5, None), ("c2", "c", 30, 10, None)]
+    inventory = make_inventory(hosts, vms, rollout=RolloutPolicy(max_parallel_evacuations=1))
+    changes = [Change(h, DISRUPTIVE) for h in ("a", "b", "c")]
+    plan = plan_rollout(inventory, changes)
+    assert simulate(plan.to_dict(), inventory).clean
+    assert {m.host for m in plan.maintenance} >= {"a", "b", "c"}
+    # Behind a 1 Gbit/s link c's free memory is out of reach for the busy VMs: refused,
+    # and the message says why the free memory there does not count.
+    slow = make_inventory([("a", 100, 10), ("b", 100, 10), ("c", 100, 1)], vms)
+    with pytest.raises(InputError, match=r"link is too slow for a1's dirty rate"):
+        plan_rollout(slow, changes)
+
+
 def test_a_host_held_by_a_non_converging_vm_still_receives():
     # b's 48 GiB fit only with a's free memory: a is held (its VM cannot move) but up.
     inventory = make_inventory([("a", 64, 10), ("b", 64, 10), ("c", 64, 10)],
