@@ -89,12 +89,18 @@ def write_rendered(
     (progress bars)."""
     chosen = tuple(dict.fromkeys(formats))
     target = OutputDir(out)
-    for host, files in iter_rendered(configs, chosen, directory):
-        for path, text in files.items():
-            fmt = path.split("/", 1)[0]
-            target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
-        if advance is not None:
-            advance()
+    try:
+        for host, files in iter_rendered(configs, chosen, directory):
+            for path, text in files.items():
+                fmt = path.split("/", 1)[0]
+                target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
+            if advance is not None:
+                advance()
+    except BaseException:
+        # A template failing on a later machine: the files already written stay listed
+        # as ours, so a later run can still update or remove them.
+        target.abort()
+        raise
     accepts = covers or (lambda host: True)
     return target.finish(lambda fmt, host: fmt in chosen and accepts(host))
 

@@ -136,6 +136,15 @@ class OutputDir:
             write_atomic(path, text.encode("utf-8"))
         return WriteReport(self.written, self.unchanged, removed)
 
+    def abort(self) -> None:
+        """After a failed run: list the files written so far with the earlier ones in
+        the manifest (nothing is removed), if any was written."""
+        if not self.written:
+            return
+        manifest = {**self.previous, **self.current}
+        text = json.dumps({"version": 1, "files": manifest}, sort_keys=True, indent=1) + "\n"
+        write_atomic(self.root / MANIFEST, text.encode("utf-8"))
+
     def _prune(self, directory: Path) -> None:
         """Remove directories emptied by stale-file removal, up to the root."""
         root = self.root.resolve()

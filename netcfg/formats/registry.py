@@ -116,7 +116,30 @@ class Templates:
             compiled = self._compiled[name] = template(self.env, name)
         try:
             return compiled.render(**context)
-        except jinja2.TemplateError as error:
+        except Exception as error:
+            # Only a user's own template (it has a file name; the defaults ship in the
+            # package and have none, "<template>") turns any error into an input error: `{{ 1/0 }}`
+            # there is the user's mistake, in a default template it is netcfg's bug.
+            user = compiled.filename not in (None, "<template>")
+            if not isinstance(error, jinja2.TemplateError) and not user:
+                raise
             # A user's template that misuses the model (StrictUndefined, the sandbox).
-            where = Location(compiled.filename or name)
-            raise InputError([Problem(where, f"template error: {error}")]) from None
+            filename = compiled.filename if user else name
+            where = Location(filename, _template_line(error, filename), 1)
+            if isinstance(error, jinja2.TemplateNotFound):
+                message = f"template error: included template not found: {error.name}"
+            else:
+                message = f"template error: {error}"
+            raise InputError([Problem(where, message)]) from None
+
+
+def _template_line(error: BaseException, filename: str) -> int:
+    """The line of `filename` a render error happened at (Jinja2 rewrites tracebacks so
+    that template frames carry template lines), 0 if unknown."""
+    line = 0
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -160,6 +160,10 @@ def test_user_templates_override_only_what_they_contain(tmp_path, capsys):
         ("{{ host.nosuchfield }}", "template error"),
         ("{{ host.__class__.__mro__ }}", "template error"),  # the sandbox refuses
         ("{% for %}", "template syntax error"),
+        ("\n{{ 1 / 0 }}", "host.json.j2:2:1: error: template error: division by zero"),
+        ("{{ range(10**9) | list }}", "template error: Range too big"),
+        ("\n\n{% include '/etc/passwd' %}",
+         "host.json.j2:3:1: error: template error: included template not found: /etc/passwd"),
     ],
 )
 def test_broken_user_templates_are_input_errors(tmp_path, capsys, source, message):
@@ -286,3 +290,20 @@ def test_netplan_refuses_a_table_it_would_turn_negative(tmp_path, capsys):
     assert "table 4294967295" in (out / "iproute2" / "a1.batch").read_text()
     flat = ["render", str(inventory), "--out", str(tmp_path / "flat"), "--design", "flat"]
     assert main(flat) == 0  # no tables under flat
+
+
+def test_a_template_failing_half_way_leaves_its_files_listed_as_ours(tmp_path, capsys):
+    """Files written before a user's template fails stay in the manifest, so the next
+    run updates or removes them instead of leaving them behind forever."""
+    mine = tmp_path / "tpl" / "json"
+    mine.mkdir(parents=True)
+    (mine / "host.json.j2").write_text(  # fails on kvm01, in name order
+        '{% if host.kind == "kvm-host" %}{{ 1 / 0 }}{% endif %}{{ host.name }}\n'
+    )
+    out = tmp_path / "out"
+    argv = ["render", str(INVENTORY), "--out", str(out), "-f", "json", "-f", "iproute2"]
+    assert main([*argv, "--templates", str(tmp_path / "tpl")]) == 2
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {MANIFEST}
+    assert "json/backup01.json" in written  # before kvm01
+    listed = set(json.loads((out / MANIFEST).read_text())["files"])
+    assert written <= listed
