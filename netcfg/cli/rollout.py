@@ -151,18 +151,19 @@ def plan(
     result = plan_rollout(head_inventory, changes)
     data = result.to_dict()
     sim = replay(data, head_inventory, source="<plan>")
-    if isinstance(report.get("decision"), str) and "hosts_touched" in report:
-        out.print(escape(f"impact: {report['decision']}, {report['hosts_touched']} of "
-                         f"{report.get('hosts_total', '?')} machines touched"
-                         + (" (the plan is what an approval would start)" if report["decision"] == "block" else "")))
-    for line in _summary(result, sim):
-        out.print(escape(line))
+    # Files first: a reader that closes stdout early (`| head`) must not cost them.
     if json_file is not None:
         _write_atomic(json_file, json.dumps(data, indent=1) + "\n")
         err.print(f"wrote {escape(str(json_file))}")
     if html_file is not None:
         _write_atomic(html_file, render_html(data, sim, title="netcfg rollout plan"))
         err.print(f"wrote {escape(str(html_file))}")
+    if isinstance(report.get("decision"), str) and "hosts_touched" in report:
+        out.print(escape(f"impact: {report['decision']}, {report['hosts_touched']} of "
+                         f"{report.get('hosts_total', '?')} machines touched"
+                         + (" (the plan is what an approval would start)" if report["decision"] == "block" else "")))
+    for line in _summary(result, sim):
+        out.print(escape(line))
     if not sim.clean:
         # The planner broke an invariant its own simulator checks: a bug, not bad input.
         for v in sim.violations[:20]:
@@ -184,14 +185,14 @@ def simulate(
         raise InputError([Problem(Location(str(plan_file)), "not a plan file: expected a JSON object")])
     inv = load(inventory)
     sim = replay(data, inv, source=str(plan_file))
+    if html_file is not None:  # before stdout, which a reader may close early
+        _write_atomic(html_file, render_html(data, sim, title=f"netcfg simulate {plan_file.name}"))
+        err.print(f"wrote {escape(str(html_file))}")
     if fmt is SimFormat.json:
         out.print_json(json.dumps(sim.to_dict()))
     else:
         for line in _sim_text(sim):
             out.print(escape(line))
-    if html_file is not None:
-        _write_atomic(html_file, render_html(data, sim, title=f"netcfg simulate {plan_file.name}"))
-        err.print(f"wrote {escape(str(html_file))}")
     if not sim.clean:
         raise typer.Exit(3)
 

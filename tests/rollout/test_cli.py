@@ -139,3 +139,22 @@ def test_simulate_writes_the_page_of_a_bad_plan(tmp_path, capsys):
 def test_plan_shows_the_impact_decision(tmp_path, capsys):
     assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after")]) == 0
     assert "impact: block, 156 of 156 machines touched" in capsys.readouterr().out
+
+
+def test_plan_files_are_written_even_when_stdout_is_closed_early(tmp_path):
+    # `netcfg plan ... --json f | head -1`: the reader goes away before the summary is
+    # printed; the files asked for must still be written.
+    import subprocess
+    import sys
+
+    (tmp_path / "inv.yaml").write_text(TIGHT)
+    report = write_report(tmp_path / "report.json", {"kvm1": "disruptive", "vm0a": "hot", "vm2a": "hot"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netcfg", "plan", "--from-report", str(report), "--inventory",
+         str(tmp_path / "inv.yaml"), "--json", str(tmp_path / "plan.json"), "--html", str(tmp_path / "plan.html")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2],
+    )
+    proc.stdout.close()  # before the interpreter has even started: every print fails
+    proc.wait(timeout=120)
+    assert json.loads((tmp_path / "plan.json").read_text())["maintenance"]
+    assert "<svg" in (tmp_path / "plan.html").read_text()
