@@ -146,6 +146,23 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
                     )
 
 
+def interface_names_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    """Two segments on one link cannot be configured: `ip link add` fails, and the
+    networkd and netplan files of the two would collide."""
+    for machine in inventory.machines.values():
+        seen: dict[str, str] = {}
+        for iface in machine.interfaces:
+            if iface.name in seen:
+                yield Problem(
+                    iface.location,
+                    f"interface name '{iface.name}' of machine '{machine.name}' is already used"
+                    f" by its interface on segment '{seen[iface.name]}'",
+                    "give one of them another name:",
+                )
+            else:
+                seen[iface.name] = iface.segment
+
+
 def addresses_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     seen: dict[object, tuple[str, Location]] = {}
     for machine in sorted(inventory.machines.values(), key=lambda m: m.location):
@@ -234,6 +251,7 @@ CHECKS: tuple[Check, ...] = (
     networks_disjoint,
     gateways_usable,
     addresses_in_networks,
+    interface_names_unique,
     addresses_unique,
     vms_on_kvm_hosts,
     gateways_for_defaults,

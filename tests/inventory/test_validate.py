@@ -340,6 +340,24 @@ def test_interface_name_too_long(tmp_path, capsys):
     )
 
 
+def test_two_interfaces_of_a_machine_with_one_name(tmp_path, capsys):
+    """`ip link add` would fail on the second: both segments cannot share one link."""
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          db1:
+            kind: physical
+            interfaces:
+              fe: {addresses: [203.0.113.30]}
+              srv: {addresses: [10.20.1.30], name: ethfe}
+        """,
+        "6:7: error: interface name 'ethfe' of machine 'db1' is already used by its interface"
+        " on segment 'fe' (give one of them another name:)",
+    )
+
+
 @pytest.mark.parametrize("name", ["-x", "..", "_br", "eth#1"])
 def test_interface_name_that_render_would_refuse(tmp_path, capsys, name):
     """A leading '-' would be an option to `ip`: validate refuses what render refuses."""
