@@ -22,6 +22,7 @@ Invariants checked (each violation carries time, host and amount):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,15 @@ def _read(plan: Any, source: str) -> tuple[list[dict], list[dict]]:
         raise InputError([Problem(where, f"not a plan file: bad or missing {error}",
                                   "expected migrations [{vm, from, to, start_s, end_s, gib}] "
                                   "and maintenance [{host, start_s, end_s}]")]) from None
+    # JSON admits NaN and Infinity; a NaN time compares false with everything and would
+    # let every check pass.
+    bad = [f"migrations[{i}]" for i, m in enumerate(migrations)
+           if not all(math.isfinite(m[k]) for k in ("start", "end", "gib"))]
+    bad += [f"maintenance[{i}]" for i, w in enumerate(windows)
+            if not all(math.isfinite(w[k]) for k in ("start", "end"))]
+    if bad:
+        raise InputError([Problem(where, f"not a plan file: {b} has a time or size that is not a finite number")
+                          for b in bad])
     return migrations, windows
 
 
@@ -224,6 +234,9 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
             if src not in hypervisors or dst not in hypervisors:
                 bad = src if src not in hypervisors else dst
                 flag(t, bad, "migration", size[vm], "GiB", f"{bad} is not a hypervisor ({vm})")
+                continue
+            if src == dst:
+                flag(t, src, "migration", size[vm], "GiB", f"{vm} migrates from {src} to {src} itself")
                 continue
             if where[vm] != src:
                 flag(t, src, "migration", size[vm], "GiB",

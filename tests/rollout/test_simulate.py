@@ -140,6 +140,16 @@ def test_a_malformed_plan_is_an_input_error():
 
 # --- the simulator catches a good plan made bad ------------------------------------------
 
+def test_non_finite_times_are_an_input_error_and_a_self_migration_a_violation():
+    # JSON admits NaN: a NaN time compares false with everything and passed every check.
+    for bad in (plan([mig("v1", "a", "c", float("nan"), 8)]),
+                plan([], [{"host": "a", "start_s": 0, "end_s": float("inf")}])):
+        with pytest.raises(InputError, match="not a finite number"):
+            simulate(bad, inv())
+    sim = simulate(plan([mig("v1", "a", "a", 0, 8)]), inv())
+    assert [(v.host, v.invariant) for v in sim.violations] == [("a", "migration")]
+
+
 def _incident_plan():
     from netcfg.inventory import load_inventory
     from netcfg.rollout.model import DISRUPTIVE, Change
