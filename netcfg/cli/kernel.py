@@ -89,6 +89,16 @@ def apply(
         err.print("dry run: nothing was changed", markup=False)
 
 
+def _drift_lines(found) -> list[str]:
+    lines = []
+    for kind in KINDS:
+        k = getattr(found, kind)
+        lines += [f"missing   {describe(e)}" for e in k.missing]
+        lines += [f"extra     {describe(e)}" for e in k.extra]
+        lines += [f"different {describe(a)} (live: {describe(b)})" for a, b in k.different]
+    return lines
+
+
 @app.command(rich_help_panel="Kernel (root)")
 def status(
     host: str = HostArg,
@@ -109,12 +119,7 @@ def status(
                 "drift": bool(found), "count": found.count, **drift_dict(found)}
         _emit(json.dumps(data, indent=2) + "\n")
     else:
-        lines = []
-        for kind in KINDS:
-            k = getattr(found, kind)
-            lines += [f"missing   {describe(e)}" for e in k.missing]
-            lines += [f"extra     {describe(e)}" for e in k.extra]
-            lines += [f"different {describe(a)} (live: {describe(b)})" for a, b in k.different]
+        lines = _drift_lines(found)
         lines.append(f"{host} in netns {netns}: "
                      + (f"{found.count} differences" if found else "no drift"))
         _emit("\n".join(lines) + "\n")
@@ -175,7 +180,9 @@ def lab_check(
     assert the path from the routers' forwarding counters: under policy-routing the
     reply comes directly over the segment and routers forward nothing; under flat the
     private IPv4 and IPv6 paths are direct and public-to-public traffic goes through
-    the router. One line per probe; exit 4 if any probe fails, 2 if the lab is not up."""
+    the router. Also checks that every machine's addresses, rules and routes are still
+    its render (a `FAIL state` line per difference). One line per probe; exit 4 if any
+    probe fails or any machine differs, 2 if the lab is not up."""
     state = lab_mod.read_state(name)
     if state is None:
         raise InputError(f"lab {name!r} is not up; run `netcfg lab up --name {name}` first")
@@ -193,13 +200,35 @@ def lab_check(
             f"lab {name}: no two machines of one segment have addresses in different "
             "networks: nothing to probe (choose more --hosts)"
         )
+    # Every machine's owned state must still be its render: policy routing's from and
+    # to rules back each other up, so a missing rule rarely changes a probed path, and
+    # only the first holders of each network send probes.
+    drifted = []
+    for machine, config in configs.items():
+        try:
+            desired, live = live_state(config, ownership(inv, config), state.machines[machine])
+        except InputError as error:  # its namespace was removed behind the lab's back
+            reason = "; ".join(p.message for p in error.problems)
+            raise InputError(f"lab {name} is broken: {reason}") from None
+        found = drift(desired, live)
+        if found:
+            drifted.append(machine)
+            _emit("".join(f"FAIL state {machine} {state.machines[machine]}: {line}\n"
+                          for line in _drift_lines(found)))
     routers = [m for m in selected if inv.machines[m].kind is Kind.ROUTER]
     results = probe.run(planned, state.machines, routers)
     _emit("".join(f"{r}\n" for r in results))
     failed = [r for r in results if not r.ok]
-    if failed:
-        raise DriftError(f"lab {name}: {len(failed)} of {len(results)} probes failed")
-    _say(f"lab {name}: {len(results)} probes, all paths as {chosen} promises")
+    if failed or drifted:
+        parts = []
+        if failed:
+            parts.append(f"{len(failed)} of {len(results)} probes failed")
+        if drifted:
+            parts.append(f"{len(drifted)} machine(s) differ from the {chosen} render "
+                         f"({', '.join(drifted)}; `netcfg status MACHINE --netns NS` shows how)")
+        raise DriftError(f"lab {name}: " + "; ".join(parts))
+    _say(f"lab {name}: {len(results)} probes, all paths as {chosen} promises; "
+         f"{len(configs)} machines as rendered")
 
 
 @lab_app.command("down")
