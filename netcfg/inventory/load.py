@@ -161,6 +161,8 @@ class _Reader:
             mark = error.problem_mark or error.context_mark
             where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
             message = error.problem or error.context or "invalid YAML"
+            if message.startswith("but ") and error.context:  # "but found another document"
+                message = f"{error.context}, {message}"
             self.problem(where, f"YAML syntax: {message}")
             return
         except YAMLError as error:

@@ -76,6 +76,16 @@ def test_yaml_syntax(tmp_path, capsys):
     )
 
 
+def test_yaml_syntax_second_document(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "---\nmachines: {}\n---\nsegments: {}\n",
+        "3:1: error: YAML syntax: expected a single document in the stream,"
+        " but found another document",
+    )
+
+
 def test_unknown_key_with_suggestion(tmp_path, capsys):
     expect(
         tmp_path,
