@@ -117,6 +117,9 @@ def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
 
 
 def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
+    # Networks on an unknown segment (a typo, reported once by networks_known_segment):
+    # their addresses are not reported again, once per machine.
+    orphans = [n.prefix for n in inventory.networks if n.segment not in inventory.segments]
     for machine in inventory.machines.values():
         for iface in machine.interfaces:
             if iface.segment in skipped:
@@ -131,6 +134,8 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
                 if network is None:
                     if isinstance(skipped, _Skipped) and skipped.holds(address):
                         continue  # its network failed to parse: already reported
+                    if any(address in prefix for prefix in orphans):
+                        continue  # its network is on an unknown segment: reported
                     yield Problem(
                         location,
                         f"address {address} of machine '{machine.name}' is in no IPv{address.version}"

@@ -474,6 +474,16 @@ def test_addresses_of_a_network_that_failed_to_parse_are_not_reported_again(
     )
 
 
+def test_addresses_of_a_network_on_an_unknown_segment_are_not_reported_again(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  - {prefix: 203.0.113.64/26, segment: fee, gateway: 203.0.113.65}\n"
+        "machines:\n  db1: {kind: physical, interfaces: {fe: {addresses: [203.0.113.70]}}}\n",
+        "2:5: error: network 203.0.113.64/26 is on unknown segment 'fee' (known segments: fe, srv)",
+    )
+
+
 def test_missing_inventory_is_invalid_input(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "nope")]) == 2
     assert "no such inventory file or directory" in capsys.readouterr().err
