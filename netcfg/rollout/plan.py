@@ -293,6 +293,10 @@ class _Evacuation:
         # ties by name for a stable plan.
         kvm_machines = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
         length = {h: evacuation_seconds(inventory, h, kvm_machines) for h in evacuate}
+        # The slowest link's migration rate: a VM dirtying at least that much converges
+        # only over faster links, so it is sent before its host's other VMs (which any
+        # link carries), while fast hosts still have room for it.
+        self.slowest = min((nic_of(m) for m in kvm_machines), default=0.0) * self.mib_per_gbit
         order = sorted(evacuate, key=lambda h: (-length[h], h))
         self.queue: list[_Host] = []
         for pos, name in enumerate(order):
@@ -395,7 +399,9 @@ class _Evacuation:
             if room >= owed + candidate.load - 1e-9:
                 self.queue.remove(candidate)
                 candidate.state = EVACUATING
-                candidate.waiting = sorted(candidate.vms, key=lambda v: (self.vm_gib[v], v))
+                # Sent from the end: first the VMs that need a fast link, then largest first.
+                candidate.waiting = sorted(
+                    candidate.vms, key=lambda v: (self.vm_dirty[v] >= self.slowest, self.vm_gib[v], v))
                 self.active.append(candidate)
                 owed += candidate.load
                 room = None

@@ -211,6 +211,18 @@ def test_a_host_whose_vms_fit_nowhere_yet_waits_for_one_that_frees_a_host():
         plan_rollout(slow, changes)
 
 
+def test_vms_that_need_a_fast_link_leave_before_the_fast_hosts_fill_up():
+    # busy VMs (300 MiB/s) converge only between the two 10 Gbit/s hosts; sending their
+    # idle neighbours first filled that room and ended in a false "no safe plan".
+    hosts = [("h0", 96, 10), ("h1", 96, 1), ("h2", 128, 10)]
+    vms = [("h0v0", "h0", 24, 300, None), ("h0v1", "h0", 24, 0, None), ("h1v0", "h1", 24, 60, None),
+           ("h1v1", "h1", 24, 20, None), ("h2v0", "h2", 16, 300, None)]
+    inventory = make_inventory(hosts, vms)
+    plan = plan_rollout(inventory, [Change(h, DISRUPTIVE) for h, _, _ in hosts])
+    assert simulate(plan.to_dict(), inventory).clean
+    assert not plan.unscheduled
+
+
 def test_a_host_held_by_a_non_converging_vm_still_receives():
     # b's 48 GiB fit only with a's free memory: a is held (its VM cannot move) but up.
     inventory = make_inventory([("a", 64, 10), ("b", 64, 10), ("c", 64, 10)],
