@@ -19,12 +19,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from netcfg.config import Address, HostConfig, Rule
+from netcfg.config import PROTOCOL, Address, HostConfig, Rule
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
 from netcfg.kernel.changes import Plan, Step, describe, drift, plan
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
-from netcfg.kernel.read import read_foreign_routes, read_links, read_owned
+from netcfg.kernel.read import (
+    read_address_protocols,
+    read_foreign_routes,
+    read_links,
+    read_owned,
+)
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 
 DEFAULT_RUN_DIR = "/run/netcfg"
@@ -76,12 +81,19 @@ def missing_interfaces(host: HostConfig, names: dict[int, str]) -> list[str]:
     return [i.name for i in host.interfaces if i.name not in present]
 
 
-def requests(steps: tuple[Step, ...] | list[Step], index_of: dict[str, int]) -> list[codec.Request]:
+def requests(
+    steps: tuple[Step, ...] | list[Step],
+    index_of: dict[str, int],
+    protocols: dict[Address, int] | None = None,
+) -> list[codec.Request]:
+    """The messages for `steps`; an address is added with netcfg's marker unless
+    `protocols` (a roll-back's record) says it had another."""
     out = []
     for step in steps:
         entry = step.entry
         if isinstance(entry, Address):
-            out.append(codec.address_request(entry, index_of, step.op))
+            protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
+            out.append(codec.address_request(entry, index_of, step.op, protocol))
         elif isinstance(entry, Rule):
             out.append(codec.rule_request(entry, step.op))
         else:
@@ -155,9 +167,11 @@ def restore(
     names: dict[int, str],
     before: OwnedState,
     foreign: dict[tuple[object, ...], bytes] | None = None,
+    protocols: dict[Address, int] | None = None,
 ) -> str:
-    """Bring the owned state back to `before`, and the foreign routes (as read at the
-    start) the kernel dropped on the way; '' on success, else what still differs."""
+    """Bring the owned state back to `before` (addresses with the markers in
+    `protocols`), and the foreign routes (as read at the start) the kernel dropped on
+    the way; '' on success, else what still differs."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
         live = read_owned(nl, owned, names)
@@ -165,7 +179,7 @@ def restore(
         if not steps:
             problems = ""
             break
-        rejected = execute_all(nl, steps, names)
+        rejected = execute_all(nl, steps, names, protocols)
         problems = failure_text(steps, rejected)
     left = drift(before, read_owned(nl, owned, names)).count
     if left:
@@ -181,10 +195,15 @@ def restore(
     return ""
 
 
-def execute_all(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
+def execute_all(
+    nl: Netlink,
+    steps: tuple[Step, ...],
+    names: dict[int, str],
+    protocols: dict[Address, int] | None = None,
+) -> list[Rejected]:
     index_of = {name: index for index, name in names.items()}
     with promoting_secondaries(nl, steps):
-        return nl.send(requests(steps, index_of), stop_on_error=False)
+        return nl.send(requests(steps, index_of, protocols), stop_on_error=False)
 
 
 @contextmanager
@@ -195,12 +214,13 @@ def restore_on_failure(
     before: OwnedState,
     netns: str,
     foreign: dict[tuple[object, ...], bytes] | None = None,
+    protocols: dict[Address, int] | None = None,
 ) -> Iterator[None]:
     try:
         yield
     except BaseException as error:
         with _sigint_ignored():
-            left = restore(nl, owned, names, before, foreign)
+            left = restore(nl, owned, names, before, foreign, protocols)
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
         if left:
             raise ApplyError(
@@ -245,7 +265,8 @@ def apply_host(
         removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address)
                                 for s in changes.steps) or bool(desired.addresses - before.addresses)
         foreign = read_foreign_routes(nl) if removes_addresses else None
-        with restore_on_failure(nl, owned, names, before, netns, foreign):
+        protocols = read_address_protocols(nl, names) if removes_addresses else None
+        with restore_on_failure(nl, owned, names, before, netns, foreign, protocols):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))

@@ -16,7 +16,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from netcfg.config import Address, Route, Rule
+from netcfg.config import PROTOCOL, Address, Route, Rule
 
 # linux/netlink.h, linux/rtnetlink.h, linux/fib_rules.h, linux/if_addr.h
 NLMSG_ERROR = 2
@@ -64,6 +64,7 @@ FRA_PLAIN = frozenset({FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE, FRA_PROTOCOL,
 UNSET32 = 0xFFFFFFFF
 
 IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_PROTO = 11  # u8, Linux 5.18+; older kernels ignore it
 IFLA_IFNAME = 3
 # linux/if_link.h, linux/ip.h: a link's per-device IPv4 settings (IFLA_AF_SPEC/AF_INET)
 IFLA_AF_SPEC, IFLA_INET_CONF = 26, 1
@@ -184,14 +185,19 @@ def rule_request(rule: Rule, op: str) -> Request:
     return Request(RTM_NEWRULE, CREATE, body + b"".join(attrs))
 
 
-def address_request(address: Address, index_of: Mapping[str, int], op: str) -> Request:
-    """RTM_NEWADDR ("add") or RTM_DELADDR ("remove") for `address`."""
+def address_request(
+    address: Address, index_of: Mapping[str, int], op: str, protocol: int = PROTOCOL
+) -> Request:
+    """RTM_NEWADDR ("add", marked with `protocol`, netcfg's by default) or RTM_DELADDR
+    ("remove") for `address`."""
     af = AF_OF_FAMILY[address.family]
     raw, plen = _split(address.address)
     body = _IFADDR.pack(af, plen, 0, RT_SCOPE_UNIVERSE, index_of[address.interface])
     attrs = _attr(IFA_LOCAL, raw) + _attr(IFA_ADDRESS, raw)
     if op == "remove":
         return Request(RTM_DELADDR, DELETE, body + attrs)
+    if protocol:
+        attrs += _attr(IFA_PROTO, bytes([protocol]))
     return Request(RTM_NEWADDR, CREATE, body + attrs)
 
 
@@ -311,6 +317,12 @@ def parse_promote_secondaries(payload: bytes) -> int | None:
     if conf is None or len(conf) < offset + 4:
         return None
     return _U32.unpack_from(conf, offset)[0]
+
+
+def address_protocol(payload: bytes) -> int:
+    """Who added the address (IFA_PROTO), 0 when unmarked."""
+    value = attributes(payload, _IFADDR.size).get(IFA_PROTO)
+    return value[0] if value else 0
 
 
 def parse_address(payload: bytes, names: Mapping[int, str]) -> Address | None:

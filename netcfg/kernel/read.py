@@ -30,9 +30,25 @@ def read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> list
     for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
         address = codec.parse_address(message.payload, names)
         # Only addresses inside the inventory's networks on netcfg's interfaces: the
-        # loopback, link-local IPv6 and anything added for other purposes stay.
-        if address is not None and owned.owns_address(address):
+        # loopback, link-local IPv6 and anything added for other purposes stay. An
+        # address netcfg added (marked with its protocol) stays netcfg's when its
+        # network leaves the inventory: it is removed, not left behind.
+        if address is not None and (
+            owned.owns_address(address)
+            or (address.interface in owned.interfaces
+                and codec.address_protocol(message.payload) == PROTOCOL)
+        ):
             found.append(address)
+    return found
+
+
+def read_address_protocols(nl: Netlink, names: dict[int, str]) -> dict[Address, int]:
+    """Each address's marker (IFA_PROTO): a roll-back re-adds an address as it was."""
+    found = {}
+    for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
+        address = codec.parse_address(message.payload, names)
+        if address is not None:
+            found[address] = codec.address_protocol(message.payload)
     return found
 
 

@@ -286,6 +286,44 @@ def test_address_changes_keep_the_other_addresses_and_the_links_routes(
     assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
 
 
+def test_an_address_whose_network_left_the_inventory_is_removed(tmp_path, netns, lock_dir, capsys):
+    # netcfg marks the addresses it adds: once 10.20.0.0/16 is no longer in the
+    # inventory, web1's 10.20.1.10 is still netcfg's to remove, while an address added
+    # by hand outside the inventory stays.
+    base = inventory_variant(tmp_path, "base")
+    head = inventory_variant(
+        tmp_path, "head",
+        ("  - {prefix: 10.20.0.0/16, segment: srv, gateway: 10.20.0.1, private: true}\n", ""),
+        ("srv: {addresses: [10.20.0.1, ", "srv: {addresses: ["),
+        ("srv: {addresses: [10.20.1.10, ", "srv: {addresses: ["),
+    )
+    assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
+    ip(netns, "addr", "add", "10.99.0.5/16", "dev", "ethsrv")
+    capsys.readouterr()
+    assert main(["apply", "web1", "--inventory", str(head), "--netns", netns]) == 0
+    assert "- address 10.20.1.10/16 dev ethsrv" in capsys.readouterr().out
+    _, config = web1(head)
+    rules, routes, addresses = owned_by_ip(netns)
+    assert (rules, routes) == model_view(config)[:2]
+    assert addresses == model_view(config)[2] | {("ethsrv", "10.99.0.5/16")}
+    assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
+
+
+def test_rollback_re_adds_a_hand_added_address_unmarked(inventory_dir, netns, lock_dir):
+    from netcfg.kernel.netlink import Netlink
+    from netcfg.kernel.read import read_address_protocols, read_links
+
+    ip(netns, "addr", "add", "10.20.9.9/16", "dev", "ethsrv")  # inside the inventory
+    inv, config = web1(inventory_dir)
+    before = snapshot(netns)
+    with pytest.raises(ApplyError, match="rolled back"):
+        apply_host(bad_config(config), ownership(inv, config), netns, lock_dir=lock_dir)
+    assert snapshot(netns) == before
+    with Netlink(netns) as nl:
+        protocols = read_address_protocols(nl, read_links(nl))
+    assert [p for a, p in protocols.items() if a.ip == "10.20.9.9"] == [0]
+
+
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
     inv, config = web1(inventory_dir)
     monkeypatch.setattr("netcfg.cli.kernel._host", lambda *_: bad_config(config))

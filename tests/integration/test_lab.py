@@ -121,7 +121,8 @@ def test_lab_up_check_down(inventory_dir, lab_names, run_dir, capsys, design):
     assert main(["lab", "up", str(inventory_dir), "--design", design, "--name", name]) == 0
     out = capsys.readouterr().out
     assert f"kvm01 {name}-m-kvm01" in out
-    made = namespaces() - before
+    # Only this lab's names: other tests may create namespaces at the same time.
+    made = {ns for ns in namespaces() - before if ns.startswith(f"{name}-")}
     assert made == {f"{name}-sw"} | {f"{name}-m-{m}" for m in
                                      ("rt01", "kvm01", "vm1", "vm2", "vm3", "pm1", "pm2")}
     # interfaces are named as rendered; a KVM host's are bridges

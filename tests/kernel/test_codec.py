@@ -66,6 +66,11 @@ def test_address_request_decodes_with_pyroute2():
     msg = decoded(ifaddrmsg, codec.address_request(address, INDEX, "add"))
     assert msg["index"] == 300 and msg["prefixlen"] == 27
     assert msg.get_attr("IFA_LOCAL") == "198.51.100.70"
+    assert msg.get_attr("IFA_PROTO") == 77  # netcfg's marker
+    assert codec.address_protocol(codec.address_request(address, INDEX, "add").body) == 77
+    unmarked = codec.address_request(address, INDEX, "add", protocol=0).body
+    assert codec.address_protocol(unmarked) == 0
+    assert decoded(ifaddrmsg, codec.address_request(address, INDEX, "remove")).get_attr("IFA_PROTO") is None
 
 
 def _as_dump(request: codec.Request) -> bytes:
