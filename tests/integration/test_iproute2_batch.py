@@ -252,3 +252,62 @@ def test_synthetic_fleet_loads_into_namespaces(fallback):
 
     inventory = load_inventory_texts(synth_texts(120, 16, 7), "synth")
     check_fleet(render_design(inventory, "policy-routing"), fallback)
+
+
+UNUSUAL = {
+    "segments.yaml": """\
+segments:
+  pub: {table: 300, priority: 100}
+  'priv': {table: 70000, priority: 50}
+  oob:
+    table: 7
+    priority: 200
+""",
+    "networks.yaml": """\
+networks:
+  - {prefix: 192.0.2.0/28, segment: pub, gateway: 192.0.2.1}
+  - {prefix: 198.51.100.128/26, segment: pub, gateway: 198.51.100.129}
+  - {prefix: "2001:db8:aa::/64", segment: pub, gateway: "2001:db8:aa::1"}
+  - {prefix: "2001:db8:ab::/64", segment: pub, gateway: "2001:db8:ab::fffe"}
+  - {prefix: 10.99.0.0/16, segment: priv, gateway: 10.99.0.1, private: true}
+  - {prefix: "2001:db8:bb::/64", segment: priv, gateway: "2001:db8:bb::1"}
+  - {prefix: "2001:db8:cc::/64", segment: oob, gateway: "2001:db8:cc::1"}
+""",
+    "machines/all.yaml": """\
+machines:
+  gw1:
+    kind: router
+    interfaces:
+      pub: {addresses: [192.0.2.1, 198.51.100.129, "2001:db8:aa::1", "2001:db8:ab::fffe"]}
+      priv: {addresses: [10.99.0.1, "2001:db8:bb::1"]}
+      oob: {addresses: ["2001:db8:cc::1"], name: oob0}
+  hv-a:
+    kind: kvm-host
+    memory_gib: 64
+    interfaces:
+      pub: {addresses: [192.0.2.5, 198.51.100.130, "2001:db8:aa::5"]}
+      priv: {addresses: [10.99.1.5, "2001:db8:bb::5"], name: br-private}
+  hv-empty: {kind: kvm-host, memory_gib: 32, interfaces: {priv: {addresses: ["2001:db8:bb::6"]}}}
+  v6only:
+    kind: vm
+    host: hv-a
+    memory_gib: 4
+    interfaces:
+      pub: {addresses: ["2001:db8:ab::10", "2001:db8:aa::10"]}
+      oob: {addresses: ["2001:db8:cc::10"], name: "mgmt.7"}
+  v4only: {kind: vm, host: hv-a, memory_gib: 60, interfaces: {priv: {addresses: [10.99.2.1, 10.99.2.2]}}}
+""",
+}
+
+
+@pytest.mark.parametrize("design", ["policy-routing", "flat"])
+def test_unusual_yaml_inventory_loads_into_namespaces(design, fallback):
+    """Tables above 255 (70000), name: overrides, IPv6-only and IPv4-only machines,
+    several networks of one segment on one interface, a KVM host without VMs."""
+    from netcfg.inventory import load_inventory_texts
+
+    inventory = load_inventory_texts(UNUSUAL, "unusual")
+    configs = render_design(inventory, design)
+    if design == "policy-routing":
+        assert {r.table for r in configs["v4only"].rules} == {70000}
+    check_fleet(configs, fallback)

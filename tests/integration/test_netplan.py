@@ -136,3 +136,18 @@ def test_hand_built_edge_cases():
         for config in render_design(inventory, design).values():
             (text,) = render_host(config, ["netplan"], compiled).values()
             assert compare(config, text, command=False) == "", text
+
+
+@pytest.mark.parametrize("design", ["policy-routing", "flat"])
+def test_unusual_yaml_inventory(design):
+    """Tables above 255, name: overrides, IPv6-only and IPv4-only machines, several
+    networks on one interface: `netplan generate` gives the same rules and routes."""
+    from netcfg.inventory import load_inventory_texts
+
+    from tests.integration.test_iproute2_batch import UNUSUAL
+
+    configs = render_design(load_inventory_texts(UNUSUAL, "unusual"), design)
+    compiled = templates()
+    for config in configs.values():
+        (text,) = render_host(config, ["netplan"], compiled).values()
+        assert compare(config, text, command=True) == ""
