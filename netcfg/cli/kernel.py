@@ -169,7 +169,9 @@ def lab_up(
 
 @lab_app.command("check")
 def lab_check(
-    inventory: Path = LabInventoryArg,
+    inventory: Path | None = typer.Argument(
+        None, help="Inventory directory or YAML file (default: the one the lab was built from)."
+    ),
     hosts: str | None = typer.Option(None, "--hosts", help="Only probe from and to machines matching this glob."),
     design: Design | None = typer.Option(
         None, "--design", help="Expect this design's paths (default: the design the lab was built with)."
@@ -186,7 +188,7 @@ def lab_check(
     state = lab_mod.read_state(name)
     if state is None:
         raise InputError(f"lab {name!r} is not up; run `netcfg lab up --name {name}` first")
-    inv = load(inventory)
+    inv = load(inventory if inventory is not None else Path(state.inventory))
     chosen = str(design) if design else state.design
     selected = [m for m in state.machines if m in inv.machines]
     configs = render(inv, chosen, [inv.machines[m] for m in selected])

@@ -157,7 +157,8 @@ def up(
     segments = sorted({i.segment for c in configs.values() for i in c.interfaces})
     state = LabState(
         name=name,
-        inventory=inventory.source,
+        # Absolute: `lab check` without an INVENTORY argument reads it from anywhere.
+        inventory=os.path.abspath(inventory.source),
         design=chosen,
         machines={m: machine_netns(name, m) for m in machines},
         switch=f"{name}-sw",

@@ -177,6 +177,18 @@ def test_check_fails_when_one_rule_is_missing_on_a_machine_no_probe_uses(
     assert f"lab {name} is broken" in capsys.readouterr().err
 
 
+def test_check_without_inventory_uses_the_labs_own(inventory_dir, lab_names, capsys,
+                                                   monkeypatch):
+    # `lab up` says "`netcfg lab check --name LAB` sends packets": from any directory.
+    name = lab_names()
+    monkeypatch.chdir(inventory_dir.parent)
+    assert main(["lab", "up", inventory_dir.name, "--name", name]) == 0
+    monkeypatch.chdir("/")
+    capsys.readouterr()
+    assert main(["lab", "check", "--name", name]) == 0
+    assert "pm1 198.51.100.80 -> kvm01 203.0.113.10: reply" in capsys.readouterr().out
+
+
 def test_two_labs_never_collide(inventory_dir, lab_names):
     first, second = lab_names(), lab_names()
     assert main(["lab", "up", str(inventory_dir), "--name", first, "--hosts", "pm*"]) == 0
