@@ -81,7 +81,16 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
     evacuate = [h for h in kvm if h not in held]
     _check_spare_memory(inventory, evacuate)
 
-    migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held).run()
+    try:
+        migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held).run()
+    except InputError as stuck:
+        # Mixed links: the fast hosts may have filled up with VMs any link carries,
+        # leaving the VMs that converge only over a fast link nowhere to go. Try again
+        # keeping room on fast hosts for them; if that fails too, report the first.
+        try:
+            migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held, keep_fast_room=True).run()
+        except InputError:
+            raise stuck from None
     maintenance = kvm_maintenance + _maintenance_slots(
         inventory, others, migrations, kvm_maintenance
     )
@@ -265,7 +274,8 @@ class _Host:
 class _Evacuation:
     """Mutable scheduling state, private to one plan_rollout call."""
 
-    def __init__(self, inventory: Inventory, evacuate: Sequence[str], held: Sequence[str]):
+    def __init__(self, inventory: Inventory, evacuate: Sequence[str], held: Sequence[str],
+                 keep_fast_room: bool = False):
         policy = inventory.policy.rollout
         self.inventory = inventory
         self.efficiency = policy.migration_efficiency
@@ -297,6 +307,11 @@ class _Evacuation:
         # only over faster links, so it is sent before its host's other VMs (which any
         # link carries), while fast hosts still have room for it.
         self.slowest = min((nic_of(m) for m in kvm_machines), default=0.0) * self.mib_per_gbit
+        # With keep_fast_room, a fast host keeps free the room of the largest such VM:
+        # VMs that any link carries do not take its last `reserve` GiB (unless nothing
+        # else is under way). Costs makespan, so only a retry uses it.
+        self.reserve = max((self.vm_gib[v] for h in evacuate for v in by_host.get(h, ())
+                            if self.vm_dirty[v] >= self.slowest), default=0.0) if keep_fast_room else 0.0
         order = sorted(evacuate, key=lambda h: (-length[h], h))
         self.queue: list[_Host] = []
         for pos, name in enumerate(order):
@@ -448,6 +463,10 @@ class _Evacuation:
                     continue
                 rate = (share if share < target.nic else target.nic) * self.mib_per_gbit
                 if self.vm_dirty[vm] >= rate or rate < floor:
+                    continue
+                if (strict and self.reserve and self.vm_dirty[vm] < self.slowest
+                        and target.nic * self.mib_per_gbit > self.slowest
+                        and target.cap - target.load - gib < self.reserve - 1e-9):
                     continue
                 final = target.state in FINAL
                 # Fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s source

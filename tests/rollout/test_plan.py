@@ -223,6 +223,19 @@ def test_vms_that_need_a_fast_link_leave_before_the_fast_hosts_fill_up():
     assert not plan.unscheduled
 
 
+def test_fast_hosts_filled_by_slow_sources_are_retried_keeping_room():
+    # h1's VMs (1 Gbit/s: any target gives the same rate) filled the two fast hosts, and
+    # h2v0 (300 MiB/s) converges only between them: the retry keeps room there for it.
+    hosts = [("h0", 64, 10), ("h1", 128, 1), ("h2", 64, 10)]
+    vms = [("h0v0", "h0", 8, 5, "s1"), ("h0v1", "h0", 4, 5, None), ("h0v2", "h0", 4, 20, "s1"),
+           ("h1v0", "h1", 4, 0, "s2"), ("h1v1", "h1", 24, 5, None), ("h1v2", "h1", 4, 60, None),
+           ("h2v0", "h2", 16, 300, "s2"), ("h2v1", "h2", 16, 20, "s1"), ("h2v2", "h2", 4, 5, None)]
+    inventory = make_inventory(hosts, vms)
+    plan = plan_rollout(inventory, [Change(h, DISRUPTIVE) for h, _, _ in hosts])
+    assert simulate(plan.to_dict(), inventory).clean
+    assert {"h0", "h1", "h2"} <= {m.host for m in plan.maintenance}
+
+
 def test_a_host_held_by_a_non_converging_vm_still_receives():
     # b's 48 GiB fit only with a's free memory: a is held (its VM cannot move) but up.
     inventory = make_inventory([("a", 64, 10), ("b", 64, 10), ("c", 64, 10)],
