@@ -22,12 +22,14 @@ def check_inventory(
     inventory: Inventory,
     skipped: set[str] | None = None,
     skipped_networks: list[IPNetwork] | None = (),
+    host_locations: dict[str, Location] | None = None,
 ) -> list[Problem]:
     """All semantic problems of `inventory`. `skipped` names machines and segments that
     failed to parse, `skipped_networks` the prefixes of networks that did (None: a
     networks list was unreadable), so references to them are not reported again."""
     skipped = _Skipped(skipped or ())
     skipped.networks = None if skipped_networks is None else tuple(skipped_networks)
+    skipped.host_locations = host_locations or {}
     return [p for check in CHECKS for p in check(inventory, skipped)]
 
 
@@ -36,6 +38,7 @@ class _Skipped(set):
     that did (None: unknown, a whole networks list was unreadable)."""
 
     networks: tuple[IPNetwork, ...] | None = ()
+    host_locations: dict[str, Location] = {}  # VM name -> where its `host:` value is
 
     def holds(self, address) -> bool:
         """Whether a network that failed to parse may hold `address`."""
@@ -190,12 +193,13 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
         if vm.kind is not Kind.VM or vm.host is None:
             continue
         host = inventory.machines.get(vm.host)
+        where = getattr(skipped, "host_locations", {}).get(vm.name, vm.location)
         if host is None:
             if vm.host not in skipped:
-                yield Problem(vm.location, f"VM '{vm.name}' runs on unknown host '{vm.host}'")
+                yield Problem(where, f"VM '{vm.name}' runs on unknown host '{vm.host}'")
         elif host.kind is not Kind.KVM_HOST:
             yield Problem(
-                vm.location,
+                where,
                 f"VM '{vm.name}' runs on '{vm.host}', which is a {host.kind}, not a kvm-host",
             )
         else:

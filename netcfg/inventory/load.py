@@ -106,7 +106,7 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
             reader.read_file(name, texts[name])
         inventory = reader.inventory(source)
         problems = reader.problems + check_inventory(
-            inventory, reader.skipped, reader.skipped_networks
+            inventory, reader.skipped, reader.skipped_networks, reader.host_locations
         )
     if problems:
         raise InputError(problems)
@@ -140,6 +140,8 @@ class _Reader:
     # Prefixes of networks that failed to parse (None: a networks list was unreadable):
     # addresses in them must not be reported again as in no network.
     skipped_networks: list[IPNetwork] | None = field(default_factory=list)
+    # VM name -> location of its `host:` value, where a bad host is reported.
+    host_locations: dict[str, Location] = field(default_factory=dict)
     file: str = ""
 
     def problem(self, node: Node | Location, message: str, hint: str = "") -> None:
@@ -488,6 +490,9 @@ class _Reader:
         interfaces = self.read_interfaces(kind, what, f["interfaces"]) if "interfaces" in f else None
         if not ok or interfaces is None or kind is None:
             raise _Invalid
+        if "host" in f:
+            host_key = _key_node(node, "host")
+            self.host_locations[name] = _loc(self.file, dict(node.value)[host_key])
         return Machine(
             name=name,
             kind=kind,

@@ -229,7 +229,7 @@ def test_vm_on_unknown_host(tmp_path, capsys):
         machines:
           vm02: {kind: vm, host: kvm99, memory_gib: 4, interfaces: {}}
         """,
-        "2:3: error: VM 'vm02' runs on unknown host 'kvm99'",
+        "2:26: error: VM 'vm02' runs on unknown host 'kvm99'",  # at the host: value
     )
 
 
@@ -242,7 +242,7 @@ def test_vm_on_a_machine_that_is_not_a_kvm_host(tmp_path, capsys):
           db1: {kind: physical, interfaces: {}}
           vm02: {kind: vm, host: db1, memory_gib: 4, interfaces: {}}
         """,
-        "3:3: error: VM 'vm02' runs on 'db1', which is a physical, not a kvm-host",
+        "3:26: error: VM 'vm02' runs on 'db1', which is a physical, not a kvm-host",
     )
 
 
