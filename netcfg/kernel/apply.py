@@ -131,9 +131,21 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
 
 
 def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
+    """Send the steps: first everything that adds or replaces, then, only if the kernel
+    took all of it, the removals that end the plan.
+
+    The kernel processes every message of a batch, also after one it refuses; a removal
+    sent along with a refused addition would have to be undone by re-adding, and a
+    re-added rule goes to the end of its priority (`ip rule` would list the rules in
+    another order than before)."""
     index_of = {name: index for index, name in names.items()}
+    cut = next((i for i in range(len(steps), 0, -1) if steps[i - 1].op != "remove"), 0)
     with promoting_secondaries(nl, steps):
-        return nl.send(requests(steps, index_of), stop_on_error=True)
+        rejected = nl.send(requests(steps[:cut], index_of), stop_on_error=True)
+        if rejected or cut == len(steps):
+            return rejected
+        later = nl.send(requests(steps[cut:], index_of), stop_on_error=True)
+        return [Rejected(r.index + cut, r.failure) for r in later]
 
 
 def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:

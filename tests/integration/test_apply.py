@@ -324,6 +324,20 @@ def test_rollback_re_adds_a_hand_added_address_unmarked(inventory_dir, netns, lo
     assert [p for a, p in protocols.items() if a.ip == "10.20.9.9"] == [0]
 
 
+def test_a_refused_addition_leaves_the_removals_unsent(inventory_dir, netns, lock_dir):
+    # The kernel processes a whole batch; a rule removed along with a refused route
+    # would come back at the end of its priority and `ip rule` would list another order.
+    inv, config = web1(inventory_dir)
+    apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
+    bad = bad_config(config)
+    fewer = bad.__class__(**{**{f: getattr(bad, f) for f in bad.__slots__},
+                             "rules": tuple(r for r in bad.rules if r.dst != "203.0.113.0/26")})
+    before = snapshot(netns)
+    with pytest.raises(ApplyError, match="rolled back"):
+        apply_host(fewer, ownership(inv, config), netns, lock_dir=lock_dir)
+    assert snapshot(netns) == before
+
+
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
     inv, config = web1(inventory_dir)
     monkeypatch.setattr("netcfg.cli.kernel._host", lambda *_: bad_config(config))
