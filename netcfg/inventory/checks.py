@@ -22,14 +22,14 @@ def check_inventory(
     inventory: Inventory,
     skipped: set[str] | None = None,
     skipped_networks: list[IPNetwork] | None = (),
-    host_locations: dict[str, Location] | None = None,
+    value_locations: dict[tuple, Location] | None = None,
 ) -> list[Problem]:
     """All semantic problems of `inventory`. `skipped` names machines and segments that
     failed to parse, `skipped_networks` the prefixes of networks that did (None: a
     networks list was unreadable), so references to them are not reported again."""
     skipped = _Skipped(skipped or ())
     skipped.networks = None if skipped_networks is None else tuple(skipped_networks)
-    skipped.host_locations = host_locations or {}
+    skipped.value_locations = value_locations or {}
     return [p for check in CHECKS for p in check(inventory, skipped)]
 
 
@@ -38,7 +38,9 @@ class _Skipped(set):
     that did (None: unknown, a whole networks list was unreadable)."""
 
     networks: tuple[IPNetwork, ...] | None = ()
-    host_locations: dict[str, Location] = {}  # VM name -> where its `host:` value is
+    # Where a value is, when a problem belongs there rather than at its entity:
+    # ("host", VM name) and ("segment", network location).
+    value_locations: dict[tuple, Location] = {}
 
     def holds(self, address) -> bool:
         """Whether a network that failed to parse may hold `address`."""
@@ -74,7 +76,8 @@ def segments_distinct(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
 def networks_known_segment(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
     for network in inventory.networks:
         if network.segment not in inventory.segments and network.segment not in skipped:
-            yield _unknown_segment(network.location, f"network {network.cidr}", network.segment, inventory)
+            where = _value_location(skipped, ("segment", network.location), network.location)
+            yield _unknown_segment(where, f"network {network.cidr}", network.segment, inventory)
 
 
 def networks_disjoint(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
@@ -193,7 +196,7 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
         if vm.kind is not Kind.VM or vm.host is None:
             continue
         host = inventory.machines.get(vm.host)
-        where = getattr(skipped, "host_locations", {}).get(vm.name, vm.location)
+        where = _value_location(skipped, ("host", vm.name), vm.location)
         if host is None:
             if vm.host not in skipped:
                 yield Problem(where, f"VM '{vm.name}' runs on unknown host '{vm.host}'")
@@ -265,6 +268,10 @@ CHECKS: tuple[Check, ...] = (
     vms_on_kvm_hosts,
     gateways_for_defaults,
 )
+
+
+def _value_location(skipped: set[str], key: tuple, default: Location) -> Location:
+    return getattr(skipped, "value_locations", {}).get(key, default)
 
 
 def _with_locations(iface):

@@ -106,7 +106,7 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
             reader.read_file(name, texts[name])
         inventory = reader.inventory(source)
         problems = reader.problems + check_inventory(
-            inventory, reader.skipped, reader.skipped_networks, reader.host_locations
+            inventory, reader.skipped, reader.skipped_networks, reader.value_locations
         )
     if problems:
         raise InputError(problems)
@@ -140,8 +140,9 @@ class _Reader:
     # Prefixes of networks that failed to parse (None: a networks list was unreadable):
     # addresses in them must not be reported again as in no network.
     skipped_networks: list[IPNetwork] | None = field(default_factory=list)
-    # VM name -> location of its `host:` value, where a bad host is reported.
-    host_locations: dict[str, Location] = field(default_factory=dict)
+    # Where a value is, for problems that belong there: ("host", VM name) and
+    # ("segment", network location).
+    value_locations: dict[tuple, Location] = field(default_factory=dict)
     file: str = ""
 
     def problem(self, node: Node | Location, message: str, hint: str = "") -> None:
@@ -423,6 +424,8 @@ class _Reader:
                 self._skip_network(item)
                 continue
             location = _loc(self.file, item)
+            segment_node = next(v for k, v in item.value if k.value == "segment")
+            self.value_locations[("segment", location)] = _loc(self.file, segment_node)
             self.networks.append(
                 Network(
                     f["prefix"],
@@ -492,7 +495,7 @@ class _Reader:
             raise _Invalid
         if "host" in f:
             host_key = _key_node(node, "host")
-            self.host_locations[name] = _loc(self.file, dict(node.value)[host_key])
+            self.value_locations[("host", name)] = _loc(self.file, dict(node.value)[host_key])
         return Machine(
             name=name,
             kind=kind,

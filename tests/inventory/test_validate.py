@@ -480,7 +480,7 @@ def test_addresses_of_a_network_on_an_unknown_segment_are_not_reported_again(tmp
         capsys,
         "networks:\n  - {prefix: 203.0.113.64/26, segment: fee, gateway: 203.0.113.65}\n"
         "machines:\n  db1: {kind: physical, interfaces: {fe: {addresses: [203.0.113.70]}}}\n",
-        "2:5: error: network 203.0.113.64/26 is on unknown segment 'fee' (known segments: fe, srv)",
+        "2:40: error: network 203.0.113.64/26 is on unknown segment 'fee' (known segments: fe, srv)",
     )
 
 
