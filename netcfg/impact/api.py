@@ -8,13 +8,14 @@ each touched machine (hot / disruptive, VMs to evacuate) -> seatbelt decision wi
 digest and the head's approvals -> the JSON report.
 
 Policy (reconfigure, seatbelt) comes from the HEAD inventory: the change is judged by
-the rules it will be applied under, including a policy it changes itself.
+the rules it will be applied under, including a policy it changes itself; except that a
+change cannot loosen the seatbelt it is judged by (the stricter limits of both apply).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from netcfg.impact.compute import render_and_diff
 from netcfg.impact.diff import DISRUPTIVE, HostDiff
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.report import build_report
-from netcfg.impact.seatbelt import Decision, decide, digest
+from netcfg.impact.seatbelt import Decision, decide, digest, stricter
 from netcfg.impact.sources import Source, disk_texts, read_texts, resolve
 from netcfg.inventory import Inventory, load_inventory, load_inventory_texts
 from netcfg.inventory.model import Design, Kind
@@ -156,10 +157,16 @@ def _analyse(
     change_digest = digest(str(head_design), [(t.diff, t.change) for t in touched])
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
+    seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
     decision = decide(
-        {t.diff.name for t in touched}, total, _seatbelt_members(head, members), head.policy.seatbelt,
+        {t.diff.name for t in touched}, total, _seatbelt_members(head, members), seatbelt,
         change_digest, approvals,
     )
+    if seatbelt != head.policy.seatbelt:
+        note = (f"this change loosens the seatbelt: it is judged by the stricter limits of base and head "
+                f"(max_fraction {seatbelt.max_fraction:g}, max_hosts {seatbelt.max_hosts}, "
+                f"stagger_above {seatbelt.stagger_above})")
+        decision = replace(decision, reasons=(note, *decision.reasons))
     hosts = tuple(touched)
     report = build_report(
         design=str(head_design),

@@ -49,6 +49,17 @@ def digest(design: str, changes: Iterable[tuple[HostDiff, str]]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def stricter(base: Seatbelt, head: Seatbelt) -> Seatbelt:
+    """The limits a change is judged by: the head's, except that a change cannot loosen
+    the seatbelt it is judged by (a pull request raising max_fraction together with a
+    fleet-wide change would otherwise pass unattended). Tightening applies at once."""
+    return Seatbelt(
+        max_fraction=min(base.max_fraction, head.max_fraction),
+        max_hosts=min(base.max_hosts, head.max_hosts),
+        stagger_above=min(base.stagger_above, head.stagger_above),
+    )
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.1f} %"
 

@@ -113,6 +113,25 @@ def test_seatbelt_thresholds(touched, total, decision):
     assert decide(names, total, {}, SB, DIGEST).decision == decision
 
 
+def test_a_change_cannot_loosen_the_seatbelt_it_is_judged_by():
+    new_nets = BASE_NETS + [net("198.51.100.64/27")]
+    strict = Seatbelt(max_fraction=0.5, max_hosts=2, stagger_above=1)
+    loose = Seatbelt(max_fraction=1.0, max_hosts=100, stagger_above=10)
+    # Head raises every limit together with a change touching all 3 machines: still blocked.
+    loosened = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=strict),
+                                   inventory(new_nets, BASE, seatbelt=loose))
+    assert loosened.report["decision"] == "block"
+    assert "loosens the seatbelt" in loosened.report["reasons"][0]
+    # Tightening in the head applies at once; the same limits on both sides: the head's.
+    tightened = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose),
+                                    inventory(new_nets, BASE, seatbelt=strict))
+    assert tightened.report["decision"] == "block"
+    same = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose),
+                               inventory(new_nets, BASE, seatbelt=loose))
+    assert same.report["decision"] == "pass"
+    assert not any("loosens" in r for r in same.report["reasons"])
+
+
 def test_whole_segment_blocks_only_above_stagger_above():
     small = {"s": ["a", "b", "c"]}
     assert decide({"a", "b", "c"}, 1000, small, SB, DIGEST).decision == "pass"
