@@ -2,7 +2,8 @@
 
 Entries are matched by identity key (what the kernel treats as "the same entry"):
 an address by interface and IP, a rule by family, priority and selector, a route by
-family, table, destination and metric. Same key, other attributes: "different".
+family, table, destination and metric. Same key, other attributes: "different"; so is
+a route left over in the same table to the same destination with another metric.
 
 The steps run in an order that never blackholes traffic (DESIGN.md, "Applying"):
   1. IPv6 addresses whose prefix length changes are removed (the kernel refuses a
@@ -35,6 +36,11 @@ def key(entry: Entry) -> tuple[Any, ...]:
     if isinstance(entry, Rule):
         return ("rule", entry.family, entry.priority, entry.src, entry.dst)
     return ("route", entry.family, entry.table, entry.dst, entry.metric)
+
+
+def place(route: Route) -> tuple[Any, ...]:
+    """Where a route sits, whatever its metric: family, table and destination."""
+    return ("route", route.family, route.table, route.dst)
 
 
 def describe(entry: Entry) -> str:
@@ -93,6 +99,23 @@ def _kind_drift(desired: frozenset, live: frozenset) -> KindDrift:
             different.append((entry, candidates[0]))
         else:
             missing.append(entry)
+    # A route to the same destination in the same table with another metric is a
+    # changed route too (the kernel keeps it as a second route: see `plan`).
+    have_by_place: dict[tuple, list[Entry]] = {}
+    for entry in sorted(have, key=sort_key):
+        if isinstance(entry, Route) and entry not in paired:
+            have_by_place.setdefault(place(entry), []).append(entry)
+    unpaired = []
+    for entry in missing:
+        candidates = ([e for e in have_by_place.get(place(entry), ()) if e not in paired]
+                      if isinstance(entry, Route) else [])
+        if candidates:
+            paired.add(candidates[0])
+            different.append((entry, candidates[0]))
+        else:
+            unpaired.append(entry)
+    missing = unpaired
+    different.sort(key=lambda pair: sort_key(pair[0]))
     extra = sorted((e for e in have if e not in paired), key=sort_key)
     return KindDrift(tuple(missing), tuple(extra), tuple(different))
 
@@ -135,12 +158,16 @@ def plan(live: OwnedState, desired: OwnedState) -> Plan:
     steps += [Step("add", new) for new in d.addresses.missing]
     steps += [Step("add", new) for new, _ in d.addresses.different]
     steps += [Step("add", new) for new in d.routes.missing]
-    steps += [Step("replace", new, old) for new, old in d.routes.different]
+    # One message replaces a route of the same metric; another metric is another
+    # kernel route: the new one goes in now, the old one out with the other removals.
+    steps += [Step("replace", new, old) if key(new) == key(old) else Step("add", new)
+              for new, old in d.routes.different]
     # A rule whose table changes: the new rule goes in before the old one goes out.
     steps += [Step("add", new) for new in d.rules.missing]
     steps += [Step("add", new) for new, _ in d.rules.different]
     steps += [Step("remove", old) for _, old in d.rules.different]
     steps += [Step("remove", old) for old in d.rules.extra]
+    steps += [Step("remove", old) for new, old in d.routes.different if key(new) != key(old)]
     steps += [Step("remove", old) for old in d.routes.extra]
     steps += [Step("remove", old) for _, old in d.addresses.different if old.family == 4]
     steps += [Step("remove", old) for old in d.addresses.extra]

@@ -382,6 +382,9 @@ def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsy
     ip(netns, "rule", "del", "from", "10.20.0.0/16", "lookup", "3", "priority", "30")
     ip(netns, "addr", "del", "2001:db8:20::10/64", "dev", "ethsrv")
     ip(netns, "addr", "add", "2001:db8:20::10/80", "dev", "ethsrv")
+    # different: a route's metric changed (the kernel holds it as another route)
+    ip(netns, "-6", "route", "del", "default", "via", "2001:db8:10::1", "metric", "20", "proto", "77")
+    ip(netns, "-6", "route", "add", "default", "via", "2001:db8:10::1", "metric", "25", "proto", "77")
     assert main(args) == 4
     report = json.loads(capsys.readouterr().out)
     assert report["drift"] is True
@@ -393,7 +396,10 @@ def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsy
     assert texts["rules"]["different"] == ["rule from 10.20.0.0/16 lookup 4 priority 30"]
     assert texts["routes"]["missing"] == ["route 198.51.100.64/27 dev ethfe scope link table 300 proto 77"]
     assert texts["routes"]["extra"] == ["route 192.0.2.0/24 dev ethfe scope link table 77 proto 77"]
-    assert texts["routes"]["different"] == ["route default via 203.0.113.2 table 300 proto 77"]
+    assert texts["routes"]["different"] == [
+        "route default via 203.0.113.2 table 300 proto 77",
+        "route -6 default via 2001:db8:10::1 metric 25 table main proto 77",
+    ]
     assert texts["addresses"]["missing"] == ["address 2001:db8:10::10/64 dev ethfe"]
     assert texts["addresses"]["extra"] == ["address 203.0.113.11/26 dev ethfe"]
     assert texts["addresses"]["different"] == ["address 2001:db8:20::10/80 dev ethsrv"]

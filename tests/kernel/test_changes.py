@@ -56,6 +56,20 @@ def test_same_key_other_attributes_is_different_and_replaced():
     assert data["routes"]["different"][0]["live"]["gateway"] == "203.0.113.1"
 
 
+def test_a_metric_change_is_different_and_added_before_the_old_route_goes():
+    live_route = Route(4, 254, "0.0.0.0/0", gateway="203.0.113.1", metric=21)
+    want_route = Route(4, 254, "0.0.0.0/0", gateway="203.0.113.1", metric=20)
+    other = Route(4, 254, "0.0.0.0/0", gateway="10.20.0.1", metric=30)  # untouched
+    live = OwnedState(frozenset(), frozenset(), frozenset({live_route, other}))
+    desired = OwnedState(frozenset(), frozenset(), frozenset({want_route, other}))
+    d = drift(desired, live)
+    assert d.routes.different == ((want_route, live_route),)
+    assert not d.routes.missing and not d.routes.extra
+    # another metric is another kernel route: no replace, add first, remove last
+    assert [(s.op, s.entry) for s in plan(live, desired).steps] == [
+        ("add", want_route), ("remove", live_route)]
+
+
 def test_an_ipv4_length_change_adds_the_new_length_before_removing_the_old():
     # Removing first could take the link's last IPv4 address, and the kernel would
     # flush every IPv4 route of the link with it. IPv6 has to remove first: the kernel
