@@ -54,6 +54,9 @@ def _read_json(path: Path, what: str) -> Any:
 
 def changes_from_report(report: Any, source: str) -> list[Change]:
     """The touched hosts of an impact report (`hosts` [{name, change}])."""
+    if isinstance(report, dict) and report.get("decision") == "invalid":
+        raise InputError([Problem(Location(source), "the report is of an inventory that does not load: "
+                                  "nothing to plan", "fix the errors it lists, then run netcfg check again")])
     try:
         hosts = report["hosts"]
         # A machine the change removes has nothing left to roll out.

@@ -94,4 +94,17 @@ def build_report(
 
 def invalid_report(problems: Iterable[object]) -> dict[str, Any]:
     """The report `check` writes when an inventory does not load (exit 2)."""
-    return {"decision": "invalid", "errors": [str(p) for p in problems]}
+    errors = [str(p) for p in problems]
+    # Every key of a normal report is there too (nothing analysed), so a consumer reading
+    # `report["hosts_touched"]` needs no special case; `errors` lists the problems.
+    return {
+        "decision": "invalid",
+        "digest": None,
+        "design": None,
+        "hosts_total": 0,
+        "hosts_touched": 0,
+        "fraction": 0.0,
+        "reasons": [f"the inventory does not load ({len(errors)} problem{'s' if len(errors) != 1 else ''}): nothing was analysed"],
+        "hosts": [],
+        "errors": errors,
+    }

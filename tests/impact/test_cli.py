@@ -90,7 +90,15 @@ def test_invalid_head_exits_2_with_errors_in_summary(tmp_path, capsys):
     assert code == 2
     text = md.read_text()
     assert "invalid inventory" in text and f"{head}/machines.yaml:" in text and "kvm99" in text
-    assert json.loads(js.read_text())["decision"] == "invalid"
+    report = json.loads(js.read_text())
+    assert report["decision"] == "invalid"
+    # Every key of the contract is there (nothing analysed), and the errors.
+    for key in ("digest", "design", "hosts_total", "hosts_touched", "fraction", "reasons", "hosts"):
+        assert key in report
+    assert report["hosts"] == [] and any("kvm99" in e for e in report["errors"])
+    # A plan cannot be made from it.
+    assert main(["plan", "--from-report", str(js), "--inventory", BEFORE]) == 2
+    assert "does not load" in capsys.readouterr().err
 
 
 def test_bad_approval_file_is_an_input_error_with_location(tmp_path, capsys):
