@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
+from pyroute2.netlink.exceptions import NetlinkError
 
 from netcfg.config import HostConfig
 from netcfg.designs import render
@@ -213,16 +214,25 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None
                     outer = f"v{port}"
                     # A KVM host's interface is a bridge: the veth becomes its port.
                     peer = f"up{port}" if iface.bridge else iface.name
-                    sw.link("add", ifname=outer, kind="veth",
-                            peer={"ifname": peer, "net_ns_fd": ns})
-                    index = sw.link_lookup(ifname=outer)[0]
-                    sw.link("set", index=index, master=bridges[iface.segment], state="up")
-                    if iface.bridge:
-                        inner.link("add", ifname=iface.name, kind="bridge")
-                        bridge_index = _up(inner, iface.name)
-                        peer_index = inner.link_lookup(ifname=peer)[0]
-                        inner.link("set", index=peer_index, master=bridge_index)
-                    _up(inner, peer)
+                    try:
+                        sw.link("add", ifname=outer, kind="veth",
+                                peer={"ifname": peer, "net_ns_fd": ns})
+                        index = sw.link_lookup(ifname=outer)[0]
+                        sw.link("set", index=index, master=bridges[iface.segment], state="up")
+                        if iface.bridge:
+                            inner.link("add", ifname=iface.name, kind="bridge")
+                            bridge_index = _up(inner, iface.name)
+                            peer_index = inner.link_lookup(ifname=peer)[0]
+                            inner.link("set", index=peer_index, master=bridge_index)
+                        _up(inner, peer)
+                    except NetlinkError as error:
+                        # The kernel refused the rendered name (`lo` exists in every
+                        # namespace, ...): the machine's config, not a bug.
+                        reason = error.args[1] if len(error.args) > 1 else str(error)
+                        raise InputError(
+                            f"lab {state.name}: the kernel refused interface {iface.name!r} "
+                            f"of {machine} in {ns}: {reason}"
+                        ) from None
                     port += 1
     say(f"links: {port} veth pairs on {len(bridges)} segment bridges")
 

@@ -232,3 +232,18 @@ def test_bad_lab_name_and_unmatched_hosts_are_input_errors(inventory_dir, lab_na
     assert main(["lab", "up", str(inventory_dir), "--name", "../x"]) == 2
     assert main(["lab", "up", str(inventory_dir), "--name", lab_names(), "--hosts", "nope*"]) == 2
     assert main(["lab", "check", str(inventory_dir), "--name", lab_names()]) == 2  # not up
+
+
+def test_an_interface_name_the_kernel_refuses_fails_up_cleanly(tmp_path, lab_names, run_dir,
+                                                              capsys):
+    # `lo` is a valid interface name, but every namespace already has one: exit 2 with
+    # the machine and interface named (not an internal error), and nothing left behind.
+    (tmp_path / "lo").mkdir()
+    (tmp_path / "lo" / "all.yaml").write_text(INVENTORY.replace(
+        "      fe: {addresses: [203.0.113.30, ", "      fe: {name: lo, addresses: [203.0.113.30, "))
+    name = lab_names()
+    capsys.readouterr()
+    assert main(["lab", "up", str(tmp_path / "lo"), "--name", name]) == 2
+    assert "interface 'lo' of vm3" in capsys.readouterr().err
+    assert not {ns for ns in namespaces() if ns.startswith(f"{name}-")}
+    assert not (run_dir / f"lab-{name}.json").exists()
