@@ -159,14 +159,27 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
             flag(0.0, h, "capacity", load[h] - capacity[h], "GiB",
                  f"{h} already holds {load[h]:g} GiB > {capacity[h]:g} GiB before the plan starts")
 
-    # Events: (time, order, index). At one instant every end precedes every start, and
+    # Events: (time, order, index, sub). At one instant every end precedes every start, and
     # maintenance starts after migration starts so a host drained "now" is judged drained.
     MIG_END, MAINT_END, MIG_START, MAINT_START = 0, 1, 2, 3
-    events = [(m["end"], MIG_END, i) for i, m in enumerate(migrations)]
-    events += [(m["start"], MIG_START, i) for i, m in enumerate(migrations)]
-    events += [(w["end"], MAINT_END, i) for i, w in enumerate(windows)]
-    events += [(w["start"], MAINT_START, i) for i, w in enumerate(windows)]
+    # A window that ends no later than it starts (reconfigure_s 0) is an instant: taken
+    # whole, after the ends and before the starts at that time (else its end, sorted
+    # first, left the host in maintenance for ever). A migration that short ends right
+    # after its own start.
+    ZERO, LATE = 1.5, 4
+    events = [(m["end"], MIG_END, i, 0) if m["end"] > m["start"] else (m["start"], LATE + MIG_END, i, 0)
+              for i, m in enumerate(migrations)]
+    events += [(m["start"], MIG_START, i, 0) for i, m in enumerate(migrations)]
+    for i, w in enumerate(windows):
+        if w["end"] > w["start"]:
+            events += [(w["end"], MAINT_END, i, 0), (w["start"], MAINT_START, i, 0)]
+        else:
+            events += [(w["start"], ZERO, i, 0), (w["start"], ZERO, i, 1)]
     events.sort()
+    for w in windows:
+        if w["end"] < w["start"]:
+            flag(w["start"], w["host"], "maintenance", w["start"] - w["end"], "s",
+                 f"the maintenance window of {w['host']} ends before it starts")
 
     # Evacuation spans, known up front from the plan.
     span: dict[str, list[float]] = {}
@@ -207,7 +220,11 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
         else:
             points.append((t, load[h]))
 
-    for t, kind, i in events:
+    for t, order, i, sub in events:
+        if order == ZERO:
+            kind = MAINT_END if sub else MAINT_START
+        else:
+            kind = order - LATE if order >= LATE else order
         if kind == MIG_END:
             m = migrations[i]
             if i not in counted:

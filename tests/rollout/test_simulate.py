@@ -150,6 +150,23 @@ def test_non_finite_times_are_an_input_error_and_a_self_migration_a_violation():
     assert [(v.host, v.invariant) for v in sim.violations] == [("a", "migration")]
 
 
+def test_zero_length_windows_end_and_the_planner_with_reconfigure_0_is_clean():
+    # A [t, t] window used to sort its end before its start: the host stayed in
+    # maintenance for ever, and every plan made with reconfigure_s 0 failed (exit 1).
+    p = plan([mig("v1", "a", "c", 10, 8)], [{"host": "x1", "start_s": 5, "end_s": 5},
+                                             {"host": "v2", "start_s": 0, "end_s": 0},
+                                             {"host": "w1", "start_s": 0, "end_s": 0}])
+    assert simulate(p, inv()).clean, simulate(p, inv()).violations
+    backwards = plan([], [{"host": "c", "start_s": 5, "end_s": 4}])
+    assert kinds(simulate(backwards, inv())) == ["maintenance"]
+    from netcfg.rollout.model import DISRUPTIVE, Change
+    from netcfg.rollout.plan import plan_rollout
+
+    inventory = make_inventory(HOSTS, VMS, rollout=RolloutPolicy(reconfigure_s=0))
+    made = plan_rollout(inventory, [Change(h, DISRUPTIVE) for h in ("a", "b", "c", "v1", "w1")])
+    assert simulate(made.to_dict(), inventory).clean
+
+
 def _incident_plan():
     from netcfg.inventory import load_inventory
     from netcfg.rollout.model import DISRUPTIVE, Change
