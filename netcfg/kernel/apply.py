@@ -25,7 +25,7 @@ from netcfg.kernel import codec
 from netcfg.kernel.changes import Plan, Step, describe, drift, plan
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
 from netcfg.kernel.read import (
-    read_address_protocols,
+    read_protocols,
     read_foreign_routes,
     read_links,
     read_owned,
@@ -84,10 +84,10 @@ def missing_interfaces(host: HostConfig, names: dict[int, str]) -> list[str]:
 def requests(
     steps: tuple[Step, ...] | list[Step],
     index_of: dict[str, int],
-    protocols: dict[Address, int] | None = None,
+    protocols: dict[Address | Rule, int] | None = None,
 ) -> list[codec.Request]:
-    """The messages for `steps`; an address is added with netcfg's marker unless
-    `protocols` (a roll-back's record) says it had another."""
+    """The messages for `steps`; an address or a rule is added with netcfg's marker
+    unless `protocols` (a roll-back's record) says it had another."""
     out = []
     for step in steps:
         entry = step.entry
@@ -95,7 +95,8 @@ def requests(
             protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
             out.append(codec.address_request(entry, index_of, step.op, protocol))
         elif isinstance(entry, Rule):
-            out.append(codec.rule_request(entry, step.op))
+            protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
+            out.append(codec.rule_request(entry, step.op, protocol))
         else:
             out.append(codec.route_request(entry, index_of, step.op))
     return out
@@ -179,7 +180,7 @@ def restore(
     names: dict[int, str],
     before: OwnedState,
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    protocols: dict[Address, int] | None = None,
+    protocols: dict[Address | Rule, int] | None = None,
 ) -> str:
     """Bring the owned state back to `before` (addresses with the markers in
     `protocols`), and the foreign routes (as read at the start) the kernel dropped on
@@ -211,7 +212,7 @@ def execute_all(
     nl: Netlink,
     steps: tuple[Step, ...],
     names: dict[int, str],
-    protocols: dict[Address, int] | None = None,
+    protocols: dict[Address | Rule, int] | None = None,
 ) -> list[Rejected]:
     index_of = {name: index for index, name in names.items()}
     with promoting_secondaries(nl, steps):
@@ -226,7 +227,7 @@ def restore_on_failure(
     before: OwnedState,
     netns: str,
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    protocols: dict[Address, int] | None = None,
+    protocols: dict[Address | Rule, int] | None = None,
 ) -> Iterator[None]:
     try:
         yield
@@ -277,7 +278,9 @@ def apply_host(
         removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address)
                                 for s in changes.steps) or bool(desired.addresses - before.addresses)
         foreign = read_foreign_routes(nl) if removes_addresses else None
-        protocols = read_address_protocols(nl, names) if removes_addresses else None
+        # What a roll-back re-adds keeps its marker: read only if something goes.
+        removes = any(s.op == "remove" for s in changes.steps)
+        protocols = read_protocols(nl, names) if removes else None
         with restore_on_failure(nl, owned, names, before, netns, foreign, protocols):
             rejected = execute(nl, changes.steps, names)
             if rejected:

@@ -166,8 +166,9 @@ def route_request(route: Route, index_of: Mapping[str, int], op: str) -> Request
     return Request(kind, flags, body + b"".join(attrs))
 
 
-def rule_request(rule: Rule, op: str) -> Request:
-    """RTM_NEWRULE ("add") or RTM_DELRULE ("remove") for `rule`."""
+def rule_request(rule: Rule, op: str, protocol: int = PROTOCOL) -> Request:
+    """RTM_NEWRULE ("add", marked with `protocol`, netcfg's by default) or RTM_DELRULE
+    ("remove") for `rule`."""
     af = AF_OF_FAMILY[rule.family]
     attrs = [_u32(FRA_PRIORITY, rule.priority), _u32(FRA_TABLE, rule.table)]
     src_len = dst_len = 0
@@ -182,6 +183,8 @@ def rule_request(rule: Rule, op: str) -> Request:
                        FR_ACT_TO_TBL, 0)
     if op == "remove":
         return Request(RTM_DELRULE, DELETE, body + b"".join(attrs))
+    if protocol:
+        attrs.append(_attr(FRA_PROTOCOL, bytes([protocol])))
     return Request(RTM_NEWRULE, CREATE, body + b"".join(attrs))
 
 
@@ -370,6 +373,12 @@ def rule_priority(payload: bytes) -> int:
             break
         offset += (length + 3) & ~3
     return 0
+
+
+def rule_protocol(payload: bytes) -> int:
+    """Who added the rule (FRA_PROTOCOL), 0 when unmarked."""
+    value = attributes(payload, _RTMSG.size).get(FRA_PROTOCOL)
+    return value[0] if value else 0
 
 
 def route_protocol(payload: bytes) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from netcfg.config import PROTOCOL, Address, Route, Rule
 from netcfg.kernel import codec
 from netcfg.kernel.netlink import Netlink
-from netcfg.kernel.state import OwnedState, Ownership
+from netcfg.kernel.state import KERNEL_RULE_PRIORITIES, OwnedState, Ownership
 
 
 def read_links(nl: Netlink) -> dict[int, str]:
@@ -42,13 +42,19 @@ def read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> list
     return found
 
 
-def read_address_protocols(nl: Netlink, names: dict[int, str]) -> dict[Address, int]:
-    """Each address's marker (IFA_PROTO): a roll-back re-adds an address as it was."""
-    found = {}
+def read_protocols(nl: Netlink, names: dict[int, str]) -> dict[Address | Rule, int]:
+    """Each address's and rule's marker (IFA_PROTO, FRA_PROTOCOL): a roll-back re-adds
+    an address or a rule as it was."""
+    found: dict[Address | Rule, int] = {}
     for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
         address = codec.parse_address(message.payload, names)
         if address is not None:
             found[address] = codec.address_protocol(message.payload)
+    for family in (codec.AF_INET, codec.AF_INET6):
+        for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
+            rule = codec.parse_rule(message.payload)
+            if rule is not None:
+                found[rule] = codec.rule_protocol(message.payload)
     return found
 
 
@@ -56,8 +62,14 @@ def read_rules(nl: Netlink, owned: Ownership) -> list[Rule]:
     found = []
     for family in (codec.AF_INET, codec.AF_INET6):
         for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
-            # The priority decides ownership; foreign rules are not decoded at all.
-            if not owned.owns_rule_priority(codec.rule_priority(message.payload)):
+            # The priority decides ownership; foreign rules are not decoded at all. A
+            # rule netcfg added (marked with its protocol) stays netcfg's when its
+            # segment's priority changes: it is removed, not left behind.
+            priority = codec.rule_priority(message.payload)
+            if not owned.owns_rule_priority(priority) and (
+                priority in KERNEL_RULE_PRIORITIES
+                or codec.rule_protocol(message.payload) != PROTOCOL
+            ):
                 continue
             rule = codec.parse_rule(message.payload)
             # A rule at an owned priority with selectors netcfg never writes (fwmark,

@@ -309,33 +309,47 @@ def test_an_address_whose_network_left_the_inventory_is_removed(tmp_path, netns,
     assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
 
 
-def test_rollback_re_adds_a_hand_added_address_unmarked(inventory_dir, netns, lock_dir):
+def test_rollback_re_adds_hand_added_entries_unmarked(inventory_dir, netns, lock_dir, monkeypatch):
     from netcfg.kernel.netlink import Netlink
-    from netcfg.kernel.read import read_address_protocols, read_links
+    from netcfg.kernel.read import read_links, read_protocols
 
-    ip(netns, "addr", "add", "10.20.9.9/16", "dev", "ethsrv")  # inside the inventory
+    # Inside the inventory, at an owned priority, added by hand: apply removes both;
+    # the roll-back must not re-add them marked as netcfg's (`ip -j rule` shows it).
+    ip(netns, "addr", "add", "10.20.9.9/16", "dev", "ethsrv")
+    ip(netns, "rule", "add", "from", "10.20.9.0/24", "lookup", "3", "priority", "30")
     inv, config = web1(inventory_dir)
+    real_execute = apply_mod.execute
+
+    def execute_then_fail(*args, **kwargs):
+        real_execute(*args, **kwargs)  # every step is in the kernel, removals too ...
+        raise RuntimeError("injected")  # ... when something fails
+
+    monkeypatch.setattr(apply_mod, "execute", execute_then_fail)
     before = snapshot(netns)
     with pytest.raises(ApplyError, match="rolled back"):
-        apply_host(bad_config(config), ownership(inv, config), netns, lock_dir=lock_dir)
+        apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
     assert snapshot(netns) == before
     with Netlink(netns) as nl:
-        protocols = read_address_protocols(nl, read_links(nl))
-    assert [p for a, p in protocols.items() if a.ip == "10.20.9.9"] == [0]
+        protocols = read_protocols(nl, read_links(nl))
+    assert [p for a, p in protocols.items() if getattr(a, "ip", None) == "10.20.9.9"] == [0]
+    assert [p for r, p in protocols.items() if getattr(r, "src", None) == "10.20.9.0/24"] == [0]
 
 
-def test_a_refused_addition_leaves_the_removals_unsent(inventory_dir, netns, lock_dir):
-    # The kernel processes a whole batch; a rule removed along with a refused route
-    # would come back at the end of its priority and `ip rule` would list another order.
-    inv, config = web1(inventory_dir)
-    apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
-    bad = bad_config(config)
-    fewer = bad.__class__(**{**{f: getattr(bad, f) for f in bad.__slots__},
-                             "rules": tuple(r for r in bad.rules if r.dst != "203.0.113.0/26")})
-    before = snapshot(netns)
-    with pytest.raises(ApplyError, match="rolled back"):
-        apply_host(fewer, ownership(inv, config), netns, lock_dir=lock_dir)
-    assert snapshot(netns) == before
+def test_rules_of_a_segment_whose_priority_changed_are_removed(tmp_path, netns, lock_dir, capsys):
+    # netcfg marks its rules (FRA_PROTOCOL 77): at the old priority, no longer one of
+    # the inventory's, they are still netcfg's; a hand-added rule there is not.
+    base = inventory_variant(tmp_path, "base")
+    head = inventory_variant(tmp_path, "head", ("fe:  {table: 300, priority: 20}",
+                                                "fe:  {table: 300, priority: 25}"))
+    assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
+    ip(netns, "rule", "add", "from", "10.99.0.0/16", "lookup", "300", "priority", "20")
+    foreign = [r for r in snapshot(netns)["rule4"] if r.get("src") == "10.99.0.0"]
+    assert main(["apply", "web1", "--inventory", str(head), "--netns", netns]) == 0
+    after = snapshot(netns)
+    assert [r for r in after["rule4"] + after["rule6"] if r["priority"] == 20] == foreign
+    assert any(r["priority"] == 25 for r in after["rule4"]) and any(
+        r["priority"] == 25 for r in after["rule6"])
+    assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
 
 
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):

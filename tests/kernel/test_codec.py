@@ -59,6 +59,10 @@ def test_rule_request_decodes_with_pyroute2():
     assert msg.get_attr("FRA_TABLE") == 70000 and msg["table"] == 0
     assert msg.get_attr("FRA_PRIORITY") == 20
     assert msg.get_attr("FRA_DST") == "2001:db8:10::"
+    assert msg.get_attr("FRA_PROTOCOL") == 77  # netcfg's marker
+    assert codec.rule_protocol(codec.rule_request(rule, "add").body) == 77
+    assert codec.rule_protocol(codec.rule_request(rule, "add", protocol=0).body) == 0
+    assert decoded(fibmsg, codec.rule_request(rule, "remove")).get_attr("FRA_PROTOCOL") is None
 
 
 def test_address_request_decodes_with_pyroute2():
