@@ -61,8 +61,28 @@ class UsesFormat(str, Enum):
 
 def _emit(text: str) -> None:
     # Data goes to stdout verbatim: rich would reinterpret ":name:" and brackets.
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    with _Stdout():
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+class _Stdout:
+    """Write to stdout until the reader goes away (`| head`): then stop quietly, so the
+    command ends with its own exit code (check: 3 when blocked) instead of 1. rich
+    reports a broken pipe as SystemExit(1) (Console.on_broken_pipe), Python as
+    BrokenPipeError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
+            # Later writes and the flush at exit go nowhere instead of failing again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return True
+        return False
 
 
 def _json(data: Any) -> str:
@@ -128,7 +148,8 @@ def impact(
     elif fmt is ImpactFormat.markdown:
         _emit(summary(report, title="netcfg impact"))
     else:
-        _print_table(report, limit)
+        with _Stdout():
+            _print_table(report, limit)
 
 
 def _print_table(report: dict[str, Any], limit: int) -> None:
@@ -207,7 +228,8 @@ def who_uses(
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(r["machine"], r["kind"], r["segment"], r["why"])
-    out.print(table)
+    with _Stdout():
+        out.print(table)
 
 
 @app.command(rich_help_panel="Change impact")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
@@ -40,6 +41,25 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class _Stdout:
+    """Print to stdout until the reader goes away (`| head`): then stop quietly, so the
+    command still ends with its own exit code (3 for a violation), not a broken pipe."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        # rich handles a broken pipe itself with SystemExit(1) (Console.on_broken_pipe),
+        # which would turn simulate's exit 3 into 1 ("a bug").
+        if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
+            # Later writes and the flush at exit go nowhere instead of failing again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return True
+        return False
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -161,12 +181,13 @@ def plan(
     if html_file is not None:
         _write_atomic(html_file, render_html(data, sim, title="netcfg rollout plan"))
         err.print(f"wrote {escape(str(html_file))}")
-    if isinstance(report.get("decision"), str) and "hosts_touched" in report:
-        out.print(escape(f"impact: {report['decision']}, {report['hosts_touched']} of "
-                         f"{report.get('hosts_total', '?')} machines touched"
-                         + (" (the plan is what an approval would start)" if report["decision"] == "block" else "")))
-    for line in _summary(result, sim):
-        out.print(escape(line))
+    with _Stdout():
+        if isinstance(report.get("decision"), str) and "hosts_touched" in report:
+            out.print(escape(f"impact: {report['decision']}, {report['hosts_touched']} of "
+                             f"{report.get('hosts_total', '?')} machines touched"
+                             + (" (the plan is what an approval would start)" if report["decision"] == "block" else "")))
+        for line in _summary(result, sim):
+            out.print(escape(line))
     if not sim.clean:
         # The planner broke an invariant its own simulator checks: a bug, not bad input.
         for v in sim.violations[:20]:
@@ -191,11 +212,12 @@ def simulate(
     if html_file is not None:  # before stdout, which a reader may close early
         _write_atomic(html_file, render_html(data, sim, title=f"netcfg simulate {plan_file.name}"))
         err.print(f"wrote {escape(str(html_file))}")
-    if fmt is SimFormat.json:
-        out.print_json(json.dumps(sim.to_dict()))
-    else:
-        for line in _sim_text(sim):
-            out.print(escape(line))
+    with _Stdout():
+        if fmt is SimFormat.json:
+            out.print_json(json.dumps(sim.to_dict()))
+        else:
+            for line in _sim_text(sim):
+                out.print(escape(line))
     if not sim.clean:
         raise typer.Exit(3)
 

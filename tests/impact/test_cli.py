@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from netcfg.cli import main
 from tests.impact.helpers import EXAMPLES
@@ -141,3 +142,18 @@ def test_unwritable_report_is_an_input_error(tmp_path, capsys):
     code = main(["check", "--base", BEFORE, "--inventory", AFTER, "--report-json", str(blocker / "r.json")])
     assert code == 2
     assert f"{blocker}/r.json: error: cannot write" in capsys.readouterr().err
+
+
+def test_check_keeps_its_exit_code_when_stdout_is_closed_early(tmp_path):
+    # `netcfg check ... | head -1` must still exit 3 for a blocked change, not 1 ("a bug").
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    before, after = EXAMPLES / "add-public-network" / "before", EXAMPLES / "add-public-network" / "after"
+    for args, code in ((["check", "--base", str(before), "--inventory", str(after)], 3),
+                       (["impact", str(before), str(after)], 0)):
+        proc = subprocess.Popen([sys.executable, "-m", "netcfg", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, cwd=root)
+        proc.stdout.close()  # before the interpreter has even started: every write fails
+        assert proc.wait(timeout=120) == code, args

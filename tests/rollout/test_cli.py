@@ -158,3 +158,17 @@ def test_plan_files_are_written_even_when_stdout_is_closed_early(tmp_path):
     proc.wait(timeout=120)
     assert json.loads((tmp_path / "plan.json").read_text())["maintenance"]
     assert "<svg" in (tmp_path / "plan.html").read_text()
+
+
+def test_simulate_exits_3_even_when_stdout_is_closed_early():
+    # rich turns a broken pipe into SystemExit(1): a violation must still exit 3.
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netcfg", "simulate", str(INCIDENT / "naive-plan.json"), "--inventory",
+         str(INCIDENT / "after")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2],
+    )
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 3
