@@ -546,6 +546,13 @@ class _Reader:
                     " digit; set name: to override",
                 )
                 ok = False
+            elif name == LOOPBACK:
+                self.problem(
+                    _key_node(value, "name") or key_node,
+                    f"interface name '{LOOPBACK}' is the loopback every namespace already has",
+                    "choose another name:",
+                )
+                ok = False
             interfaces.append(
                 Interface(
                     segment,
@@ -659,6 +666,7 @@ ROLLOUT: Schema = {
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 # Interface names become words in `ip` command lines: a leading '-' would be an option.
 IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+LOOPBACK = "lo"
 # Reject the shorthand forms netaddr would otherwise accept ("10.1" as 10.0.0.1).
 _INET_PTON = 1  # netaddr.INET_PTON
 DEFAULT_NIC_GBIT = 1  # a KVM host without nic_gbit: assume the slow link (pessimistic)

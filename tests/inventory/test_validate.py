@@ -500,3 +500,13 @@ def test_single_file_inventory(tmp_path, capsys):
     path = tmp_path / "one.yaml"
     path.write_text(BASE)
     assert main(["validate", str(path)]) == 0
+
+
+def test_interface_named_like_the_loopback(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "machines:\n  db1: {kind: physical, interfaces: {fe: {name: lo}}}\n",
+        "2:43: error: interface name 'lo' is the loopback every namespace already has"
+        " (choose another name:)",
+    )
