@@ -17,6 +17,7 @@ from rich.markup import escape
 from netcfg.cli.app import app
 from netcfg.cli.common import err, load, out
 from netcfg.errors import InputError, Location, Problem
+from netcfg.inventory.model import Design
 from netcfg.rollout.model import DISRUPTIVE, HOT, Change, Plan
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import Simulation, simulate as replay
@@ -146,7 +147,7 @@ def plan(
         "inventory", "--inventory",
         help="Inventory directory: the head (and the one read with --from-report), and the directory read inside git revisions.",
     ),
-    design: str | None = typer.Option(None, "--design", help="Render both sides with this design (BASE/HEAD mode)."),
+    design: Design | None = typer.Option(None, "--design", help="Render both sides with this design (BASE/HEAD mode)."),
     json_file: Path | None = typer.Option(None, "--json", help="Write the plan JSON to this file (atomically)."),
     html_file: Path | None = typer.Option(None, "--html", help="Write the timeline page (self-contained HTML+SVG) to this file."),
 ) -> None:
@@ -164,7 +165,7 @@ def plan(
             from netcfg.impact.api import analyse
         except ImportError:  # the impact layer is optional for planning from a report
             raise InputError("impact analysis is unavailable: use --from-report REPORT.json") from None
-        analysis = analyse(base, head, design=design, inventory_dir=inventory)
+        analysis = analyse(base, head, design=str(design) if design is not None else None, inventory_dir=inventory)
         report = analysis.report
         changes = changes_from_report(report, "impact analysis")
         head_inventory = analysis.head

@@ -172,3 +172,9 @@ def test_simulate_exits_3_even_when_stdout_is_closed_early():
     )
     proc.stdout.close()
     assert proc.wait(timeout=120) == 3
+
+
+def test_plan_with_an_unknown_design_is_a_usage_error(capsys):
+    before, after = INCIDENT / "inventory", INCIDENT / "after"
+    assert main(["plan", str(before), str(after), "--design", "bogus"]) == 2
+    assert main(["plan", str(before), str(INCIDENT / "after-live"), "--design", "flat"]) == 0
