@@ -7,6 +7,7 @@ registers them, so adding a command is adding a module.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import traceback
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         print("netcfg: interrupted", file=sys.stderr)
         code = 130
     except BrokenPipeError:
+        # The reader went away (`| head`): point stdout at /dev/null so the interpreter's
+        # final flush cannot fail again and turn the exit code into 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     except Exception as error:  # noqa: BLE001 - the one place that catches bugs
         if debug:

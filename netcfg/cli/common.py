@@ -14,13 +14,22 @@ from netcfg.inventory import Inventory, load_inventory
 DEFAULT_INVENTORY = Path("inventory")
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # The reader went away (`netcfg impact ... | head`): discard the rest of the
+        # output but let the command finish, so its exit code (3 for a blocked change)
+        # still reaches the caller; rich's default exits 1 here.
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _console(stderr: bool) -> Console:
     # Colour off in CI, with NO_COLOR, and when not a terminal.
     no_color = bool(os.environ.get("NO_COLOR")) or bool(os.environ.get("CI"))
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or a CI log, tables get room instead of rich's 80 columns.
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return Console(
+    return _Console(
         stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, width=width
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,24 @@ def test_console_script_runs_as_a_module(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"{tmp_path / 'missing'}: error: no such inventory file or directory"
     assert "Traceback" not in result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "add-public-network"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["check", "--base", str(EXAMPLE / "before"), "--inventory", str(EXAMPLE / "after")], 3),
+        (["show", "web01", "-i", str(EXAMPLE / "after")], 0),
+    ],
+)
+def test_a_reader_closing_early_keeps_the_exit_code(args, code):
+    """`netcfg check ... | head -1` must still fail the pipeline with 3 when blocked."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netcfg", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # before netcfg writes anything: its first write hits EPIPE
+    _, err = proc.communicate()
+    assert proc.returncode == code, err.decode()
+    assert b"Traceback" not in err
