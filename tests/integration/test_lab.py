@@ -236,14 +236,14 @@ def test_bad_lab_name_and_unmatched_hosts_are_input_errors(inventory_dir, lab_na
 
 def test_an_interface_name_the_kernel_refuses_fails_up_cleanly(tmp_path, lab_names, run_dir,
                                                               capsys):
-    # `lo` is a valid interface name, but every namespace already has one: exit 2 with
-    # the machine and interface named (not an internal error), and nothing left behind.
+    # Every namespace already has an `lo`: exit 2 naming it (validate refuses it before
+    # the lab starts), not an internal error, and nothing left behind.
     (tmp_path / "lo").mkdir()
     (tmp_path / "lo" / "all.yaml").write_text(INVENTORY.replace(
         "      fe: {addresses: [203.0.113.30, ", "      fe: {name: lo, addresses: [203.0.113.30, "))
     name = lab_names()
     capsys.readouterr()
     assert main(["lab", "up", str(tmp_path / "lo"), "--name", name]) == 2
-    assert "interface 'lo' of vm3" in capsys.readouterr().err
+    assert "interface name 'lo' is the loopback" in capsys.readouterr().err
     assert not {ns for ns in namespaces() if ns.startswith(f"{name}-")}
     assert not (run_dir / f"lab-{name}.json").exists()
