@@ -22,9 +22,10 @@ DESIGN = str(Design.POLICY_ROUTING)
 
 
 def render(inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
-    segment_nets: dict[tuple[str, int], tuple[Network, ...]] = {}
-    for n in inventory.networks:
-        segment_nets[(n.segment, n.family)] = segment_nets.get((n.segment, n.family), ()) + (n,)
+    segment_nets: dict[tuple[str, int], tuple[Network, ...]] = {
+        key: inventory.networks_on(*key)
+        for key in dict.fromkeys((n.segment, n.family) for n in inventory.networks)
+    }
     # Every machine of a segment shares these; building them once keeps a 10,000-machine
     # fleet with hundreds of networks per segment cheap in time and memory.
     to_rules: dict[tuple[str, int], tuple[Rule, ...]] = {}

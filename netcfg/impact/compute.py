@@ -12,8 +12,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from netcfg.designs import render
 from netcfg.impact.diff import HostDiff, diff_configs

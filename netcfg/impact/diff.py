@@ -164,11 +164,6 @@ def _diff(
     )
 
 
-def diff_host(name: str, base: HostConfig | None, head: HostConfig | None) -> HostDiff | None:
-    """The diff of one machine, or None when its configuration is unchanged."""
-    return diff_configs({name: base} if base else {}, {name: head} if head else {}).get(name)
-
-
 def diff_configs(
     base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]
 ) -> dict[str, HostDiff]:

@@ -25,7 +25,6 @@ class Decision:
     decision: str  # pass | stagger | block
     reasons: tuple[str, ...]
     approved_by: Approval | None = None
-    blocked_before_approval: bool = False
 
 
 def digest(design: str, changes: Iterable[tuple[HostDiff, str]]) -> str:
@@ -111,6 +110,6 @@ def decide(
             f"approved by {approval.by} in {approval.file}: {approval.reason}",
             size,
         )
-        return Decision(STAGGER if staggered else PASS, tuple(reasons), approval, True)
+        return Decision(STAGGER if staggered else PASS, tuple(reasons), approval)
     reasons = (*blockers, *stale, f"blocked: approve it with an approvals/*.yaml naming digest {change_digest}")
-    return Decision(BLOCK, tuple(reasons), None, True)
+    return Decision(BLOCK, tuple(reasons))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, replace
 
-from netcfg.config import PROTOCOL, Address, HostConfig, Route, Rule
+from netcfg.config import Address, HostConfig, Route, Rule
 from netcfg.inventory.model import Inventory
 from netcfg.kernel.codec import AF_OF_FAMILY, DEFAULT_METRIC, canonical_ip, canonical_prefix
 
@@ -37,9 +37,6 @@ class Ownership:
 
     def owns_rule_priority(self, priority: int) -> bool:
         return priority in self.priorities and priority not in KERNEL_RULE_PRIORITIES
-
-    def owns_route(self, route: Route) -> bool:
-        return route.protocol == PROTOCOL
 
     def owns_address(self, address: Address) -> bool:
         if address.interface not in self.interfaces:

@@ -71,7 +71,3 @@ def precopy(memory_gib: float, dirty_mib_s: float, rate_mib_s: float,
     data = memory * (1.0 - lam ** (rounds + 1)) / (1.0 - lam)
     final = memory * lam**rounds  # what the stop-and-copy round sends
     return Estimate(True, rounds, data, data / rate_mib_s, final / rate_mib_s)
-
-
-def converges(dirty_mib_s: float, rate_mib_s: float) -> bool:
-    return rate_mib_s > 0 and dirty_mib_s < rate_mib_s

@@ -7,7 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-from netaddr import IPNetwork, IPSet, cidr_merge
+from netaddr import IPSet, cidr_merge
 
 from netcfg.cli import main
 from netcfg.inventory import Inventory, load_inventory
