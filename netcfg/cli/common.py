@@ -52,3 +52,21 @@ def load(path: Path) -> Inventory:
 def show_progress() -> bool:
     """Progress bars only for a person at a terminal."""
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class reader_may_leave:  # noqa: N801 - used as `with reader_may_leave():`
+    """Write to stdout until the reader goes away (`| head`): then stop quietly, so the
+    command still ends with its own exit code (check: 3 when blocked) instead of a
+    broken pipe. Plain writes raise BrokenPipeError; rich's default raises SystemExit(1)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
+            # Later writes and the flush at exit go nowhere instead of failing again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return True
+        return False

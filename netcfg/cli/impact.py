@@ -8,9 +8,7 @@ touching the work tree); HEAD defaults to the working tree's inventory directory
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -19,13 +17,14 @@ import typer
 from rich.table import Table
 
 from netcfg.cli.app import app
-from netcfg.cli.common import err, out
-from netcfg.errors import InputError, Location, Problem
+from netcfg.cli.common import err, out, reader_may_leave
+from netcfg.errors import InputError
+from netcfg.files import write_atomic
 from netcfg.impact.api import analyse
-from netcfg.impact.uses import who_uses as find_users
 from netcfg.impact.markdown import summary
 from netcfg.impact.report import invalid_report
 from netcfg.impact.text import diff_json, diff_text
+from netcfg.impact.uses import who_uses as find_users
 from netcfg.inventory import load_inventory
 from netcfg.inventory.model import Design
 
@@ -61,53 +60,13 @@ class UsesFormat(str, Enum):
 
 def _emit(text: str) -> None:
     # Data goes to stdout verbatim: rich would reinterpret ":name:" and brackets.
-    with _Stdout():
+    with reader_may_leave():
         sys.stdout.write(text)
         sys.stdout.flush()
 
 
-class _Stdout:
-    """Write to stdout until the reader goes away (`| head`): then stop quietly, so the
-    command ends with its own exit code (check: 3 when blocked) instead of 1. rich
-    reports a broken pipe as SystemExit(1) (Console.on_broken_pipe), Python as
-    BrokenPipeError."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, tb) -> bool:
-        if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
-            # Later writes and the flush at exit go nowhere instead of failing again.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            return True
-        return False
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and os.replace, so a reader (a CI
-    step posting the summary) never sees half a file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")]) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")]) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _design(design: Design | None) -> str | None:
@@ -148,7 +107,7 @@ def impact(
     elif fmt is ImpactFormat.markdown:
         _emit(summary(report, title="netcfg impact"))
     else:
-        with _Stdout():
+        with reader_may_leave():
             _print_table(report, limit)
 
 
@@ -228,7 +187,7 @@ def who_uses(
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(r["machine"], r["kind"], r["segment"], r["why"])
-    with _Stdout():
+    with reader_may_leave():
         out.print(table)
 
 

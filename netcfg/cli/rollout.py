@@ -4,9 +4,6 @@ and check its invariants). Thin: the logic lives in netcfg.rollout."""
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -15,52 +12,20 @@ import typer
 from rich.markup import escape
 
 from netcfg.cli.app import app
-from netcfg.cli.common import err, load, out
+from netcfg.cli.common import err, load, out, reader_may_leave
 from netcfg.errors import InputError, Location, Problem
+from netcfg.files import write_atomic
 from netcfg.inventory.model import Design
 from netcfg.rollout.model import DISRUPTIVE, HOT, Change, Plan
 from netcfg.rollout.plan import plan_rollout
-from netcfg.rollout.simulate import Simulation, simulate as replay
+from netcfg.rollout.simulate import Simulation
+from netcfg.rollout.simulate import simulate as replay
 from netcfg.rollout.timeline import render_html
 
 
 class SimFormat(str, Enum):
     text = "text"
     json = "json"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-class _Stdout:
-    """Print to stdout until the reader goes away (`| head`): then stop quietly, so the
-    command still ends with its own exit code (3 for a violation), not a broken pipe."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, tb) -> bool:
-        # rich handles a broken pipe itself with SystemExit(1) (Console.on_broken_pipe),
-        # which would turn simulate's exit 3 into 1 ("a bug").
-        if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
-            # Later writes and the flush at exit go nowhere instead of failing again.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            return True
-        return False
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -177,12 +142,12 @@ def plan(
     sim = replay(data, head_inventory, source="<plan>")
     # Files first: a reader that closes stdout early (`| head`) must not cost them.
     if json_file is not None:
-        _write_atomic(json_file, json.dumps(data, indent=1) + "\n")
+        write_atomic(json_file, json.dumps(data, indent=1) + "\n")
         err.print(f"wrote {escape(str(json_file))}")
     if html_file is not None:
-        _write_atomic(html_file, render_html(data, sim, title="netcfg rollout plan"))
+        write_atomic(html_file, render_html(data, sim, title="netcfg rollout plan"))
         err.print(f"wrote {escape(str(html_file))}")
-    with _Stdout():
+    with reader_may_leave():
         if isinstance(report.get("decision"), str) and "hosts_touched" in report:
             out.print(escape(f"impact: {report['decision']}, {report['hosts_touched']} of "
                              f"{report.get('hosts_total', '?')} machines touched"
@@ -211,9 +176,9 @@ def simulate(
     inv = load(inventory)
     sim = replay(data, inv, source=str(plan_file))
     if html_file is not None:  # before stdout, which a reader may close early
-        _write_atomic(html_file, render_html(data, sim, title=f"netcfg simulate {plan_file.name}"))
+        write_atomic(html_file, render_html(data, sim, title=f"netcfg simulate {plan_file.name}"))
         err.print(f"wrote {escape(str(html_file))}")
-    with _Stdout():
+    with reader_may_leave():
         if fmt is SimFormat.json:
             out.print_json(json.dumps(sim.to_dict()))
         else:

@@ -14,13 +14,12 @@ rendered again is stale. Anything else in the directory is never touched.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from netcfg.errors import InputError, Location, Problem
+from netcfg.files import write_atomic
 
 MANIFEST = ".netcfg-render.json"
 
@@ -34,23 +33,6 @@ class WriteReport:
     def __str__(self) -> str:
         text = f"{self.written} files written, {self.unchanged} unchanged"
         return text + (f", {self.removed} removed" if self.removed else "")
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` in one rename; readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _inside(relative: str) -> bool:

@@ -14,8 +14,6 @@ same bytes on every run and every Python.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from heapq import heapify, heapreplace
@@ -25,6 +23,7 @@ from random import Random
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import InputError
+from netcfg.files import write_atomic
 
 MIN_MACHINES = 10
 MIN_NETWORKS = 4
@@ -171,9 +170,9 @@ def write_synth(out_dir: str | Path, machines: int, networks: int, seed: int) ->
     for rel, text in texts.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, text)
+        write_atomic(path, text)
         written.append(path)
-    _write_atomic(out / MARKER, "".join(f"{rel}\n" for rel in texts))
+    write_atomic(out / MARKER, "".join(f"{rel}\n" for rel in texts))
     return written
 
 
@@ -415,14 +414,3 @@ def _vm_line(vm: Vm, alloc: _Allocator, with_srv6: bool) -> str:
         f"{vm.name}: {{kind: vm, host: {vm.host}, memory_gib: {vm.memory_gib},"
         f" dirty_mib_s: {vm.dirty_mib_s}, service: {vm.service}, interfaces: {{{', '.join(ifaces)}}}}}"
     )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

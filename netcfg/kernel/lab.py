@@ -24,7 +24,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -35,6 +34,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from netcfg.config import HostConfig
 from netcfg.designs import render
 from netcfg.errors import InputError
+from netcfg.files import write_atomic
 from netcfg.inventory.model import Design, Inventory, Kind
 from netcfg.kernel.apply import apply_host, run_dir
 from netcfg.kernel.netlink import netns_exists
@@ -90,16 +90,7 @@ def state_path(name: str, state_dir: str | None = None) -> str:
 
 
 def write_state(state: LabState, state_dir: str | None = None) -> None:
-    path = state_path(state.name, state_dir)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lab-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(state.to_json())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(state_path(state.name, state_dir), state.to_json())
 
 
 def read_state(name: str, state_dir: str | None = None) -> LabState | None:

@@ -307,3 +307,12 @@ def test_a_template_failing_half_way_leaves_its_files_listed_as_ours(tmp_path, c
     assert "json/backup01.json" in written  # before kvm01
     listed = set(json.loads((out / MANIFEST).read_text())["files"])
     assert written <= listed
+
+
+def test_an_unwritable_output_directory_is_invalid_input(tmp_path, capsys):
+    from netcfg.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["render", "inventory", "--out", str(blocker / "out"), "-f", "json", "--host", "web01"]) == 2
+    assert "cannot write" in capsys.readouterr().err
