@@ -65,6 +65,10 @@ class OutputDir:
             }
         except FileNotFoundError:
             return {}
+        except OSError as error:  # a parent that is a file, no permission
+            raise InputError(
+                [Problem(Location(str(self.root)), f"cannot use --out: {error.strerror or error}")]
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError):
             # A damaged manifest: forget it rather than guess which files are ours.
             return {}

@@ -315,4 +315,4 @@ def test_an_unwritable_output_directory_is_invalid_input(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     assert main(["render", "inventory", "--out", str(blocker / "out"), "-f", "json", "--host", "web01"]) == 2
-    assert "cannot write" in capsys.readouterr().err
+    assert "error: cannot" in capsys.readouterr().err
