@@ -69,10 +69,6 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
-def _design(design: Design | None) -> str | None:
-    return str(design) if design is not None else None
-
-
 @app.command(rich_help_panel="Change impact")
 def diff(
     base: str = BaseArg,
@@ -84,7 +80,7 @@ def diff(
     """Per machine, the rules, routes, addresses and interfaces the change adds (+) and
     removes (-), and machines added or removed: the semantic difference of the rendered
     configurations, never of the YAML text."""
-    report = analyse(base, head, design=_design(design), inventory_dir=inventory).report
+    report = analyse(base, head, design=design, inventory_dir=inventory).report
     _emit(_json(diff_json(report)) if fmt is DiffFormat.json else diff_text(report))
 
 
@@ -101,7 +97,7 @@ def impact(
     disruptive, VMs to evacuate, the seatbelt's decision and why, then the affected
     machines with the inventory changes that touched them. Exits 0 even when the
     change would be blocked: `netcfg check` is the gate."""
-    report = analyse(base, head, design=_design(design), inventory_dir=inventory).report
+    report = analyse(base, head, design=design, inventory_dir=inventory).report
     if fmt is ImpactFormat.json:
         _emit(_json(report))
     elif fmt is ImpactFormat.markdown:
@@ -210,7 +206,7 @@ def check(
     report. Exit 0 pass or stagger, 3 blocked by the seatbelt (until an approvals/*.yaml
     names the change's digest), 2 invalid inventory (its errors in the summary)."""
     try:
-        report = analyse(base, None, design=_design(design), inventory_dir=inventory).report
+        report = analyse(base, None, design=design, inventory_dir=inventory).report
         code = 3 if report["decision"] == "block" else 0
     except InputError as error:
         report = invalid_report(error.problems)

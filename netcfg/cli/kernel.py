@@ -4,6 +4,7 @@ namespaces proven with real packets. The logic lives in netcfg.kernel."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import sys
 from enum import Enum
@@ -47,7 +48,7 @@ def _host(inventory: Inventory, host: str, design: Design | None) -> HostConfig:
     machine = inventory.machines.get(host)
     if machine is None:
         raise InputError(f"machine {host!r} is not in the inventory ({inventory.source})")
-    return render(inventory, str(design) if design else None, [machine])[host]
+    return render(inventory, design, [machine])[host]
 
 
 def _plan_text(plan: Plan) -> str:
@@ -161,7 +162,7 @@ def lab_up(
     machine's config installed by `apply`. A failed or interrupted `up` removes
     what it made. Prints the namespaces (machine and namespace per line)."""
     inv = load(inventory)
-    state = lab_mod.up(inv, name, str(design) if design else None, hosts, say=_say)
+    state = lab_mod.up(inv, name, design, hosts, say=_say)
     _emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
     _say(f"lab {name} is up ({state.design}, {len(state.machines)} machines); "
          f"`netcfg lab check --name {name}` sends packets, `netcfg lab down --name {name}` removes it")
@@ -193,8 +194,6 @@ def lab_check(
     selected = [m for m in state.machines if m in inv.machines]
     configs = render(inv, chosen, [inv.machines[m] for m in selected])
     if hosts is not None:
-        import fnmatch
-
         configs = {m: c for m, c in configs.items() if c.forwarding or fnmatch.fnmatchcase(m, hosts)}
     planned = probe.probes(inv, configs, chosen)
     if not planned:

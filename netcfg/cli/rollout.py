@@ -130,7 +130,7 @@ def plan(
             from netcfg.impact.api import analyse
         except ImportError:  # the impact layer is optional for planning from a report
             raise InputError("impact analysis is unavailable: use --from-report REPORT.json") from None
-        analysis = analyse(base, head, design=str(design) if design is not None else None, inventory_dir=inventory)
+        analysis = analyse(base, head, design=design, inventory_dir=inventory)
         report = analysis.report
         changes = changes_from_report(report, "impact analysis")
         head_inventory = analysis.head

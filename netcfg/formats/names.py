@@ -8,21 +8,13 @@ never write outside the output directory or smuggle a second command into a batc
 
 from __future__ import annotations
 
-import re
-
 from netcfg.config import HostConfig
 from netcfg.errors import InputError, Location, Problem
-
-# The inventory's own rule for machine names (netcfg/inventory/load.py, NAME): a name
-# `netcfg validate` accepts must render. One path component, never '.' or '..'.
-HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-# The kernel allows almost anything but '/', ':' and whitespace in 15 bytes; the formats
-# need less: no '#' (a comment in a batch line), no quotes, no spaces.
-INTERFACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}")
+from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 
 def safe_host_name(name: str, where: Location | None = None) -> str:
-    if not HOST_NAME.fullmatch(name):
+    if not MACHINE_NAME.fullmatch(name):
         raise InputError(
             [
                 Problem(

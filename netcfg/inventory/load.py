@@ -25,6 +25,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from netcfg.collector import rare_full_collections
 from netcfg.errors import InputError, Location, Problem
+from netcfg.inventory.checks import check_inventory
 from netcfg.inventory.model import (
     Design,
     Interface,
@@ -39,6 +40,7 @@ from netcfg.inventory.model import (
     Segment,
     default_interface_name,
 )
+from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 TOP_LEVEL_KEYS = ("segments", "networks", "machines", "policy")
 APPROVALS_DIR = "approvals"  # approvals are read by the seatbelt, not as inventory
@@ -98,8 +100,6 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
 
     The file names appear in error locations as given, so a caller reading from git
     can pass "REV:inventory/networks.yaml"."""
-    from netcfg.inventory.checks import check_inventory
-
     with rare_full_collections():
         reader = _Reader()
         for name in sorted(texts):
@@ -375,7 +375,7 @@ class _Reader:
 
     def name(self, node: Node, what: str) -> str:
         raw = self.text(node)
-        if not NAME.fullmatch(raw):
+        if not MACHINE_NAME.fullmatch(raw):
             self.problem(
                 node,
                 f"{what} name '{raw}' is not safe as a file name",
@@ -537,7 +537,7 @@ class _Reader:
             if kind is None and "name" not in f:
                 continue  # the default name depends on the kind
             name = f.get("name") or default_interface_name(kind, segment)
-            if not IFNAME.fullmatch(name):
+            if not INTERFACE_NAME.fullmatch(name):
                 where = _key_node(value, "name") or key_node
                 self.problem(
                     where,
@@ -662,10 +662,6 @@ ROLLOUT: Schema = {
     "soak_s": (_number(0), False),
 }
 
-# Inventory names become file names and interface names become kernel names.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-# Interface names become words in `ip` command lines: a leading '-' would be an option.
-IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 LOOPBACK = "lo"
 # Reject the shorthand forms netaddr would otherwise accept ("10.1" as 10.0.0.1).
 _INET_PTON = 1  # netaddr.INET_PTON
