@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a
 from benchmarks.harness import Result, measure  # noqa: E402
 from netcfg.designs import render  # noqa: E402
 from netcfg.formats import FORMAT_NAMES, iter_rendered  # noqa: E402
-from netcfg.impact.api import analyse, analyse_inventories, load_pair  # noqa: E402
-from netcfg.collector import rare_full_collections  # noqa: E402
-from netcfg.impact.markdown import summary  # noqa: E402
-from netcfg.impact.sources import resolve  # noqa: E402
+from netcfg.impact.analysis import analyse, analyse_inventories, load_pair  # noqa: E402
+from netcfg.gc_tuning import rare_full_collections  # noqa: E402
+from netcfg.present.markdown import summary  # noqa: E402
+from netcfg.inventory.sources import resolve  # noqa: E402
 from netcfg.inventory import load_inventory  # noqa: E402
 from netcfg.inventory.synth import write_synth  # noqa: E402
 

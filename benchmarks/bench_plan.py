@@ -2,7 +2,7 @@
 2017 case): planning time, makespan against the lower bound, and invariant violations
 found by the independent simulator. Plus the effect of 1 vs 10 Gbit/s links.
 
-Fleets are built in code (netcfg.rollout.fleet: 256 GiB hypervisors ~60 % full with 20
+Fleets are built in code (netcfg.testing.fleet: 256 GiB hypervisors ~60 % full with 20
 VMs each, services of 8 spread across hosts, default rollout policy); only the planner
 call is timed (in a forked child, see harness.measure).
 
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
 from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.rollout.fleet import fleet  # noqa: E402
+from netcfg.testing.fleet import fleet  # noqa: E402
 from netcfg.rollout.model import DISRUPTIVE, Change  # noqa: E402
 from netcfg.rollout.plan import plan_rollout  # noqa: E402
 from netcfg.rollout.simulate import simulate  # noqa: E402

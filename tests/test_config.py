@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netcfg.config import Address, HostConfig, InterfaceConfig, Route, Rule
+from netcfg.host import Address, HostConfig, InterfaceConfig, Route, Rule
 
 prefixes = st.sampled_from([None, "10.0.0.0/8", "203.0.113.0/26", "2001:db8::/64"])
 rules = st.builds(Rule, st.sampled_from([4, 6]), st.integers(1, 40), st.integers(1, 300), prefixes, prefixes)

@@ -20,10 +20,10 @@ from netcfg.cli.app import app
 from netcfg.cli.common import err, out, reader_may_leave
 from netcfg.errors import InputError
 from netcfg.files import write_atomic
-from netcfg.impact.api import analyse
-from netcfg.impact.markdown import summary
+from netcfg.impact.analysis import analyse
+from netcfg.present.markdown import summary
 from netcfg.impact.report import invalid_report
-from netcfg.impact.text import diff_json, diff_text
+from netcfg.present.text import diff_json, diff_text
 from netcfg.impact.uses import who_uses as find_users
 from netcfg.inventory import load_inventory
 from netcfg.inventory.model import Design

@@ -14,14 +14,14 @@ import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.common import DEFAULT_INVENTORY, err, load
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.designs import render
 from netcfg.errors import DriftError, InputError
 from netcfg.inventory.model import Design, Inventory, Kind
-from netcfg.kernel import lab as lab_mod
-from netcfg.kernel import probe
+from netcfg.lab import netns as lab_mod
+from netcfg.lab import probe
 from netcfg.kernel.apply import apply_host, live_state
-from netcfg.kernel.changes import KINDS, Plan, describe, drift, drift_dict
+from netcfg.kernel.reconcile import KINDS, Plan, describe, drift, drift_dict
 from netcfg.kernel.state import ownership
 
 HostArg = typer.Argument(..., help="The machine (inventory name) whose configuration to use.")

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from netcfg.cli.app import app
 from netcfg.cli.common import DEFAULT_INVENTORY, InventoryArg, err, load, out, show_progress
-from netcfg.config import HostConfig, table_name
+from netcfg.host import HostConfig, table_name
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats import FORMAT_NAMES, get_format, write_rendered

@@ -20,7 +20,7 @@ from netcfg.rollout.model import DISRUPTIVE, HOT, Change, Plan
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import Simulation
 from netcfg.rollout.simulate import simulate as replay
-from netcfg.rollout.timeline import render_html
+from netcfg.present.timeline import render_html
 
 
 class SimFormat(str, Enum):
@@ -127,7 +127,7 @@ def plan(
         head_inventory = load(Path(inventory))
     elif base is not None:
         try:
-            from netcfg.impact.api import analyse
+            from netcfg.impact.analysis import analyse
         except ImportError:  # the impact layer is optional for planning from a report
             raise InputError("impact analysis is unavailable: use --from-report REPORT.json") from None
         analysis = analyse(base, head, design=design, inventory_dir=inventory)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from netcfg.collector import rare_full_collections
-from netcfg.config import HostConfig
+from netcfg.gc_tuning import rare_full_collections
+from netcfg.host import HostConfig
 from netcfg.designs import flat, policy_routing
 from netcfg.inventory.model import Design, Inventory, Machine
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netcfg.config import Address, HostConfig, InterfaceConfig
+from netcfg.host import Address, HostConfig, InterfaceConfig
 from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netcfg.config import MAIN_TABLE, HostConfig, Route, Rule, default_prefix
+from netcfg.host import MAIN_TABLE, HostConfig, Route, Rule, default_prefix
 from netcfg.designs.common import interface_configs, own_networks, router_config
 from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
 

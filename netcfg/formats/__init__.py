@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
 from netcfg.formats.environment import environment
 from netcfg.formats.names import check_config

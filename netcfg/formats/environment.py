@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from netcfg.config import (
+from netcfg.host import (
     MAIN_TABLE,
     PROTOCOL,
     Address,

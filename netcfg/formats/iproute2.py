@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from netcfg.config import Address, HostConfig, InterfaceConfig, Route, Rule
+from netcfg.host import Address, HostConfig, InterfaceConfig, Route, Rule
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.registry import Format, Templates, register
 

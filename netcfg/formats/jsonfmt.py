@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.formats.registry import Format, Templates, register
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netcfg.config import Address, HostConfig
+from netcfg.host import Address, HostConfig
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.attach import attach
 from netcfg.formats.environment import MODEL_TYPES

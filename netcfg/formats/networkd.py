@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from netcfg.config import (
+from netcfg.host import (
     MAIN_TABLE,
     PROTOCOL,
     Address,

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import jinja2
 
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.errors import InputError, Location, Problem
 
 T = TypeVar("T")

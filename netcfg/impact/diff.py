@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from itertools import chain
 from dataclasses import dataclass
 
-from netcfg.config import HostConfig, Rule
+from netcfg.host import HostConfig, Rule
 from netcfg.inventory.model import Reconfigure
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"

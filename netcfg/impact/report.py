@@ -12,13 +12,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from netcfg.impact.approvals import Approval
-from netcfg.impact.changes import EntityChange
+from netcfg.inventory.approvals import Approval
+from netcfg.impact.inventory_diff import EntityChange
 from netcfg.impact.diff import DISRUPTIVE, HOT
 from netcfg.impact.seatbelt import Decision
 
 if TYPE_CHECKING:
-    from netcfg.impact.api import TouchedHost
+    from netcfg.impact.analysis import TouchedHost
 
 
 def build_report(

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netcfg.impact.approvals import Approval
+from netcfg.inventory.approvals import Approval
 from netcfg.impact.diff import HostDiff
 from netcfg.inventory.model import Seatbelt
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from netaddr import IPNetwork
 
-from netcfg.config import RESERVED_TABLES
+from netcfg.host import RESERVED_TABLES
 from netcfg.errors import Location, Problem
 from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
 

@@ -23,7 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from netcfg.collector import rare_full_collections
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.errors import InputError, Location, Problem
 from netcfg.inventory.checks import check_inventory
 from netcfg.inventory.model import (

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from netcfg.config import PROTOCOL, Address, HostConfig, Rule
+from netcfg.host import PROTOCOL, Address, HostConfig, Rule
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
-from netcfg.kernel.changes import Plan, Step, describe, drift, plan
+from netcfg.kernel.reconcile import Plan, Step, describe, drift, plan
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
 from netcfg.kernel.read import (
     read_protocols,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, replace
 
-from netcfg.config import Address, HostConfig, Route, Rule
+from netcfg.host import Address, HostConfig, Route, Rule
 from netcfg.inventory.model import Inventory
 from netcfg.kernel.codec import AF_OF_FAMILY, DEFAULT_METRIC, canonical_ip, canonical_prefix
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.config import Rule
+from netcfg.host import Rule
 from netcfg.designs import render as render_design
 from netcfg.formats import FORMAT_NAMES, parse_files, render_files, render_host, templates
 from netcfg.inventory.model import (

@@ -10,7 +10,7 @@ import pytest
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.cli import main
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError
 from netcfg.formats import render_files, write_rendered

@@ -10,7 +10,7 @@ import pytest
 
 from netcfg.designs import render as render_design
 from netcfg.formats import FORMAT_NAMES, parse_files, render_host, templates
-from netcfg.formats.compare import canonical
+from netcfg.testing.compare import canonical
 from netcfg.inventory import load_inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"

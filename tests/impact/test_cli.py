@@ -117,7 +117,7 @@ def test_bad_approval_file_is_an_input_error_with_location(tmp_path, capsys):
 
 
 def test_markdown_summary_fits_a_pull_request_comment():
-    from netcfg.impact.markdown import summary
+    from netcfg.present.markdown import summary
 
     host = {
         "name": "vm-with-a-rather-long-name-0000", "kind": "vm", "segments": ["fe", "srv"], "change": "hot",

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from netcfg.impact import compute
-from netcfg.impact.api import analyse_inventories
+from netcfg.impact import parallel as compute
+from netcfg.impact.analysis import analyse_inventories
 from netcfg.inventory import load_inventory
 from tests.impact.helpers import EXAMPLES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
-from netcfg.impact.api import analyse
+from netcfg.impact.analysis import analyse
 from tests.impact.helpers import EXAMPLES
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

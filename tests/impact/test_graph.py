@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.cli import main
-from netcfg.impact.api import analyse_inventories
+from netcfg.impact.analysis import analyse_inventories
 from netcfg.impact.uses import who_uses
 from netcfg.inventory import load_inventory
 from netcfg.inventory.model import Design, Inventory, Kind, Network

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.impact.api import analyse_inventories
-from netcfg.impact.approvals import Approval
+from netcfg.impact.analysis import analyse_inventories
+from netcfg.inventory.approvals import Approval
 from netcfg.impact.seatbelt import decide
 from netcfg.errors import Location
 from netcfg.inventory.model import (

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
-from netcfg.config import Route
+from netcfg.host import Route
 from netcfg.designs import render
 from netcfg.errors import ApplyError, InputError
 from netcfg.inventory import load_inventory

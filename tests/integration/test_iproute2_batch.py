@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.config import MAIN_TABLE, PROTOCOL, HostConfig, Route, Rule, default_prefix
+from netcfg.host import MAIN_TABLE, PROTOCOL, HostConfig, Route, Rule, default_prefix
 from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
-from netcfg.formats.compare import sort_key
+from netcfg.testing.compare import sort_key
 from netcfg.inventory import load_inventory
 from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
 

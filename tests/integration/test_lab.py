@@ -12,7 +12,7 @@ import pytest
 
 from netcfg.cli import main
 from netcfg.inventory import load_inventory
-from netcfg.kernel import lab as lab_mod
+from netcfg.lab import netns as lab_mod
 
 pytestmark = [
     pytest.mark.root,

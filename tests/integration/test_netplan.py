@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
-from netcfg.formats.compare import canonical
+from netcfg.testing.compare import canonical
 from netcfg.formats.networkd import parse as parse_networkd
 from netcfg.inventory import load_inventory
 

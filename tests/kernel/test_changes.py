@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netcfg.config import Address, HostConfig, InterfaceConfig, Route, Rule
-from netcfg.kernel.changes import drift, drift_dict, plan
+from netcfg.host import Address, HostConfig, InterfaceConfig, Route, Rule
+from netcfg.kernel.reconcile import drift, drift_dict, plan
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 
 A1 = Address("eth0", 4, "203.0.113.10/26")

@@ -6,7 +6,7 @@ import pytest
 
 from netcfg.cli import main
 from netcfg.errors import InputError
-from netcfg.kernel import lab
+from netcfg.lab import netns as lab
 
 
 @pytest.mark.parametrize("argv", [["apply", "--help"], ["status", "--help"], ["lab", "--help"],

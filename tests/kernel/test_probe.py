@@ -6,7 +6,7 @@ from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import render
 from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
-from netcfg.kernel.probe import DIRECT, VIA_ROUTER, forwarded_from, probes
+from netcfg.lab.probe import DIRECT, VIA_ROUTER, forwarded_from, probes
 
 SNMP = """Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams OutRequests
 Ip: 1 64 10 0 0 7 3

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from netcfg.errors import InputError
 from netcfg.inventory.model import Kind, RolloutPolicy
-from netcfg.rollout.fleet import fleet
+from netcfg.testing.fleet import fleet
 from netcfg.rollout.model import DISRUPTIVE, HOT, Change, plan_from_dict
 from netcfg.rollout.plan import hot_waves, plan_rollout
 from netcfg.rollout.simulate import simulate

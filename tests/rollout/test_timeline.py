@@ -15,7 +15,7 @@ from netcfg.inventory import load_inventory
 from netcfg.rollout.model import DISRUPTIVE, Change
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import simulate
-from netcfg.rollout.timeline import render_html
+from netcfg.present.timeline import render_html
 
 from .conftest import INCIDENT
 

@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.inventory.model import Design, Inventory
 
 DIRECT = "direct"

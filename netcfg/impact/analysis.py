@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from netcfg.errors import InputError
-from netcfg.impact.approvals import APPROVALS_DIR, Approval, parse_approvals
-from netcfg.impact.changes import EntityChange, diff_inventories
-from netcfg.collector import rare_full_collections
-from netcfg.impact.compute import render_and_diff
+from netcfg.inventory.approvals import APPROVALS_DIR, Approval, parse_approvals
+from netcfg.impact.inventory_diff import EntityChange, diff_inventories
+from netcfg.gc_tuning import rare_full_collections
+from netcfg.impact.parallel import render_and_diff
 from netcfg.impact.diff import DISRUPTIVE, HostDiff
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.report import build_report
 from netcfg.impact.seatbelt import Decision, decide, digest, stricter
-from netcfg.impact.sources import Source, disk_texts, read_texts, resolve
+from netcfg.inventory.sources import Source, disk_texts, read_texts, resolve
 from netcfg.inventory import Inventory, load_inventory, load_inventory_texts
 from netcfg.inventory.model import Design, Kind
 

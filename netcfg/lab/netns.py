@@ -31,7 +31,7 @@ from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netcfg.config import HostConfig
+from netcfg.host import HostConfig
 from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.files import write_atomic
