@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
 from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.host import HostConfig, InterfaceConfig, Route, Rule  # noqa: E402
+from netcfg.model.host import HostConfig, InterfaceConfig, Route, Rule  # noqa: E402
 from netcfg.kernel.apply import apply_host  # noqa: E402
 from netcfg.kernel.state import Ownership  # noqa: E402
 

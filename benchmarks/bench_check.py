@@ -37,7 +37,7 @@ from netcfg.impact.analysis import analyse, analyse_inventories, load_pair  # no
 from netcfg.gc_tuning import rare_full_collections  # noqa: E402
 from netcfg.present.markdown import summary  # noqa: E402
 from netcfg.inventory.sources import resolve  # noqa: E402
-from netcfg.inventory import load_inventory  # noqa: E402
+from netcfg.inventory.load import load_inventory  # noqa: E402
 from netcfg.inventory.synth import write_synth  # noqa: E402
 
 NAME = "check"

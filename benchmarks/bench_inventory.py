@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
 from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.inventory import load_inventory  # noqa: E402
+from netcfg.inventory.load import load_inventory  # noqa: E402
 from netcfg.inventory.synth import write_synth  # noqa: E402
 
 NAME = "inventory load+validate"

@@ -39,7 +39,7 @@ def _plan(inventory):
 def _synth(machines: int):
     """The bundled data centre's shape (netcfg.inventory.synth): ~1 hypervisor per 20
     VMs, mixed 1/10 Gbit/s links, 128-512 GiB hosts, VMs of 2-128 GiB."""
-    from netcfg.inventory import load_inventory_texts
+    from netcfg.inventory.load import load_inventory_texts
     from netcfg.inventory.synth import synth_texts
 
     return load_inventory_texts(synth_texts(machines, 40, 1), source=f"synth:{machines}")

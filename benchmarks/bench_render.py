@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a
 from benchmarks.harness import Result, measure  # noqa: E402
 from netcfg.designs import render as render_design  # noqa: E402
 from netcfg.formats import FORMAT_NAMES, iter_rendered, write_rendered  # noqa: E402
-from netcfg.inventory import Inventory, load_inventory_texts  # noqa: E402
+from netcfg.model.inventory import Inventory  # noqa: E402
+from netcfg.inventory.load import load_inventory_texts  # noqa: E402
 from netcfg.inventory.synth import synth_texts  # noqa: E402
 
 NAME = "render 4 formats"

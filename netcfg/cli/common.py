@@ -9,7 +9,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from netcfg.inventory import Inventory, load_inventory
+from netcfg.model.inventory import Inventory
+from netcfg.inventory.load import load_inventory
 
 DEFAULT_INVENTORY = Path("inventory")
 

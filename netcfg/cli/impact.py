@@ -25,8 +25,8 @@ from netcfg.present.markdown import summary
 from netcfg.impact.report import invalid_report
 from netcfg.present.text import diff_json, diff_text
 from netcfg.impact.uses import who_uses as find_users
-from netcfg.inventory import load_inventory
-from netcfg.inventory.model import Design
+from netcfg.inventory.load import load_inventory
+from netcfg.model.inventory import DesignName
 
 BaseArg = typer.Argument(..., help="Base inventory: a directory, or a git revision (e.g. origin/main).")
 HeadArg = typer.Argument(
@@ -74,7 +74,7 @@ def diff(
     base: str = BaseArg,
     head: str | None = HeadArg,
     inventory: str = InventoryDirOption,
-    design: Design | None = DesignOption,
+    design: DesignName | None = DesignOption,
     fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", help="Output format: text or json."),
 ) -> None:
     """Per machine, the rules, routes, addresses and interfaces the change adds (+) and
@@ -89,7 +89,7 @@ def impact(
     base: str = BaseArg,
     head: str | None = HeadArg,
     inventory: str = InventoryDirOption,
-    design: Design | None = DesignOption,
+    design: DesignName | None = DesignOption,
     fmt: ImpactFormat = typer.Option(ImpactFormat.table, "--format", help="Output format: table, json or markdown."),
     limit: int = typer.Option(100, "--limit", min=0, help="Table format: show at most this many machines (0: all)."),
 ) -> None:
@@ -158,7 +158,7 @@ def _print_table(report: dict[str, Any], limit: int) -> None:
 def who_uses(
     query: str = typer.Argument(..., help="A prefix (198.51.100.64/27), an address (203.0.113.10) or a segment name (fe)."),
     inventory: Path = typer.Option(Path("inventory"), "--inventory", help="Inventory directory or file."),
-    design: Design | None = typer.Option(
+    design: DesignName | None = typer.Option(
         None, "--design", help="Answer for this design instead of the inventory's policy."
     ),
     fmt: UsesFormat = typer.Option(UsesFormat.table, "--format", help="Output format: table or json."),
@@ -199,7 +199,7 @@ def check(
     report_md: Path | None = typer.Option(
         None, "--report-md", help="Write the Markdown summary to this file (default: print it to stdout)."
     ),
-    design: Design | None = DesignOption,
+    design: DesignName | None = DesignOption,
 ) -> None:
     """The CI gate for inventory pull requests: analyse the change from --base to the
     working tree's inventory, write a Markdown summary (for a PR comment) and a JSON

@@ -14,10 +14,10 @@ import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.common import DEFAULT_INVENTORY, err, load
-from netcfg.host import HostConfig
+from netcfg.model.host import HostConfig
 from netcfg.designs import render
 from netcfg.errors import DriftError, InputError
-from netcfg.inventory.model import Design, Inventory, Kind
+from netcfg.model.inventory import DesignName, Inventory, Kind
 from netcfg.lab import netns as lab_mod
 from netcfg.lab import probe
 from netcfg.kernel.apply import apply_host, live_state
@@ -44,7 +44,7 @@ def _emit(text: str) -> None:
     sys.stdout.flush()
 
 
-def _host(inventory: Inventory, host: str, design: Design | None) -> HostConfig:
+def _host(inventory: Inventory, host: str, design: DesignName | None) -> HostConfig:
     machine = inventory.machines.get(host)
     if machine is None:
         raise InputError(f"machine {host!r} is not in the inventory ({inventory.source})")
@@ -63,7 +63,7 @@ def apply(
     inventory: Path = InventoryOption,
     netns: str = NetnsOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the changes and stop; touch nothing."),
-    design: Design | None = DesignOption,
+    design: DesignName | None = DesignOption,
 ) -> None:
     """Install HOST's addresses, rules and routes into a network namespace over netlink.
 
@@ -106,7 +106,7 @@ def status(
     inventory: Path = InventoryOption,
     netns: str = NetnsOption,
     fmt: StatusFormat = typer.Option(StatusFormat.text, "--format", help="Output format: text or json."),
-    design: Design | None = DesignOption,
+    design: DesignName | None = DesignOption,
 ) -> None:
     """Drift between HOST's desired config and the live owned state of a namespace:
     addresses, rules and routes that are missing, extra or different (same identity,
@@ -154,7 +154,7 @@ def _say(text: str) -> None:
 def lab_up(
     inventory: Path = LabInventoryArg,
     hosts: str | None = HostsOption,
-    design: Design | None = DesignOption,
+    design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:
     """Build the lab: a switch namespace with one bridge per segment, a namespace per
@@ -174,7 +174,7 @@ def lab_check(
         None, help="Inventory directory or YAML file (default: the one the lab was built from)."
     ),
     hosts: str | None = typer.Option(None, "--hosts", help="Only probe from and to machines matching this glob."),
-    design: Design | None = typer.Option(
+    design: DesignName | None = typer.Option(
         None, "--design", help="Expect this design's paths (default: the design the lab was built with)."
     ),
     name: str = LabNameOption,
@@ -238,7 +238,7 @@ def lab_down(
     hosts: str | None = typer.Option(
         None, "--hosts", help="Accepted like up/check; down always removes the whole lab."
     ),
-    design: Design | None = typer.Option(
+    design: DesignName | None = typer.Option(
         None, "--design", help="Accepted like up/check; down always removes the whole lab."
     ),
     name: str = LabNameOption,

@@ -13,12 +13,12 @@ from rich.table import Table
 
 from netcfg.cli.app import app
 from netcfg.cli.common import DEFAULT_INVENTORY, InventoryArg, err, load, out, show_progress
-from netcfg.host import HostConfig, table_name
+from netcfg.model.host import HostConfig, table_name
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats import FORMAT_NAMES, get_format, write_rendered
-from netcfg.formats.names import safe_host_name
-from netcfg.inventory.model import Design, Inventory
+from netcfg.formats.safe_names import safe_host_name
+from netcfg.model.inventory import DesignName, Inventory
 
 # Progress bars only where they help: a person waiting on a large fleet.
 PROGRESS_ABOVE = 200
@@ -32,13 +32,13 @@ DesignOpt = typer.Option(
 )
 
 
-def _design(value: str | None) -> Design | None:
+def _design(value: str | None) -> DesignName | None:
     if value is None:
         return None
     try:
-        return Design(value)
+        return DesignName(value)
     except ValueError:
-        known = ", ".join(str(d) for d in Design)
+        known = ", ".join(str(d) for d in DesignName)
         raise InputError(
             [Problem(Location("--design"), f"unknown design {value!r}", f"known: {known}")]
         ) from None

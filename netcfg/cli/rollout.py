@@ -15,7 +15,7 @@ from netcfg.cli.app import app
 from netcfg.cli.common import err, load, out, reader_may_leave
 from netcfg.errors import InputError, Location, Problem
 from netcfg.files import write_atomic
-from netcfg.inventory.model import Design
+from netcfg.model.inventory import DesignName
 from netcfg.rollout.model import DISRUPTIVE, HOT, Change, Plan
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import Simulation
@@ -112,7 +112,7 @@ def plan(
         "inventory", "--inventory",
         help="Inventory directory: the head (and the one read with --from-report), and the directory read inside git revisions.",
     ),
-    design: Design | None = typer.Option(None, "--design", help="Render both sides with this design (BASE/HEAD mode)."),
+    design: DesignName | None = typer.Option(None, "--design", help="Render both sides with this design (BASE/HEAD mode)."),
     json_file: Path | None = typer.Option(None, "--json", help="Write the plan JSON to this file (atomically)."),
     html_file: Path | None = typer.Option(None, "--html", help="Write the timeline page (self-contained HTML+SVG) to this file."),
 ) -> None:

@@ -1,32 +1,41 @@
-"""The two routing designs: pure functions from an Inventory to per-machine HostConfigs.
+"""The routing designs and their registry: one module per design, each implementing
+`base.Design`. Adding a design is adding a module and a line to DESIGNS.
 
-A registry keyed by Design, so every command offers `--design` over the same set.
+    configs = render(inventory)                     # every machine, the policy's design
+    configs = render(inventory, DesignName.FLAT, machines)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
-from netcfg.gc_tuning import rare_full_collections
-from netcfg.host import HostConfig
 from netcfg.designs import flat, policy_routing
-from netcfg.inventory.model import Design, Inventory, Machine
+from netcfg.designs.base import Design, Endpoint, PathKind, Reads
+from netcfg.gc_tuning import rare_full_collections
+from netcfg.model.host import DesignName, HostConfig
+from netcfg.model.inventory import Inventory, Machine
 
-Renderer = Callable[[Inventory, Iterable[Machine]], dict[str, HostConfig]]
-
-DESIGNS: Mapping[Design, Renderer] = {
-    Design.POLICY_ROUTING: policy_routing.render,
-    Design.FLAT: flat.render,
+DESIGNS: Mapping[DesignName, Design] = {
+    DesignName.POLICY_ROUTING: policy_routing.DESIGN,
+    DesignName.FLAT: flat.DESIGN,
 }
+
+
+def get_design(name: DesignName | str) -> Design:
+    return DESIGNS[DesignName(name)]
+
 
 
 def render(
     inventory: Inventory,
-    design: Design | str | None = None,
+    design: DesignName | str | None = None,
     machines: Iterable[Machine] | None = None,
 ) -> dict[str, HostConfig]:
     """HostConfigs of `machines` (default: all) under `design` (default: the policy's)."""
-    chosen = Design(design) if design is not None else inventory.policy.design
+    chosen = get_design(design if design is not None else inventory.policy.design)
     selected = inventory.machines.values() if machines is None else machines
     with rare_full_collections():
-        return DESIGNS[chosen](inventory, selected)
+        return chosen.render(inventory, selected)
+
+
+__all__ = ["DESIGNS", "Design", "DesignName", "Endpoint", "PathKind", "Reads", "get_design", "render"]

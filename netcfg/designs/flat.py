@@ -11,35 +11,54 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netcfg.host import MAIN_TABLE, HostConfig, Route, default_prefix
-from netcfg.designs.common import interface_configs, own_networks, router_config
-from netcfg.inventory.model import Design, Inventory, Kind, Machine
+from netcfg.designs.base import Endpoint, PathKind, Reads
+from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
+from netcfg.errors import Location
+from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, default_prefix
+from netcfg.model.inventory import Inventory, Machine, Network
 
-DESIGN = str(Design.FLAT)
 
+class Flat:
+    name = DesignName.FLAT
 
-def render(inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
-    configs = {}
-    for machine in machines:
-        if machine.kind is Kind.ROUTER:
-            configs[machine.name] = router_config(inventory, machine, DESIGN)
-            continue
-        routes = []
-        for family in (4, 6):
-            preferred = preferred_gateway(inventory, machine, family)
-            if preferred is not None:
-                gateway, priority = preferred
-                routes.append(
-                    Route(family, MAIN_TABLE, default_prefix(family), gateway=gateway, metric=priority)
-                )
-        configs[machine.name] = HostConfig(
-            name=machine.name,
-            kind=str(machine.kind),
-            design=DESIGN,
-            interfaces=interface_configs(inventory, machine),
-            routes=tuple(routes),
-        )
-    return configs
+    def render(self, inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
+        configs = {}
+        for machine in machines:
+            if machine.kind is Kind.ROUTER:
+                configs[machine.name] = router_config(inventory, machine, self.name)
+                continue
+            routes = []
+            for family in (4, 6):
+                preferred = preferred_gateway(inventory, machine, family)
+                if preferred is not None:
+                    gateway, priority = preferred
+                    routes.append(Route(family, MAIN_TABLE, default_prefix(family), gateway=gateway, metric=priority))
+            configs[machine.name] = HostConfig(
+                name=machine.name,
+                kind=machine.kind,
+                design=self.name,
+                interfaces=interface_configs(inventory, machine),
+                routes=tuple(routes),
+            )
+        return configs
+
+    def reads(self, inventory: Inventory, machine: Machine) -> Reads:
+        return own_reads(inventory, machine)
+
+    def gateway_networks(self, inventory: Inventory, machine: Machine, family: int) -> list[tuple[Network, Location]]:
+        """Only the preferred segment's first network: one default route per family."""
+        firsts = first_networks(inventory, machine, family) if machine.kind is not Kind.ROUTER else []
+        if not firsts:
+            return []
+        _, _, network, location = min(firsts, key=lambda f: (f[0], f[1]))
+        return [(network, location)]
+
+    def promised_path(self, src: Endpoint, dst: Endpoint) -> PathKind | None:
+        """A shared network (the private one, a /64) is on-link; another network of the
+        segment is reached through the default route, at the router."""
+        if src.segment != dst.segment or src.address.version != dst.address.version:
+            return None
+        return PathKind.DIRECT if src.network == dst.network else PathKind.VIA_ROUTER
 
 
 def preferred_gateway(inventory: Inventory, machine: Machine, family: int) -> tuple[str, int] | None:
@@ -54,3 +73,6 @@ def preferred_gateway(inventory: Inventory, machine: Machine, family: int) -> tu
         return None
     priority, _, network = min(candidates, key=lambda c: (c[0], c[1]))
     return (str(network.gateway), priority) if network.gateway is not None else None
+
+
+DESIGN = Flat()

@@ -14,55 +14,78 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netcfg.host import MAIN_TABLE, HostConfig, Route, Rule, default_prefix
-from netcfg.designs.common import interface_configs, own_networks, router_config
-from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
+from netcfg.designs.base import Endpoint, PathKind, Reads
+from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
+from netcfg.errors import Location
+from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, Rule, default_prefix
+from netcfg.model.inventory import Inventory, Machine, Network
 
-DESIGN = str(Design.POLICY_ROUTING)
+# (segment, interface name, family, own networks) per interface and family
+Owned = tuple[tuple[str, str, int, tuple[Network, ...]], ...]
 
 
-def render(inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
-    segment_nets: dict[tuple[str, int], tuple[Network, ...]] = {
-        key: inventory.networks_on(*key)
-        for key in dict.fromkeys((n.segment, n.family) for n in inventory.networks)
-    }
-    # Every machine of a segment shares these; building them once keeps a 10,000-machine
-    # fleet with hundreds of networks per segment cheap in time and memory.
-    to_rules: dict[tuple[str, int], tuple[Rule, ...]] = {}
-    onlink: dict[tuple[str, int, str], tuple[Route, ...]] = {}
+class PolicyRouting:
+    name = DesignName.POLICY_ROUTING
 
-    # Machines with the same segments, interface names and own networks get the very
-    # same rules and routes: build each combination once and share the tuples. On a
-    # fleet that saves most of the work and memory, and lets diffs compare by identity.
-    shared: dict[tuple, tuple[tuple[Rule, ...], tuple[Route, ...]]] = {}
+    def render(self, inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
+        segment_nets: dict[tuple[str, int], tuple[Network, ...]] = {
+            key: inventory.networks_on(*key) for key in dict.fromkeys((n.segment, n.family) for n in inventory.networks)
+        }
+        # Every machine of a segment shares these; building them once keeps a 10,000-machine
+        # fleet with hundreds of networks per segment cheap in time and memory.
+        to_rules: dict[tuple[str, int], tuple[Rule, ...]] = {}
+        onlink: dict[tuple[str, int, str], tuple[Route, ...]] = {}
+        # Machines with the same segments, interface names and own networks get the very
+        # same rules and routes: build each combination once and share the tuples. On a
+        # fleet that saves most of the work and memory, and lets diffs compare by identity.
+        shared: dict[Owned, tuple[tuple[Rule, ...], tuple[Route, ...]]] = {}
 
-    configs = {}
-    for machine in machines:
+        configs = {}
+        for machine in machines:
+            if machine.kind is Kind.ROUTER:
+                configs[machine.name] = router_config(inventory, machine, self.name)
+                continue
+            owned = tuple(
+                (iface.segment, iface.name, family, tuple(own_networks(inventory, iface, family)))
+                for iface in machine.interfaces
+                for family in (4, 6)
+            )
+            if owned not in shared:
+                shared[owned] = _rules_and_routes(inventory, owned, segment_nets, to_rules, onlink)
+            rules, routes = shared[owned]
+            configs[machine.name] = HostConfig(
+                name=machine.name,
+                kind=machine.kind,
+                design=self.name,
+                interfaces=interface_configs(inventory, machine),
+                rules=rules,
+                routes=routes,
+            )
+        return configs
+
+    def reads(self, inventory: Inventory, machine: Machine) -> Reads:
+        own = own_reads(inventory, machine)
+        if machine.kind is Kind.ROUTER:  # addresses and forwarding only, never a segment's rules
+            return own
+        families = tuple(dict.fromkeys((n.segment, n.family) for n in own.networks))
+        return Reads(own.segments, own.networks, families)
+
+    def gateway_networks(self, inventory: Inventory, machine: Machine, family: int) -> list[tuple[Network, Location]]:
+        """The first network of every segment: each segment's table has its own default."""
         if machine.kind is Kind.ROUTER:
-            configs[machine.name] = router_config(inventory, machine, DESIGN)
-            continue
-        owned = tuple(
-            (iface.segment, iface.name, family, tuple(own_networks(inventory, iface, family)))
-            for iface in machine.interfaces
-            for family in (4, 6)
-        )
-        if owned not in shared:
-            shared[owned] = _rules_and_routes(inventory, owned, segment_nets, to_rules, onlink)
-        rules, routes = shared[owned]
-        configs[machine.name] = HostConfig(
-            name=machine.name,
-            kind=str(machine.kind),
-            design=DESIGN,
-            interfaces=interface_configs(inventory, machine),
-            rules=rules,
-            routes=routes,
-        )
-    return configs
+            return []
+        return [(network, location) for _, _, network, location in first_networks(inventory, machine, family)]
+
+    def promised_path(self, src: Endpoint, dst: Endpoint) -> PathKind | None:
+        """Every network of a segment is on-link: a segment's traffic never needs the router."""
+        if src.segment == dst.segment and src.address.version == dst.address.version:
+            return PathKind.DIRECT
+        return None
 
 
 def _rules_and_routes(
     inventory: Inventory,
-    owned: tuple[tuple[str, str, int, tuple[Network, ...]], ...],
+    owned: Owned,
     segment_nets: dict[tuple[str, int], tuple[Network, ...]],
     to_rules: dict[tuple[str, int], tuple[Rule, ...]],
     onlink: dict[tuple[str, int, str], tuple[Route, ...]],
@@ -81,9 +104,7 @@ def _rules_and_routes(
             to_rules[key] = tuple(Rule(family, priority, table, dst=n.cidr) for n in nets)
         rkey = (segment_name, family, device)
         if rkey not in onlink:
-            onlink[rkey] = tuple(
-                Route(family, table, n.cidr, device=device, scope="link") for n in nets
-            )
+            onlink[rkey] = tuple(Route(family, table, n.cidr, device=device, scope="link") for n in nets)
         rules.extend(Rule(family, priority, table, src=n.cidr) for n in own)
         rules.extend(to_rules[key])
         routes.extend(onlink[rkey])
@@ -91,7 +112,8 @@ def _rules_and_routes(
         if gateway is not None:
             default = default_prefix(family)
             routes.append(Route(family, table, default, gateway=str(gateway)))
-            main_defaults.append(
-                Route(family, MAIN_TABLE, default, gateway=str(gateway), metric=priority)
-            )
+            main_defaults.append(Route(family, MAIN_TABLE, default, gateway=str(gateway), metric=priority))
     return tuple(rules), tuple(routes + main_defaults)
+
+
+DESIGN = PolicyRouting()

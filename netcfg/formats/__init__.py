@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from netcfg.host import HostConfig
+from netcfg.model.host import HostConfig
 from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
-from netcfg.formats.environment import environment
-from netcfg.formats.names import check_config
+from netcfg.formats.sandbox import environment
+from netcfg.formats.safe_names import check_config
 from netcfg.formats.output import OutputDir, WriteReport
-from netcfg.formats.registry import FORMATS, Format, Templates, get_format
+from netcfg.formats.registry import FORMATS, Format, get_format
+from netcfg.formats.sandbox import Templates
 
 # The order formats are rendered and listed in; also the default of `netcfg render`.
 FORMAT_NAMES: tuple[str, ...] = ("iproute2", "networkd", "netplan", "json")
@@ -105,14 +106,6 @@ def write_rendered(
     return target.finish(lambda fmt, host: fmt in chosen and accepts(host))
 
 
-def parse_files(fmt: str, files: Mapping[str, str]) -> HostConfig:
-    """Read one machine's files of format `fmt` back into the model."""
-    parser = get_format(fmt).parse
-    if parser is None:
-        raise ValueError(f"format {fmt} has no parser of its own")
-    return parser(files)
-
-
 __all__ = [
     "FORMATS",
     "FORMAT_NAMES",
@@ -120,7 +113,6 @@ __all__ = [
     "Templates",
     "WriteReport",
     "iter_rendered",
-    "parse_files",
     "render_files",
     "render_host",
     "templates",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.host import HostConfig, InterfaceConfig, Route, Rule
+from netcfg.model.host import HostConfig, InterfaceConfig, Route, Rule
 
 
 @dataclass(slots=True)

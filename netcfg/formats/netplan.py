@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netcfg.host import Address, HostConfig
+from netcfg.model.host import Address, HostConfig
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.attach import attach
-from netcfg.formats.environment import MODEL_TYPES
-from netcfg.formats.registry import Format, Templates, register
+from netcfg.formats.sandbox import MODEL_TYPES
+from netcfg.formats.registry import Format, register
+from netcfg.formats.sandbox import Templates
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,9 @@ from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.report import build_report
 from netcfg.impact.seatbelt import Decision, decide, digest, stricter
 from netcfg.inventory.sources import Source, disk_texts, read_texts, resolve
-from netcfg.inventory import Inventory, load_inventory, load_inventory_texts
-from netcfg.inventory.model import Design, Kind
+from netcfg.model.inventory import Inventory
+from netcfg.inventory.load import load_inventory, load_inventory_texts
+from netcfg.model.inventory import DesignName, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def analyse_inventories(
     base: Inventory,
     head: Inventory,
     *,
-    design: str | Design | None = None,
+    design: str | DesignName | None = None,
     approvals: tuple[Approval, ...] = (),
     full_render: bool = False,
     base_source: Source | None = None,
@@ -130,14 +131,14 @@ def analyse_inventories(
 def _analyse(
     base: Inventory,
     head: Inventory,
-    design: str | Design | None,
+    design: str | DesignName | None,
     approvals: tuple[Approval, ...],
     full_render: bool,
     base_source: Source | None,
     head_source: Source | None,
 ) -> Analysis:
     overridden = design is not None
-    head_design = Design(design) if overridden else head.policy.design
+    head_design = DesignName(design) if overridden else head.policy.design
     base_design = head_design if overridden else base.policy.design
 
     changes = tuple(diff_inventories(base, head, design_overridden=overridden))

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from itertools import chain
 from dataclasses import dataclass
 
-from netcfg.host import HostConfig, Rule
-from netcfg.inventory.model import Reconfigure
+from netcfg.model.host import HostConfig, Rule
+from netcfg.model.inventory import Reconfigure
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 HOT, DISRUPTIVE = "hot", "disruptive"

@@ -3,15 +3,11 @@
 Nodes are entities (the design, segments, networks, "all networks of family f on
 segment s", machines); an edge u -> v means "v's rendered configuration depends on u".
 Machines are the sinks, so the machines an entity change can touch are its machine
-descendants. The graph follows the design in force:
-
-- policy-routing: a machine with an address of family f on segment s reads every
-  network of family f on s (its `to` rules and on-link routes), through one shared
-  ("networks", s, f) node, so the graph stays linear in machines + networks;
-- flat: a machine reads only the networks holding its addresses (prefix length and
-  gateway);
-- both: a machine reads itself, the segments it has interfaces on (table, priority)
-  and the design (implicit: the design node reaches every machine).
+descendants. What a machine reads is the design's answer (`Design.reads`): under
+policy-routing, every network of its segments through one shared ("networks", s, f)
+node per segment and family, so the graph stays linear in machines + networks; under
+flat only the networks holding its addresses. Every machine reads the design
+(implicit: the design node reaches every machine).
 
 Rendering only the descendants of changed entities therefore yields the same diff as
 rendering everything: machines outside them read nothing that changed.
@@ -21,7 +17,9 @@ from __future__ import annotations
 
 import networkx as nx
 
-from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
+from netcfg.designs import get_design
+from netcfg.model.host import DesignName
+from netcfg.model.inventory import Inventory, Machine, Network
 
 Node = tuple[str, ...]
 DESIGN_NODE: Node = ("design",)
@@ -43,36 +41,28 @@ def family_node(segment: str, family: int) -> Node:
     return ("networks", segment, str(family))
 
 
-def build_graph(inventory: Inventory, design: Design | str | None = None) -> nx.DiGraph:
-    chosen = Design(design) if design is not None else inventory.policy.design
-    graph = nx.DiGraph(design=str(chosen))
+def build_graph(inventory: Inventory, design: DesignName | str | None = None) -> nx.DiGraph:
+    chosen = get_design(design if design is not None else inventory.policy.design)
+    graph = nx.DiGraph(design=chosen.name)
     graph.add_node(DESIGN_NODE)
     for segment in inventory.segments:
         graph.add_node(segment_node(segment))
     # Formatting a prefix is slow in netaddr (IPv6 especially): one node per network,
-    # found by object identity for each address that the index resolves to it.
+    # found by object identity for each network a machine reads.
     net_nodes: dict[int, Node] = {}
     for network in inventory.networks:
         node = network_node(network)
         net_nodes[id(network)] = node
         graph.add_node(node, network=network)
-        if chosen is Design.POLICY_ROUTING:
-            graph.add_edge(node, family_node(network.segment, network.family))
+        graph.add_edge(node, family_node(network.segment, network.family))
     edges: list[tuple[Node, Node]] = []
     for machine in inventory.machines.values():
         mnode = machine_node(machine.name)
         graph.add_node(mnode, machine=machine)
-        for iface in machine.interfaces:
-            edges.append((segment_node(iface.segment), mnode))
-            families = set()
-            for ip in iface.addresses:
-                holder = inventory.network_of(ip, iface.segment)
-                if holder is not None:
-                    edges.append((net_nodes[id(holder)], mnode))
-                    families.add(ip.version)
-            # Routers render addresses and forwarding only, never the segment's rules.
-            if chosen is Design.POLICY_ROUTING and machine.kind is not Kind.ROUTER:
-                edges.extend((family_node(iface.segment, f), mnode) for f in sorted(families))
+        reads = chosen.reads(inventory, machine)
+        edges.extend((segment_node(s), mnode) for s in reads.segments)
+        edges.extend((net_nodes[id(n)], mnode) for n in reads.networks)
+        edges.extend((family_node(s, f), mnode) for s, f in reads.segment_families)
     graph.add_edges_from(edges)
     return graph
 

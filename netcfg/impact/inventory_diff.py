@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from netcfg.impact.graph import DESIGN_NODE, Node, machine_node, network_node, segment_node
-from netcfg.inventory.model import Inventory, Machine
+from netcfg.model.inventory import Inventory, Machine
 
 POLICY_NODE: Node = ("policy",)
 

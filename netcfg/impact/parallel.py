@@ -16,14 +16,14 @@ from collections.abc import Sequence
 
 from netcfg.designs import render
 from netcfg.impact.diff import HostDiff, diff_configs
-from netcfg.inventory.model import Design, Inventory
+from netcfg.model.inventory import DesignName, Inventory
 
 PARALLEL_MIN = 2_000  # below this many candidates, forking costs more than it saves
 MAX_JOBS = 4
 
 # The job a forked worker runs: set in the parent just before forking, so the worker
 # reads it from its copy of memory instead of receiving pickled inventories.
-_JOB: tuple[Inventory, Inventory, Design, Design] | None = None
+_JOB: tuple[Inventory, Inventory, DesignName, DesignName] | None = None
 
 
 def jobs() -> int:
@@ -34,7 +34,7 @@ def jobs() -> int:
 
 
 def render_and_diff(
-    base: Inventory, head: Inventory, base_design: Design, head_design: Design, names: Sequence[str]
+    base: Inventory, head: Inventory, base_design: DesignName, head_design: DesignName, names: Sequence[str]
 ) -> dict[str, HostDiff]:
     """Diffs of the machines `names` (changed ones only, by name)."""
     workers = jobs()
@@ -67,7 +67,7 @@ def render_and_diff(
 
 
 def _chunk(
-    base: Inventory, head: Inventory, base_design: Design, head_design: Design, names: Sequence[str]
+    base: Inventory, head: Inventory, base_design: DesignName, head_design: DesignName, names: Sequence[str]
 ) -> dict[str, HostDiff]:
     base_configs = render(base, base_design, [base.machines[n] for n in names if n in base.machines])
     head_configs = render(head, head_design, [head.machines[n] for n in names if n in head.machines])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from netcfg.inventory.approvals import Approval
 from netcfg.impact.diff import HostDiff
-from netcfg.inventory.model import Seatbelt
+from netcfg.model.inventory import Seatbelt
 
 PASS, STAGGER, BLOCK = "pass", "stagger", "block"
 

@@ -9,17 +9,19 @@ from __future__ import annotations
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
-from netcfg.inventory.model import Design, Inventory
+from netcfg.designs import get_design
+from netcfg.model.host import DesignName
+from netcfg.model.inventory import Inventory
 
 
-def who_uses(inventory: Inventory, query: str, design: Design | str | None = None) -> list[dict[str, str]]:
+def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | None = None) -> list[dict[str, str]]:
     """Machines using a segment, a prefix or an address, each with why.
 
     Rows: {"machine", "kind", "segment", "why"}. "holds" rows are machines with an
     address in it; "depends" rows are machines whose configuration reads it (under
     policy-routing every machine of the segment with an address of that family)."""
-    graph = build_graph(inventory, design)
-    chosen = graph.graph["design"]
+    design = get_design(design_name if design_name is not None else inventory.policy.design)
+    graph = build_graph(inventory, design.name)
     rows: dict[tuple[str, str], dict[str, str]] = {}
 
     def add(name: str, segment: str, why: str) -> None:
@@ -42,9 +44,7 @@ def who_uses(inventory: Inventory, query: str, design: Design | str | None = Non
                     add(machine.name, iface.segment, f"has address {address}")
         # A gateway address is used by every machine routing through it: ask the
         # renderer rather than re-deriving each design's choice of gateway.
-        from netcfg.designs import render
-
-        for name, config in render(inventory, chosen).items():
+        for name, config in design.render(inventory, inventory.machines.values()).items():
             for route in config.routes:
                 if route.gateway == str(address):
                     segment = _segment_of_gateway(inventory, address)
@@ -59,11 +59,12 @@ def who_uses(inventory: Inventory, query: str, design: Design | str | None = Non
                 if ip in wanted:
                     add(machine.name, iface.segment, f"has address {ip} in {wanted}")
     for network in networks:
-        if chosen == str(Design.POLICY_ROUTING):
-            why = f"policy-routing: routes to every network of segment {network.segment}, including {network.cidr}"
-        else:
-            why = f"has an address in {network.cidr}"
         for name in sorted(dependents(graph, network_node(network))):
+            reads = design.reads(inventory, inventory.machines[name])
+            if (network.segment, network.family) in reads.segment_families:
+                why = f"{design.name}: routes to every network of segment {network.segment}, including {network.cidr}"
+            else:
+                why = f"has an address in {network.cidr}"
             add(name, network.segment, why)
     return _ordered(rows)
 

@@ -1,6 +1,3 @@
-"""Loading, validating and synthesising inventories."""
-
-from netcfg.inventory.load import load_inventory, load_inventory_texts
-from netcfg.inventory.model import Inventory
-
-__all__ = ["Inventory", "load_inventory", "load_inventory_texts"]
+"""The inventory: reading it from YAML (load.py) with every
+problem at file:line:col, the semantic checks (checks.py), where it comes from (a
+directory or a git revision: sources.py), the approvals stored beside it, and synth."""

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 
 from netaddr import IPNetwork
 
-from netcfg.host import RESERVED_TABLES
+from netcfg.designs import get_design
+from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.errors import Location, Problem
-from netcfg.inventory.model import Design, Inventory, Kind, Machine, Network
+from netcfg.model.inventory import Inventory, Network
 
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
 
@@ -220,13 +221,10 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
 
 def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     """Every default route the inventory's design renders needs a gateway."""
-    flat = inventory.policy.design is Design.FLAT
+    design = get_design(inventory.policy.design)
     for machine in inventory.machines.values():
-        if machine.kind is Kind.ROUTER:
-            continue
         for family in (4, 6):
-            needing = _networks_needing_gateway(inventory, machine, family, flat)
-            for network, location in needing:
+            for network, location in design.gateway_networks(inventory, machine, family):
                 if network.gateway is None:
                     yield Problem(
                         location,
@@ -234,27 +232,6 @@ def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem
                         f" network {network.cidr}, which has no gateway",
                         f"add gateway: to network {network.cidr} at {network.location}",
                     )
-
-
-def _networks_needing_gateway(
-    inventory: Inventory, machine: Machine, family: int, flat: bool
-) -> list[tuple[Network, Location]]:
-    """The networks whose gateway the design uses as a default for this machine: the
-    first own network per segment (policy-routing) or of the preferred segment (flat)."""
-    firsts = []
-    for iface in machine.interfaces:
-        segment = inventory.segments.get(iface.segment)
-        if segment is None:
-            continue
-        for address, location in _with_locations(iface):
-            if address.version == family:
-                network = inventory.network_of(address, iface.segment)
-                if network is not None:
-                    firsts.append((segment.priority, segment.name, network, location))
-                break
-    if flat and firsts:
-        firsts = [min(firsts, key=lambda f: (f[0], f[1]))]
-    return [(network, location) for _, _, network, location in firsts]
 
 
 CHECKS: tuple[Check, ...] = (

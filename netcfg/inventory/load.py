@@ -26,8 +26,8 @@ from ruamel.yaml.resolver import VersionedResolver
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.errors import InputError, Location, Problem
 from netcfg.inventory.checks import check_inventory
-from netcfg.inventory.model import (
-    Design,
+from netcfg.model.inventory import (
+    DesignName,
     Interface,
     Inventory,
     Kind,
@@ -587,7 +587,7 @@ class _Reader:
             return
         seatbelt, rollout = sections["seatbelt"], sections["rollout"]
         self.policy = Policy(
-            design=Design(f.get("design", Design.POLICY_ROUTING.value)),
+            design=DesignName(f.get("design", DesignName.POLICY_ROUTING.value)),
             reconfigure=Reconfigure(f.get("reconfigure", Reconfigure.LIVE.value)),
             seatbelt=Seatbelt(**seatbelt),
             rollout=RolloutPolicy(**rollout),
@@ -644,7 +644,7 @@ INTERFACE: Schema = {
     "name": (_Reader.text, False),
 }
 POLICY: Schema = {
-    "design": (_choices(Design), False),
+    "design": (_choices(DesignName), False),
     "reconfigure": (_choices(Reconfigure), False),
     "seatbelt": (_raw, False),
     "rollout": (_raw, False),

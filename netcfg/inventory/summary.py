@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from netcfg.inventory.model import Inventory, Kind
+from netcfg.model.inventory import Inventory, Kind
 
 
 def summary(inventory: Inventory) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from netcfg.host import PROTOCOL, Address, HostConfig, Rule
+from netcfg.model.host import PROTOCOL, Address, HostConfig, Rule
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
 from netcfg.kernel.reconcile import Plan, Step, describe, drift, plan

@@ -16,7 +16,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from netcfg.host import PROTOCOL, Address, Route, Rule
+from netcfg.model.host import PROTOCOL, Address, Route, Rule
 
 # linux/netlink.h, linux/rtnetlink.h, linux/fib_rules.h, linux/if_addr.h
 NLMSG_ERROR = 2

@@ -6,7 +6,7 @@ kernel and filters what netcfg owns, each filter saying why.
 
 from __future__ import annotations
 
-from netcfg.host import PROTOCOL, Address, Route, Rule
+from netcfg.model.host import PROTOCOL, Address, Route, Rule
 from netcfg.kernel import codec
 from netcfg.kernel.netlink import Netlink
 from netcfg.kernel.state import KERNEL_RULE_PRIORITIES, OwnedState, Ownership

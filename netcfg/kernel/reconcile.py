@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.host import Address, Route, Rule
+from netcfg.model.host import Address, Route, Rule
 from netcfg.kernel.state import OwnedState
 
 Entry = Address | Rule | Route

@@ -31,11 +31,11 @@ from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netcfg.host import HostConfig
+from netcfg.model.host import HostConfig
 from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.files import write_atomic
-from netcfg.inventory.model import Design, Inventory, Kind
+from netcfg.model.inventory import DesignName, Inventory, Kind
 from netcfg.kernel.apply import apply_host, run_dir
 from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
@@ -143,7 +143,7 @@ def up(
     if read_state(name, state_dir) is not None:
         raise InputError(f"lab {name!r} is already up ({state_path(name, state_dir)}); "
                          f"run `netcfg lab down --name {name}` first")
-    chosen = str(Design(design)) if design else str(inventory.policy.design)
+    chosen = str(DesignName(design)) if design else str(inventory.policy.design)
     machines = select(inventory, hosts)
     configs = render(inventory, chosen, [inventory.machines[m] for m in machines])
     segments = sorted({i.segment for c in configs.values() for i in c.interfaces})

@@ -1,12 +1,12 @@
 """`lab check`: real pings between machines of one segment, and which path they took.
 
 The path is read from the routers' own forwarding counters (Ip ForwDatagrams in
-/proc/net/snmp, Ip6OutForwDatagrams in /proc/net/snmp6) before and after each ping:
-  - policy-routing: machines with addresses in different networks of one segment talk
-    directly over the segment; the router must forward nothing;
-  - flat: the private network and IPv6 are direct (router forwards nothing); traffic
-    between two public networks goes through the router (it forwards the packets).
-Choosing the probes is pure (`probes`); sending them is `run`.
+/proc/net/snmp, Ip6OutForwDatagrams in /proc/net/snmp6) before and after each ping,
+and compared with the path the design promises (`Design.promised_path`): direct, the
+routers forward nothing; via the router, they forward the packets. Under
+policy-routing every network of a segment is direct; under flat a shared network is
+direct and different networks meet at the router. Choosing the probes is pure
+(`probes`); sending them is `run`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from netcfg.host import HostConfig
-from netcfg.inventory.model import Design, Inventory
+from netcfg.model.host import HostConfig
+from netaddr import IPAddress
 
-DIRECT = "direct"
-VIA_ROUTER = "via-router"
+from netcfg.designs import Endpoint, PathKind, get_design
+from netcfg.model.host import DesignName
+from netcfg.model.inventory import Inventory, Network
+
+DIRECT = PathKind.DIRECT
+VIA_ROUTER = PathKind.VIA_ROUTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ class Probe:
     src: str  # address
     target: str  # machine
     dst: str
-    expect: str  # DIRECT or VIA_ROUTER
+    expect: PathKind
     why: str
 
 
@@ -54,10 +58,13 @@ class ProbeResult:
                 f"routers forwarded {self.forwarded} (expected {p.expect}: {p.why})")
 
 
-def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design: str) -> list[Probe]:
-    """One probe per pair of networks of a segment that lab machines have addresses in
-    (policy-routing), or per network kind the flat design promises a path for."""
-    # (segment, network cidr) -> first (machine, address) in it, machines in name order
+def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design_name: DesignName | str) -> list[Probe]:
+    """Probes of the paths the design promises between machines of one segment: one per
+    pair of networks that lab machines have addresses in, and one inside each private
+    IPv4 or IPv6 network (the data centre's internal paths), with the design's verdict
+    on each (`Design.promised_path`)."""
+    design = get_design(design_name)
+    # (segment, network cidr) -> (machine, address) in it, machines in name order
     holders: dict[tuple[str, str], list[tuple[str, str]]] = {}
     routed: dict[str, set[str]] = {}  # router -> networks it has a leg in
     for name in sorted(configs):
@@ -72,46 +79,47 @@ def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design: str)
                 else:
                     holders.setdefault((iface.segment, network.cidr), []).append((name, address.ip))
     networks = {n.cidr: n for n in inventory.networks}
-    found: list[Probe] = []
     by_segment: dict[str, list[str]] = {}
     for segment, cidr in sorted(holders):
         by_segment.setdefault(segment, []).append(cidr)
+    pairs = []
     for segment, cidrs in by_segment.items():
         for i, a in enumerate(cidrs):
             for b in cidrs[i + 1:]:
-                na, nb = networks[a], networks[b]
-                if na.family != nb.family:
-                    continue
-                pair = _pair(holders[(segment, a)], holders[(segment, b)])
-                if pair is None:
-                    continue
-                (src_m, src), (dst_m, dst) = pair
-                if design == str(Design.POLICY_ROUTING):
-                    expect, why = DIRECT, "policy routing keeps a segment's networks on-link"
-                elif (na.family == 4 and not na.private and not nb.private
-                      and any({a, b} <= nets for nets in routed.values())):
-                    # Routers render no routes: only one holding both gateways can
-                    # carry the packet, so only such pairs are probed.
-                    expect, why = VIA_ROUTER, "flat: public networks meet at the router"
-                else:
-                    continue
-                found.append(Probe(segment, na.family, src_m, src, dst_m, dst, expect, why))
-        if design == str(Design.FLAT):
-            for cidr in cidrs:
-                network = networks[cidr]
-                if network.family == 6 or network.private:
-                    pair = _pair(holders[(segment, cidr)], holders[(segment, cidr)][1:])
-                    if pair is not None:
-                        (src_m, src), (dst_m, dst) = pair
-                        kind = "IPv6" if network.family == 6 else "private IPv4"
-                        found.append(Probe(segment, network.family, src_m, src, dst_m, dst,
-                                           DIRECT, f"flat: {kind} is direct"))
+                if networks[a].family == networks[b].family:
+                    pairs.append((segment, a, b, _pair(holders[(segment, a)], holders[(segment, b)])))
+        for cidr in cidrs:
+            network = networks[cidr]
+            if network.family == 6 or network.private:
+                pairs.append((segment, cidr, cidr, _pair(holders[(segment, cidr)], holders[(segment, cidr)][1:])))
+    found: list[Probe] = []
+    for segment, a, b, pair in pairs:
+        if pair is None:
+            continue
+        (src_m, src), (dst_m, dst) = pair
+        expect = design.promised_path(
+            Endpoint(src_m, segment, IPAddress(src), networks[a]), Endpoint(dst_m, segment, IPAddress(dst), networks[b])
+        )
+        if expect is None:
+            continue
+        if expect is PathKind.VIA_ROUTER and not any({a, b} <= nets for nets in routed.values()):
+            # Routers render no routes: only one holding both gateways can carry the
+            # packet, so only such pairs are probed.
+            continue
+        found.append(Probe(segment, networks[a].family, src_m, src, dst_m, dst, expect, _why(design.name, expect, networks[a], networks[b])))
     return found
 
 
-def _network(inventory: Inventory, segment: str, ip: str):
-    from netaddr import IPAddress
+def _why(design: DesignName, expect: PathKind, a: Network, b: Network) -> str:
+    if a == b:
+        kind = "IPv6" if a.family == 6 else "private IPv4" if a.private else "one network"
+        return f"{design}: {kind} is direct"
+    if expect is PathKind.DIRECT:
+        return f"{design}: a segment's networks are on-link"
+    return f"{design}: different networks meet at the router"
 
+
+def _network(inventory: Inventory, segment: str, ip: str) -> Network | None:
     return inventory.network_of(IPAddress(ip), segment)
 
 

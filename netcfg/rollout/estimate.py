@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from netcfg.inventory.model import Machine
+from netcfg.model.inventory import Machine
 
 DOWNTIME_S = 0.3  # the stop-and-copy pause we accept; V_thd = R * DOWNTIME_S
 N_MAX_ROUNDS = 30  # after this many rounds pre-copy stops iterating

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from netcfg.errors import InputError, Location, Problem
-from netcfg.inventory.model import Inventory, Kind, Machine
+from netcfg.model.inventory import Inventory, Kind, Machine
 from netcfg.rollout.estimate import (
     HOT_S,
     MIB_PER_GBIT,

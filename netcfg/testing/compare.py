@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import astuple, replace
 from typing import Any
 
-from netcfg.host import HostConfig, InterfaceConfig
+from netcfg.model.host import HostConfig, InterfaceConfig
 
 
 def sort_key(entry: Any) -> tuple:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from netcfg.inventory.model import (
+from netcfg.model.inventory import (
     Interface,
     Inventory,
     Kind,

@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.host import Rule
+from netcfg.model.host import Rule
 from netcfg.designs import render as render_design
-from netcfg.formats import FORMAT_NAMES, parse_files, render_files, render_host, templates
-from netcfg.inventory.model import (
+from netcfg.formats import FORMAT_NAMES, render_files, render_host, templates
+from netcfg.testing.readback import parse_files
+from netcfg.model.inventory import (
     Interface,
     Inventory,
     Kind,

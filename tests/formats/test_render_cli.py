@@ -10,12 +10,12 @@ import pytest
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.cli import main
-from netcfg.host import HostConfig
+from netcfg.model.host import HostConfig
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError
 from netcfg.formats import render_files, write_rendered
 from netcfg.formats.output import MANIFEST
-from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
+from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 

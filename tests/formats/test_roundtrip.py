@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from netcfg.designs import render as render_design
-from netcfg.formats import FORMAT_NAMES, parse_files, render_host, templates
+from netcfg.formats import FORMAT_NAMES, render_host, templates
+from netcfg.testing.readback import parse_files
 from netcfg.testing.compare import canonical
-from netcfg.inventory import load_inventory
+from netcfg.inventory.load import load_inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 

@@ -8,7 +8,7 @@ import pytest
 
 from netcfg.impact import parallel as compute
 from netcfg.impact.analysis import analyse_inventories
-from netcfg.inventory import load_inventory
+from netcfg.inventory.load import load_inventory
 from tests.impact.helpers import EXAMPLES
 
 

@@ -13,8 +13,8 @@ from netaddr import IPAddress, IPNetwork
 from netcfg.cli import main
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.impact.uses import who_uses
-from netcfg.inventory import load_inventory
-from netcfg.inventory.model import Design, Inventory, Kind, Network
+from netcfg.inventory.load import load_inventory
+from netcfg.model.inventory import DesignName, Inventory, Kind, Network
 from tests.impact.helpers import EXAMPLES
 
 BASE = load_inventory(EXAMPLES / "add-public-network" / "before")
@@ -74,7 +74,7 @@ def mutate(inv: Inventory, data) -> Inventory:
         m = machines[_pick(data, machines)]
         machines[m.name] = replace(m, interfaces=tuple(replace(i, name=i.name + "x") for i in m.interfaces))
     elif op == "design":
-        other = Design.FLAT if inv.policy.design is Design.POLICY_ROUTING else Design.POLICY_ROUTING
+        other = DesignName.FLAT if inv.policy.design is DesignName.POLICY_ROUTING else DesignName.POLICY_ROUTING
         return rebuild(inv, policy=replace(inv.policy, design=other))
     return rebuild(inv, networks=nets, machines=machines)
 
@@ -95,7 +95,7 @@ def test_rendering_only_dependents_equals_rendering_everything(data, steps, desi
 def test_who_uses_prefix_under_each_design():
     inv = BASE
     policy = {r["machine"] for r in who_uses(inv, "192.0.2.64/27")}
-    flat = {r["machine"] for r in who_uses(inv, "192.0.2.64/27", Design.FLAT)}
+    flat = {r["machine"] for r in who_uses(inv, "192.0.2.64/27", DesignName.FLAT)}
     assert flat == {"kvm03", "kvm04", "rt01", "web05", "web06", "web07", "web08"}
     # policy-routing: every machine with IPv4 on fe lists it.
     assert policy == flat | {"kvm01", "kvm02", "lb01", "web01", "web02", "web03", "web04"}

@@ -11,8 +11,8 @@ from netcfg.impact.analysis import analyse_inventories
 from netcfg.inventory.approvals import Approval
 from netcfg.impact.seatbelt import decide
 from netcfg.errors import Location
-from netcfg.inventory.model import (
-    Design,
+from netcfg.model.inventory import (
+    DesignName,
     Interface,
     Inventory,
     Kind,
@@ -64,7 +64,7 @@ def test_added_network_is_hot_under_live_and_disruptive_under_restart():
 def test_flat_design_touches_only_holders():
     new_nets = BASE_NETS + [net("198.51.100.64/27")]
     moved = [*BASE[:2], host("vm2", "198.51.100.70", host_="kvm1")]
-    analysis = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, moved), design=Design.FLAT)
+    analysis = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, moved), design=DesignName.FLAT)
     assert [h.diff.name for h in analysis.hosts] == ["vm2"]
     (vm2,) = analysis.hosts
     assert vm2.change == "disruptive"

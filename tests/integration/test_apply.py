@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
-from netcfg.host import Route
+from netcfg.model.host import Route
 from netcfg.designs import render
 from netcfg.errors import ApplyError, InputError
-from netcfg.inventory import load_inventory
+from netcfg.inventory.load import load_inventory
 from netcfg.kernel import apply as apply_mod
 from netcfg.kernel.apply import apply_host, namespace_lock
 from netcfg.kernel.state import desired_state, ownership

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.host import MAIN_TABLE, PROTOCOL, HostConfig, Route, Rule, default_prefix
+from netcfg.model.host import MAIN_TABLE, PROTOCOL, HostConfig, Route, Rule, default_prefix
 from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
 from netcfg.testing.compare import sort_key
-from netcfg.inventory import load_inventory
-from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
+from netcfg.inventory.load import load_inventory
+from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
 
 pytestmark = [
     pytest.mark.root,
@@ -247,7 +247,7 @@ def test_a_wrong_expectation_is_caught(fallback):
 def test_synthetic_fleet_loads_into_namespaces(fallback):
     """A synthetic fleet (netcfg.inventory.synth): more networks per segment and IPv6
     on both fe and srv, under the heavier design."""
-    from netcfg.inventory import load_inventory_texts
+    from netcfg.inventory.load import load_inventory_texts
     from netcfg.inventory.synth import synth_texts
 
     inventory = load_inventory_texts(synth_texts(120, 16, 7), "synth")
@@ -304,7 +304,7 @@ machines:
 def test_unusual_yaml_inventory_loads_into_namespaces(design, fallback):
     """Tables above 255 (70000), name: overrides, IPv6-only and IPv4-only machines,
     several networks of one segment on one interface, a KVM host without VMs."""
-    from netcfg.inventory import load_inventory_texts
+    from netcfg.inventory.load import load_inventory_texts
 
     inventory = load_inventory_texts(UNUSUAL, "unusual")
     configs = render_design(inventory, design)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
-from netcfg.inventory import load_inventory
+from netcfg.inventory.load import load_inventory
 from netcfg.lab import netns as lab_mod
 
 pytestmark = [

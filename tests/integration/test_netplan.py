@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from netcfg.host import HostConfig
+from netcfg.model.host import HostConfig
 from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
 from netcfg.testing.compare import canonical
-from netcfg.formats.networkd import parse as parse_networkd
-from netcfg.inventory import load_inventory
+from netcfg.testing.readback import parse_networkd
+from netcfg.inventory.load import load_inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 NETPLAN = shutil.which("netplan")
@@ -57,7 +57,7 @@ def generate(config: HostConfig, text: str, command: bool = True) -> dict[str, s
 
 def compare(config: HostConfig, text: str, command: bool = True) -> str:
     generated = generate(config, text, command)
-    parsed = parse_networkd(generated)
+    parsed = parse_networkd(generated, config.kind, config.design)
     # netplan files carry no netcfg header (name, kind, design, segment): compare what
     # networkd will configure.
     got = canonical(parsed, without_protocol=True)
@@ -116,7 +116,7 @@ def test_hand_built_edge_cases():
     """An interface without addresses, a router, an IPv6-only VM: netplan accepts all."""
     from netaddr import IPAddress, IPNetwork
 
-    from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
+    from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
 
     inventory = Inventory.build(
         [Segment("fe", 2, 20), Segment("v6", 5, 50)],
@@ -142,7 +142,7 @@ def test_hand_built_edge_cases():
 def test_unusual_yaml_inventory(design):
     """Tables above 255, name: overrides, IPv6-only and IPv4-only machines, several
     networks on one interface: `netplan generate` gives the same rules and routes."""
-    from netcfg.inventory import load_inventory_texts
+    from netcfg.inventory.load import load_inventory_texts
 
     from tests.integration.test_iproute2_batch import UNUSUAL
 

@@ -12,8 +12,8 @@ from ruamel.yaml import YAML
 from netcfg.cli import main
 from netcfg.designs import render
 from netcfg.errors import InputError
-from netcfg.inventory import load_inventory_texts
-from netcfg.inventory.model import Design
+from netcfg.inventory.load import load_inventory_texts
+from netcfg.model.inventory import DesignName
 from tests.inventory.test_validate import BASE
 
 _yaml = YAML(typ="safe", pure=True)
@@ -103,7 +103,7 @@ def test_mutated_inventory_loads_or_raises_input_error(text):
             assert problem.location.line >= 1, str(problem)
     else:
         # Whatever validates must render under both designs.
-        for design in Design:
+        for design in DesignName:
             assert set(render(inventory, design)) == set(inventory.machines)
 
 

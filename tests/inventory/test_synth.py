@@ -15,8 +15,9 @@ from netaddr import cidr_merge
 
 from netcfg.cli import main
 from netcfg.errors import InputError
-from netcfg.inventory import Inventory, load_inventory, load_inventory_texts
-from netcfg.inventory.model import Kind
+from netcfg.model.inventory import Inventory
+from netcfg.inventory.load import load_inventory, load_inventory_texts
+from netcfg.model.inventory import Kind
 from netcfg.inventory.synth import FILL, MARKER, synth_texts, write_synth
 
 

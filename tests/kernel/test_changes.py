@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netcfg.host import Address, HostConfig, InterfaceConfig, Route, Rule
+from netcfg.model.host import Address, HostConfig, InterfaceConfig, Route, Rule
 from netcfg.kernel.reconcile import drift, drift_dict, plan
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 

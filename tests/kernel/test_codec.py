@@ -11,7 +11,7 @@ from pyroute2.netlink.rtnl.fibmsg import fibmsg
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from netcfg.host import Address, Route, Rule
+from netcfg.model.host import Address, Route, Rule
 from netcfg.kernel import codec
 
 INDEX = {"eth0": 7, "ethfe": 300}

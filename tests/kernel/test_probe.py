@@ -5,7 +5,7 @@ from __future__ import annotations
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import render
-from netcfg.inventory.model import Interface, Inventory, Kind, Machine, Network, Segment
+from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
 from netcfg.lab.probe import DIRECT, VIA_ROUTER, forwarded_from, probes
 
 SNMP = """Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams OutRequests
@@ -45,6 +45,9 @@ def test_policy_routing_probes_cross_network_pairs_direct():
     found = probes(inv, render(inv, "policy-routing"), "policy-routing")
     assert [(p.segment, p.src, p.dst, p.expect) for p in found] == [
         ("fe", "198.51.100.10", "203.0.113.10", DIRECT),
+        # The internal paths are probed under every design.
+        ("srv", "10.20.1.1", "10.20.1.2", DIRECT),
+        ("srv", "2001:db8:20::a", "2001:db8:20::b", DIRECT),
     ]
 
 

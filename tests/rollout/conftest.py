@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netcfg.inventory.model import (
+from netcfg.model.inventory import (
     Interface,
     Inventory,
     Kind,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from netcfg.cli import main
-from netcfg.inventory import load_inventory
+from netcfg.inventory.load import load_inventory
 from netcfg.rollout.simulate import simulate
 
 from .conftest import INCIDENT

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netcfg.errors import InputError
-from netcfg.inventory.model import Kind, RolloutPolicy
+from netcfg.model.inventory import Kind, RolloutPolicy
 from netcfg.testing.fleet import fleet
 from netcfg.rollout.model import DISRUPTIVE, HOT, Change, plan_from_dict
 from netcfg.rollout.plan import hot_waves, plan_rollout

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from netcfg.errors import InputError
-from netcfg.inventory.model import RolloutPolicy
+from netcfg.model.inventory import RolloutPolicy
 from netcfg.rollout.estimate import link_rate_mib_s, precopy
 from netcfg.rollout.simulate import simulate
 
@@ -168,7 +168,7 @@ def test_zero_length_windows_end_and_the_planner_with_reconfigure_0_is_clean():
 
 
 def _incident_plan():
-    from netcfg.inventory import load_inventory
+    from netcfg.inventory.load import load_inventory
     from netcfg.rollout.model import DISRUPTIVE, Change
     from netcfg.rollout.plan import plan_rollout
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netcfg.inventory import load_inventory
+from netcfg.inventory.load import load_inventory
 from netcfg.rollout.model import DISRUPTIVE, Change
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import simulate

@@ -10,6 +10,7 @@ output groups naturally.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from functools import total_ordering
 from typing import Any
 
@@ -23,6 +24,24 @@ MAIN_TABLE = 254
 RESERVED_TABLES = frozenset({0, 253, 254, 255})
 DEFAULT_V4 = "0.0.0.0/0"
 DEFAULT_V6 = "::/0"
+
+
+class Kind(str, Enum):
+    KVM_HOST = "kvm-host"
+    VM = "vm"
+    PHYSICAL = "physical"
+    ROUTER = "router"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DesignName(str, Enum):
+    POLICY_ROUTING = "policy-routing"
+    FLAT = "flat"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def default_prefix(family: int) -> str:
@@ -134,8 +153,8 @@ class HostConfig:
     """Everything one machine's routing configuration consists of, in render order."""
 
     name: str
-    kind: str
-    design: str
+    kind: Kind
+    design: DesignName
     interfaces: tuple[InterfaceConfig, ...] = ()
     rules: tuple[Rule, ...] = ()
     routes: tuple[Route, ...] = ()
@@ -154,8 +173,8 @@ class HostConfig:
         """The canonical JSON-ready form; `from_dict` reads it back exactly."""
         return {
             "name": self.name,
-            "kind": self.kind,
-            "design": self.design,
+            "kind": self.kind.value,
+            "design": self.design.value,
             "forwarding": self.forwarding,
             "interfaces": [
                 {
@@ -206,8 +225,8 @@ class HostConfig:
         )
         return HostConfig(
             name=data["name"],
-            kind=data["kind"],
-            design=data["design"],
+            kind=Kind(data["kind"]),
+            design=DesignName(data["design"]),
             interfaces=interfaces,
             rules=tuple(Rule(**r) for r in data["rules"]),
             routes=tuple(Route(**r) for r in data["routes"]),

@@ -15,26 +15,9 @@ from types import MappingProxyType
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import Location
+from netcfg.model.host import DesignName, Kind
 
 NOWHERE = Location("<none>")
-
-
-class Kind(str, Enum):
-    KVM_HOST = "kvm-host"
-    VM = "vm"
-    PHYSICAL = "physical"
-    ROUTER = "router"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class Design(str, Enum):
-    POLICY_ROUTING = "policy-routing"
-    FLAT = "flat"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Reconfigure(str, Enum):
@@ -132,7 +115,7 @@ class RolloutPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    design: Design = Design.POLICY_ROUTING
+    design: DesignName = DesignName.POLICY_ROUTING
     reconfigure: Reconfigure = Reconfigure.LIVE
     seatbelt: Seatbelt = Seatbelt()
     rollout: RolloutPolicy = RolloutPolicy()

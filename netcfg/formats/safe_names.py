@@ -8,7 +8,7 @@ never write outside the output directory or smuggle a second command into a batc
 
 from __future__ import annotations
 
-from netcfg.host import HostConfig
+from netcfg.model.host import HostConfig
 from netcfg.errors import InputError, Location, Problem
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netcfg.host import Address, HostConfig, InterfaceConfig, Route, Rule
+from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 
 prefixes = st.sampled_from([None, "10.0.0.0/8", "203.0.113.0/26", "2001:db8::/64"])
 rules = st.builds(Rule, st.sampled_from([4, 6]), st.integers(1, 40), st.integers(1, 300), prefixes, prefixes)
@@ -31,8 +31,8 @@ def test_rules_and_routes_have_a_total_order(rule_list, route_list):
 def test_json_form_reads_back_exactly(rule_list, route_list):
     config = HostConfig(
         name="web1",
-        kind="vm",
-        design="policy-routing",
+        kind=Kind.VM,
+        design=DesignName.POLICY_ROUTING,
         interfaces=(
             InterfaceConfig("ethfe", "fe", False, (Address("ethfe", 4, "203.0.113.7/26"),
                                                    Address("ethfe", 6, "2001:db8::7/64"))),
@@ -46,6 +46,6 @@ def test_json_form_reads_back_exactly(rule_list, route_list):
 
 
 def test_configs_differing_in_one_rule_are_unequal():
-    a = HostConfig("h", "vm", "flat", rules=(Rule(4, 20, 2, src="10.0.0.0/8"),))
-    b = HostConfig("h", "vm", "flat", rules=(Rule(4, 20, 2, dst="10.0.0.0/8"),))
+    a = HostConfig("h", Kind.VM, DesignName.FLAT, rules=(Rule(4, 20, 2, src="10.0.0.0/8"),))
+    b = HostConfig("h", Kind.VM, DesignName.FLAT, rules=(Rule(4, 20, 2, dst="10.0.0.0/8"),))
     assert a != b

@@ -1,0 +1,207 @@
+"""The sandboxed Jinja2 environment every output format renders through.
+
+Templates may come from a user's `--templates DIR`, so they run sandboxed and immutable:
+they can read the model they are given but not call into or change anything else.
+StrictUndefined turns a misspelt variable into an error instead of an empty string in a
+routing file. A user directory only needs the templates it changes: the rest fall back
+to the defaults shipped inside the package (`netcfg.templates`).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from netcfg.model.host import (
+    MAIN_TABLE,
+    PROTOCOL,
+    Address,
+    HostConfig,
+    InterfaceConfig,
+    Route,
+    Rule,
+    table_name,
+)
+from netcfg.errors import InputError, Location, Problem
+from netcfg.formats.canonical_json import HostJson
+
+T = TypeVar("T")
+
+
+class PackageLoader(jinja2.BaseLoader):
+    """Loads the default templates through importlib.resources, so they are found both
+    from a source checkout (editable install) and from an installed wheel."""
+
+    def __init__(self, package: str = "netcfg.templates"):
+        self.root = importlib.resources.files(package)
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        node = self.root
+        for part in template.split("/"):
+            if part in ("", ".", ".."):
+                raise jinja2.TemplateNotFound(template)
+            node = node.joinpath(part)
+        if not node.is_file():
+            raise jinja2.TemplateNotFound(template)
+        source = node.read_text(encoding="utf-8")
+        return source, None, lambda: True
+
+
+# Frozen, slotted model types with nothing but data and read-only properties: public
+# attribute access on them is exactly what the sandbox would allow anyway, so it skips
+# the sandbox's generic checks (which cost more than the rest of rendering a machine).
+# Formats add their own frozen views (netplan's links).
+MODEL_TYPES: set[type] = {HostConfig, InterfaceConfig, Address, Rule, Route}
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) in MODEL_TYPES and not attribute.startswith("_"):
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+def yaml_str(value: Any) -> str:
+    """A YAML scalar that can never be misread: JSON string syntax is valid YAML, so a
+    name such as `on` or `1e3` stays a string."""
+    return json.dumps(str(value))
+
+
+def environment(templates: Path | None = None) -> Sandbox:
+    """The environment for the default templates, or `templates` over the defaults."""
+    loaders: list[jinja2.BaseLoader] = []
+    if templates is not None:
+        if not templates.is_dir():
+            raise InputError(
+                [Problem(Location(str(templates)), "templates directory does not exist")]
+            )
+        loaders.append(jinja2.FileSystemLoader(str(templates)))
+    loaders.append(PackageLoader())
+    env = Sandbox(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Compiled templates are kept for the whole run: each is compiled once and
+        # rendered per machine.
+        cache_size=-1,
+        auto_reload=False,
+    )
+    env.filters["yaml_str"] = yaml_str
+    # The canonical JSON of a HostConfig (or any JSON value): sorted keys, indent 2.
+    env.filters["canonical_json"] = HostJson()
+    env.filters["table_name"] = table_name
+    env.globals["PROTOCOL"] = PROTOCOL
+    env.globals["MAIN_TABLE"] = MAIN_TABLE
+    return env
+
+
+def template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """Load one template, turning a syntax error into an InputError at its file:line."""
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateSyntaxError as error:
+        where = Location(error.filename or error.name or name, error.lineno or 0, 1)
+        raise InputError([Problem(where, f"template syntax error: {error.message}")]) from None
+    except jinja2.TemplateNotFound:
+        raise InputError([Problem(Location(name), "template not found")]) from None
+
+
+class Templates:
+    """Compiled templates of one environment, each compiled on first use only.
+
+    Entry templates (one route, one rule) are rendered once per distinct entry object:
+    the designs share the `to` rules and on-link routes of a segment between all its
+    machines, so a fleet of 10,000 machines with hundreds of networks per segment
+    renders a few thousand entries, not millions. The cache is keyed by object identity
+    (hashing a frozen dataclass costs more than rendering the line is worth saving) and
+    keeps every entry it has seen alive, so no other object can take over an id while
+    its text is cached. Entries built per machine (its `from` rules, its defaults) are
+    mostly equal to another machine's: a second cache by value renders each distinct
+    one once."""
+
+    __slots__ = ("env", "_compiled", "_by_id", "_by_value", "_alive", "_attached")
+
+    def __init__(self, env: jinja2.Environment):
+        self.env = env
+        self._compiled: dict[str, jinja2.Template] = {}
+        self._by_id: dict[str, dict[int, str]] = {}
+        self._by_value: dict[str, dict[object, str]] = {}
+        self._alive: list[object] = []
+        self._attached: tuple[object, object] = (None, None)
+
+    def block(self, name: str, variable: str, entries: Sequence[object]) -> str:
+        """The texts of template `name` for each entry (bound to `variable`), joined."""
+        by_id = self._by_id.get(name)
+        if by_id is None:
+            by_id = self._by_id[name] = {}
+        parts = list(map(by_id.get, map(id, entries)))  # C-speed loop: no Python frame
+        if None in parts:  # first sight of some entries: render (or find) them
+            by_value = self._by_value.setdefault(name, {})
+            i = -1
+            while True:
+                try:
+                    i = parts.index(None, i + 1)  # the few misses, found at C speed
+                except ValueError:
+                    break
+                entry = entries[i]
+                text = by_value.get(entry)
+                if text is None:
+                    text = by_value[entry] = self.render(name, **{variable: entry})
+                parts[i] = by_id[id(entry)] = text
+                self._alive.append(entry)
+        return "".join(parts)  # type: ignore[arg-type]
+
+    def memo(self, key: object, compute: Callable[[], T]) -> T:
+        """compute() for the last key asked, reused while the same object is asked again
+        (networkd and netplan attach the same machine's routes one after the other)."""
+        last_key, value = self._attached
+        if last_key is not key:
+            value = compute()
+            self._attached = (key, value)
+        return value  # type: ignore[return-value]
+
+    def render(self, name: str, **context: object) -> str:
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            compiled = self._compiled[name] = template(self.env, name)
+        try:
+            return compiled.render(**context)
+        except Exception as error:
+            # Only a user's own template (it has a file name; the defaults ship in the
+            # package and have none, "<template>") turns any error into an input error: `{{ 1/0 }}`
+            # there is the user's mistake, in a default template it is netcfg's bug.
+            user = compiled.filename not in (None, "<template>")
+            if not isinstance(error, jinja2.TemplateError) and not user:
+                raise
+            # A user's template that misuses the model (StrictUndefined, the sandbox).
+            filename = compiled.filename if user else name
+            where = Location(filename, _template_line(error, filename), 1)
+            if isinstance(error, jinja2.TemplateNotFound):
+                message = f"template error: included template not found: {error.name}"
+            else:
+                message = f"template error: {error}"
+            raise InputError([Problem(where, message)]) from None
+
+
+def _template_line(error: BaseException, filename: str) -> int:
+    """The line of `filename` a render error happened at (Jinja2 rewrites tracebacks so
+    that template frames carry template lines), 0 if unknown."""
+    line = 0
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
