@@ -18,7 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a
 
 from benchmarks.harness import Result, measure  # noqa: E402
 from netcfg.testing.fleet import fleet  # noqa: E402
-from netcfg.rollout.model import DISRUPTIVE, Change  # noqa: E402
+from netcfg.impact.model import ChangeClass  # noqa: E402
+from netcfg.rollout.model import Change  # noqa: E402
+
+DISRUPTIVE = ChangeClass.DISRUPTIVE
 from netcfg.rollout.plan import plan_rollout  # noqa: E402
 from netcfg.rollout.simulate import simulate  # noqa: E402
 

@@ -24,8 +24,12 @@ from netcfg.errors import NetcfgError
 
 # Pipeline order, so `netcfg --help` lists the commands as the data flows; any other
 # module is registered after these.
-_ORDER = ("validate", "synth", "render", "impact", "rollout", "kernel")
-_found = {m.name for m in pkgutil.iter_modules(__path__)} - {"app", "common"}
+_ORDER = (
+    "validate", "synth", "render", "show", "diff", "impact", "who_uses", "check",
+    "plan", "simulate", "apply", "status", "lab",
+)
+_HELPERS = {"app", "console", "options", "read", "settings"}
+_found = {m.name for m in pkgutil.iter_modules(__path__)} - _HELPERS
 for _name in (*_ORDER, *sorted(_found - set(_ORDER))):
     if _name in _found and not _name.startswith("_"):
         importlib.import_module(f"{__name__}.{_name}")

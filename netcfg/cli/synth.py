@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.common import err
+from netcfg.cli.console import say
 from netcfg.inventory.synth import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS, write_synth
 
 
@@ -36,7 +36,4 @@ def synth(
     networks on fe; routers, KVM hosts, VMs in services, physical hosts) that validates
     cleanly, for tests and benchmarks."""
     files = write_synth(out_dir, machines, networks, seed)
-    err.print(
-        f"wrote {len(files)} files to {out_dir}: {machines:,} machines, {networks:,} networks (seed {seed})",
-        markup=False,
-    )
+    say(f"wrote {len(files)} files to {out_dir}: {machines:,} machines, {networks:,} networks (seed {seed})")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from netcfg.cli.app import app
-from netcfg.cli.common import InventoryArg, load, out
+from netcfg.cli.console import out
+from netcfg.cli.options import InventoryArgument, load
 from netcfg.inventory.summary import summary
 
 
 @app.command(rich_help_panel="Inventory")
-def validate(inventory: Path = InventoryArg) -> None:
+def validate(inventory: Path = InventoryArgument) -> None:
     """Check an inventory: every problem at once, one per line as
     file:line:col: error: message (hint), exit 2; a valid inventory prints a one-line
     summary and exits 0."""

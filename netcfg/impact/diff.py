@@ -11,36 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import chain
-from dataclasses import dataclass
 
+from netcfg.impact.model import HostDiff, HostState
 from netcfg.model.host import HostConfig, Rule
-from netcfg.model.inventory import Reconfigure
-
-ADDED, REMOVED, CHANGED = "added", "removed", "changed"
-HOT, DISRUPTIVE = "hot", "disruptive"
 
 # Display order of item kinds, and which of them need an interface restart.
 _ORDER = {"interface": 0, "address": 1, "forwarding": 2, "rule": 3, "route": 4}
 _DISRUPTIVE_KINDS = frozenset({"interface", "address"})
-
-
-@dataclass(frozen=True, slots=True)
-class HostDiff:
-    """What one machine's rendered configuration gains and loses."""
-
-    name: str
-    kind: str
-    state: str  # added | removed | changed
-    segments: tuple[str, ...]
-    added: tuple[str, ...]
-    removed: tuple[str, ...]
-    structural: bool  # an address, interface or bridge changes: needs a restart
-
-    def change(self, reconfigure: Reconfigure) -> str:
-        """hot or disruptive under the given reconfigure policy."""
-        if reconfigure is Reconfigure.RESTART or self.structural:
-            return DISRUPTIVE
-        return HOT
 
 
 def _structure(config: HostConfig) -> set[tuple[str, object]]:
@@ -151,8 +128,8 @@ def _diff(
     removed = [*(old_structure - new_structure), *((_kind_of(values[n]), values[n]) for n in old_entries - new_entries)]
     if not added and not removed:
         return None  # only the order of entries differs: nothing to apply
-    state = ADDED if base is None else REMOVED if head is None else CHANGED
-    structural = state != CHANGED or any(k in _DISRUPTIVE_KINDS for k, _ in (*added, *removed))
+    state = HostState.ADDED if base is None else HostState.REMOVED if head is None else HostState.CHANGED
+    structural = state is not HostState.CHANGED or any(k in _DISRUPTIVE_KINDS for k, _ in (*added, *removed))
     return HostDiff(
         name=name,
         kind=(head or base).kind,  # type: ignore[union-attr]

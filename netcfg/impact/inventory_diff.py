@@ -8,19 +8,13 @@ a seatbelt setting): they are still listed, so the report explains the whole dif
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
+from netcfg.impact.model import EntityChange
 from netcfg.impact.graph import DESIGN_NODE, Node, machine_node, network_node, segment_node
 from netcfg.model.inventory import Inventory, Machine
 
 POLICY_NODE: Node = ("policy",)
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class EntityChange:
-    node: Node
-    text: str
-    where: str = ""  # file:line:col in the head inventory (the base one for removals)
 
 
 def _where(entity: object) -> str:

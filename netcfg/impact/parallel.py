@@ -3,7 +3,7 @@
 Rendering and diffing are pure and independent per machine, so a fleet-wide change
 over thousands of machines is split by machine over forked worker processes (they
 inherit both inventories copy-on-write; only the small HostDiffs travel back). Small
-changes, platforms without fork, and NETCFG_JOBS=1 run in process.
+changes, platforms without fork, and jobs=1 run in process.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import threading
 from collections.abc import Sequence
 
 from netcfg.designs import render
-from netcfg.impact.diff import HostDiff, diff_configs
-from netcfg.model.inventory import DesignName, Inventory
+from netcfg.impact.diff import diff_configs
+from netcfg.impact.model import HostDiff
+from netcfg.model.host import DesignName
+from netcfg.model.inventory import Inventory
 
 PARALLEL_MIN = 2_000  # below this many candidates, forking costs more than it saves
 MAX_JOBS = 4
@@ -26,18 +28,23 @@ MAX_JOBS = 4
 _JOB: tuple[Inventory, Inventory, DesignName, DesignName] | None = None
 
 
-def jobs() -> int:
-    configured = os.environ.get("NETCFG_JOBS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return max(1, min(MAX_JOBS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+def default_jobs() -> int:
+    """Worker processes worth forking here: the CPUs this process may use, at most MAX_JOBS."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_JOBS, cpus))
 
 
 def render_and_diff(
-    base: Inventory, head: Inventory, base_design: DesignName, head_design: DesignName, names: Sequence[str]
+    base: Inventory,
+    head: Inventory,
+    base_design: DesignName,
+    head_design: DesignName,
+    names: Sequence[str],
+    jobs: int = 1,
 ) -> dict[str, HostDiff]:
-    """Diffs of the machines `names` (changed ones only, by name)."""
-    workers = jobs()
+    """Diffs of the machines `names` (changed ones only, by name), over up to `jobs`
+    processes."""
+    workers = max(1, jobs)
     # Forking a process that runs other threads can deadlock the child on a lock one of
     # them held: a library caller with threads gets the in-process path.
     if workers == 1 or len(names) < PARALLEL_MIN or sys.platform != "linux" or threading.active_count() > 1:

@@ -11,33 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-
+from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
-from netcfg.impact.diff import HostDiff
+from netcfg.model.host import DesignName
 from netcfg.model.inventory import Seatbelt
 
-PASS, STAGGER, BLOCK = "pass", "stagger", "block"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    decision: str  # pass | stagger | block
-    reasons: tuple[str, ...]
-    approved_by: Approval | None = None
-
-
-def digest(design: str, changes: Iterable[tuple[HostDiff, str]]) -> str:
+def digest(design: DesignName, changes: Iterable[tuple[HostDiff, ChangeClass]]) -> str:
     """sha256 over the canonical semantic diff: machines by name, items sorted, with
     their class. Depends on nothing but what would be applied, so reformatting,
     reordering or commenting the inventory never changes it."""
     canonical = {
-        "design": design,
+        "design": design.value,
         "hosts": [
             {
                 "name": d.name,
-                "state": d.state,
-                "change": change,
+                "state": d.state.value,
+                "change": change.value,
                 "added": sorted(d.added),
                 "removed": sorted(d.removed),
             }
@@ -70,7 +59,7 @@ def decide(
     seatbelt: Seatbelt,
     change_digest: str,
     approvals: Iterable[Approval] = (),
-) -> Decision:
+) -> Verdict:
     n = len(touched)
     fraction = n / total if total else 0.0
     blockers: list[str] = []
@@ -95,7 +84,7 @@ def decide(
     )
     approvals = sorted(approvals)
     if not blockers:
-        return Decision(STAGGER if staggered else PASS, (size,))
+        return Verdict(Decision.STAGGER if staggered else Decision.PASS, (size,))
     matching = [a for a in approvals if a.digest == change_digest]
     stale = [
         f"approval {a.file} by {a.by} does not match this change (digest {a.digest[:12]}…, "
@@ -110,6 +99,6 @@ def decide(
             f"approved by {approval.by} in {approval.file}: {approval.reason}",
             size,
         )
-        return Decision(STAGGER if staggered else PASS, tuple(reasons), approval)
+        return Verdict(Decision.STAGGER if staggered else Decision.PASS, tuple(reasons), approval)
     reasons = (*blockers, *stale, f"blocked: approve it with an approvals/*.yaml naming digest {change_digest}")
-    return Decision(BLOCK, tuple(reasons))
+    return Verdict(Decision.BLOCK, tuple(reasons))

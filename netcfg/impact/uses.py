@@ -6,27 +6,36 @@ network?" and "what would changing it touch?" always agree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
 from netcfg.designs import get_design
-from netcfg.model.host import DesignName
+from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
 
 
-def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | None = None) -> list[dict[str, str]]:
-    """Machines using a segment, a prefix or an address, each with why.
+@dataclass(frozen=True, slots=True, order=True)
+class Use:
+    """One machine using the queried thing, on one segment, and why."""
 
-    Rows: {"machine", "kind", "segment", "why"}. "holds" rows are machines with an
-    address in it; "depends" rows are machines whose configuration reads it (under
-    policy-routing every machine of the segment with an address of that family)."""
+    machine: str
+    segment: str
+    kind: Kind
+    why: str
+
+
+def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | None = None) -> list[Use]:
+    """Machines using a segment, a prefix or an address, each with why: machines with
+    an address in it, and machines whose configuration reads it (under policy-routing
+    every machine of the segment with an address of that family)."""
     design = get_design(design_name if design_name is not None else inventory.policy.design)
     graph = build_graph(inventory, design.name)
-    rows: dict[tuple[str, str], dict[str, str]] = {}
+    rows: dict[tuple[str, str], Use] = {}
 
     def add(name: str, segment: str, why: str) -> None:
-        machine = inventory.machines[name]
-        rows.setdefault((name, segment), {"machine": name, "kind": str(machine.kind), "segment": segment, "why": why})
+        rows.setdefault((name, segment), Use(name, segment, inventory.machines[name].kind, why))
 
     if query in inventory.segments:
         for name in sorted(dependents(graph, segment_node(query))):
@@ -76,5 +85,5 @@ def _segment_of_gateway(inventory: Inventory, address: IPAddress) -> str:
     return "-"
 
 
-def _ordered(rows: dict[tuple[str, str], dict[str, str]]) -> list[dict[str, str]]:
+def _ordered(rows: dict[tuple[str, str], Use]) -> list[Use]:
     return [rows[k] for k in sorted(rows)]

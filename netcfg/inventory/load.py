@@ -25,12 +25,12 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.errors import InputError, Location, Problem
+from netcfg.inventory.approvals import APPROVALS_DIR  # read by the seatbelt, not as inventory
 from netcfg.inventory.checks import check_inventory
+from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import (
-    DesignName,
     Interface,
     Inventory,
-    Kind,
     Machine,
     Network,
     Policy,
@@ -43,7 +43,6 @@ from netcfg.model.inventory import (
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 TOP_LEVEL_KEYS = ("segments", "networks", "machines", "policy")
-APPROVALS_DIR = "approvals"  # approvals are read by the seatbelt, not as inventory
 NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 

@@ -1,4 +1,5 @@
-"""Where an inventory comes from: a directory (or file) on disk, or a git revision.
+"""Where an inventory comes from (a directory or file on disk, or a git revision), and
+loading it from there with the approvals stored beside it.
 
 A git revision is read with real git, object by object, without touching the work
 tree or the index (`git ls-tree` + `git cat-file --batch`), so `netcfg check --base
@@ -15,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
+from netcfg.inventory.approvals import APPROVALS_DIR, Approval, parse_approvals
+from netcfg.inventory.load import load_inventory, load_inventory_texts
+from netcfg.model.inventory import Inventory
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -151,3 +156,38 @@ def disk_texts(root: Path, subdir: str) -> Mapping[str, str]:
         for p in sorted(folder.iterdir())
         if p.is_file() and p.name.endswith(YAML_SUFFIXES)
     }
+
+
+def load_source(source: Source) -> tuple[Inventory, tuple[Approval, ...]]:
+    """The inventory of one side and the approvals stored with it."""
+    if source.path is not None:
+        inventory = load_inventory(source.path)
+        if source.path.is_dir():
+            return inventory, parse_approvals(disk_texts(source.path, APPROVALS_DIR), str(source.path))
+        return inventory, ()
+    texts = read_texts(source)
+    prefix = APPROVALS_DIR + "/"
+    approval_texts = {p: t for p, t in texts.items() if p.startswith(prefix) and "/" not in p[len(prefix) :]}
+    # Keys name the file as git shows it ("origin/main:inventory/networks.yaml"), so
+    # every error points at rev:path:line:col.
+    inventory_texts = {
+        f"{source.label}/{p}" if p else source.label: t for p, t in texts.items() if not p.startswith(prefix)
+    }
+    inventory = load_inventory_texts(inventory_texts, source=source.label)
+    return inventory, parse_approvals(approval_texts, source.label)
+
+
+def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
+    """Both sides, with every problem of both reported at once; the head's approvals."""
+    problems = []
+    loaded = []
+    with rare_full_collections():  # loading builds millions of small objects
+        for side in (base, head):
+            try:
+                loaded.append(load_source(side))
+            except InputError as error:
+                problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    (base_inv, _), (head_inv, approvals) = loaded
+    return base_inv, head_inv, approvals

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from netcfg.model.inventory import Inventory, Kind
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory
 
 
 def summary(inventory: Inventory) -> str:

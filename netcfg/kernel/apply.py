@@ -32,22 +32,13 @@ from netcfg.kernel.read import (
 )
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 
-DEFAULT_RUN_DIR = "/run/netcfg"
-
-
-def run_dir() -> str:
-    """Where lock and lab state files live; NETCFG_RUN_DIR overrides (tests, labs)."""
-    return os.environ.get("NETCFG_RUN_DIR", DEFAULT_RUN_DIR)
-
-
 class LockedError(ApplyError):
     """Another apply holds the namespace; nothing was changed (exit 5)."""
 
 
 @contextmanager
-def namespace_lock(netns: str, lock_dir: str | None = None) -> Iterator[None]:
+def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
     """One apply per namespace at a time: a second one fails at once, it does not wait."""
-    lock_dir = lock_dir or run_dir()
     netns_path(netns)  # validates the name before it becomes a file name
     os.makedirs(lock_dir, exist_ok=True)
     path = os.path.join(lock_dir, f"{netns}.lock")
@@ -253,7 +244,7 @@ def apply_host(
     *,
     dry_run: bool = False,
     show: Callable[[Plan], None] | None = None,
-    lock_dir: str | None = None,
+    lock_dir: str,
 ) -> Outcome:
     """Make the namespace's owned state equal `host`'s; raises InputError (nothing
     touched) or ApplyError (rolled back)."""

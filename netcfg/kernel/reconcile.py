@@ -172,31 +172,3 @@ def plan(live: OwnedState, desired: OwnedState) -> Plan:
     steps += [Step("remove", old) for _, old in d.addresses.different if old.family == 4]
     steps += [Step("remove", old) for old in d.addresses.extra]
     return Plan(tuple(steps))
-
-
-def entry_dict(entry: Entry) -> dict[str, Any]:
-    if isinstance(entry, Address):
-        return {"interface": entry.interface, "family": entry.family, "address": entry.address}
-    if isinstance(entry, Rule):
-        return {"family": entry.family, "priority": entry.priority, "table": entry.table,
-                "src": entry.src, "dst": entry.dst}
-    return {"family": entry.family, "table": entry.table, "dst": entry.dst,
-            "gateway": entry.gateway, "device": entry.device, "scope": entry.scope,
-            "metric": entry.metric, "protocol": entry.protocol}
-
-
-def drift_dict(d: Drift) -> dict[str, Any]:
-    """The JSON form `netcfg status --format json` prints."""
-    out: dict[str, Any] = {}
-    for kind in KINDS:
-        k: KindDrift = getattr(d, kind)
-        out[kind] = {
-            "missing": [entry_dict(e) | {"text": describe(e)} for e in k.missing],
-            "extra": [entry_dict(e) | {"text": describe(e)} for e in k.extra],
-            "different": [
-                {"desired": entry_dict(want) | {"text": describe(want)},
-                 "live": entry_dict(have) | {"text": describe(have)}}
-                for want, have in k.different
-            ],
-        }
-    return out

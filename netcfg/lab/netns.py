@@ -12,7 +12,7 @@ Layout of lab NAME:
   - every machine's addresses, rules and routes are installed by `apply_host`.
 VMs attach to the segment bridge directly (their hypervisor's bridge is not chained).
 
-Every namespace name is written to the state file /run/netcfg/lab-NAME.json before
+Every namespace name is written to the state file STATE_DIR/lab-NAME.json before
 the namespace is created, so `down` removes everything, also after a failed or
 interrupted `up` (which cleans up after itself as well).
 """
@@ -35,8 +35,9 @@ from netcfg.model.host import HostConfig
 from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.files import write_atomic
-from netcfg.model.inventory import DesignName, Inventory, Kind
-from netcfg.kernel.apply import apply_host, run_dir
+from netcfg.model.host import DesignName, Kind
+from netcfg.model.inventory import Inventory
+from netcfg.kernel.apply import apply_host
 from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
 
@@ -85,15 +86,15 @@ def check_name(name: str) -> str:
     return name
 
 
-def state_path(name: str, state_dir: str | None = None) -> str:
-    return os.path.join(state_dir or run_dir(), f"lab-{check_name(name)}.json")
+def state_path(name: str, state_dir: str) -> str:
+    return os.path.join(state_dir, f"lab-{check_name(name)}.json")
 
 
-def write_state(state: LabState, state_dir: str | None = None) -> None:
+def write_state(state: LabState, state_dir: str) -> None:
     write_atomic(state_path(state.name, state_dir), state.to_json())
 
 
-def read_state(name: str, state_dir: str | None = None) -> LabState | None:
+def read_state(name: str, state_dir: str) -> LabState | None:
     try:
         with open(state_path(name, state_dir)) as handle:
             return LabState.from_json(handle.read())
@@ -133,7 +134,7 @@ def up(
     design: str | None = None,
     hosts: str | None = None,
     *,
-    state_dir: str | None = None,
+    state_dir: str,
     say: Say = _quiet,
 ) -> LabState:
     """Build the lab; on any failure or interrupt, remove what was made and re-raise."""
@@ -228,7 +229,7 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None
     say(f"links: {port} veth pairs on {len(bridges)} segment bridges")
 
 
-def down(name: str, *, state_dir: str | None = None, say: Say = _quiet) -> list[str]:
+def down(name: str, *, state_dir: str, say: Say = _quiet) -> list[str]:
     """Remove every namespace the lab recorded, then its state file; the removed ones."""
     state = read_state(name, state_dir)
     if state is None:
@@ -241,7 +242,7 @@ def down(name: str, *, state_dir: str | None = None, say: Say = _quiet) -> list[
             removed.append(ns)
         # The apply lock files of the lab's namespaces go too: nothing of it is left.
         try:
-            os.unlink(os.path.join(state_dir or run_dir(), f"{ns}.lock"))
+            os.unlink(os.path.join(state_dir, f"{ns}.lock"))
         except FileNotFoundError:
             pass
     os.unlink(state_path(name, state_dir))

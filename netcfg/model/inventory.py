@@ -138,6 +138,8 @@ class Inventory:
     policy: Policy = Policy()
     source: str = ""  # the directory or file it was loaded from
     index: NetworkIndex = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    # host -> its VMs in name order: the planner and the analysis ask per hypervisor.
+    vms: Mapping[str, tuple[Machine, ...]] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     @staticmethod
     def build(
@@ -153,13 +155,19 @@ class Inventory:
         if not isinstance(machines, Mapping):
             machines = {m.name: m for m in machines}
         ordered = tuple(sorted(networks, key=network_order))
+        machines = _frozen_map(machines)
+        vms: dict[str, list[Machine]] = {}
+        for machine in machines.values():
+            if machine.kind is Kind.VM and machine.host is not None:
+                vms.setdefault(machine.host, []).append(machine)
         return Inventory(
             _frozen_map(segments),
             ordered,
-            _frozen_map(machines),
+            machines,
             policy,
             source,
             NetworkIndex(ordered),
+            MappingProxyType({h: tuple(v) for h, v in vms.items()}),
         )
 
     def networks_on(self, segment: str, family: int | None = None) -> tuple[Network, ...]:
@@ -174,7 +182,7 @@ class Inventory:
         return self.index.lookup(address, segment)
 
     def vms_of(self, host: str) -> tuple[Machine, ...]:
-        return tuple(m for m in self.machines.values() if m.kind is Kind.VM and m.host == host)
+        return self.vms.get(host, ())
 
 
 def network_order(network: Network) -> tuple[str, int, int, int]:

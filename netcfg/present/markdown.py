@@ -1,4 +1,4 @@
-"""The Markdown summary of a report, fit for a pull-request comment.
+"""The Markdown summary of an impact, fit for a pull-request comment.
 
 Short on top (decision, totals, reasons, inventory changes), the 20 most important
 machines in a table, the rest folded into a <details> block. GitHub refuses comments
@@ -7,18 +7,20 @@ over 65,536 characters, so the folded list is capped and points at the JSON repo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+
+from netcfg.impact.model import ChangeClass, Decision, HostState, Impact, TouchedHost
 
 TOP = 20
 FOLDED_MAX = 200  # rows in the <details> block; the JSON report has them all
 MAX_CAUSES = 3  # per machine in the tables
+MAX_ERRORS = 200
 
 _TITLE = {
-    "pass": "pass",
-    "stagger": "stagger (rollout in waves)",
-    "block": "**BLOCKED** until approved",
-    "invalid": "**invalid inventory**",
+    Decision.PASS: "pass",
+    Decision.STAGGER: "stagger (rollout in waves)",
+    Decision.BLOCK: "**BLOCKED** until approved",
+    Decision.INVALID: "**invalid inventory**",
 }
 
 
@@ -31,63 +33,62 @@ def _pct(fraction: float) -> str:
     return f"{fraction * 100:.1f} %"
 
 
-def _host_rows(hosts: Iterable[Mapping[str, Any]]) -> list[str]:
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _host_rows(hosts: Iterable[TouchedHost]) -> list[str]:
     rows = [
         "| machine | kind | change | segments | causes | +/− | evacuate |",
         "|---|---|---|---|---|---|---|",
     ]
     for h in hosts:
-        causes = "; ".join(h["causes"][:MAX_CAUSES])
-        if len(h["causes"]) > MAX_CAUSES:
-            causes += f" (+{len(h['causes']) - MAX_CAUSES} more)"
-        evacuate = ", ".join(h["evacuate"][:5]) + (f" (+{len(h['evacuate']) - 5})" if len(h["evacuate"]) > 5 else "")
-        state = f" ({h['state']})" if h.get("state") not in (None, "changed") else ""
+        causes = "; ".join(h.causes[:MAX_CAUSES])
+        if len(h.causes) > MAX_CAUSES:
+            causes += f" (+{len(h.causes) - MAX_CAUSES} more)"
+        evacuate = ", ".join(h.evacuate[:5]) + (f" (+{len(h.evacuate) - 5})" if len(h.evacuate) > 5 else "")
+        state = f" ({h.diff.state})" if h.diff.state is not HostState.CHANGED else ""
         rows.append(
-            f"| `{_cell(h['name'])}`{state} | {h['kind']} | {h['change']} | {_cell(', '.join(h['segments']))} "
-            f"| {_cell(causes)} | +{len(h['added'])} −{len(h['removed'])} | {_cell(evacuate)} |"
+            f"| `{_cell(h.diff.name)}`{state} | {h.diff.kind} | {h.change} | {_cell(', '.join(h.diff.segments))} "
+            f"| {_cell(causes)} | +{len(h.diff.added)} −{len(h.diff.removed)} | {_cell(evacuate)} |"
         )
     return rows
 
 
-def summary(report: Mapping[str, Any], title: str = "netcfg check") -> str:
-    if report["decision"] == "invalid":
-        return invalid_summary(report.get("errors", []), title)
-    totals = report.get("totals", {})
+def summary(impact: Impact, title: str = "netcfg check") -> str:
+    if impact.decision is Decision.INVALID:
+        return invalid_summary(impact.errors, title)
     lines = [
-        f"### {title}: {_TITLE.get(report['decision'], report['decision'])}",
+        f"### {title}: {_TITLE[impact.decision]}",
         "",
-        f"**{report['hosts_touched']} of {report['hosts_total']} machines touched "
-        f"({_pct(report['fraction'])})** · design `{report['design']}` · reconfigure "
-        f"`{report.get('reconfigure', '?')}`  ",
-        f"{totals.get('hot', 0)} hot · {totals.get('disruptive', 0)} disruptive · "
-        f"{totals.get('evacuate', 0)} VMs to evacuate · digest `{report['digest'][:16]}`",
+        f"**{impact.hosts_touched} of {impact.hosts_total} machines touched "
+        f"({_pct(impact.fraction)})** · design `{impact.design}` · reconfigure "
+        f"`{impact.reconfigure}`  ",
+        f"{impact.total(ChangeClass.HOT)} hot · {impact.total(ChangeClass.DISRUPTIVE)} disruptive · "
+        f"{impact.evacuations} VMs to evacuate · digest `{(impact.digest or '')[:16]}`",
         "",
         "**Decision**",
         "",
-        *[f"- {_cell(r)}" for r in report["reasons"]],
+        *[f"- {_cell(r)}" for r in impact.reasons],
     ]
-    changes = report.get("changes", [])
-    if changes:
+    if impact.changes:
+        touches = impact.touched_by_change()
         lines += ["", "**Inventory changes**", ""]
-        for c in changes[:50]:
-            where = f" (`{c['where']}`)" if c.get("where") else ""
-            touches = c.get("touches", 0)
-            lines.append(f"- {_cell(c['text'])}{where}: {touches} machine{'s' if touches != 1 else ''} touched")
-        if len(changes) > 50:
-            lines.append(f"- … and {len(changes) - 50} more (JSON report)")
-    segments = {s: v for s, v in report.get("segments", {}).items() if v["touched"]}
-    kinds = {k: v for k, v in report.get("kinds", {}).items() if v["touched"]}
-    if segments or kinds:
-        lines += ["", "| touched | " + " | ".join([*segments, *kinds]) + " |"]
-        lines.append("|---|" + "---|" * (len(segments) + len(kinds)))
-        cells = [f"{v['touched']} / {v['machines']}" for v in [*segments.values(), *kinds.values()]]
-        lines.append("| machines | " + " | ".join(cells) + " |")
-    hosts = report["hosts"]
+        for c in impact.changes[:50]:
+            where = f" (`{c.where}`)" if c.where else ""
+            lines.append(f"- {_cell(c.text)}{where}: {_plural(touches.get(c.text, 0), 'machine')} touched")
+        if len(impact.changes) > 50:
+            lines.append(f"- … and {len(impact.changes) - 50} more (JSON report)")
+    groups = [(s, c) for s, c in impact.segments if c.touched] + [(k, c) for k, c in impact.kinds if c.touched]
+    if groups:
+        lines += ["", "| touched | " + " | ".join(name for name, _ in groups) + " |"]
+        lines.append("|---|" + "---|" * len(groups))
+        lines.append("| machines | " + " | ".join(f"{c.touched} / {c.machines}" for _, c in groups) + " |")
+    hosts = impact.hosts
     if hosts:
-        top = hosts[:TOP]
         heading = f"all {len(hosts)}" if len(hosts) <= TOP else f"{TOP} most important of {len(hosts)}"
         lines += ["", f"**Machines** ({heading}; disruptive KVM hosts first)", ""]
-        lines += _host_rows(top)
+        lines += _host_rows(hosts[:TOP])
         rest = hosts[TOP:]
         if rest:
             shown = rest[:FOLDED_MAX]
@@ -96,13 +97,13 @@ def summary(report: Mapping[str, Any], title: str = "netcfg check") -> str:
             if len(rest) > len(shown):
                 lines += ["", f"… and {len(rest) - len(shown)} more: see the JSON report."]
             lines += ["", "</details>"]
-    if report["decision"] == "block":
+    if impact.decision is Decision.BLOCK:
         lines += [
             "",
             "To approve exactly this change, add a file `approvals/<name>.yaml` to the inventory:",
             "",
             "```yaml",
-            f"digest: {report['digest']}",
+            f"digest: {impact.digest}",
             "by: <your name>",
             "reason: <why this fleet-wide change is safe>",
             "```",
@@ -113,13 +114,13 @@ def summary(report: Mapping[str, Any], title: str = "netcfg check") -> str:
 def invalid_summary(errors: Iterable[str], title: str = "netcfg check") -> str:
     errors = list(errors)
     lines = [
-        f"### {title}: {_TITLE['invalid']}",
+        f"### {title}: {_TITLE[Decision.INVALID]}",
         "",
-        f"The inventory does not load ({len(errors)} problem{'s' if len(errors) != 1 else ''}); nothing was analysed.",
+        f"The inventory does not load ({_plural(len(errors), 'problem')}); nothing was analysed.",
         "",
         "```",
-        *errors[:200],
-        *([f"… and {len(errors) - 200} more"] if len(errors) > 200 else []),
+        *errors[:MAX_ERRORS],
+        *([f"… and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else []),
         "```",
     ]
     return "\n".join(lines) + "\n"

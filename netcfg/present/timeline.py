@@ -5,35 +5,62 @@ Per host one lane (`<g class="lane" data-host=...>`): its evacuation span, migra
 out and in, its maintenance, and underneath its memory (resident + incoming) over time
 against its capacity, red where the plan would overcommit it. Hot-change waves and the
 maintenance of VMs and other machines are summarised in bands at the top.
+
+This module computes the geometry; `timeline.html.j2` lays it out (autoescaped, so no
+inventory name can break out of the page).
 """
 
 from __future__ import annotations
 
+import importlib.resources
 from collections import defaultdict
-from html import escape
-from typing import Any
+from dataclasses import dataclass
 
+import jinja2
+
+from netcfg.rollout.model import Maintenance, Migration, Plan
 from netcfg.rollout.simulate import Simulation
 
 LABEL_W = 150
 PLOT_W = 1150
 LANE_H = 46
 BAND_H = 22
+TOP = 30
 TICK_CHOICES = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+LEGEND = (
+    ("evacuation", "#dbe8fb"),
+    ("migration out", "#2f6fd6"),
+    ("migration in", "#2e9e58"),
+    ("maintenance", "#f29d38"),
+    ("hot wave", "#8a5cd1"),
+    ("memory over capacity", "#e08a99"),
+)
 
-CSS = """
-body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#222;background:#fff}
-h1{font-size:18px;margin:0 0 4px} p.meta{margin:0 0 10px;color:#555}
-.ok{color:#176b2c;font-weight:600} .bad{color:#b00020;font-weight:600}
-svg text{font:11px system-ui,sans-serif;fill:#333}
-.grid{stroke:#e4e4e4} .axis{stroke:#999}
-.evac{fill:#dbe8fb} .out{fill:#2f6fd6} .in{fill:#2e9e58} .maint{fill:#f29d38}
-.wave{fill:#8a5cd1} .vmmaint{fill:#f29d38;opacity:.55}
-.mem{fill:none;stroke:#444;stroke-width:1.2} .cap{stroke:#b00020;stroke-dasharray:4 3}
-.over{fill:#b00020;opacity:.35} .lanebg{fill:#fafafa}
-.legend span{display:inline-block;margin-right:14px}
-.legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
-"""
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A rectangle on the page, with the text shown on hover."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str
+    css: str = ""
+    data: str = ""  # the data-wave index of a hot wave
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    host: str
+    y: float
+    peak: float
+    capacity: float
+    boxes: tuple[Box, ...]
+    capacity_y: float
+    memory_path: str  # SVG path of resident + incoming memory over time
+    over: float | None  # worst overcommitment, GiB
+    strip_y: float
 
 
 def _clock(seconds: float) -> str:
@@ -41,138 +68,117 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def render_html(plan: dict[str, Any], simulation: Simulation, title: str = "netcfg rollout plan") -> str:
-    """The page for `plan` (plan-file JSON) with memory curves from `simulation`."""
-    makespan = max(float(plan.get("makespan_s", 0.0)), simulation.makespan_s, 1.0)
-    scale = PLOT_W / makespan
+class _Scale:
+    def __init__(self, makespan: float):
+        self.factor = PLOT_W / makespan
 
-    def x(t: float) -> float:
-        return LABEL_W + t * scale
+    def x(self, t: float) -> float:
+        return LABEL_W + t * self.factor
 
-    outgoing, incoming = defaultdict(list), defaultdict(list)
-    for m in plan.get("migrations", []):
-        outgoing[m["from"]].append(m)
-        incoming[m["to"]].append(m)
-    windows = defaultdict(list)
-    for w in plan.get("maintenance", []):
-        windows[w["host"]].append(w)
+    def width(self, start: float, end: float, least: float) -> float:
+        return max(least, (end - start) * self.factor)
+
+
+def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout plan") -> str:
+    """The page for `plan`, with memory curves from `simulation`."""
+    makespan = max(plan.makespan_s, simulation.makespan_s, 1.0)
+    scale = _Scale(makespan)
+    outgoing: dict[str, list[Migration]] = defaultdict(list)
+    incoming: dict[str, list[Migration]] = defaultdict(list)
+    for m in plan.migrations:
+        outgoing[m.source].append(m)
+        incoming[m.target].append(m)
+    windows: dict[str, list[Maintenance]] = defaultdict(list)
+    for w in plan.maintenance:
+        windows[w.host].append(w)
     hypervisors = set(simulation.capacity_gib)
-    lanes = sorted(
+    lanes_hosts = sorted(
         {h for h in windows if h in hypervisors} | set(outgoing) | set(incoming),
-        key=lambda h: (min([w["start_s"] for w in windows.get(h, [])] + [m["start_s"] for m in outgoing.get(h, [])]
+        key=lambda h: (min([w.start_s for w in windows.get(h, [])] + [m.start_s for m in outgoing.get(h, [])]
                            + [float("inf")]), h),
     )
     others = sorted(h for h in windows if h not in hypervisors)
+    height = TOP + 2 * BAND_H + len(lanes_hosts) * LANE_H + 20
 
-    top = 30
-    bands = 2
-    height = top + bands * BAND_H + len(lanes) * LANE_H + 20
-    parts: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + PLOT_W + 20}" height="{height}" '
-        f'role="img" aria-label="rollout timeline">'
-    ]
-    # Time axis and grid.
     step = next((s for s in TICK_CHOICES if makespan / s <= 12), TICK_CHOICES[-1])
+    ticks = []
     t = 0.0
     while t <= makespan + 1e-9:
-        parts.append(f'<line class="grid" x1="{x(t):.1f}" y1="{top - 4}" x2="{x(t):.1f}" y2="{height - 16}"/>')
-        parts.append(f'<text x="{x(t):.1f}" y="{top - 8}" text-anchor="middle">{_clock(t)}</text>')
+        ticks.append((scale.x(t), _clock(t)))
         t += step
-    y = top
-    # Band: hot waves.
-    parts.append(f'<text x="4" y="{y + 14}">hot waves</text>')
-    for w in plan.get("waves", []):
-        width = max(2.0, (w["end_s"] - w["start_s"]) * scale)
-        hosts = escape(", ".join(w["hosts"][:20]) + (" …" if len(w["hosts"]) > 20 else ""))
-        parts.append(f'<rect class="wave" data-wave="{w["index"]}" x="{x(w["start_s"]):.1f}" y="{y + 4}" '
-                     f'width="{width:.1f}" height="{BAND_H - 8}"><title>wave {w["index"]}: '
-                     f'{len(w["hosts"])} hosts: {hosts}</title></rect>')
-    y += BAND_H
-    # Band: maintenance of machines that are not hypervisors (VMs, physical, routers).
-    parts.append(f'<text x="4" y="{y + 14}">other windows<title>maintenance of {len(others)} VMs and '
-                 f'other machines</title></text><text x="{LABEL_W - 6}" y="{y + 14}" text-anchor="end">'
-                 f'{len(others)}</text>')
-    for h in others:
-        for w in windows[h]:
-            width = max(1.0, (w["end_s"] - w["start_s"]) * scale)
-            parts.append(f'<rect class="vmmaint" x="{x(w["start_s"]):.1f}" y="{y + 4}" width="{width:.1f}" '
-                         f'height="{BAND_H - 8}"><title>{escape(h)}: {w["start_s"]:.0f}-{w["end_s"]:.0f} s</title></rect>')
-    y += BAND_H
+
+    waves = tuple(
+        Box(scale.x(w.start_s), TOP + 4, scale.width(w.start_s, w.end_s, 2.0), BAND_H - 8,
+            f"wave {w.index}: {len(w.hosts)} hosts: " + ", ".join(w.hosts[:20]) + (" …" if len(w.hosts) > 20 else ""),
+            "wave", str(w.index))
+        for w in plan.waves
+    )
+    other_windows = tuple(
+        Box(scale.x(w.start_s), TOP + BAND_H + 4, scale.width(w.start_s, w.end_s, 1.0), BAND_H - 8,
+            f"{h}: {w.start_s:.0f}-{w.end_s:.0f} s", "vmmaint")
+        for h in others for w in windows[h]
+    )
     over = simulation.overcommitted()
-    for host in lanes:
-        parts.append(_lane(host, y, x, scale, outgoing[host], incoming[host], windows.get(host, []),
+    y = TOP + 2 * BAND_H
+    lanes = []
+    for host in lanes_hosts:
+        lanes.append(_lane(host, y, scale, outgoing[host], incoming[host], windows.get(host, []),
                            simulation, over.get(host)))
         y += LANE_H
-    parts.append("</svg>")
-
-    summary = simulation.to_dict()
-    verdict = ('<span class="ok">simulates clean</span>' if simulation.clean else
-               f'<span class="bad">{len(simulation.violations)} invariant violations; '
-               f'{len(over)} hosts overcommitted</span>')
-    ratio = plan.get("ratio")
-    meta = (f'makespan {_clock(makespan)} ({makespan:.0f} s), lower bound '
-            f'{float(plan.get("lower_bound_s", 0)):.0f} s'
-            + (f', ratio {ratio:.2f}' if isinstance(ratio, (int, float)) else "")
-            + f'; {len(plan.get("migrations", []))} migrations, peak '
-            f'{summary["peak_parallel_evacuations"]} parallel evacuations; ')
-    legend = ''.join(f'<span><i style="background:{c}"></i>{n}</span>' for n, c in (
-        ("evacuation", "#dbe8fb"), ("migration out", "#2f6fd6"), ("migration in", "#2e9e58"),
-        ("maintenance", "#f29d38"), ("hot wave", "#8a5cd1"), ("memory over capacity", "#e08a99")))
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{escape(title)}</h1><p class=\"meta\">{meta}{verdict}</p>"
-        f"<p class=\"legend\">{legend}<span>memory: line = resident + incoming, dashed = capacity</span></p>"
-        + "".join(parts) + "</body></html>\n"
+    environment = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    source = importlib.resources.files("netcfg.present").joinpath("timeline.html.j2").read_text(encoding="utf-8")
+    return environment.from_string(source).render(
+        title=title,
+        plan=plan,
+        simulation=simulation,
+        makespan=makespan,
+        clock=_clock,
+        overcommitted=len(over),
+        peak_evacuations=simulation.peak_parallel_evacuations,
+        legend=LEGEND,
+        width=LABEL_W + PLOT_W + 20,
+        height=height,
+        ticks=ticks,
+        top=TOP,
+        band_h=BAND_H,
+        label_w=LABEL_W,
+        plot_w=PLOT_W,
+        waves=waves,
+        others=len(others),
+        other_windows=other_windows,
+        lanes=lanes,
     )
 
 
-def _lane(host, y, x, scale, outgoing, incoming, windows, simulation: Simulation, over) -> str:
+def _lane(host: str, y: float, scale: _Scale, outgoing: list[Migration], incoming: list[Migration],
+          windows: list[Maintenance], simulation: Simulation, over: float | None) -> Lane:
     capacity = simulation.capacity_gib.get(host, 0.0)
     peak = simulation.peak_gib.get(host, 0.0)
-    label = escape(host)
-    parts = [f'<g class="lane" data-host="{label}">',
-             f'<rect class="lanebg" x="{LABEL_W}" y="{y + 1}" width="{PLOT_W}" height="{LANE_H - 2}"/>',
-             f'<text x="4" y="{y + 14}">{label}</text>',
-             f'<text x="4" y="{y + 28}">peak {peak:.0f}/{capacity:.0f} GiB</text>']
+    boxes = []
     if outgoing:
-        start = min(m["start_s"] for m in outgoing)
-        end = max(m["end_s"] for m in outgoing)
-        parts.append(f'<rect class="evac" x="{x(start):.1f}" y="{y + 2}" width="{max(1.0, (end - start) * scale):.1f}" '
-                     f'height="18"><title>{label} evacuates {len(outgoing)} VMs</title></rect>')
-    for row, items, cls, verb in ((0, outgoing, "out", "to"), (1, incoming, "in", "from")):
+        start = min(m.start_s for m in outgoing)
+        end = max(m.end_s for m in outgoing)
+        boxes.append(Box(scale.x(start), y + 2, scale.width(start, end, 1.0), 18,
+                         f"{host} evacuates {len(outgoing)} VMs", "evac"))
+    for row, items, css, verb in ((0, outgoing, "out", "to"), (1, incoming, "in", "from")):
         for m in items:
-            other = m["to"] if cls == "out" else m["from"]
-            parts.append(
-                f'<rect class="{cls}" x="{x(m["start_s"]):.1f}" y="{y + 4 + row * 8}" '
-                f'width="{max(1.0, (m["end_s"] - m["start_s"]) * scale):.1f}" height="6">'
-                f'<title>{escape(m["vm"])} ({m["gib"]:g} GiB) {verb} {escape(other)}: '
-                f'{m["start_s"]:.0f}-{m["end_s"]:.0f} s</title></rect>')
+            other = m.target if css == "out" else m.source
+            boxes.append(Box(scale.x(m.start_s), y + 4 + row * 8, scale.width(m.start_s, m.end_s, 1.0), 6,
+                             f"{m.vm} ({m.gib:g} GiB) {verb} {other}: {m.start_s:.0f}-{m.end_s:.0f} s", css))
     for w in windows:
-        parts.append(f'<rect class="maint" x="{x(w["start_s"]):.1f}" y="{y + 2}" '
-                     f'width="{max(2.0, (w["end_s"] - w["start_s"]) * scale):.1f}" height="18">'
-                     f'<title>{label} maintenance {w["start_s"]:.0f}-{w["end_s"]:.0f} s</title></rect>')
+        boxes.append(Box(scale.x(w.start_s), y + 2, scale.width(w.start_s, w.end_s, 2.0), 18,
+                         f"{host} maintenance {w.start_s:.0f}-{w.end_s:.0f} s", "maint"))
     # Memory: a step line scaled so the capacity sits at the top of a 20 px strip.
     base_y, strip = y + LANE_H - 4, 20.0
     top_value = max(capacity, peak, 1e-9)
-    cap_y = base_y - strip * capacity / top_value
-    parts.append(f'<line class="cap" x1="{LABEL_W}" y1="{cap_y:.1f}" x2="{LABEL_W + PLOT_W}" y2="{cap_y:.1f}"/>')
+    path = []
     points = simulation.series.get(host, [])
+    for i, (t, value) in enumerate(points):
+        py = base_y - strip * value / top_value
+        path.append(f"M{scale.x(t):.1f},{py:.1f}" if i == 0 else f"H{scale.x(t):.1f}V{py:.1f}")
     if points:
-        path = []
-        previous = None
-        for t, value in points:
-            py = base_y - strip * value / top_value
-            if previous is None:
-                path.append(f"M{x(t):.1f},{py:.1f}")
-            else:
-                path.append(f"H{x(t):.1f}V{py:.1f}")
-            previous = py
-        end_x = x(max(simulation.makespan_s, points[-1][0]))
-        path.append(f"H{end_x:.1f}")
-        parts.append(f'<path class="mem" d="{"".join(path)}"/>')
-        if over:
-            parts.append(f'<rect class="over" x="{LABEL_W}" y="{base_y - strip:.1f}" width="{PLOT_W}" '
-                         f'height="{strip:.1f}"><title>{label} overcommitted by up to {over:.0f} GiB</title></rect>')
-    parts.append("</g>")
-    return "".join(parts)
+        path.append(f"H{scale.x(max(simulation.makespan_s, points[-1][0])):.1f}")
+    return Lane(host, y, peak, capacity, tuple(boxes), base_y - strip * capacity / top_value, "".join(path),
+                over, base_y - strip)

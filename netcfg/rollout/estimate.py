@@ -17,9 +17,10 @@ inventing a number.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netcfg.model.inventory import Machine
+from netcfg.model.inventory import Inventory, Machine
 
 DOWNTIME_S = 0.3  # the stop-and-copy pause we accept; V_thd = R * DOWNTIME_S
 N_MAX_ROUNDS = 30  # after this many rounds pre-copy stops iterating
@@ -71,3 +72,15 @@ def precopy(memory_gib: float, dirty_mib_s: float, rate_mib_s: float,
     data = memory * (1.0 - lam ** (rounds + 1)) / (1.0 - lam)
     final = memory * lam**rounds  # what the stop-and-copy round sends
     return Estimate(True, rounds, data, data / rate_mib_s, final / rate_mib_s)
+
+
+def vm_memory(vm: Machine) -> float:
+    return float(vm.memory_gib or 0.0)
+
+
+def best_rate(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
+    """The fastest a VM can leave `host`: its link against the fastest other link."""
+    others = [nic_of(m) for m in kvm_hosts if m.name != host]
+    fastest = max(others, default=0.0)
+    return link_rate_mib_s(nic_of(inventory.machines[host]), fastest,
+                           inventory.policy.rollout.migration_efficiency)

@@ -11,17 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
-
-HOT = "hot"
-DISRUPTIVE = "disruptive"
-
+from netcfg.impact.model import ChangeClass
 
 @dataclass(frozen=True, slots=True, order=True)
 class Change:
     """One touched machine and how badly: the planner's whole input besides the inventory."""
 
     host: str
-    change: str  # HOT or DISRUPTIVE
+    change: ChangeClass
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,61 +1,22 @@
-"""The rollout planner: waves for hot changes, maintenance slots for disruptive ones,
-and for every hypervisor with a disruptive change an evacuation that keeps the
-capacity invariant.
-
-How the evacuation schedule is built (an event-driven list scheduler):
-- hypervisors to evacuate are queued largest first (longest-processing-time order keeps
-  the parallel evacuation slots evenly busy to the end);
-- at most `max_parallel_evacuations` evacuate at once; one starts only when the hosts
-  that may receive have room for it and for what the running evacuations still have
-  to place (admission control, so parallel evacuations cannot starve each other);
-- a source sends through `lanes` parallel migrations (1 unless its link is faster than
-  the targets' and `max_migrations_per_host` allows more), each with an even share of
-  its link; a target receives one migration at a time, so every migration gets the
-  full bandwidth its share allows and the pre-copy model sends the least data;
-- targets are chosen among hosts that are done (maintained) or untouched first, so a VM
-  moves once; only when none is free does a VM go to a hypervisor still waiting for
-  its own evacuation (the latest in the queue), which happens at the very start;
-- a host whose last VM has left goes into maintenance for `reconfigure_s`, then
-  receives again.
-The plan is then checked by `netcfg.rollout.simulate`, which shares none of this code.
+"""The rollout planner: waves for hot changes (waves.py), an evacuation for every
+hypervisor with a disruptive change (evacuation.py), and a maintenance slot for every
+other disruptive machine, judged against a lower bound (bounds.py). The plan is then
+checked by `netcfg.rollout.simulate`, which shares none of this code.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from netcfg.errors import InputError, Location, Problem
-from netcfg.model.inventory import Inventory, Kind, Machine
-from netcfg.rollout.estimate import (
-    HOT_S,
-    MIB_PER_GBIT,
-    OFFLINE_ADVICE,
-    link_rate_mib_s,
-    nic_of,
-    precopy,
-)
-from netcfg.rollout.model import (
-    DISRUPTIVE,
-    HOT,
-    Change,
-    Maintenance,
-    Migration,
-    NonConverging,
-    Plan,
-    Wave,
-)
-
-WAVE_FRACTIONS = (0.05, 0.25)  # after the canary; the last wave takes the rest
-
-# Host states in the evacuation scheduler.
-PENDING, EVACUATING, MAINTENANCE, DONE, UNTOUCHED, HELD = range(6)
-# Held hosts (a VM there cannot be live-migrated) are not maintained in this plan but
-# may receive: like pending ones, what they receive moves again later.
-RECEIVES = (PENDING, DONE, UNTOUCHED, HELD)
-FINAL = (DONE, UNTOUCHED)
+from netcfg.errors import InputError, Problem
+from netcfg.impact.model import ChangeClass
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory
+from netcfg.rollout.bounds import lower_bound_parts
+from netcfg.rollout.evacuation import Evacuation, check_spare_memory, non_converging, where
+from netcfg.rollout.model import Change, Maintenance, Migration, Plan
+from netcfg.rollout.waves import hot_waves
 
 
 def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
@@ -66,29 +27,29 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
     changes = sorted(set(changes))
     _check_changes(inventory, changes)
     # A machine listed twice is as disruptive as its worst entry.
-    worst = {c.host: c.change for c in changes if c.change == DISRUPTIVE}
+    worst = {c.host: c.change for c in changes if c.change is ChangeClass.DISRUPTIVE}
     changes = sorted({Change(c.host, worst.get(c.host, c.change)) for c in changes})
     policy = inventory.policy.rollout
-    hot = [c.host for c in changes if c.change == HOT]
-    disruptive = [c.host for c in changes if c.change == DISRUPTIVE]
+    hot = [c.host for c in changes if c.change is ChangeClass.HOT]
+    disruptive = [c.host for c in changes if c.change is ChangeClass.DISRUPTIVE]
 
     waves = hot_waves(inventory, hot, policy.soak_s)
     kvm = [h for h in disruptive if inventory.machines[h].kind is Kind.KVM_HOST]
     others = [h for h in disruptive if inventory.machines[h].kind is not Kind.KVM_HOST]
 
-    non_converging = _non_converging(inventory, kvm)
-    held = tuple(sorted({n.host for n in non_converging}))
+    cannot_move = non_converging(inventory, kvm)
+    held = tuple(sorted({n.host for n in cannot_move}))
     evacuate = [h for h in kvm if h not in held]
-    _check_spare_memory(inventory, evacuate)
+    check_spare_memory(inventory, evacuate)
 
     try:
-        migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held).run()
+        migrations, kvm_maintenance = Evacuation(inventory, evacuate, held).run()
     except InputError as stuck:
         # Mixed links: the fast hosts may have filled up with VMs any link carries,
         # leaving the VMs that converge only over a fast link nowhere to go. Try again
         # keeping room on fast hosts for them; if that fails too, report the first.
         try:
-            migrations, kvm_maintenance = _Evacuation(inventory, evacuate, held, keep_fast_room=True).run()
+            migrations, kvm_maintenance = Evacuation(inventory, evacuate, held, keep_fast_room=True).run()
         except InputError:
             raise stuck from None
     maintenance = kvm_maintenance + _maintenance_slots(
@@ -105,7 +66,7 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
         maintenance=tuple(sorted(maintenance, key=lambda m: (m.start_s, m.host))),
         makespan_s=max(ends, default=0.0),
         lower_bound_s=max((v for k, v in parts if not k.endswith("(GiB)")), default=0.0),
-        non_converging=tuple(non_converging),
+        non_converging=tuple(cannot_move),
         unscheduled=held,
         lower_bound_parts=tuple(parts),
     )
@@ -116,443 +77,12 @@ def _check_changes(inventory: Inventory, changes: Sequence[Change]) -> None:
     for c in changes:
         machine = inventory.machines.get(c.host)
         if machine is None:
-            problems.append(Problem(_where(inventory), f"touched host {c.host!r} is not in the inventory"))
-        if c.change not in (HOT, DISRUPTIVE):
-            problems.append(Problem(_where(inventory), f"{c.host}: unknown change kind {c.change!r}",
+            problems.append(Problem(where(inventory), f"touched host {c.host!r} is not in the inventory"))
+        if not isinstance(c.change, ChangeClass):
+            problems.append(Problem(where(inventory), f"{c.host}: unknown change kind {c.change!r}",
                                     "hot or disruptive"))
     if problems:
         raise InputError(problems)
-
-
-def _where(inventory: Inventory, machine: Machine | None = None) -> Location:
-    if machine is not None and machine.location.file != "<none>":
-        return machine.location
-    return Location(inventory.source or "<inventory>")
-
-
-# --- hot changes -------------------------------------------------------------------
-
-
-def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list[Wave]:
-    """Canary (one host per segment), then about 5 %, 25 % and the rest, soaking between.
-
-    Never all hosts in one wave: with two or more hosts the canary leaves some out."""
-    remaining = sorted(hosts)
-    if not remaining:
-        return []
-    canary: list[str] = []
-    seen: set[str] = set()
-    for host in remaining:
-        segments = {i.segment for i in inventory.machines[host].interfaces}
-        if segments - seen:
-            canary.append(host)
-            seen |= segments
-    if not canary:
-        canary = remaining[:1]
-    if len(canary) >= len(remaining) and len(remaining) > 1:
-        canary = canary[: max(1, len(remaining) // 2)]
-    groups = [canary]
-    rest = [h for h in remaining if h not in set(canary)]
-    total = len(remaining)
-    for fraction in WAVE_FRACTIONS:
-        size = math.ceil(total * fraction)
-        if rest and size < len(rest):
-            groups.append(rest[:size])
-            rest = rest[size:]
-    if rest:
-        groups.append(rest)
-    waves, start = [], 0.0
-    for index, group in enumerate(groups):
-        waves.append(Wave(index, start, start + HOT_S, tuple(group)))
-        start += HOT_S + soak_s
-    return waves
-
-
-# --- feasibility ---------------------------------------------------------------------
-
-
-_VM_INDEX: list[tuple[Inventory, dict[str, tuple[Machine, ...]]]] = []
-
-
-def _vms(inventory: Inventory, host: str) -> tuple[Machine, ...]:
-    """Inventory.vms_of, through an index built once per inventory (vms_of scans every
-    machine; the planner asks for every hypervisor several times)."""
-    for known, index in _VM_INDEX:
-        if known is inventory:
-            return index.get(host, ())
-    index: dict[str, list[Machine]] = defaultdict(list)
-    for m in inventory.machines.values():
-        if m.kind is Kind.VM and m.host:
-            index[m.host].append(m)
-    frozen = {h: tuple(vms) for h, vms in index.items()}
-    _VM_INDEX[:] = [(inventory, frozen)]  # one entry: the planner works on one inventory
-    return frozen.get(host, ())
-
-
-def _vm_memory(vm: Machine) -> float:
-    return float(vm.memory_gib or 0.0)
-
-
-def _best_rate(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
-    """The fastest a VM can leave `host`: its link against the fastest other link."""
-    others = [nic_of(m) for m in kvm_hosts if m.name != host]
-    fastest = max(others, default=0.0)
-    return link_rate_mib_s(nic_of(inventory.machines[host]), fastest,
-                           inventory.policy.rollout.migration_efficiency)
-
-
-def _non_converging(inventory: Inventory, hosts: Sequence[str]) -> list[NonConverging]:
-    kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-    found = []
-    for host in hosts:
-        rate = _best_rate(inventory, host, kvm_hosts)
-        for vm in _vms(inventory, host):
-            dirty = float(vm.dirty_mib_s or 0.0)
-            if _vm_memory(vm) > 0 and dirty >= rate:
-                found.append(NonConverging(vm.name, host, dirty, rate, OFFLINE_ADVICE))
-    return found
-
-
-def _check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
-    """Evacuating h needs every VM to fit on the other hypervisors: the total of what
-    runs on the fleet must fit in the fleet's capacity without h. Checked for every h
-    (one evacuation at a time is the least demanding schedule), plus each VM against
-    the largest other hypervisor."""
-    kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-    up = kvm_hosts  # held hosts stay up and may receive
-    used = {m.name: sum(_vm_memory(v) for v in _vms(inventory, m.name)) for m in up}
-    total_used = sum(used.values())
-    total_cap = sum(float(m.memory_gib or 0.0) for m in up)
-    problems = []
-    for host in evacuate:
-        machine = inventory.machines[host]
-        room = total_cap - float(machine.memory_gib or 0.0) - (total_used - used[host])
-        if room < used[host] - 1e-9:
-            problems.append(Problem(
-                _where(inventory, machine),
-                f"no safe plan: evacuating {host} needs {used[host]:g} GiB free on the other "
-                f"hypervisors, which have {max(room, 0):g} GiB: {used[host] - max(room, 0):g} GiB missing",
-                "add hypervisor capacity or move VMs off the fleet first",
-            ))
-            continue
-        largest_other = max((float(m.memory_gib or 0.0) for m in up if m.name != host), default=0.0)
-        for vm in _vms(inventory, host):
-            if _vm_memory(vm) > largest_other:
-                problems.append(Problem(
-                    _where(inventory, vm),
-                    f"no safe plan: {vm.name} ({_vm_memory(vm):g} GiB) on {host} fits on no other "
-                    f"hypervisor (largest {largest_other:g} GiB): "
-                    f"{_vm_memory(vm) - largest_other:g} GiB missing",
-                ))
-    if problems:
-        raise InputError(problems)
-
-
-# --- evacuations -----------------------------------------------------------------------
-
-
-class _Host:
-    __slots__ = ("name", "cap", "nic", "load", "state", "queue_pos", "sending", "receiving",
-                 "lanes", "waiting", "vms", "free_at", "best_other")
-
-    def __init__(self, machine: Machine, vms: list[str], load: float):
-        self.name = machine.name
-        self.cap = float(machine.memory_gib or 0.0)
-        self.nic = nic_of(machine)
-        self.load = load  # resident plus incoming: what the capacity invariant bounds
-        self.state = UNTOUCHED
-        self.queue_pos = -1
-        self.sending = 0
-        self.receiving = 0
-        self.lanes = 1
-        self.waiting: list[str] = []  # VMs still to send (evacuating hosts), largest last
-        self.vms = set(vms)  # resident now
-        self.free_at = 0.0  # when its current incoming migration or maintenance ends
-        self.best_other = self.nic  # the fastest link among the other hypervisors
-
-
-class _Evacuation:
-    """Mutable scheduling state, private to one plan_rollout call."""
-
-    def __init__(self, inventory: Inventory, evacuate: Sequence[str], held: Sequence[str],
-                 keep_fast_room: bool = False):
-        policy = inventory.policy.rollout
-        self.inventory = inventory
-        self.efficiency = policy.migration_efficiency
-        self.parallel = max(1, policy.max_parallel_evacuations)
-        self.per_host = max(1, policy.max_migrations_per_host)
-        self.reconfigure_s = float(policy.reconfigure_s)
-        self.vm_gib: dict[str, float] = {}
-        self.vm_dirty: dict[str, float] = {}
-        by_host: dict[str, list[str]] = defaultdict(list)
-        for m in inventory.machines.values():
-            if m.kind is Kind.VM and m.host in inventory.machines:
-                by_host[m.host].append(m.name)
-                self.vm_gib[m.name] = _vm_memory(m)
-                self.vm_dirty[m.name] = float(m.dirty_mib_s or 0.0)
-        self.hosts: dict[str, _Host] = {}
-        for m in inventory.machines.values():
-            if m.kind is Kind.KVM_HOST:
-                vms = by_host.get(m.name, [])
-                self.hosts[m.name] = _Host(m, vms, sum(self.vm_gib[v] for v in vms))
-        for name in held:
-            self.hosts[name].state = HELD
-            self.hosts[name].queue_pos = len(evacuate)  # after every queued host
-        self.mib_per_gbit = MIB_PER_GBIT * self.efficiency  # link_rate_mib_s, inlined
-        # Longest evacuation first (LPT: the parallel slots stay evenly busy to the end);
-        # ties by name for a stable plan.
-        kvm_machines = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-        length = {h: evacuation_seconds(inventory, h, kvm_machines) for h in evacuate}
-        # The slowest link's migration rate: a VM dirtying at least that much converges
-        # only over faster links, so it is sent before its host's other VMs (which any
-        # link carries), while fast hosts still have room for it.
-        self.slowest = min((nic_of(m) for m in kvm_machines), default=0.0) * self.mib_per_gbit
-        # With keep_fast_room, a fast host keeps free the room of the largest such VM:
-        # VMs that any link carries do not take its last `reserve` GiB (unless nothing
-        # else is under way). Costs makespan, so only a retry uses it.
-        self.reserve = max((self.vm_gib[v] for h in evacuate for v in by_host.get(h, ())
-                            if self.vm_dirty[v] >= self.slowest), default=0.0) if keep_fast_room else 0.0
-        order = sorted(evacuate, key=lambda h: (-length[h], h))
-        self.queue: list[_Host] = []
-        for pos, name in enumerate(order):
-            host = self.hosts[name]
-            host.state = PENDING
-            host.queue_pos = pos
-            # Parallel lanes only pay when the source's link outruns every target's.
-            others = max((h.nic for h in self.hosts.values() if h is not host), default=host.nic)
-            host.best_other = others
-            # (Each lane's share stays at least the fastest target's link, so lanes never
-            # make a migration slower than one lane would: no VM stops converging.)
-            host.lanes = max(1, min(self.per_host, int(host.nic // others)))
-            self.queue.append(host)
-        self.active: list[_Host] = []
-        self.events: list[tuple[float, int, int, object]] = []
-        self.seq = 0
-        self.migrations: list[Migration] = []
-        self.maintenance: list[Maintenance] = []
-        self.now = 0.0
-
-    def _push(self, time: float, kind: int, payload: object) -> None:
-        self.seq += 1
-        heapq.heappush(self.events, (time, kind, self.seq, payload))
-
-    # Event kinds; at one instant ends are handled before anything starts.
-    MIGRATION_END, MAINTENANCE_END = 0, 1
-
-    def run(self) -> tuple[list[Migration], list[Maintenance]]:
-        while True:
-            self._admit()
-            self._dispatch()
-            if not self.events:
-                if self.queue or self.active:
-                    self._stuck()
-                break
-            self.now = self.events[0][0]
-            while self.events and self.events[0][0] <= self.now:
-                _, kind, _, payload = heapq.heappop(self.events)
-                if kind == self.MIGRATION_END:
-                    self._migration_end(payload)  # type: ignore[arg-type]
-                else:
-                    payload.state = DONE  # type: ignore[attr-defined]
-        return self.migrations, self.maintenance
-
-    def _room(self, exclude: _Host) -> float:
-        return sum(
-            max(0.0, h.cap - h.load)
-            for h in self.hosts.values()
-            if h.state in RECEIVES and h is not exclude
-        )
-
-    def _admit(self) -> None:
-        # Hypervisors without VMs need no evacuation slot: maintain them at once.
-        while self.queue and self.queue[-1].load == 0 and not self.queue[-1].vms:
-            self._start_maintenance(self.queue.pop())
-        if len(self.active) >= self.parallel or not self.queue:
-            return
-        self._admit_pass(placeable_only=True)
-        if not self.active and not self.events:
-            # Nothing under way and nothing will change by waiting: admit as before
-            # (what cannot be placed then ends in _stuck with the memory missing).
-            self._admit_pass(placeable_only=False)
-        # Empty hosts anywhere in the queue go straight to maintenance too.
-        for host in [h for h in self.queue if not h.vms]:
-            self.queue.remove(host)
-            self._start_maintenance(host)
-
-    def _placeable(self, candidate: _Host) -> bool:
-        """Can every VM of `candidate` go somewhere now (a receiving hypervisor with room
-        over a link it converges on)? Admitting one that cannot holds a slot and the
-        aggregate room while it sends nothing: with every host full that is a deadlock,
-        even when evacuating another first (whose VMs fit) frees a whole host."""
-        blocks: dict[float, float] = {}  # largest free memory per link speed
-        for h in self.hosts.values():
-            if h.state in RECEIVES and h is not candidate:
-                free = h.cap - h.load
-                if free > blocks.get(h.nic, 0.0):
-                    blocks[h.nic] = free
-        for vm in candidate.vms:
-            gib, dirty = self.vm_gib[vm], self.vm_dirty[vm]
-            if not any(
-                free >= gib - 1e-9 and dirty < min(candidate.nic, nic) * self.mib_per_gbit
-                for nic, free in blocks.items()
-            ):
-                return False
-        return True
-
-    def _admit_pass(self, placeable_only: bool) -> None:
-        owed = sum(self.vm_gib[v] for h in self.active for v in h.waiting)
-        room = None
-        for candidate in self.queue[:8]:  # the next few: a smaller one may fit sooner
-            if len(self.active) >= self.parallel:
-                break
-            if not candidate.vms or candidate.receiving:
-                continue  # a host still receiving starts evacuating once that has landed
-            if placeable_only and not self._placeable(candidate):
-                continue
-            if room is None:
-                room = self._room(candidate)  # the candidate's own free memory excluded
-            if room >= owed + candidate.load - 1e-9:
-                self.queue.remove(candidate)
-                candidate.state = EVACUATING
-                # Sent from the end: first the VMs that need a fast link, then largest first.
-                candidate.waiting = sorted(
-                    candidate.vms, key=lambda v: (self.vm_dirty[v] >= self.slowest, self.vm_gib[v], v))
-                self.active.append(candidate)
-                owed += candidate.load
-                room = None
-
-    def _available(self) -> list[_Host]:
-        return [
-            h for h in self.hosts.values()
-            if h.state in RECEIVES and h.receiving == 0 and h.sending == 0 and h.cap - h.load > 0
-        ]
-
-    def _dispatch(self) -> None:
-        if not self.active:
-            return
-        avail = self._available()
-        # First only targets that give a source at least half its best rate: waiting
-        # for a fast target beats crawling to a slow one. Slow targets are used only
-        # when nothing else is under way, i.e. waiting would never end.
-        for strict in (True, False):
-            if not strict and self.events:
-                break
-            for source in self.active:
-                while source.waiting and source.sending < source.lanes and avail:
-                    choice = self._choose(source, avail, strict)
-                    if choice is None:
-                        break
-                    vm, target, estimate, rate = choice
-                    avail.remove(target)
-                    source.waiting.remove(vm)
-                    self._start_migration(vm, source, target, estimate, rate)
-
-    def _choose(self, source: _Host, avail: list[_Host], strict: bool):
-        best_free = max(h.cap - h.load for h in avail)
-        top = link_rate_mib_s(source.nic / source.lanes, source.best_other, self.efficiency)
-        floor = 0.5 * top if strict else 0.0
-        for vm in reversed(source.waiting):  # largest first
-            gib = self.vm_gib[vm]
-            if gib > best_free + 1e-9:
-                continue
-            best = None
-            best_key = None
-            share = source.nic / source.lanes
-            for target in avail:
-                if target.cap - target.load < gib - 1e-9:
-                    continue
-                rate = (share if share < target.nic else target.nic) * self.mib_per_gbit
-                if self.vm_dirty[vm] >= rate or rate < floor:
-                    continue
-                if (strict and self.reserve and self.vm_dirty[vm] < self.slowest
-                        and target.nic * self.mib_per_gbit > self.slowest
-                        and target.cap - target.load - gib < self.reserve - 1e-9):
-                    continue
-                final = target.state in FINAL
-                # Fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s source
-                # tenfold), then a target the VM can stay on.
-                key = (rate, final, target.queue_pos if not final else 0,
-                       target.cap - target.load, target.name)
-                if best_key is None or key > best_key:
-                    best, best_key = (target, rate), key
-            if best is not None:
-                target, rate = best
-                estimate = precopy(gib, self.vm_dirty[vm], rate)
-                if strict and target.state not in FINAL and self._final_soon(gib, estimate.seconds):
-                    return None  # waiting is cheaper than moving this VM twice
-                return vm, target, estimate, rate
-        return None
-
-    def _final_soon(self, gib: float, seconds: float) -> bool:
-        """Will a hypervisor now in maintenance (the VM could stay on it) be free
-        sooner than the VM takes to migrate? Then sending it to a pending host, which
-        moves it again later, costs more bottleneck time than waiting. (Only hosts in
-        maintenance: a maintained host busy receiving may be claimed again by its
-        current source, and waiting for it could starve this one.)"""
-        deadline = self.now + seconds
-        return any(
-            h.state == MAINTENANCE and h.free_at < deadline and h.cap - h.load >= gib - 1e-9
-            for h in self.hosts.values()
-        )
-
-    def _start_migration(self, vm, source: _Host, target: _Host, estimate, rate) -> None:
-        gib = self.vm_gib[vm]
-        duration = math.ceil(estimate.seconds * 1000.0) / 1000.0  # on the ms grid, rounded up
-        end = self.now + duration
-        target.load += gib
-        target.receiving += 1
-        target.free_at = end
-        source.sending += 1
-        self.migrations.append(Migration(vm, source.name, target.name, self.now, end, gib,
-                                         estimate.data_mib / 1024.0, rate))
-        self._push(end, self.MIGRATION_END, (vm, source, target))
-
-    def _migration_end(self, payload) -> None:
-        vm, source, target = payload
-        gib = self.vm_gib[vm]
-        source.load -= gib
-        source.sending -= 1
-        source.vms.discard(vm)
-        target.receiving -= 1
-        target.vms.add(vm)
-        if source.state == EVACUATING and not source.waiting and source.sending == 0:
-            self.active.remove(source)
-            source.load = 0.0  # exactly empty, whatever float sums say
-            self._start_maintenance(source)
-
-    def _start_maintenance(self, host: _Host) -> None:
-        host.state = MAINTENANCE
-        host.free_at = self.now + self.reconfigure_s
-        self.maintenance.append(Maintenance(host.name, self.now, self.now + self.reconfigure_s))
-        self._push(self.now + self.reconfigure_s, self.MAINTENANCE_END, host)
-
-    def _stuck(self) -> None:
-        """Nothing under way and hosts still to evacuate: the free memory is there in
-        total but in pieces too small for the VMs left (or held by other evacuations)."""
-        problems = []
-        for host in self.active + self.queue:
-            left = host.waiting or sorted(host.vms)
-            vm = max(left, key=lambda v: (self.vm_gib[v], v))
-            biggest = self.vm_gib[vm]
-            others = [h for h in self.hosts.values() if h.state in RECEIVES and h is not host]
-            largest = max((h.cap - h.load for h in others), default=0.0)
-            # Only hosts whose link lets the VM converge can take it live.
-            reachable = max((h.cap - h.load for h in others
-                             if self.vm_dirty[vm] < min(host.nic, h.nic) * self.mib_per_gbit), default=0.0)
-            slow = (f" ({largest:g} GiB free on hypervisors whose link is too slow for "
-                    f"{vm}'s dirty rate of {self.vm_dirty[vm]:g} MiB/s)") if largest > reachable else ""
-            problems.append(Problem(
-                _where(self.inventory, self.inventory.machines[host.name]),
-                f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) of up to "
-                f"{biggest:g} GiB find no hypervisor with room; the largest free block elsewhere "
-                f"is {reachable:g} GiB{slow}: {max(biggest - reachable, 0):g} GiB "
-                f"missing on one host",
-                "add hypervisor capacity or lower the VMs' memory",
-            ))
-        raise InputError(problems)
-
-
-# --- maintenance of everything that is not evacuated ---------------------------------------
 
 
 def _free_after(start: float, duration: float, busy: list[tuple[float, float]]) -> float:
@@ -589,85 +119,3 @@ def _maintenance_slots(inventory: Inventory, hosts: Sequence[str], migrations: S
         if service:
             service_busy[service].append((start, start + duration))
     return slots
-
-
-# --- the lower bound -------------------------------------------------------------------
-
-
-def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Sequence[str],
-                      disruptive: Sequence[str]) -> list[tuple[str, float]]:
-    """Bounds no schedule can beat, each named; the plan's lower bound is their maximum.
-
-    - hot waves: the canary/growing-wave schedule the policy mandates;
-    - reconfigure: any disruptive change takes at least `reconfigure_s`;
-    - service: members of one service are maintained one after another;
-    - single host: a hypervisor sends all its VMs through its own link (at most its
-      full rate, at which pre-copy sends the least data), then is maintained;
-    - bandwidth: at most `max_parallel_evacuations` hypervisors send at once, each at
-      most at its full link rate, so all the data takes at least total / (sum of the
-      fastest such links), and the last evacuation is followed by a maintenance;
-    - evacuation slots: each hypervisor holds one of the `max_parallel_evacuations`
-      slots for at least its single-host time, so the sum of those over the slots
-      (plus the last maintenance) bounds the makespan too; it is the tighter of the
-      two when links differ in speed;
-    - moved twice: when every hypervisor is evacuated, the first one to go has no
-      maintained or untouched host to send to, so at least the smallest evacuation is
-      sent twice; both bounds above count it (this part is informational: GiB).
-    """
-    policy = inventory.policy.rollout
-    reconf = float(policy.reconfigure_s)
-    parts: list[tuple[str, float]] = []
-    if waves:
-        parts.append(("hot waves", waves[-1].end_s - waves[0].start_s))
-    if disruptive:
-        parts.append(("reconfigure", reconf))
-        per_service: dict[str, int] = defaultdict(int)
-        for host in disruptive:
-            service = inventory.machines[host].service
-            if service:
-                per_service[service] += 1
-        if per_service:
-            parts.append(("service", max(per_service.values()) * reconf))
-    if evacuate:
-        kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-        total_data, single, total_time, links = 0.0, 0.0, 0.0, []
-        slots = max(1, policy.max_parallel_evacuations)
-        for host in evacuate:
-            data = _evacuation_data(inventory, host, kvm_hosts)
-            total_data += data
-            # The host's link carries all its migrations, however many share it.
-            link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * policy.migration_efficiency
-            single = max(single, data / link + reconf)
-            total_time += data / link
-            links.append(link)
-        untouched = [m for m in kvm_hosts if m.name not in set(evacuate)]
-        if not untouched:
-            # The first hypervisor to evacuate finds none maintained yet and no untouched
-            # one: its VMs land on hypervisors that evacuate later, so they move twice.
-            fastest = max(nic_of(m) for m in kvm_hosts) * MIB_PER_GBIT * policy.migration_efficiency
-            again = min(_evacuation_data(inventory, h, kvm_hosts, fastest) for h in evacuate)
-            parts.append(("moved twice (GiB)", again / 1024))
-            total_data += again
-            total_time += again / fastest
-        links.sort(reverse=True)
-        bandwidth = sum(links[:slots])
-        parts.append(("single host", single))
-        parts.append(("bandwidth", total_data / bandwidth + reconf if bandwidth > 0 else 0.0))
-        parts.append(("evacuation slots", total_time / slots + reconf))
-    return parts
-
-
-def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine],
-                     rate: float | None = None) -> float:
-    """MiB pre-copy sends to empty `host` at the best rate any migration could get."""
-    rate = rate if rate is not None else _best_rate(inventory, host, kvm_hosts)
-    return sum(
-        precopy(_vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate).data_mib
-        for vm in _vms(inventory, host)
-    )
-
-
-def evacuation_seconds(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
-    """The least time `host` can take to send all its VMs through its own link."""
-    link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * inventory.policy.rollout.migration_efficiency
-    return _evacuation_data(inventory, host, kvm_hosts) / link

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
-from netcfg.model.inventory import Inventory, Kind
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory
 
 EPS = 1e-3  # plan times are on a millisecond grid
 _GBIT = 1e9 / 8 / 2**20  # MiB/s per Gbit/s

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import random
 
+from netcfg.model.host import Kind
 from netcfg.model.inventory import (
     Interface,
     Inventory,
-    Kind,
     Machine,
     Policy,
     Reconfigure,

@@ -19,10 +19,10 @@ from netcfg.model.host import Rule
 from netcfg.designs import render as render_design
 from netcfg.formats import FORMAT_NAMES, render_files, render_host, templates
 from netcfg.testing.readback import parse_files
+from netcfg.model.host import Kind
 from netcfg.model.inventory import (
     Interface,
     Inventory,
-    Kind,
     Machine,
     Network,
     Segment,

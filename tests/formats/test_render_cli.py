@@ -15,7 +15,8 @@ from netcfg.designs import render as render_design
 from netcfg.errors import InputError
 from netcfg.formats import render_files, write_rendered
 from netcfg.formats.output import MANIFEST
-from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 

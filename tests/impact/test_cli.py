@@ -117,19 +117,22 @@ def test_bad_approval_file_is_an_input_error_with_location(tmp_path, capsys):
 
 
 def test_markdown_summary_fits_a_pull_request_comment():
+    from netcfg.impact.model import ChangeClass, Decision, HostDiff, HostState, Impact, TouchedHost, Verdict
+    from netcfg.model.host import DesignName, Kind
+    from netcfg.model.inventory import Reconfigure
     from netcfg.present.markdown import summary
 
-    host = {
-        "name": "vm-with-a-rather-long-name-0000", "kind": "vm", "segments": ["fe", "srv"], "change": "hot",
-        "state": "changed", "causes": [f"network 198.51.{i}.0/24 added to segment fe" for i in range(40)],
-        "added": ["x"] * 40, "removed": [], "evacuate": [],
-    }
-    report = {
-        "decision": "block", "digest": "a" * 64, "design": "policy-routing", "hosts_total": 10_000,
-        "hosts_touched": 10_000, "fraction": 1.0, "reasons": ["too many"], "reconfigure": "live",
-        "hosts": [dict(host, name=f"vm{i:05d}") for i in range(10_000)],
-    }
-    text = summary(report)
+    causes = tuple(f"network 198.51.{i}.0/24 added to segment fe" for i in range(40))
+
+    def host(i: int) -> TouchedHost:
+        diff = HostDiff(f"vm{i:05d}", Kind.VM, HostState.CHANGED, ("fe", "srv"), ("x",) * 40, (), False)
+        return TouchedHost(diff, ChangeClass.HOT, causes, ())
+
+    impact = Impact(
+        Verdict(Decision.BLOCK, ("too many",)), "a" * 64, DesignName.POLICY_ROUTING, 10_000,
+        tuple(host(i) for i in range(10_000)), reconfigure=Reconfigure.LIVE,
+    )
+    text = summary(impact)
     assert len(text) < 65_536  # GitHub's limit for a comment
     assert "<details><summary>9980 more machines</summary>" in text
     assert "… and 9780 more: see the JSON report." in text

@@ -61,14 +61,14 @@ def test_two_revisions_and_a_subdirectory_cwd(repo, monkeypatch):
     shutil.rmtree(repo / "inventory")
     (repo / "sub").mkdir()
     analysis = analyse("HEAD~1", "HEAD", cwd=str(repo))
-    assert analysis.report["hosts_touched"] == 15
-    assert analysis.report["changes"][0]["where"].startswith("HEAD:inventory/networks.yaml:")
+    assert analysis.impact.to_json()["hosts_touched"] == 15
+    assert analysis.impact.to_json()["changes"][0]["where"].startswith("HEAD:inventory/networks.yaml:")
     # From a subdirectory the inventory directory is relative to it, as git sees it.
     sub = analyse("HEAD~1", "HEAD", cwd=str(repo / "sub"), inventory_dir="../inventory")
-    assert sub.digest == analysis.digest
+    assert sub.impact.digest == analysis.impact.digest
     # The same change read from directories has the same digest: layout-independent.
     from_dirs = analyse(str(EXAMPLES / "add-public-network" / "before"), str(EXAMPLES / "add-public-network" / "after"))
-    assert from_dirs.digest == analysis.digest
+    assert from_dirs.impact.digest == analysis.impact.digest
 
 
 def test_errors_in_a_revision_name_rev_path_line_col(repo, monkeypatch, tmp_path, capsys):
@@ -91,27 +91,27 @@ def test_errors_in_a_revision_name_rev_path_line_col(repo, monkeypatch, tmp_path
 def test_approvals_are_read_from_the_head_revision(repo):
     blocked = analyse("HEAD", None, cwd=str(repo))
     approval = repo / "inventory" / "approvals" / "ok.yaml"
-    approval.write_text(f"digest: {blocked.digest}\nby: carol\nreason: reviewed\n")
+    approval.write_text(f"digest: {blocked.impact.digest}\nby: carol\nreason: reviewed\n")
     git(repo, "add", "inventory")
     git(repo, "commit", "-q", "-m", "approved head")
     approved = analyse("HEAD~1", "HEAD", cwd=str(repo))
-    assert approved.digest == blocked.digest
-    assert approved.report["decision"] == "stagger"
-    assert approved.report["approved_by"] == "carol"
+    assert approved.impact.digest == blocked.impact.digest
+    assert approved.impact.to_json()["decision"] == "stagger"
+    assert approved.impact.to_json()["approved_by"] == "carol"
 
 
 def test_revision_read_from_inside_the_inventory_directory(repo, tmp_path):
     """From a directory inside the inventory (`--inventory ..` or `.`), git shows paths
     relative to it; approvals/ must still be recognised, and single files named plainly."""
     blocked = analyse("HEAD", None, cwd=str(repo))
-    (repo / "inventory" / "approvals" / "ok.yaml").write_text(f"digest: {blocked.digest}\nby: carol\nreason: ok\n")
+    (repo / "inventory" / "approvals" / "ok.yaml").write_text(f"digest: {blocked.impact.digest}\nby: carol\nreason: ok\n")
     git(repo, "add", "inventory")
     git(repo, "commit", "-q", "-m", "approved head")
     for cwd, inventory_dir in ((repo / "inventory" / "approvals", ".."), (repo / "inventory", ".")):
         approved = analyse("HEAD~1", "HEAD", cwd=str(cwd), inventory_dir=inventory_dir)
-        assert approved.report["decision"] == "stagger"
-        assert approved.report["approved_by"] == "carol"
-        assert approved.report["changes"][0]["where"].startswith(f"HEAD:{inventory_dir}/networks.yaml:")
+        assert approved.impact.to_json()["decision"] == "stagger"
+        assert approved.impact.to_json()["approved_by"] == "carol"
+        assert approved.impact.to_json()["changes"][0]["where"].startswith(f"HEAD:{inventory_dir}/networks.yaml:")
     # A single-file inventory in a revision: errors name REV:file:line:col.
     (repo / "one").mkdir()
     (repo / "one" / "inv.yaml").write_text("segments: {x: {table: nope, priority: 1}}\n")

@@ -14,7 +14,8 @@ from netcfg.cli import main
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.impact.uses import who_uses
 from netcfg.inventory.load import load_inventory
-from netcfg.model.inventory import DesignName, Inventory, Kind, Network
+from netcfg.model.host import DesignName, Kind
+from netcfg.model.inventory import Inventory, Network
 from tests.impact.helpers import EXAMPLES
 
 BASE = load_inventory(EXAMPLES / "add-public-network" / "before")
@@ -87,15 +88,15 @@ def test_rendering_only_dependents_equals_rendering_everything(data, steps, desi
         head = mutate(head, data)
     fast = analyse_inventories(BASE, head, design=design)
     full = analyse_inventories(BASE, head, design=design, full_render=True)
-    assert fast.report == full.report
+    assert fast.impact == full.impact
     # Every touched machine is explained by a real inventory change.
-    assert all(h.causes != ("rendered configuration changed",) for h in fast.hosts)
+    assert all(h.causes != ("rendered configuration changed",) for h in fast.impact.hosts)
 
 
 def test_who_uses_prefix_under_each_design():
     inv = BASE
-    policy = {r["machine"] for r in who_uses(inv, "192.0.2.64/27")}
-    flat = {r["machine"] for r in who_uses(inv, "192.0.2.64/27", DesignName.FLAT)}
+    policy = {r.machine for r in who_uses(inv, "192.0.2.64/27")}
+    flat = {r.machine for r in who_uses(inv, "192.0.2.64/27", DesignName.FLAT)}
     assert flat == {"kvm03", "kvm04", "rt01", "web05", "web06", "web07", "web08"}
     # policy-routing: every machine with IPv4 on fe lists it.
     assert policy == flat | {"kvm01", "kvm02", "lb01", "web01", "web02", "web03", "web04"}
@@ -103,10 +104,10 @@ def test_who_uses_prefix_under_each_design():
 
 def test_who_uses_gateway_address_and_segment():
     rows = who_uses(BASE, "192.0.2.65")
-    names = {r["machine"] for r in rows}
+    names = {r.machine for r in rows}
     assert names == {"rt01", "kvm03", "kvm04", "web05", "web06", "web07", "web08"}
-    assert next(r for r in rows if r["machine"] == "rt01")["why"] == "has address 192.0.2.65"
-    assert {r["machine"] for r in who_uses(BASE, "fe")} == {
+    assert next(r for r in rows if r.machine == "rt01").why == "has address 192.0.2.65"
+    assert {r.machine for r in who_uses(BASE, "fe")} == {
         "rt01", "kvm01", "kvm02", "kvm03", "kvm04", "lb01", *(f"web0{i}" for i in range(1, 9))
     }
 
@@ -124,4 +125,4 @@ def test_who_uses_cli(capsys):
 def test_scenarios_agree_with_full_render(scenario):
     base = load_inventory(EXAMPLES / scenario / "before")
     head = load_inventory(EXAMPLES / scenario / "after")
-    assert analyse_inventories(base, head).report == analyse_inventories(base, head, full_render=True).report
+    assert analyse_inventories(base, head).impact == analyse_inventories(base, head, full_render=True).impact

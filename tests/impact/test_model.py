@@ -11,11 +11,10 @@ from netcfg.impact.analysis import analyse_inventories
 from netcfg.inventory.approvals import Approval
 from netcfg.impact.seatbelt import decide
 from netcfg.errors import Location
+from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import (
-    DesignName,
     Interface,
     Inventory,
-    Kind,
     Machine,
     Network,
     Policy,
@@ -48,25 +47,25 @@ BASE = [host("kvm1", "203.0.113.10", Kind.KVM_HOST), host("vm1", "203.0.113.20",
 def test_added_network_is_hot_under_live_and_disruptive_under_restart():
     new_nets = BASE_NETS + [net("198.51.100.64/27")]
     live = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, BASE))
-    assert {h.diff.name: h.change for h in live.hosts} == {"kvm1": "hot", "vm1": "hot", "vm2": "hot"}
-    assert all(h.evacuate == () for h in live.hosts)
+    assert {h.diff.name: h.change for h in live.impact.hosts} == {"kvm1": "hot", "vm1": "hot", "vm2": "hot"}
+    assert all(h.evacuate == () for h in live.impact.hosts)
     restart = analyse_inventories(
         inventory(BASE_NETS, BASE), inventory(new_nets, BASE, reconfigure=Reconfigure.RESTART)
     )
-    assert {h.diff.name: h.change for h in restart.hosts} == {"kvm1": "disruptive", "vm1": "disruptive", "vm2": "disruptive"}
+    assert {h.diff.name: h.change for h in restart.impact.hosts} == {"kvm1": "disruptive", "vm1": "disruptive", "vm2": "disruptive"}
     # The disruptive KVM host comes first and evacuates its VMs.
-    assert restart.hosts[0].diff.name == "kvm1"
-    assert restart.hosts[0].evacuate == ("vm1", "vm2")
+    assert restart.impact.hosts[0].diff.name == "kvm1"
+    assert restart.impact.hosts[0].evacuate == ("vm1", "vm2")
     # Same semantic diff, different class: a different change, a different digest.
-    assert restart.digest != live.digest
+    assert restart.impact.digest != live.impact.digest
 
 
 def test_flat_design_touches_only_holders():
     new_nets = BASE_NETS + [net("198.51.100.64/27")]
     moved = [*BASE[:2], host("vm2", "198.51.100.70", host_="kvm1")]
     analysis = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, moved), design=DesignName.FLAT)
-    assert [h.diff.name for h in analysis.hosts] == ["vm2"]
-    (vm2,) = analysis.hosts
+    assert [h.diff.name for h in analysis.impact.hosts] == ["vm2"]
+    (vm2,) = analysis.impact.hosts
     assert vm2.change == "disruptive"
     assert "network 198.51.100.64/27 added to segment fe" in vm2.causes
     assert "address of vm2 on segment fe changed from 192.0.2.70 to 198.51.100.70" in vm2.causes
@@ -76,11 +75,11 @@ def test_machine_removed_and_added():
     base = inventory(BASE_NETS, BASE)
     head = inventory(BASE_NETS, [*BASE[:2], host("vm3", "192.0.2.71", host_="kvm1")])
     analysis = analyse_inventories(base, head)
-    states = {h.diff.name: h.diff.state for h in analysis.hosts}
+    states = {h.diff.name: h.diff.state for h in analysis.impact.hosts}
     assert states == {"vm2": "removed", "vm3": "added"}
-    vm2 = next(h for h in analysis.hosts if h.diff.name == "vm2")
+    vm2 = next(h for h in analysis.impact.hosts if h.diff.name == "vm2")
     assert vm2.diff.added == () and "address 192.0.2.70/27 dev ethfe" in vm2.diff.removed
-    assert analysis.report["hosts_total"] == 4
+    assert analysis.impact.to_json()["hosts_total"] == 4
 
 
 def test_digest_ignores_order_and_locations():
@@ -88,15 +87,15 @@ def test_digest_ignores_order_and_locations():
     a = analyse_inventories(inventory(BASE_NETS, BASE), inventory(new_nets, BASE))
     relocated = [replace(n, location=Location("elsewhere.yaml", 9, 9)) for n in reversed(new_nets)]
     b = analyse_inventories(inventory(list(reversed(BASE_NETS)), list(reversed(BASE))), inventory(relocated, BASE))
-    assert a.digest == b.digest
+    assert a.impact.digest == b.impact.digest
     other = analyse_inventories(inventory(BASE_NETS, BASE), inventory(BASE_NETS + [net("198.51.100.96/27")], BASE))
-    assert other.digest != a.digest
+    assert other.impact.digest != a.impact.digest
 
 
 def test_no_change_touches_nothing_and_passes():
     analysis = analyse_inventories(inventory(BASE_NETS, BASE), inventory(BASE_NETS, BASE))
-    assert analysis.hosts == () and analysis.report["decision"] == "pass"
-    assert analysis.report["fraction"] == 0.0
+    assert analysis.impact.hosts == () and analysis.impact.to_json()["decision"] == "pass"
+    assert analysis.impact.to_json()["fraction"] == 0.0
 
 
 SB = Seatbelt(max_fraction=0.25, max_hosts=50, stagger_above=5)
@@ -120,16 +119,16 @@ def test_a_change_cannot_loosen_the_seatbelt_it_is_judged_by():
     # Head raises every limit together with a change touching all 3 machines: still blocked.
     loosened = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=strict),
                                    inventory(new_nets, BASE, seatbelt=loose))
-    assert loosened.report["decision"] == "block"
-    assert "loosens the seatbelt" in loosened.report["reasons"][0]
+    assert loosened.impact.to_json()["decision"] == "block"
+    assert "loosens the seatbelt" in loosened.impact.to_json()["reasons"][0]
     # Tightening in the head applies at once; the same limits on both sides: the head's.
     tightened = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose),
                                     inventory(new_nets, BASE, seatbelt=strict))
-    assert tightened.report["decision"] == "block"
+    assert tightened.impact.to_json()["decision"] == "block"
     same = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose),
                                inventory(new_nets, BASE, seatbelt=loose))
-    assert same.report["decision"] == "pass"
-    assert not any("loosens" in r for r in same.report["reasons"])
+    assert same.impact.to_json()["decision"] == "pass"
+    assert not any("loosens" in r for r in same.impact.to_json()["reasons"])
 
 
 def test_whole_segment_blocks_only_above_stagger_above():

@@ -354,7 +354,7 @@ def test_rules_of_a_segment_whose_priority_changed_are_removed(tmp_path, netns, 
 
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
     inv, config = web1(inventory_dir)
-    monkeypatch.setattr("netcfg.cli.kernel._host", lambda *_: bad_config(config))
+    monkeypatch.setattr("netcfg.cli.apply.render", lambda *_: {"web1": bad_config(config)})
     before = snapshot(netns)
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 5
     assert "rolled back" in capsys.readouterr().err
@@ -450,8 +450,6 @@ def test_a_second_apply_on_the_namespace_fails_fast(inventory_dir, netns, lock_d
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
 
 
-def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir):
-    with pytest.raises(InputError):
-        from netcfg.cli.kernel import _host
-
-        _host(load_inventory(inventory_dir), "nope", None)
+def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir, capsys):
+    assert main(["apply", "nope", "--inventory", str(inventory_dir), "--netns", netns]) == 2
+    assert "unknown machine 'nope'" in capsys.readouterr().err

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """A fresh venv with the project's wheel installed (dependencies from this env)."""
+    """A fresh venv, isolated from every other Python's packages, with the project's
+    wheel and the dependencies it declares installed by pip, as a user would."""
     root = tmp_path_factory.mktemp("install")
     wheels = root / "wheels"
     subprocess.run(
@@ -26,12 +27,9 @@ def installed(tmp_path_factory):
     )
     wheel = next(wheels.glob("netcfg-*.whl"))
     env = root / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env)
+    venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", str(wheel)], check=True)
     return wheel, env
 
 
@@ -62,3 +60,12 @@ def test_installed_netcfg_runs_from_another_directory(installed, tmp_path):
     )
     assert render.returncode == 0, render.stderr
     assert any((tmp_path / "out").rglob("*")), "render wrote nothing"
+    # The timeline page's template travels in the wheel too.
+    incident = REPO / "examples" / "incident-2017"
+    simulate = subprocess.run(
+        [netcfg, "simulate", str(incident / "naive-plan.json"), "--inventory", str(incident / "after"),
+         "--html", "plan.html"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert simulate.returncode == 3, simulate.stderr
+    assert "<svg" in (tmp_path / "plan.html").read_text()

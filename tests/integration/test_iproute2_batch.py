@@ -26,7 +26,8 @@ from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
 from netcfg.testing.compare import sort_key
 from netcfg.inventory.load import load_inventory
-from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 
 pytestmark = [
     pytest.mark.root,

@@ -107,7 +107,7 @@ def lab_names(run_dir):
         yield new
     finally:
         for name in made:
-            lab_mod.down(name)
+            lab_mod.down(name, state_dir=str(run_dir))
         leaked = {ns for ns in namespaces() - before if any(ns.startswith(f"{n}-") for n in made)}
         for ns in leaked:
             subprocess.run(["ip", "netns", "del", ns], check=False)
@@ -216,7 +216,7 @@ def test_failed_or_interrupted_up_removes_everything(inventory_dir, lab_names, r
 
     monkeypatch.setattr(lab_mod, "apply_host", apply_then_fail)
     with pytest.raises(failure):
-        lab_mod.up(load_inventory(inventory_dir), name)
+        lab_mod.up(load_inventory(inventory_dir), name, state_dir=str(run_dir))
     assert len(calls) == 3
     # Only this lab's names: other tests may create namespaces at the same time.
     assert not {ns for ns in namespaces() if ns.startswith(f"{name}-")}

@@ -116,7 +116,8 @@ def test_hand_built_edge_cases():
     """An interface without addresses, a router, an IPv6-only VM: netplan accepts all."""
     from netaddr import IPAddress, IPNetwork
 
-    from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
+    from netcfg.model.host import Kind
+    from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 
     inventory = Inventory.build(
         [Segment("fe", 2, 20), Segment("v6", 5, 50)],

@@ -12,7 +12,7 @@ from netaddr import IPSet, cidr_merge
 from netcfg.cli import main
 from netcfg.model.inventory import Inventory
 from netcfg.inventory.load import load_inventory
-from netcfg.model.inventory import Kind
+from netcfg.model.host import Kind
 
 BUNDLED = Path(__file__).resolve().parents[2] / "inventory"
 DOCUMENTATION = IPSet(["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"])

@@ -13,7 +13,7 @@ from netcfg.cli import main
 from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.inventory.load import load_inventory_texts
-from netcfg.model.inventory import DesignName
+from netcfg.model.host import DesignName
 from tests.inventory.test_validate import BASE
 
 _yaml = YAML(typ="safe", pure=True)

@@ -17,7 +17,7 @@ from netcfg.cli import main
 from netcfg.errors import InputError
 from netcfg.model.inventory import Inventory
 from netcfg.inventory.load import load_inventory, load_inventory_texts
-from netcfg.model.inventory import Kind
+from netcfg.model.host import Kind
 from netcfg.inventory.synth import FILL, MARKER, synth_texts, write_synth
 
 

@@ -37,7 +37,8 @@ def test_bad_lab_names(name):
 def test_select_adds_routers_and_rejects_empty_globs():
     from netaddr import IPAddress, IPNetwork
 
-    from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
+    from netcfg.model.host import Kind
+    from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 
     inv = Inventory.build(
         [Segment("fe", 2, 20)],

@@ -5,7 +5,8 @@ from __future__ import annotations
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import render
-from netcfg.model.inventory import Interface, Inventory, Kind, Machine, Network, Segment
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 from netcfg.lab.probe import DIRECT, VIA_ROUTER, forwarded_from, probes
 
 SNMP = """Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams OutRequests

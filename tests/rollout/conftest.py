@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from netcfg.model.host import Kind
 from netcfg.model.inventory import (
     Interface,
     Inventory,
-    Kind,
     Machine,
     Policy,
     Reconfigure,

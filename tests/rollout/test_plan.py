@@ -10,9 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netcfg.errors import InputError
-from netcfg.model.inventory import Kind, RolloutPolicy
+from netcfg.model.host import Kind
+from netcfg.model.inventory import RolloutPolicy
 from netcfg.testing.fleet import fleet
-from netcfg.rollout.model import DISRUPTIVE, HOT, Change, plan_from_dict
+from netcfg.impact.model import ChangeClass
+from netcfg.rollout.model import Change, plan_from_dict
+
+HOT, DISRUPTIVE = ChangeClass.HOT, ChangeClass.DISRUPTIVE
 from netcfg.rollout.plan import hot_waves, plan_rollout
 from netcfg.rollout.simulate import simulate
 

@@ -159,7 +159,10 @@ def test_zero_length_windows_end_and_the_planner_with_reconfigure_0_is_clean():
     assert simulate(p, inv()).clean, simulate(p, inv()).violations
     backwards = plan([], [{"host": "c", "start_s": 5, "end_s": 4}])
     assert kinds(simulate(backwards, inv())) == ["maintenance"]
-    from netcfg.rollout.model import DISRUPTIVE, Change
+    from netcfg.impact.model import ChangeClass
+    from netcfg.rollout.model import Change
+
+    DISRUPTIVE = ChangeClass.DISRUPTIVE
     from netcfg.rollout.plan import plan_rollout
 
     inventory = make_inventory(HOSTS, VMS, rollout=RolloutPolicy(reconfigure_s=0))
@@ -168,8 +171,11 @@ def test_zero_length_windows_end_and_the_planner_with_reconfigure_0_is_clean():
 
 
 def _incident_plan():
+    from netcfg.impact.model import ChangeClass
     from netcfg.inventory.load import load_inventory
-    from netcfg.rollout.model import DISRUPTIVE, Change
+    from netcfg.rollout.model import Change
+
+    DISRUPTIVE = ChangeClass.DISRUPTIVE
     from netcfg.rollout.plan import plan_rollout
 
     from .conftest import INCIDENT

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from netcfg.inventory.load import load_inventory
-from netcfg.rollout.model import DISRUPTIVE, Change
+from netcfg.impact.model import ChangeClass
+from netcfg.rollout.model import Change, plan_from_dict
+
+DISRUPTIVE = ChangeClass.DISRUPTIVE
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import simulate
 from netcfg.present.timeline import render_html
@@ -26,8 +29,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def incident_page():
     inventory = load_inventory(INCIDENT / "after")
-    plan = plan_rollout(inventory, [Change(n, DISRUPTIVE) for n in inventory.machines]).to_dict()
-    sim = simulate(plan, inventory)
+    plan = plan_rollout(inventory, [Change(n, DISRUPTIVE) for n in inventory.machines])
+    sim = simulate(plan.to_dict(), inventory)
     return render_html(plan, sim), inventory
 
 
@@ -47,7 +50,7 @@ def test_naive_plan_page_marks_overcommitted_hosts():
 
     inventory = load_inventory(INCIDENT / "after")
     plan = json.loads((INCIDENT / "naive-plan.json").read_text())
-    html = render_html(plan, simulate(plan, inventory))
+    html = render_html(plan_from_dict(plan), simulate(plan, inventory))
     assert html.count('class="over"') == 12
 
 

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from netcfg.impact import parallel as compute
+from netcfg.cli import settings
+from netcfg.impact import parallel
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.inventory.load import load_inventory
 from tests.impact.helpers import EXAMPLES
@@ -16,21 +17,19 @@ from tests.impact.helpers import EXAMPLES
 def test_parallel_render_and_diff_equals_in_process(monkeypatch):
     base = load_inventory(EXAMPLES / "add-public-network" / "before")
     head = load_inventory(EXAMPLES / "add-public-network" / "after")
-    monkeypatch.setenv("NETCFG_JOBS", "1")
-    alone = analyse_inventories(base, head)
-    monkeypatch.setenv("NETCFG_JOBS", "3")
-    monkeypatch.setattr(compute, "PARALLEL_MIN", 1)
+    alone = analyse_inventories(base, head, jobs=1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
     calls = []
-    real = compute._chunk
-    monkeypatch.setattr(compute, "_chunk", lambda *a: calls.append(len(a[-1])) or real(*a))
-    forked = analyse_inventories(base, head)
-    assert forked.report == alone.report
+    real = parallel._chunk
+    monkeypatch.setattr(parallel, "_chunk", lambda *a: calls.append(len(a[-1])) or real(*a))
+    forked = analyse_inventories(base, head, jobs=3)
+    assert forked.impact == alone.impact
     # The parent did one of three chunks itself; two ran in forked workers.
     assert calls == [5]  # 15 candidates (the dependents of the changes) in 3 chunks
 
 
 def test_jobs_setting(monkeypatch):
     monkeypatch.setenv("NETCFG_JOBS", "1")
-    assert compute.jobs() == 1
+    assert settings.jobs() == 1
     monkeypatch.setenv("NETCFG_JOBS", "nonsense")
-    assert 1 <= compute.jobs() <= compute.MAX_JOBS
+    assert 1 <= settings.jobs() <= parallel.MAX_JOBS

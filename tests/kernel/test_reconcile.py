@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netcfg.model.host import Address, HostConfig, InterfaceConfig, Route, Rule
-from netcfg.kernel.reconcile import drift, drift_dict, plan
+from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
+from netcfg.kernel.reconcile import drift, plan
+from netcfg.present.drift import drift_json as drift_dict
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 
 A1 = Address("eth0", 4, "203.0.113.10/26")
@@ -86,7 +87,7 @@ def test_an_ipv4_length_change_adds_the_new_length_before_removing_the_old():
 
 def test_desired_state_is_spelled_like_the_kernel():
     host = HostConfig(
-        "m", "vm", "policy-routing",
+        "m", Kind.VM, DesignName.POLICY_ROUTING,
         interfaces=(InterfaceConfig("eth0", "srv", addresses=(
             Address("eth0", 6, "2001:0db8:20::0010/64"),)),),
         routes=(Route(6, 3, "2001:db8:20::/64", device="eth0", scope="link"),

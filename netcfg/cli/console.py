@@ -1,18 +1,14 @@
-"""Options, arguments and output helpers shared by the command modules."""
+"""Where the CLI writes: data to stdout, messages and progress to stderr."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from types import TracebackType
 
-import typer
 from rich.console import Console
 
-from netcfg.model.inventory import Inventory
-from netcfg.inventory.load import load_inventory
-
-DEFAULT_INVENTORY = Path("inventory")
+from netcfg.cli.settings import colour_allowed
 
 
 class _Console(Console):
@@ -25,29 +21,26 @@ class _Console(Console):
 
 
 def _console(stderr: bool) -> Console:
-    # Colour off in CI, with NO_COLOR, and when not a terminal.
-    no_color = bool(os.environ.get("NO_COLOR")) or bool(os.environ.get("CI"))
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or a CI log, tables get room instead of rich's 80 columns.
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return _Console(
-        stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, width=width
-    )
+    return _Console(stderr=stderr, no_color=not colour_allowed(), highlight=False, soft_wrap=True, width=width)
 
 
 out = _console(stderr=False)  # data: tables, reports
 err = _console(stderr=True)  # messages, progress
 
-InventoryArg = typer.Argument(
-    DEFAULT_INVENTORY,
-    help="Inventory directory (YAML files, merged) or a single YAML file.",
-    show_default=True,
-)
+
+def say(text: str) -> None:
+    """A message for the person running the command (stderr, no markup)."""
+    err.print(text, markup=False)
 
 
-def load(path: Path) -> Inventory:
-    """Load and validate an inventory; raises InputError listing every problem."""
-    return load_inventory(path)
+def emit(text: str) -> None:
+    """Data to stdout verbatim: rich would reinterpret ":name:" and brackets."""
+    with reader_may_leave():
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def show_progress() -> bool:
@@ -63,7 +56,9 @@ class reader_may_leave:  # noqa: N801 - used as `with reader_may_leave():`
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, error, tb) -> bool:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
             # Later writes and the flush at exit go nowhere instead of failing again.
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,0 +1,52 @@
+"""`netcfg check`: the CI gate for inventory pull requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from netcfg.cli import settings
+from netcfg.cli.app import app
+from netcfg.cli.console import emit, say
+from netcfg.cli.options import DesignOption, InventoryDirOption
+from netcfg.errors import InputError
+from netcfg.files import write_atomic
+from netcfg.impact.analysis import analyse
+from netcfg.impact.model import Decision, Impact
+from netcfg.model.host import DesignName
+from netcfg.present.markdown import summary
+
+
+@app.command(rich_help_panel="Change impact")
+def check(
+    base: str = typer.Option(..., "--base", help="Base to compare against: a git revision (origin/main) or a directory."),
+    inventory: str = InventoryDirOption,
+    report_json: Path | None = typer.Option(None, "--report-json", help="Write the JSON report to this file."),
+    report_md: Path | None = typer.Option(
+        None, "--report-md", help="Write the Markdown summary to this file (default: print it to stdout)."
+    ),
+    design: DesignName | None = DesignOption,
+) -> None:
+    """The CI gate for inventory pull requests: analyse the change from --base to the
+    working tree's inventory, write a Markdown summary (for a PR comment) and a JSON
+    report. Exit 0 pass or stagger, 3 blocked by the seatbelt (until an approvals/*.yaml
+    names the change's digest), 2 invalid inventory (its errors in the summary)."""
+    try:
+        impact = analyse(base, None, design=design, inventory_dir=inventory, jobs=settings.jobs()).impact
+        code = 3 if impact.decision is Decision.BLOCK else 0
+    except InputError as error:
+        impact = Impact.invalid(error.problems)
+        for problem in error.problems:
+            say(str(problem))
+        code = 2
+    markdown = summary(impact)
+    if report_json is not None:
+        write_atomic(report_json, json.dumps(impact.to_json(), indent=2) + "\n")
+    if report_md is not None:
+        write_atomic(report_md, markdown)
+    else:
+        emit(markdown)
+    say(f"netcfg check: {impact.decision} (exit {code})")
+    raise typer.Exit(code)

@@ -1,0 +1,100 @@
+"""`netcfg lab up|check|down`: a fleet as network namespaces, proven with real packets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from netcfg.cli import settings
+from netcfg.cli.app import app
+from netcfg.cli.console import emit, say
+from netcfg.cli.options import DesignOption, InventoryArgument, LabNameOption, load
+from netcfg.errors import DriftError, InputError
+from netcfg.lab import netns
+from netcfg.lab.check import check_lab
+from netcfg.model.host import DesignName
+from netcfg.present.drift import drift_lines
+
+lab_app = typer.Typer(
+    help="A fleet (or --hosts subset) as network namespaces, checked with real packets.", no_args_is_help=True
+)
+app.add_typer(lab_app, name="lab", rich_help_panel="Kernel (root)")
+
+HostsOption = typer.Option(None, "--hosts", help="Only machines matching this glob (routers are always included).")
+
+
+@lab_app.command("up")
+def lab_up(
+    inventory: Path = InventoryArgument,
+    hosts: str | None = HostsOption,
+    design: DesignName | None = DesignOption,
+    name: str = LabNameOption,
+) -> None:
+    """Build the lab: a switch namespace with one bridge per segment, a namespace per
+    machine with veth interfaces named as rendered, routers forwarding, and every
+    machine's config installed by `apply`. A failed or interrupted `up` removes
+    what it made. Prints the namespaces (machine and namespace per line)."""
+    inv = load(inventory)
+    state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say)
+    emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
+    say(
+        f"lab {name} is up ({state.design}, {len(state.machines)} machines); "
+        f"`netcfg lab check --name {name}` sends packets, `netcfg lab down --name {name}` removes it"
+    )
+
+
+@lab_app.command("check")
+def lab_check(
+    inventory: Path | None = typer.Argument(
+        None, help="Inventory directory or YAML file (default: the one the lab was built from)."
+    ),
+    hosts: str | None = typer.Option(None, "--hosts", help="Only probe from and to machines matching this glob."),
+    design: DesignName | None = DesignOption,
+    name: str = LabNameOption,
+) -> None:
+    """Ping between machines of one segment and assert the path the design promises from
+    the routers' forwarding counters: under policy-routing every network of a segment
+    is direct and routers forward nothing; under flat a shared network (private IPv4,
+    IPv6) is direct and different public networks meet at the router. Also checks that
+    every machine's addresses, rules and routes are still its render (a `FAIL state`
+    line per difference). One line per probe; exit 4 if any probe fails or any machine
+    differs, 2 if the lab is not up."""
+    state = netns.read_state(name, settings.run_dir())
+    if state is None:
+        raise InputError(f"lab {name!r} is not up; run `netcfg lab up --name {name}` first")
+    inv = load(inventory if inventory is not None else Path(state.inventory))
+    result = check_lab(state, inv, design, hosts)
+    for d in result.drifted:
+        emit("".join(f"FAIL state {d.machine} {d.netns}: {line}\n" for line in drift_lines(d.drift)))
+    emit("".join(f"{r}\n" for r in result.results))
+    if not result.ok:
+        parts = []
+        if result.failed:
+            parts.append(f"{len(result.failed)} of {len(result.results)} probes failed")
+        if result.drifted:
+            names = ", ".join(d.machine for d in result.drifted)
+            parts.append(
+                f"{len(result.drifted)} machine(s) differ from the {result.design} render "
+                f"({names}; `netcfg status MACHINE --netns NS` shows how)"
+            )
+        raise DriftError(f"lab {name}: " + "; ".join(parts))
+    say(
+        f"lab {name}: {len(result.results)} probes, all paths as {result.design} promises; "
+        f"{result.machines} machines as rendered"
+    )
+
+
+@lab_app.command("down")
+def lab_down(
+    inventory: Path = InventoryArgument,
+    hosts: str | None = typer.Option(None, "--hosts", help="Accepted like up/check; down always removes the whole lab."),
+    design: DesignName | None = DesignOption,
+    name: str = LabNameOption,
+) -> None:
+    """Remove every namespace the lab made (recorded in its state file), also after a
+    failed or interrupted `up`. A lab that is not up: nothing to do, exit 0.
+    INVENTORY, --hosts and --design are accepted like up/check's and not used."""
+    del inventory, hosts, design
+    removed = netns.down(name, state_dir=settings.run_dir())
+    say(f"lab {name}: {len(removed)} namespaces removed" if removed else f"lab {name}: not up")

@@ -1,0 +1,28 @@
+"""What the CLI reads from the environment and passes to the library, which never reads
+it itself."""
+
+from __future__ import annotations
+
+import os
+
+from netcfg.impact.parallel import default_jobs
+
+DEFAULT_RUN_DIR = "/run/netcfg"
+
+
+def jobs() -> int:
+    """NETCFG_JOBS: worker processes for large impact analyses (default: the CPUs)."""
+    configured = os.environ.get("NETCFG_JOBS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return default_jobs()
+
+
+def run_dir() -> str:
+    """NETCFG_RUN_DIR: where apply's locks and the labs' state files live."""
+    return os.environ.get("NETCFG_RUN_DIR", DEFAULT_RUN_DIR)
+
+
+def colour_allowed() -> bool:
+    """Colour off in CI and with NO_COLOR (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and not os.environ.get("CI")

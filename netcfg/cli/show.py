@@ -1,0 +1,36 @@
+"""`netcfg show`: one machine's addresses, rules and routes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from netcfg.cli.app import app
+from netcfg.cli.console import out
+from netcfg.cli.options import DesignOption, InventoryOption, load, require_machine
+from netcfg.designs import render
+from netcfg.model.host import DesignName
+from netcfg.present.host import host_tables
+
+
+@app.command(rich_help_panel="Render")
+def show(
+    host: str = typer.Argument(..., help="Machine name, as in the inventory."),
+    inventory: Path = InventoryOption,
+    design: DesignName | None = DesignOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the machine's canonical model as JSON instead."),
+) -> None:
+    """Print one machine's addresses, rules and routes as tables (exit 2 if unknown)."""
+    inv = load(inventory)
+    config = render(inv, design, [require_machine(inv, host)])[host]
+    if as_json:
+        out.print(json.dumps(config.to_dict(), sort_keys=True, indent=2), markup=False)
+        return
+    out.print(f"{config.name}: {config.kind}, design {config.design}" + (", forwarding" if config.forwarding else ""), markup=False)
+    for table in host_tables(config):
+        if table.row_count:
+            out.print(table)
+        else:
+            out.print(f"{table.title}: none", markup=False)

@@ -1,0 +1,53 @@
+"""`netcfg simulate`: replay a plan and check its invariants."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from netcfg.cli.app import app
+from netcfg.cli.console import out, reader_may_leave, say
+from netcfg.cli.options import InventoryOption, load
+from netcfg.cli.read import read_json
+from netcfg.errors import InputError, Location, Problem
+from netcfg.files import write_atomic
+from netcfg.present.rollout import simulation_lines
+from netcfg.present.timeline import render_html
+from netcfg.rollout.model import plan_from_dict
+from netcfg.rollout.simulate import simulate as replay
+
+
+class SimFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command(rich_help_panel="Rollout")
+def simulate(
+    plan_file: Path = typer.Argument(..., help="Plan JSON file (netcfg plan --json, or any plan in that format)."),
+    inventory: Path = InventoryOption,
+    fmt: SimFormat = typer.Option(SimFormat.text, "--format", help="Output format: text or json."),
+    html_file: Path | None = typer.Option(None, "--html", help="Also write the timeline page of this plan to this file."),
+) -> None:
+    """Replay a plan event by event (independently of the planner) and check capacity,
+    maintenance, parallelism and anti-affinity. Exit 0 when clean, 3 on any violation."""
+    data = read_json(plan_file, "plan")
+    if not isinstance(data, dict):
+        raise InputError([Problem(Location(str(plan_file)), "not a plan file: expected a JSON object")])
+    inv = load(inventory)
+    sim = replay(data, inv, source=str(plan_file))
+    if html_file is not None:  # before stdout, which a reader may close early
+        page = render_html(plan_from_dict(data, str(plan_file)), sim, title=f"netcfg simulate {plan_file.name}")
+        write_atomic(html_file, page)
+        say(f"wrote {html_file}")
+    with reader_may_leave():
+        if fmt is SimFormat.json:
+            out.print_json(json.dumps(sim.to_dict()))
+        else:
+            for line in simulation_lines(sim):
+                out.print(line, markup=False)
+    if not sim.clean:
+        raise typer.Exit(3)

@@ -1,0 +1,58 @@
+"""`netcfg status`: drift between a machine's render and a namespace's live state."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from netcfg.cli.app import app
+from netcfg.cli.console import emit
+from netcfg.cli.options import DesignOption, HostArgument, InventoryOption, NetnsOption, load, require_machine
+from netcfg.designs import render
+from netcfg.errors import DriftError
+from netcfg.kernel.apply import live_state
+from netcfg.kernel.reconcile import drift
+from netcfg.kernel.state import ownership
+from netcfg.model.host import DesignName
+from netcfg.present.drift import drift_json, drift_lines
+
+
+class StatusFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command(rich_help_panel="Kernel (root)")
+def status(
+    host: str = HostArgument,
+    inventory: Path = InventoryOption,
+    netns: str = NetnsOption,
+    fmt: StatusFormat = typer.Option(StatusFormat.text, "--format", help="Output format: text or json."),
+    design: DesignName | None = DesignOption,
+) -> None:
+    """Drift between HOST's desired config and the live owned state of a namespace:
+    addresses, rules and routes that are missing, extra or different (same identity,
+    other attributes). Exit 4 on drift, 0 when clean; read-only."""
+    inv = load(inventory)
+    config = render(inv, design, [require_machine(inv, host)])[host]
+    desired, live = live_state(config, ownership(inv, config), netns)
+    found = drift(desired, live)
+    if fmt is StatusFormat.json:
+        data = {
+            "host": host,
+            "netns": netns,
+            "design": config.design.value,
+            "drift": bool(found),
+            "count": found.count,
+            **drift_json(found),
+        }
+        emit(json.dumps(data, indent=2) + "\n")
+    else:
+        lines = drift_lines(found)
+        lines.append(f"{host} in netns {netns}: " + (f"{found.count} differences" if found else "no drift"))
+        emit("\n".join(lines) + "\n")
+    if found:
+        raise DriftError(f"{host}: the namespace {netns} has drifted ({found.count} differences)")

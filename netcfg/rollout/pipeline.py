@@ -1,0 +1,105 @@
+"""From a change to a checked rollout: analyse (or read a report), plan, simulate.
+
+`plan_change` is what `netcfg plan BASE [HEAD]` does and `plan_from_report` what
+`netcfg plan --from-report` does; both return the plan with its simulation, which is
+independent of the planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netcfg.errors import InputError, Location, Problem
+from netcfg.impact.analysis import analyse
+from netcfg.impact.model import ChangeClass, Decision, HostState
+from netcfg.model.host import DesignName
+from netcfg.model.inventory import Inventory
+from netcfg.rollout.model import Change, Plan
+from netcfg.rollout.plan import plan_rollout
+from netcfg.rollout.simulate import Simulation, simulate
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRollout:
+    plan: Plan
+    simulation: Simulation
+    inventory: Inventory  # the head: what the plan applies to
+    decision: Decision | None = None  # the seatbelt's, when known
+    hosts_touched: int = 0
+    hosts_total: int = 0
+
+
+def plan_change(
+    base: str,
+    head: str | None = None,
+    *,
+    design: DesignName | str | None = None,
+    inventory_dir: str = "inventory",
+    jobs: int = 1,
+) -> PlannedRollout:
+    analysis = analyse(base, head, design=design, inventory_dir=inventory_dir, jobs=jobs)
+    impact = analysis.impact
+    changes = [Change(h.diff.name, h.change) for h in impact.hosts if h.diff.state is not HostState.REMOVED]
+    return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total)
+
+
+def plan_from_report(report: Any, inventory: Inventory, source: str) -> PlannedRollout:
+    """`report`: the JSON `netcfg check --report-json` wrote."""
+    changes = changes_from_report(report, source)
+    decision = report.get("decision") if isinstance(report, dict) else None
+    known = decision in {d.value for d in Decision}
+    return _planned(
+        inventory,
+        changes,
+        Decision(decision) if known else None,
+        _int(report, "hosts_touched"),
+        _int(report, "hosts_total"),
+    )
+
+
+def _planned(
+    inventory: Inventory, changes: list[Change], decision: Decision | None, touched: int, total: int
+) -> PlannedRollout:
+    plan = plan_rollout(inventory, changes)
+    return PlannedRollout(plan, simulate(plan.to_dict(), inventory), inventory, decision, touched, total)
+
+
+def _int(report: Any, key: str) -> int:
+    value = report.get(key) if isinstance(report, dict) else None
+    return value if isinstance(value, int) else 0
+
+
+def changes_from_report(report: Any, source: str) -> list[Change]:
+    """The touched hosts of an impact report (`hosts` [{name, change}])."""
+    if isinstance(report, dict) and report.get("decision") == Decision.INVALID.value:
+        raise InputError(
+            [
+                Problem(
+                    Location(source),
+                    "the report is of an inventory that does not load: nothing to plan",
+                    "fix the errors it lists, then run netcfg check again",
+                )
+            ]
+        )
+    try:
+        hosts = report["hosts"]
+        # A machine the change removes has nothing left to roll out.
+        pairs = [(str(h["name"]), str(h["change"])) for h in hosts if h.get("state") != "removed"]
+    except (KeyError, TypeError, AttributeError) as error:
+        raise InputError(
+            [
+                Problem(
+                    Location(source),
+                    f"not an impact report: bad or missing {error}",
+                    "expected hosts [{name, change}] as `netcfg check --report-json` writes",
+                )
+            ]
+        ) from None
+    known = {c.value for c in ChangeClass}
+    bad = [(name, change) for name, change in pairs if change not in known]
+    if bad:
+        raise InputError(
+            [Problem(Location(source), f"{name}: change {change!r} is neither hot nor disruptive") for name, change in bad]
+        )
+    return [Change(name, ChangeClass(change)) for name, change in pairs]
