@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
-from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.model.host import HostConfig, InterfaceConfig, Route, Rule  # noqa: E402
-from netcfg.kernel.apply import apply_host  # noqa: E402
-from netcfg.kernel.state import Ownership  # noqa: E402
+from benchmarks.harness import Result, measure
+from netcfg.kernel.apply import apply_host
+from netcfg.kernel.state import Ownership
+from netcfg.model.host import HostConfig, InterfaceConfig, Route, Rule
 
 NAME = "apply"
 TABLE = 1000  # above 255: the RTA_TABLE / FRA_TABLE path
@@ -35,8 +35,9 @@ PER_CALL_MAX = 1_000  # pyroute2's per-call API is measured up to this N (it is 
 
 
 def prefixes(n: int) -> list[str]:
-    return [f"10.{i // 256 % 256}.{i % 256}.0/24" if i < 65536 else f"11.{i // 256 % 256}.{i % 256}.0/24"
-            for i in range(n)]
+    return [
+        f"10.{i // 256 % 256}.{i % 256}.0/24" if i < 65536 else f"11.{i // 256 % 256}.{i % 256}.0/24" for i in range(n)
+    ]
 
 
 def host_config(n: int) -> HostConfig:
@@ -66,9 +67,12 @@ def batch_text(n: int) -> str:
 def fresh_netns() -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
-    for args in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
-                 ["link", "set", "eth0", "up"], ["link", "set", "eth1", "up"],
-                 ["link", "set", "lo", "up"]):
+    for args in (
+        ["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
+        ["link", "set", "eth0", "up"],
+        ["link", "set", "eth1", "up"],
+        ["link", "set", "lo", "up"],
+    ):
         subprocess.run(["ip", "-n", name, *args], check=True)
     return name
 
@@ -93,8 +97,7 @@ def _per_call(netns: str, n: int) -> int:
         index = ipr.link_lookup(ifname="eth0")[0]
         for p in prefixes(n):
             dst, length = p.split("/")
-            ipr.route("add", dst=dst, dst_len=int(length), oif=index, table=TABLE,
-                      proto=77, scope=253)
+            ipr.route("add", dst=dst, dst_len=int(length), oif=index, table=TABLE, proto=77, scope=253)
         for p in prefixes(n):
             src, length = p.split("/")
             ipr.rule("add", src=src, src_len=int(length), table=TABLE, priority=PRIORITY)
@@ -148,15 +151,28 @@ def run(quick: bool = False) -> list[Result]:
         results += [
             Result(NAME, f"{case}: netcfg apply (batched netlink)", "seconds", round(ours_s, 3)),
             Result(NAME, f"{case}: ip -batch", "seconds", round(ip_s, 3)),
-            Result(NAME, f"{case}: netcfg / ip -batch", "ratio", round(ratio, 2),
-                   f"< {target:g}" if target else "", ratio < target if target else None),
+            Result(
+                NAME,
+                f"{case}: netcfg / ip -batch",
+                "ratio",
+                round(ratio, 2),
+                f"< {target:g}" if target else "",
+                ratio < target if target else None,
+            ),
         ]
         if per_call_s is not None:
-            results.append(Result(NAME, f"{case}: pyroute2 per-call API", "seconds",
-                                  round(per_call_s, 3)))
+            results.append(Result(NAME, f"{case}: pyroute2 per-call API", "seconds", round(per_call_s, 3)))
         if noop_s is not None:
-            results.append(Result(NAME, f"{case}: no-op re-apply", "seconds", round(noop_s, 3),
-                                  f"< {NOOP_TARGET_S:g} s", noop_s < NOOP_TARGET_S))
+            results.append(
+                Result(
+                    NAME,
+                    f"{case}: no-op re-apply",
+                    "seconds",
+                    round(noop_s, 3),
+                    f"< {NOOP_TARGET_S:g} s",
+                    noop_s < NOOP_TARGET_S,
+                )
+            )
     return results
 
 

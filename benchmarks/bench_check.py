@@ -30,15 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
-from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.designs import render  # noqa: E402
-from netcfg.formats import FORMAT_NAMES, iter_rendered  # noqa: E402
-from netcfg.impact.analysis import analyse, analyse_inventories, load_pair  # noqa: E402
-from netcfg.gc_tuning import rare_full_collections  # noqa: E402
-from netcfg.present.markdown import summary  # noqa: E402
-from netcfg.inventory.sources import resolve  # noqa: E402
-from netcfg.inventory.load import load_inventory  # noqa: E402
-from netcfg.inventory.synth import write_synth  # noqa: E402
+from benchmarks.harness import Result, measure
+from netcfg.designs import render
+from netcfg.formats import FORMAT_NAMES, iter_rendered
+from netcfg.gc_tuning import rare_full_collections
+from netcfg.impact.analysis import analyse, analyse_inventories, load_pair
+from netcfg.inventory.load import load_inventory
+from netcfg.inventory.sources import resolve
+from netcfg.inventory.synth import write_synth
+from netcfg.present.markdown import summary
 
 NAME = "check"
 SEED = 2017
@@ -118,16 +118,21 @@ def run(quick: bool = False) -> list[Result]:
         if naive != (decision, touched) or touched_again != touched or rendered != 2 * machines:
             raise RuntimeError(f"{case}: inconsistent results {naive} {decision} {touched} {touched_again}")
         results += [
-            Result(NAME, case, "check seconds", round(check_s, 3), f"< {max_s:g} s" if max_s else "",
-                   check_s < max_s if max_s else None),
+            Result(
+                NAME,
+                case,
+                "check seconds",
+                round(check_s, 3),
+                f"< {max_s:g} s" if max_s else "",
+                check_s < max_s if max_s else None,
+            ),
             Result(NAME, case, "check peak MiB", round(check_mib, 1)),
             Result(NAME, case, f"machines touched ({decision})", touched),
             Result(NAME, case, "naive check seconds (render all)", round(naive_s, 3)),
             Result(NAME, case, "naive check peak MiB", round(naive_mib, 1)),
             Result(NAME, case, "check / naive check", round(check_s / naive_s, 3), "< 1", check_s < naive_s),
             Result(NAME, case, "render both in full seconds (load, model, 4 formats)", round(full_s, 3)),
-            Result(NAME, case, "check / render both in full", round(check_s / full_s, 3),
-                   "< 1", check_s < full_s),
+            Result(NAME, case, "check / render both in full", round(check_s / full_s, 3), "< 1", check_s < full_s),
             Result(NAME, case, "load + model of both seconds", round(model_s, 3)),
             Result(NAME, case, "check / (load + model of both)", round(check_s / model_s, 3)),
             Result(NAME, case, "two full renders seconds (loaded)", round(render_s, 3)),

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
-from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.inventory.load import load_inventory  # noqa: E402
-from netcfg.inventory.synth import write_synth  # noqa: E402
+from benchmarks.harness import Result, measure
+from netcfg.inventory.load import load_inventory
+from netcfg.inventory.synth import write_synth
 
 NAME = "inventory load+validate"
 SEED = 2017
@@ -39,12 +39,24 @@ def run(quick: bool = False) -> list[Result]:
         if loaded != machines:
             raise RuntimeError(f"{case}: loaded {loaded} machines")
         results.append(
-            Result(NAME, case, "seconds", round(seconds, 3),
-                   f"< {max_s:g} s" if max_s else "", seconds < max_s if max_s else None)
+            Result(
+                NAME,
+                case,
+                "seconds",
+                round(seconds, 3),
+                f"< {max_s:g} s" if max_s else "",
+                seconds < max_s if max_s else None,
+            )
         )
         results.append(
-            Result(NAME, case, "peak MiB", round(peak, 1),
-                   f"< {max_mib:g} MiB" if max_mib else "", peak < max_mib if max_mib else None)
+            Result(
+                NAME,
+                case,
+                "peak MiB",
+                round(peak, 1),
+                f"< {max_mib:g} MiB" if max_mib else "",
+                peak < max_mib if max_mib else None,
+            )
         )
         results.append(Result(NAME, case, "machines/s", round(machines / seconds)))
     return results

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
-from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.testing.fleet import fleet  # noqa: E402
-from netcfg.impact.model import ChangeClass  # noqa: E402
-from netcfg.rollout.model import Change  # noqa: E402
+from benchmarks.harness import Result, measure
+from netcfg.impact.model import ChangeClass
+from netcfg.rollout.model import Change
+from netcfg.testing.fleet import fleet
 
 DISRUPTIVE = ChangeClass.DISRUPTIVE
 from netcfg.rollout.plan import plan_rollout  # noqa: E402
@@ -50,18 +50,28 @@ def _synth(machines: int):
 
 def run(quick: bool = False) -> list[Result]:
     rows: list[Result] = []
-    cases = [(lambda h=h: fleet(h, VMS_PER_HOST), f"{h} hypervisors x {VMS_PER_HOST} VMs, all disruptive", t)
-             for h, t in (QUICK_CASES if quick else CASES)]
-    cases += [(lambda m=m: _synth(m), f"synth {m:,} machines, all disruptive", t)
-              for m, t in (SYNTH_QUICK if quick else SYNTH_CASES)]
+    cases = [
+        (lambda h=h: fleet(h, VMS_PER_HOST), f"{h} hypervisors x {VMS_PER_HOST} VMs, all disruptive", t)
+        for h, t in (QUICK_CASES if quick else CASES)
+    ]
+    cases += [
+        (lambda m=m: _synth(m), f"synth {m:,} machines, all disruptive", t)
+        for m, t in (SYNTH_QUICK if quick else SYNTH_CASES)
+    ]
     for build, case, time_target in cases:
         inventory = build()
         seconds, peak, plan = measure(_plan, inventory)
         sim = simulate(plan, inventory)
         ratio = plan["makespan_s"] / plan["lower_bound_s"]
         rows += [
-            Result(NAME, case, "planning seconds", round(seconds, 2),
-                   f"< {time_target:g} s" if time_target else "", seconds < time_target if time_target else None),
+            Result(
+                NAME,
+                case,
+                "planning seconds",
+                round(seconds, 2),
+                f"< {time_target:g} s" if time_target else "",
+                seconds < time_target if time_target else None,
+            ),
             Result(NAME, case, "planning peak MiB", round(peak, 1)),
             Result(NAME, case, "makespan hours", round(plan["makespan_s"] / 3600, 2)),
             Result(NAME, case, "makespan / lower bound", round(ratio, 3), f"<= {RATIO_TARGET}", ratio <= RATIO_TARGET),
@@ -74,12 +84,15 @@ def run(quick: bool = False) -> list[Result]:
     for nic in (1, 10):
         inventory = fleet(hosts, VMS_PER_HOST, nic_gbit=nic, dirty_rates=(5, 10, 20, 40, 80))
         plan = _plan(inventory)
-        rows.append(Result(NAME, f"{hosts} hypervisors at {nic} Gbit/s", "makespan hours",
-                           round(plan["makespan_s"] / 3600, 2)))
+        rows.append(
+            Result(NAME, f"{hosts} hypervisors at {nic} Gbit/s", "makespan hours", round(plan["makespan_s"] / 3600, 2))
+        )
     return rows
 
 
 if __name__ == "__main__":
     for row in run(quick="--quick" in sys.argv):
-        print(f"{row.case:<45} {row.metric:<24} {row.value:>10} {row.target:>8} "
-              f"{'' if row.ok is None else ('ok' if row.ok else 'FAIL')}")
+        print(
+            f"{row.case:<45} {row.metric:<24} {row.value:>10} {row.target:>8} "
+            f"{'' if row.ok is None else ('ok' if row.ok else 'FAIL')}"
+        )

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
-from benchmarks.harness import Result, measure  # noqa: E402
-from netcfg.designs import render as render_design  # noqa: E402
-from netcfg.formats import FORMAT_NAMES, iter_rendered, write_rendered  # noqa: E402
-from netcfg.model.inventory import Inventory  # noqa: E402
-from netcfg.inventory.load import load_inventory_texts  # noqa: E402
-from netcfg.inventory.synth import synth_texts  # noqa: E402
+from benchmarks.harness import Result, measure
+from netcfg.designs import render as render_design
+from netcfg.formats import FORMAT_NAMES, iter_rendered, write_rendered
+from netcfg.inventory.load import load_inventory_texts
+from netcfg.inventory.synth import synth_texts
+from netcfg.model.inventory import Inventory
 
 NAME = "render 4 formats"
 SEED = 2017
@@ -61,8 +61,14 @@ def run(quick: bool = False) -> list[Result]:
         inventory = _inventory(machines, networks)
         seconds, peak, (files, size) = measure(_render, inventory)
         results += [
-            Result(NAME, case, "seconds", round(seconds, 3),
-                   f"< {max_s:g} s" if max_s else "", seconds < max_s if max_s else None),
+            Result(
+                NAME,
+                case,
+                "seconds",
+                round(seconds, 3),
+                f"< {max_s:g} s" if max_s else "",
+                seconds < max_s if max_s else None,
+            ),
             Result(NAME, case, "machines/s", round(machines / seconds)),
             Result(NAME, case, "peak MiB", round(peak, 1)),
             Result(NAME, case, "files", files),

@@ -33,7 +33,7 @@ def _child(conn, func, args):  # runs in the forked child
         seconds = time.perf_counter() - start
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         conn.send(("ok", seconds, peak_mib, extra))
-    except BaseException as error:  # noqa: BLE001 - reported to the parent
+    except BaseException as error:
         conn.send(("error", repr(error), 0.0, None))
     finally:
         conn.close()

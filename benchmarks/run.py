@@ -59,7 +59,7 @@ def run_all(quick: bool) -> list[Result]:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         try:
             rows.extend(run_module(name, quick))
-        except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the rest
+        except Exception as error:
             message = f"{type(error).__name__}: {error}".splitlines()[0][:120]
             rows.append(Result(name, "error", message, float("nan"), "", False))
     return rows
@@ -82,7 +82,7 @@ def table(rows: list[Result]) -> str:
     right = {COLUMNS.index("value")}
     lines = []
     for n, line in enumerate(cells):
-        padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths)))
+        padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
         lines.append("  ".join(padded).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

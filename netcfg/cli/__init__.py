@@ -1,38 +1,38 @@
 """Command-line entry point: the only layer that prints and chooses exit codes.
 
-Every module in this package defines its commands on `app`; importing them all here
-registers them, so adding a command is adding a module.
+Every command module defines its commands on `app`; importing them here registers
+them, in pipeline order, so `netcfg --help` lists them as the data flows.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import sys
 import traceback
 
 import typer
-
-try:  # typer >= 0.24 vendors its own click
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - older typer on plain click
-    from click import exceptions as click_errors
+from typer._click.exceptions import ClickException  # typer vendors click since 0.29
 
 from netcfg.cli.app import app
 from netcfg.errors import NetcfgError
 
-# Pipeline order, so `netcfg --help` lists the commands as the data flows; any other
-# module is registered after these.
-_ORDER = (
-    "validate", "synth", "render", "show", "diff", "impact", "who_uses", "check",
-    "plan", "simulate", "apply", "status", "lab",
+# isort: off
+from netcfg.cli import (  # noqa: F401 - each registers its commands, in pipeline order
+    validate,
+    synth,
+    render,
+    show,
+    diff,
+    impact,
+    who_uses,
+    check,
+    plan,
+    simulate,
+    apply,
+    status,
+    lab,
 )
-_HELPERS = {"app", "console", "options", "read", "settings"}
-_found = {m.name for m in pkgutil.iter_modules(__path__)} - _HELPERS
-for _name in (*_ORDER, *sorted(_found - set(_ORDER))):
-    if _name in _found and not _name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_name}")
+# isort: on
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         code = error.exit_code
     except typer.Exit as done:
         code = done.exit_code
-    except click_errors.ClickException as error:  # usage errors: unknown option, bad value
+    except ClickException as error:  # usage errors: unknown option, bad value
         error.show()
         code = 2
     except (typer.Abort, KeyboardInterrupt):
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         # final flush cannot fail again and turn the exit code into 1.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
-    except Exception as error:  # noqa: BLE001 - the one place that catches bugs
+    except Exception as error:
         if debug:
             traceback.print_exc()
         else:

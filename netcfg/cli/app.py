@@ -16,9 +16,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(
-        False, "--debug", help="Show the traceback of an unexpected error (exit code 1)."
-    ),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (exit code 1)."),
 ) -> None:
     """Render, diff and safely roll out per-machine routing from a network inventory.
 

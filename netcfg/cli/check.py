@@ -21,7 +21,9 @@ from netcfg.present.markdown import summary
 
 @app.command(rich_help_panel="Change impact")
 def check(
-    base: str = typer.Option(..., "--base", help="Base to compare against: a git revision (origin/main) or a directory."),
+    base: str = typer.Option(
+        ..., "--base", help="Base to compare against: a git revision (origin/main) or a directory."
+    ),
     inventory: str = InventoryDirOption,
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the JSON report to this file."),
     report_md: Path | None = typer.Option(

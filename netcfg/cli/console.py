@@ -56,9 +56,7 @@ class reader_may_leave:  # noqa: N801 - used as `with reader_may_leave():`
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> bool:
         if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
             # Later writes and the flush at exit go nowhere instead of failing again.
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -17,7 +17,7 @@ from netcfg.present import impact as present
 from netcfg.present.markdown import summary
 
 
-class ImpactFormat(str, Enum):
+class ImpactFormat(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"

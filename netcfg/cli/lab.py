@@ -88,7 +88,9 @@ def lab_check(
 @lab_app.command("down")
 def lab_down(
     inventory: Path = InventoryArgument,
-    hosts: str | None = typer.Option(None, "--hosts", help="Accepted like up/check; down always removes the whole lab."),
+    hosts: str | None = typer.Option(
+        None, "--hosts", help="Accepted like up/check; down always removes the whole lab."
+    ),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:

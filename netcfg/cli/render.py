@@ -28,7 +28,9 @@ def select_machines(inventory: Inventory, patterns: list[str]) -> list[str]:
     if not patterns:
         return list(inventory.machines)
     problems = [
-        Problem(Location("--host"), f"no machine matches {p!r}") for p in patterns if not fnmatch.filter(inventory.machines, p)
+        Problem(Location("--host"), f"no machine matches {p!r}")
+        for p in patterns
+        if not fnmatch.filter(inventory.machines, p)
     ]
     if problems:
         raise InputError(problems)

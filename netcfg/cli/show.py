@@ -28,7 +28,10 @@ def show(
     if as_json:
         out.print(json.dumps(config.to_dict(), sort_keys=True, indent=2), markup=False)
         return
-    out.print(f"{config.name}: {config.kind}, design {config.design}" + (", forwarding" if config.forwarding else ""), markup=False)
+    out.print(
+        f"{config.name}: {config.kind}, design {config.design}" + (", forwarding" if config.forwarding else ""),
+        markup=False,
+    )
     for table in host_tables(config):
         if table.row_count:
             out.print(table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -20,7 +20,7 @@ from netcfg.rollout.model import plan_from_dict
 from netcfg.rollout.simulate import simulate as replay
 
 
-class SimFormat(str, Enum):
+class SimFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -30,7 +30,9 @@ def simulate(
     plan_file: Path = typer.Argument(..., help="Plan JSON file (netcfg plan --json, or any plan in that format)."),
     inventory: Path = InventoryOption,
     fmt: SimFormat = typer.Option(SimFormat.text, "--format", help="Output format: text or json."),
-    html_file: Path | None = typer.Option(None, "--html", help="Also write the timeline page of this plan to this file."),
+    html_file: Path | None = typer.Option(
+        None, "--html", help="Also write the timeline page of this plan to this file."
+    ),
 ) -> None:
     """Replay a plan event by event (independently of the planner) and check capacity,
     maintenance, parallelism and anti-affinity. Exit 0 when clean, 3 on any violation."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -20,7 +20,7 @@ from netcfg.model.host import DesignName
 from netcfg.present.drift import drift_json, drift_lines
 
 
-class StatusFormat(str, Enum):
+class StatusFormat(StrEnum):
     text = "text"
     json = "json"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -17,14 +17,16 @@ from netcfg.impact.uses import who_uses as find_users
 from netcfg.model.host import DesignName
 
 
-class UsesFormat(str, Enum):
+class UsesFormat(StrEnum):
     table = "table"
     json = "json"
 
 
 @app.command(name="who-uses", rich_help_panel="Change impact")
 def who_uses(
-    query: str = typer.Argument(..., help="A prefix (198.51.100.64/27), an address (203.0.113.10) or a segment name (fe)."),
+    query: str = typer.Argument(
+        ..., help="A prefix (198.51.100.64/27), an address (203.0.113.10) or a segment name (fe)."
+    ),
     inventory: Path = InventoryOption,
     design: DesignName | None = DesignOption,
     fmt: UsesFormat = typer.Option(UsesFormat.table, "--format", help="Output format: table or json."),

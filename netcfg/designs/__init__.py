@@ -25,7 +25,6 @@ def get_design(name: DesignName | str) -> Design:
     return DESIGNS[DesignName(name)]
 
 
-
 def render(
     inventory: Inventory,
     design: DesignName | str | None = None,

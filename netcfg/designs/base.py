@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from netaddr import IPAddress
@@ -23,14 +23,11 @@ from netcfg.model.host import DesignName, HostConfig
 from netcfg.model.inventory import Inventory, Machine, Network
 
 
-class PathKind(str, Enum):
+class PathKind(StrEnum):
     """How a design promises traffic between two machines of one segment travels."""
 
     DIRECT = "direct"  # on-link, over the segment: no router forwards it
     VIA_ROUTER = "via-router"  # to the gateway, which forwards it
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +63,7 @@ class Design(Protocol):
         """What `machine`'s configuration depends on."""
         ...
 
-    def gateway_networks(
-        self, inventory: Inventory, machine: Machine, family: int
-    ) -> list[tuple[Network, Location]]:
+    def gateway_networks(self, inventory: Inventory, machine: Machine, family: int) -> list[tuple[Network, Location]]:
         """The networks whose gateway `machine`'s default routes of `family` use, each
         with the location of the address that selects it (where a missing gateway is
         reported)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netcfg.designs.base import Reads
+from netcfg.errors import Location
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind
 from netcfg.model.inventory import Interface, Inventory, Machine, Network
 
@@ -58,7 +59,7 @@ def own_reads(inventory: Inventory, machine: Machine) -> Reads:
     return Reads(segments, tuple(networks.values()))
 
 
-def first_networks(inventory: Inventory, machine: Machine, family: int) -> list[tuple[int, str, Network, object]]:
+def first_networks(inventory: Inventory, machine: Machine, family: int) -> list[tuple[int, str, Network, Location]]:
     """Per segment the machine has an address of `family` on: (priority, segment, the
     network of its first such address, that address's location)."""
     firsts = []

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from netcfg.model.host import HostConfig
 from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
-from netcfg.formats.sandbox import environment
-from netcfg.formats.safe_names import check_config
 from netcfg.formats.output import OutputDir, WriteReport
 from netcfg.formats.registry import FORMATS, Format, get_format
-from netcfg.formats.sandbox import Templates
+from netcfg.formats.safe_names import check_config
+from netcfg.formats.sandbox import Templates, environment
+from netcfg.model.host import HostConfig
 
 # The order formats are rendered and listed in; also the default of `netcfg render`.
 FORMAT_NAMES: tuple[str, ...] = ("iproute2", "networkd", "netplan", "json")
@@ -28,9 +27,7 @@ def templates(directory: Path | None = None) -> Templates:
     return Templates(environment(directory))
 
 
-def render_host(
-    config: HostConfig, formats: Iterable[str], compiled: Templates, check: bool = True
-) -> dict[str, str]:
+def render_host(config: HostConfig, formats: Iterable[str], compiled: Templates, check: bool = True) -> dict[str, str]:
     """{relative path: text} of one machine in `formats`; refuses unsafe names."""
     if check:
         check_config(config)
@@ -53,7 +50,7 @@ def iter_rendered(
     hosts = sorted(configs)
     # Every name is checked before the first file is rendered, so a bad machine stops
     # the run before anything is written, not half-way through the fleet.
-    checks = [FORMATS[name].check for name in chosen if FORMATS[name].check is not None]
+    checks = [check for name in chosen if (check := FORMATS[name].check) is not None]
     for host in hosts:
         check_config(configs[host])
         for check in checks:

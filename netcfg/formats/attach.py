@@ -32,9 +32,7 @@ def attach(config: HostConfig) -> list[Attached]:
     if not entries:
         return entries
     by_name = {e.interface.name: e for e in entries}
-    networks = [
-        (IPNetwork(a.address), e) for e in entries for a in e.interface.addresses
-    ]
+    networks = [(IPNetwork(a.address), e) for e in entries for a in e.interface.addresses]
     table_owner: dict[int, Attached] = {}
     for route in config.routes:
         if route.device in by_name:
@@ -56,8 +54,8 @@ def attach(config: HostConfig) -> list[Attached]:
             target = table_owner.get(route.table) or entries[0]
         target.routes.append(route)
     for rule in config.rules:
-        target = table_owner.get(rule.table)
-        if target is None and rule.src is not None:
-            target = holder(rule.src)
-        (target or entries[0]).rules.append(rule)
+        owner = table_owner.get(rule.table)
+        if owner is None and rule.src is not None:
+            owner = holder(rule.src)
+        (owner or entries[0]).rules.append(rule)
     return entries

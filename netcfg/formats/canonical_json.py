@@ -42,8 +42,8 @@ class HostJson:
     def _fragments(self, entries: tuple) -> list[str]:
         parts = list(map(self._by_id.get, map(id, entries)))
         if None in parts:
-            parts = [p or self._fragment(e) for p, e in zip(parts, entries)]
-        return parts
+            return [p or self._fragment(e) for p, e in zip(parts, entries, strict=True)]
+        return parts  # type: ignore[return-value]  # no None left in it
 
     def _list(self, entries: tuple) -> str:
         if not entries:
@@ -57,7 +57,4 @@ class HostJson:
         # "routes" and "rules" sort after every other key: append them to the rest.
         del head["routes"], head["rules"]
         text = _dumps(head)[: -len("\n}")]
-        return (
-            f'{text},\n  "routes": {self._list(value.routes)},'
-            f'\n  "rules": {self._list(value.rules)}\n}}'
-        )
+        return f'{text},\n  "routes": {self._list(value.routes)},\n  "rules": {self._list(value.rules)}\n}}'

@@ -12,9 +12,10 @@ Routes carry `proto 77` and numeric tables; prefixes are written as in the model
 
 from __future__ import annotations
 
-from netcfg.model.host import HostConfig
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import Templates
+from netcfg.model.host import HostConfig
+
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     name = config.name

@@ -6,9 +6,9 @@ reads it back exactly. The template uses the `canonical_json` filter (canonical_
 
 from __future__ import annotations
 
-from netcfg.model.host import HostConfig
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import Templates
+from netcfg.model.host import HostConfig
 
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netcfg.model.host import Address, HostConfig
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.attach import attach
-from netcfg.formats.sandbox import MODEL_TYPES
 from netcfg.formats.registry import Format, register
-from netcfg.formats.sandbox import Templates
+from netcfg.formats.sandbox import MODEL_TYPES, Templates
+from netcfg.model.host import Address, HostConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +62,7 @@ def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     for entry in entries:
         for rule in entry.rules:
             if rule.src is None and rule.dst is None:
-                raise InputError(
-                    [Problem(Location(config.name), f"netplan needs from or to in rule {rule}")]
-                )
+                raise InputError([Problem(Location(config.name), f"netplan needs from or to in rule {rule}")])
     links = [
         NetplanLink(
             name=e.interface.name,

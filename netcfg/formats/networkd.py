@@ -7,10 +7,11 @@ carry `Protocol=77` and an explicit numeric `Table=`.
 
 from __future__ import annotations
 
-from netcfg.model.host import HostConfig
 from netcfg.formats.attach import attach
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import Templates
+from netcfg.model.host import HostConfig
+
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     files = {}
@@ -18,9 +19,7 @@ def render(config: HostConfig, templates: Templates) -> dict[str, str]:
         iface = entry.interface
         base = f"networkd/{config.name}/10-{iface.name}"
         if iface.bridge:
-            files[base + ".netdev"] = templates.render(
-                "networkd/bridge.netdev.j2", host=config, iface=iface
-            )
+            files[base + ".netdev"] = templates.render("networkd/bridge.netdev.j2", host=config, iface=iface)
         files[base + ".network"] = templates.render(
             "networkd/interface.network.j2",
             host=config,
@@ -38,4 +37,3 @@ FORMAT = register(
         render=render,
     )
 )
-

@@ -58,11 +58,7 @@ class OutputDir:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             files = data["files"]
-            return {
-                k: {"format": str(v["format"]), "host": str(v["host"])}
-                for k, v in files.items()
-                if _inside(k)
-            }
+            return {k: {"format": str(v["format"]), "host": str(v["host"])} for k, v in files.items() if _inside(k)}
         except FileNotFoundError:
             return {}
         except OSError as error:  # a parent that is a file, no permission
@@ -83,11 +79,7 @@ class OutputDir:
         try:
             st = path.stat()
             # Size and mode first: a changed length needs no read to know it changed.
-            same = (
-                st.st_size == len(data)
-                and (st.st_mode & 0o777) == mode
-                and path.read_bytes() == data
-            )
+            same = st.st_size == len(data) and (st.st_mode & 0o777) == mode and path.read_bytes() == data
         except (FileNotFoundError, NotADirectoryError):
             same = False
         if same:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.sandbox import Templates
 from netcfg.model.host import HostConfig
@@ -41,6 +42,4 @@ def get_format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         known = ", ".join(sorted(FORMATS))
-        raise InputError(
-            [Problem(Location("--format"), f"unknown format {name!r}", f"known: {known}")]
-        ) from None
+        raise InputError([Problem(Location("--format"), f"unknown format {name!r}", f"known: {known}")]) from None

@@ -8,8 +8,8 @@ never write outside the output directory or smuggle a second command into a batc
 
 from __future__ import annotations
 
-from netcfg.model.host import HostConfig
 from netcfg.errors import InputError, Location, Problem
+from netcfg.model.host import HostConfig
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 
@@ -20,8 +20,7 @@ def safe_host_name(name: str, where: Location | None = None) -> str:
                 Problem(
                     where or Location(name),
                     f"machine name {name!r} cannot be used as a file name",
-                    "use letters, digits, '.', '_' and '-', starting with a letter or digit,"
-                    " at most 63",
+                    "use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63",
                 )
             ]
         )
@@ -45,6 +44,6 @@ def safe_interface_name(host: str, name: str, where: Location | None = None) -> 
 def check_config(config: HostConfig, where: Location | None = None) -> None:
     """Refuse a config whose names could escape a file or a line."""
     safe_host_name(config.name, where)
-    names = {iface.name for iface in config.interfaces}
-    for name in sorted(names | ({r.device for r in config.routes} - {None})):
+    names = {iface.name for iface in config.interfaces} | {r.device for r in config.routes if r.device is not None}
+    for name in sorted(names):
         safe_interface_name(config.name, name, where)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from netcfg.errors import InputError, Location, Problem
+from netcfg.formats.canonical_json import HostJson
 from netcfg.model.host import (
     MAIN_TABLE,
     PROTOCOL,
@@ -28,8 +30,6 @@ from netcfg.model.host import (
     Rule,
     table_name,
 )
-from netcfg.errors import InputError, Location, Problem
-from netcfg.formats.canonical_json import HostJson
 
 T = TypeVar("T")
 
@@ -81,9 +81,7 @@ def environment(templates: Path | None = None) -> Sandbox:
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
         if not templates.is_dir():
-            raise InputError(
-                [Problem(Location(str(templates)), "templates directory does not exist")]
-            )
+            raise InputError([Problem(Location(str(templates)), "templates directory does not exist")])
         loaders.append(jinja2.FileSystemLoader(str(templates)))
     loaders.append(PackageLoader())
     env = Sandbox(
@@ -186,7 +184,7 @@ class Templates:
             if not isinstance(error, jinja2.TemplateError) and not user:
                 raise
             # A user's template that misuses the model (StrictUndefined, the sandbox).
-            filename = compiled.filename if user else name
+            filename = compiled.filename if user and compiled.filename else name
             where = Location(filename, _template_line(error, filename), 1)
             if isinstance(error, jinja2.TemplateNotFound):
                 message = f"template error: included template not found: {error.name}"

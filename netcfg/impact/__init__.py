@@ -1,4 +1,3 @@
-"""Change impact: semantic diff, dependency graph and causes, seatbelt, reports.
-
-`netcfg.impact.analysis.analyse` is the one entry point the CLI and the rollout planner use.
-"""
+"""Change impact: the inventory diff, the dependency graph and causes, the semantic diff
+of rendered configs, hot/disruptive classification, the seatbelt, and the typed Impact
+(model.py). `analysis.analyse` is the one entry point."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import chain
+from typing import cast
 
 from netcfg.impact.model import HostDiff, HostState
 from netcfg.model.host import HostConfig, Rule
@@ -57,7 +58,7 @@ class _Interner:
             for entries in (config.rules, config.routes):
                 if id(entries) not in seen:
                     seen.add(id(entries))
-                    by_id.update(zip(map(id, entries), entries))
+                    by_id.update(zip(map(id, entries), entries, strict=True))
         numbers, values = self.numbers, self.values
         out = {}
         for oid, value in by_id.items():
@@ -78,16 +79,14 @@ def _entries(
     key = (id(config.rules), id(config.routes))
     found = memo.get(key)
     if found is None:
-        found = memo[key] = frozenset(
-            map(numbers.__getitem__, map(id, chain(config.rules, config.routes)))
-        )
+        found = memo[key] = frozenset(map(numbers.__getitem__, map(id, chain(config.rules, config.routes))))
     return found
 
 
 def _line(kind: str, value: object) -> str:
     """The canonical text of one item; only changed items are ever formatted."""
     if kind == "interface":
-        name, segment, bridge = value  # type: ignore[misc]
+        name, segment, bridge = cast(tuple[str, str, bool], value)
         return f"interface {name} segment {segment}" + (" bridge" if bridge else "")
     if kind == "address":
         return f"address {value.address} dev {value.interface}"  # type: ignore[attr-defined]
@@ -141,9 +140,7 @@ def _diff(
     )
 
 
-def diff_configs(
-    base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]
-) -> dict[str, HostDiff]:
+def diff_configs(base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]) -> dict[str, HostDiff]:
     """Diffs of every machine present in either mapping, changed ones only, by name."""
     interner = _Interner()
     base_numbers = interner.side(base.values())

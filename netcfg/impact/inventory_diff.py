@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from netcfg.impact.model import EntityChange
 from netcfg.impact.graph import DESIGN_NODE, Node, machine_node, network_node, segment_node
+from netcfg.impact.model import EntityChange
 from netcfg.model.inventory import Inventory, Machine
 
 POLICY_NODE: Node = ("policy",)

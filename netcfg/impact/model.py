@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from netcfg.inventory.approvals import Approval
@@ -20,33 +20,24 @@ from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Reconfigure
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     PASS = "pass"
     STAGGER = "stagger"  # a rollout in waves
     BLOCK = "block"  # until approved
     INVALID = "invalid"  # the inventory does not load: nothing was analysed
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ChangeClass(str, Enum):
+class ChangeClass(StrEnum):
     """How a machine takes its change (DESIGN.md "Change classification")."""
 
     HOT = "hot"  # rules and routes over netlink, no interruption
     DISRUPTIVE = "disruptive"  # an interface restart; a KVM host is evacuated first
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class HostState(str, Enum):
+class HostState(StrEnum):
     ADDED = "added"
     REMOVED = "removed"
     CHANGED = "changed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ def _worker(send, names: list[str]) -> None:  # runs in a forked child
     try:
         assert _JOB is not None
         send.send(("ok", _chunk(*_JOB, names)))
-    except BaseException as error:  # noqa: BLE001 - reported to the parent
+    except BaseException as error:
         send.send(("error", repr(error)))
     finally:
         send.close()

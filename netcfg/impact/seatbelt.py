@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+
 from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Seatbelt
+
 
 def digest(design: DesignName, changes: Iterable[tuple[HostDiff, ChangeClass]]) -> str:
     """sha256 over the canonical semantic diff: machines by name, items sorted, with

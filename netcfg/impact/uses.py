@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
-from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
 from netcfg.designs import get_design
+from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
 

@@ -7,13 +7,13 @@ already reported) and must not cause follow-up noise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from netaddr import IPNetwork
 
 from netcfg.designs import get_design
-from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.errors import Location, Problem
+from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Network
 
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
@@ -22,7 +22,7 @@ Check = Callable[[Inventory, set[str]], Iterator[Problem]]
 def check_inventory(
     inventory: Inventory,
     skipped: set[str] | None = None,
-    skipped_networks: list[IPNetwork] | None = (),
+    skipped_networks: Sequence[IPNetwork] | None = (),
     value_locations: dict[tuple, Location] | None = None,
 ) -> list[Problem]:
     """All semantic problems of `inventory`. `skipped` names machines and segments that
@@ -95,10 +95,7 @@ def networks_disjoint(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
                 if network.prefix == widest.prefix:
                     message = f"network {network.cidr} defined twice (first at {widest.location})"
                 else:
-                    message = (
-                        f"network {network.cidr} overlaps network {widest.cidr}"
-                        f" (at {widest.location})"
-                    )
+                    message = f"network {network.cidr} overlaps network {widest.cidr} (at {widest.location})"
                 yield Problem(network.location, message)
             if widest is None or network.prefix.last > widest.prefix.last:
                 widest = network
@@ -153,8 +150,7 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
                     which = "network" if int(address) == network.prefix.first else "broadcast"
                     yield Problem(
                         location,
-                        f"address {address} of machine '{machine.name}' is the {which}"
-                        f" address of {network.cidr}",
+                        f"address {address} of machine '{machine.name}' is the {which} address of {network.cidr}",
                     )
 
 
@@ -253,7 +249,7 @@ def _value_location(skipped: set[str], key: tuple, default: Location) -> Locatio
 
 def _with_locations(iface):
     locations = iface.address_locations or (iface.location,) * len(iface.addresses)
-    return zip(iface.addresses, locations)
+    return zip(iface.addresses, locations, strict=True)
 
 
 def _is_network_or_broadcast(network: Network, address) -> bool:

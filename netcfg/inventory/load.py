@@ -23,8 +23,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from netcfg.gc_tuning import rare_full_collections
 from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR  # read by the seatbelt, not as inventory
 from netcfg.inventory.checks import check_inventory
 from netcfg.model.host import DesignName, Kind
@@ -76,9 +76,7 @@ def inventory_files(path: Path) -> list[Path]:
         if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
             files.append(candidate)
     if not files:
-        raise InputError(
-            [Problem(Location(str(path)), "no inventory files (*.yaml, *.yml) found")]
-        )
+        raise InputError([Problem(Location(str(path)), "no inventory files (*.yaml, *.yml) found")])
     return sorted(files)
 
 
@@ -149,9 +147,7 @@ class _Reader:
         self.problems.append(Problem(location, message, hint))
 
     def inventory(self, source: str) -> Inventory:
-        return Inventory.build(
-            self.segments, self.networks, self.machines, self.policy or Policy(), source
-        )
+        return Inventory.build(self.segments, self.networks, self.machines, self.policy or Policy(), source)
 
     # files and top level
 
@@ -378,8 +374,7 @@ class _Reader:
             self.problem(
                 node,
                 f"{what} name '{raw}' is not safe as a file name",
-                "use letters, digits, '.', '_' and '-', starting with a letter or digit,"
-                " at most 63 characters",
+                "use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters",
             )
             raise _Invalid
         return raw
@@ -403,9 +398,7 @@ class _Reader:
                 first = self.segments[name].location
                 self.problem(location, f"segment '{name}' defined twice (first at {first})")
                 continue
-            self.segments[name] = Segment(
-                name, f["table"], f["priority"], f.get("description", ""), location
-            )
+            self.segments[name] = Segment(name, f["table"], f["priority"], f.get("description", ""), location)
 
     def read_networks(self, node: Node) -> None:
         try:
@@ -535,7 +528,7 @@ class _Reader:
                 continue
             if kind is None and "name" not in f:
                 continue  # the default name depends on the kind
-            name = f.get("name") or default_interface_name(kind, segment)
+            name = f.get("name") or default_interface_name(kind or Kind.PHYSICAL, segment)
             if not INTERFACE_NAME.fullmatch(name):
                 where = _key_node(value, "name") or key_node
                 self.problem(
@@ -677,9 +670,9 @@ REQUIRED_BY_KIND: Mapping[Kind, tuple[str, ...]] = {
 }
 
 
-def _plain(node: ScalarNode) -> bool:
+def _plain(node: Node) -> bool:
     # The C composer reports a plain scalar's style as '', the pure one as None.
-    return not node.style
+    return not getattr(node, "style", None)
 
 
 def _key_node(node: Node, key: str) -> Node | None:

@@ -41,7 +41,9 @@ class Source:
         return f"{self.revision}:{self.inventory_dir}"
 
 
-def resolve(spec: str | os.PathLike[str] | None, *, inventory_dir: str = "inventory", cwd: str | os.PathLike[str] = ".") -> Source:
+def resolve(
+    spec: str | os.PathLike[str] | None, *, inventory_dir: str = "inventory", cwd: str | os.PathLike[str] = "."
+) -> Source:
     """An existing directory or file is read from disk; anything else must be a git
     revision; `None` means the working tree's `inventory_dir`."""
     base = Path(cwd)
@@ -121,13 +123,13 @@ def read_texts(source: Source) -> dict[str, str]:
         if kind != "blob" or mode == "120000" or not path.endswith(YAML_SUFFIXES):
             continue
         # A single-file inventory is the file itself: "" (shown as just REV:file).
-        relative = path[len(prefix):] if path.startswith(prefix) else "" if path == full else path
+        relative = path[len(prefix) :] if path.startswith(prefix) else "" if path == full else path
         entries.append((oid, relative))
     if not entries:
         raise InputError(
             [Problem(Location(source.label), f"no YAML files under {source.inventory_dir!r} at {source.revision}")]
         )
-    return dict(zip((p for _, p in entries), _cat_blobs([o for o, _ in entries], source.cwd)))
+    return dict(zip((p for _, p in entries), _cat_blobs([o for o, _ in entries], source.cwd), strict=True))
 
 
 def _cat_blobs(oids: list[str], cwd: Path) -> list[str]:
@@ -179,7 +181,7 @@ def load_source(source: Source) -> tuple[Inventory, tuple[Approval, ...]]:
 
 def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
     """Both sides, with every problem of both reported at once; the head's approvals."""
-    problems = []
+    problems: list[Problem] = []
     loaded = []
     with rare_full_collections():  # loading builds millions of small objects
         for side in (base, head):

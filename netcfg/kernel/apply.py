@@ -19,18 +19,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from netcfg.model.host import PROTOCOL, Address, HostConfig, Rule
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
-from netcfg.kernel.reconcile import Plan, Step, describe, drift, plan
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
 from netcfg.kernel.read import (
-    read_protocols,
     read_foreign_routes,
     read_links,
     read_owned,
+    read_protocols,
 )
+from netcfg.kernel.reconcile import Plan, Step, describe, drift, plan
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
+from netcfg.model.host import PROTOCOL, Address, HostConfig, Rule
+
 
 class LockedError(ApplyError):
     """Another apply holds the namespace; nothing was changed (exit 5)."""
@@ -51,8 +52,7 @@ def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
                 raise
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             raise LockedError(
-                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}; "
-                "nothing was changed"
+                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}; nothing was changed"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -102,8 +102,9 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
     IPv4 route of the link: an inventory dropping a machine's first address of a
     network would blackhole the addresses it keeps. The links' own setting is switched
     on for the duration and put back afterwards."""
-    links = {s.entry.interface for s in steps
-             if s.op == "remove" and isinstance(s.entry, Address) and s.entry.family == 4}
+    links = {
+        s.entry.interface for s in steps if s.op == "remove" and isinstance(s.entry, Address) and s.entry.family == 4
+    }
     switched: list[int] = []
     if links:
         for message in nl.dump(codec.dump_request(codec.RTM_GETLINK)):
@@ -111,15 +112,13 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
             if name in links and codec.parse_promote_secondaries(message.payload) == 0:
                 switched.append(index)
     if switched:
-        refused = nl.send([codec.promote_secondaries_request(i, 1) for i in switched],
-                          stop_on_error=False)
+        refused = nl.send([codec.promote_secondaries_request(i, 1) for i in switched], stop_on_error=False)
         switched = [i for k, i in enumerate(switched) if k not in {r.index for r in refused}]
     try:
         yield
     finally:
         if switched:
-            nl.send([codec.promote_secondaries_request(i, 0) for i in switched],
-                    stop_on_error=False)
+            nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
 
 
 def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
@@ -232,8 +231,7 @@ def restore_on_failure(
                 f"ROLLBACK INCOMPLETE, the namespace differs from before:\n{left}"
             ) from error
         raise ApplyError(
-            f"netns {netns}: apply failed and was rolled back "
-            f"(the namespace is as before): {reason}"
+            f"netns {netns}: apply failed and was rolled back (the namespace is as before): {reason}"
         ) from error
 
 
@@ -266,8 +264,9 @@ def apply_host(
         if dry_run or not changes:
             return Outcome(changes, applied=False)
         # Only a change that removes addresses can make the kernel drop foreign routes.
-        removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address)
-                                for s in changes.steps) or bool(desired.addresses - before.addresses)
+        removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address) for s in changes.steps) or bool(
+            desired.addresses - before.addresses
+        )
         foreign = read_foreign_routes(nl) if removes_addresses else None
         # What a roll-back re-adds keeps its marker: read only if something goes.
         removes = any(s.op == "remove" for s in changes.steps)

@@ -53,14 +53,26 @@ RTA_PREFSRC, RTA_METRICS, RTA_MULTIPATH, RTA_TABLE = 7, 8, 9, 15
 RTA_VIA, RTA_ENCAP, RTA_NH_ID = 18, 22, 30
 # An owned-protocol route carrying any of these is not one netcfg could have written
 # nor re-create exactly on rollback, so it is left alone like a foreign route.
-RTA_UNREPRESENTABLE = frozenset({RTA_SRC, RTA_IIF, RTA_PREFSRC, RTA_METRICS, RTA_MULTIPATH,
-                                 RTA_VIA, RTA_ENCAP, RTA_NH_ID})
+RTA_UNREPRESENTABLE = frozenset(
+    {RTA_SRC, RTA_IIF, RTA_PREFSRC, RTA_METRICS, RTA_MULTIPATH, RTA_VIA, RTA_ENCAP, RTA_NH_ID}
+)
 
 FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE, FRA_PROTOCOL = 1, 2, 6, 15, 21
 FRA_SUPPRESS_IFGROUP, FRA_SUPPRESS_PREFIXLEN, FRA_FWMARK, FRA_FWMASK = 13, 14, 10, 16
 # Attributes a plain `from/to PREFIX lookup TABLE priority P` rule may carry in a dump.
-FRA_PLAIN = frozenset({FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE, FRA_PROTOCOL,
-                       FRA_SUPPRESS_IFGROUP, FRA_SUPPRESS_PREFIXLEN, FRA_FWMARK, FRA_FWMASK})
+FRA_PLAIN = frozenset(
+    {
+        FRA_DST,
+        FRA_SRC,
+        FRA_PRIORITY,
+        FRA_TABLE,
+        FRA_PROTOCOL,
+        FRA_SUPPRESS_IFGROUP,
+        FRA_SUPPRESS_PREFIXLEN,
+        FRA_FWMARK,
+        FRA_FWMASK,
+    }
+)
 UNSET32 = 0xFFFFFFFF
 
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -146,11 +158,22 @@ def route_request(route: Route, index_of: Mapping[str, int], op: str) -> Request
     remove = op == "remove"
     # Deletes match any scope and type (as `ip route del` does) but only our protocol,
     # so a foreign route with the same destination is never the one removed.
-    scope = RT_SCOPE_NOWHERE if remove else (
-        RT_SCOPE_LINK if route.scope == "link" and route.family == 4 else RT_SCOPE_UNIVERSE
+    scope = (
+        RT_SCOPE_NOWHERE
+        if remove
+        else (RT_SCOPE_LINK if route.scope == "link" and route.family == 4 else RT_SCOPE_UNIVERSE)
     )
-    body = _RTMSG.pack(af, plen, 0, 0, table if table < 256 else RT_TABLE_UNSPEC,
-                       route.protocol, scope, 0 if remove else RTN_UNICAST, 0)
+    body = _RTMSG.pack(
+        af,
+        plen,
+        0,
+        0,
+        table if table < 256 else RT_TABLE_UNSPEC,
+        route.protocol,
+        scope,
+        0 if remove else RTN_UNICAST,
+        0,
+    )
     attrs = [_u32(RTA_TABLE, table)]
     if plen:
         attrs.append(_attr(RTA_DST, raw))
@@ -178,9 +201,9 @@ def rule_request(rule: Rule, op: str, protocol: int = PROTOCOL) -> Request:
     if rule.dst:
         raw, dst_len = _split(rule.dst)
         attrs.append(_attr(FRA_DST, raw))
-    body = _RTMSG.pack(af, dst_len, src_len, 0,
-                       rule.table if rule.table < 256 else RT_TABLE_UNSPEC, 0, 0,
-                       FR_ACT_TO_TBL, 0)
+    body = _RTMSG.pack(
+        af, dst_len, src_len, 0, rule.table if rule.table < 256 else RT_TABLE_UNSPEC, 0, 0, FR_ACT_TO_TBL, 0
+    )
     if op == "remove":
         return Request(RTM_DELRULE, DELETE, body + b"".join(attrs))
     if protocol:
@@ -188,9 +211,7 @@ def rule_request(rule: Rule, op: str, protocol: int = PROTOCOL) -> Request:
     return Request(RTM_NEWRULE, CREATE, body + b"".join(attrs))
 
 
-def address_request(
-    address: Address, index_of: Mapping[str, int], op: str, protocol: int = PROTOCOL
-) -> Request:
+def address_request(address: Address, index_of: Mapping[str, int], op: str, protocol: int = PROTOCOL) -> Request:
     """RTM_NEWADDR ("add", marked with `protocol`, netcfg's by default) or RTM_DELADDR
     ("remove") for `address`."""
     af = AF_OF_FAMILY[address.family]
@@ -208,8 +229,7 @@ def promote_secondaries_request(index: int, value: int) -> Request:
     """RTM_NEWLINK setting the link's `promote_secondaries` (net.ipv4.conf.IF.*)."""
     conf = _u32(IPV4_DEVCONF_PROMOTE_SECONDARIES, value)
     spec = _attr(AF_INET, _attr(IFLA_INET_CONF, conf))
-    return Request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
-                   _IFINFO.pack(0, 0, index, 0, 0) + _attr(IFLA_AF_SPEC, spec))
+    return Request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, _IFINFO.pack(0, 0, index, 0, 0) + _attr(IFLA_AF_SPEC, spec))
 
 
 RTPROT_KERNEL = 2
@@ -222,8 +242,7 @@ def route_identity(payload: bytes) -> tuple[object, ...]:
     af, dst_len, src_len, tos, table8, _, _, kind, _ = _RTMSG.unpack_from(payload, 0)
     attrs = attributes(payload, _RTMSG.size)
     table = _U32.unpack(attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else table8
-    return (af, dst_len, src_len, tos, table, kind, attrs.get(RTA_DST), attrs.get(RTA_SRC),
-            attrs.get(RTA_PRIORITY))
+    return (af, dst_len, src_len, tos, table, kind, attrs.get(RTA_DST), attrs.get(RTA_SRC), attrs.get(RTA_PRIORITY))
 
 
 def route_restore_request(payload: bytes) -> Request:

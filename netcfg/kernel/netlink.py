@@ -62,8 +62,7 @@ def _open_in_netns(netns: str | None) -> socket.socket:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InputError(
-            f"network namespace {netns!r} does not exist ({path}); "
-            f"create it first (ip netns add {netns})"
+            f"network namespace {netns!r} does not exist ({path}); create it first (ip netns add {netns})"
         ) from None
     result: list[socket.socket | BaseException] = []
 
@@ -76,7 +75,7 @@ def _open_in_netns(netns: str | None) -> socket.socket:
                     raise PermissionError(code, f"setns({path}): {os.strerror(code)}")
                 raise OSError(code, f"setns({path}): {os.strerror(code)}")
             result.append(make())
-        except BaseException as error:  # noqa: BLE001 - handed to the caller
+        except BaseException as error:
             result.append(error)
 
     try:
@@ -184,9 +183,7 @@ class Netlink:
             pending = end - start
             while pending:
                 for message in codec.messages(self.sock.recv(RECV)):
-                    if message.type != codec.NLMSG_ERROR or not (
-                        first_seq <= message.seq <= self.seq
-                    ):
+                    if message.type != codec.NLMSG_ERROR or not (first_seq <= message.seq <= self.seq):
                         continue
                     pending -= 1
                     failure = codec.parse_error(message.payload, message.flags)

@@ -6,10 +6,10 @@ kernel and filters what netcfg owns, each filter saying why.
 
 from __future__ import annotations
 
-from netcfg.model.host import PROTOCOL, Address, Route, Rule
 from netcfg.kernel import codec
 from netcfg.kernel.netlink import Netlink
 from netcfg.kernel.state import KERNEL_RULE_PRIORITIES, OwnedState, Ownership
+from netcfg.model.host import PROTOCOL, Address, Route, Rule
 
 
 def read_links(nl: Netlink) -> dict[int, str]:
@@ -35,8 +35,7 @@ def read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> list
         # network leaves the inventory: it is removed, not left behind.
         if address is not None and (
             owned.owns_address(address)
-            or (address.interface in owned.interfaces
-                and codec.address_protocol(message.payload) == PROTOCOL)
+            or (address.interface in owned.interfaces and codec.address_protocol(message.payload) == PROTOCOL)
         ):
             found.append(address)
     return found
@@ -67,8 +66,7 @@ def read_rules(nl: Netlink, owned: Ownership) -> list[Rule]:
             # segment's priority changes: it is removed, not left behind.
             priority = codec.rule_priority(message.payload)
             if not owned.owns_rule_priority(priority) and (
-                priority in KERNEL_RULE_PRIORITIES
-                or codec.rule_protocol(message.payload) != PROTOCOL
+                priority in KERNEL_RULE_PRIORITIES or codec.rule_protocol(message.payload) != PROTOCOL
             ):
                 continue
             rule = codec.parse_rule(message.payload)

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.model.host import Address, Route, Rule
 from netcfg.kernel.state import OwnedState
+from netcfg.model.host import Address, Route, Rule
 
 Entry = Address | Rule | Route
 KINDS = ("addresses", "rules", "routes")
@@ -107,8 +107,9 @@ def _kind_drift(desired: frozenset, live: frozenset) -> KindDrift:
             have_by_place.setdefault(place(entry), []).append(entry)
     unpaired = []
     for entry in missing:
-        candidates = ([e for e in have_by_place.get(place(entry), ()) if e not in paired]
-                      if isinstance(entry, Route) else [])
+        candidates = (
+            [e for e in have_by_place.get(place(entry), ()) if e not in paired] if isinstance(entry, Route) else []
+        )
         if candidates:
             paired.add(candidates[0])
             different.append((entry, candidates[0]))
@@ -131,7 +132,7 @@ class Step:
     old: Entry | None = None  # what a replace overwrites
 
     def __str__(self) -> str:
-        if self.op == "replace":
+        if self.op == "replace" and self.old is not None:
             return f"~ {describe(self.entry)} (was {describe(self.old)})"
         return f"{'+' if self.op == 'add' else '-'} {describe(self.entry)}"
 
@@ -160,8 +161,9 @@ def plan(live: OwnedState, desired: OwnedState) -> Plan:
     steps += [Step("add", new) for new in d.routes.missing]
     # One message replaces a route of the same metric; another metric is another
     # kernel route: the new one goes in now, the old one out with the other removals.
-    steps += [Step("replace", new, old) if key(new) == key(old) else Step("add", new)
-              for new, old in d.routes.different]
+    steps += [
+        Step("replace", new, old) if key(new) == key(old) else Step("add", new) for new, old in d.routes.different
+    ]
     # A rule whose table changes: the new rule goes in before the old one goes out.
     steps += [Step("add", new) for new in d.rules.missing]
     steps += [Step("add", new) for new, _ in d.rules.different]

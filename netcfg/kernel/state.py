@@ -19,9 +19,9 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, replace
 
+from netcfg.kernel.codec import AF_OF_FAMILY, DEFAULT_METRIC, canonical_ip, canonical_prefix
 from netcfg.model.host import Address, HostConfig, Route, Rule
 from netcfg.model.inventory import Inventory
-from netcfg.kernel.codec import AF_OF_FAMILY, DEFAULT_METRIC, canonical_ip, canonical_prefix
 
 KERNEL_RULE_PRIORITIES = frozenset({0, 32766, 32767})
 

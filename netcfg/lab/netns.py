@@ -31,15 +31,14 @@ from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netcfg.model.host import HostConfig
 from netcfg.designs import render
 from netcfg.errors import InputError
 from netcfg.files import write_atomic
-from netcfg.model.host import DesignName, Kind
-from netcfg.model.inventory import Inventory
 from netcfg.kernel.apply import apply_host
 from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
+from netcfg.model.host import DesignName, HostConfig, Kind
+from netcfg.model.inventory import Inventory
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
 Say = Callable[[str], None]
@@ -80,9 +79,7 @@ class LabState:
 
 def check_name(name: str) -> str:
     if not NAME_RE.match(name):
-        raise InputError(
-            f"invalid lab name {name!r}: 1-32 characters of letters, digits, '_', '-', '.'"
-        )
+        raise InputError(f"invalid lab name {name!r}: 1-32 characters of letters, digits, '_', '-', '.'")
     return name
 
 
@@ -118,7 +115,9 @@ def machine_netns(lab: str, machine: str) -> str:
 def sysctl(netns: str, *settings: str) -> None:
     subprocess.run(
         ["ip", "netns", "exec", netns, "sysctl", "-q", "-w", *settings],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -142,8 +141,9 @@ def up(
     if os.geteuid() != 0:
         raise InputError("netcfg lab needs root: it creates network namespaces")
     if read_state(name, state_dir) is not None:
-        raise InputError(f"lab {name!r} is already up ({state_path(name, state_dir)}); "
-                         f"run `netcfg lab down --name {name}` first")
+        raise InputError(
+            f"lab {name!r} is already up ({state_path(name, state_dir)}); run `netcfg lab down --name {name}` first"
+        )
     chosen = str(DesignName(design)) if design else str(inventory.policy.design)
     machines = select(inventory, hosts)
     configs = render(inventory, chosen, [inventory.machines[m] for m in machines])
@@ -160,8 +160,7 @@ def up(
     planned = [state.switch, *state.machines.values()]
     taken = [ns for ns in planned if netns_exists(ns)]
     if taken:
-        raise InputError(f"network namespace(s) {', '.join(taken)} already exist; "
-                         "choose another --name")
+        raise InputError(f"network namespace(s) {', '.join(taken)} already exist; choose another --name")
     # Recorded before anything is created: `down` finds every namespace even if `up`
     # is killed half way.
     state = LabState(**{**asdict(state), "namespaces": tuple(planned)})
@@ -171,8 +170,7 @@ def up(
         owned = {m: ownership(inventory, configs[m]) for m in machines}
         for machine in machines:
             say(f"apply {machine} -> {state.machines[machine]}")
-            apply_host(configs[machine], owned[machine], state.machines[machine],
-                       lock_dir=state_dir)
+            apply_host(configs[machine], owned[machine], state.machines[machine], lock_dir=state_dir)
     except BaseException:
         say(f"lab {name}: up failed, removing what was made")
         down(name, state_dir=state_dir)
@@ -207,8 +205,7 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None
                     # A KVM host's interface is a bridge: the veth becomes its port.
                     peer = f"up{port}" if iface.bridge else iface.name
                     try:
-                        sw.link("add", ifname=outer, kind="veth",
-                                peer={"ifname": peer, "net_ns_fd": ns})
+                        sw.link("add", ifname=outer, kind="veth", peer={"ifname": peer, "net_ns_fd": ns})
                         index = sw.link_lookup(ifname=outer)[0]
                         sw.link("set", index=index, master=bridges[iface.segment], state="up")
                         if iface.bridge:

@@ -15,11 +15,10 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from netcfg.model.host import HostConfig
 from netaddr import IPAddress
 
 from netcfg.designs import Endpoint, PathKind, get_design
-from netcfg.model.host import DesignName
+from netcfg.model.host import DesignName, HostConfig
 from netcfg.model.inventory import Inventory, Network
 
 DIRECT = PathKind.DIRECT
@@ -54,8 +53,10 @@ class ProbeResult:
         p = self.probe
         verdict = "ok  " if self.ok else "FAIL"
         reply = "reply" if self.replied else "no reply"
-        return (f"{verdict} {p.segment} {p.source} {p.src} -> {p.target} {p.dst}: {reply}, "
-                f"routers forwarded {self.forwarded} (expected {p.expect}: {p.why})")
+        return (
+            f"{verdict} {p.segment} {p.source} {p.src} -> {p.target} {p.dst}: {reply}, "
+            f"routers forwarded {self.forwarded} (expected {p.expect}: {p.why})"
+        )
 
 
 def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design_name: DesignName | str) -> list[Probe]:
@@ -85,7 +86,7 @@ def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design_name:
     pairs = []
     for segment, cidrs in by_segment.items():
         for i, a in enumerate(cidrs):
-            for b in cidrs[i + 1:]:
+            for b in cidrs[i + 1 :]:
                 if networks[a].family == networks[b].family:
                     pairs.append((segment, a, b, _pair(holders[(segment, a)], holders[(segment, b)])))
         for cidr in cidrs:
@@ -106,7 +107,18 @@ def probes(inventory: Inventory, configs: Mapping[str, HostConfig], design_name:
             # Routers render no routes: only one holding both gateways can carry the
             # packet, so only such pairs are probed.
             continue
-        found.append(Probe(segment, networks[a].family, src_m, src, dst_m, dst, expect, _why(design.name, expect, networks[a], networks[b])))
+        found.append(
+            Probe(
+                segment,
+                networks[a].family,
+                src_m,
+                src,
+                dst_m,
+                dst,
+                expect,
+                _why(design.name, expect, networks[a], networks[b]),
+            )
+        )
     return found
 
 
@@ -136,7 +148,9 @@ def forwarded(netns: str) -> int:
     """Packets this namespace has forwarded, IPv4 and IPv6."""
     text = subprocess.run(
         ["ip", "netns", "exec", netns, "cat", "/proc/net/snmp", "/proc/net/snmp6"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return forwarded_from(text)
 
@@ -159,7 +173,8 @@ def forwarded_from(text: str) -> int:
 def ping(netns: str, src: str, dst: str) -> bool:
     result = subprocess.run(
         ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1", "-W", "1", "-I", src, dst],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     return result.returncode == 0
 

@@ -10,7 +10,7 @@ output groups naturally.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import total_ordering
 from typing import Any
 
@@ -26,22 +26,16 @@ DEFAULT_V4 = "0.0.0.0/0"
 DEFAULT_V6 = "::/0"
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     KVM_HOST = "kvm-host"
     VM = "vm"
     PHYSICAL = "physical"
     ROUTER = "router"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class DesignName(str, Enum):
+class DesignName(StrEnum):
     POLICY_ROUTING = "policy-routing"
     FLAT = "flat"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def default_prefix(family: int) -> str:
@@ -217,9 +211,7 @@ class HostConfig:
                 name=i["name"],
                 segment=i["segment"],
                 bridge=bool(i.get("bridge", False)),
-                addresses=tuple(
-                    Address(i["name"], 6 if ":" in a else 4, a) for a in i["addresses"]
-                ),
+                addresses=tuple(Address(i["name"], 6 if ":" in a else 4, a) for a in i["addresses"]),
             )
             for i in data["interfaces"]
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
+from itertools import pairwise
 from types import MappingProxyType
+from typing import TypeVar
 
 from netaddr import IPAddress, IPNetwork
 
@@ -18,14 +20,12 @@ from netcfg.errors import Location
 from netcfg.model.host import DesignName, Kind
 
 NOWHERE = Location("<none>")
+T = TypeVar("T")
 
 
-class Reconfigure(str, Enum):
+class Reconfigure(StrEnum):
     LIVE = "live"
     RESTART = "restart"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,7 @@ class Policy:
     location: Location = field(default=NOWHERE, compare=False)
 
 
-def _frozen_map(items: Mapping[str, object]) -> Mapping[str, object]:
+def _frozen_map(items: Mapping[str, T]) -> Mapping[str, T]:
     return MappingProxyType(dict(sorted(items.items())))
 
 
@@ -137,9 +137,9 @@ class Inventory:
     machines: Mapping[str, Machine]
     policy: Policy = Policy()
     source: str = ""  # the directory or file it was loaded from
-    index: NetworkIndex = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    index: NetworkIndex = field(default_factory=lambda: NetworkIndex(()), compare=False, repr=False)
     # host -> its VMs in name order: the planner and the analysis ask per hypervisor.
-    vms: Mapping[str, tuple[Machine, ...]] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    vms: Mapping[str, tuple[Machine, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def build(
@@ -155,15 +155,15 @@ class Inventory:
         if not isinstance(machines, Mapping):
             machines = {m.name: m for m in machines}
         ordered = tuple(sorted(networks, key=network_order))
-        machines = _frozen_map(machines)
+        by_name = _frozen_map(machines)
         vms: dict[str, list[Machine]] = {}
-        for machine in machines.values():
+        for machine in by_name.values():
             if machine.kind is Kind.VM and machine.host is not None:
                 vms.setdefault(machine.host, []).append(machine)
         return Inventory(
             _frozen_map(segments),
             ordered,
-            machines,
+            by_name,
             policy,
             source,
             NetworkIndex(ordered),
@@ -171,11 +171,7 @@ class Inventory:
         )
 
     def networks_on(self, segment: str, family: int | None = None) -> tuple[Network, ...]:
-        return tuple(
-            n
-            for n in self.networks
-            if n.segment == segment and (family is None or n.family == family)
-        )
+        return tuple(n for n in self.networks if n.segment == segment and (family is None or n.family == family))
 
     def network_of(self, address: IPAddress, segment: str) -> Network | None:
         """The network of `segment` holding `address`, if any."""
@@ -210,9 +206,7 @@ class NetworkIndex:
             nets.append(n)
         self._by_key = by_key
         self._overlapping = any(
-            a.prefix.last >= b.prefix.first
-            for _, nets in by_key.values()
-            for a, b in zip(nets, nets[1:])
+            a.prefix.last >= b.prefix.first for _, nets in by_key.values() for a, b in pairwise(nets)
         )
 
     def lookup(self, address: IPAddress, segment: str) -> Network | None:

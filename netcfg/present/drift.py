@@ -22,11 +22,23 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     if isinstance(entry, Address):
         return {"interface": entry.interface, "family": entry.family, "address": entry.address}
     if isinstance(entry, Rule):
-        return {"family": entry.family, "priority": entry.priority, "table": entry.table,
-                "src": entry.src, "dst": entry.dst}
-    return {"family": entry.family, "table": entry.table, "dst": entry.dst,
-            "gateway": entry.gateway, "device": entry.device, "scope": entry.scope,
-            "metric": entry.metric, "protocol": entry.protocol}
+        return {
+            "family": entry.family,
+            "priority": entry.priority,
+            "table": entry.table,
+            "src": entry.src,
+            "dst": entry.dst,
+        }
+    return {
+        "family": entry.family,
+        "table": entry.table,
+        "dst": entry.dst,
+        "gateway": entry.gateway,
+        "device": entry.device,
+        "scope": entry.scope,
+        "metric": entry.metric,
+        "protocol": entry.protocol,
+    }
 
 
 def drift_json(d: Drift) -> dict[str, Any]:
@@ -38,8 +50,10 @@ def drift_json(d: Drift) -> dict[str, Any]:
             "missing": [entry_json(e) | {"text": describe(e)} for e in k.missing],
             "extra": [entry_json(e) | {"text": describe(e)} for e in k.extra],
             "different": [
-                {"desired": entry_json(want) | {"text": describe(want)},
-                 "live": entry_json(have) | {"text": describe(have)}}
+                {
+                    "desired": entry_json(want) | {"text": describe(want)},
+                    "live": entry_json(have) | {"text": describe(have)},
+                }
                 for want, have in k.different
             ],
         }

@@ -42,9 +42,9 @@ def host_tables(config: HostConfig) -> list[Table]:
             addresses.add_row(iface.name, iface.segment, "yes" if iface.bridge else "", a.address)
 
     rules = _table("rules", ("v", "priority", "from", "to", "table"), ("priority",))
-    for r in config.rules:
+    for rule in config.rules:
         rules.add_row(
-            str(r.family), str(r.priority), r.src or "all", r.dst or "all", table_name(r.table)
+            str(rule.family), str(rule.priority), rule.src or "all", rule.dst or "all", table_name(rule.table)
         )
 
     routes = _table(

@@ -94,8 +94,10 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
     hypervisors = set(simulation.capacity_gib)
     lanes_hosts = sorted(
         {h for h in windows if h in hypervisors} | set(outgoing) | set(incoming),
-        key=lambda h: (min([w.start_s for w in windows.get(h, [])] + [m.start_s for m in outgoing.get(h, [])]
-                           + [float("inf")]), h),
+        key=lambda h: (
+            min([w.start_s for w in windows.get(h, [])] + [m.start_s for m in outgoing.get(h, [])] + [float("inf")]),
+            h,
+        ),
     )
     others = sorted(h for h in windows if h not in hypervisors)
     height = TOP + 2 * BAND_H + len(lanes_hosts) * LANE_H + 20
@@ -108,22 +110,36 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
         t += step
 
     waves = tuple(
-        Box(scale.x(w.start_s), TOP + 4, scale.width(w.start_s, w.end_s, 2.0), BAND_H - 8,
+        Box(
+            scale.x(w.start_s),
+            TOP + 4,
+            scale.width(w.start_s, w.end_s, 2.0),
+            BAND_H - 8,
             f"wave {w.index}: {len(w.hosts)} hosts: " + ", ".join(w.hosts[:20]) + (" …" if len(w.hosts) > 20 else ""),
-            "wave", str(w.index))
+            "wave",
+            str(w.index),
+        )
         for w in plan.waves
     )
     other_windows = tuple(
-        Box(scale.x(w.start_s), TOP + BAND_H + 4, scale.width(w.start_s, w.end_s, 1.0), BAND_H - 8,
-            f"{h}: {w.start_s:.0f}-{w.end_s:.0f} s", "vmmaint")
-        for h in others for w in windows[h]
+        Box(
+            scale.x(w.start_s),
+            TOP + BAND_H + 4,
+            scale.width(w.start_s, w.end_s, 1.0),
+            BAND_H - 8,
+            f"{h}: {w.start_s:.0f}-{w.end_s:.0f} s",
+            "vmmaint",
+        )
+        for h in others
+        for w in windows[h]
     )
     over = simulation.overcommitted()
     y = TOP + 2 * BAND_H
     lanes = []
     for host in lanes_hosts:
-        lanes.append(_lane(host, y, scale, outgoing[host], incoming[host], windows.get(host, []),
-                           simulation, over.get(host)))
+        lanes.append(
+            _lane(host, y, scale, outgoing[host], incoming[host], windows.get(host, []), simulation, over.get(host))
+        )
         y += LANE_H
     environment = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
@@ -152,24 +168,51 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
     )
 
 
-def _lane(host: str, y: float, scale: _Scale, outgoing: list[Migration], incoming: list[Migration],
-          windows: list[Maintenance], simulation: Simulation, over: float | None) -> Lane:
+def _lane(
+    host: str,
+    y: float,
+    scale: _Scale,
+    outgoing: list[Migration],
+    incoming: list[Migration],
+    windows: list[Maintenance],
+    simulation: Simulation,
+    over: float | None,
+) -> Lane:
     capacity = simulation.capacity_gib.get(host, 0.0)
     peak = simulation.peak_gib.get(host, 0.0)
     boxes = []
     if outgoing:
         start = min(m.start_s for m in outgoing)
         end = max(m.end_s for m in outgoing)
-        boxes.append(Box(scale.x(start), y + 2, scale.width(start, end, 1.0), 18,
-                         f"{host} evacuates {len(outgoing)} VMs", "evac"))
+        boxes.append(
+            Box(
+                scale.x(start), y + 2, scale.width(start, end, 1.0), 18, f"{host} evacuates {len(outgoing)} VMs", "evac"
+            )
+        )
     for row, items, css, verb in ((0, outgoing, "out", "to"), (1, incoming, "in", "from")):
         for m in items:
             other = m.target if css == "out" else m.source
-            boxes.append(Box(scale.x(m.start_s), y + 4 + row * 8, scale.width(m.start_s, m.end_s, 1.0), 6,
-                             f"{m.vm} ({m.gib:g} GiB) {verb} {other}: {m.start_s:.0f}-{m.end_s:.0f} s", css))
+            boxes.append(
+                Box(
+                    scale.x(m.start_s),
+                    y + 4 + row * 8,
+                    scale.width(m.start_s, m.end_s, 1.0),
+                    6,
+                    f"{m.vm} ({m.gib:g} GiB) {verb} {other}: {m.start_s:.0f}-{m.end_s:.0f} s",
+                    css,
+                )
+            )
     for w in windows:
-        boxes.append(Box(scale.x(w.start_s), y + 2, scale.width(w.start_s, w.end_s, 2.0), 18,
-                         f"{host} maintenance {w.start_s:.0f}-{w.end_s:.0f} s", "maint"))
+        boxes.append(
+            Box(
+                scale.x(w.start_s),
+                y + 2,
+                scale.width(w.start_s, w.end_s, 2.0),
+                18,
+                f"{host} maintenance {w.start_s:.0f}-{w.end_s:.0f} s",
+                "maint",
+            )
+        )
     # Memory: a step line scaled so the capacity sits at the top of a 20 px strip.
     base_y, strip = y + LANE_H - 4, 20.0
     top_value = max(capacity, peak, 1e-9)
@@ -180,5 +223,14 @@ def _lane(host: str, y: float, scale: _Scale, outgoing: list[Migration], incomin
         path.append(f"M{scale.x(t):.1f},{py:.1f}" if i == 0 else f"H{scale.x(t):.1f}V{py:.1f}")
     if points:
         path.append(f"H{scale.x(max(simulation.makespan_s, points[-1][0])):.1f}")
-    return Lane(host, y, peak, capacity, tuple(boxes), base_y - strip * capacity / top_value, "".join(path),
-                over, base_y - strip)
+    return Lane(
+        host,
+        y,
+        peak,
+        capacity,
+        tuple(boxes),
+        base_y - strip * capacity / top_value,
+        "".join(path),
+        over,
+        base_y - strip,
+    )

@@ -1,2 +1,4 @@
-"""Rollout: how long a change takes (estimate), in what order (plan), whether that
-order is safe (simulate, independent of the planner), and a picture of it (timeline)."""
+"""Rollout: how long a migration takes (estimate), hot waves (waves), evacuations that
+keep the capacity invariant (evacuation), what no schedule can beat (bounds), the plan
+(plan), a replay that checks it with code of its own (simulate), and the whole path
+from a change to a checked plan (pipeline)."""

@@ -12,8 +12,9 @@ from netcfg.rollout.estimate import MIB_PER_GBIT, best_rate, nic_of, precopy, vm
 from netcfg.rollout.model import Wave
 
 
-def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Sequence[str],
-                      disruptive: Sequence[str]) -> list[tuple[str, float]]:
+def lower_bound_parts(
+    inventory: Inventory, waves: Sequence[Wave], evacuate: Sequence[str], disruptive: Sequence[str]
+) -> list[tuple[str, float]]:
     """Bounds no schedule can beat, each named; the plan's lower bound is their maximum.
 
     - hot waves: the canary/growing-wave schedule the policy mandates;
@@ -75,14 +76,10 @@ def lower_bound_parts(inventory: Inventory, waves: Sequence[Wave], evacuate: Seq
     return parts
 
 
-def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine],
-                     rate: float | None = None) -> float:
+def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine], rate: float | None = None) -> float:
     """MiB pre-copy sends to empty `host` at the best rate any migration could get."""
     rate = rate if rate is not None else best_rate(inventory, host, kvm_hosts)
-    return sum(
-        precopy(vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate).data_mib
-        for vm in inventory.vms_of(host)
-    )
+    return sum(precopy(vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate).data_mib for vm in inventory.vms_of(host))
 
 
 def evacuation_seconds(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:

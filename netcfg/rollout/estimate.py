@@ -55,8 +55,9 @@ def nic_of(machine: Machine) -> float:
     return machine.nic_gbit if machine.nic_gbit else DEFAULT_NIC_GBIT
 
 
-def precopy(memory_gib: float, dirty_mib_s: float, rate_mib_s: float,
-            downtime_s: float = DOWNTIME_S, n_max: int = N_MAX_ROUNDS) -> Estimate:
+def precopy(
+    memory_gib: float, dirty_mib_s: float, rate_mib_s: float, downtime_s: float = DOWNTIME_S, n_max: int = N_MAX_ROUNDS
+) -> Estimate:
     """The pre-copy model for one VM at bandwidth `rate_mib_s` (already shared)."""
     memory = memory_gib * 1024.0
     if rate_mib_s <= 0 or dirty_mib_s >= rate_mib_s:
@@ -82,5 +83,4 @@ def best_rate(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> 
     """The fastest a VM can leave `host`: its link against the fastest other link."""
     others = [nic_of(m) for m in kvm_hosts if m.name != host]
     fastest = max(others, default=0.0)
-    return link_rate_mib_s(nic_of(inventory.machines[host]), fastest,
-                           inventory.policy.rollout.migration_efficiency)
+    return link_rate_mib_s(nic_of(inventory.machines[host]), fastest, inventory.policy.rollout.migration_efficiency)

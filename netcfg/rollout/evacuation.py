@@ -75,29 +75,46 @@ def check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
         machine = inventory.machines[host]
         room = total_cap - float(machine.memory_gib or 0.0) - (total_used - used[host])
         if room < used[host] - 1e-9:
-            problems.append(Problem(
-                where(inventory, machine),
-                f"no safe plan: evacuating {host} needs {used[host]:g} GiB free on the other "
-                f"hypervisors, which have {max(room, 0):g} GiB: {used[host] - max(room, 0):g} GiB missing",
-                "add hypervisor capacity or move VMs off the fleet first",
-            ))
+            problems.append(
+                Problem(
+                    where(inventory, machine),
+                    f"no safe plan: evacuating {host} needs {used[host]:g} GiB free on the other "
+                    f"hypervisors, which have {max(room, 0):g} GiB: {used[host] - max(room, 0):g} GiB missing",
+                    "add hypervisor capacity or move VMs off the fleet first",
+                )
+            )
             continue
         largest_other = max((float(m.memory_gib or 0.0) for m in up if m.name != host), default=0.0)
         for vm in inventory.vms_of(host):
             if vm_memory(vm) > largest_other:
-                problems.append(Problem(
-                    where(inventory, vm),
-                    f"no safe plan: {vm.name} ({vm_memory(vm):g} GiB) on {host} fits on no other "
-                    f"hypervisor (largest {largest_other:g} GiB): "
-                    f"{vm_memory(vm) - largest_other:g} GiB missing",
-                ))
+                problems.append(
+                    Problem(
+                        where(inventory, vm),
+                        f"no safe plan: {vm.name} ({vm_memory(vm):g} GiB) on {host} fits on no other "
+                        f"hypervisor (largest {largest_other:g} GiB): "
+                        f"{vm_memory(vm) - largest_other:g} GiB missing",
+                    )
+                )
     if problems:
         raise InputError(problems)
 
 
 class _Host:
-    __slots__ = ("name", "cap", "nic", "load", "state", "queue_pos", "sending", "receiving",
-                 "lanes", "waiting", "vms", "free_at", "best_other")
+    __slots__ = (
+        "name",
+        "cap",
+        "nic",
+        "load",
+        "state",
+        "queue_pos",
+        "sending",
+        "receiving",
+        "lanes",
+        "waiting",
+        "vms",
+        "free_at",
+        "best_other",
+    )
 
     def __init__(self, machine: Machine, vms: list[str], load: float):
         self.name = machine.name
@@ -118,8 +135,9 @@ class _Host:
 class Evacuation:
     """Mutable scheduling state, private to one plan_rollout call."""
 
-    def __init__(self, inventory: Inventory, evacuate: Sequence[str], held: Sequence[str],
-                 keep_fast_room: bool = False):
+    def __init__(
+        self, inventory: Inventory, evacuate: Sequence[str], held: Sequence[str], keep_fast_room: bool = False
+    ):
         policy = inventory.policy.rollout
         self.inventory = inventory
         self.efficiency = policy.migration_efficiency
@@ -130,7 +148,7 @@ class Evacuation:
         self.vm_dirty: dict[str, float] = {}
         by_host: dict[str, list[str]] = defaultdict(list)
         for m in inventory.machines.values():
-            if m.kind is Kind.VM and m.host in inventory.machines:
+            if m.kind is Kind.VM and m.host is not None and m.host in inventory.machines:
                 by_host[m.host].append(m.name)
                 self.vm_gib[m.name] = vm_memory(m)
                 self.vm_dirty[m.name] = float(m.dirty_mib_s or 0.0)
@@ -154,8 +172,14 @@ class Evacuation:
         # With keep_fast_room, a fast host keeps free the room of the largest such VM:
         # VMs that any link carries do not take its last `reserve` GiB (unless nothing
         # else is under way). Costs makespan, so only a retry uses it.
-        self.reserve = max((self.vm_gib[v] for h in evacuate for v in by_host.get(h, ())
-                            if self.vm_dirty[v] >= self.slowest), default=0.0) if keep_fast_room else 0.0
+        self.reserve = (
+            max(
+                (self.vm_gib[v] for h in evacuate for v in by_host.get(h, ()) if self.vm_dirty[v] >= self.slowest),
+                default=0.0,
+            )
+            if keep_fast_room
+            else 0.0
+        )
         order = sorted(evacuate, key=lambda h: (-length[h], h))
         self.queue: list[_Host] = []
         for pos, name in enumerate(order):
@@ -195,17 +219,13 @@ class Evacuation:
             while self.events and self.events[0][0] <= self.now:
                 _, kind, _, payload = heapq.heappop(self.events)
                 if kind == self.MIGRATION_END:
-                    self._migration_end(payload)  # type: ignore[arg-type]
+                    self._migration_end(payload)
                 else:
                     payload.state = DONE  # type: ignore[attr-defined]
         return self.migrations, self.maintenance
 
     def _room(self, exclude: _Host) -> float:
-        return sum(
-            max(0.0, h.cap - h.load)
-            for h in self.hosts.values()
-            if h.state in RECEIVES and h is not exclude
-        )
+        return sum(max(0.0, h.cap - h.load) for h in self.hosts.values() if h.state in RECEIVES and h is not exclude)
 
     def _admit(self) -> None:
         # Hypervisors without VMs need no evacuation slot: maintain them at once.
@@ -260,14 +280,16 @@ class Evacuation:
                 candidate.state = EVACUATING
                 # Sent from the end: first the VMs that need a fast link, then largest first.
                 candidate.waiting = sorted(
-                    candidate.vms, key=lambda v: (self.vm_dirty[v] >= self.slowest, self.vm_gib[v], v))
+                    candidate.vms, key=lambda v: (self.vm_dirty[v] >= self.slowest, self.vm_gib[v], v)
+                )
                 self.active.append(candidate)
                 owed += candidate.load
                 room = None
 
     def _available(self) -> list[_Host]:
         return [
-            h for h in self.hosts.values()
+            h
+            for h in self.hosts.values()
             if h.state in RECEIVES and h.receiving == 0 and h.sending == 0 and h.cap - h.load > 0
         ]
 
@@ -308,21 +330,25 @@ class Evacuation:
                 rate = (share if share < target.nic else target.nic) * self.mib_per_gbit
                 if self.vm_dirty[vm] >= rate or rate < floor:
                     continue
-                if (strict and self.reserve and self.vm_dirty[vm] < self.slowest
-                        and target.nic * self.mib_per_gbit > self.slowest
-                        and target.cap - target.load - gib < self.reserve - 1e-9):
+                if (
+                    strict
+                    and self.reserve
+                    and self.vm_dirty[vm] < self.slowest
+                    and target.nic * self.mib_per_gbit > self.slowest
+                    and target.cap - target.load - gib < self.reserve - 1e-9
+                ):
                     continue
                 final = target.state in FINAL
                 # Fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s source
                 # tenfold), then a target the VM can stay on.
-                key = (rate, final, target.queue_pos if not final else 0,
-                       target.cap - target.load, target.name)
+                key = (rate, final, target.queue_pos if not final else 0, target.cap - target.load, target.name)
                 if best_key is None or key > best_key:
                     best, best_key = (target, rate), key
             if best is not None:
                 target, rate = best
                 estimate = precopy(gib, self.vm_dirty[vm], rate)
-                if strict and target.state not in FINAL and self._final_soon(gib, estimate.seconds):
+                seconds = estimate.seconds or 0.0  # a target is only chosen where the VM converges
+                if strict and target.state not in FINAL and self._final_soon(gib, seconds):
                     return None  # waiting is cheaper than moving this VM twice
                 return vm, target, estimate, rate
         return None
@@ -347,8 +373,9 @@ class Evacuation:
         target.receiving += 1
         target.free_at = end
         source.sending += 1
-        self.migrations.append(Migration(vm, source.name, target.name, self.now, end, gib,
-                                         estimate.data_mib / 1024.0, rate))
+        self.migrations.append(
+            Migration(vm, source.name, target.name, self.now, end, gib, estimate.data_mib / 1024.0, rate)
+        )
         self._push(end, self.MIGRATION_END, (vm, source, target))
 
     def _migration_end(self, payload) -> None:
@@ -381,16 +408,26 @@ class Evacuation:
             others = [h for h in self.hosts.values() if h.state in RECEIVES and h is not host]
             largest = max((h.cap - h.load for h in others), default=0.0)
             # Only hosts whose link lets the VM converge can take it live.
-            reachable = max((h.cap - h.load for h in others
-                             if self.vm_dirty[vm] < min(host.nic, h.nic) * self.mib_per_gbit), default=0.0)
-            slow = (f" ({largest:g} GiB free on hypervisors whose link is too slow for "
-                    f"{vm}'s dirty rate of {self.vm_dirty[vm]:g} MiB/s)") if largest > reachable else ""
-            problems.append(Problem(
-                where(self.inventory, self.inventory.machines[host.name]),
-                f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) of up to "
-                f"{biggest:g} GiB find no hypervisor with room; the largest free block elsewhere "
-                f"is {reachable:g} GiB{slow}: {max(biggest - reachable, 0):g} GiB "
-                f"missing on one host",
-                "add hypervisor capacity or lower the VMs' memory",
-            ))
+            reachable = max(
+                (h.cap - h.load for h in others if self.vm_dirty[vm] < min(host.nic, h.nic) * self.mib_per_gbit),
+                default=0.0,
+            )
+            slow = (
+                (
+                    f" ({largest:g} GiB free on hypervisors whose link is too slow for "
+                    f"{vm}'s dirty rate of {self.vm_dirty[vm]:g} MiB/s)"
+                )
+                if largest > reachable
+                else ""
+            )
+            problems.append(
+                Problem(
+                    where(self.inventory, self.inventory.machines[host.name]),
+                    f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) of up to "
+                    f"{biggest:g} GiB find no hypervisor with room; the largest free block elsewhere "
+                    f"is {reachable:g} GiB{slow}: {max(biggest - reachable, 0):g} GiB "
+                    f"missing on one host",
+                    "add hypervisor capacity or lower the VMs' memory",
+                )
+            )
         raise InputError(problems)

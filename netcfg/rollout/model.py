@@ -13,6 +13,7 @@ from typing import Any
 from netcfg.errors import InputError, Location, Problem
 from netcfg.impact.model import ChangeClass
 
+
 @dataclass(frozen=True, slots=True, order=True)
 class Change:
     """One touched machine and how badly: the planner's whole input besides the inventory."""
@@ -83,27 +84,35 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "waves": [
-                {"index": w.index, "start_s": _r(w.start_s), "end_s": _r(w.end_s),
-                 "hosts": list(w.hosts)}
+                {"index": w.index, "start_s": _r(w.start_s), "end_s": _r(w.end_s), "hosts": list(w.hosts)}
                 for w in self.waves
             ],
             "migrations": [
-                {"vm": m.vm, "from": m.source, "to": m.target, "start_s": _r(m.start_s),
-                 "end_s": _r(m.end_s), "gib": m.gib, "data_gib": _r(m.data_gib),
-                 "rate_mib_s": _r(m.rate_mib_s)}
+                {
+                    "vm": m.vm,
+                    "from": m.source,
+                    "to": m.target,
+                    "start_s": _r(m.start_s),
+                    "end_s": _r(m.end_s),
+                    "gib": m.gib,
+                    "data_gib": _r(m.data_gib),
+                    "rate_mib_s": _r(m.rate_mib_s),
+                }
                 for m in self.migrations
             ],
-            "maintenance": [
-                {"host": m.host, "start_s": _r(m.start_s), "end_s": _r(m.end_s)}
-                for m in self.maintenance
-            ],
+            "maintenance": [{"host": m.host, "start_s": _r(m.start_s), "end_s": _r(m.end_s)} for m in self.maintenance],
             "makespan_s": _r(self.makespan_s),
             "lower_bound_s": _r(self.lower_bound_s),
             "ratio": round(self.ratio, 4),
             "lower_bound_parts": {k: _r(v) for k, v in self.lower_bound_parts},
             "non_converging": [
-                {"vm": n.vm, "host": n.host, "dirty_mib_s": n.dirty_mib_s,
-                 "rate_mib_s": _r(n.rate_mib_s), "advice": n.advice}
+                {
+                    "vm": n.vm,
+                    "host": n.host,
+                    "dirty_mib_s": n.dirty_mib_s,
+                    "rate_mib_s": _r(n.rate_mib_s),
+                    "advice": n.advice,
+                }
                 for n in self.non_converging
             ],
             "unscheduled": list(self.unscheduled),
@@ -120,23 +129,29 @@ def plan_from_dict(data: Any, source: str = "<plan>") -> Plan:
     where = Location(source)
     try:
         waves = tuple(
-            Wave(int(w["index"]), float(w["start_s"]), float(w["end_s"]),
-                 tuple(str(h) for h in w["hosts"]))
+            Wave(int(w["index"]), float(w["start_s"]), float(w["end_s"]), tuple(str(h) for h in w["hosts"]))
             for w in data.get("waves", [])
         )
         migrations = tuple(
-            Migration(str(m["vm"]), str(m["from"]), str(m["to"]), float(m["start_s"]),
-                      float(m["end_s"]), float(m["gib"]), float(m.get("data_gib", 0.0)),
-                      float(m.get("rate_mib_s", 0.0)))
+            Migration(
+                str(m["vm"]),
+                str(m["from"]),
+                str(m["to"]),
+                float(m["start_s"]),
+                float(m["end_s"]),
+                float(m["gib"]),
+                float(m.get("data_gib", 0.0)),
+                float(m.get("rate_mib_s", 0.0)),
+            )
             for m in data["migrations"]
         )
         maintenance = tuple(
-            Maintenance(str(m["host"]), float(m["start_s"]), float(m["end_s"]))
-            for m in data["maintenance"]
+            Maintenance(str(m["host"]), float(m["start_s"]), float(m["end_s"])) for m in data["maintenance"]
         )
         makespan = float(data.get("makespan_s", 0.0))
         lower = float(data.get("lower_bound_s", 0.0))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise InputError([Problem(where, f"not a plan file: bad or missing {error}",
-                                  "expected keys waves, migrations, maintenance")]) from None
+        raise InputError(
+            [Problem(where, f"not a plan file: bad or missing {error}", "expected keys waves, migrations, maintenance")]
+        ) from None
     return Plan(waves, migrations, maintenance, makespan, lower)

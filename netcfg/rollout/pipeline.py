@@ -47,12 +47,12 @@ def plan_change(
 def plan_from_report(report: Any, inventory: Inventory, source: str) -> PlannedRollout:
     """`report`: the JSON `netcfg check --report-json` wrote."""
     changes = changes_from_report(report, source)
-    decision = report.get("decision") if isinstance(report, dict) else None
-    known = decision in {d.value for d in Decision}
+    value = report.get("decision") if isinstance(report, dict) else None
+    decision = Decision(value) if value in {d.value for d in Decision} else None
     return _planned(
         inventory,
         changes,
-        Decision(decision) if known else None,
+        decision,
         _int(report, "hosts_touched"),
         _int(report, "hosts_total"),
     )
@@ -100,6 +100,9 @@ def changes_from_report(report: Any, source: str) -> list[Change]:
     bad = [(name, change) for name, change in pairs if change not in known]
     if bad:
         raise InputError(
-            [Problem(Location(source), f"{name}: change {change!r} is neither hot nor disruptive") for name, change in bad]
+            [
+                Problem(Location(source), f"{name}: change {change!r} is neither hot nor disruptive")
+                for name, change in bad
+            ]
         )
     return [Change(name, ChangeClass(change)) for name, change in pairs]

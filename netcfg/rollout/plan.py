@@ -52,12 +52,8 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
             migrations, kvm_maintenance = Evacuation(inventory, evacuate, held, keep_fast_room=True).run()
         except InputError:
             raise stuck from None
-    maintenance = kvm_maintenance + _maintenance_slots(
-        inventory, others, migrations, kvm_maintenance
-    )
-    ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [
-        m.end_s for m in maintenance
-    ]
+    maintenance = kvm_maintenance + _maintenance_slots(inventory, others, migrations, kvm_maintenance)
+    ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [m.end_s for m in maintenance]
     scheduled = [h for h in disruptive if h not in held]
     parts = lower_bound_parts(inventory, waves, evacuate, scheduled)
     return Plan(
@@ -79,8 +75,9 @@ def _check_changes(inventory: Inventory, changes: Sequence[Change]) -> None:
         if machine is None:
             problems.append(Problem(where(inventory), f"touched host {c.host!r} is not in the inventory"))
         if not isinstance(c.change, ChangeClass):
-            problems.append(Problem(where(inventory), f"{c.host}: unknown change kind {c.change!r}",
-                                    "hot or disruptive"))
+            problems.append(
+                Problem(where(inventory), f"{c.host}: unknown change kind {c.change!r}", "hot or disruptive")
+            )
     if problems:
         raise InputError(problems)
 
@@ -97,8 +94,9 @@ def _free_after(start: float, duration: float, busy: list[tuple[float, float]]) 
     return t
 
 
-def _maintenance_slots(inventory: Inventory, hosts: Sequence[str], migrations: Sequence[Migration],
-                       fixed: Sequence[Maintenance]) -> list[Maintenance]:
+def _maintenance_slots(
+    inventory: Inventory, hosts: Sequence[str], migrations: Sequence[Migration], fixed: Sequence[Maintenance]
+) -> list[Maintenance]:
     """Each machine gets `reconfigure_s`; members of one service never together; a VM
     never while it migrates."""
     duration = float(inventory.policy.rollout.reconfigure_s)
@@ -106,10 +104,10 @@ def _maintenance_slots(inventory: Inventory, hosts: Sequence[str], migrations: S
     for m in migrations:
         moving[m.vm].append((m.start_s, m.end_s))
     service_busy: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for m in fixed:
-        service = inventory.machines[m.host].service
+    for window in fixed:
+        service = inventory.machines[window.host].service
         if service:
-            service_busy[service].append((m.start_s, m.end_s))
+            service_busy[service].append((window.start_s, window.end_s))
     slots = []
     for name in sorted(hosts, key=lambda h: (inventory.machines[h].service or "", h)):
         service = inventory.machines[name].service

@@ -37,6 +37,16 @@ _DOWNTIME_S = 0.3
 _ROUNDS = 30
 
 
+# Events: (time, order, index, sub). At one instant every end precedes every start, and
+# maintenance starts after migration starts so a host drained "now" is judged drained.
+MIG_END, MAINT_END, MIG_START, MAINT_START = 0, 1, 2, 3
+# A window that ends no later than it starts (reconfigure_s 0) is an instant: taken
+# whole, after the ends and before the starts at that time (else its end, sorted
+# first, left the host in maintenance for ever). A migration that short ends right
+# after its own start.
+ZERO, LATE = 1.5, 4
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     time_s: float
@@ -47,8 +57,14 @@ class Violation:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"time_s": round(self.time_s, 3), "host": self.host, "invariant": self.invariant,
-                "amount": round(self.amount, 3), "unit": self.unit, "message": self.message}
+        return {
+            "time_s": round(self.time_s, 3),
+            "host": self.host,
+            "invariant": self.invariant,
+            "amount": round(self.amount, 3),
+            "unit": self.unit,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +95,9 @@ class Simulation:
             "clean": self.clean,
             "violations": [v.to_dict() for v in self.violations],
             "overcommitted_hosts": {h: round(a, 3) for h, a in sorted(over.items())},
-            "peak_gib": {h: {"peak": round(self.peak_gib[h], 3), "capacity": self.capacity_gib[h]}
-                         for h in sorted(self.peak_gib)},
+            "peak_gib": {
+                h: {"peak": round(self.peak_gib[h], 3), "capacity": self.capacity_gib[h]} for h in sorted(self.peak_gib)
+            },
             "peak_parallel_evacuations": self.peak_parallel_evacuations,
             "peak_parallel_migrations": self.peak_migrations,
             "makespan_s": round(self.makespan_s, 3),
@@ -106,31 +123,49 @@ def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
     return sent / rate
 
 
-def _read(plan: Any, source: str) -> tuple[list[dict], list[dict]]:
+def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     where = Location(source)
     try:
-        migrations = [
-            {"vm": str(m["vm"]), "src": str(m["from"]), "dst": str(m["to"]),
-             "start": float(m["start_s"]), "end": float(m["end_s"]), "gib": float(m["gib"])}
+        migrations: list[dict[str, Any]] = [
+            {
+                "vm": str(m["vm"]),
+                "src": str(m["from"]),
+                "dst": str(m["to"]),
+                "start": float(m["start_s"]),
+                "end": float(m["end_s"]),
+                "gib": float(m["gib"]),
+            }
             for m in plan["migrations"]
         ]
-        windows = [
+        windows: list[dict[str, Any]] = [
             {"host": str(m["host"]), "start": float(m["start_s"]), "end": float(m["end_s"])}
             for m in plan["maintenance"]
         ]
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError([Problem(where, f"not a plan file: bad or missing {error}",
-                                  "expected migrations [{vm, from, to, start_s, end_s, gib}] "
-                                  "and maintenance [{host, start_s, end_s}]")]) from None
+        raise InputError(
+            [
+                Problem(
+                    where,
+                    f"not a plan file: bad or missing {error}",
+                    "expected migrations [{vm, from, to, start_s, end_s, gib}] "
+                    "and maintenance [{host, start_s, end_s}]",
+                )
+            ]
+        ) from None
     # JSON admits NaN and Infinity; a NaN time compares false with everything and would
     # let every check pass.
-    bad = [f"migrations[{i}]" for i, m in enumerate(migrations)
-           if not all(math.isfinite(m[k]) for k in ("start", "end", "gib"))]
-    bad += [f"maintenance[{i}]" for i, w in enumerate(windows)
-            if not all(math.isfinite(w[k]) for k in ("start", "end"))]
+    bad = [
+        f"migrations[{i}]"
+        for i, m in enumerate(migrations)
+        if not all(math.isfinite(m[k]) for k in ("start", "end", "gib"))
+    ]
+    bad += [
+        f"maintenance[{i}]" for i, w in enumerate(windows) if not all(math.isfinite(w[k]) for k in ("start", "end"))
+    ]
     if bad:
-        raise InputError([Problem(where, f"not a plan file: {b} has a time or size that is not a finite number")
-                          for b in bad])
+        raise InputError(
+            [Problem(where, f"not a plan file: {b} has a time or size that is not a finite number") for b in bad]
+        )
     return migrations, windows
 
 
@@ -145,31 +180,31 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
     where: dict[str, str] = {}
     size: dict[str, float] = {}
     load: dict[str, float] = defaultdict(float)
-    for name, m in machines.items():
-        if m.kind is Kind.VM and m.host in hypervisors:
-            where[name] = m.host
-            size[name] = float(m.memory_gib or 0.0)
-            load[m.host] += size[name]
+    for name, machine in machines.items():
+        if machine.kind is Kind.VM and machine.host in hypervisors:
+            where[name] = machine.host
+            size[name] = float(machine.memory_gib or 0.0)
+            load[machine.host] += size[name]
     found: list[Violation] = []
 
-    def flag(t, host, invariant, amount, unit, message):
+    def flag(t: float, host: str, invariant: str, amount: float, unit: str, message: str) -> None:
         found.append(Violation(t, host, invariant, amount, unit, message))
 
     for h in sorted(hypervisors):
         if load[h] > capacity[h] + 1e-9:
-            flag(0.0, h, "capacity", load[h] - capacity[h], "GiB",
-                 f"{h} already holds {load[h]:g} GiB > {capacity[h]:g} GiB before the plan starts")
+            flag(
+                0.0,
+                h,
+                "capacity",
+                load[h] - capacity[h],
+                "GiB",
+                f"{h} already holds {load[h]:g} GiB > {capacity[h]:g} GiB before the plan starts",
+            )
 
-    # Events: (time, order, index, sub). At one instant every end precedes every start, and
-    # maintenance starts after migration starts so a host drained "now" is judged drained.
-    MIG_END, MAINT_END, MIG_START, MAINT_START = 0, 1, 2, 3
-    # A window that ends no later than it starts (reconfigure_s 0) is an instant: taken
-    # whole, after the ends and before the starts at that time (else its end, sorted
-    # first, left the host in maintenance for ever). A migration that short ends right
-    # after its own start.
-    ZERO, LATE = 1.5, 4
-    events = [(m["end"], MIG_END, i, 0) if m["end"] > m["start"] else (m["start"], LATE + MIG_END, i, 0)
-              for i, m in enumerate(migrations)]
+    events: list[tuple[float, float, int, int]] = [
+        (m["end"], MIG_END, i, 0) if m["end"] > m["start"] else (m["start"], LATE + MIG_END, i, 0)
+        for i, m in enumerate(migrations)
+    ]
     events += [(m["start"], MIG_START, i, 0) for i, m in enumerate(migrations)]
     for i, w in enumerate(windows):
         if w["end"] > w["start"]:
@@ -179,16 +214,21 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
     events.sort()
     for w in windows:
         if w["end"] < w["start"]:
-            flag(w["start"], w["host"], "maintenance", w["start"] - w["end"], "s",
-                 f"the maintenance window of {w['host']} ends before it starts")
+            flag(
+                w["start"],
+                w["host"],
+                "maintenance",
+                w["start"] - w["end"],
+                "s",
+                f"the maintenance window of {w['host']} ends before it starts",
+            )
 
     # Evacuation spans, known up front from the plan.
     span: dict[str, list[float]] = {}
     for m in migrations:
         s = span.setdefault(m["src"], [m["start"], m["end"]])
         s[0], s[1] = min(s[0], m["start"]), max(s[1], m["end"])
-    evac_events = sorted([(e, 0, h) for h, (s, e) in span.items()] +
-                         [(s, 1, h) for h, (s, e) in span.items()])
+    evac_events = sorted([(e, 0, h) for h, (s, e) in span.items()] + [(s, 1, h) for h, (s, e) in span.items()])
     evacuating = 0
     peak_evac = 0
     for t, kind, h in evac_events:
@@ -198,9 +238,15 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
         evacuating += 1
         peak_evac = max(peak_evac, evacuating)
         if evacuating > rollout.max_parallel_evacuations:
-            flag(t, h, "evacuations", evacuating - rollout.max_parallel_evacuations, "hosts",
-                 f"{evacuating} hosts evacuating at once when {h} starts "
-                 f"(max_parallel_evacuations {rollout.max_parallel_evacuations})")
+            flag(
+                t,
+                h,
+                "evacuations",
+                evacuating - rollout.max_parallel_evacuations,
+                "hosts",
+                f"{evacuating} hosts evacuating at once when {h} starts "
+                f"(max_parallel_evacuations {rollout.max_parallel_evacuations})",
+            )
 
     in_maintenance: set[str] = set()
     down_by_service: dict[str, set[str]] = defaultdict(set)
@@ -225,7 +271,7 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
         if order == ZERO:
             kind = MAINT_END if sub else MAINT_START
         else:
-            kind = order - LATE if order >= LATE else order
+            kind = int(order - LATE if order >= LATE else order)
         if kind == MIG_END:
             m = migrations[i]
             if i not in counted:
@@ -257,34 +303,57 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
                 flag(t, src, "migration", size[vm], "GiB", f"{vm} migrates from {src} to {src} itself")
                 continue
             if where[vm] != src:
-                flag(t, src, "migration", size[vm], "GiB",
-                     f"{vm} leaves {src} but is on {where[vm]}")
+                flag(t, src, "migration", size[vm], "GiB", f"{vm} leaves {src} but is on {where[vm]}")
             if vm in moving:
                 flag(t, src, "migration", size[vm], "GiB", f"{vm} is already migrating")
             if abs(m["gib"] - size[vm]) > 1e-6:
-                flag(t, src, "migration", size[vm] - m["gib"], "GiB",
-                     f"{vm} is {size[vm]:g} GiB, the plan says {m['gib']:g}")
+                flag(
+                    t,
+                    src,
+                    "migration",
+                    size[vm] - m["gib"],
+                    "GiB",
+                    f"{vm} is {size[vm]:g} GiB, the plan says {m['gib']:g}",
+                )
             if vm in in_maintenance:
                 flag(t, vm, "maintenance", size[vm], "GiB", f"{vm} migrates during its own maintenance")
             for end in (src, dst):
                 if end in in_maintenance:
-                    flag(t, end, "maintenance", size[vm], "GiB",
-                         f"{end} is in maintenance but {'sends' if end == src else 'receives'} {vm}")
+                    flag(
+                        t,
+                        end,
+                        "maintenance",
+                        size[vm],
+                        "GiB",
+                        f"{end} is in maintenance but {'sends' if end == src else 'receives'} {vm}",
+                    )
             moving[vm] = i
             counted[i] = size[vm]
             load[dst] += size[vm]
             record(dst, t)
             if load[dst] > capacity[dst] + 1e-9:
-                flag(t, dst, "capacity", load[dst] - capacity[dst], "GiB",
-                     f"{dst} holds {load[dst]:g} GiB (resident + incoming) > capacity "
-                     f"{capacity[dst]:g} GiB when {vm} starts arriving from {src}")
+                flag(
+                    t,
+                    dst,
+                    "capacity",
+                    load[dst] - capacity[dst],
+                    "GiB",
+                    f"{dst} holds {load[dst]:g} GiB (resident + incoming) > capacity "
+                    f"{capacity[dst]:g} GiB when {vm} starts arriving from {src}",
+                )
             for end in (src, dst):
                 touching[end].add(i)
                 n = len(touching[end])
                 if n > rollout.max_migrations_per_host:
-                    flag(t, end, "migrations", n - rollout.max_migrations_per_host, "migrations",
-                         f"{n} migrations touch {end} at once "
-                         f"(max_migrations_per_host {rollout.max_migrations_per_host})")
+                    flag(
+                        t,
+                        end,
+                        "migrations",
+                        n - rollout.max_migrations_per_host,
+                        "migrations",
+                        f"{n} migrations touch {end} at once "
+                        f"(max_migrations_per_host {rollout.max_migrations_per_host})",
+                    )
                 for j in touching[end]:
                     k = 0 if migrations[j]["src"] == end else 1
                     share[j][k] = max(share[j][k], n)
@@ -295,17 +364,28 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
                 flag(t, host, "maintenance", 0.0, "", f"{host} is not in the inventory")
                 continue
             if host in hypervisors and load[host] > 1e-9:
-                flag(t, host, "maintenance", load[host], "GiB",
-                     f"{host} enters maintenance holding {load[host]:g} GiB of VMs")
+                flag(
+                    t,
+                    host,
+                    "maintenance",
+                    load[host],
+                    "GiB",
+                    f"{host} enters maintenance holding {load[host]:g} GiB of VMs",
+                )
             if host in moving:
-                flag(t, host, "maintenance", size.get(host, 0.0), "GiB",
-                     f"{host} enters maintenance while migrating")
+                flag(t, host, "maintenance", size.get(host, 0.0), "GiB", f"{host} enters maintenance while migrating")
             service = machines[host].service
             if service:
                 others = down_by_service[service] - {host}
                 if others:
-                    flag(t, host, "service", len(others), "machines",
-                         f"service {service}: {host} down together with {', '.join(sorted(others))}")
+                    flag(
+                        t,
+                        host,
+                        "service",
+                        len(others),
+                        "machines",
+                        f"service {service}: {host} down together with {', '.join(sorted(others))}",
+                    )
                 down_by_service[service].add(host)
             in_maintenance.add(host)
 
@@ -321,15 +401,25 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
         need = _copy_time(size[m["vm"]], dirty, rate)
         planned = m["end"] - m["start"]
         if need is None:
-            flag(m["start"], m["src"], "migration", dirty - rate, "MiB/s",
-                 f"{m['vm']} dirties {dirty:g} MiB/s but gets {rate:.0f} MiB/s: "
-                 "live migration never converges")
+            flag(
+                m["start"],
+                m["src"],
+                "migration",
+                dirty - rate,
+                "MiB/s",
+                f"{m['vm']} dirties {dirty:g} MiB/s but gets {rate:.0f} MiB/s: live migration never converges",
+            )
         elif planned < need - EPS:
-            flag(m["start"], m["src"], "migration", need - planned, "s",
-                 f"{m['vm']} {m['src']}->{m['dst']} is planned {planned:.0f} s but needs "
-                 f"{need:.0f} s at the {rate:.0f} MiB/s it gets ({k_src} on the source link, "
-                 f"{k_dst} on the target link)")
+            flag(
+                m["start"],
+                m["src"],
+                "migration",
+                need - planned,
+                "s",
+                f"{m['vm']} {m['src']}->{m['dst']} is planned {planned:.0f} s but needs "
+                f"{need:.0f} s at the {rate:.0f} MiB/s it gets ({k_src} on the source link, "
+                f"{k_dst} on the target link)",
+            )
 
     found.sort(key=lambda v: (v.time_s, v.host, v.invariant))
     return Simulation(tuple(found), peak, capacity, peak_evac, in_flight_peak, makespan, series)
-

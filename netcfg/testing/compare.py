@@ -24,9 +24,7 @@ def canonical(config: HostConfig, *, without_protocol: bool = False) -> HostConf
     interfaces = tuple(
         sorted(
             (
-                InterfaceConfig(
-                    i.name, i.segment, i.bridge, tuple(sorted(i.addresses, key=sort_key))
-                )
+                InterfaceConfig(i.name, i.segment, i.bridge, tuple(sorted(i.addresses, key=sort_key)))
                 for i in config.interfaces
             ),
             key=lambda i: i.name,

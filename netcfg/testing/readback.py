@@ -30,7 +30,9 @@ STATIC_PROTOCOL = 4
 PROTOCOL_NAMES = {"kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
 
 
-def parse_files(fmt: str, files: Mapping[str, str], kind: Kind | None = None, design: DesignName | None = None) -> HostConfig:
+def parse_files(
+    fmt: str, files: Mapping[str, str], kind: Kind | None = None, design: DesignName | None = None
+) -> HostConfig:
     """One machine's files of format `fmt` read back into the model. Files without a
     netcfg header (netplan's output) take `kind` and `design` from the caller."""
     if fmt == "json":
@@ -71,7 +73,7 @@ def _family(prefix: str) -> int:
 def _options(words: list[str], start: int) -> dict[str, str]:
     """`key value` pairs after position `start` of a batch line."""
     rest = words[start:]
-    return dict(zip(rest[0::2], rest[1::2]))
+    return dict(zip(rest[0::2], rest[1::2], strict=False))
 
 
 class _Unknown(Exception):
@@ -84,9 +86,7 @@ def _parse_line(words: list[str], comment: str, state: dict) -> None:
         for w in comment.split():
             if w.startswith("segment="):
                 segment = w.split("=", 1)[1]
-        state["interfaces"][words[2]] = InterfaceConfig(
-            words[2], segment, bridge=words[4] == "bridge"
-        )
+        state["interfaces"][words[2]] = InterfaceConfig(words[2], segment, bridge=words[4] == "bridge")
     elif words[:2] == ["address", "add"] and len(words) == 5 and words[3] == "dev":
         address = words[2]
         state["addresses"].append(Address(words[4], _family(address), address))
@@ -162,7 +162,9 @@ def parse_iproute2(files: Mapping[str, str], kind: Kind | None = None, design: D
         )
         for iface in state["interfaces"].values()
     )
-    return _config(header, kind, design, interfaces=interfaces, rules=tuple(state["rules"]), routes=tuple(state["routes"]))
+    return _config(
+        header, kind, design, interfaces=interfaces, rules=tuple(state["rules"]), routes=tuple(state["routes"])
+    )
 
 
 # --- networkd ---------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def sections(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
 def _protocol(value: str | None) -> int:
     if value is None:
         return STATIC_PROTOCOL
-    return PROTOCOL_NAMES.get(value, None) or int(value)
+    return PROTOCOL_NAMES.get(value) or int(value)
 
 
 def _route(name: str, values: dict[str, str]) -> Route:
@@ -263,9 +265,5 @@ def parse_networkd(files: Mapping[str, str], kind: Kind | None = None, design: D
                 tuple(Address(name, _family(a), a) for a in addresses),
             )
         )
-    interfaces = [
-        InterfaceConfig(i.name, i.segment, i.name in bridges, i.addresses) for i in interfaces
-    ]
+    interfaces = [InterfaceConfig(i.name, i.segment, i.name in bridges, i.addresses) for i in interfaces]
     return _config(header, kind, design, interfaces=tuple(interfaces), rules=tuple(rules), routes=tuple(routes))
-
-

@@ -23,8 +23,7 @@ def test_unexpected_error_is_one_line_and_exit_1(broken_loader, capsys):
     assert main(["validate", "inventory"]) == 1
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "netcfg: internal error: ZeroDivisionError: simulated bug "
-        "(a bug; run again with --debug for the traceback)"
+        "netcfg: internal error: ZeroDivisionError: simulated bug (a bug; run again with --debug for the traceback)"
     ]
 
 
@@ -64,9 +63,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "add-public-network
 )
 def test_a_reader_closing_early_keeps_the_exit_code(args, code):
     """`netcfg check ... | head -1` must still fail the pipeline with 3 when blocked."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netcfg", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "netcfg", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # before netcfg writes anything: its first write hits EPIPE
     _, err = proc.communicate()
     assert proc.returncode == code, err.decode()

@@ -15,11 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.model.host import Rule
 from netcfg.designs import render as render_design
 from netcfg.formats import FORMAT_NAMES, render_files, render_host, templates
-from netcfg.testing.readback import parse_files
-from netcfg.model.host import Kind
+from netcfg.model.host import Kind, Rule
 from netcfg.model.inventory import (
     Interface,
     Inventory,
@@ -28,6 +26,7 @@ from netcfg.model.inventory import (
     Segment,
     default_interface_name,
 )
+from netcfg.testing.readback import parse_files
 
 SEGMENTS = (Segment("fe", 2, 20), Segment("srv", 3, 30), Segment("mgm", 4, 40))
 # Disjoint pools per segment: /28s of IPv4 and /64s of IPv6, in documentation ranges.
@@ -66,12 +65,8 @@ class Shape:
                 chosen = [on_segment[p % len(on_segment)] for p in picks]
                 if extra_users and name in extra_users and extra_users[name].segment == segment:
                     chosen.append(extra_users[name])
-                addresses = tuple(
-                    dict.fromkeys(IPAddress(n.prefix.first + 2 + index) for n in chosen)
-                )
-                interfaces.append(
-                    Interface(segment, default_interface_name(kind, segment), addresses)
-                )
+                addresses = tuple(dict.fromkeys(IPAddress(n.prefix.first + 2 + index) for n in chosen))
+                interfaces.append(Interface(segment, default_interface_name(kind, segment), addresses))
             machines.append(Machine(name, kind, tuple(interfaces)))
         return Inventory.build(list(self.segments), list(nets), machines)
 
@@ -92,13 +87,8 @@ def shapes(draw) -> Shape:
     machines = []
     for i in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(KINDS))
-        on = draw(
-            st.lists(st.sampled_from(segments), min_size=1, max_size=len(segments), unique=True)
-        )
-        ifaces = tuple(
-            (s.name, tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=3))))
-            for s in on
-        )
+        on = draw(st.lists(st.sampled_from(segments), min_size=1, max_size=len(segments), unique=True))
+        ifaces = tuple((s.name, tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=3)))) for s in on)
         machines.append((f"m{i}", kind, ifaces))
     return Shape(segments, tuple(networks), tuple(machines))
 
@@ -142,19 +132,13 @@ def test_flat_new_public_network_changes_only_its_machines(shape, data):
     family = data.draw(st.sampled_from([4, 6]))
     taken = sum(1 for n in shape.networks if n.segment == segment and n.family == family)
     extra = v4_network(segment, taken) if family == 4 else v6_network(segment, taken)
-    on_segment = [
-        name for name, _, ifaces in shape.machines if any(s == segment for s, _ in ifaces)
-    ]
+    on_segment = [name for name, _, ifaces in shape.machines if any(s == segment for s, _ in ifaces)]
     users = set()
     if on_segment:
         users = set(data.draw(st.lists(st.sampled_from(on_segment), unique=True)))
 
     before = render_files(render_design(shape.build(), "flat"))
-    after = render_files(
-        render_design(
-            shape.build(shape.networks + (extra,), {u: extra for u in users}), "flat"
-        )
-    )
+    after = render_files(render_design(shape.build(shape.networks + (extra,), {u: extra for u in users}), "flat"))
     assert before.keys() == after.keys()
     changed = {host_of(path) for path in before if before[path] != after[path]}
     assert changed == users

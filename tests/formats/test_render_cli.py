@@ -10,12 +10,11 @@ import pytest
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.cli import main
-from netcfg.model.host import HostConfig
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError
 from netcfg.formats import render_files, write_rendered
 from netcfg.formats.output import MANIFEST
-from netcfg.model.host import Kind
+from netcfg.model.host import HostConfig, Kind
 from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
@@ -23,9 +22,7 @@ INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 
 def tree(root: Path) -> dict[str, bytes]:
     return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST
     }
 
 
@@ -62,8 +59,7 @@ def test_render_is_byte_stable_across_runs_and_directories(tmp_path):
 def has_rules_on_fe_v4(config: dict) -> bool:
     """A machine that policy-routing gives IPv4 rules on fe (routers get no rules)."""
     return config["kind"] != "router" and any(
-        i["segment"] == "fe" and any(":" not in a for a in i["addresses"])
-        for i in config["interfaces"]
+        i["segment"] == "fe" and any(":" not in a for a in i["addresses"]) for i in config["interfaces"]
     )
 
 
@@ -76,9 +72,7 @@ def test_only_changed_files_are_rewritten(tmp_path, capsys):
     capsys.readouterr()
     # A new public network on fe that no machine has an address in yet.
     networks = inv / "networks.yaml"
-    networks.write_text(
-        networks.read_text() + '  - {prefix: "192.0.2.0/28", segment: fe, gateway: "192.0.2.1"}\n'
-    )
+    networks.write_text(networks.read_text() + '  - {prefix: "192.0.2.0/28", segment: fe, gateway: "192.0.2.1"}\n')
     total = len(tree(flat))
     # flat: nobody's config depends on it.
     assert main(["render", str(inv), "--out", str(flat), "-f", "json", "-d", "flat"]) == 0
@@ -163,8 +157,10 @@ def test_user_templates_override_only_what_they_contain(tmp_path, capsys):
         ("{% for %}", "template syntax error"),
         ("\n{{ 1 / 0 }}", "host.json.j2:2:1: error: template error: division by zero"),
         ("{{ range(10**9) | list }}", "template error: Range too big"),
-        ("\n\n{% include '/etc/passwd' %}",
-         "host.json.j2:3:1: error: template error: included template not found: /etc/passwd"),
+        (
+            "\n\n{% include '/etc/passwd' %}",
+            "host.json.j2:3:1: error: template error: included template not found: /etc/passwd",
+        ),
     ],
 )
 def test_broken_user_templates_are_input_errors(tmp_path, capsys, source, message):
@@ -256,8 +252,7 @@ def test_same_bytes_under_different_hash_seeds(tmp_path):
 
     for seed in ("1", "4242"):
         subprocess.run(
-            [sys.executable, "-m", "netcfg", "render", str(INVENTORY), "--out",
-             str(tmp_path / seed)],
+            [sys.executable, "-m", "netcfg", "render", str(INVENTORY), "--out", str(tmp_path / seed)],
             check=True,
             capture_output=True,
             env={**os.environ, "PYTHONHASHSEED": seed},

@@ -10,9 +10,9 @@ import pytest
 
 from netcfg.designs import render as render_design
 from netcfg.formats import FORMAT_NAMES, render_host, templates
-from netcfg.testing.readback import parse_files
-from netcfg.testing.compare import canonical
 from netcfg.inventory.load import load_inventory
+from netcfg.testing.compare import canonical
+from netcfg.testing.readback import parse_files
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 
@@ -75,8 +75,11 @@ def test_ipv6_lines_live_in_the_inet6_file(inventory):
     [
         ("iproute2", {"h.batch": "# x\nroute add 10.0.0.0/8 dev eth0\n"}, "h.batch:2:1: error: cannot read"),
         ("iproute2", {"h.batch": "neigh add 10.0.0.1 dev eth0\n"}, "h.batch:1:1: error: not a line"),
-        ("networkd", {"10-e.network": "[Match]\nName=e\n[RoutingPolicyRule]\nTo=10.0.0.0/8\n"},
-         "10-e.network: error: cannot read [RoutingPolicyRule]"),
+        (
+            "networkd",
+            {"10-e.network": "[Match]\nName=e\n[RoutingPolicyRule]\nTo=10.0.0.0/8\n"},
+            "10-e.network: error: cannot read [RoutingPolicyRule]",
+        ),
     ],
 )
 def test_parsers_report_where_a_file_is_wrong(fmt, files, message):

@@ -8,7 +8,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 SCENARIOS = sorted(
-    p.name for p in EXAMPLES.iterdir() if (p / "before").is_dir() and (p / "after").is_dir() and (p / "README.md").exists()
+    p.name
+    for p in EXAMPLES.iterdir()
+    if (p / "before").is_dir() and (p / "after").is_dir() and (p / "README.md").exists()
 )
 
 _EXPECTED = re.compile(

@@ -23,7 +23,9 @@ def test_diff_text(capsys):
         "  + route default via 192.0.2.94 metric 20 table main\n"
         "  + route default via 192.0.2.94 table 2\n"
     ) in out
-    assert "rt01 (router, disruptive)\n  - address 192.0.2.65/27 dev ethfe\n  + address 192.0.2.94/27 dev ethfe\n" in out
+    assert (
+        "rt01 (router, disruptive)\n  - address 192.0.2.65/27 dev ethfe\n  + address 192.0.2.94/27 dev ethfe\n" in out
+    )
     assert out.endswith("7 machines changed (0 added, 0 removed)\n")
 
 
@@ -62,8 +64,19 @@ def test_design_override_renders_both_sides_with_it(capsys):
 
 def test_check_writes_both_files_atomically(tmp_path):
     out = tmp_path / "reports"
-    code = main(["check", "--base", BEFORE, "--inventory", AFTER,
-                 "--report-json", str(out / "r.json"), "--report-md", str(out / "r.md")])
+    code = main(
+        [
+            "check",
+            "--base",
+            BEFORE,
+            "--inventory",
+            AFTER,
+            "--report-json",
+            str(out / "r.json"),
+            "--report-md",
+            str(out / "r.md"),
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["r.json", "r.md"]  # no temp files left
     assert json.loads((out / "r.json").read_text())["decision"] == "stagger"
@@ -129,8 +142,12 @@ def test_markdown_summary_fits_a_pull_request_comment():
         return TouchedHost(diff, ChangeClass.HOT, causes, ())
 
     impact = Impact(
-        Verdict(Decision.BLOCK, ("too many",)), "a" * 64, DesignName.POLICY_ROUTING, 10_000,
-        tuple(host(i) for i in range(10_000)), reconfigure=Reconfigure.LIVE,
+        Verdict(Decision.BLOCK, ("too many",)),
+        "a" * 64,
+        DesignName.POLICY_ROUTING,
+        10_000,
+        tuple(host(i) for i in range(10_000)),
+        reconfigure=Reconfigure.LIVE,
     )
     text = summary(impact)
     assert len(text) < 65_536  # GitHub's limit for a comment
@@ -154,9 +171,12 @@ def test_check_keeps_its_exit_code_when_stdout_is_closed_early(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     before, after = EXAMPLES / "add-public-network" / "before", EXAMPLES / "add-public-network" / "after"
-    for args, code in ((["check", "--base", str(before), "--inventory", str(after)], 3),
-                       (["impact", str(before), str(after)], 0)):
-        proc = subprocess.Popen([sys.executable, "-m", "netcfg", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, cwd=root)
+    for args, code in (
+        (["check", "--base", str(before), "--inventory", str(after)], 3),
+        (["impact", str(before), str(after)], 0),
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netcfg", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=root
+        )
         proc.stdout.close()  # before the interpreter has even started: every write fails
         assert proc.wait(timeout=120) == code, args

@@ -104,7 +104,9 @@ def test_revision_read_from_inside_the_inventory_directory(repo, tmp_path):
     """From a directory inside the inventory (`--inventory ..` or `.`), git shows paths
     relative to it; approvals/ must still be recognised, and single files named plainly."""
     blocked = analyse("HEAD", None, cwd=str(repo))
-    (repo / "inventory" / "approvals" / "ok.yaml").write_text(f"digest: {blocked.impact.digest}\nby: carol\nreason: ok\n")
+    (repo / "inventory" / "approvals" / "ok.yaml").write_text(
+        f"digest: {blocked.impact.digest}\nby: carol\nreason: ok\n"
+    )
     git(repo, "add", "inventory")
     git(repo, "commit", "-q", "-m", "approved head")
     for cwd, inventory_dir in ((repo / "inventory" / "approvals", ".."), (repo / "inventory", ".")):

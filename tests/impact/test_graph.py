@@ -35,9 +35,11 @@ def _pick(data, items):
 
 
 def mutate(inv: Inventory, data) -> Inventory:
-    op = data.draw(st.sampled_from(
-        ["add_net", "del_net", "gateway", "address", "segment", "move_vm", "del_machine", "rename_if", "design"]
-    ))
+    op = data.draw(
+        st.sampled_from(
+            ["add_net", "del_net", "gateway", "address", "segment", "move_vm", "del_machine", "rename_if", "design"]
+        )
+    )
     nets, machines = list(inv.networks), dict(inv.machines)
     if op == "add_net":
         size = data.draw(st.integers(26, 30))
@@ -108,7 +110,13 @@ def test_who_uses_gateway_address_and_segment():
     assert names == {"rt01", "kvm03", "kvm04", "web05", "web06", "web07", "web08"}
     assert next(r for r in rows if r.machine == "rt01").why == "has address 192.0.2.65"
     assert {r.machine for r in who_uses(BASE, "fe")} == {
-        "rt01", "kvm01", "kvm02", "kvm03", "kvm04", "lb01", *(f"web0{i}" for i in range(1, 9))
+        "rt01",
+        "kvm01",
+        "kvm02",
+        "kvm03",
+        "kvm04",
+        "lb01",
+        *(f"web0{i}" for i in range(1, 9)),
     }
 
 

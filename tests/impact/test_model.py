@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.impact.analysis import analyse_inventories
-from netcfg.inventory.approvals import Approval
-from netcfg.impact.seatbelt import decide
 from netcfg.errors import Location
+from netcfg.impact.analysis import analyse_inventories
+from netcfg.impact.seatbelt import decide
+from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import (
     Interface,
@@ -31,8 +31,13 @@ def net(prefix, segment="fe", gateway=None):
 
 def host(name, addr, kind=Kind.VM, host_=None, segment="fe"):
     ifname = ("br" if kind is Kind.KVM_HOST else "eth") + segment
-    return Machine(name, kind, (Interface(segment, ifname, (IPAddress(addr),)),), host=host_,
-                   memory_gib=16 if kind is Kind.VM else 256)
+    return Machine(
+        name,
+        kind,
+        (Interface(segment, ifname, (IPAddress(addr),)),),
+        host=host_,
+        memory_gib=16 if kind is Kind.VM else 256,
+    )
 
 
 def inventory(networks, machines, **policy):
@@ -40,8 +45,11 @@ def inventory(networks, machines, **policy):
 
 
 BASE_NETS = [net("203.0.113.0/26"), net("192.0.2.64/27")]
-BASE = [host("kvm1", "203.0.113.10", Kind.KVM_HOST), host("vm1", "203.0.113.20", host_="kvm1"),
-        host("vm2", "192.0.2.70", host_="kvm1")]
+BASE = [
+    host("kvm1", "203.0.113.10", Kind.KVM_HOST),
+    host("vm1", "203.0.113.20", host_="kvm1"),
+    host("vm2", "192.0.2.70", host_="kvm1"),
+]
 
 
 def test_added_network_is_hot_under_live_and_disruptive_under_restart():
@@ -52,7 +60,11 @@ def test_added_network_is_hot_under_live_and_disruptive_under_restart():
     restart = analyse_inventories(
         inventory(BASE_NETS, BASE), inventory(new_nets, BASE, reconfigure=Reconfigure.RESTART)
     )
-    assert {h.diff.name: h.change for h in restart.impact.hosts} == {"kvm1": "disruptive", "vm1": "disruptive", "vm2": "disruptive"}
+    assert {h.diff.name: h.change for h in restart.impact.hosts} == {
+        "kvm1": "disruptive",
+        "vm1": "disruptive",
+        "vm2": "disruptive",
+    }
     # The disruptive KVM host comes first and evacuates its VMs.
     assert restart.impact.hosts[0].diff.name == "kvm1"
     assert restart.impact.hosts[0].evacuate == ("vm1", "vm2")
@@ -104,8 +116,15 @@ DIGEST = "a" * 64
 
 @pytest.mark.parametrize(
     ("touched", "total", "decision"),
-    [(0, 100, "pass"), (5, 100, "pass"), (6, 100, "stagger"), (25, 100, "stagger"), (26, 100, "block"),
-     (51, 1000, "block"), (50, 1000, "stagger")],
+    [
+        (0, 100, "pass"),
+        (5, 100, "pass"),
+        (6, 100, "stagger"),
+        (25, 100, "stagger"),
+        (26, 100, "block"),
+        (51, 1000, "block"),
+        (50, 1000, "stagger"),
+    ],
 )
 def test_seatbelt_thresholds(touched, total, decision):
     names = {f"m{i}" for i in range(touched)}
@@ -117,16 +136,17 @@ def test_a_change_cannot_loosen_the_seatbelt_it_is_judged_by():
     strict = Seatbelt(max_fraction=0.5, max_hosts=2, stagger_above=1)
     loose = Seatbelt(max_fraction=1.0, max_hosts=100, stagger_above=10)
     # Head raises every limit together with a change touching all 3 machines: still blocked.
-    loosened = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=strict),
-                                   inventory(new_nets, BASE, seatbelt=loose))
+    loosened = analyse_inventories(
+        inventory(BASE_NETS, BASE, seatbelt=strict), inventory(new_nets, BASE, seatbelt=loose)
+    )
     assert loosened.impact.to_json()["decision"] == "block"
     assert "loosens the seatbelt" in loosened.impact.to_json()["reasons"][0]
     # Tightening in the head applies at once; the same limits on both sides: the head's.
-    tightened = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose),
-                                    inventory(new_nets, BASE, seatbelt=strict))
+    tightened = analyse_inventories(
+        inventory(BASE_NETS, BASE, seatbelt=loose), inventory(new_nets, BASE, seatbelt=strict)
+    )
     assert tightened.impact.to_json()["decision"] == "block"
-    same = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose),
-                               inventory(new_nets, BASE, seatbelt=loose))
+    same = analyse_inventories(inventory(BASE_NETS, BASE, seatbelt=loose), inventory(new_nets, BASE, seatbelt=loose))
     assert same.impact.to_json()["decision"] == "pass"
     assert not any("loosens" in r for r in same.impact.to_json()["reasons"])
 

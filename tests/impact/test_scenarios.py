@@ -12,8 +12,15 @@ from tests.impact.helpers import EXAMPLES, SCENARIOS, expected
 
 
 def test_all_six_kinds_of_scenario_exist():
-    for name in ("add-public-network", "add-public-network-flat", "add-vm", "move-vm",
-                 "change-gateway", "remove-network", "change-address"):
+    for name in (
+        "add-public-network",
+        "add-public-network-flat",
+        "add-vm",
+        "move-vm",
+        "change-gateway",
+        "remove-network",
+        "change-address",
+    ):
         assert name in SCENARIOS
 
 
@@ -21,11 +28,19 @@ def test_all_six_kinds_of_scenario_exist():
 def test_scenario_outcome_matches_readme(scenario, tmp_path, capsys):
     want = expected(scenario)
     report_json, report_md = tmp_path / "r.json", tmp_path / "r.md"
-    code = main([
-        "check", "--base", str(EXAMPLES / scenario / "before"),
-        "--inventory", str(EXAMPLES / scenario / "after"),
-        "--report-json", str(report_json), "--report-md", str(report_md),
-    ])
+    code = main(
+        [
+            "check",
+            "--base",
+            str(EXAMPLES / scenario / "before"),
+            "--inventory",
+            str(EXAMPLES / scenario / "after"),
+            "--report-json",
+            str(report_json),
+            "--report-md",
+            str(report_md),
+        ]
+    )
     report = json.loads(report_json.read_text())
     assert code == want["code"]
     assert report["decision"] == want["decision"]
@@ -44,8 +59,19 @@ def test_scenario_outcome_matches_readme(scenario, tmp_path, capsys):
 
 def _check(scenario, tmp_path):
     out = tmp_path / "r.json"
-    main(["check", "--base", str(EXAMPLES / scenario / "before"), "--inventory",
-          str(EXAMPLES / scenario / "after"), "--report-json", str(out), "--report-md", str(tmp_path / "r.md")])
+    main(
+        [
+            "check",
+            "--base",
+            str(EXAMPLES / scenario / "before"),
+            "--inventory",
+            str(EXAMPLES / scenario / "after"),
+            "--report-json",
+            str(out),
+            "--report-md",
+            str(tmp_path / "r.md"),
+        ]
+    )
     return json.loads(out.read_text())
 
 
@@ -54,9 +80,14 @@ def test_public_network_policy_routing_touches_every_fe_machine_hot(tmp_path):
     fe = report["segments"]["fe"]
     assert fe["touched"] == fe["machines"]
     hot = [h for h in report["hosts"] if h["change"] == "hot"]
-    assert hot and all(h["added"] == ["rule to 198.51.100.64/27 lookup 2 priority 20",
-                                       "route 198.51.100.64/27 dev " + ("brfe" if h["kind"] == "kvm-host" else "ethfe")
-                                       + " scope link table 2"] for h in hot)
+    assert hot and all(
+        h["added"]
+        == [
+            "rule to 198.51.100.64/27 lookup 2 priority 20",
+            "route 198.51.100.64/27 dev " + ("brfe" if h["kind"] == "kvm-host" else "ethfe") + " scope link table 2",
+        ]
+        for h in hot
+    )
     assert all("network 198.51.100.64/27 added to segment fe" in h["causes"] for h in hot)
     assert any("every machine of segment fe" in r for r in report["reasons"])
     # The stale approval in after/approvals/ is named as not matching.
@@ -119,15 +150,44 @@ def test_digest_ignores_file_layout_comments_and_order(tmp_path):
     networks = [line for line in texts["networks.yaml"].splitlines() if line.startswith("  ")]
     (merged / "all.yaml").write_text(
         "# everything in one file\n"
-        + texts["policy.yaml"] + texts["segments.yaml"]
-        + "machines:\n" + "\n".join(reversed(machines)) + "\n"
-        + "networks:  # reordered\n" + "\n".join(reversed(networks)) + "\n"
+        + texts["policy.yaml"]
+        + texts["segments.yaml"]
+        + "machines:\n"
+        + "\n".join(reversed(machines))
+        + "\n"
+        + "networks:  # reordered\n"
+        + "\n".join(reversed(networks))
+        + "\n"
     )
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     before = str(EXAMPLES / "add-public-network" / "before")
-    main(["check", "--base", before, "--inventory", str(after), "--report-json", str(a / "r.json"), "--report-md", str(a / "r.md")])
-    main(["check", "--base", before, "--inventory", str(merged), "--report-json", str(b / "r.json"), "--report-md", str(b / "r.md")])
+    main(
+        [
+            "check",
+            "--base",
+            before,
+            "--inventory",
+            str(after),
+            "--report-json",
+            str(a / "r.json"),
+            "--report-md",
+            str(a / "r.md"),
+        ]
+    )
+    main(
+        [
+            "check",
+            "--base",
+            before,
+            "--inventory",
+            str(merged),
+            "--report-json",
+            str(b / "r.json"),
+            "--report-md",
+            str(b / "r.md"),
+        ]
+    )
     first, second = (json.loads((d / "r.json").read_text()) for d in (a, b))
     assert first["digest"] == second["digest"]
     assert first["hosts"] == second["hosts"]

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
-from netcfg.model.host import Route
 from netcfg.designs import render
-from netcfg.errors import ApplyError, InputError
+from netcfg.errors import ApplyError
 from netcfg.inventory.load import load_inventory
 from netcfg.kernel import apply as apply_mod
 from netcfg.kernel.apply import apply_host, namespace_lock
 from netcfg.kernel.state import desired_state, ownership
+from netcfg.model.host import Route
 
 pytestmark = [
     pytest.mark.root,
@@ -98,9 +98,19 @@ def netns():
     try:
         # No duplicate address detection: link-local addresses would otherwise change
         # from "tentative" during the test and break the before/after comparison.
-        subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw",
-                        "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"],
-                       check=True)
+        subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                name,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.all.accept_dad=0",
+            ],
+            check=True,
+        )
         ip(name, "link", "set", "lo", "up")
         for iface, peer in (("ethfe", "pfe"), ("ethsrv", "psrv")):
             ip(name, "link", "add", iface, "type", "veth", "peer", "name", peer)
@@ -123,7 +133,11 @@ def owned_by_ip(ns: str) -> tuple[set, set, set]:
     for family, key in ((4, "rule4"), (6, "rule6")):
         for r in snapshot(ns)[key]:
             if r["priority"] in (20, 30):
-                src = f"{r['src']}/{r.get('srclen', 32 if family == 4 else 128)}" if r.get("src", "all") != "all" else None
+                src = (
+                    f"{r['src']}/{r.get('srclen', 32 if family == 4 else 128)}"
+                    if r.get("src", "all") != "all"
+                    else None
+                )
                 dst = f"{r['dst']}/{r.get('dstlen', 32 if family == 4 else 128)}" if "dst" in r else None
                 rules.add((family, r["priority"], int(r["table"]), src, dst))
     routes = set()
@@ -136,8 +150,16 @@ def owned_by_ip(ns: str) -> tuple[set, set, set]:
                 dst = "0.0.0.0/0" if family == 4 else "::/0"
             table = {"main": 254}.get(r.get("table", "main"), r.get("table", 254))
             gateway = r.get("gateway")
-            routes.add((family, int(table), dst, gateway, None if gateway else r.get("dev"),
-                        r.get("metric") if r.get("metric") not in (None, 0, 1024) else None))
+            routes.add(
+                (
+                    family,
+                    int(table),
+                    dst,
+                    gateway,
+                    None if gateway else r.get("dev"),
+                    r.get("metric") if r.get("metric") not in (None, 0, 1024) else None,
+                )
+            )
     addresses = set()
     for link in snapshot(ns)["addr"]:
         for a in link["addr_info"]:
@@ -158,8 +180,7 @@ def model_view(config) -> tuple[set, set, set]:
 def test_apply_then_read_back_equals_model_and_second_apply_changes_nothing(
     inventory_dir, netns, lock_dir, capsys, design
 ):
-    code = main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns,
-                 "--design", design])
+    code = main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--design", design])
     out = capsys.readouterr().out
     assert code == 0, out
     _, config = web1(inventory_dir, design)
@@ -168,18 +189,15 @@ def test_apply_then_read_back_equals_model_and_second_apply_changes_nothing(
         assert any(r[2] == 300 for r in model_view(config)[0])  # table > 255 was exercised
         assert any(r[0] == 6 for r in model_view(config)[0])  # and IPv6 rules
     before = snapshot(netns)
-    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns,
-                 "--design", design]) == 0
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--design", design]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "0 changes"
     assert snapshot(netns) == before
-    assert main(["status", "web1", "--inventory", str(inventory_dir), "--netns", netns,
-                 "--design", design]) == 0
+    assert main(["status", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--design", design]) == 0
 
 
 def test_switching_design_converges_both_ways(inventory_dir, netns, lock_dir, capsys):
     for design in ("policy-routing", "flat", "policy-routing"):
-        assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns,
-                     "--design", design]) == 0
+        assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--design", design]) == 0
         _, config = web1(inventory_dir, design)
         assert owned_by_ip(netns) == model_view(config)
 
@@ -218,8 +236,9 @@ def bad_config(config):
     """web1 plus routes that fail half way: the gateway is on no connected network."""
     extra = tuple(Route(4, 300, f"10.{i}.0.0/16", device="ethfe", scope="link") for i in range(50, 60))
     bad = Route(4, 300, "10.60.0.0/16", gateway="192.0.2.250")  # unreachable gateway
-    return config.__class__(**{**{f: getattr(config, f) for f in config.__slots__},
-                               "routes": config.routes + extra + (bad,)})
+    return config.__class__(
+        **{**{f: getattr(config, f) for f in config.__slots__}, "routes": config.routes + extra + (bad,)}
+    )
 
 
 def test_failure_half_way_rolls_back_exactly(inventory_dir, netns, lock_dir):
@@ -259,20 +278,21 @@ def inventory_variant(tmp_path: Path, name: str, *replacements: tuple[str, str])
 
 
 @pytest.mark.parametrize("change", ["first address dropped", "network resized"])
-def test_address_changes_keep_the_other_addresses_and_the_links_routes(
-    tmp_path, netns, lock_dir, capsys, change
-):
+def test_address_changes_keep_the_other_addresses_and_the_links_routes(tmp_path, netns, lock_dir, capsys, change):
     # The kernel removes a primary IPv4 address's secondaries with it (promote_secondaries
     # is 0 by default), and a link's IPv4 routes with its last IPv4 address.
-    base = inventory_variant(tmp_path, "base", ("srv: {addresses: [10.20.1.10,",
-                                                "srv: {addresses: [10.20.1.10, 10.20.1.11,"))
+    base = inventory_variant(
+        tmp_path, "base", ("srv: {addresses: [10.20.1.10,", "srv: {addresses: [10.20.1.10, 10.20.1.11,")
+    )
     if change == "first address dropped":
-        head = inventory_variant(tmp_path, "head", ("srv: {addresses: [10.20.1.10,",
-                                                    "srv: {addresses: [10.20.1.11,"))
+        head = inventory_variant(tmp_path, "head", ("srv: {addresses: [10.20.1.10,", "srv: {addresses: [10.20.1.11,"))
     else:
-        head = inventory_variant(tmp_path, "head", ("10.20.0.0/16", "10.20.0.0/15"),
-                                 ("srv: {addresses: [10.20.1.10,",
-                                  "srv: {addresses: [10.20.1.10, 10.20.1.11,"))
+        head = inventory_variant(
+            tmp_path,
+            "head",
+            ("10.20.0.0/16", "10.20.0.0/15"),
+            ("srv: {addresses: [10.20.1.10,", "srv: {addresses: [10.20.1.10, 10.20.1.11,"),
+        )
     assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
     ip(netns, "route", "add", "10.97.0.0/16", "dev", "ethsrv", "proto", "static")
     sysctl = ["ip", "netns", "exec", netns, "sysctl", "-n", "net.ipv4.conf.ethsrv.promote_secondaries"]
@@ -292,7 +312,8 @@ def test_an_address_whose_network_left_the_inventory_is_removed(tmp_path, netns,
     # by hand outside the inventory stays.
     base = inventory_variant(tmp_path, "base")
     head = inventory_variant(
-        tmp_path, "head",
+        tmp_path,
+        "head",
         ("  - {prefix: 10.20.0.0/16, segment: srv, gateway: 10.20.0.1, private: true}\n", ""),
         ("srv: {addresses: [10.20.0.1, ", "srv: {addresses: ["),
         ("srv: {addresses: [10.20.1.10, ", "srv: {addresses: ["),
@@ -339,16 +360,14 @@ def test_rules_of_a_segment_whose_priority_changed_are_removed(tmp_path, netns, 
     # netcfg marks its rules (FRA_PROTOCOL 77): at the old priority, no longer one of
     # the inventory's, they are still netcfg's; a hand-added rule there is not.
     base = inventory_variant(tmp_path, "base")
-    head = inventory_variant(tmp_path, "head", ("fe:  {table: 300, priority: 20}",
-                                                "fe:  {table: 300, priority: 25}"))
+    head = inventory_variant(tmp_path, "head", ("fe:  {table: 300, priority: 20}", "fe:  {table: 300, priority: 25}"))
     assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
     ip(netns, "rule", "add", "from", "10.99.0.0/16", "lookup", "300", "priority", "20")
     foreign = [r for r in snapshot(netns)["rule4"] if r.get("src") == "10.99.0.0"]
     assert main(["apply", "web1", "--inventory", str(head), "--netns", netns]) == 0
     after = snapshot(netns)
     assert [r for r in after["rule4"] + after["rule6"] if r["priority"] == 20] == foreign
-    assert any(r["priority"] == 25 for r in after["rule4"]) and any(
-        r["priority"] == 25 for r in after["rule6"])
+    assert any(r["priority"] == 25 for r in after["rule4"]) and any(r["priority"] == 25 for r in after["rule6"])
     assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
 
 
@@ -402,9 +421,13 @@ def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsy
     assert main(args) == 4
     report = json.loads(capsys.readouterr().out)
     assert report["drift"] is True
-    texts = {kind: {how: [e["text"] if "text" in e else e["live"]["text"] for e in report[kind][how]]
-                    for how in ("missing", "extra", "different")}
-             for kind in ("addresses", "rules", "routes")}
+    texts = {
+        kind: {
+            how: [e["text"] if "text" in e else e["live"]["text"] for e in report[kind][how]]
+            for how in ("missing", "extra", "different")
+        }
+        for kind in ("addresses", "rules", "routes")
+    }
     assert texts["rules"]["missing"] == ["rule from 203.0.113.0/26 lookup 300 priority 20"]
     assert texts["rules"]["extra"] == ["rule -6 to 2001:db8:77::/64 lookup 300 priority 20"]
     assert texts["rules"]["different"] == ["rule from 10.20.0.0/16 lookup 4 priority 30"]

@@ -20,8 +20,7 @@ def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("install")
     wheels = root / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-         "-w", str(wheels), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)],
         check=True,
         cwd=root,
     )
@@ -46,7 +45,10 @@ def test_installed_netcfg_runs_from_another_directory(installed, tmp_path):
     _, env = installed
     where = subprocess.run(
         [env / "bin" / "python", "-c", "import netcfg; print(netcfg.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
     ).stdout
     assert str(env) in where, f"netcfg imported from {where}, not the venv"
     netcfg = env / "bin" / "netcfg"
@@ -56,16 +58,27 @@ def test_installed_netcfg_runs_from_another_directory(installed, tmp_path):
     assert validate.returncode == 0, validate.stderr
     render = subprocess.run(
         [netcfg, "render", str(REPO / "inventory"), "--out", "out", "--host", "kvm*"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert render.returncode == 0, render.stderr
     assert any((tmp_path / "out").rglob("*")), "render wrote nothing"
     # The timeline page's template travels in the wheel too.
     incident = REPO / "examples" / "incident-2017"
     simulate = subprocess.run(
-        [netcfg, "simulate", str(incident / "naive-plan.json"), "--inventory", str(incident / "after"),
-         "--html", "plan.html"],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            netcfg,
+            "simulate",
+            str(incident / "naive-plan.json"),
+            "--inventory",
+            str(incident / "after"),
+            "--html",
+            "plan.html",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert simulate.returncode == 3, simulate.stderr
     assert "<svg" in (tmp_path / "plan.html").read_text()

@@ -21,13 +21,12 @@ from pathlib import Path
 import pytest
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.model.host import MAIN_TABLE, PROTOCOL, HostConfig, Route, Rule, default_prefix
 from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
-from netcfg.testing.compare import sort_key
 from netcfg.inventory.load import load_inventory
-from netcfg.model.host import Kind
+from netcfg.model.host import MAIN_TABLE, PROTOCOL, HostConfig, Kind, Route, Rule, default_prefix
 from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
+from netcfg.testing.compare import sort_key
 
 pytestmark = [
     pytest.mark.root,
@@ -105,9 +104,7 @@ def read_addresses(ns: str) -> dict[str, list[str]]:
     for link in ip_json("-n", ns, "addr", "show"):
         for a in link.get("addr_info", []):
             if a.get("scope") == "global":
-                found.setdefault(link["ifname"], []).append(
-                    str(IPNetwork(f"{a['local']}/{a['prefixlen']}"))
-                )
+                found.setdefault(link["ifname"], []).append(str(IPNetwork(f"{a['local']}/{a['prefixlen']}")))
     return {k: sorted(v) for k, v in found.items()}
 
 
@@ -168,15 +165,14 @@ def load_and_compare(config: HostConfig, files: dict[str, str], fallback: str | 
         finally:
             ip("netns", "del", ns)
     want_rules, want_routes = expected_kernel_view(config)
-    want_addresses = {
-        i.name: sorted(a.address for a in i.addresses) for i in config.interfaces if i.addresses
-    }
+    want_addresses = {i.name: sorted(a.address for a in i.addresses) for i in config.interfaces if i.addresses}
     problems = []
     if rules != want_rules:
         problems.append(f"rules: kernel {set(rules) ^ set(want_rules)} differ")
     if routes != want_routes:
-        problems.append(f"routes: kernel-only {set(routes) - set(want_routes)}, "
-                        f"missing {set(want_routes) - set(routes)}")
+        problems.append(
+            f"routes: kernel-only {set(routes) - set(want_routes)}, missing {set(want_routes) - set(routes)}"
+        )
     if addresses != want_addresses:
         problems.append(f"addresses: {addresses} != {want_addresses}")
     return f"{config.name}: " + "; ".join(problems) if problems else ""
@@ -189,9 +185,7 @@ def check_fleet(configs: dict[str, HostConfig], fallback: str | None) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda job: load_and_compare(*job, fallback), jobs))
     failures = [r for r in results if r]
-    assert not failures, f"{len(failures)} of {len(jobs)} machines differ:\n" + "\n".join(
-        failures[:5]
-    )
+    assert not failures, f"{len(failures)} of {len(jobs)} machines differ:\n" + "\n".join(failures[:5])
 
 
 @pytest.mark.parametrize("design", ["policy-routing", "flat"])

@@ -123,11 +123,11 @@ def test_lab_up_check_down(inventory_dir, lab_names, run_dir, capsys, design):
     assert f"kvm01 {name}-m-kvm01" in out
     # Only this lab's names: other tests may create namespaces at the same time.
     made = {ns for ns in namespaces() - before if ns.startswith(f"{name}-")}
-    assert made == {f"{name}-sw"} | {f"{name}-m-{m}" for m in
-                                     ("rt01", "kvm01", "vm1", "vm2", "vm3", "pm1", "pm2")}
+    assert made == {f"{name}-sw"} | {f"{name}-m-{m}" for m in ("rt01", "kvm01", "vm1", "vm2", "vm3", "pm1", "pm2")}
     # interfaces are named as rendered; a KVM host's are bridges
-    links = subprocess.run(["ip", "-n", f"{name}-m-kvm01", "-d", "link", "show", "brfe"],
-                           capture_output=True, text=True, check=True).stdout
+    links = subprocess.run(
+        ["ip", "-n", f"{name}-m-kvm01", "-d", "link", "show", "brfe"], capture_output=True, text=True, check=True
+    ).stdout
     assert "bridge" in links
 
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 0
@@ -150,35 +150,34 @@ def test_check_fails_when_a_path_goes_through_the_router(inventory_dir, lab_name
     assert main(["lab", "up", str(inventory_dir), "--name", name]) == 0
     # Without its fe rules pm1 reaches kvm01's network through the router.
     for selector in (["from", "198.51.100.64/27"], ["to", "203.0.113.0/26"]):
-        subprocess.run(["ip", "-n", f"{name}-m-pm1", "rule", "del", *selector,
-                        "lookup", "2", "priority", "20"], check=True)
+        subprocess.run(
+            ["ip", "-n", f"{name}-m-pm1", "rule", "del", *selector, "lookup", "2", "priority", "20"], check=True
+        )
     capsys.readouterr()
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 4
     assert "FAIL fe pm1 198.51.100.80 -> kvm01 203.0.113.10" in capsys.readouterr().out
 
 
-def test_check_fails_when_one_rule_is_missing_on_a_machine_no_probe_uses(
-    inventory_dir, lab_names, capsys
-):
+def test_check_fails_when_one_rule_is_missing_on_a_machine_no_probe_uses(inventory_dir, lab_names, capsys):
     # A single missing rule breaks no probed path (from and to rules back each other
     # up, and vm3 sends no probe), yet the machine no longer has its rendered routing.
     name = lab_names()
     assert main(["lab", "up", str(inventory_dir), "--name", name]) == 0
-    subprocess.run(["ip", "-n", f"{name}-m-vm3", "rule", "del", "to", "198.51.100.64/27",
-                    "lookup", "2", "priority", "20"], check=True)
+    subprocess.run(
+        ["ip", "-n", f"{name}-m-vm3", "rule", "del", "to", "198.51.100.64/27", "lookup", "2", "priority", "20"],
+        check=True,
+    )
     capsys.readouterr()
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 4
     out, err = capsys.readouterr()
-    assert (f"FAIL state vm3 {name}-m-vm3: missing   rule to 198.51.100.64/27 lookup 2 "
-            "priority 20") in out
+    assert (f"FAIL state vm3 {name}-m-vm3: missing   rule to 198.51.100.64/27 lookup 2 priority 20") in out
     assert "vm3" in err and "differ from the policy-routing render" in err
     subprocess.run(["ip", "netns", "del", f"{name}-m-pm2"], check=True)
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 2
     assert f"lab {name} is broken" in capsys.readouterr().err
 
 
-def test_check_without_inventory_uses_the_labs_own(inventory_dir, lab_names, capsys,
-                                                   monkeypatch):
+def test_check_without_inventory_uses_the_labs_own(inventory_dir, lab_names, capsys, monkeypatch):
     # `lab up` says "`netcfg lab check --name LAB` sends packets": from any directory.
     name = lab_names()
     monkeypatch.chdir(inventory_dir.parent)
@@ -192,8 +191,7 @@ def test_check_without_inventory_uses_the_labs_own(inventory_dir, lab_names, cap
 def test_two_labs_never_collide(inventory_dir, lab_names):
     first, second = lab_names(), lab_names()
     assert main(["lab", "up", str(inventory_dir), "--name", first, "--hosts", "pm*"]) == 0
-    assert main(["lab", "up", str(inventory_dir), "--name", second, "--hosts", "pm*",
-                 "--design", "flat"]) == 0
+    assert main(["lab", "up", str(inventory_dir), "--name", second, "--hosts", "pm*", "--design", "flat"]) == 0
     assert main(["lab", "check", str(inventory_dir), "--name", first, "--hosts", "pm*"]) in (0, 2)
     assert main(["lab", "down", "--name", first]) == 0
     assert f"{second}-m-pm1" in namespaces() and f"{first}-m-pm1" not in namespaces()
@@ -202,8 +200,7 @@ def test_two_labs_never_collide(inventory_dir, lab_names):
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
-def test_failed_or_interrupted_up_removes_everything(inventory_dir, lab_names, run_dir,
-                                                     monkeypatch, failure):
+def test_failed_or_interrupted_up_removes_everything(inventory_dir, lab_names, run_dir, monkeypatch, failure):
     name = lab_names()
     real = lab_mod.apply_host
     calls = []
@@ -234,13 +231,13 @@ def test_bad_lab_name_and_unmatched_hosts_are_input_errors(inventory_dir, lab_na
     assert main(["lab", "check", str(inventory_dir), "--name", lab_names()]) == 2  # not up
 
 
-def test_an_interface_name_the_kernel_refuses_fails_up_cleanly(tmp_path, lab_names, run_dir,
-                                                              capsys):
+def test_an_interface_name_the_kernel_refuses_fails_up_cleanly(tmp_path, lab_names, run_dir, capsys):
     # Every namespace already has an `lo`: exit 2 naming it (validate refuses it before
     # the lab starts), not an internal error, and nothing left behind.
     (tmp_path / "lo").mkdir()
-    (tmp_path / "lo" / "all.yaml").write_text(INVENTORY.replace(
-        "      fe: {addresses: [203.0.113.30, ", "      fe: {name: lo, addresses: [203.0.113.30, "))
+    (tmp_path / "lo" / "all.yaml").write_text(
+        INVENTORY.replace("      fe: {addresses: [203.0.113.30, ", "      fe: {name: lo, addresses: [203.0.113.30, ")
+    )
     name = lab_names()
     capsys.readouterr()
     assert main(["lab", "up", str(tmp_path / "lo"), "--name", name]) == 2

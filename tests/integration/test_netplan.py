@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from netcfg.model.host import HostConfig
 from netcfg.designs import render as render_design
 from netcfg.formats import render_host, templates
+from netcfg.inventory.load import load_inventory
+from netcfg.model.host import HostConfig
 from netcfg.testing.compare import canonical
 from netcfg.testing.readback import parse_networkd
-from netcfg.inventory.load import load_inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 NETPLAN = shutil.which("netplan")
@@ -33,9 +33,7 @@ GENERATOR = next(
     None,
 )
 
-pytestmark = pytest.mark.skipif(
-    NETPLAN is None, reason="netplan is not installed (apt-get install netplan.io)"
-)
+pytestmark = pytest.mark.skipif(NETPLAN is None, reason="netplan is not installed (apt-get install netplan.io)")
 
 
 def generate(config: HostConfig, text: str, command: bool = True) -> dict[str, str]:
@@ -79,10 +77,7 @@ def test_every_netplan_file_generates_the_same_networkd_config(design):
     inventory = load_inventory(INVENTORY)
     configs = render_design(inventory, design)
     compiled = templates()
-    jobs = [
-        (c, render_host(c, ["netplan"], compiled)[f"netplan/{c.name}.yaml"])
-        for c in configs.values()
-    ]
+    jobs = [(c, render_host(c, ["netplan"], compiled)[f"netplan/{c.name}.yaml"]) for c in configs.values()]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda job: compare(*job, command=False), jobs))
     failures = [r for r in results if r]
@@ -144,7 +139,6 @@ def test_unusual_yaml_inventory(design):
     """Tables above 255, name: overrides, IPv6-only and IPv4-only machines, several
     networks on one interface: `netplan generate` gives the same rules and routes."""
     from netcfg.inventory.load import load_inventory_texts
-
     from tests.integration.test_iproute2_batch import UNUSUAL
 
     configs = render_design(load_inventory_texts(UNUSUAL, "unusual"), design)

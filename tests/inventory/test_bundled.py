@@ -10,9 +10,9 @@ import pytest
 from netaddr import IPSet, cidr_merge
 
 from netcfg.cli import main
-from netcfg.model.inventory import Inventory
 from netcfg.inventory.load import load_inventory
 from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory
 
 BUNDLED = Path(__file__).resolve().parents[2] / "inventory"
 DOCUMENTATION = IPSet(["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"])
@@ -56,9 +56,7 @@ def test_private_slash16_on_srv_and_ipv6_slash64s(inventory):
 def test_every_network_has_a_gateway_on_exactly_one_router_interface(inventory):
     routers = of_kind(inventory, Kind.ROUTER)
     assert len(routers) == 2
-    carried = [
-        (iface.segment, address) for r in routers for iface in r.interfaces for address in iface.addresses
-    ]
+    carried = [(iface.segment, address) for r in routers for iface in r.interfaces for address in iface.addresses]
     for network in inventory.networks:
         assert network.gateway is not None, network.cidr
         assert carried.count((network.segment, network.gateway)) == 1, network.cidr
@@ -132,8 +130,14 @@ def test_policy_as_designed(inventory):
 
 def test_split_over_commented_files():
     files = sorted(p.relative_to(BUNDLED).as_posix() for p in BUNDLED.rglob("*.yaml"))
-    for expected in ("segments.yaml", "networks.yaml", "policy.yaml", "machines/routers.yaml",
-                     "machines/hypervisors.yaml", "machines/physical.yaml"):
+    for expected in (
+        "segments.yaml",
+        "networks.yaml",
+        "policy.yaml",
+        "machines/routers.yaml",
+        "machines/hypervisors.yaml",
+        "machines/physical.yaml",
+    ):
         assert expected in files
     assert sum(f.startswith("machines/vms-") for f in files) >= 5
     assert all((BUNDLED / f).read_text().startswith("#") for f in files)

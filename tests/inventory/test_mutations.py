@@ -34,8 +34,20 @@ ODD_VALUES = st.one_of(
     st.lists(st.integers(0, 300), max_size=3),
     st.dictionaries(st.sampled_from(["kind", "x", "prefix", "addresses"]), st.integers(), max_size=2),
     st.sampled_from(
-        ["10.20.1.10", "203.0.113.0/26", "2001:db8:20::/64", "::", "256.1.1.1", "10.20.0.0/33",
-         "kvm01", "vm", "flat", "1e400", "0x10", "-1"]
+        [
+            "10.20.1.10",
+            "203.0.113.0/26",
+            "2001:db8:20::/64",
+            "::",
+            "256.1.1.1",
+            "10.20.0.0/33",
+            "kvm01",
+            "vm",
+            "flat",
+            "1e400",
+            "0x10",
+            "-1",
+        ]
     ),
 )
 

@@ -15,10 +15,10 @@ from netaddr import cidr_merge
 
 from netcfg.cli import main
 from netcfg.errors import InputError
-from netcfg.model.inventory import Inventory
 from netcfg.inventory.load import load_inventory, load_inventory_texts
-from netcfg.model.host import Kind
 from netcfg.inventory.synth import FILL, MARKER, synth_texts, write_synth
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory
 
 
 def load(machines: int, networks: int, seed: int = 0) -> Inventory:
@@ -112,8 +112,12 @@ def test_large_fleets_use_the_documentation_ranges_first():
 def test_machines_are_split_over_files_of_a_thousand():
     texts = synth_texts(3_500, 10, 0)
     vm_files = [name for name in texts if name.startswith("machines/vms-")]
-    assert vm_files == ["machines/vms-001.yaml", "machines/vms-002.yaml", "machines/vms-003.yaml",
-                        "machines/vms-004.yaml"]
+    assert vm_files == [
+        "machines/vms-001.yaml",
+        "machines/vms-002.yaml",
+        "machines/vms-003.yaml",
+        "machines/vms-004.yaml",
+    ]
     assert max(t.count("\n") for t in texts.values()) <= 1_002
 
 

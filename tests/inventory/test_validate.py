@@ -50,8 +50,7 @@ def expect(tmp_path, capsys, extra, *lines, base=BASE):
     (or base.yaml when the text starts with 'base.yaml:')."""
     code, _, errors = run_validate(tmp_path, capsys, extra, base)
     wanted = [
-        str(tmp_path / line) if line.startswith("base.yaml:") else f"{tmp_path / 'more.yaml'}:{line}"
-        for line in lines
+        str(tmp_path / line) if line.startswith("base.yaml:") else f"{tmp_path / 'more.yaml'}:{line}" for line in lines
     ]
     assert errors == wanted
     assert code == 2
@@ -81,8 +80,7 @@ def test_yaml_syntax_second_document(tmp_path, capsys):
         tmp_path,
         capsys,
         "---\nmachines: {}\n---\nsegments: {}\n",
-        "3:1: error: YAML syntax: expected a single document in the stream,"
-        " but found another document",
+        "3:1: error: YAML syntax: expected a single document in the stream, but found another document",
     )
 
 
@@ -146,8 +144,7 @@ def test_overlapping_networks(tmp_path, capsys):
         tmp_path,
         capsys,
         "networks:\n  - {prefix: 203.0.113.32/27, segment: fe}\n",
-        f"2:5: error: network 203.0.113.32/27 overlaps network 203.0.113.0/26"
-        f" (at {tmp_path / 'base.yaml'}:5:5)",
+        f"2:5: error: network 203.0.113.32/27 overlaps network 203.0.113.0/26 (at {tmp_path / 'base.yaml'}:5:5)",
     )
 
 
@@ -160,16 +157,13 @@ def test_gateway_outside_network(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize(
-    ("gateway", "which"), [("192.0.2.0", "network"), ("192.0.2.127", "broadcast")]
-)
+@pytest.mark.parametrize(("gateway", "which"), [("192.0.2.0", "network"), ("192.0.2.127", "broadcast")])
 def test_gateway_on_network_or_broadcast_address(tmp_path, capsys, gateway, which):
     expect(
         tmp_path,
         capsys,
         f"networks:\n  - {{prefix: 192.0.2.0/25, segment: fe, gateway: {gateway}}}\n",
-        f"2:50: error: gateway {gateway} is the {which} address of 192.0.2.0/25"
-        " (use a host address of the network)",
+        f"2:50: error: gateway {gateway} is the {which} address of 192.0.2.0/25 (use a host address of the network)",
     )
 
 
@@ -216,8 +210,7 @@ def test_interface_on_unknown_segment(tmp_path, capsys):
             interfaces:
               sto: {addresses: []}
         """,
-        "5:7: error: interface of machine 'db1' is on unknown segment 'sto'"
-        " (known segments: fe, srv)",
+        "5:7: error: interface of machine 'db1' is on unknown segment 'sto' (known segments: fe, srv)",
     )
 
 
@@ -254,8 +247,7 @@ def test_vms_need_more_memory_than_their_host_has(tmp_path, capsys):
         machines:
           vm02: {kind: vm, host: kvm01, memory_gib: 64, interfaces: {}}
         """,
-        "base.yaml:9:3: error: the VMs of 'kvm01' need 80 GiB but it has 64 GiB"
-        " (move 16 GiB of VMs to another host)",
+        "base.yaml:9:3: error: the VMs of 'kvm01' need 80 GiB but it has 64 GiB (move 16 GiB of VMs to another host)",
     )
 
 
@@ -403,8 +395,7 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
     code, _, errors = run_validate(
         tmp_path,
         capsys,
-        "segments:\n  mgm: {table: 254, priority: 30}\n"
-        "networks:\n  - {prefix: 192.0.2.5/24, segment: mgm}\n",
+        "segments:\n  mgm: {table: 254, priority: 30}\nnetworks:\n  - {prefix: 192.0.2.5/24, segment: mgm}\n",
     )
     assert code == 2
     assert len(errors) == 3
@@ -428,8 +419,7 @@ def test_a_bad_key_does_not_hide_the_other_problems_of_a_machine(tmp_path, capsy
         "5:17: error: -4 is below the minimum 0.001",
         "6:5: error: key 'nic_gbit' does not apply to a vm (only to a kvm-host)",
         "8:24: error: '203.0.113.300' is not a valid IPv4 or IPv6 address",
-        "8:40: error: unknown key 'mtu' in interface 'fe' of machine 'vm9'"
-        " (known keys: addresses, name)",
+        "8:40: error: unknown key 'mtu' in interface 'fe' of machine 'vm9' (known keys: addresses, name)",
         "9:24: error: addresses must be a list, not '10.20.1.99'",
     )
 
@@ -453,18 +443,21 @@ def test_every_policy_problem_is_reported_at_once(tmp_path, capsys):
 @pytest.mark.parametrize(
     "network, error",
     [
-        ("{prefix: 203.0.113.64/26, segment: fe, gateway: 203.0.113.65, vlan: 7}",
-         "2:67: error: unknown key 'vlan' in a network (known keys: prefix, segment, gateway,"
-         " private, description)"),
-        ("{prefix: 203.0.113.70/26, segment: fe, gateway: 203.0.113.65}",
-         "2:14: error: prefix 203.0.113.70/26 has host bits set (did you mean 203.0.113.64/26?)"),
-        ("{prefix: 203.0.113.64/26, segment: fe, gateway: bogus}",
-         "2:53: error: 'bogus' is not a valid IPv4 or IPv6 address"),
+        (
+            "{prefix: 203.0.113.64/26, segment: fe, gateway: 203.0.113.65, vlan: 7}",
+            "2:67: error: unknown key 'vlan' in a network (known keys: prefix, segment, gateway, private, description)",
+        ),
+        (
+            "{prefix: 203.0.113.70/26, segment: fe, gateway: 203.0.113.65}",
+            "2:14: error: prefix 203.0.113.70/26 has host bits set (did you mean 203.0.113.64/26?)",
+        ),
+        (
+            "{prefix: 203.0.113.64/26, segment: fe, gateway: bogus}",
+            "2:53: error: 'bogus' is not a valid IPv4 or IPv6 address",
+        ),
     ],
 )
-def test_addresses_of_a_network_that_failed_to_parse_are_not_reported_again(
-    tmp_path, capsys, network, error
-):
+def test_addresses_of_a_network_that_failed_to_parse_are_not_reported_again(tmp_path, capsys, network, error):
     expect(
         tmp_path,
         capsys,
@@ -507,6 +500,5 @@ def test_interface_named_like_the_loopback(tmp_path, capsys):
         tmp_path,
         capsys,
         "machines:\n  db1: {kind: physical, interfaces: {fe: {name: lo}}}\n",
-        "2:43: error: interface name 'lo' is the loopback every namespace already has"
-        " (choose another name:)",
+        "2:43: error: interface name 'lo' is the loopback every namespace already has (choose another name:)",
     )

@@ -11,8 +11,8 @@ from pyroute2.netlink.rtnl.fibmsg import fibmsg
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from netcfg.model.host import Address, Route, Rule
 from netcfg.kernel import codec
+from netcfg.model.host import Address, Route, Rule
 
 INDEX = {"eth0": 7, "ethfe": 300}
 NAMES = {v: k for k, v in INDEX.items()}
@@ -82,19 +82,27 @@ def _as_dump(request: codec.Request) -> bytes:
     return request.body
 
 
-prefix4 = st.builds(lambda a, n: codec.canonical_prefix(f"{a}/{n}"),
-                    st.ip_addresses(v=4).map(str), st.integers(1, 32))
-prefix6 = st.builds(lambda a, n: codec.canonical_prefix(f"{a}/{n}"),
-                    st.ip_addresses(v=6).map(str), st.integers(1, 128))
+prefix4 = st.builds(lambda a, n: codec.canonical_prefix(f"{a}/{n}"), st.ip_addresses(v=4).map(str), st.integers(1, 32))
+prefix6 = st.builds(lambda a, n: codec.canonical_prefix(f"{a}/{n}"), st.ip_addresses(v=6).map(str), st.integers(1, 128))
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(
-    st.builds(lambda p, t, m: Route(4, t, p, device="eth0", scope="link", metric=m),
-              prefix4, st.integers(1, 2**31), st.one_of(st.none(), st.integers(1, 5000))),
-    st.builds(lambda p, t, gw: Route(6, t, p, gateway=codec.canonical_ip(gw)),
-              prefix6, st.integers(1, 2**31), st.ip_addresses(v=6).map(str)),
-))
+@given(
+    st.one_of(
+        st.builds(
+            lambda p, t, m: Route(4, t, p, device="eth0", scope="link", metric=m),
+            prefix4,
+            st.integers(1, 2**31),
+            st.one_of(st.none(), st.integers(1, 5000)),
+        ),
+        st.builds(
+            lambda p, t, gw: Route(6, t, p, gateway=codec.canonical_ip(gw)),
+            prefix6,
+            st.integers(1, 2**31),
+            st.ip_addresses(v=6).map(str),
+        ),
+    )
+)
 def test_route_round_trip(route):
     # What we send is what we would parse back: desired and live compare exactly.
     parsed = codec.parse_route(_as_dump(codec.route_request(route, INDEX, "add")), NAMES)
@@ -102,13 +110,23 @@ def test_route_round_trip(route):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.builds(
-    lambda fam, prio, table, p4, p6, src: Rule(
-        fam, prio, table,
-        src=(p4 if fam == 4 else p6) if src else None,
-        dst=None if src else (p4 if fam == 4 else p6)),
-    st.sampled_from([4, 6]), st.integers(1, 32765), st.integers(1, 2**31), prefix4, prefix6,
-    st.booleans()))
+@given(
+    st.builds(
+        lambda fam, prio, table, p4, p6, src: Rule(
+            fam,
+            prio,
+            table,
+            src=(p4 if fam == 4 else p6) if src else None,
+            dst=None if src else (p4 if fam == 4 else p6),
+        ),
+        st.sampled_from([4, 6]),
+        st.integers(1, 32765),
+        st.integers(1, 2**31),
+        prefix4,
+        prefix6,
+        st.booleans(),
+    )
+)
 def test_rule_round_trip(rule):
     body = codec.rule_request(rule, "add").body
     assert codec.parse_rule(body) == rule
@@ -159,11 +177,14 @@ def test_malformed_length_is_an_error():
         list(codec.messages(struct.pack("=IHHII", 4, 3, 0, 0, 0)))
 
 
-@pytest.mark.parametrize("text,canonical", [
-    ("10.20.1.10/16", "10.20.0.0/16"),
-    ("2001:0db8:0020:0000:0000:0000:0000:0000/64", "2001:db8:20::/64"),
-    ("0.0.0.0/0", "0.0.0.0/0"),
-])
+@pytest.mark.parametrize(
+    "text,canonical",
+    [
+        ("10.20.1.10/16", "10.20.0.0/16"),
+        ("2001:0db8:0020:0000:0000:0000:0000:0000/64", "2001:db8:20::/64"),
+        ("0.0.0.0/0", "0.0.0.0/0"),
+    ],
+)
 def test_canonical_prefix(text, canonical):
     assert codec.canonical_prefix(text) == canonical
 

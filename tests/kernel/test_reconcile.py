@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 from netcfg.kernel.reconcile import drift, plan
-from netcfg.present.drift import drift_json as drift_dict
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
+from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
+from netcfg.present.drift import drift_json as drift_dict
 
 A1 = Address("eth0", 4, "203.0.113.10/26")
 R_ONLINK = Route(4, 2, "203.0.113.0/26", device="eth0", scope="link")
@@ -30,7 +30,8 @@ def test_new_routes_go_in_before_rules_and_rules_out_before_routes():
     steps = [(s.op, type(s.entry).__name__) for s in plan(live, desired).steps]
     assert steps == [
         ("add", "Address"),
-        ("add", "Route"), ("add", "Route"),
+        ("add", "Route"),
+        ("add", "Route"),
         ("add", "Rule"),
         ("remove", "Rule"),
         ("remove", "Route"),
@@ -42,8 +43,9 @@ def test_same_key_other_attributes_is_different_and_replaced():
     want_route = Route(4, 254, "0.0.0.0/0", gateway="203.0.113.2", metric=20)
     live_rule = Rule(4, 20, 2, src="203.0.113.0/26")
     want_rule = Rule(4, 20, 5, src="203.0.113.0/26")
-    live = OwnedState(frozenset({Address("eth0", 4, "203.0.113.10/24")}),
-                      frozenset({live_rule}), frozenset({live_route}))
+    live = OwnedState(
+        frozenset({Address("eth0", 4, "203.0.113.10/24")}), frozenset({live_rule}), frozenset({live_route})
+    )
     desired = OwnedState(frozenset({A1}), frozenset({want_rule}), frozenset({want_route}))
     d = drift(desired, live)
     assert d.routes.different == ((want_route, live_route),)
@@ -67,8 +69,7 @@ def test_a_metric_change_is_different_and_added_before_the_old_route_goes():
     assert d.routes.different == ((want_route, live_route),)
     assert not d.routes.missing and not d.routes.extra
     # another metric is another kernel route: no replace, add first, remove last
-    assert [(s.op, s.entry) for s in plan(live, desired).steps] == [
-        ("add", want_route), ("remove", live_route)]
+    assert [(s.op, s.entry) for s in plan(live, desired).steps] == [("add", want_route), ("remove", live_route)]
 
 
 def test_an_ipv4_length_change_adds_the_new_length_before_removing_the_old():
@@ -87,11 +88,14 @@ def test_an_ipv4_length_change_adds_the_new_length_before_removing_the_old():
 
 def test_desired_state_is_spelled_like_the_kernel():
     host = HostConfig(
-        "m", Kind.VM, DesignName.POLICY_ROUTING,
-        interfaces=(InterfaceConfig("eth0", "srv", addresses=(
-            Address("eth0", 6, "2001:0db8:20::0010/64"),)),),
-        routes=(Route(6, 3, "2001:db8:20::/64", device="eth0", scope="link"),
-                Route(6, 254, "::/0", gateway="2001:db8:20::1", metric=1024)),
+        "m",
+        Kind.VM,
+        DesignName.POLICY_ROUTING,
+        interfaces=(InterfaceConfig("eth0", "srv", addresses=(Address("eth0", 6, "2001:0db8:20::0010/64"),)),),
+        routes=(
+            Route(6, 3, "2001:db8:20::/64", device="eth0", scope="link"),
+            Route(6, 254, "::/0", gateway="2001:db8:20::1", metric=1024),
+        ),
     )
     state = desired_state(host)
     assert Address("eth0", 6, "2001:db8:20::10/64") in state.addresses
@@ -100,8 +104,7 @@ def test_desired_state_is_spelled_like_the_kernel():
 
 
 def test_ownership():
-    owned = Ownership(frozenset({20, 32766}), frozenset({"eth0"}),
-                      (((0xCB007100, 0xCB00713F),), ()))
+    owned = Ownership(frozenset({20, 32766}), frozenset({"eth0"}), (((0xCB007100, 0xCB00713F),), ()))
     assert owned.owns_rule_priority(20)
     assert not owned.owns_rule_priority(32766)  # the main rule is the kernel's
     assert owned.owns_address(Address("eth0", 4, "203.0.113.10/26"))
@@ -110,10 +113,13 @@ def test_ownership():
     assert not owned.owns_address(Address("eth0", 6, "fe80::1/64"))
 
 
-rules = st.builds(lambda t, n: Rule(4, 20, t, src=f"10.0.{n}.0/24"),
-                  st.integers(1, 3), st.integers(0, 5))
-routes = st.builds(lambda t, n, m: Route(4, t, f"10.0.{n}.0/24", device="eth0", scope="link", metric=m),
-                   st.integers(1, 3), st.integers(0, 5), st.sampled_from([None, 5]))
+rules = st.builds(lambda t, n: Rule(4, 20, t, src=f"10.0.{n}.0/24"), st.integers(1, 3), st.integers(0, 5))
+routes = st.builds(
+    lambda t, n, m: Route(4, t, f"10.0.{n}.0/24", device="eth0", scope="link", metric=m),
+    st.integers(1, 3),
+    st.integers(0, 5),
+    st.sampled_from([None, 5]),
+)
 
 
 @settings(max_examples=80, deadline=None)

@@ -29,8 +29,9 @@ def make_inventory(hosts, vms, *, rollout: RolloutPolicy | None = None, others=(
         for n, cap, nic in hosts
     ]
     machines += [
-        Machine(n, Kind.VM, (Interface("srv", "ethsrv", ()),), memory_gib=gib, host=host,
-                dirty_mib_s=dirty, service=service)
+        Machine(
+            n, Kind.VM, (Interface("srv", "ethsrv", ()),), memory_gib=gib, host=host, dirty_mib_s=dirty, service=service
+        )
         for n, host, gib, dirty, service in vms
     ]
     machines += [

@@ -36,8 +36,19 @@ def write_report(path: Path, hosts: dict[str, str]) -> Path:
 def test_plan_from_report_writes_json_and_html(tmp_path, capsys):
     (tmp_path / "inv.yaml").write_text(TIGHT)
     report = write_report(tmp_path / "report.json", {"kvm1": "disruptive", "vm0a": "hot", "vm2a": "hot"})
-    code = main(["plan", "--from-report", str(report), "--inventory", str(tmp_path / "inv.yaml"),
-                 "--json", str(tmp_path / "out" / "plan.json"), "--html", str(tmp_path / "plan.html")])
+    code = main(
+        [
+            "plan",
+            "--from-report",
+            str(report),
+            "--inventory",
+            str(tmp_path / "inv.yaml"),
+            "--json",
+            str(tmp_path / "out" / "plan.json"),
+            "--html",
+            str(tmp_path / "plan.html"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "makespan" in captured.out and "lower bound" in captured.out and "simulator: clean" in captured.out
@@ -55,8 +66,11 @@ def test_plan_from_report_writes_json_and_html(tmp_path, capsys):
 
 
 def test_no_safe_plan_exits_2_naming_host_and_memory(tmp_path, capsys):
-    tight = TIGHT.replace("  vm1a:", "  vm1b: {kind: vm, host: kvm1, memory_gib: 24, dirty_mib_s: 10, "
-                                    "interfaces: {srv: {addresses: [10.20.2.4]}}}\n  vm1a:")
+    tight = TIGHT.replace(
+        "  vm1a:",
+        "  vm1b: {kind: vm, host: kvm1, memory_gib: 24, dirty_mib_s: 10, "
+        "interfaces: {srv: {addresses: [10.20.2.4]}}}\n  vm1a:",
+    )
     (tmp_path / "inv.yaml").write_text(tight)
     report = write_report(tmp_path / "report.json", {"kvm0": "disruptive"})
     assert main(["plan", "--from-report", str(report), "--inventory", str(tmp_path / "inv.yaml")]) == 2
@@ -82,9 +96,13 @@ def test_bad_report_and_bad_plan_files_exit_2(tmp_path, capsys):
 
 def test_simulate_json_format_and_exit_3_on_violation(tmp_path, capsys):
     (tmp_path / "inv.yaml").write_text(TIGHT)
-    plan = {"waves": [], "maintenance": [{"host": "kvm0", "start_s": 0, "end_s": 60}],
-            "migrations": [{"vm": "vm0a", "from": "kvm0", "to": "kvm2", "start_s": 0, "end_s": 100, "gib": 24}],
-            "makespan_s": 100, "lower_bound_s": 0}
+    plan = {
+        "waves": [],
+        "maintenance": [{"host": "kvm0", "start_s": 0, "end_s": 60}],
+        "migrations": [{"vm": "vm0a", "from": "kvm0", "to": "kvm2", "start_s": 0, "end_s": 100, "gib": 24}],
+        "makespan_s": 100,
+        "lower_bound_s": 0,
+    }
     (tmp_path / "p.json").write_text(json.dumps(plan))
     code = main(["simulate", str(tmp_path / "p.json"), "--inventory", str(tmp_path / "inv.yaml"), "--format", "json"])
     assert code == 3
@@ -126,8 +144,9 @@ def test_no_change_is_an_empty_plan(capsys):
 
 def test_simulate_writes_the_page_of_a_bad_plan(tmp_path, capsys):
     page = tmp_path / "naive.html"
-    code = main(["simulate", str(INCIDENT / "naive-plan.json"), "--inventory", str(INCIDENT / "after"),
-                 "--html", str(page)])
+    code = main(
+        ["simulate", str(INCIDENT / "naive-plan.json"), "--inventory", str(INCIDENT / "after"), "--html", str(page)]
+    )
     assert code == 3
     out = capsys.readouterr().out
     assert "12 hosts overcommitted, by up to 44 GiB (total 528 GiB)" in out
@@ -150,9 +169,23 @@ def test_plan_files_are_written_even_when_stdout_is_closed_early(tmp_path):
     (tmp_path / "inv.yaml").write_text(TIGHT)
     report = write_report(tmp_path / "report.json", {"kvm1": "disruptive", "vm0a": "hot", "vm2a": "hot"})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netcfg", "plan", "--from-report", str(report), "--inventory",
-         str(tmp_path / "inv.yaml"), "--json", str(tmp_path / "plan.json"), "--html", str(tmp_path / "plan.html")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2],
+        [
+            sys.executable,
+            "-m",
+            "netcfg",
+            "plan",
+            "--from-report",
+            str(report),
+            "--inventory",
+            str(tmp_path / "inv.yaml"),
+            "--json",
+            str(tmp_path / "plan.json"),
+            "--html",
+            str(tmp_path / "plan.html"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
     )
     proc.stdout.close()  # before the interpreter has even started: every print fails
     proc.wait(timeout=120)
@@ -166,9 +199,18 @@ def test_simulate_exits_3_even_when_stdout_is_closed_early():
     import sys
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netcfg", "simulate", str(INCIDENT / "naive-plan.json"), "--inventory",
-         str(INCIDENT / "after")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2],
+        [
+            sys.executable,
+            "-m",
+            "netcfg",
+            "simulate",
+            str(INCIDENT / "naive-plan.json"),
+            "--inventory",
+            str(INCIDENT / "after"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
     )
     proc.stdout.close()
     assert proc.wait(timeout=120) == 3

@@ -15,8 +15,9 @@ from .conftest import INCIDENT
 
 
 def test_the_naive_plan_overcommits_every_hypervisor(capsys):
-    code = main(["simulate", str(INCIDENT / "naive-plan.json"), "--inventory", str(INCIDENT / "after"),
-                 "--format", "json"])
+    code = main(
+        ["simulate", str(INCIDENT / "naive-plan.json"), "--inventory", str(INCIDENT / "after"), "--format", "json"]
+    )
     assert code == 3
     result = json.loads(capsys.readouterr().out)
     over = result["overcommitted_hosts"]

@@ -4,23 +4,24 @@ before maintenance, keeps services apart; impossible fleets are refused by name.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netcfg.errors import InputError
+from netcfg.impact.model import ChangeClass
 from netcfg.model.host import Kind
 from netcfg.model.inventory import RolloutPolicy
-from netcfg.testing.fleet import fleet
-from netcfg.impact.model import ChangeClass
 from netcfg.rollout.model import Change, plan_from_dict
-
-HOT, DISRUPTIVE = ChangeClass.HOT, ChangeClass.DISRUPTIVE
 from netcfg.rollout.plan import hot_waves, plan_rollout
 from netcfg.rollout.simulate import simulate
+from netcfg.testing.fleet import fleet
 
 from .conftest import make_inventory
+
+HOT, DISRUPTIVE = ChangeClass.HOT, ChangeClass.DISRUPTIVE
 
 
 def everything(inventory, change=DISRUPTIVE):
@@ -52,7 +53,7 @@ def test_service_members_are_maintained_one_at_a_time(small_fleet):
             by_service[service].append((m.start_s, m.end_s))
     for windows in by_service.values():
         windows.sort()
-        assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:]))
+        assert all(a[1] <= b[0] for a, b in pairwise(windows))
 
 
 def test_plan_json_has_the_contract_keys_and_reads_back(small_fleet):
@@ -80,7 +81,7 @@ def test_waves_canary_per_segment_then_growing_with_soak():
     assert len(waves[0].hosts) == 2  # one host per segment
     sizes = [len(w.hosts) for w in waves]
     assert sizes == [2, 5, 25, 68]
-    assert all(b.start_s - a.end_s == 300 for a, b in zip(waves, waves[1:]))
+    assert all(b.start_s - a.end_s == 300 for a, b in pairwise(waves))
     assert sorted(h for w in waves for h in w.hosts) == sorted(o[0] for o in others)
 
 
@@ -104,16 +105,18 @@ def test_not_enough_spare_memory_names_hosts_and_missing_memory():
 
 
 def test_a_vm_too_big_for_any_other_host_is_named():
-    inventory = make_inventory([("big", 256, 10), ("small", 64, 10), ("small2", 64, 10)],
-                               [("huge", "big", 100, 0, None)])
+    inventory = make_inventory(
+        [("big", 256, 10), ("small", 64, 10), ("small2", 64, 10)], [("huge", "big", 100, 0, None)]
+    )
     with pytest.raises(InputError, match="huge .*fits on no other hypervisor.*36 GiB missing"):
         plan_rollout(inventory, [Change("big", DISRUPTIVE)])
 
 
 def test_non_converging_vm_is_reported_not_timed():
-    inventory = make_inventory([("a", 64, 1), ("b", 64, 1), ("c", 64, 1)],
-                               [("busy", "a", 8, 200, None), ("calm", "a", 8, 5, None),
-                                ("other", "b", 8, 5, None)])
+    inventory = make_inventory(
+        [("a", 64, 1), ("b", 64, 1), ("c", 64, 1)],
+        [("busy", "a", 8, 200, None), ("calm", "a", 8, 5, None), ("other", "b", 8, 5, None)],
+    )
     plan = plan_rollout(inventory, [Change("a", DISRUPTIVE), Change("b", DISRUPTIVE)])
     assert [n.vm for n in plan.non_converging] == ["busy"]
     assert "offline" in plan.non_converging[0].advice
@@ -150,8 +153,7 @@ def test_fleet_of_fifty_within_the_bound():
 @st.composite
 def fleets(draw):
     n = draw(st.integers(2, 6))
-    hosts = [(f"k{i}", draw(st.sampled_from([32, 64, 96])), draw(st.sampled_from([1, 10, 25])))
-             for i in range(n)]
+    hosts = [(f"k{i}", draw(st.sampled_from([32, 64, 96])), draw(st.sampled_from([1, 10, 25]))) for i in range(n)]
     vms = []
     for i, (name, cap, _) in enumerate(hosts):
         used = 0
@@ -160,15 +162,24 @@ def fleets(draw):
             if used + gib > cap:
                 break
             used += gib
-            vms.append((f"v{i}_{j}", name, gib, draw(st.sampled_from([0, 10, 50, 90, 150])),
-                        draw(st.sampled_from([None, "s1", "s2"]))))
-    rollout = RolloutPolicy(max_parallel_evacuations=draw(st.integers(1, 3)),
-                            max_migrations_per_host=draw(st.integers(1, 3)),
-                            reconfigure_s=draw(st.sampled_from([10, 60])))
+            vms.append(
+                (
+                    f"v{i}_{j}",
+                    name,
+                    gib,
+                    draw(st.sampled_from([0, 10, 50, 90, 150])),
+                    draw(st.sampled_from([None, "s1", "s2"])),
+                )
+            )
+    rollout = RolloutPolicy(
+        max_parallel_evacuations=draw(st.integers(1, 3)),
+        max_migrations_per_host=draw(st.integers(1, 3)),
+        reconfigure_s=draw(st.sampled_from([10, 60])),
+    )
     inventory = make_inventory(hosts, vms, rollout=rollout)
     touched = draw(st.lists(st.sampled_from(sorted(inventory.machines)), min_size=1, unique=True))
     kinds = [draw(st.sampled_from([HOT, DISRUPTIVE])) for _ in touched]
-    return inventory, [Change(h, k) for h, k in zip(touched, kinds)]
+    return inventory, [Change(h, k) for h, k in zip(touched, kinds, strict=True)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -192,7 +203,9 @@ def test_free_memory_in_pieces_too_small_is_refused_by_name():
     hosts = [(f"kvm{i}", 64, 10) for i in range(3)]
     vms = [("big", "kvm0", 24, 10, None)] + [(f"f{i}", f"kvm{i}", 48, 10, None) for i in (1, 2)]
     inventory = make_inventory(hosts, vms)
-    with pytest.raises(InputError, match=r"kvm0 cannot be evacuated.*24 GiB.*largest free block elsewhere is 16 GiB: 8 GiB missing"):
+    with pytest.raises(
+        InputError, match=r"kvm0 cannot be evacuated.*24 GiB.*largest free block elsewhere is 16 GiB: 8 GiB missing"
+    ):
         plan_rollout(inventory, [Change("kvm0", DISRUPTIVE)])
 
 
@@ -201,8 +214,7 @@ def test_a_host_whose_vms_fit_nowhere_yet_waits_for_one_that_frees_a_host():
     # (two 30 GiB VMs, which fit) has been evacuated and maintained. Admitting a first
     # (longest evacuation) used to hold the only slot and end in "no safe plan".
     hosts = [("a", 100, 10), ("b", 100, 10), ("c", 100, 10)]
-    vms = [("a1", "a", 60, 500, None), ("b1", "b", 60, 700, None),
-           ("c1", "c", 30, 5, None), ("c2", "c", 30, 10, None)]
+    vms = [("a1", "a", 60, 500, None), ("b1", "b", 60, 700, None), ("c1", "c", 30, 5, None), ("c2", "c", 30, 10, None)]
     inventory = make_inventory(hosts, vms, rollout=RolloutPolicy(max_parallel_evacuations=1))
     changes = [Change(h, DISRUPTIVE) for h in ("a", "b", "c")]
     plan = plan_rollout(inventory, changes)
@@ -219,8 +231,13 @@ def test_vms_that_need_a_fast_link_leave_before_the_fast_hosts_fill_up():
     # busy VMs (300 MiB/s) converge only between the two 10 Gbit/s hosts; sending their
     # idle neighbours first filled that room and ended in a false "no safe plan".
     hosts = [("h0", 96, 10), ("h1", 96, 1), ("h2", 128, 10)]
-    vms = [("h0v0", "h0", 24, 300, None), ("h0v1", "h0", 24, 0, None), ("h1v0", "h1", 24, 60, None),
-           ("h1v1", "h1", 24, 20, None), ("h2v0", "h2", 16, 300, None)]
+    vms = [
+        ("h0v0", "h0", 24, 300, None),
+        ("h0v1", "h0", 24, 0, None),
+        ("h1v0", "h1", 24, 60, None),
+        ("h1v1", "h1", 24, 20, None),
+        ("h2v0", "h2", 16, 300, None),
+    ]
     inventory = make_inventory(hosts, vms)
     plan = plan_rollout(inventory, [Change(h, DISRUPTIVE) for h, _, _ in hosts])
     assert simulate(plan.to_dict(), inventory).clean
@@ -231,9 +248,17 @@ def test_fast_hosts_filled_by_slow_sources_are_retried_keeping_room():
     # h1's VMs (1 Gbit/s: any target gives the same rate) filled the two fast hosts, and
     # h2v0 (300 MiB/s) converges only between them: the retry keeps room there for it.
     hosts = [("h0", 64, 10), ("h1", 128, 1), ("h2", 64, 10)]
-    vms = [("h0v0", "h0", 8, 5, "s1"), ("h0v1", "h0", 4, 5, None), ("h0v2", "h0", 4, 20, "s1"),
-           ("h1v0", "h1", 4, 0, "s2"), ("h1v1", "h1", 24, 5, None), ("h1v2", "h1", 4, 60, None),
-           ("h2v0", "h2", 16, 300, "s2"), ("h2v1", "h2", 16, 20, "s1"), ("h2v2", "h2", 4, 5, None)]
+    vms = [
+        ("h0v0", "h0", 8, 5, "s1"),
+        ("h0v1", "h0", 4, 5, None),
+        ("h0v2", "h0", 4, 20, "s1"),
+        ("h1v0", "h1", 4, 0, "s2"),
+        ("h1v1", "h1", 24, 5, None),
+        ("h1v2", "h1", 4, 60, None),
+        ("h2v0", "h2", 16, 300, "s2"),
+        ("h2v1", "h2", 16, 20, "s1"),
+        ("h2v2", "h2", 4, 5, None),
+    ]
     inventory = make_inventory(hosts, vms)
     plan = plan_rollout(inventory, [Change(h, DISRUPTIVE) for h, _, _ in hosts])
     assert simulate(plan.to_dict(), inventory).clean
@@ -242,9 +267,10 @@ def test_fast_hosts_filled_by_slow_sources_are_retried_keeping_room():
 
 def test_a_host_held_by_a_non_converging_vm_still_receives():
     # b's 48 GiB fit only with a's free memory: a is held (its VM cannot move) but up.
-    inventory = make_inventory([("a", 64, 10), ("b", 64, 10), ("c", 64, 10)],
-                               [("busy", "a", 8, 5000, None), ("b1", "b", 24, 5, None),
-                                ("b2", "b", 24, 5, None), ("c1", "c", 48, 5, None)])
+    inventory = make_inventory(
+        [("a", 64, 10), ("b", 64, 10), ("c", 64, 10)],
+        [("busy", "a", 8, 5000, None), ("b1", "b", 24, 5, None), ("b2", "b", 24, 5, None), ("c1", "c", 48, 5, None)],
+    )
     plan = plan_rollout(inventory, [Change("a", DISRUPTIVE), Change("b", DISRUPTIVE)])
     assert plan.unscheduled == ("a",)
     assert {m.target for m in plan.migrations} == {"a"}
@@ -252,14 +278,15 @@ def test_a_host_held_by_a_non_converging_vm_still_receives():
 
 
 def test_a_fast_source_sends_in_parallel_to_slower_targets():
-    inventory = make_inventory([("fast", 128, 25), ("t1", 64, 10), ("t2", 64, 10)],
-                               [(f"v{i}", "fast", 8, 10, None) for i in range(6)],
-                               rollout=RolloutPolicy(max_migrations_per_host=2))
+    inventory = make_inventory(
+        [("fast", 128, 25), ("t1", 64, 10), ("t2", 64, 10)],
+        [(f"v{i}", "fast", 8, 10, None) for i in range(6)],
+        rollout=RolloutPolicy(max_migrations_per_host=2),
+    )
     plan = plan_rollout(inventory, [Change("fast", DISRUPTIVE)])
     first = sorted(plan.migrations, key=lambda m: m.start_s)[:2]
     assert first[0].start_s == first[1].start_s == 0  # two lanes of 12.5 Gbit/s each
     assert simulate(plan.to_dict(), inventory).clean
-
 
 
 def test_a_fast_host_among_slower_ones_is_not_starved():

@@ -15,8 +15,13 @@ from netcfg.rollout.simulate import simulate
 from .conftest import make_inventory
 
 HOSTS = [("a", 32, 10), ("b", 32, 10), ("c", 32, 10)]
-VMS = [("v1", "a", 8, 0, "web"), ("v2", "a", 8, 0, None), ("w1", "b", 16, 0, "web"),
-       ("w2", "b", 8, 0, None), ("x1", "c", 8, 0, None)]
+VMS = [
+    ("v1", "a", 8, 0, "web"),
+    ("v2", "a", 8, 0, None),
+    ("w1", "b", 16, 0, "web"),
+    ("w2", "b", 8, 0, None),
+    ("x1", "c", 8, 0, None),
+]
 
 
 def inv(**rollout):
@@ -30,13 +35,24 @@ def t(gib: float) -> float:
 
 
 def mig(vm, src, dst, start, gib, duration=None):
-    return {"vm": vm, "from": src, "to": dst, "start_s": start,
-            "end_s": start + (duration if duration is not None else t(gib)), "gib": gib}
+    return {
+        "vm": vm,
+        "from": src,
+        "to": dst,
+        "start_s": start,
+        "end_s": start + (duration if duration is not None else t(gib)),
+        "gib": gib,
+    }
 
 
 def plan(migrations=(), maintenance=()):
-    return {"waves": [], "migrations": list(migrations), "maintenance": list(maintenance),
-            "makespan_s": 0, "lower_bound_s": 0}
+    return {
+        "waves": [],
+        "migrations": list(migrations),
+        "maintenance": list(maintenance),
+        "makespan_s": 0,
+        "lower_bound_s": 0,
+    }
 
 
 def kinds(sim):
@@ -44,8 +60,10 @@ def kinds(sim):
 
 
 def test_a_safe_evacuation_is_clean():
-    p = plan([mig("v1", "a", "c", 0, 8), mig("v2", "a", "c", t(8), 8)],
-             [{"host": "a", "start_s": 2 * t(8), "end_s": 2 * t(8) + 60}])
+    p = plan(
+        [mig("v1", "a", "c", 0, 8), mig("v2", "a", "c", t(8), 8)],
+        [{"host": "a", "start_s": 2 * t(8), "end_s": 2 * t(8) + 60}],
+    )
     sim = simulate(p, inv())
     assert sim.clean, sim.violations
     assert sim.peak_gib["c"] == 24 and sim.peak_gib["a"] == 16
@@ -67,10 +85,10 @@ def test_capacity_counts_a_migrating_vm_on_both_ends():
 def test_memory_is_freed_on_the_source_only_when_the_migration_ends():
     # a holds 16 GiB of 32. w1 (16) and x1 (8) arriving while v1 (8) still leaves
     # make 40; once v1 has gone they make 32, which fits.
-    early = plan([mig("v1", "a", "c", 0, 8), mig("w1", "b", "a", t(8) / 2, 16, 100),
-                  mig("x1", "c", "a", t(8) / 2, 8, 100)])
-    late = plan([mig("v1", "a", "c", 0, 8), mig("w1", "b", "a", t(8), 16, 100),
-                 mig("x1", "c", "a", t(8), 8, 100)])
+    early = plan(
+        [mig("v1", "a", "c", 0, 8), mig("w1", "b", "a", t(8) / 2, 16, 100), mig("x1", "c", "a", t(8) / 2, 8, 100)]
+    )
+    late = plan([mig("v1", "a", "c", 0, 8), mig("w1", "b", "a", t(8), 16, 100), mig("x1", "c", "a", t(8), 8, 100)])
     over = [v for v in simulate(early, inv(max_migrations_per_host=4)).violations if v.invariant == "capacity"]
     assert [(v.host, v.amount) for v in over] == [("a", 8)]
     assert not [v for v in simulate(late, inv(max_migrations_per_host=4)).violations if v.invariant == "capacity"]
@@ -109,16 +127,19 @@ def test_a_vm_that_cannot_converge_is_a_violation():
 
 
 def test_service_members_are_never_down_together():
-    p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60},
-                          {"host": "w1", "start_s": 30, "end_s": 90},
-                          {"host": "v2", "start_s": 30, "end_s": 90}])  # v2 has no service
+    p = plan(
+        maintenance=[
+            {"host": "v1", "start_s": 0, "end_s": 60},
+            {"host": "w1", "start_s": 30, "end_s": 90},
+            {"host": "v2", "start_s": 30, "end_s": 90},
+        ]
+    )  # v2 has no service
     sim = simulate(p, inv())
     assert [(v.invariant, v.host) for v in sim.violations] == [("service", "w1")]
 
 
 def test_back_to_back_windows_do_not_overlap():
-    p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60},
-                          {"host": "w1", "start_s": 60, "end_s": 120}])
+    p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60}, {"host": "w1", "start_s": 60, "end_s": 120}])
     assert simulate(p, inv()).clean
 
 
@@ -140,10 +161,13 @@ def test_a_malformed_plan_is_an_input_error():
 
 # --- the simulator catches a good plan made bad ------------------------------------------
 
+
 def test_non_finite_times_are_an_input_error_and_a_self_migration_a_violation():
     # JSON admits NaN: a NaN time compares false with everything and passed every check.
-    for bad in (plan([mig("v1", "a", "c", float("nan"), 8)]),
-                plan([], [{"host": "a", "start_s": 0, "end_s": float("inf")}])):
+    for bad in (
+        plan([mig("v1", "a", "c", float("nan"), 8)]),
+        plan([], [{"host": "a", "start_s": 0, "end_s": float("inf")}]),
+    ):
         with pytest.raises(InputError, match="not a finite number"):
             simulate(bad, inv())
     sim = simulate(plan([mig("v1", "a", "a", 0, 8)]), inv())
@@ -153,20 +177,23 @@ def test_non_finite_times_are_an_input_error_and_a_self_migration_a_violation():
 def test_zero_length_windows_end_and_the_planner_with_reconfigure_0_is_clean():
     # A [t, t] window used to sort its end before its start: the host stayed in
     # maintenance for ever, and every plan made with reconfigure_s 0 failed (exit 1).
-    p = plan([mig("v1", "a", "c", 10, 8)], [{"host": "x1", "start_s": 5, "end_s": 5},
-                                             {"host": "v2", "start_s": 0, "end_s": 0},
-                                             {"host": "w1", "start_s": 0, "end_s": 0}])
+    p = plan(
+        [mig("v1", "a", "c", 10, 8)],
+        [
+            {"host": "x1", "start_s": 5, "end_s": 5},
+            {"host": "v2", "start_s": 0, "end_s": 0},
+            {"host": "w1", "start_s": 0, "end_s": 0},
+        ],
+    )
     assert simulate(p, inv()).clean, simulate(p, inv()).violations
     backwards = plan([], [{"host": "c", "start_s": 5, "end_s": 4}])
     assert kinds(simulate(backwards, inv())) == ["maintenance"]
     from netcfg.impact.model import ChangeClass
     from netcfg.rollout.model import Change
-
-    DISRUPTIVE = ChangeClass.DISRUPTIVE
     from netcfg.rollout.plan import plan_rollout
 
     inventory = make_inventory(HOSTS, VMS, rollout=RolloutPolicy(reconfigure_s=0))
-    made = plan_rollout(inventory, [Change(h, DISRUPTIVE) for h in ("a", "b", "c", "v1", "w1")])
+    made = plan_rollout(inventory, [Change(h, ChangeClass.DISRUPTIVE) for h in ("a", "b", "c", "v1", "w1")])
     assert simulate(made.to_dict(), inventory).clean
 
 
@@ -174,15 +201,13 @@ def _incident_plan():
     from netcfg.impact.model import ChangeClass
     from netcfg.inventory.load import load_inventory
     from netcfg.rollout.model import Change
-
-    DISRUPTIVE = ChangeClass.DISRUPTIVE
     from netcfg.rollout.plan import plan_rollout
 
     from .conftest import INCIDENT
 
     inventory = load_inventory(INCIDENT / "after")
     kvm = [n for n, m in inventory.machines.items() if str(m.kind) == "kvm-host"]
-    plan = plan_rollout(inventory, [Change(n, DISRUPTIVE) for n in kvm]).to_dict()
+    plan = plan_rollout(inventory, [Change(n, ChangeClass.DISRUPTIVE) for n in kvm]).to_dict()
     assert simulate(plan, inventory).clean
     return plan, inventory
 

@@ -34,8 +34,9 @@ def test_json_form_reads_back_exactly(rule_list, route_list):
         kind=Kind.VM,
         design=DesignName.POLICY_ROUTING,
         interfaces=(
-            InterfaceConfig("ethfe", "fe", False, (Address("ethfe", 4, "203.0.113.7/26"),
-                                                   Address("ethfe", 6, "2001:db8::7/64"))),
+            InterfaceConfig(
+                "ethfe", "fe", False, (Address("ethfe", 4, "203.0.113.7/26"), Address("ethfe", 6, "2001:db8::7/64"))
+            ),
         ),
         rules=tuple(rule_list),
         routes=tuple(route_list),

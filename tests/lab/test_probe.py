@@ -5,9 +5,9 @@ from __future__ import annotations
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import render
+from netcfg.lab.probe import DIRECT, VIA_ROUTER, forwarded_from, probes
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
-from netcfg.lab.probe import DIRECT, VIA_ROUTER, forwarded_from, probes
 
 SNMP = """Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams OutRequests
 Ip: 1 64 10 0 0 7 3
@@ -33,8 +33,9 @@ def inventory() -> Inventory:
         Network(IPNetwork("2001:db8:20::/64"), "srv", IPAddress("2001:db8:20::1")),
     ]
     machines = [
-        Machine("rt", Kind.ROUTER, (iface("fe", "203.0.113.1", "198.51.100.1"),
-                                    iface("srv", "10.20.0.1", "2001:db8:20::1"))),
+        Machine(
+            "rt", Kind.ROUTER, (iface("fe", "203.0.113.1", "198.51.100.1"), iface("srv", "10.20.0.1", "2001:db8:20::1"))
+        ),
         Machine("a", Kind.PHYSICAL, (iface("fe", "203.0.113.10"), iface("srv", "10.20.1.1", "2001:db8:20::a"))),
         Machine("b", Kind.PHYSICAL, (iface("fe", "198.51.100.10"), iface("srv", "10.20.1.2", "2001:db8:20::b"))),
     ]
@@ -56,5 +57,7 @@ def test_flat_probes_public_via_router_private_and_ipv6_direct():
     inv = inventory()
     found = probes(inv, render(inv, "flat"), "flat")
     assert {(p.segment, p.family, p.expect) for p in found} == {
-        ("fe", 4, VIA_ROUTER), ("srv", 4, DIRECT), ("srv", 6, DIRECT),
+        ("fe", 4, VIA_ROUTER),
+        ("srv", 4, DIRECT),
+        ("srv", 6, DIRECT),
     }

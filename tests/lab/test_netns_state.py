@@ -9,9 +9,17 @@ from netcfg.errors import InputError
 from netcfg.lab import netns as lab
 
 
-@pytest.mark.parametrize("argv", [["apply", "--help"], ["status", "--help"], ["lab", "--help"],
-                                  ["lab", "up", "--help"], ["lab", "check", "--help"],
-                                  ["lab", "down", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["apply", "--help"],
+        ["status", "--help"],
+        ["lab", "--help"],
+        ["lab", "up", "--help"],
+        ["lab", "check", "--help"],
+        ["lab", "down", "--help"],
+    ],
+)
 def test_every_command_has_help(argv, capsys):
     assert main(argv) == 0
     assert "Usage" in capsys.readouterr().out
@@ -43,9 +51,11 @@ def test_select_adds_routers_and_rejects_empty_globs():
     inv = Inventory.build(
         [Segment("fe", 2, 20)],
         [Network(IPNetwork("192.0.2.0/24"), "fe", IPAddress("192.0.2.1"))],
-        [Machine("rt", Kind.ROUTER, (Interface("fe", "ethfe", (IPAddress("192.0.2.1"),)),)),
-         Machine("web1", Kind.PHYSICAL, (Interface("fe", "ethfe", (IPAddress("192.0.2.10"),)),)),
-         Machine("db1", Kind.PHYSICAL, (Interface("fe", "ethfe", (IPAddress("192.0.2.20"),)),))],
+        [
+            Machine("rt", Kind.ROUTER, (Interface("fe", "ethfe", (IPAddress("192.0.2.1"),)),)),
+            Machine("web1", Kind.PHYSICAL, (Interface("fe", "ethfe", (IPAddress("192.0.2.10"),)),)),
+            Machine("db1", Kind.PHYSICAL, (Interface("fe", "ethfe", (IPAddress("192.0.2.20"),)),)),
+        ],
     )
     assert lab.select(inv, "web*") == ["rt", "web1"]
     assert lab.select(inv, None) == ["db1", "rt", "web1"]

@@ -11,20 +11,28 @@ from pathlib import Path
 
 import pytest
 
-from netcfg.inventory.load import load_inventory
 from netcfg.impact.model import ChangeClass
+from netcfg.inventory.load import load_inventory
+from netcfg.present.timeline import render_html
 from netcfg.rollout.model import Change, plan_from_dict
-
-DISRUPTIVE = ChangeClass.DISRUPTIVE
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import simulate
-from netcfg.present.timeline import render_html
+from tests.rollout.conftest import INCIDENT
 
-from .conftest import INCIDENT
+DISRUPTIVE = ChangeClass.DISRUPTIVE
+
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def incident_page():
@@ -41,7 +49,7 @@ def test_page_is_self_contained_with_a_lane_per_hypervisor():
     assert "<script" not in html
     # No external resources: the only URL is the SVG namespace.
     assert set(re.findall(r'https?://[^"\s]+', html)) <= {"http://www.w3.org/2000/svg"}
-    assert not re.search(r'\s(src|href)=', html)
+    assert not re.search(r"\s(src|href)=", html)
     assert "simulates clean" in html
 
 
@@ -60,8 +68,9 @@ def test_chromium_renders_a_lane_per_host(tmp_path):
     page = tmp_path / "plan.html"
     page.write_text(html)
     common = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000"]
-    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+    dom = subprocess.run(
+        [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     lanes = set(re.findall(r'data-host="([^"]+)"', dom))
     assert lanes == {n for n, m in inventory.machines.items() if str(m.kind) == "kvm-host"}
     shot = tmp_path / "timeline.png"
