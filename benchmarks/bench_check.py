@@ -34,9 +34,10 @@ from benchmarks.harness import Result, measure
 from netcfg.designs import render
 from netcfg.formats import FORMAT_NAMES, iter_rendered
 from netcfg.gc_tuning import rare_full_collections
-from netcfg.impact.analysis import analyse, analyse_inventories, load_pair
+from netcfg.impact.analysis import analyse, analyse_inventories
+from netcfg.impact.parallel import default_jobs
 from netcfg.inventory.load import load_inventory
-from netcfg.inventory.sources import resolve
+from netcfg.inventory.sources import load_pair, resolve
 from netcfg.inventory.synth import write_synth
 from netcfg.present.markdown import summary
 
@@ -64,19 +65,19 @@ def _make(tmp: Path, machines: int, networks: int, design: str) -> tuple[Path, P
 
 
 def _check(base: str, head: str) -> tuple[str, int]:
-    report = analyse(base, head).report
-    json.dumps(report)
-    summary(report)
-    return report["decision"], report["hosts_touched"]
+    impact = analyse(base, head, jobs=default_jobs()).impact
+    json.dumps(impact.to_json())
+    summary(impact)
+    return impact.decision.value, impact.hosts_touched
 
 
 def _naive_check(base: str, head: str) -> tuple[str, int]:
     with rare_full_collections():  # the same loading as check: only rendering differs
         base_inv, head_inv, approvals = load_pair(resolve(base), resolve(head))
-    report = analyse_inventories(base_inv, head_inv, approvals=approvals, full_render=True).report
-    json.dumps(report)
-    summary(report)
-    return report["decision"], report["hosts_touched"]
+    impact = analyse_inventories(base_inv, head_inv, approvals=approvals, full_render=True, jobs=default_jobs()).impact
+    json.dumps(impact.to_json())
+    summary(impact)
+    return impact.decision.value, impact.hosts_touched
 
 
 def _render_both(base_inv, head_inv) -> int:
@@ -96,10 +97,10 @@ def _render_both_in_full(base: str, head: str) -> int:
 
 
 def _analysis(base_inv, head_inv) -> int:
-    report = analyse_inventories(base_inv, head_inv).report
-    json.dumps(report)
-    summary(report)
-    return report["hosts_touched"]
+    impact = analyse_inventories(base_inv, head_inv, jobs=default_jobs()).impact
+    json.dumps(impact.to_json())
+    summary(impact)
+    return impact.hosts_touched
 
 
 def run(quick: bool = False) -> list[Result]:
