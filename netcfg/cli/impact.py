@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 
 import typer
 
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave
-from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption
+from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption, OutputFormat, format_option
 from netcfg.impact.analysis import analyse
 from netcfg.model.host import DesignName
 from netcfg.present import impact as present
 from netcfg.present.markdown import summary
-
-
-class ImpactFormat(StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
 
 
 @app.command(rich_help_panel="Change impact")
@@ -29,7 +22,7 @@ def impact(
     head: str | None = HeadArgument,
     inventory: str = InventoryDirOption,
     design: DesignName | None = DesignOption,
-    fmt: ImpactFormat = typer.Option(ImpactFormat.table, "--format", help="Output format: table, json or markdown."),
+    fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN),
     limit: int = typer.Option(100, "--limit", min=0, help="Table format: show at most this many machines (0: all)."),
 ) -> None:
     """Preview a change: machines touched of all, per segment and kind, hot and
@@ -37,9 +30,9 @@ def impact(
     machines with the inventory changes that touched them. Exits 0 even when the
     change would be blocked: `netcfg check` is the gate."""
     result = analyse(base, head, design=design, inventory_dir=inventory, jobs=settings.jobs()).impact
-    if fmt is ImpactFormat.json:
+    if fmt is OutputFormat.JSON:
         emit(json.dumps(result.to_json(), indent=2) + "\n")
-    elif fmt is ImpactFormat.markdown:
+    elif fmt is OutputFormat.MARKDOWN:
         emit(summary(result, title="netcfg impact"))
     else:
         with reader_may_leave():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -46,6 +48,31 @@ DesignOption = typer.Option(
     metavar="DESIGN",
     help="Routing design: policy-routing or flat (default: the inventory's policy.design).",
 )
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"  # for a person: lines and tables
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def format_option(*choices: OutputFormat) -> Any:
+    """`--format`, one of `choices` (the first is the default); an unknown value is an
+    input error worded like --design's. `table`, the older name of `text`, still works."""
+    names = [c.value for c in choices]
+
+    def parse(value: str) -> OutputFormat:
+        if value == "table" and OutputFormat.TEXT in choices:
+            return OutputFormat.TEXT
+        if value not in names:
+            raise InputError([Problem(Location("--format"), f"unknown format {value!r}", f"known: {', '.join(names)}")])
+        return OutputFormat(value)
+
+    return typer.Option(
+        choices[0].value, "--format", parser=parse, metavar="|".join(names), help=f"Output format: {', '.join(names)}."
+    )
+
+
 BaseArgument = typer.Argument(..., help="Base inventory: a directory, or a git revision (e.g. origin/main).")
 HeadArgument = typer.Argument(
     None, help="Head inventory: a directory or a git revision [default: the working tree's --inventory]."

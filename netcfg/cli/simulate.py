@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.console import out, reader_may_leave, say
-from netcfg.cli.options import InventoryOption, load
+from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load
 from netcfg.cli.read import read_json
 from netcfg.errors import InputError, Location, Problem
 from netcfg.files import write_atomic
@@ -20,16 +19,11 @@ from netcfg.rollout.model import plan_from_dict
 from netcfg.rollout.simulate import simulate as replay
 
 
-class SimFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 @app.command(rich_help_panel="Rollout")
 def simulate(
     plan_file: Path = typer.Argument(..., help="Plan JSON file (netcfg plan --json, or any plan in that format)."),
     inventory: Path = InventoryOption,
-    fmt: SimFormat = typer.Option(SimFormat.text, "--format", help="Output format: text or json."),
+    fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
     html_file: Path | None = typer.Option(
         None, "--html", help="Also write the timeline page of this plan to this file."
     ),
@@ -46,7 +40,7 @@ def simulate(
         write_atomic(html_file, page)
         say(f"wrote {html_file}")
     with reader_may_leave():
-        if fmt is SimFormat.json:
+        if fmt is OutputFormat.JSON:
             out.print_json(json.dumps(sim.to_dict()))
         else:
             for line in simulation_lines(sim):

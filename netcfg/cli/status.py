@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
-
-import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.console import emit
-from netcfg.cli.options import DesignOption, HostArgument, InventoryOption, NetnsOption, load, require_machine
+from netcfg.cli.options import (
+    DesignOption,
+    HostArgument,
+    InventoryOption,
+    NetnsOption,
+    OutputFormat,
+    format_option,
+    load,
+    require_machine,
+)
 from netcfg.designs import render
 from netcfg.errors import DriftError
 from netcfg.kernel.apply import live_state
@@ -20,17 +26,12 @@ from netcfg.model.host import DesignName
 from netcfg.present.drift import drift_json, drift_lines
 
 
-class StatusFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 @app.command(rich_help_panel="Kernel (root)")
 def status(
     host: str = HostArgument,
     inventory: Path = InventoryOption,
     netns: str = NetnsOption,
-    fmt: StatusFormat = typer.Option(StatusFormat.text, "--format", help="Output format: text or json."),
+    fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
     design: DesignName | None = DesignOption,
 ) -> None:
     """Drift between HOST's desired config and the live owned state of a namespace:
@@ -40,7 +41,7 @@ def status(
     config = render(inv, design, [require_machine(inv, host)])[host]
     desired, live = live_state(config, ownership(inv, config), netns)
     found = drift(desired, live)
-    if fmt is StatusFormat.json:
+    if fmt is OutputFormat.JSON:
         data = {
             "host": host,
             "netns": netns,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,15 +10,10 @@ from rich.table import Table
 
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave, say
-from netcfg.cli.options import DesignOption, InventoryOption, load
+from netcfg.cli.options import DesignOption, InventoryOption, OutputFormat, format_option, load
 from netcfg.errors import InputError
 from netcfg.impact.uses import who_uses as find_users
 from netcfg.model.host import DesignName
-
-
-class UsesFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 @app.command(name="who-uses", rich_help_panel="Change impact")
@@ -29,7 +23,7 @@ def who_uses(
     ),
     inventory: Path = InventoryOption,
     design: DesignName | None = DesignOption,
-    fmt: UsesFormat = typer.Option(UsesFormat.table, "--format", help="Output format: table or json."),
+    fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
 ) -> None:
     """Which machines use a prefix, an address or a segment, and why: machines holding an
     address in it, and (policy-routing) every machine whose rules and routes list it.
@@ -40,7 +34,7 @@ def who_uses(
     except ValueError as error:
         raise InputError(str(error)) from None
     machines = len({u.machine for u in uses})
-    if fmt is UsesFormat.json:
+    if fmt is OutputFormat.JSON:
         rows = [{"machine": u.machine, "kind": u.kind.value, "segment": u.segment, "why": u.why} for u in uses]
         emit(json.dumps({"query": query, "machines": machines, "uses": rows}, indent=2) + "\n")
         return
