@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the incident-2017 example: the inventory before the change (`inventory/`), the
 change (`after/`: one public network added on fe, `reconfigure: restart` as in 2017),
-the same change under `reconfigure: live` (`after-live/`), and the plan the old
+the same fleet and change under `reconfigure: live` (`inventory-live/`, `after-live/`:
+a change cannot switch itself to live, so the switch lands first), and the plan the old
 automation made for it (`naive-plan.json`). Deterministic: run it again, get the same
 bytes. Run from anywhere: `python examples/incident-2017/make_example.py`.
 """
@@ -40,7 +41,7 @@ def policy(reconfigure: str) -> str:
 policy:
   design: policy-routing
   reconfigure: {reconfigure}
-  seatbelt: {{max_fraction: 0.25, max_hosts: 50, stagger_above: 5}}
+  seatbelt: {{max_fraction: 0.25, max_hosts: 50, stagger_above: 5, approvers: [alice, carol]}}
   rollout: {{max_parallel_evacuations: 2, max_migrations_per_host: 2,
             migration_efficiency: 0.8, reconfigure_s: 60, soak_s: 300}}
 """
@@ -115,6 +116,7 @@ def main() -> None:
     for name, networks, reconfigure in (
         ("inventory", NETWORKS, "restart"),
         ("after", NETWORKS + NEW_NETWORK, "restart"),
+        ("inventory-live", NETWORKS, "live"),
         ("after-live", NETWORKS + NEW_NETWORK, "live"),
     ):
         write(HERE / name / "segments.yaml", SEGMENTS)

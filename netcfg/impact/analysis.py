@@ -22,11 +22,11 @@ from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.inventory_diff import diff_inventories
 from netcfg.impact.model import ChangeClass, Count, HostDiff, Impact, TouchedHost
 from netcfg.impact.parallel import render_and_diff
-from netcfg.impact.seatbelt import decide, digest, stricter
+from netcfg.impact.seatbelt import decide, digest, stricter, stricter_reconfigure
 from netcfg.inventory.approvals import Approval
 from netcfg.inventory.sources import Source, load_pair, resolve
 from netcfg.model.host import DesignName, Kind
-from netcfg.model.inventory import Inventory
+from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,8 @@ def _impact(
     candidates = set(base.machines) | set(head.machines) if full_render else set(causes)
     diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates), jobs)
 
-    touched = classify(diffs, head, causes)
+    reconfigure = stricter_reconfigure(base.policy.reconfigure, head.policy.reconfigure)
+    touched = classify(diffs, head, causes, reconfigure)
     change_digest = digest(head_design, [(t.diff, t.change) for t in touched])
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
@@ -115,13 +116,7 @@ def _impact(
         change_digest,
         approvals,
     )
-    if seatbelt != head.policy.seatbelt:
-        note = (
-            f"this change loosens the seatbelt: it is judged by the stricter limits of base and head "
-            f"(max_fraction {seatbelt.max_fraction:g}, max_hosts {seatbelt.max_hosts}, "
-            f"stagger_above {seatbelt.stagger_above})"
-        )
-        verdict = replace(verdict, reasons=(note, *verdict.reasons))
+    verdict = replace(verdict, reasons=(*_self_judging(base, head, seatbelt, reconfigure), *verdict.reasons))
     names = {t.diff.name for t in touched}
     kinds: dict[str, list[str]] = {}
     for name, kind in sorted(_kinds(base, head).items()):
@@ -134,7 +129,7 @@ def _impact(
         hosts=tuple(touched),
         base=labels[0].label if labels else base.source,
         head=labels[1].label if labels else head.source,
-        reconfigure=head.policy.reconfigure,
+        reconfigure=reconfigure,
         segments=tuple((s, Count(len(m), len(names & set(m)))) for s, m in sorted(members.items())),
         kinds=tuple((k, Count(len(m), len(names & set(m)))) for k, m in sorted(kinds.items())),
         changes=changes,
@@ -142,12 +137,35 @@ def _impact(
     )
 
 
-def classify(diffs: Mapping[str, HostDiff], head: Inventory, causes: Mapping[str, list[str]]) -> list[TouchedHost]:
-    """Hot or disruptive under the head's `reconfigure`, the VMs a disruptive KVM host
-    must evacuate first (its VMs in the head), and the causes; most important first."""
+def _self_judging(base: Inventory, head: Inventory, seatbelt: Seatbelt, reconfigure: Reconfigure) -> list[str]:
+    """What the change tried to decide about itself, and what it is judged by instead."""
+    notes = []
+    limits = (seatbelt.max_fraction, seatbelt.max_hosts, seatbelt.stagger_above)
+    own = head.policy.seatbelt
+    if limits != (own.max_fraction, own.max_hosts, own.stagger_above):
+        notes.append(
+            f"this change loosens the seatbelt: it is judged by the stricter limits of base and head "
+            f"(max_fraction {seatbelt.max_fraction:g}, max_hosts {seatbelt.max_hosts}, "
+            f"stagger_above {seatbelt.stagger_above})"
+        )
+    if own.approvers != seatbelt.approvers:
+        notes.append("this change edits the approvers: its approvals are judged by the base's list")
+    if reconfigure is not head.policy.reconfigure:
+        notes.append(
+            f"this change switches reconfigure from {base.policy.reconfigure} to {head.policy.reconfigure}: "
+            f"it is judged under {reconfigure}"
+        )
+    return notes
+
+
+def classify(
+    diffs: Mapping[str, HostDiff], head: Inventory, causes: Mapping[str, list[str]], reconfigure: Reconfigure
+) -> list[TouchedHost]:
+    """Hot or disruptive under `reconfigure`, the VMs a disruptive KVM host must
+    evacuate first (its VMs in the head), and the causes; most important first."""
     touched = []
     for name, d in diffs.items():
-        change = d.change(head.policy.reconfigure)
+        change = d.change(reconfigure)
         disruptive_kvm = change is ChangeClass.DISRUPTIVE and d.kind is Kind.KVM_HOST
         evacuate = tuple(sorted(vm.name for vm in head.vms_of(name))) if disruptive_kvm else ()
         # A machine always has a cause when the graph is right; the fallback keeps the

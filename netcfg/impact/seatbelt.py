@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName
-from netcfg.model.inventory import Seatbelt
+from netcfg.model.inventory import Reconfigure, Seatbelt
 
 
 def digest(design: DesignName, changes: Iterable[tuple[HostDiff, ChangeClass]]) -> str:
@@ -40,14 +40,39 @@ def digest(design: DesignName, changes: Iterable[tuple[HostDiff, ChangeClass]]) 
 
 
 def stricter(base: Seatbelt, head: Seatbelt) -> Seatbelt:
-    """The limits a change is judged by: the head's, except that a change cannot loosen
-    the seatbelt it is judged by (a pull request raising max_fraction together with a
-    fleet-wide change would otherwise pass unattended). Tightening applies at once."""
+    """The seatbelt a change is judged by: a change cannot loosen it (a pull request
+    raising max_fraction together with a fleet-wide change would otherwise pass
+    unattended), so each limit is the stricter of base and head, and the approvers are
+    the base's alone (a pull request cannot make its author an approver). Tightening
+    applies at once."""
     return Seatbelt(
         max_fraction=min(base.max_fraction, head.max_fraction),
         max_hosts=min(base.max_hosts, head.max_hosts),
         stagger_above=min(base.stagger_above, head.stagger_above),
+        approvers=base.approvers,
     )
+
+
+def stricter_reconfigure(base: Reconfigure, head: Reconfigure) -> Reconfigure:
+    """`restart` if either side says so: a change cannot reclassify itself as hot (and
+    drop every evacuation) by switching its own policy to `live`."""
+    return Reconfigure.RESTART if Reconfigure.RESTART in (base, head) else Reconfigure.LIVE
+
+
+def _refusal(approval: Approval, approvers: Sequence[str]) -> str:
+    """Why an approval of this very change does not count ('' when it does): its `by`
+    must be one of the base's approvers, and when it was read from git, the commit that
+    last changed it must be that approver's: a change cannot approve itself."""
+    if not approvers:
+        return "the base inventory names no approvers (policy.seatbelt.approvers)"
+    if approval.by not in approvers:
+        return f"{approval.by} is not one of the base's approvers ({', '.join(approvers)})"
+    origin = approval.origin
+    if origin.unverifiable:
+        return f"who added it cannot be verified: {origin.unverifiable}"
+    if origin.commit and not origin.made_by(approval.by):
+        return f"it names {approval.by} but was committed by {origin}: a change cannot approve itself"
+    return ""
 
 
 def _pct(x: float) -> str:
@@ -87,20 +112,29 @@ def decide(
     approvals = sorted(approvals)
     if not blockers:
         return Verdict(Decision.STAGGER if staggered else Decision.PASS, (size,))
-    matching = [a for a in approvals if a.digest == change_digest]
-    stale = [
-        f"approval {a.file} by {a.by} does not match this change (digest {a.digest[:12]}…, "
-        f"this change is {change_digest[:12]}…)"
-        for a in approvals
-        if a.digest != change_digest
-    ]
-    if matching:
-        approval = matching[0]
+    refused: list[str] = []
+    accepted: list[tuple[Approval, str]] = []
+    for a in approvals:
+        if a.digest != change_digest:
+            refused.append(
+                f"approval {a.file} by {a.by} does not match this change (digest {a.digest[:12]}…, "
+                f"this change is {change_digest[:12]}…)"
+            )
+            continue
+        why_not = _refusal(a, seatbelt.approvers)
+        if why_not:
+            refused.append(f"approval {a.file} does not count: {why_not}")
+        else:
+            note = f" (verified: {a.origin})" if a.origin.commit else " (unverified: read from a directory, not git)"
+            accepted.append((a, note))
+    if accepted:
+        approval, note = accepted[0]
         reasons = (
             *[f"{b} (would block)" for b in blockers],
-            f"approved by {approval.by} in {approval.file}: {approval.reason}",
+            f"approved by {approval.by} in {approval.file}{note}: {approval.reason}",
+            *refused,
             size,
         )
         return Verdict(Decision.STAGGER if staggered else Decision.PASS, tuple(reasons), approval)
-    reasons = (*blockers, *stale, f"blocked: approve it with an approvals/*.yaml naming digest {change_digest}")
+    reasons = (*blockers, *refused, f"blocked: approve it with an approvals/*.yaml naming digest {change_digest}")
     return Verdict(Decision.BLOCK, tuple(reasons))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -26,23 +26,44 @@ _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True, slots=True, order=True)
+class Origin:
+    """Who last changed an approval file, when it was read from git."""
+
+    commit: str = ""  # empty: read from a directory, nothing to authenticate it by
+    author_name: str = ""
+    author_email: str = ""
+    unverifiable: str = ""  # why git could not tell (a shallow clone): it does not count
+
+    def made_by(self, who: str) -> bool:
+        """Whether the commit's author is `who` (their name, or their e-mail address)."""
+        return who == self.author_name or who.lower() == self.author_email.lower()
+
+    def __str__(self) -> str:
+        return f"{self.author_name} <{self.author_email}> in commit {self.commit[:12]}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
 class Approval:
     file: str
     digest: str
     by: str
     reason: str
     location: Location
+    origin: Origin = Origin()
 
 
-def parse_approvals(texts: Mapping[str, str], source: str = "") -> tuple[Approval, ...]:
-    """Approvals from {path: yaml text}; paths are shown prefixed with `source`."""
+def parse_approvals(
+    texts: Mapping[str, str], source: str = "", origins: Mapping[str, Origin] | None = None
+) -> tuple[Approval, ...]:
+    """Approvals from {path: yaml text}, each with its origin from `origins` (same keys;
+    absent: read from a directory); paths are shown prefixed with `source`."""
     problems: list[Problem] = []
     approvals: list[Approval] = []
     for path in sorted(texts):
         shown = f"{source}/{path}" if source else path
         approval = _parse_one(shown, texts[path], problems)
         if approval is not None:
-            approvals.append(approval)
+            approvals.append(replace(approval, origin=(origins or {}).get(path, Origin())))
     if problems:
         raise InputError(problems)
     return tuple(approvals)

@@ -379,6 +379,13 @@ class _Reader:
             raise _Invalid
         return raw
 
+    def names_list(self, node: Node, what: str) -> tuple[str, ...]:
+        """A list of non-empty strings (approvers: names or e-mail addresses)."""
+        values = []
+        for item in self.sequence(node, what):
+            values.append(self.text(item))
+        return tuple(values)
+
     # entities
 
     def read_segments(self, node: Node) -> None:
@@ -645,6 +652,7 @@ SEATBELT: Schema = {
     "max_fraction": (_number(0, 1), False),
     "max_hosts": (_integer(0), False),
     "stagger_above": (_integer(0), False),
+    "approvers": (lambda reader, node: reader.names_list(node, "approvers"), False),
 }
 ROLLOUT: Schema = {
     "max_parallel_evacuations": (_integer(1), False),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from netcfg.errors import InputError, Location, Problem
 from netcfg.gc_tuning import rare_full_collections
-from netcfg.inventory.approvals import APPROVALS_DIR, Approval, parse_approvals
+from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
 from netcfg.inventory.load import load_inventory, load_inventory_texts
 from netcfg.model.inventory import Inventory
 
@@ -50,9 +50,21 @@ def resolve(
     if spec is None:
         return Source(path=base / inventory_dir, inventory_dir=inventory_dir, cwd=base)
     candidate = Path(spec) if Path(spec).is_absolute() else base / spec
+    commit = _rev_parse(str(spec), base)
+    if candidate.exists() and commit is not None:
+        # A pull request adding a directory `origin/main` must not make `--base
+        # origin/main` compare the head with itself: a name that is both is refused.
+        raise InputError(
+            [
+                Problem(
+                    Location(str(spec)),
+                    f"is both a directory ({candidate}) and a git revision (commit {commit[:12]})",
+                    f"write ./{spec} for the directory, or the full commit id for the revision",
+                )
+            ]
+        )
     if candidate.exists():
         return Source(path=candidate, inventory_dir=inventory_dir, cwd=base)
-    commit = _rev_parse(str(spec), base)
     if commit is None:
         raise InputError(
             [
@@ -75,14 +87,13 @@ def _git_relative(inventory_dir: str, cwd: Path) -> str:
 
 
 def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    # No pager, and paths as bytes: nothing of a user's configuration changes what we parse.
     return subprocess.run(
-        ["git", *args],
+        ["git", "--no-pager", "-c", "core.quotepath=off", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
         check=False,
-        # A user's pager or locale must not leak into what we parse.
-        env={**os.environ, "GIT_PAGER": "cat", "LC_ALL": "C"},
     )
 
 
@@ -160,12 +171,16 @@ def disk_texts(root: Path, subdir: str) -> Mapping[str, str]:
     }
 
 
-def load_source(source: Source) -> tuple[Inventory, tuple[Approval, ...]]:
-    """The inventory of one side and the approvals stored with it."""
+def load_source(source: Source, from_git: bool = False) -> tuple[Inventory, tuple[Approval, ...]]:
+    """The inventory of one side and the approvals stored with it, each with who last
+    changed it when it comes from git: read from a revision, or (`from_git`) from a
+    directory compared with a revision, whose committed approvals git can vouch for."""
     if source.path is not None:
         inventory = load_inventory(source.path)
         if source.path.is_dir():
-            return inventory, parse_approvals(disk_texts(source.path, APPROVALS_DIR), str(source.path))
+            texts = disk_texts(source.path, APPROVALS_DIR)
+            origins = worktree_origins(source.path, texts) if from_git else {}
+            return inventory, parse_approvals(texts, str(source.path), origins)
         return inventory, ()
     texts = read_texts(source)
     prefix = APPROVALS_DIR + "/"
@@ -176,7 +191,55 @@ def load_source(source: Source) -> tuple[Inventory, tuple[Approval, ...]]:
         f"{source.label}/{p}" if p else source.label: t for p, t in texts.items() if not p.startswith(prefix)
     }
     inventory = load_inventory_texts(inventory_texts, source=source.label)
-    return inventory, parse_approvals(approval_texts, source.label)
+    assert source.commit is not None
+    origins = commit_origins(source.cwd, source.commit, {p: _repo_path(source, p) for p in approval_texts})
+    return inventory, parse_approvals(approval_texts, source.label, origins)
+
+
+def _repo_path(source: Source, relative: str) -> str:
+    """The path of a file of the inventory directory, from the repository's top."""
+    top = _git(["rev-parse", "--show-prefix"], source.cwd).stdout.decode().strip()
+    return os.path.normpath(os.path.join(top, source.inventory_dir, relative)).replace(os.sep, "/")
+
+
+def commit_origins(cwd: Path, commit: str, paths: Mapping[str, str]) -> dict[str, Origin]:
+    """Who last changed each file ({key: path from the repository's top}) in the history
+    of `commit`: the author of the commit that added (or last edited) it."""
+    shallow = _git(["rev-parse", "--is-shallow-repository"], cwd).stdout.decode().strip() == "true"
+    origins = {}
+    for key, path in paths.items():
+        done = _git(["log", "-1", "--format=%H%x00%an%x00%ae", commit, "--", f":(top,literal){path}"], cwd)
+        fields = done.stdout.decode("utf-8", errors="replace").strip().split("\0")
+        if done.returncode != 0 or len(fields) != 3:
+            origins[key] = Origin(unverifiable="git log could not tell who added it")
+            continue
+        found, name, email = fields
+        # In a shallow clone the oldest commit seems to add every file: it proves nothing.
+        why = "the clone is shallow (fetch the whole history: git fetch --unshallow)" if shallow else ""
+        origins[key] = Origin(found, name, email, why)
+    return origins
+
+
+def worktree_origins(directory: Path, texts: Mapping[str, str]) -> dict[str, Origin]:
+    """Origins of approval files read from a git work tree: a file committed unchanged
+    has the author of the commit that last changed it; anything else (uncommitted,
+    edited, not in git at all) was read from a directory, and only the approver list
+    applies to it."""
+    if not texts:
+        return {}
+    top = _git(["rev-parse", "--show-toplevel"], directory)
+    if top.returncode != 0:
+        return {}
+    root = Path(top.stdout.decode().strip())
+    paths = {}
+    for key in texts:
+        relative = os.path.relpath((directory / key).resolve(), root.resolve())
+        tracked = _git(["ls-files", "--error-unmatch", "--", relative], root).returncode == 0
+        clean = _git(["diff", "--quiet", "HEAD", "--", relative], root).returncode == 0
+        if tracked and clean:
+            paths[key] = relative
+    head = _rev_parse("HEAD", root)
+    return commit_origins(root, head, paths) if head and paths else {}
 
 
 def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
@@ -186,7 +249,9 @@ def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[A
     with rare_full_collections():  # loading builds millions of small objects
         for side in (base, head):
             try:
-                loaded.append(load_source(side))
+                # A head in the work tree compared with a git base is a pull request's
+                # checkout (what CI runs): its approvals are authenticated by git too.
+                loaded.append(load_source(side, from_git=base.revision is not None))
             except InputError as error:
                 problems.extend(error.problems)
     if problems:

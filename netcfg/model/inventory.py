@@ -102,6 +102,9 @@ class Seatbelt:
     max_fraction: float = 0.25
     max_hosts: int = 50
     stagger_above: int = 5
+    # Who may approve a blocked change; only the base's list counts (DESIGN.md "Trust
+    # boundaries"): a change cannot make its own author an approver.
+    approvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,12 +88,16 @@ def test_errors_in_a_revision_name_rev_path_line_col(repo, monkeypatch, tmp_path
     assert "HEAD:inventory/networks.yaml:3:" in capsys.readouterr().err
 
 
+def commit_as(repo: Path, who: str, message: str) -> None:
+    git(repo, "-c", f"user.name={who}", "-c", f"user.email={who}@example.org", "commit", "-q", "-m", message)
+
+
 def test_approvals_are_read_from_the_head_revision(repo):
     blocked = analyse("HEAD", None, cwd=str(repo))
     approval = repo / "inventory" / "approvals" / "ok.yaml"
     approval.write_text(f"digest: {blocked.impact.digest}\nby: carol\nreason: reviewed\n")
     git(repo, "add", "inventory")
-    git(repo, "commit", "-q", "-m", "approved head")
+    commit_as(repo, "carol", "approved head")
     approved = analyse("HEAD~1", "HEAD", cwd=str(repo))
     assert approved.impact.digest == blocked.impact.digest
     assert approved.impact.to_json()["decision"] == "stagger"
@@ -108,7 +112,7 @@ def test_revision_read_from_inside_the_inventory_directory(repo, tmp_path):
         f"digest: {blocked.impact.digest}\nby: carol\nreason: ok\n"
     )
     git(repo, "add", "inventory")
-    git(repo, "commit", "-q", "-m", "approved head")
+    commit_as(repo, "carol", "approved head")
     for cwd, inventory_dir in ((repo / "inventory" / "approvals", ".."), (repo / "inventory", ".")):
         approved = analyse("HEAD~1", "HEAD", cwd=str(cwd), inventory_dir=inventory_dir)
         assert approved.impact.to_json()["decision"] == "stagger"
@@ -134,3 +138,71 @@ def test_neither_directory_nor_revision_is_an_input_error(repo, monkeypatch, cap
 def test_option_like_revision_is_not_passed_to_git(repo, monkeypatch, capsys):
     monkeypatch.chdir(repo)
     assert main(["diff", "--", "--output=/tmp/x"]) == 2
+
+
+def pull_request(repo: Path) -> None:
+    """A branch `pr` off main whose commit (by mallory) adds the fleet-wide change."""
+    git(repo, "checkout", "-q", "-b", "pr")
+    git(repo, "add", "inventory")
+    commit_as(repo, "mallory", "add a public network")
+
+
+def test_a_pull_request_cannot_approve_itself(repo, monkeypatch, tmp_path):
+    pull_request(repo)
+    blocked = analyse("main", None, cwd=str(repo)).impact
+    # The pull request adds an approval naming an approver: refused, its commit is mallory's.
+    (repo / "inventory" / "approvals" / "self.yaml").write_text(
+        f"digest: {blocked.digest}\nby: carol\nreason: looks fine to me\n"
+    )
+    git(repo, "add", "inventory")
+    commit_as(repo, "mallory", "approve my own change")
+    monkeypatch.chdir(repo)
+    out = tmp_path / "r.json"
+    assert main(["check", "--base", "main", "--report-json", str(out)]) == 3
+    reasons = json.loads(out.read_text())["reasons"]
+    assert any("names carol but was committed by mallory" in r for r in reasons), reasons
+    # Read from the revision rather than the work tree: the same verdict.
+    assert analyse("main", "pr", cwd=str(repo)).impact.decision == "block"
+
+
+def test_an_approvers_commit_approves(repo, monkeypatch, tmp_path):
+    pull_request(repo)
+    blocked = analyse("main", None, cwd=str(repo)).impact
+    (repo / "inventory" / "approvals" / "carol.yaml").write_text(
+        f"digest: {blocked.digest}\nby: carol\nreason: reviewed the plan\n"
+    )
+    git(repo, "add", "inventory")
+    commit_as(repo, "carol", "approve web09's network")
+    monkeypatch.chdir(repo)
+    out = tmp_path / "r.json"
+    assert main(["check", "--base", "main", "--report-json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["decision"] == "stagger" and report["approved_by"] == "carol"
+    assert any("(verified: carol <carol@example.org>" in r for r in report["reasons"])
+    # Edited afterwards by the pull request's author: no longer carol's approval.
+    approval = repo / "inventory" / "approvals" / "carol.yaml"
+    approval.write_text(approval.read_text() + "# tweaked\n")
+    git(repo, "add", "inventory")
+    commit_as(repo, "mallory", "tweak")
+    assert main(["check", "--base", "main", "--report-json", str(out)]) == 3
+
+
+def test_an_uncommitted_approval_is_unverified(repo, monkeypatch, tmp_path):
+    blocked = analyse("HEAD", None, cwd=str(repo)).impact
+    (repo / "inventory" / "approvals" / "carol.yaml").write_text(
+        f"digest: {blocked.digest}\nby: carol\nreason: reviewed\n"
+    )
+    monkeypatch.chdir(repo)
+    md = tmp_path / "s.md"
+    assert main(["check", "--base", "HEAD", "--report-md", str(md)]) == 0
+    assert "unverified: read from a directory" in md.read_text()
+
+
+def test_a_name_that_is_both_a_directory_and_a_revision_is_refused(repo, monkeypatch, capsys):
+    # The pull request adds a directory called like the base revision.
+    shutil.copytree(repo / "inventory", repo / "main")
+    monkeypatch.chdir(repo)
+    assert main(["check", "--base", "main"]) == 2
+    err = capsys.readouterr().err
+    assert "is both a directory" in err and "and a git revision (commit" in err
+    assert main(["impact", "./main"]) == 0  # the directory, said explicitly

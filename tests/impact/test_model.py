@@ -10,7 +10,7 @@ from netaddr import IPAddress, IPNetwork
 from netcfg.errors import Location
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.impact.seatbelt import decide
-from netcfg.inventory.approvals import Approval
+from netcfg.inventory.approvals import Approval, Origin
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import (
     Interface,
@@ -110,7 +110,7 @@ def test_no_change_touches_nothing_and_passes():
     assert analysis.impact.to_json()["fraction"] == 0.0
 
 
-SB = Seatbelt(max_fraction=0.25, max_hosts=50, stagger_above=5)
+SB = Seatbelt(max_fraction=0.25, max_hosts=50, stagger_above=5, approvers=("alice", "carol@example.org"))
 DIGEST = "a" * 64
 
 
@@ -169,3 +169,58 @@ def test_approval_matches_exact_digest_only():
     assert result.decision == "stagger" and result.approved_by == good
     few = decide({"m1"}, 100, {"s": [f"m{i}" for i in range(6)]}, SB, DIGEST, [good])
     assert few.decision == "pass" and few.approved_by is None
+
+
+def approval(by: str, **origin: str) -> Approval:
+    return Approval("approvals/a.yaml", DIGEST, by, "ok", Location("approvals/a.yaml", 1, 1), Origin(**origin))
+
+
+@pytest.mark.parametrize(
+    ("the_approval", "counts", "why"),
+    [
+        (approval("alice"), True, "unverified: read from a directory"),
+        (approval("alice", commit="c" * 40, author_name="alice", author_email="a@example.org"), True, "verified"),
+        (approval("carol@example.org", commit="c" * 40, author_name="C", author_email="Carol@Example.org"), True, ""),
+        (approval("mallory"), False, "mallory is not one of the base's approvers"),
+        (
+            approval("alice", commit="c" * 40, author_name="mallory", author_email="m@example.org"),
+            False,
+            "a change cannot approve itself",
+        ),
+        (
+            approval("alice", commit="c" * 40, author_name="alice", author_email="a@x", unverifiable="shallow"),
+            False,
+            "cannot be verified: shallow",
+        ),
+    ],
+)
+def test_an_approval_counts_only_from_an_approver_who_made_it(the_approval, counts, why):
+    names = {f"m{i}" for i in range(30)}
+    verdict = decide(names, 100, {}, SB, DIGEST, [the_approval])
+    assert (verdict.decision == "stagger") is counts
+    assert any(why in reason for reason in verdict.reasons), verdict.reasons
+
+
+def test_without_approvers_in_the_base_nothing_unblocks():
+    names = {f"m{i}" for i in range(30)}
+    verdict = decide(names, 100, {}, Seatbelt(max_fraction=0.25), DIGEST, [approval("alice")])
+    assert verdict.decision == "block"
+    assert any("names no approvers" in r for r in verdict.reasons)
+
+
+def test_a_change_cannot_make_itself_hot_or_add_its_own_approver():
+    new_nets = BASE_NETS + [net("198.51.100.64/27")]
+    base = inventory(BASE_NETS, BASE, reconfigure=Reconfigure.RESTART, seatbelt=Seatbelt(approvers=("alice",)))
+    head = inventory(new_nets, BASE, reconfigure=Reconfigure.LIVE, seatbelt=Seatbelt(approvers=("alice", "mallory")))
+    impact = analyse_inventories(base, head).impact
+    # Judged under the base's restart: every touched machine is disruptive, the KVM
+    # host evacuates its VMs.
+    assert {h.change for h in impact.hosts} == {"disruptive"}
+    assert impact.hosts[0].evacuate == ("vm1", "vm2")
+    assert impact.reconfigure == Reconfigure.RESTART
+    assert any("judged under restart" in r for r in impact.reasons)
+    assert any("edits the approvers" in r for r in impact.reasons)
+    mallory = Approval("approvals/m.yaml", impact.digest, "mallory", "mine", Location("approvals/m.yaml", 1, 1))
+    approved = analyse_inventories(base, head, approvals=(mallory,)).impact
+    assert approved.decision == "block"
+    assert any("mallory is not one of the base's approvers (alice)" in r for r in approved.reasons)

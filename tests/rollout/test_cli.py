@@ -124,13 +124,12 @@ def test_plan_against_a_git_revision(tmp_path, monkeypatch, capsys):
     import subprocess
 
     repo = tmp_path / "repo"
-    shutil.copytree(INCIDENT / "inventory", repo / "inventory")
+    shutil.copytree(INCIDENT / "inventory-live", repo / "inventory")
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run([*git, "add", "inventory"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "before"], check=True)
     shutil.copy(INCIDENT / "after-live" / "networks.yaml", repo / "inventory" / "networks.yaml")
-    shutil.copy(INCIDENT / "after-live" / "policy.yaml", repo / "inventory" / "policy.yaml")
     monkeypatch.chdir(repo)
     assert main(["plan", "HEAD", "--json", "plan.json"]) == 0, capsys.readouterr().err
     plan = json.loads((repo / "plan.json").read_text())

@@ -40,11 +40,20 @@ def test_the_planned_rollout_simulates_clean(tmp_path, capsys):
 
 def test_under_live_reconfiguration_nothing_is_evacuated(tmp_path):
     plan_file = tmp_path / "plan.json"
-    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after-live"), "--json", str(plan_file)]) == 0
+    assert main(["plan", str(INCIDENT / "inventory-live"), str(INCIDENT / "after-live"), "--json", str(plan_file)]) == 0
     plan = json.loads(plan_file.read_text())
     assert plan["migrations"] == [] and plan["maintenance"] == []
     assert len(plan["waves"]) >= 3 and sum(len(w["hosts"]) for w in plan["waves"]) == 156
     assert simulate(plan, load_inventory(INCIDENT / "after-live")).clean
+
+
+def test_a_change_cannot_switch_itself_to_live(tmp_path, capsys):
+    # The same network added together with the switch from restart to live: judged
+    # under restart, so the hypervisors are evacuated as in the 2017 plan.
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after-live"), "--json", str(plan_file)]) == 0
+    plan = json.loads(plan_file.read_text())
+    assert len({m["from"] for m in plan["migrations"]}) == 12
 
 
 def test_the_example_is_regenerated_byte_for_byte(tmp_path):
