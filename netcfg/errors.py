@@ -7,6 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+EXCERPT = 40  # characters of a user's value an error message repeats, at most
+
+
+def quote(value: object, limit: int = EXCERPT) -> str:
+    """A user's value as an error message may show it: quoted, control characters and
+    anything unprintable escaped, cut to `limit` characters. A message must never carry
+    a file's content (a token a symlink pointed at) or break a terminal or a report."""
+    text = str(value)
+    shown = "".join(c if c.isprintable() and c not in "\\'" else repr(c)[1:-1] for c in text[:limit])
+    return f"'{shown}{'…' if len(text) > limit else ''}'"
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Location:

@@ -1,20 +1,62 @@
-"""Writing files so that nothing is ever half-written."""
+"""The file edge: writing so that nothing is ever half-written, and reading bounded JSON.
+
+One writer for every file netcfg writes. A regular file is replaced atomically (a
+temporary file beside it, renamed over it), so a reader (a CI step posting a summary,
+networkd) sees the old file or the new one. A device, a FIFO or a socket, or a /dev or
+/proc name of an open file (`--report-json /dev/stdout`), is written in place:
+replacing it would turn a device into a regular file. A link to a regular file has its
+target replaced, so the link stays a link.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
 
 
-def write_atomic(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` in one rename: readers (a CI step posting a summary,
-    networkd) see the old file or the new one, never half of it. A path that cannot be
-    written is the user's input problem (exit 2), named at the path."""
+def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
+    """Write `data` to `path`; a path that cannot be written is the user's input
+    problem (exit 2), named at the path."""
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _in_place(path):
+        _write_in_place(path, raw)
+    else:
+        write_atomic(Path(os.path.realpath(path)) if path.is_symlink() else path, raw, mode)
+
+
+def _in_place(path: Path) -> bool:
+    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False  # nothing there yet (or not reachable: the atomic write says why)
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError([Problem(Location(str(path)), "cannot write: is a directory")])
+    return not stat.S_ISREG(st.st_mode)
+
+
+def _write_in_place(path: Path, raw: bytes) -> None:
+    try:
+        # Appending: on a terminal, a pipe or a device it is a plain write, and through
+        # /dev/stdout redirected to a file it adds to what the command wrote there.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+    except OSError as error:
+        raise _cannot_write(path, error) from None
+
+
+def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
+    """Replace `path` (never following a link there) with `raw` in one rename."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -34,3 +76,30 @@ def write_atomic(path: str | Path, data: str | bytes, mode: int = 0o644) -> None
 
 def _cannot_write(path: Path, error: OSError) -> InputError:
     return InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")])
+
+
+def read_json(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES) -> Any:
+    """A JSON file's value; unreadable, too large, not UTF-8 JSON or nested too deep:
+    an input error naming the file (and line:col when known)."""
+    where = Location(str(path))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise InputError([Problem(where, f"cannot read the {what}: {error.strerror or error}")]) from None
+    if len(data) > limit:
+        raise InputError([Problem(where, f"the {what} is larger than {limit >> 20} MiB: not read")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(where, f"the {what} is not UTF-8 JSON (byte {error.start})")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            [Problem(Location(str(path), error.lineno, error.colno), f"the {what} is not JSON: {error.msg}")]
+        ) from None
+    except RecursionError:
+        raise InputError([Problem(where, f"the {what} nests too deep: not read")]) from None
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise InputError([Problem(where, f"the {what} is not usable JSON: {error}")]) from None

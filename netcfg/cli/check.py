@@ -12,7 +12,7 @@ from netcfg.cli.app import app
 from netcfg.cli.console import emit, say
 from netcfg.cli.options import DesignOption, InventoryDirOption
 from netcfg.errors import InputError
-from netcfg.files import write_atomic
+from netcfg.files import write_file
 from netcfg.impact.analysis import analyse
 from netcfg.impact.model import Decision, Impact
 from netcfg.model.host import DesignName
@@ -45,9 +45,9 @@ def check(
         code = 2
     markdown = summary(impact)
     if report_json is not None:
-        write_atomic(report_json, json.dumps(impact.to_json(), indent=2) + "\n")
+        write_file(report_json, json.dumps(impact.to_json(), indent=2) + "\n")
     if report_md is not None:
-        write_atomic(report_md, markdown)
+        write_file(report_md, markdown)
     else:
         emit(markdown)
     say(f"netcfg check: {impact.decision} (exit {code})")

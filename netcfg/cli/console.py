@@ -24,7 +24,16 @@ def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or a CI log, tables get room instead of rich's 80 columns.
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return _Console(stderr=stderr, no_color=not colour_allowed(), highlight=False, soft_wrap=True, width=width)
+    # No markup and no emoji codes: inventory strings ("[red]", ":x:") are data, shown as they are.
+    return _Console(
+        stderr=stderr,
+        no_color=not colour_allowed(),
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=True,
+        width=width,
+    )
 
 
 out = _console(stderr=False)  # data: tables, reports

@@ -11,9 +11,8 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import out, reader_may_leave, say
 from netcfg.cli.options import DesignOption, InventoryDirOption, load
-from netcfg.cli.read import read_json
 from netcfg.errors import InputError
-from netcfg.files import write_atomic
+from netcfg.files import read_json, write_file
 from netcfg.model.host import DesignName
 from netcfg.present.rollout import planned_lines
 from netcfg.present.timeline import render_html
@@ -50,10 +49,10 @@ def plan(
         raise InputError("give BASE [HEAD] (directories or git revisions) or --from-report REPORT.json")
     # Files first: a reader that closes stdout early (`| head`) must not cost them.
     if json_file is not None:
-        write_atomic(json_file, json.dumps(planned.plan.to_dict(), indent=1) + "\n")
+        write_file(json_file, json.dumps(planned.plan.to_dict(), indent=1) + "\n")
         say(f"wrote {json_file}")
     if html_file is not None:
-        write_atomic(html_file, render_html(planned.plan, planned.simulation, title="netcfg rollout plan"))
+        write_file(html_file, render_html(planned.plan, planned.simulation, title="netcfg rollout plan"))
         say(f"wrote {html_file}")
     with reader_may_leave():
         for line in planned_lines(planned):

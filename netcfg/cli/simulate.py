@@ -10,9 +10,8 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.console import out, reader_may_leave, say
 from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load
-from netcfg.cli.read import read_json
 from netcfg.errors import InputError, Location, Problem
-from netcfg.files import write_atomic
+from netcfg.files import read_json, write_file
 from netcfg.present.rollout import simulation_lines
 from netcfg.present.timeline import render_html
 from netcfg.rollout.model import plan_from_dict
@@ -37,7 +36,7 @@ def simulate(
     sim = replay(data, inv, source=str(plan_file))
     if html_file is not None:  # before stdout, which a reader may close early
         page = render_html(plan_from_dict(data, str(plan_file)), sim, title=f"netcfg simulate {plan_file.name}")
-        write_atomic(html_file, page)
+        write_file(html_file, page)
         say(f"wrote {html_file}")
     with reader_may_leave():
         if fmt is OutputFormat.JSON:

@@ -14,6 +14,7 @@ rendered again is stale. Anything else in the directory is never touched.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -41,11 +42,27 @@ def _inside(relative: str) -> bool:
     return bool(relative) and not pure.is_absolute() and ".." not in pure.parts
 
 
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _has_link(root: Path, directory: Path) -> bool:
+    """Whether a directory between `root` (excluded) and `directory` is a link."""
+    current = directory
+    while current != root and current != current.parent:
+        if current.is_symlink():
+            return True
+        current = current.parent
+    return False
+
+
 class OutputDir:
     """One render run's writes into `root`; `finish()` removes stale files it owns."""
 
     def __init__(self, root: Path):
         self.root = root
+        self.real_root = os.path.realpath(root)
+        self.safe_dirs: set[str] = set()  # directories checked to be real ones inside root
         self.previous = self._read_manifest()
         self.current: dict[str, dict[str, str]] = {}
         self.written = 0
@@ -56,6 +73,8 @@ class OutputDir:
         if self.root.exists() and not self.root.is_dir():
             raise InputError([Problem(Location(str(self.root)), "--out is not a directory")])
         try:
+            if path.is_symlink():
+                raise ValueError("a manifest that is a link is not ours")
             data = json.loads(path.read_text(encoding="utf-8"))
             files = data["files"]
             return {k: {"format": str(v["format"]), "host": str(v["host"])} for k, v in files.items() if _inside(k)}
@@ -65,15 +84,13 @@ class OutputDir:
             raise InputError(
                 [Problem(Location(str(self.root)), f"cannot use --out: {error.strerror or error}")]
             ) from None
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, UnicodeDecodeError):
             # A damaged manifest: forget it rather than guess which files are ours.
             return {}
 
     def write(self, relative: str, text: str, fmt: str, host: str, mode: int = 0o644) -> bool:
         """Write one file if its content changed; True when it was (re)written."""
-        if not _inside(relative):
-            raise InputError([Problem(Location(relative), "output path escapes --out")])
-        path = self.root / relative
+        path = self._target(relative)
         data = text.encode("utf-8")
         self.current[relative] = {"format": fmt, "host": host}
         try:
@@ -89,6 +106,24 @@ class OutputDir:
         self.written += 1
         return True
 
+    def _target(self, relative: str) -> Path:
+        """`root/relative`, refused unless every directory on the way is a real one
+        inside root and the file itself is not a link: a symbolic link planted in --out
+        must not make netcfg write (or delete) anything outside it."""
+        if not _inside(relative):
+            raise InputError([Problem(Location(relative), "output path escapes --out")])
+        path = self.root / relative
+        parent = str(path.parent)
+        if parent not in self.safe_dirs:
+            if not _within(os.path.realpath(parent), self.real_root) or _has_link(self.root, path.parent):
+                raise InputError(
+                    [Problem(Location(parent), "is or passes a symbolic link: netcfg writes only inside --out")]
+                )
+            self.safe_dirs.add(parent)
+        if path.is_symlink():
+            raise InputError([Problem(Location(str(path)), "is a symbolic link: netcfg does not write through it")])
+        return path
+
     def finish(self, covered: Callable[[str, str], bool]) -> WriteReport:
         """Remove files of covered (format, host) pairs not written again; save manifest."""
         removed = 0
@@ -99,8 +134,11 @@ class OutputDir:
             if not covered(entry["format"], entry["host"]):
                 manifest[relative] = entry  # outside this run: still ours, kept
                 continue
-            path = self.root / relative
-            if path.is_file() and not path.is_symlink():
+            try:
+                path = self._target(relative)
+            except InputError:
+                continue  # behind a link now: not ours to delete, wherever it leads
+            if path.is_file():
                 path.unlink()
                 removed += 1
                 self._prune(path.parent)
@@ -111,7 +149,7 @@ class OutputDir:
         except FileNotFoundError:
             old = None
         if old != text:
-            write_atomic(path, text.encode("utf-8"))
+            write_atomic(self._target(MANIFEST), text.encode("utf-8"))
         return WriteReport(self.written, self.unchanged, removed)
 
     def abort(self) -> None:
@@ -121,15 +159,16 @@ class OutputDir:
             return
         manifest = {**self.previous, **self.current}
         text = json.dumps({"version": 1, "files": manifest}, sort_keys=True, indent=1) + "\n"
-        write_atomic(self.root / MANIFEST, text.encode("utf-8"))
+        write_atomic(self._target(MANIFEST), text.encode("utf-8"))
 
     def _prune(self, directory: Path) -> None:
-        """Remove directories emptied by stale-file removal, up to the root."""
-        root = self.root.resolve()
+        """Remove directories emptied by stale-file removal, up to the root (real
+        directories inside it only)."""
         current = directory
-        while current.resolve() != root and root in current.resolve().parents:
+        while str(current) in self.safe_dirs and os.path.realpath(current) != self.real_root:
             try:
                 current.rmdir()
             except OSError:
                 return  # not empty: someone else's files, or more of ours
+            self.safe_dirs.discard(str(current))
             current = current.parent

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-from collections.abc import Callable, Sequence
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.canonical_json import HostJson
 from netcfg.model.host import (
@@ -60,7 +66,45 @@ class PackageLoader(jinja2.BaseLoader):
 MODEL_TYPES: set[type] = {HostConfig, InterfaceConfig, Address, Rule, Route}
 
 
+class UserTemplates(jinja2.FileSystemLoader):
+    """A user's --templates directory: a template that is a link leading outside it, or
+    one too large, is refused (nothing outside the job is read)."""
+
+    def __init__(self, directory: Path):
+        super().__init__(str(directory))
+        self.root = os.path.realpath(directory)
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        real = os.path.realpath(filename)
+        if not real.startswith(self.root.rstrip(os.sep) + os.sep):
+            raise jinja2.TemplateNotFound(f"{template} (a link outside the templates directory)")
+        if len(source) > limits.TEMPLATE_OUTPUT_BYTES:
+            raise jinja2.TemplateNotFound(f"{template} (larger than {limits.TEMPLATE_OUTPUT_BYTES >> 20} MiB)")
+        return source, filename, uptodate
+
+
+class TemplateLimit(Exception):
+    """A template went beyond what a render may cost (limits.TEMPLATE_*)."""
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
+    # `'x' * 10**10` would exhaust memory before any time limit could act: the
+    # operators that multiply sizes are checked before they run.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            bits = max(left.bit_length(), 1) * right if isinstance(left, int) and isinstance(right, int) else 0
+            if bits > 64 * limits.TEMPLATE_SEQUENCE:
+                raise TemplateLimit(f"{left} ** {right} is too large a number")
+            return super().call_binop(context, operator, left, right)
+        for sequence, times in ((left, right), (right, left)):
+            items = len(sequence) if isinstance(sequence, (str, bytes, list, tuple)) else 0
+            if isinstance(times, int) and items * times > limits.TEMPLATE_SEQUENCE:
+                raise TemplateLimit(f"a sequence of {items} items times {times} is too long")
+        return super().call_binop(context, operator, left, right)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in MODEL_TYPES and not attribute.startswith("_"):
             try:
@@ -82,7 +126,7 @@ def environment(templates: Path | None = None) -> Sandbox:
     if templates is not None:
         if not templates.is_dir():
             raise InputError([Problem(Location(str(templates)), "templates directory does not exist")])
-        loaders.append(jinja2.FileSystemLoader(str(templates)))
+        loaders.append(UserTemplates(templates))
     loaders.append(PackageLoader())
     env = Sandbox(
         loader=jinja2.ChoiceLoader(loaders),
@@ -174,14 +218,15 @@ class Templates:
         compiled = self._compiled.get(name)
         if compiled is None:
             compiled = self._compiled[name] = template(self.env, name)
+        # Only a user's own template has a file name (the defaults ship in the package
+        # and have none, "<template>"); it runs bounded in time and output.
+        user = compiled.filename not in (None, "<template>")
         try:
-            return compiled.render(**context)
+            return _bounded(compiled, context) if user else compiled.render(**context)
         except Exception as error:
-            # Only a user's own template (it has a file name; the defaults ship in the
-            # package and have none, "<template>") turns any error into an input error: `{{ 1/0 }}`
-            # there is the user's mistake, in a default template it is netcfg's bug.
-            user = compiled.filename not in (None, "<template>")
-            if not isinstance(error, jinja2.TemplateError) and not user:
+            # Any error of a user's template is an input error: `{{ 1/0 }}` there is the
+            # user's mistake, in a default template it is netcfg's bug.
+            if not isinstance(error, (jinja2.TemplateError, TemplateLimit)) and not user:
                 raise
             # A user's template that misuses the model (StrictUndefined, the sandbox).
             filename = compiled.filename if user and compiled.filename else name
@@ -191,6 +236,43 @@ class Templates:
             else:
                 message = f"template error: {error}"
             raise InputError([Problem(where, message)]) from None
+
+
+def _bounded(compiled: jinja2.Template, context: dict[str, object]) -> str:
+    """Render a user's template within limits.TEMPLATE_SECONDS and TEMPLATE_OUTPUT_BYTES:
+    a chunk at a time, with an alarm for a loop that produces nothing for long."""
+    deadline = time.monotonic() + limits.TEMPLATE_SECONDS
+    parts: list[str] = []
+    size = 0
+    with _alarm(limits.TEMPLATE_SECONDS):
+        for chunk in compiled.generate(**context):
+            size += len(chunk)
+            if size > limits.TEMPLATE_OUTPUT_BYTES:
+                raise TemplateLimit(f"the output is larger than {limits.TEMPLATE_OUTPUT_BYTES >> 20} MiB")
+            if time.monotonic() > deadline:
+                raise TemplateLimit(f"rendering took longer than {limits.TEMPLATE_SECONDS:g} s")
+            parts.append(chunk)
+    return "".join(parts)
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """SIGALRM after `seconds` raises TemplateLimit in the render (main thread only:
+    elsewhere the per-chunk checks of _bounded are the limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise TemplateLimit(f"rendering took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _template_line(error: BaseException, filename: str) -> int:

@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError, Location, Problem, quote
 
 APPROVALS_DIR = "approvals"
 _KEYS = ("digest", "by", "reason")
@@ -93,7 +93,7 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
     found_problem = False
     for key in data:
         if key not in _KEYS:
-            problems.append(Problem(at(key, value=False), f"unknown key {key!r}", "expected digest, by, reason"))
+            problems.append(Problem(at(key, value=False), f"unknown key {quote(key)}", "expected digest, by, reason"))
             found_problem = True
     values: dict[str, str] = {}
     for key in _KEYS:

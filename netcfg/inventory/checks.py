@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from netaddr import IPNetwork
 
 from netcfg.designs import get_design
-from netcfg.errors import Location, Problem
+from netcfg.errors import Location, Problem, quote
 from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Network
+from netcfg.names import IPV6_FILE_SUFFIX
 
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
 
@@ -101,6 +102,55 @@ def networks_disjoint(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
                 widest = network
 
 
+# Ranges no interface can hold a usable unicast address of (RFC 6890): a network
+# overlapping one can never be applied.
+UNUSABLE = tuple(
+    (IPNetwork(prefix), what)
+    for prefix, what in (
+        ("0.0.0.0/8", "'this network' (unspecified)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved (and broadcast)"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::ffff:0:0/96", "IPv4-mapped"),
+        ("fe80::/10", "link-local"),
+        ("ff00::/8", "multicast"),
+    )
+)
+
+
+def networks_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    for network in inventory.networks:
+        for unusable, what in UNUSABLE:
+            if unusable.version == network.family and (
+                network.prefix.first <= unusable.last and unusable.first <= network.prefix.last
+            ):
+                yield Problem(
+                    network.location,
+                    f"network {network.cidr} overlaps {unusable.cidr}, the {what} range: no interface can use it",
+                )
+                break
+
+
+def gateways_not_own(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    """A machine's default route cannot point at the machine itself (the kernel refuses
+    an IPv6 gateway that is a local address; an IPv4 one would loop)."""
+    design = get_design(inventory.policy.design)
+    for machine in inventory.machines.values():
+        own = set(machine.addresses)
+        for family in (4, 6):
+            for network, location in design.gateway_networks(inventory, machine, family):
+                if network.gateway is not None and network.gateway in own:
+                    yield Problem(
+                        location,
+                        f"machine '{machine.name}' has address {network.gateway}, the gateway of its network"
+                        f" {network.cidr}: its default route would point at itself",
+                        "routers hold the gateways; give the machine another address",
+                    )
+
+
 def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     for network in inventory.networks:
         gateway = network.gateway
@@ -171,6 +221,19 @@ def interface_names_unique(inventory: Inventory, _: set[str]) -> Iterator[Proble
                 seen[iface.name] = iface.segment
 
 
+def file_names_distinct(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    """No machine's output file may be another machine's (see names.IPV6_FILE_SUFFIX)."""
+    for machine in inventory.machines.values():
+        other = machine.name.removesuffix(IPV6_FILE_SUFFIX)
+        if other != machine.name and other in inventory.machines:
+            yield Problem(
+                machine.location,
+                f"machine '{machine.name}' would write iproute2/{machine.name}.batch, which is the IPv6 file"
+                f" of machine '{other}' ({other}{IPV6_FILE_SUFFIX}.batch)",
+                "rename one of them",
+            )
+
+
 def addresses_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     seen: dict[object, tuple[str, Location]] = {}
     for machine in sorted(inventory.machines.values(), key=lambda m: m.location):
@@ -196,7 +259,7 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
         where = _value_location(skipped, ("host", vm.name), vm.location)
         if host is None:
             if vm.host not in skipped:
-                yield Problem(where, f"VM '{vm.name}' runs on unknown host '{vm.host}'")
+                yield Problem(where, f"VM '{vm.name}' runs on unknown host {quote(vm.host)}")
         elif host.kind is not Kind.KVM_HOST:
             yield Problem(
                 where,
@@ -234,12 +297,15 @@ CHECKS: tuple[Check, ...] = (
     segments_distinct,
     networks_known_segment,
     networks_disjoint,
+    networks_usable,
     gateways_usable,
     addresses_in_networks,
     interface_names_unique,
+    file_names_distinct,
     addresses_unique,
     vms_on_kvm_hosts,
     gateways_for_defaults,
+    gateways_not_own,
 )
 
 
@@ -264,7 +330,7 @@ def _is_network_or_broadcast(network: Network, address) -> bool:
 
 def _unknown_segment(location: Location, what: str, segment: str, inventory: Inventory) -> Problem:
     known = ", ".join(inventory.segments) or "none defined"
-    return Problem(location, f"{what} is on unknown segment '{segment}'", f"known segments: {known}")
+    return Problem(location, f"{what} is on unknown segment {quote(segment)}", f"known segments: {known}")
 
 
 def _where_else(inventory: Inventory, address) -> str:

@@ -20,13 +20,16 @@ from typing import Any
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg import limits
+from netcfg.errors import InputError, Location, Problem, quote
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR  # read by the seatbelt, not as inventory
 from netcfg.inventory.checks import check_inventory
+from netcfg.inventory.disk import read_texts, yaml_files
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import (
     Interface,
@@ -68,28 +71,16 @@ def inventory_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise InputError([Problem(Location(str(path)), "no such inventory file or directory")])
-    files = []
-    for candidate in path.rglob("*"):
-        relative = candidate.relative_to(path).parts
-        if relative[0] == APPROVALS_DIR or any(p.startswith(".") for p in relative):
-            continue
-        if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-            files.append(candidate)
+    files = yaml_files(path, skip=(APPROVALS_DIR,))
     if not files:
         raise InputError([Problem(Location(str(path)), "no inventory files (*.yaml, *.yml) found")])
-    return sorted(files)
+    return files
 
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate the inventory at `path`; raises InputError with every problem."""
     path = Path(path)
-    texts = {}
-    for file in inventory_files(path):
-        try:
-            texts[str(file)] = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError([Problem(Location(str(file)), f"cannot read: {error}")]) from None
-    return load_inventory_texts(texts, source=str(path))
+    return load_inventory_texts(read_texts(inventory_files(path)), source=str(path))
 
 
 def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventory:
@@ -153,6 +144,9 @@ class _Reader:
 
     def read_file(self, name: str, text: str) -> None:
         self.file = name
+        if too_deep(text):
+            self.problem(Location(name), f"YAML nesting deeper than {limits.NESTING} levels: not read")
+            return
         try:
             root = _yaml().compose(text)
         except MarkedYAMLError as error:
@@ -220,7 +214,7 @@ class _Reader:
             key = key_node.value
             if key in entries:
                 first = _loc(self.file, entries[key][0])
-                self.problem(key_node, f"duplicate key '{key}' in {what} (first at {first})")
+                self.problem(key_node, f"duplicate key {quote(key)} in {what} (first at {first})")
                 continue
             entries[key] = (key_node, value_node)
         return entries
@@ -234,7 +228,7 @@ class _Reader:
     def unknown_key(self, node: Node, key: str, allowed: tuple[str, ...], where: str) -> None:
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(allowed)
-        self.problem(node, f"unknown key '{key}' in {where}", hint)
+        self.problem(node, f"unknown key {quote(key)} in {where}", hint)
 
     def fields(
         self,
@@ -267,7 +261,7 @@ class _Reader:
                 ok = False
         for key, (_, required) in schema.items():
             if required and key not in entries:
-                self.problem(node, f"missing key '{key}' in {what}")
+                self.problem(node, f"missing key {quote(key)} in {what}")
                 ok = False
         return values, ok
 
@@ -288,7 +282,10 @@ class _Reader:
     def integer(self, node: Node, minimum: int | None = None, maximum: int | None = None) -> int:
         raw = self.scalar(node, "an integer")
         if not _plain(node) or not re.fullmatch(r"[-+]?[0-9]+", raw):
-            self.problem(node, f"expected an integer, got '{raw}'")
+            self.problem(node, f"expected an integer, got {quote(raw)}")
+            raise _Invalid
+        if len(raw.lstrip("+-")) > limits.DIGITS:
+            self.problem(node, f"an integer of more than {limits.DIGITS} digits: {quote(raw)}")
             raise _Invalid
         value = int(raw)
         self._in_range(node, value, minimum, maximum)
@@ -297,13 +294,13 @@ class _Reader:
     def number(self, node: Node, minimum: float | None = None, maximum: float | None = None) -> float:
         raw = self.scalar(node, "a number")
         try:
-            if not _plain(node):
+            if not _plain(node) or len(raw) > 2 * limits.DIGITS:
                 raise ValueError
             value = float(raw)
             if value != value or value in (float("inf"), float("-inf")):
                 raise ValueError
         except ValueError:
-            self.problem(node, f"expected a number, got '{raw}'")
+            self.problem(node, f"expected a number, got {quote(raw)}")
             raise _Invalid from None
         self._in_range(node, value, minimum, maximum)
         return int(value) if value.is_integer() else value
@@ -322,7 +319,7 @@ class _Reader:
             return True
         if _plain(node) and raw in ("false", "False", "FALSE"):
             return False
-        self.problem(node, f"expected true or false, got '{raw}'")
+        self.problem(node, f"expected true or false, got {quote(raw)}")
         raise _Invalid
 
     def choice(self, node: Node, options: tuple[str, ...]) -> str:
@@ -330,7 +327,7 @@ class _Reader:
         if raw not in options:
             close = difflib.get_close_matches(raw, options, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "one of " + ", ".join(options)
-            self.problem(node, f"'{raw}' is not a valid value", hint)
+            self.problem(node, f"{quote(raw)} is not a valid value", hint)
             raise _Invalid
         return raw
 
@@ -339,14 +336,14 @@ class _Reader:
         if "/" in raw:
             self.problem(
                 node,
-                f"address '{raw}' has a prefix length",
-                f"write '{raw.split('/')[0]}': the length comes from its network",
+                f"address {quote(raw)} has a prefix length",
+                f"write {quote(raw.split('/')[0])}: the length comes from its network",
             )
             raise _Invalid
         try:
             return IPAddress(raw, flags=_INET_PTON)
         except (AddrFormatError, ValueError):
-            self.problem(node, f"'{raw}' is not a valid IPv4 or IPv6 address")
+            self.problem(node, f"{quote(raw)} is not a valid IPv4 or IPv6 address")
             raise _Invalid from None
 
     def prefix(self, node: Node) -> IPNetwork:
@@ -357,7 +354,7 @@ class _Reader:
             IPAddress(raw.split("/", 1)[0], flags=_INET_PTON)
             network = IPNetwork(raw)
         except (AddrFormatError, ValueError):
-            self.problem(node, f"'{raw}' is not a valid prefix", "write it as address/length")
+            self.problem(node, f"{quote(raw)} is not a valid prefix", "write it as address/length")
             raise _Invalid from None
         if network.ip != network.network:
             self.problem(
@@ -373,7 +370,7 @@ class _Reader:
         if not MACHINE_NAME.fullmatch(raw):
             self.problem(
                 node,
-                f"{what} name '{raw}' is not safe as a file name",
+                f"{what} name {quote(raw)} is not safe as a file name",
                 "use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters",
             )
             raise _Invalid
@@ -396,14 +393,14 @@ class _Reader:
         for name, (key_node, value) in entries.items():
             try:
                 self.name(key_node, "segment")
-                f = self.fields(value, f"segment '{name}'", SEGMENT)
+                f = self.fields(value, f"segment {quote(name)}", SEGMENT)
             except _Invalid:
                 self.skipped.add(name)
                 continue
             location = _loc(self.file, key_node)
             if name in self.segments:
                 first = self.segments[name].location
-                self.problem(location, f"segment '{name}' defined twice (first at {first})")
+                self.problem(location, f"segment {quote(name)} defined twice (first at {first})")
                 continue
             self.segments[name] = Segment(name, f["table"], f["priority"], f.get("description", ""), location)
 
@@ -460,7 +457,7 @@ class _Reader:
             location = _loc(self.file, key_node)
             if name in self.machines:
                 first = self.machines[name].location
-                self.problem(location, f"machine '{name}' defined twice (first at {first})")
+                self.problem(location, f"machine {quote(name)} defined twice (first at {first})")
                 continue
             try:
                 self.name(key_node, "machine")
@@ -471,7 +468,7 @@ class _Reader:
             self.machines[name] = machine
 
     def read_machine(self, name: str, location: Location, node: Node) -> Machine:
-        what = f"machine '{name}'"
+        what = f"machine {quote(name)}"
         # Read on past a bad key: the interfaces and the other keys may have problems
         # of their own, and the user should see them all at once.
         f, ok = self.some_fields(node, what, MACHINE)
@@ -481,13 +478,13 @@ class _Reader:
                 owners = " or ".join(str(k) for k in kinds)
                 self.problem(
                     _key_node(node, key) or node,
-                    f"key '{key}' does not apply to a {kind}",
+                    f"key {quote(key)} does not apply to a {kind}",
                     f"only to a {owners}",
                 )
                 ok = False
         for key in REQUIRED_BY_KIND.get(kind, ()) if kind is not None else ():
             if key not in f and _key_node(node, key) is None:  # present but bad: reported
-                self.problem(node, f"missing key '{key}' in {what} (required for a {kind})")
+                self.problem(node, f"missing key {quote(key)} in {what} (required for a {kind})")
                 ok = False
         interfaces = self.read_interfaces(kind, what, f["interfaces"]) if "interfaces" in f else None
         if not ok or interfaces is None or kind is None:
@@ -540,7 +537,7 @@ class _Reader:
                 where = _key_node(value, "name") or key_node
                 self.problem(
                     where,
-                    f"interface name '{name}' is not a valid Linux interface name",
+                    f"interface name {quote(name)} is not a valid Linux interface name",
                     "at most 15 letters, digits, '.', '_' or '-', starting with a letter or"
                     " digit; set name: to override",
                 )
@@ -678,6 +675,50 @@ REQUIRED_BY_KIND: Mapping[Kind, tuple[str, ...]] = {
 }
 
 
+# Quoted scalars on one line, and comments: they may hold brackets that nest nothing.
+# A quote opens a scalar only where a scalar can start (after a space, a flow
+# indicator or ':'); the lookbehinds follow the first character so the scan is fast.
+_QUOTED_OR_COMMENT = re.compile(r'"(?<=[\s\[{,:?-]")[^"\\\n]*"|\'(?<=[\s\[{,:?-]\')[^\'\n]*\'|#(?<=\s#)[^\n]*')
+# Every printable ASCII character but the brackets: deleted to leave the brackets.
+_KEEP_BRACKETS = {c: None for c in range(32, 127) if chr(c) not in "[]{}"} | {ord("\t"): None, ord("\r"): None}
+_NOT_BRACKET = re.compile(r"[^\[\]{}\n]+")
+_PAIR = re.compile(r"\[\]|\{\}")
+
+
+def too_deep(text: str) -> bool:
+    """Whether a YAML text nests collections deeper than limits.NESTING. The C
+    composer recurses per level and crashes the process past some 20,000 levels, so
+    this runs first. The usual file is decided at C speed: with quoted scalars and
+    comments set aside, every flow collection closes on the line it opens on (each
+    pass removes one level of empty bracket pairs). Anything else (a collection over
+    several lines, quotes that span lines, deep indentation, "- - -") is measured
+    exactly with the parser's events, which nest no call stack."""
+    if " " * limits.NESTING not in text and "- - " not in text:
+        stripped = _QUOTED_OR_COMMENT.sub("", text)
+        if "'" not in stripped and '"' not in stripped:
+            brackets = stripped.translate(_KEEP_BRACKETS)
+            if not brackets.isascii():
+                brackets = _NOT_BRACKET.sub("", brackets)
+            for _ in range(limits.NESTING):
+                brackets, removed = _PAIR.subn("", brackets)
+                if not removed:
+                    break
+            if not brackets.strip("\n"):
+                return False
+    depth = 0
+    try:
+        for event in _yaml().parse(text):
+            if isinstance(event, (SequenceStartEvent, MappingStartEvent)):
+                depth += 1
+                if depth > limits.NESTING:
+                    return True
+            elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
+                depth -= 1
+    except YAMLError:
+        return False  # composing reports the syntax error with its location
+    return False
+
+
 def _plain(node: Node) -> bool:
     # The C composer reports a plain scalar's style as '', the pure one as None.
     return not getattr(node, "style", None)
@@ -698,8 +739,8 @@ def _shape(node: Node) -> str:
         return "a list"
     if _plain(node) and node.value in NULLS:
         return "an empty value"
-    return f"'{node.value}'"
+    return f"{quote(node.value)}"
 
 
 def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return str(int(value)) if isinstance(value, int) or value.is_integer() else f"{value:g}"

@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
+from netcfg.inventory.disk import YAML_SUFFIXES, yaml_files
+from netcfg.inventory.disk import read_texts as read_files
 from netcfg.inventory.load import load_inventory, load_inventory_texts
 from netcfg.model.inventory import Inventory
-
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ def _rev_parse(revision: str, cwd: Path) -> str | None:
     return done.stdout.decode().strip() or None
 
 
-def read_texts(source: Source) -> dict[str, str]:
+def revision_texts(source: Source) -> dict[str, str]:
     """Every YAML file of the inventory at `source.revision`, keyed by its path relative
     to the inventory directory (approvals/ included: callers split them off)."""
     assert source.commit is not None
@@ -120,42 +121,77 @@ def read_texts(source: Source) -> dict[str, str]:
     listing = _git(["ls-tree", "-r", "-z", "--full-name", source.commit, "--", source.inventory_dir], source.cwd)
     if listing.returncode != 0:
         raise InputError([Problem(Location(source.label), f"git ls-tree failed: {listing.stderr.decode().strip()}")])
-    entries: list[tuple[str, str]] = []  # (blob id, path relative to the inventory dir)
     top = _git(["rev-parse", "--show-prefix"], source.cwd).stdout.decode().strip()
     full = os.path.normpath(os.path.join(top, source.inventory_dir)).replace(os.sep, "/")
     prefix = "" if full == "." else full.rstrip("/") + "/"
+    blobs: dict[str, str] = {}  # path from the top -> blob id, of regular files
+    links: dict[str, str] = {}  # path from the top -> blob id of the link's target text
     for record in listing.stdout.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
         mode, kind, oid = meta.decode().split()
         path = raw_path.decode("utf-8", errors="surrogateescape")
-        # Only regular files: symlinks (120000) and submodules (commit) are not inventory.
-        if kind != "blob" or mode == "120000" or not path.endswith(YAML_SUFFIXES):
+        relative = path[len(prefix) :] if path.startswith(prefix) else ""
+        # Submodules are not inventory; hidden entries are skipped as on disk.
+        if kind != "blob" or any(part.startswith(".") for part in relative.split("/")):
             continue
+        (links if mode == "120000" else blobs)[path] = oid
+    problems: list[Problem] = []
+    entries: list[tuple[str, str]] = []  # (blob id, path relative to the inventory dir)
+    link_targets = dict(zip(links, _cat_blobs(list(links.values()), source.cwd, source), strict=True)) if links else {}
+    for path in sorted({*blobs, *links}):
+        if not path.endswith(YAML_SUFFIXES):
+            continue
+        blob = blobs.get(path)
+        if path in links:
+            # A link is followed inside the inventory only, as on disk.
+            target = os.path.normpath(os.path.join(os.path.dirname(path), link_targets[path])).replace(os.sep, "/")
+            blob = blobs.get(target) if (target + "/").startswith(prefix) or target == full else None
+            if blob is None:
+                where = Location(f"{source.revision}:{path}")
+                problems.append(Problem(where, "is a symbolic link to a path outside the inventory: not read"))
+                continue
         # A single-file inventory is the file itself: "" (shown as just REV:file).
         relative = path[len(prefix) :] if path.startswith(prefix) else "" if path == full else path
-        entries.append((oid, relative))
+        entries.append((str(blob), relative))
+    if problems:
+        raise InputError(problems)
     if not entries:
         raise InputError(
             [Problem(Location(source.label), f"no YAML files under {source.inventory_dir!r} at {source.revision}")]
         )
-    return dict(zip((p for _, p in entries), _cat_blobs([o for o, _ in entries], source.cwd), strict=True))
+    texts = _cat_blobs([o for o, _ in entries], source.cwd, source, [p for _, p in entries])
+    return dict(zip((p for _, p in entries), texts, strict=True))
 
 
-def _cat_blobs(oids: list[str], cwd: Path) -> list[str]:
-    """The contents of many blobs in one `git cat-file --batch` call."""
+def _cat_blobs(oids: list[str], cwd: Path, source: Source, names: list[str] | None = None) -> list[str]:
+    """The UTF-8 contents of many blobs in one `git cat-file --batch` call; a blob too
+    large or not UTF-8 is an input error naming it (`names`, relative paths)."""
     done = _git(["cat-file", "--batch"], cwd, stdin="".join(f"{o}\n" for o in oids).encode())
     if done.returncode != 0:
         raise InputError(f"git cat-file failed: {done.stderr.decode().strip()}")
     data, pos, texts = done.stdout, 0, []
-    for _ in oids:
+    problems = []
+    for n, _ in enumerate(oids):
         header_end = data.index(b"\n", pos)
         _oid, _kind, size = data[pos:header_end].decode().split()
         start = header_end + 1
         end = start + int(size)
-        texts.append(data[start:end].decode("utf-8", errors="replace"))
+        where = Location(f"{source.label}/{names[n]}" if names and names[n] else source.label)
+        try:
+            if end - start > limits.YAML_FILE_BYTES:
+                raise ValueError(f"is larger than {limits.YAML_FILE_BYTES >> 20} MiB: not read")
+            texts.append(data[start:end].decode("utf-8"))
+        except UnicodeDecodeError as error:
+            problems.append(Problem(where, f"is not UTF-8 text (byte {error.start}): {error.reason}"))
+            texts.append("")
+        except ValueError as error:
+            problems.append(Problem(where, str(error)))
+            texts.append("")
         pos = end + 1  # the newline git prints after every object
+    if problems:
+        raise InputError(problems)
     return texts
 
 
@@ -164,11 +200,8 @@ def disk_texts(root: Path, subdir: str) -> Mapping[str, str]:
     folder = root / subdir
     if not folder.is_dir():
         return {}
-    return {
-        str(p.relative_to(root)): p.read_text(encoding="utf-8", errors="replace")
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.name.endswith(YAML_SUFFIXES)
-    }
+    texts = read_files(yaml_files(folder))
+    return {str(Path(p).relative_to(root)): text for p, text in texts.items()}
 
 
 def load_source(source: Source, from_git: bool = False) -> tuple[Inventory, tuple[Approval, ...]]:
@@ -182,7 +215,7 @@ def load_source(source: Source, from_git: bool = False) -> tuple[Inventory, tupl
             origins = worktree_origins(source.path, texts) if from_git else {}
             return inventory, parse_approvals(texts, str(source.path), origins)
         return inventory, ()
-    texts = read_texts(source)
+    texts = revision_texts(source)
     prefix = APPROVALS_DIR + "/"
     approval_texts = {p: t for p, t in texts.items() if p.startswith(prefix) and "/" not in p[len(prefix) :]}
     # Keys name the file as git shows it ("origin/main:inventory/networks.yaml"), so

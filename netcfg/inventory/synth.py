@@ -22,8 +22,8 @@ from random import Random
 
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.errors import InputError
-from netcfg.files import write_atomic
+from netcfg.errors import InputError, Location, Problem
+from netcfg.files import write_file
 
 MIN_MACHINES = 10
 MIN_NETWORKS = 4
@@ -152,6 +152,13 @@ def write_synth(out_dir: str | Path, machines: int, networks: int, seed: int) ->
     YAML); a directory it wrote before is replaced, stale files included."""
     texts = synth_texts(machines, networks, seed)
     out = Path(out_dir)
+    try:
+        return _write(out, texts)
+    except OSError as error:
+        raise InputError([Problem(Location(str(out)), f"cannot write: {error.strerror or error}")]) from None
+
+
+def _write(out: Path, texts: dict[str, str]) -> list[Path]:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a directory")
     previous: list[str] = []
@@ -170,9 +177,9 @@ def write_synth(out_dir: str | Path, machines: int, networks: int, seed: int) ->
     for rel, text in texts.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
+        write_file(path, text)
         written.append(path)
-    write_atomic(out / MARKER, "".join(f"{rel}\n" for rel in texts))
+    write_file(out / MARKER, "".join(f"{rel}\n" for rel in texts))
     return written
 
 

@@ -26,14 +26,16 @@ import re
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
+from netcfg import limits
 from netcfg.designs import render
-from netcfg.errors import InputError
-from netcfg.files import write_atomic
+from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.files import read_json, write_file
 from netcfg.kernel.apply import apply_host
 from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
@@ -64,8 +66,7 @@ class LabState:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @staticmethod
-    def from_json(text: str) -> LabState:
-        data = json.loads(text)
+    def from_json(data: Any) -> LabState:
         return LabState(
             name=data["name"],
             inventory=data["inventory"],
@@ -88,15 +89,31 @@ def state_path(name: str, state_dir: str) -> str:
 
 
 def write_state(state: LabState, state_dir: str) -> None:
-    write_atomic(state_path(state.name, state_dir), state.to_json())
+    write_file(state_path(state.name, state_dir), state.to_json())
 
 
 def read_state(name: str, state_dir: str) -> LabState | None:
-    try:
-        with open(state_path(name, state_dir)) as handle:
-            return LabState.from_json(handle.read())
-    except FileNotFoundError:
+    """The lab's state, None when it is not up; a damaged state file is an input error
+    saying how to recover, never a crash."""
+    path = state_path(name, state_dir)
+    if not os.path.exists(path):
         return None
+    data = read_json(path, "lab state file", limits.STATE_FILE_BYTES)
+    try:
+        state = LabState.from_json(data)
+        if state.name != name or not all(isinstance(v, str) for v in (*state.namespaces, *state.machines.values())):
+            raise ValueError("names of another lab or not text")
+        return state
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InputError(
+            [
+                Problem(
+                    Location(path),
+                    f"the lab state file is damaged ({quote(error)}): which namespaces are the lab's is unknown",
+                    f"remove the lab's namespaces ({name}-sw, {name}-m-*) with `ip netns del`, then this file",
+                )
+            ]
+        ) from None
 
 
 def select(inventory: Inventory, hosts: str | None) -> list[str]:

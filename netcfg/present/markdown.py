@@ -7,6 +7,8 @@ over 65,536 characters, so the folded list is capped and points at the JSON repo
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 
 from netcfg.impact.model import ChangeClass, Decision, HostState, Impact, TouchedHost
@@ -24,9 +26,28 @@ _TITLE = {
 }
 
 
+# Characters that start Markdown formatting; `<` and `&` (HTML) are escaped as entities.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~#])")
+_BACKTICKS = re.compile(r"`+")
+
+
 def _cell(text: object) -> str:
-    # A table cell must not contain a pipe or a newline.
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Inventory text as Markdown text: one line, nothing in it formats, links or
+    breaks out of a table or a code fence (a service named `</details>` is just text)."""
+    one_line = " ".join(str(text).split())
+    return _MARKDOWN.sub(r"\\\1", html.escape(one_line, quote=False))
+
+
+def _code(text: object) -> str:
+    """Inventory text as an inline code span, fenced by more backticks than it holds."""
+    value = " ".join(str(text).split())
+    fence = "`" * (1 + max((len(run) for run in _BACKTICKS.findall(value)), default=0))
+    return f"{fence} {value} {fence}" if "`" in value else f"`{value}`"
+
+
+def _fence(lines: list[str]) -> str:
+    """A fence for a code block holding `lines`: longer than any backtick run in them."""
+    return "`" * max(3, 1 + max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0))
 
 
 def _pct(fraction: float) -> str:
@@ -49,7 +70,7 @@ def _host_rows(hosts: Iterable[TouchedHost]) -> list[str]:
         evacuate = ", ".join(h.evacuate[:5]) + (f" (+{len(h.evacuate) - 5})" if len(h.evacuate) > 5 else "")
         state = f" ({h.diff.state})" if h.diff.state is not HostState.CHANGED else ""
         rows.append(
-            f"| `{_cell(h.diff.name)}`{state} | {h.diff.kind} | {h.change} | {_cell(', '.join(h.diff.segments))} "
+            f"| {_code(h.diff.name)}{state} | {h.diff.kind} | {h.change} | {_cell(', '.join(h.diff.segments))} "
             f"| {_cell(causes)} | +{len(h.diff.added)} −{len(h.diff.removed)} | {_cell(evacuate)} |"
         )
     return rows
@@ -75,13 +96,13 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
         touches = impact.touched_by_change()
         lines += ["", "**Inventory changes**", ""]
         for c in impact.changes[:50]:
-            where = f" (`{c.where}`)" if c.where else ""
+            where = f" ({_code(c.where)})" if c.where else ""
             lines.append(f"- {_cell(c.text)}{where}: {_plural(touches.get(c.text, 0), 'machine')} touched")
         if len(impact.changes) > 50:
             lines.append(f"- … and {len(impact.changes) - 50} more (JSON report)")
     groups = [(s, c) for s, c in impact.segments if c.touched] + [(k, c) for k, c in impact.kinds if c.touched]
     if groups:
-        lines += ["", "| touched | " + " | ".join(name for name, _ in groups) + " |"]
+        lines += ["", "| touched | " + " | ".join(_cell(name) for name, _ in groups) + " |"]
         lines.append("|---|" + "---|" * len(groups))
         lines.append("| machines | " + " | ".join(f"{c.touched} / {c.machines}" for _, c in groups) + " |")
     hosts = impact.hosts
@@ -113,14 +134,15 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
 
 def invalid_summary(errors: Iterable[str], title: str = "netcfg check") -> str:
     errors = list(errors)
+    shown = [*errors[:MAX_ERRORS], *([f"… and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else [])]
+    fence = _fence(shown)
     lines = [
         f"### {title}: {_TITLE[Decision.INVALID]}",
         "",
         f"The inventory does not load ({_plural(len(errors), 'problem')}); nothing was analysed.",
         "",
-        "```",
-        *errors[:MAX_ERRORS],
-        *([f"… and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else []),
-        "```",
+        fence,
+        *shown,
+        fence,
     ]
     return "\n".join(lines) + "\n"

@@ -150,7 +150,7 @@ def plan_from_dict(data: Any, source: str = "<plan>") -> Plan:
         )
         makespan = float(data.get("makespan_s", 0.0))
         lower = float(data.get("lower_bound_s", 0.0))
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise InputError(
             [Problem(where, f"not a plan file: bad or missing {error}", "expected keys waves, migrations, maintenance")]
         ) from None

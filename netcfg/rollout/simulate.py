@@ -141,7 +141,7 @@ def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, 
             {"host": str(m["host"]), "start": float(m["start_s"]), "end": float(m["end_s"])}
             for m in plan["maintenance"]
         ]
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise InputError(
             [
                 Problem(

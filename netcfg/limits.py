@@ -1,0 +1,14 @@
+"""How much of anything netcfg reads: every reader refuses more with an input error
+(exit 2) instead of running out of memory, stack or time. Generous for real fleets (a
+1,000,000-machine inventory stays within them), small enough for a 2-core CI runner."""
+
+from __future__ import annotations
+
+YAML_FILE_BYTES = 64 << 20  # one inventory or approval file
+NESTING = 100  # YAML and JSON: an inventory needs 6 levels, a plan or report 4
+DIGITS = 20  # an integer in YAML: 2^64 has 20 digits
+JSON_FILE_BYTES = 256 << 20  # a plan or an impact report of a 1,000,000-machine fleet
+STATE_FILE_BYTES = 16 << 20  # a lab's state file
+TEMPLATE_OUTPUT_BYTES = 16 << 20  # one rendered file of a user's template
+TEMPLATE_SECONDS = 10.0  # one render of a user's template
+TEMPLATE_SEQUENCE = 1 << 20  # items or characters a template may build with * or **

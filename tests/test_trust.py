@@ -1,0 +1,368 @@
+"""Regression tests of the trust boundaries (DESIGN.md "Trust boundaries"), one per class
+of hole an adversarial pass found: reading beyond the inventory, writing beyond the
+job, output that breaks out of its format, input that crashed instead of exit 2, and
+inventories that validate but can never be applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netcfg import limits
+from netcfg.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+BEFORE = EXAMPLES / "add-public-network" / "before"
+AFTER = EXAMPLES / "add-public-network" / "after"
+NETCFG = Path(sys.executable).parent / "netcfg"
+
+
+@pytest.fixture
+def inventory(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "inventory", tmp_path / "inventory")
+    return tmp_path / "inventory"
+
+
+def errors(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "Traceback" not in err, err
+    return err
+
+
+# --- reading: nothing outside the inventory, nothing unreadable skipped -----------------
+
+
+def test_a_symlink_out_of_the_inventory_is_refused_and_its_content_never_shown(inventory, tmp_path, capsys):
+    secret = tmp_path / "token"
+    secret.write_text("machines: {ghp_SECRETTOKEN: {kind: vm}}\n")
+    (inventory / "stolen.yaml").symlink_to(secret)
+    assert main(["validate", str(inventory)]) == 2
+    err = errors(capsys)
+    assert f"{inventory}/stolen.yaml: error: is a symbolic link to a path outside the inventory" in err
+    md, report = tmp_path / "s.md", tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "check",
+                "--base",
+                str(inventory),
+                "--inventory",
+                str(inventory),
+                "--report-md",
+                str(md),
+                "--report-json",
+                str(report),
+            ]
+        )
+        == 2
+    )
+    assert "SECRETTOKEN" not in md.read_text() + report.read_text() + errors(capsys)
+
+
+def test_a_symlink_inside_the_inventory_is_read(inventory, capsys):
+    (inventory / "machines").rename(inventory.parent / "elsewhere")
+    (inventory / "more").mkdir()
+    shutil.move(str(inventory.parent / "elsewhere"), str(inventory / "more" / "machines"))
+    (inventory / "machines").symlink_to(inventory / "more" / "machines")
+    assert main(["validate", str(inventory)]) == 0, errors(capsys)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or os.geteuid() != 0, reason="needs root and setpriv")
+def test_an_unreadable_directory_is_an_error_not_zero_machines(inventory, tmp_path):
+    (inventory / "machines").chmod(0)
+    try:
+        # Root reads anything: drop the capabilities that let it ignore permissions.
+        done = subprocess.run(
+            ["setpriv", "--bounding-set=-dac_override,-dac_read_search", str(NETCFG), "validate", str(inventory)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+    finally:
+        (inventory / "machines").chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert f"{inventory}/machines: error: cannot read the directory: Permission denied" in done.stderr
+
+
+def test_a_socket_named_like_yaml_is_an_error(inventory, capsys):
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(inventory / "odd.yaml"))
+        assert main(["validate", str(inventory)]) == 2
+    assert "odd.yaml: error: is not a regular file" in errors(capsys)
+
+
+def test_error_messages_quote_a_short_escaped_excerpt(tmp_path, capsys):
+    (tmp_path / "inv.yaml").write_text('segments:\n  fe: {table: "' + "x\\u001b[31m" * 500 + '", priority: 20}\n')
+    assert main(["validate", str(tmp_path / "inv.yaml")]) == 2
+    err = errors(capsys)
+    assert "\x1b" not in err and "x\\x1b[31m" in err and "…" in err
+    assert max(len(line) for line in err.splitlines()) < 200
+
+
+# --- writing: only inside the job, devices in place --------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a device node")
+def test_a_report_to_a_device_leaves_the_device_alone(tmp_path):
+    # A null device of our own (what /dev/null is), so a regression cannot break the
+    # machine's own /dev/null.
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    assert (
+        main(
+            [
+                "check",
+                "--base",
+                str(BEFORE),
+                "--inventory",
+                str(AFTER),
+                "--report-json",
+                str(device),
+                "--report-md",
+                str(device),
+            ]
+        )
+        == 3
+    )
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+def test_a_report_to_a_fifo_is_written_into_it(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    assert (
+        main(
+            [
+                "check",
+                "--base",
+                str(BEFORE),
+                "--inventory",
+                str(AFTER),
+                "--report-json",
+                str(fifo),
+                "--report-md",
+                str(tmp_path / "s.md"),
+            ]
+        )
+        == 3
+    )
+    assert json.loads(reader.communicate(timeout=30)[0])["decision"] == "block"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_report_through_a_link_replaces_the_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "reports" / "r.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    (tmp_path / "r.json").symlink_to(target)
+    assert (
+        main(
+            [
+                "check",
+                "--base",
+                str(BEFORE),
+                "--inventory",
+                str(AFTER),
+                "--report-json",
+                str(tmp_path / "r.json"),
+                "--report-md",
+                str(tmp_path / "s.md"),
+            ]
+        )
+        == 3
+    )
+    assert (tmp_path / "r.json").is_symlink() and json.loads(target.read_text())["decision"] == "block"
+
+
+SMALL = """\
+segments:
+  fe: {table: 2, priority: 20}
+networks:
+  - {prefix: 192.0.2.0/24, segment: fe, gateway: 192.0.2.1}
+machines:
+  rt1: {kind: router, interfaces: {fe: {addresses: [192.0.2.1]}}}
+  web01: {kind: physical, interfaces: {fe: {addresses: [192.0.2.10]}}}
+  web02: {kind: physical, interfaces: {fe: {addresses: [192.0.2.11]}}}
+"""
+
+
+def small(tmp_path: Path, text: str = SMALL, name: str = "inv.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_render_never_writes_or_deletes_through_a_link_in_out(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["render", str(small(tmp_path)), "--out", str(out), "-f", "json"]) == 0
+    # The json/ directory becomes a link to someone else's files, named like ours.
+    outside = tmp_path / "outside"
+    (out / "json").rename(outside)
+    (out / "json").symlink_to(outside)
+    before = {p.name: p.read_text() for p in outside.iterdir()}
+    # web02 leaves the inventory: its file is stale, and behind the link.
+    inventory = small(
+        tmp_path, SMALL.replace("  web02: {kind: physical, interfaces: {fe: {addresses: [192.0.2.11]}}}\n", "")
+    )
+    assert main(["render", str(inventory), "--out", str(out), "-f", "json"]) == 2
+    assert "is or passes a symbolic link" in errors(capsys)
+    assert {p.name: p.read_text() for p in outside.iterdir()} == before
+
+
+def test_a_file_in_out_that_is_a_link_is_not_written_through(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "json").mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (out / "json" / "web01.json").symlink_to(victim)
+    assert main(["render", str(small(tmp_path)), "--out", str(out), "-f", "json"]) == 2
+    assert "is a symbolic link: netcfg does not write through it" in errors(capsys)
+    assert victim.read_text() == "keep me\n"
+
+
+def test_output_names_cannot_collide(tmp_path, capsys):
+    text = SMALL + "  web01.6: {kind: physical, interfaces: {fe: {addresses: [192.0.2.12]}}}\n"
+    assert main(["validate", str(small(tmp_path, text))]) == 2
+    assert "machine 'web01.6' would write iproute2/web01.6.batch, which is the IPv6 file of machine 'web01'" in errors(
+        capsys
+    )
+
+
+def test_markdown_and_html_escape_every_inventory_string(tmp_path, capsys):
+    # A key an attacker controls goes into the error summary: it must stay inside its fence.
+    text = SMALL.replace("  web02:", '  "```</details><img src=x onerror=alert(1)>":')
+    md = tmp_path / "s.md"
+    assert (
+        main(
+            [
+                "check",
+                "--base",
+                str(small(tmp_path)),
+                "--inventory",
+                str(small(tmp_path, text, "head.yaml")),
+                "--report-md",
+                str(md),
+            ]
+        )
+        == 2
+    )
+    summary = md.read_text()
+    fence = next(line for line in summary.splitlines() if line.startswith("```"))
+    assert len(fence) > 3  # longer than the backticks inside
+    body = summary.split(fence)[1]
+    assert body.count("```") and fence not in body
+    # In the text of a pass/stagger summary, the same string is escaped, not HTML.
+    from netcfg.present.markdown import _cell
+
+    assert "<" not in _cell("</details><b>x</b>") and "\\|" in _cell("a|b")
+
+
+def test_rich_markup_in_inventory_strings_is_shown_as_text(tmp_path, capsys):
+    text = SMALL + "  vm1: {kind: physical, description: x, interfaces: {fe: {addresses: [192.0.2.30]}}}\n"
+    base = small(tmp_path)
+    head = small(tmp_path, text.replace("description: x", 'description: "[bold]x[/]"'), "head.yaml")
+    assert main(["impact", str(base), str(head)]) == 0
+    assert main(["who-uses", "192.0.2.0/24", "--inventory", str(head)]) == 0
+    errors(capsys)
+
+
+# --- input that crashed: now exit 2 -------------------------------------------------------
+
+
+def test_huge_integers_are_input_errors(tmp_path, capsys):
+    for key in ("table", "priority"):
+        text = SMALL.replace(f"{key}: {2 if key == 'table' else 20}", f"{key}: {'9' * 300}")
+        assert main(["validate", str(small(tmp_path, text))]) == 2
+        assert "an integer of more than 20 digits" in errors(capsys)
+
+
+def test_deeply_nested_yaml_is_an_input_error_not_a_crash(tmp_path):
+    path = small(tmp_path, "machines: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    done = subprocess.run([str(NETCFG), "validate", str(path)], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "YAML nesting deeper than 100 levels" in done.stderr
+
+
+def test_a_corrupt_lab_state_file_is_an_input_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NETCFG_RUN_DIR", str(tmp_path))
+    (tmp_path / "lab-x.json").write_text('{"name": "x", "machines": 5}')
+    assert main(["lab", "check", "--name", "x"]) == 2
+    assert "the lab state file is damaged" in errors(capsys)
+    (tmp_path / "lab-x.json").write_text("{" * 50_000)
+    assert main(["lab", "down", "--name", "x"]) == 2
+    errors(capsys)
+
+
+def test_an_unwritable_synth_out_is_an_input_error(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["synth", "--machines", "50", "--networks", "5", "--out", str(tmp_path / "file" / "sub")]) == 2
+    assert "cannot write" in errors(capsys)
+
+
+def test_a_template_that_never_ends_is_stopped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(limits, "TEMPLATE_SECONDS", 1.0)
+    (tmp_path / "tpl" / "json").mkdir(parents=True)
+    for body in (
+        "{{ 'x' * 10**10 }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    ):
+        (tmp_path / "tpl" / "json" / "host.json.j2").write_text(body)
+        assert (
+            main(
+                [
+                    "render",
+                    str(small(tmp_path)),
+                    "--out",
+                    str(tmp_path / "out"),
+                    "-f",
+                    "json",
+                    "--templates",
+                    str(tmp_path / "tpl"),
+                ]
+            )
+            == 2
+        )
+        assert "template error" in errors(capsys)
+
+
+# --- validation gaps ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "what"),
+    [
+        ("169.254.0.0/16", "link-local"),
+        ("224.0.0.0/24", "multicast"),
+        ("127.0.0.0/8", "loopback"),
+        ("0.0.0.0/0", "unspecified"),
+        ("240.0.0.0/8", "reserved"),
+        ("fe80::/64", "link-local"),
+        ("ff02::/16", "multicast"),
+        ("::1/128", "loopback"),
+    ],
+)
+def test_networks_that_can_never_be_applied_are_refused(tmp_path, capsys, prefix, what):
+    text = SMALL + f'  - {{prefix: "{prefix}", segment: fe}}\n'.replace("  - ", "  - ", 1)
+    text = SMALL.replace("networks:\n", f'networks:\n  - {{prefix: "{prefix}", segment: fe}}\n')
+    assert main(["validate", str(small(tmp_path, text))]) == 2
+    assert what in errors(capsys)
+
+
+def test_a_gateway_that_is_the_machines_own_address_is_refused(tmp_path, capsys):
+    text = SMALL.replace(
+        "web01: {kind: physical, interfaces: {fe: {addresses: [192.0.2.10]}}}",
+        "web01: {kind: physical, interfaces: {fe: {addresses: [192.0.2.1]}}}",
+    )
+    text = text.replace("  rt1: {kind: router, interfaces: {fe: {addresses: [192.0.2.1]}}}\n", "")
+    assert main(["validate", str(small(tmp_path, text))]) == 2
+    assert "has address 192.0.2.1, the gateway of its network 192.0.2.0/24" in errors(capsys)
