@@ -46,6 +46,12 @@ def render(
     ),
     design: DesignName | None = DesignOption,
     hosts: list[str] = typer.Option([], "--host", help="Only machines whose name matches this glob; repeatable."),
+    create_links: bool = typer.Option(
+        False,
+        "--create-links",
+        help="The iproute2 files also create each link (`link add ... type dummy|bridge`), for an empty"
+        " namespace; by default they configure the links a host has.",
+    ),
     templates: Path | None = typer.Option(
         None,
         "--templates",
@@ -81,8 +87,14 @@ def render(
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("render", total=len(configs))
             report = write_rendered(
-                out_dir, configs, chosen, templates, advance=lambda: progress.advance(task), covers=covers
+                out_dir,
+                configs,
+                chosen,
+                templates,
+                advance=lambda: progress.advance(task),
+                covers=covers,
+                create_links=create_links,
             )
     else:
-        report = write_rendered(out_dir, configs, chosen, templates, covers=covers)
+        report = write_rendered(out_dir, configs, chosen, templates, covers=covers, create_links=create_links)
     say(str(report))

@@ -22,9 +22,10 @@ from netcfg.model.host import HostConfig
 FORMAT_NAMES: tuple[str, ...] = ("iproute2", "networkd", "netplan", "json")
 
 
-def templates(directory: Path | None = None) -> Templates:
-    """Compiled-once templates: the defaults, or a user's directory over them."""
-    return Templates(environment(directory))
+def templates(directory: Path | None = None, *, create_links: bool = False) -> Templates:
+    """Compiled-once templates: the defaults, or a user's directory over them.
+    `create_links`: the iproute2 files create their links too (for an empty namespace)."""
+    return Templates(environment(directory, create_links=create_links))
 
 
 def render_host(config: HostConfig, formats: Iterable[str], compiled: Templates, check: bool = True) -> dict[str, str]:
@@ -41,12 +42,13 @@ def iter_rendered(
     configs: Mapping[str, HostConfig],
     formats: Iterable[str] = FORMAT_NAMES,
     directory: Path | None = None,
+    create_links: bool = False,
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """(machine, its files) in machine-name order; lazily, for progress and memory."""
     chosen = tuple(dict.fromkeys(formats))
     for name in chosen:
         get_format(name)  # an unknown format fails before any rendering
-    compiled = templates(directory)
+    compiled = templates(directory, create_links=create_links)
     hosts = sorted(configs)
     # Every name is checked before the first file is rendered, so a bad machine stops
     # the run before anything is written, not half-way through the fleet.
@@ -78,6 +80,7 @@ def write_rendered(
     directory: Path | None = None,
     advance: Callable[[], None] | None = None,
     covers: Callable[[str], bool] | None = None,
+    create_links: bool = False,
 ) -> WriteReport:
     """Render `configs` in `formats` under `out`, writing only changed files.
 
@@ -88,7 +91,7 @@ def write_rendered(
     chosen = tuple(dict.fromkeys(formats))
     target = OutputDir(out)
     try:
-        for host, files in iter_rendered(configs, chosen, directory):
+        for host, files in iter_rendered(configs, chosen, directory, create_links):
             for path, text in files.items():
                 fmt = path.split("/", 1)[0]
                 target.write(path, text, fmt, host, FORMATS[fmt].file_mode)

@@ -1,10 +1,10 @@
-"""`iproute2`: batch files that `ip -batch` loads into an empty network namespace.
+"""`iproute2`: batch files that `ip -batch` loads on a host that has the links.
 
 Two files per machine, because `ip rule` reads IPv6 prefixes only under the global
 `-6` option and a batch line cannot carry global options (iproute2 6.1: "Object "-6" is
 unknown"); `ip -6 -batch` in turn refuses IPv4 lines. So:
-  <host>.batch    links (dummy, bridge on KVM hosts), addresses, links up, IPv4 routes
-                  and rules;                         load with `ip -batch`
+  <host>.batch    addresses, links up, IPv4 routes and rules (and with
+                  --create-links the links themselves); load with `ip -batch`
   <host>.6.batch  IPv6 routes and rules;             load with `ip -6 -batch`, after.
 Routes carry `proto 77` and numeric tables; prefixes are written as in the model
 (`0.0.0.0/0`, `::/0` rather than `default`, which would mean IPv4 in a batch file).

@@ -120,7 +120,7 @@ def yaml_str(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def environment(templates: Path | None = None) -> Sandbox:
+def environment(templates: Path | None = None, *, create_links: bool = False) -> Sandbox:
     """The environment for the default templates, or `templates` over the defaults."""
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
@@ -146,6 +146,7 @@ def environment(templates: Path | None = None) -> Sandbox:
     env.filters["table_name"] = table_name
     env.globals["PROTOCOL"] = PROTOCOL
     env.globals["MAIN_TABLE"] = MAIN_TABLE
+    env.globals["create_links"] = create_links
     return env
 
 

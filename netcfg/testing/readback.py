@@ -25,6 +25,7 @@ from netcfg.model.host import (
 )
 
 HEADER = re.compile(r"#\s*netcfg:\s*(.*)")
+INTERFACE_COMMENT = re.compile(r"\s*interface (\S+) segment=(\S*) bridge=(yes|no)\s*$")
 # What networkd installs when a [Route] has no Protocol=: "static" (RTPROT_STATIC).
 STATIC_PROTOCOL = 4
 PROTOCOL_NAMES = {"kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16}
@@ -80,19 +81,15 @@ class _Unknown(Exception):
     """A line of a kind this format never writes."""
 
 
-def _parse_line(words: list[str], comment: str, state: dict) -> None:
+def _parse_line(words: list[str], state: dict) -> None:
     if words[:2] == ["link", "add"] and len(words) >= 5:
-        segment = ""
-        for w in comment.split():
-            if w.startswith("segment="):
-                segment = w.split("=", 1)[1]
-        state["interfaces"][words[2]] = InterfaceConfig(words[2], segment, bridge=words[4] == "bridge")
-    elif words[:2] == ["address", "add"] and len(words) == 5 and words[3] == "dev":
+        return  # --create-links: the interface is declared by its comment line
+    elif words[:2] == ["address", "replace"] and len(words) == 5 and words[3] == "dev":
         address = words[2]
         state["addresses"].append(Address(words[4], _family(address), address))
     elif words[:2] == ["link", "set"]:
         return
-    elif words[:2] == ["route", "add"] and len(words) >= 3:
+    elif words[:2] == ["route", "replace"] and len(words) >= 3:
         opts = _options(words, 3)
         state["routes"].append(
             Route(
@@ -129,12 +126,16 @@ def parse_lines(text: str, source: str, state: dict) -> None:
     """Read the lines this format writes into `state` (interfaces, routes, rules)."""
     for number, raw in enumerate(text.splitlines(), start=1):
         code, _, comment = raw.partition("#")
+        interface = INTERFACE_COMMENT.match(comment)
+        if interface:
+            name, segment, bridge = interface.groups()
+            state["interfaces"][name] = InterfaceConfig(name, segment, bridge=bridge == "yes")
         words = code.split()
         if not words:
             continue
         where = Location(source, number, 1)
         try:
-            _parse_line(words, comment, state)
+            _parse_line(words, state)
         except (KeyError, ValueError, IndexError):
             message = f"cannot read line: {raw.strip()!r}"
             raise InputError([Problem(where, message)]) from None

@@ -48,7 +48,11 @@ def test_json_is_exactly_the_canonical_dump(inventory, design):
 def test_a_kvm_host_gets_bridges_in_every_format(inventory):
     config = render_design(inventory)["kvm01"]
     files = render_host(config, FORMAT_NAMES, templates())
-    assert "link add brfe type bridge  # segment=fe" in files["iproute2/kvm01.batch"]
+    assert "# interface brfe segment=fe bridge=yes" in files["iproute2/kvm01.batch"]
+    # The links exist on a real host: only --create-links (an empty namespace) adds them.
+    assert "link add" not in files["iproute2/kvm01.batch"]
+    created = render_host(config, ["iproute2"], templates(create_links=True))["iproute2/kvm01.batch"]
+    assert "link add brfe type bridge" in created
     assert "Kind=bridge" in files["networkd/kvm01/10-brfe.netdev"]
     assert "  bridges:\n" in files["netplan/kvm01.yaml"]
     assert "  ethernets:" not in files["netplan/kvm01.yaml"]
@@ -73,7 +77,7 @@ def test_ipv6_lines_live_in_the_inet6_file(inventory):
 @pytest.mark.parametrize(
     "fmt, files, message",
     [
-        ("iproute2", {"h.batch": "# x\nroute add 10.0.0.0/8 dev eth0\n"}, "h.batch:2:1: error: cannot read"),
+        ("iproute2", {"h.batch": "# x\nroute replace 10.0.0.0/8 dev eth0\n"}, "h.batch:2:1: error: cannot read"),
         ("iproute2", {"h.batch": "neigh add 10.0.0.1 dev eth0\n"}, "h.batch:1:1: error: not a line"),
         (
             "networkd",

@@ -1,6 +1,7 @@
 """Every machine's iproute2 files, loaded by the real `ip -batch` into a fresh network
-namespace, read back (`ip -j rule`, `ip -j route show table all`, `ip -j addr`) equal to
-the model. Both designs, the whole bundled inventory.
+namespace holding the machine's links (as a real host has them), read back (`ip -j rule`,
+`ip -j route show table all`, `ip -j addr`) equal to the model. Both designs, the whole
+bundled inventory.
 
 The kernel adds state of its own, filtered out before comparing: the local/main/default
 rules, routes of any protocol but 77 (kernel connected routes, IPv6 link-local and
@@ -119,37 +120,37 @@ def expected_kernel_view(config: HostConfig) -> tuple[list[Rule], list[Route]]:
     return sorted(config.rules, key=sort_key), sorted(routes, key=sort_key)
 
 
-def link_kind_fallback() -> str | None:
-    """The link kind to use instead of `dummy` where the kernel has no dummy driver
-    (some minimal VM kernels): ifb behaves alike (NOARP, carrier on, no DAD)."""
-    ns = f"nctest-{uuid.uuid4().hex[:8]}"
-    ip("netns", "add", ns)
-    try:
-        for kind in ("dummy", "ifb", "bridge"):
-            done = subprocess.run(
-                ["ip", "-n", ns, "link", "add", f"probe{kind}", "type", kind],
-                capture_output=True,
-            )
-            if done.returncode == 0:
-                return None if kind == "dummy" else kind
-        raise AssertionError("the kernel has none of dummy, ifb, bridge")
-    finally:
-        ip("netns", "del", ns)
+def make_links(ns: str, config: HostConfig) -> None:
+    """The links the machine has, as on a real host (the batch files configure them,
+    they do not create them): a bridge where the render says so, else a veth whose
+    peer is up, so the link has a carrier."""
+    subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv6.conf.default.accept_dad=0",
+        ],
+        check=True,
+    )
+    for n, iface in enumerate(config.interfaces):
+        if iface.bridge:
+            ip("-n", ns, "link", "add", iface.name, "type", "bridge")
+        else:
+            ip("-n", ns, "link", "add", iface.name, "type", "veth", "peer", "name", f"peer{n}")
+            ip("-n", ns, "link", "set", f"peer{n}", "up")
 
 
-@pytest.fixture(scope="module")
-def fallback():
-    return link_kind_fallback()
-
-
-def load_and_compare(config: HostConfig, files: dict[str, str], fallback: str | None) -> str:
+def load_and_compare(config: HostConfig, files: dict[str, str]) -> str:
     """Load one machine into its own namespace; '' when it matches, else the mismatch."""
     ns = f"nctest-{uuid.uuid4().hex[:10]}"
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
         for rel, text in files.items():
-            if fallback:
-                text = text.replace(" type dummy", f" type {fallback}")
             path = Path(tmp) / Path(rel).name
             path.write_text(text)
             paths[rel] = path
@@ -157,6 +158,7 @@ def load_and_compare(config: HostConfig, files: dict[str, str], fallback: str | 
         six = paths[f"iproute2/{config.name}.6.batch"]
         ip("netns", "add", ns)
         try:
+            make_links(ns, config)
             ip("-n", ns, "-batch", str(main))
             ip("-n", ns, "-6", "-batch", str(six))
             rules = sorted(read_rules(ns, 4) + read_rules(ns, 6), key=sort_key)
@@ -178,25 +180,25 @@ def load_and_compare(config: HostConfig, files: dict[str, str], fallback: str | 
     return f"{config.name}: " + "; ".join(problems) if problems else ""
 
 
-def check_fleet(configs: dict[str, HostConfig], fallback: str | None) -> None:
+def check_fleet(configs: dict[str, HostConfig]) -> None:
     compiled = templates()
     jobs = [(c, render_host(c, ["iproute2"], compiled)) for c in configs.values()]
     # Namespaces are independent: load them concurrently to keep the fleet fast.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda job: load_and_compare(*job, fallback), jobs))
+        results = list(pool.map(lambda job: load_and_compare(*job), jobs))
     failures = [r for r in results if r]
     assert not failures, f"{len(failures)} of {len(jobs)} machines differ:\n" + "\n".join(failures[:5])
 
 
 @pytest.mark.parametrize("design", ["policy-routing", "flat"])
-def test_bundled_fleet_loads_into_namespaces(design, fallback):
+def test_bundled_fleet_loads_into_namespaces(design):
     inventory = load_inventory(INVENTORY)
     configs = render_design(inventory, design)
     assert len(configs) == len(inventory.machines) > 100
-    check_fleet(configs, fallback)
+    check_fleet(configs)
 
 
-def test_hand_built_inventory_with_ipv6_only_segment(fallback):
+def test_hand_built_inventory_with_ipv6_only_segment():
     """Edge cases the bundled data may not have: a VM with only IPv6 on a segment, an
     interface without addresses, a physical host with several networks of one segment,
     a KVM host's bridge, a router."""
@@ -227,26 +229,26 @@ def test_hand_built_inventory_with_ipv6_only_segment(fallback):
     ]
     inventory = Inventory.build(segments, networks, machines)
     for design in ("policy-routing", "flat"):
-        check_fleet(render_design(inventory, design), fallback)
+        check_fleet(render_design(inventory, design))
 
 
-def test_a_wrong_expectation_is_caught(fallback):
+def test_a_wrong_expectation_is_caught():
     """The comparison can fail: a model with one extra rule does not match the kernel."""
     inventory = load_inventory(INVENTORY)
     config = render_design(inventory)["kvm01"]
     files = render_host(config, ["iproute2"], templates())
     extra = replace(config, rules=config.rules + (Rule(4, 99, 9, dst="10.99.0.0/16"),))
-    assert "rules" in load_and_compare(extra, files, fallback)
+    assert "rules" in load_and_compare(extra, files)
 
 
-def test_synthetic_fleet_loads_into_namespaces(fallback):
+def test_synthetic_fleet_loads_into_namespaces():
     """A synthetic fleet (netcfg.inventory.synth): more networks per segment and IPv6
     on both fe and srv, under the heavier design."""
     from netcfg.inventory.load import load_inventory_texts
     from netcfg.inventory.synth import synth_texts
 
     inventory = load_inventory_texts(synth_texts(120, 16, 7), "synth")
-    check_fleet(render_design(inventory, "policy-routing"), fallback)
+    check_fleet(render_design(inventory, "policy-routing"))
 
 
 UNUSUAL = {
@@ -296,7 +298,7 @@ machines:
 
 
 @pytest.mark.parametrize("design", ["policy-routing", "flat"])
-def test_unusual_yaml_inventory_loads_into_namespaces(design, fallback):
+def test_unusual_yaml_inventory_loads_into_namespaces(design):
     """Tables above 255 (70000), name: overrides, IPv6-only and IPv4-only machines,
     several networks of one segment on one interface, a KVM host without VMs."""
     from netcfg.inventory.load import load_inventory_texts
@@ -305,4 +307,4 @@ def test_unusual_yaml_inventory_loads_into_namespaces(design, fallback):
     configs = render_design(inventory, design)
     if design == "policy-routing":
         assert {r.table for r in configs["v4only"].rules} == {70000}
-    check_fleet(configs, fallback)
+    check_fleet(configs)
