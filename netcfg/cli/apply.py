@@ -36,9 +36,10 @@ def apply(
     Reads the live state netcfg owns (routes with protocol 77, rules at the segments'
     priorities, inventory addresses and those it added on HOST's interfaces), prints
     the changes (`+` add, `-` remove, `~` replace) and the count to stdout, applies
-    them in an order that never blackholes, reads back and verifies. On any failure (or Ctrl-C) the state read at
-    the start is restored: exit 5. Foreign rules, routes and addresses are never
-    touched; links are never created (a missing interface: exit 2, nothing changed).
+    them in an order that never blackholes, reads back and verifies. On any failure,
+    Ctrl-C, SIGTERM or SIGHUP the state read at the start is restored: exit 5.
+    Foreign rules, routes and addresses are never touched; links are never created
+    (a missing interface: exit 2, nothing changed).
     A second apply of the same config reports 0 changes. Another apply running on the
     same namespace: exit 5 at once, nothing changed."""
     inv = load(inventory)

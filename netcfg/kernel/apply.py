@@ -2,7 +2,8 @@
 
 The sequence is visible in `apply_host`; the roll-back lives in one context manager,
 `restore_on_failure`, which catches everything (a kernel refusal, a failed
-verification, Ctrl-C) and brings the owned state back to what was read at the start.
+verification, Ctrl-C, SIGTERM, SIGHUP) and brings the owned state back to what was read
+at the start.
 Restoring works from a fresh read, not from a list of what was believed applied: the
 kernel may have processed more of a batch than acknowledged to us, and removing an
 address can take routes with it.
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
@@ -59,6 +61,82 @@ def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+# ---------------------------------------------------------------- signals
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP during an apply: unwinds like Ctrl-C's KeyboardInterrupt (not an
+    Exception, so nothing on the way swallows it) into the roll-back."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(slots=True)
+class _SignalGuard:
+    holding: bool = False  # a roll-back runs: stop signals are ignored
+
+    def hold(self) -> None:
+        self.holding = True
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[_SignalGuard]:
+    """While the changes go in, the first SIGINT, SIGTERM or SIGHUP unwinds into the
+    roll-back (KeyboardInterrupt, Interrupted); from then on, and once `hold` is called,
+    all three are ignored: the roll-back must complete. The previous handlers are put
+    back on exit. Python runs handlers in the main thread only: elsewhere nothing is
+    installed."""
+    guard = _SignalGuard()
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if guard.holding:
+            return
+        guard.holding = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+    try:
+        yield guard
+    finally:
+        for sig, old in previous.items():
+            # None: a handler not installed from Python; the default is the honest guess.
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Stop signals held back (delivered on exit): for a clean-up that must not be cut
+    in half by the exception a signal raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, Interrupted):
+        return f"interrupted by {signal.Signals(error.signum).name}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted by SIGINT (Ctrl-C)"
+    return str(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +196,8 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
         yield
     finally:
         if switched:
-            nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
+            with _signals_deferred():  # a signal must not leave the links' setting changed
+                nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
 
 
 def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
@@ -149,19 +228,6 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
     if len(rejected) > 5:
         lines.append(f"  ... and {len(rejected) - 5} more")
     return "\n".join(lines)
-
-
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """A second Ctrl-C must not interrupt the roll-back it triggered."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def restore(
@@ -219,20 +285,22 @@ def restore_on_failure(
     foreign: dict[tuple[object, ...], bytes] | None = None,
     protocols: dict[Address | Rule, int] | None = None,
 ) -> Iterator[None]:
-    try:
-        yield
-    except BaseException as error:
-        with _sigint_ignored():
+    """Any failure inside, or SIGINT, SIGTERM or SIGHUP, restores `before`: ApplyError."""
+    with _stop_signals_interrupt() as guard:
+        try:
+            yield
+        except BaseException as error:
+            guard.hold()  # first thing: nothing may cut the roll-back short
             left = restore(nl, owned, names, before, foreign, protocols)
-        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        if left:
+            reason = _reason(error)
+            if left:
+                raise ApplyError(
+                    f"netns {netns}: apply failed: {reason}\n"
+                    f"ROLLBACK INCOMPLETE, the namespace differs from before:\n{left}"
+                ) from error
             raise ApplyError(
-                f"netns {netns}: apply failed: {reason}\n"
-                f"ROLLBACK INCOMPLETE, the namespace differs from before:\n{left}"
+                f"netns {netns}: apply failed and was rolled back (the namespace is as before): {reason}"
             ) from error
-        raise ApplyError(
-            f"netns {netns}: apply failed and was rolled back (the namespace is as before): {reason}"
-        ) from error
 
 
 def apply_host(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -393,6 +395,107 @@ def test_interrupt_during_apply_rolls_back(inventory_dir, netns, lock_dir, monke
     with pytest.raises(ApplyError, match="interrupted"):
         apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
     assert snapshot(netns) == before
+
+
+# A real `netcfg apply` process whose steps all reach the kernel and which then waits (for
+# a signal, or for the test's go-ahead); with NETCFG_TEST_SLOW_ROLLBACK its roll-back
+# waits for the go-ahead too, so that signals arrive while it runs.
+DRIVER = """
+import os, sys, time
+from netcfg.kernel import apply as apply_mod
+
+real_execute, real_restore = apply_mod.execute, apply_mod.restore
+go = os.environ["NETCFG_TEST_GO"]
+
+
+def wait_for_go():
+    while not os.path.exists(go):
+        time.sleep(0.02)
+
+
+def slow_execute(*args, **kwargs):
+    rejected = real_execute(*args, **kwargs)
+    print("APPLIED", flush=True)
+    wait_for_go()
+    return rejected
+
+
+def slow_restore(*args, **kwargs):
+    print("ROLLING BACK", flush=True)
+    wait_for_go()
+    return real_restore(*args, **kwargs)
+
+
+apply_mod.execute = slow_execute
+if os.environ.get("NETCFG_TEST_SLOW_ROLLBACK"):
+    apply_mod.restore = slow_restore
+from netcfg.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_apply(tmp_path: Path, inventory_dir: Path, netns: str, lock_dir: str, slow_rollback: bool = False):
+    go = tmp_path / "go"
+    env = {**os.environ, "NETCFG_TEST_GO": str(go), "NETCFG_RUN_DIR": lock_dir}
+    if slow_rollback:
+        env["NETCFG_TEST_SLOW_ROLLBACK"] = "1"
+    command = [sys.executable, "-c", DRIVER, "apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2]
+    )
+    return process, go
+
+
+def wait_for_line(process: subprocess.Popen, expected: str) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip() == expected:
+            return
+    raise AssertionError(f"{expected!r} never printed: {process.communicate()}")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_roll_back_like_ctrl_c(tmp_path, inventory_dir, netns, lock_dir, stop):
+    # Regression: SIGTERM or SIGHUP mid-apply left the namespace half applied.
+    add_foreign_state(netns)
+    before = snapshot(netns)
+    process, _ = start_apply(tmp_path, inventory_dir, netns, lock_dir)
+    try:
+        wait_for_line(process, "APPLIED")
+        _, config = web1(inventory_dir)
+        assert owned_by_ip(netns)[:2] == model_view(config)[:2]  # every change is in the kernel
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 5, err
+    assert f"rolled back (the namespace is as before): interrupted by {stop.name}" in err
+    assert snapshot(netns) == before
+
+
+def test_signals_during_the_roll_back_are_ignored(tmp_path, inventory_dir, netns, lock_dir):
+    before = snapshot(netns)
+    process, go = start_apply(tmp_path, inventory_dir, netns, lock_dir, slow_rollback=True)
+    try:
+        wait_for_line(process, "APPLIED")
+        process.send_signal(signal.SIGTERM)
+        wait_for_line(process, "ROLLING BACK")
+        for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            process.send_signal(stop)
+        go.touch()
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 5, err
+    assert "interrupted by SIGTERM" in err and "ROLLBACK INCOMPLETE" not in err
+    assert snapshot(netns) == before
+
+
+def test_the_previous_signal_handlers_are_back_after_apply(inventory_dir, netns, lock_dir):
+    handlers = {stop: signal.getsignal(stop) for stop in apply_mod.STOP_SIGNALS}
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+    assert {stop: signal.getsignal(stop) for stop in apply_mod.STOP_SIGNALS} == handlers
 
 
 def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsys):
