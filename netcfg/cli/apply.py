@@ -41,7 +41,7 @@ def apply(
     Foreign rules, routes and addresses are never touched; links are never created
     (a missing interface: exit 2, nothing changed).
     A second apply of the same config reports 0 changes. Another apply running on the
-    same namespace: exit 5 at once, nothing changed."""
+    same namespace, under any of its names: exit 5 at once, nothing changed."""
     inv = load(inventory)
     config = render(inv, design, [require_machine(inv, host)])[host]
     verb = "would change" if dry_run else "applying"

@@ -39,12 +39,23 @@ class LockedError(ApplyError):
     """Another apply holds the namespace; nothing was changed (exit 5)."""
 
 
+def lock_path(netns: str, lock_dir: str) -> str:
+    """The lock file of a namespace, keyed on the namespace itself: the device and inode
+    of its nsfs mount (the inode is the namespace's). Two names of one namespace (`ip
+    netns attach`, a bind mount under /run/netns) share one lock."""
+    status = os.stat(netns_path(netns))
+    return os.path.join(lock_dir, f"netns-{status.st_dev}-{status.st_ino}.lock")
+
+
 @contextmanager
 def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
-    """One apply per namespace at a time: a second one fails at once, it does not wait."""
-    netns_path(netns)  # validates the name before it becomes a file name
+    """One apply per namespace at a time, whatever name it is reached by: a second one
+    fails at once, it does not wait."""
     os.makedirs(lock_dir, exist_ok=True)
-    path = os.path.join(lock_dir, f"{netns}.lock")
+    try:
+        path = lock_path(netns, lock_dir)
+    except FileNotFoundError:
+        raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})") from None
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
@@ -54,7 +65,8 @@ def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
                 raise
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             raise LockedError(
-                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}; nothing was changed"
+                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}, the lock of this "
+                "namespace under any of its names; nothing was changed"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -576,6 +576,33 @@ def test_a_second_apply_on_the_namespace_fails_fast(inventory_dir, netns, lock_d
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
 
 
+@pytest.fixture
+def second_name(netns):
+    """Another name for the same namespace, as `ip netns attach` or a bind mount makes."""
+    name = f"{netns}-b"
+    path = f"/run/netns/{name}"
+    open(path, "w").close()
+    try:
+        subprocess.run(["mount", "--bind", f"/run/netns/{netns}", path], check=True)
+        yield name
+    finally:
+        subprocess.run(["umount", path], check=False)
+        os.unlink(path)
+
+
+def test_the_lock_holds_the_namespace_under_any_of_its_names(inventory_dir, netns, second_name, lock_dir, capsys):
+    # Regression: the lock was keyed on the name, so a second name sidestepped it.
+    assert os.stat(f"/run/netns/{netns}").st_ino == os.stat(f"/run/netns/{second_name}").st_ino
+    before = snapshot(netns)
+    for held, used in ((netns, second_name), (second_name, netns)):
+        with namespace_lock(held, lock_dir):
+            assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", used]) == 5
+        assert "another netcfg apply" in capsys.readouterr().err
+        assert snapshot(netns) == before
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", second_name]) == 0
+    assert apply_mod.lock_path(netns, lock_dir) == apply_mod.lock_path(second_name, lock_dir)
+
+
 def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir, capsys):
     assert main(["apply", "nope", "--inventory", str(inventory_dir), "--netns", netns]) == 2
     assert "unknown machine 'nope'" in capsys.readouterr().err
