@@ -5,6 +5,8 @@ encode and 70 us to decode one route or rule message; a 10,000-pair apply would 
 longer in Python than `ip -batch` spends in total, and a no-op re-apply (two dumps of
 10,000 entries) would take 1.5 s. These functions are struct-based, know only the few
 attributes netcfg owns, and are checked against pyroute2's parser in the unit tests.
+Lengths are checked everywhere: a truncated or malformed message raises
+`MalformedMessage` instead of being misread.
 
 No I/O here: bytes in, values out (and back), so tests feed canned messages.
 """
@@ -91,6 +93,11 @@ _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg
 _RTA = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _I32 = struct.Struct("=i")
+
+
+class MalformedMessage(ValueError):
+    """A netlink message whose lengths do not add up (truncated, or not what its type
+    says): refused, never guessed at."""
 
 
 # ---------------------------------------------------------------- canonical text
@@ -239,7 +246,7 @@ RTNH_F_ONLINK = 4
 def route_identity(payload: bytes) -> tuple[object, ...]:
     """What makes a dumped route the same route to the kernel: family, lengths, tos,
     table, type, destination, source and metric (not its changing counters)."""
-    af, dst_len, src_len, tos, table8, _, _, kind, _ = _RTMSG.unpack_from(payload, 0)
+    af, dst_len, src_len, tos, table8, _, _, kind, _ = _fixed(_RTMSG, payload, "route")
     attrs = attributes(payload, _RTMSG.size)
     table = _U32.unpack(attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else table8
     return (af, dst_len, src_len, tos, table, kind, attrs.get(RTA_DST), attrs.get(RTA_SRC), attrs.get(RTA_PRIORITY))
@@ -248,6 +255,7 @@ def route_identity(payload: bytes) -> tuple[object, ...]:
 def route_restore_request(payload: bytes) -> Request:
     """RTM_NEWROUTE re-creating a dumped route as it was (what `ip route restore` does);
     of its flags only `onlink` is a request, the others are state the kernel refuses."""
+    _fixed(_RTMSG, payload, "route")
     head = bytearray(payload[: _RTMSG.size])
     flags = _U32.unpack_from(head, 8)[0] & RTNH_F_ONLINK
     _U32.pack_into(head, 8, flags)
@@ -277,26 +285,53 @@ class Message:
 
 
 def messages(buffer: bytes) -> Iterator[Message]:
-    """Split a buffer read from a netlink socket into its messages."""
+    """Split a buffer read from a netlink socket into its messages; a header cut short or
+    a message longer than what is left of the buffer (truncated) is an error."""
     offset, end = 0, len(buffer)
-    while offset + 16 <= end:
+    while offset < end:
+        if end - offset < _HDR.size:
+            raise MalformedMessage(
+                f"{end - offset} bytes at offset {offset} of a {end}-byte netlink buffer: "
+                f"too short for a message header ({_HDR.size} bytes)"
+            )
         length, kind, flags, seq, _ = _HDR.unpack_from(buffer, offset)
-        if length < 16:
-            raise ValueError(f"malformed netlink message of length {length}")
-        yield Message(kind, flags, seq, buffer[offset + 16 : offset + length])
+        if length < _HDR.size:
+            raise MalformedMessage(f"netlink message of length {length} at offset {offset} (the header alone is 16)")
+        if length > end - offset:
+            raise MalformedMessage(
+                f"netlink message of {length} bytes at offset {offset} runs past the end of the "
+                f"{end}-byte buffer (truncated)"
+            )
+        yield Message(kind, flags, seq, buffer[offset + _HDR.size : offset + length])
         offset += (length + 3) & ~3
 
 
 def attributes(payload: bytes, offset: int) -> dict[int, bytes]:
-    found = {}
+    """The attributes after a fixed header of `offset` bytes (the last of a kind wins, as
+    in the kernel); an attribute shorter than its own header or running past the end of
+    the message is an error."""
     end = len(payload)
-    while offset + 4 <= end:
+    if offset > end:
+        raise MalformedMessage(f"message of {end} bytes is shorter than its {offset}-byte header")
+    found = {}
+    while offset < end:
+        if end - offset < _RTA.size:
+            raise MalformedMessage(f"{end - offset} stray bytes at offset {offset} of a {end}-byte message")
         length, kind = _RTA.unpack_from(payload, offset)
-        if length < 4:
-            break
-        found[kind & 0x3FFF] = payload[offset + 4 : offset + length]
+        if length < _RTA.size or length > end - offset:
+            raise MalformedMessage(
+                f"attribute {kind & 0x3FFF} of length {length} at offset {offset} does not fit "
+                f"the {end}-byte message (truncated or malformed)"
+            )
+        found[kind & 0x3FFF] = payload[offset + _RTA.size : offset + length]
         offset += (length + 3) & ~3
     return found
+
+
+def _fixed(shape: struct.Struct, payload: bytes, what: str) -> tuple:
+    if len(payload) < shape.size:
+        raise MalformedMessage(f"{what} message of {len(payload)} bytes is shorter than its {shape.size}-byte header")
+    return shape.unpack_from(payload, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,13 +344,17 @@ class Failure:
 
 def parse_error(payload: bytes, flags: int) -> Failure | None:
     """None for an ack (error 0), else the failure with the kernel's own explanation."""
+    if len(payload) < 4:
+        raise MalformedMessage(f"netlink error message of {len(payload)} bytes (at least 4)")
     code = _I32.unpack_from(payload, 0)[0]
     if code == 0:
         return None
     text = ""
     if flags & NLM_F_ACK_TLVS:
         # The echoed request header (and its payload unless capped) precedes the TLVs.
-        echoed = 16 if flags & NLM_F_CAPPED else _U32.unpack_from(payload, 4)[0]
+        if len(payload) < 4 + _HDR.size:
+            raise MalformedMessage(f"netlink error message of {len(payload)} bytes without the echoed header")
+        echoed = _HDR.size if flags & NLM_F_CAPPED else _U32.unpack_from(payload, 4)[0]
         tlvs = attributes(payload, 4 + ((echoed + 3) & ~3))
         if NLMSGERR_ATTR_MSG in tlvs:
             text = tlvs[NLMSGERR_ATTR_MSG].rstrip(b"\0").decode(errors="replace")
@@ -324,13 +363,14 @@ def parse_error(payload: bytes, flags: int) -> Failure | None:
 
 def parse_link(payload: bytes) -> tuple[int, str]:
     """(ifindex, name) of an RTM_NEWLINK message."""
-    _, _, index, _, _ = _IFINFO.unpack_from(payload, 0)
+    _, _, index, _, _ = _fixed(_IFINFO, payload, "link")
     name = attributes(payload, _IFINFO.size).get(IFLA_IFNAME, b"")
     return index, name.rstrip(b"\0").decode()
 
 
 def parse_promote_secondaries(payload: bytes) -> int | None:
     """The link's own `promote_secondaries` from an RTM_NEWLINK dump (None: no IPv4)."""
+    _fixed(_IFINFO, payload, "link")
     spec = attributes(payload, _IFINFO.size).get(IFLA_AF_SPEC)
     inet = attributes(spec, 0).get(AF_INET) if spec is not None else None
     conf = attributes(inet, 0).get(IFLA_INET_CONF) if inet is not None else None
@@ -343,12 +383,13 @@ def parse_promote_secondaries(payload: bytes) -> int | None:
 
 def address_protocol(payload: bytes) -> int:
     """Who added the address (IFA_PROTO), 0 when unmarked."""
+    _fixed(_IFADDR, payload, "address")
     value = attributes(payload, _IFADDR.size).get(IFA_PROTO)
     return value[0] if value else 0
 
 
 def parse_address(payload: bytes, names: Mapping[int, str]) -> Address | None:
-    af, plen, _, _, index = _IFADDR.unpack_from(payload, 0)
+    af, plen, _, _, index = _fixed(_IFADDR, payload, "address")
     family = FAMILY_OF_AF.get(af)
     if family is None:
         return None
@@ -362,7 +403,7 @@ def parse_address(payload: bytes, names: Mapping[int, str]) -> Address | None:
 
 def parse_rule(payload: bytes) -> Rule | None:
     """A plain from/to rule, or None for a rule netcfg could not have written."""
-    af, dst_len, src_len, tos, table8, _, _, action, flags = _RTMSG.unpack_from(payload, 0)
+    af, dst_len, src_len, tos, table8, _, _, action, flags = _fixed(_RTMSG, payload, "rule")
     family = FAMILY_OF_AF.get(af)
     if family is None or action != FR_ACT_TO_TBL or tos or flags:
         return None
@@ -383,30 +424,26 @@ def parse_rule(payload: bytes) -> Rule | None:
 
 def rule_priority(payload: bytes) -> int:
     """The priority alone: lets the reader skip foreign rules without decoding them."""
-    offset, end = _RTMSG.size, len(payload)
-    while offset + 4 <= end:
-        length, kind = _RTA.unpack_from(payload, offset)
-        if kind == FRA_PRIORITY:
-            return _U32.unpack_from(payload, offset + 4)[0]
-        if length < 4:
-            break
-        offset += (length + 3) & ~3
-    return 0
+    _fixed(_RTMSG, payload, "rule")
+    value = attributes(payload, _RTMSG.size).get(FRA_PRIORITY)
+    return _U32.unpack(value)[0] if value is not None else 0
 
 
 def rule_protocol(payload: bytes) -> int:
     """Who added the rule (FRA_PROTOCOL), 0 when unmarked."""
+    _fixed(_RTMSG, payload, "rule")
     value = attributes(payload, _RTMSG.size).get(FRA_PROTOCOL)
     return value[0] if value else 0
 
 
 def route_protocol(payload: bytes) -> int:
+    _fixed(_RTMSG, payload, "route")
     return payload[5]
 
 
 def parse_route(payload: bytes, names: Mapping[int, str]) -> Route | None:
     """An owned unicast route as netcfg models it, or None if it cannot be one."""
-    af, dst_len, src_len, tos, table8, protocol, scope, kind, _ = _RTMSG.unpack_from(payload, 0)
+    af, dst_len, src_len, tos, table8, protocol, scope, kind, _ = _fixed(_RTMSG, payload, "route")
     family = FAMILY_OF_AF.get(af)
     if family is None or kind != RTN_UNICAST or tos or src_len:
         return None

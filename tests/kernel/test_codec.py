@@ -172,9 +172,34 @@ def test_messages_and_error_with_extended_ack():
     assert codec.parse_error(found[1].payload, found[1].flags) is None
 
 
-def test_malformed_length_is_an_error():
-    with pytest.raises(ValueError):
-        list(codec.messages(struct.pack("=IHHII", 4, 3, 0, 0, 0)))
+def _message(kind: int, payload: bytes) -> bytes:
+    return struct.pack("=IHHII", 16 + len(payload), kind, 0, 1, 0) + payload
+
+
+@pytest.mark.parametrize(
+    "buffer,words",
+    [
+        (struct.pack("=IHHII", 4, 3, 0, 0, 0), "length 4"),  # shorter than its own header
+        (struct.pack("=IHHI", 16, 3, 0, 0), "too short for a message header"),  # header cut
+        (_message(24, b"\0" * 12)[:-4], "runs past the end"),  # message cut (MSG_TRUNC)
+        (_message(24, b"\0" * 12) + b"\0\0", "too short for a message header"),
+    ],
+)
+def test_a_truncated_buffer_is_an_error(buffer, words):
+    with pytest.raises(codec.MalformedMessage, match=words):
+        list(codec.messages(buffer))
+
+
+def test_truncated_or_malformed_attributes_are_errors():
+    body = codec.route_request(Route(4, 300, "10.0.0.0/8", device="eth0", scope="link"), INDEX, "add").body
+    with pytest.raises(codec.MalformedMessage, match="does not fit"):
+        codec.parse_route(body[:-2], NAMES)  # the last attribute runs past the end
+    with pytest.raises(codec.MalformedMessage, match="does not fit"):
+        codec.attributes(body[:12] + struct.pack("=HH", 2, codec.RTA_DST), 12)  # shorter than its header
+    with pytest.raises(codec.MalformedMessage, match="stray"):
+        codec.attributes(body + b"\0\0", 12)
+    with pytest.raises(codec.MalformedMessage, match="shorter than its 12-byte header"):
+        codec.parse_rule(body[:8])
 
 
 @pytest.mark.parametrize(
