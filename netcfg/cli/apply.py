@@ -33,13 +33,12 @@ def apply(
 ) -> None:
     """Install HOST's addresses, rules and routes into a network namespace over netlink.
 
-    Reads the live state netcfg owns (routes with protocol 77, rules at the segments'
-    priorities, inventory addresses and those it added on HOST's interfaces), prints
-    the changes (`+` add, `-` remove, `~` replace) and the count to stdout, applies
-    them in an order that never blackholes, reads back and verifies. On any failure,
-    Ctrl-C, SIGTERM or SIGHUP the state read at the start is restored: exit 5.
-    Foreign rules, routes and addresses are never touched; links are never created
-    (a missing interface: exit 2, nothing changed).
+    Reads the live state netcfg owns (what it marked with protocol 77: routes, rules,
+    and addresses on HOST's interfaces), prints the changes (`+` add, `-` remove, `~`
+    replace) and the count to stdout, applies them in an order that never blackholes,
+    reads back and verifies. On any failure, Ctrl-C, SIGTERM or SIGHUP the state read
+    at the start is restored: exit 5. Foreign rules, routes and addresses are never
+    touched; links are never created (a missing interface: exit 2, nothing changed).
     A second apply of the same config reports 0 changes. Another apply running on the
     same namespace, under any of its names: exit 5 at once, nothing changed."""
     inv = load(inventory)

@@ -3,10 +3,9 @@
 The sequence is visible in `apply_host`; the roll-back lives in one context manager,
 `restore_on_failure`, which catches everything (a kernel refusal, a failed
 verification, Ctrl-C, SIGTERM, SIGHUP) and brings the owned state back to what was read
-at the start.
-Restoring works from a fresh read, not from a list of what was believed applied: the
-kernel may have processed more of a batch than acknowledged to us, and removing an
-address can take routes with it.
+at the start. Restoring works from a fresh read, not from a list of what was believed
+applied: the kernel may have processed more of a batch than acknowledged to us, and
+removing an address can take routes with it.
 """
 
 from __future__ import annotations
@@ -23,16 +22,14 @@ from types import FrameType
 
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
+from netcfg.kernel.codec import KernelRule
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
-from netcfg.kernel.read import (
-    read_foreign_routes,
-    read_links,
-    read_owned,
-    read_protocols,
-)
-from netcfg.kernel.reconcile import Plan, Step, describe, drift, plan
+from netcfg.kernel.read import flushable_routes, read_foreign_routes, read_links, read_live, read_owned
+from netcfg.kernel.reconcile import Drift, Plan, Step, describe, drift, plan
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
-from netcfg.model.host import PROTOCOL, Address, HostConfig, Rule
+from netcfg.model.host import Address, HostConfig, Rule
+
+# ---------------------------------------------------------------- the lock
 
 
 class LockedError(ApplyError):
@@ -151,6 +148,9 @@ def _reason(error: BaseException) -> str:
     return str(error)
 
 
+# ---------------------------------------------------------------- sending steps
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     plan: Plan
@@ -162,22 +162,17 @@ def missing_interfaces(host: HostConfig, names: dict[int, str]) -> list[str]:
     return [i.name for i in host.interfaces if i.name not in present]
 
 
-def requests(
-    steps: tuple[Step, ...] | list[Step],
-    index_of: dict[str, int],
-    protocols: dict[Address | Rule, int] | None = None,
-) -> list[codec.Request]:
-    """The messages for `steps`; an address or a rule is added with netcfg's marker
-    unless `protocols` (a roll-back's record) says it had another."""
+def requests(steps: tuple[Step, ...] | list[Step], index_of: dict[str, int]) -> list[codec.Request]:
+    """The messages for `steps`: addresses and model rules added with netcfg's marker,
+    entries beyond the model exactly as dumped, every deletion naming its entry
+    completely (see codec)."""
     out = []
     for step in steps:
         entry = step.entry
         if isinstance(entry, Address):
-            protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
-            out.append(codec.address_request(entry, index_of, step.op, protocol))
-        elif isinstance(entry, Rule):
-            protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
-            out.append(codec.rule_request(entry, step.op, protocol))
+            out.append(codec.address_request(entry, index_of, step.op))
+        elif isinstance(entry, Rule | KernelRule):
+            out.append(codec.rule_request(entry, step.op))
         else:
             out.append(codec.route_request(entry, index_of, step.op))
     return out
@@ -230,6 +225,12 @@ def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list
         return [Rejected(r.index + cut, r.failure) for r in later]
 
 
+def execute_all(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
+    index_of = {name: index for index, name in names.items()}
+    with promoting_secondaries(nl, steps):
+        return nl.send(requests(steps, index_of), stop_on_error=False)
+
+
 def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
     lines = []
     for r in rejected[:5]:
@@ -242,25 +243,27 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- roll-back
+
+
 def restore(
     nl: Netlink,
     owned: Ownership,
     names: dict[int, str],
     before: OwnedState,
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    protocols: dict[Address | Rule, int] | None = None,
 ) -> str:
-    """Bring the owned state back to `before` (addresses with the markers in
-    `protocols`), and the foreign routes (as read at the start) the kernel dropped on
-    the way; '' on success, else what still differs."""
+    """Bring the owned state back to `before` (entries beyond the model re-created as
+    they were dumped, addresses and rules with netcfg's marker), and the foreign routes
+    (as read at the start) the kernel dropped on the way; '' on success, else what still
+    differs."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
-        live = read_owned(nl, owned, names)
-        steps = plan(live, before).steps
+        steps = plan(read_owned(nl, owned, names), before).steps
         if not steps:
             problems = ""
             break
-        rejected = execute_all(nl, steps, names, protocols)
+        rejected = execute_all(nl, steps, names)
         problems = failure_text(steps, rejected)
     left = drift(before, read_owned(nl, owned, names)).count
     if left:
@@ -276,17 +279,6 @@ def restore(
     return ""
 
 
-def execute_all(
-    nl: Netlink,
-    steps: tuple[Step, ...],
-    names: dict[int, str],
-    protocols: dict[Address | Rule, int] | None = None,
-) -> list[Rejected]:
-    index_of = {name: index for index, name in names.items()}
-    with promoting_secondaries(nl, steps):
-        return nl.send(requests(steps, index_of, protocols), stop_on_error=False)
-
-
 @contextmanager
 def restore_on_failure(
     nl: Netlink,
@@ -295,7 +287,6 @@ def restore_on_failure(
     before: OwnedState,
     netns: str,
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    protocols: dict[Address | Rule, int] | None = None,
 ) -> Iterator[None]:
     """Any failure inside, or SIGINT, SIGTERM or SIGHUP, restores `before`: ApplyError."""
     with _stop_signals_interrupt() as guard:
@@ -303,7 +294,7 @@ def restore_on_failure(
             yield
         except BaseException as error:
             guard.hold()  # first thing: nothing may cut the roll-back short
-            left = restore(nl, owned, names, before, foreign, protocols)
+            left = restore(nl, owned, names, before, foreign)
             reason = _reason(error)
             if left:
                 raise ApplyError(
@@ -313,6 +304,9 @@ def restore_on_failure(
             raise ApplyError(
                 f"netns {netns}: apply failed and was rolled back (the namespace is as before): {reason}"
             ) from error
+
+
+# ---------------------------------------------------------------- apply and status
 
 
 def apply_host(
@@ -336,33 +330,30 @@ def apply_host(
                 f"netns {netns}: {host.name}'s interface(s) {', '.join(missing)} do not "
                 "exist; netcfg does not create links (nothing was changed)"
             )
+        live = read_live(nl, owned, names)
         desired = desired_state(host)
-        before = read_owned(nl, owned, names)
-        changes = plan(before, desired)
+        changes = plan(live.owned, desired)
         if show is not None:
             show(changes)
         if dry_run or not changes:
             return Outcome(changes, applied=False)
+        before = live.owned
         # Only a change that removes addresses can make the kernel drop foreign routes.
         removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address) for s in changes.steps) or bool(
             desired.addresses - before.addresses
         )
-        foreign = read_foreign_routes(nl) if removes_addresses else None
-        # What a roll-back re-adds keeps its marker: read only if something goes.
-        removes = any(s.op == "remove" for s in changes.steps)
-        protocols = read_protocols(nl, names) if removes else None
-        with restore_on_failure(nl, owned, names, before, netns, foreign, protocols):
+        foreign = flushable_routes(live) if removes_addresses else None
+        with restore_on_failure(nl, owned, names, before, netns, foreign):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))
-            after = read_owned(nl, owned, names)
-            left = drift(desired, after)
+            left = drift(desired, read_owned(nl, owned, names))
             if left:
                 raise RuntimeError(verify_text(left))
         return Outcome(changes, applied=True)
 
 
-def verify_text(left) -> str:
+def verify_text(left: Drift) -> str:
     lines = ["verification failed, desired vs live:"]
     for kind in ("addresses", "rules", "routes"):
         k = getattr(left, kind)
@@ -373,7 +364,6 @@ def verify_text(left) -> str:
 
 
 def live_state(host: HostConfig, owned: Ownership, netns: str) -> tuple[OwnedState, OwnedState]:
-    """(desired, live) for `netcfg status`; reads only, takes no lock."""
+    """(desired, live) for `netcfg status` and `lab check`; reads only, takes no lock."""
     with Netlink(netns) as nl:
-        names = read_links(nl)
-        return desired_state(host), read_owned(nl, owned, names)
+        return desired_state(host), read_owned(nl, owned, names=read_links(nl))
