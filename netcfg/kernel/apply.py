@@ -23,9 +23,10 @@ from types import FrameType
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
 from netcfg.kernel.codec import KernelRule
+from netcfg.kernel.foreign import Collisions, Conflict, collisions
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
-from netcfg.kernel.read import flushable_routes, read_foreign_routes, read_links, read_live, read_owned
-from netcfg.kernel.reconcile import Drift, Plan, Step, describe, drift, plan
+from netcfg.kernel.read import Live, flushable_routes, read_foreign_routes, read_links, read_live, read_owned
+from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, plan
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 from netcfg.model.host import Address, HostConfig, Rule
 
@@ -243,6 +244,12 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
     return "\n".join(lines)
 
 
+def plan_changes(live: Live, desired: OwnedState, present: tuple[Entry, ...] = ()) -> Plan:
+    """The steps from `live` to `desired`; `present`: the desired entries foreign ones
+    provide, for the record."""
+    return Plan(plan(live.owned, desired).steps, present)
+
+
 # ---------------------------------------------------------------- roll-back
 
 
@@ -259,7 +266,7 @@ def restore(
     differs."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
-        steps = plan(read_owned(nl, owned, names), before).steps
+        steps = plan_changes(read_live(nl, owned, names), before).steps
         if not steps:
             problems = ""
             break
@@ -309,6 +316,16 @@ def restore_on_failure(
 # ---------------------------------------------------------------- apply and status
 
 
+def conflict_text(netns: str, host: HostConfig, conflicts: tuple[Conflict, ...]) -> str:
+    lines = [
+        f"netns {netns}: {host.name}'s config cannot be applied: entries that are not netcfg's hold "
+        "the place of desired ones, the kernel refuses a second one, and netcfg never removes "
+        "foreign state; change or remove them by hand (nothing was changed):"
+    ]
+    lines += [f"  {conflict}" for conflict in conflicts]
+    return "\n".join(lines)
+
+
 def apply_host(
     host: HostConfig,
     owned: Ownership,
@@ -331,8 +348,10 @@ def apply_host(
                 "exist; netcfg does not create links (nothing was changed)"
             )
         live = read_live(nl, owned, names)
-        desired = desired_state(host)
-        changes = plan(live.owned, desired)
+        desired, found = _desired_beside_foreign(host, live, names)
+        if found.conflicts:
+            raise InputError(conflict_text(netns, host, found.conflicts))
+        changes = plan_changes(live, desired, found.present)
         if show is not None:
             show(changes)
         if dry_run or not changes:
@@ -353,6 +372,14 @@ def apply_host(
         return Outcome(changes, applied=True)
 
 
+def _desired_beside_foreign(host: HostConfig, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
+    """What netcfg must hold itself: `host`'s state less what identical foreign entries
+    already provide."""
+    wanted = desired_state(host)
+    found = collisions(wanted, live, names)
+    return wanted.without(found.present), found
+
+
 def verify_text(left: Drift) -> str:
     lines = ["verification failed, desired vs live:"]
     for kind in ("addresses", "rules", "routes"):
@@ -363,7 +390,27 @@ def verify_text(left: Drift) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What `netcfg status` reports: the state netcfg must hold (desired less what
+    foreign entries provide), the owned live state, and those foreign entries."""
+
+    desired: OwnedState
+    live: OwnedState
+    present: tuple[Entry, ...]
+    conflicts: tuple[Conflict, ...]
+
+
+def observe(host: HostConfig, owned: Ownership, netns: str) -> Observation:
+    """Read only, takes no lock."""
+    with Netlink(netns) as nl:
+        names = read_links(nl)
+        live = read_live(nl, owned, names)
+        desired, found = _desired_beside_foreign(host, live, names)
+        return Observation(desired, live.owned, found.present, found.conflicts)
+
+
 def live_state(host: HostConfig, owned: Ownership, netns: str) -> tuple[OwnedState, OwnedState]:
     """(desired, live) for `netcfg status` and `lab check`; reads only, takes no lock."""
-    with Netlink(netns) as nl:
-        return desired_state(host), read_owned(nl, owned, names=read_links(nl))
+    seen = observe(host, owned, netns)
+    return seen.desired, seen.live

@@ -2,8 +2,9 @@
 marked) and the rest.
 
 The parsing is codec's (pure, tested on canned messages); this module only asks the
-kernel and sorts what it answers. Foreign routes are kept as dumped, undecoded: a
-roll-back may have to re-create one the kernel flushed.
+kernel and sorts what it answers. Foreign entries are kept as dumped and decoded only
+when something needs them (a desired entry missing from the owned state): a no-op
+re-apply of 10,000 pairs decodes nothing foreign.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ class Live:
     """One read of a namespace."""
 
     owned: OwnedState
+    rules: tuple[bytes, ...] = ()  # every rule as dumped, IPv4 then IPv6, in the kernel's order
     foreign_routes: tuple[bytes, ...] = ()  # every route not marked as netcfg's, as dumped
+    foreign_addresses: tuple[Address, ...] = ()  # unmarked addresses on the owned interfaces
 
 
 def read_links(nl: Netlink) -> dict[int, str]:
@@ -31,18 +34,23 @@ def read_links(nl: Netlink) -> dict[int, str]:
 
 
 def read_live(nl: Netlink, owned: Ownership, names: dict[int, str]) -> Live:
-    addresses = _read_addresses(nl, owned, names)
-    rules = _read_rules(nl)
+    addresses, foreign_addresses = _read_addresses(nl, owned, names)
+    rules, rule_dump = _read_rules(nl)
     routes, foreign_routes = _read_routes(nl, names)
-    return Live(OwnedState(frozenset(addresses), frozenset(rules), frozenset(routes)), tuple(foreign_routes))
+    return Live(
+        OwnedState(frozenset(addresses), frozenset(rules), frozenset(routes)),
+        tuple(rule_dump),
+        tuple(foreign_routes),
+        tuple(foreign_addresses),
+    )
 
 
 def read_owned(nl: Netlink, owned: Ownership, names: dict[int, str]) -> OwnedState:
     return read_live(nl, owned, names).owned
 
 
-def _read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> list[Address]:
-    mine = []
+def _read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> tuple[list[Address], list[Address]]:
+    mine, foreign = [], []
     for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
         parsed = codec.parse_address(message.payload, names)
         if parsed is None:
@@ -52,13 +60,17 @@ def _read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> lis
         # link-local IPv6 and an address networkd or a colleague added stay.
         if owned.owns_address(address, protocol):
             mine.append(address)
-    return mine
+        elif address.interface in owned.interfaces:
+            foreign.append(address)
+    return mine, foreign
 
 
-def _read_rules(nl: Netlink) -> list[Rule | KernelRule]:
+def _read_rules(nl: Netlink) -> tuple[list[Rule | KernelRule], list[bytes]]:
     mine: list[Rule | KernelRule] = []
+    dump = []
     for family in (codec.AF_INET, codec.AF_INET6):
         for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
+            dump.append(message.payload)
             # The marker decides, whatever the priority: a colleague's rule at a
             # segment's priority is not netcfg's, and netcfg's rule at a priority the
             # inventory no longer uses still is.
@@ -66,7 +78,7 @@ def _read_rules(nl: Netlink) -> list[Rule | KernelRule]:
                 rule = codec.parse_rule(message.payload)
                 if rule is not None:
                     mine.append(rule)
-    return mine
+    return mine, dump
 
 
 def _read_routes(nl: Netlink, names: dict[int, str]) -> tuple[list[Route | KernelRoute], list[bytes]]:

@@ -148,6 +148,8 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Plan:
     steps: tuple[Step, ...] = ()
+    # Desired entries a foreign (unmarked) identical entry already provides: left alone.
+    present: tuple[Entry, ...] = ()
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -56,6 +56,13 @@ class OwnedState:
     def size(self) -> int:
         return len(self.addresses) + len(self.rules) + len(self.routes)
 
+    def without(self, entries: tuple[object, ...]) -> OwnedState:
+        """This state less `entries` (the desired entries foreign ones already provide)."""
+        if not entries:
+            return self
+        gone = frozenset(entries)
+        return OwnedState(self.addresses - gone, self.rules - gone, self.routes - gone)
+
 
 def canonical_address(address: Address) -> Address:
     ip, _, length = address.address.partition("/")

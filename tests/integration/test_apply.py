@@ -480,6 +480,43 @@ def test_marked_entries_beyond_the_model_go_by_every_selector_and_come_back_exac
         assert snapshot(netns) == before  # the rules in their order, with mask and mark
 
 
+def test_identical_foreign_entries_satisfy_the_config_and_are_left_alone(inventory_dir, netns, lock_dir, capsys):
+    # The host's own network configuration holds web1's srv address, and a colleague
+    # added netcfg's fe rule by hand: apply neither adds them again nor marks them, and
+    # status reports no drift.
+    ip(netns, "addr", "add", "10.20.1.10/16", "dev", "ethsrv")
+    ip(netns, "rule", "add", "from", "203.0.113.0/26", "lookup", "300", "priority", "20")
+    args = ["--inventory", str(inventory_dir), "--netns", netns]
+    assert main(["apply", "web1", *args]) == 0
+    out = capsys.readouterr().out
+    assert "= address 10.20.1.10/16 dev ethsrv (present, not netcfg's: left alone)" in out
+    assert "= rule from 203.0.113.0/26 lookup 300 priority 20 (present, not netcfg's: left alone)" in out
+    assert "+ address 10.20.1.10/16" not in out and "+ rule from 203.0.113.0/26 lookup 300" not in out
+    rules = [r for r in snapshot(netns)["rule4"] if r.get("src") == "203.0.113.0" and r["priority"] == 20]
+    assert len(rules) == 1 and "protocol" not in rules[0]
+    assert address_markers(netns)["10.20.1.10/16"] == 0
+    assert main(["status", "web1", *args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["drift"] is False and "address 10.20.1.10/16 dev ethsrv" in report["present"]
+    assert main(["apply", "web1", *args]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "0 changes"
+
+
+def test_a_foreign_route_in_the_place_of_a_desired_one_is_exit_2_and_nothing_changes(
+    inventory_dir, netns, lock_dir, capsys
+):
+    # The kernel would refuse netcfg's default route of table 300 (EEXIST: same table,
+    # destination and metric), and netcfg never removes foreign state.
+    ip(netns, "route", "add", "default", "via", "203.0.113.2", "dev", "ethfe", "onlink", "table", "300", "proto",
+       "static")  # fmt: skip
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 2
+    err = capsys.readouterr().err
+    assert "route default via 203.0.113.1 table 300 proto 77: the namespace holds route default via 203.0.113.2" in err
+    assert "nothing was changed" in err
+    assert snapshot(netns) == before
+
+
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
     inv, config = web1(inventory_dir)
     monkeypatch.setattr("netcfg.cli.apply.render", lambda *_: {"web1": bad_config(config)})
