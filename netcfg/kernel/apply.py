@@ -27,6 +27,7 @@ from netcfg.kernel.foreign import Collisions, Conflict, collisions
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
 from netcfg.kernel.read import Live, flushable_routes, read_foreign_routes, read_links, read_live, read_owned
 from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, plan
+from netcfg.kernel.rules import MOVED, order_rule_removals
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 from netcfg.model.host import Address, HostConfig, Rule
 
@@ -208,6 +209,15 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
                 nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
 
 
+def _final_removals(steps: tuple[Step, ...]) -> int:
+    """Where the removals that end the plan start (a rule re-created behind to make a
+    removal exact belongs to them)."""
+    cut = len(steps)
+    while cut and (steps[cut - 1].op == "remove" or steps[cut - 1].note == MOVED):
+        cut -= 1
+    return cut
+
+
 def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
     """Send the steps: first everything that adds or replaces, then, only if the kernel
     took all of it, the removals that end the plan.
@@ -217,7 +227,7 @@ def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list
     re-added rule goes to the end of its priority (`ip rule` would list the rules in
     another order than before)."""
     index_of = {name: index for index, name in names.items()}
-    cut = next((i for i in range(len(steps), 0, -1) if steps[i - 1].op != "remove"), 0)
+    cut = _final_removals(steps)
     with promoting_secondaries(nl, steps):
         rejected = nl.send(requests(steps[:cut], index_of), stop_on_error=True)
         if rejected or cut == len(steps):
@@ -245,9 +255,10 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
 
 
 def plan_changes(live: Live, desired: OwnedState, present: tuple[Entry, ...] = ()) -> Plan:
-    """The steps from `live` to `desired`; `present`: the desired entries foreign ones
-    provide, for the record."""
-    return Plan(plan(live.owned, desired).steps, present)
+    """The steps from `live` to `desired`, rule removals in an order the kernel carries
+    out exactly (see rules)."""
+    steps = plan(live.owned, desired).steps
+    return Plan(order_rule_removals(steps, live.rules), present)
 
 
 # ---------------------------------------------------------------- roll-back

@@ -3,8 +3,8 @@ marked) and the rest.
 
 The parsing is codec's (pure, tested on canned messages); this module only asks the
 kernel and sorts what it answers. Foreign entries are kept as dumped and decoded only
-when something needs them (a desired entry missing from the owned state): a no-op
-re-apply of 10,000 pairs decodes nothing foreign.
+when something needs them (a desired entry missing from the owned state, a rule
+removal to order): a no-op re-apply of 10,000 pairs decodes nothing foreign.
 """
 
 from __future__ import annotations

@@ -138,11 +138,13 @@ class Step:
     op: str  # "add", "remove" or "replace" (routes: one message, no gap)
     entry: Entry
     old: Entry | None = None  # what a replace overwrites
+    note: str = ""  # why a step beyond the drift is there
 
     def __str__(self) -> str:
+        note = f" ({self.note})" if self.note else ""
         if self.op == "replace" and self.old is not None:
-            return f"~ {describe(self.entry)} (was {describe(self.old)})"
-        return f"{'+' if self.op == 'add' else '-'} {describe(self.entry)}"
+            return f"~ {describe(self.entry)} (was {describe(self.old)}){note}"
+        return f"{'+' if self.op == 'add' else '-'} {describe(self.entry)}{note}"
 
 
 @dataclass(frozen=True, slots=True)

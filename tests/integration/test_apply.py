@@ -26,6 +26,7 @@ from netcfg.kernel import codec
 from netcfg.kernel.apply import apply_host, namespace_lock
 from netcfg.kernel.netlink import Netlink
 from netcfg.kernel.read import read_links
+from netcfg.kernel.rules import MOVED
 from netcfg.kernel.state import desired_state, ownership
 from netcfg.model.host import Address, Route
 
@@ -446,7 +447,7 @@ def address_markers(ns: str) -> dict[str, int]:
         return found
 
 
-@pytest.mark.parametrize("failure", [None, "after every step"])
+@pytest.mark.parametrize("failure", [None, "refused", "after every step"])
 def test_marked_entries_beyond_the_model_go_by_every_selector_and_come_back_exactly(
     inventory_dir, netns, lock_dir, monkeypatch, capsys, failure
 ):
@@ -458,15 +459,20 @@ def test_marked_entries_beyond_the_model_go_by_every_selector_and_come_back_exac
        "protocol", "77")  # fmt: skip
     ip(netns, "rule", "add", "from", "203.0.113.0/26", "fwmark", "0x1", "lookup", "300", "priority", "20",
        "protocol", "77")  # fmt: skip
+    ip(netns, "rule", "add", "from", "203.0.113.0/26", "ipproto", "tcp", "lookup", "300", "priority", "20",
+       "protocol", "77")  # fmt: skip
     ip(netns, "route", "add", "10.97.0.0/16", "dev", "ethfe", "table", "300", "proto", "77", "mtu", "1400")
     before = snapshot(netns)
     inv, config = web1(inventory_dir)
-    if failure:
+    if failure == "refused":  # the kernel refuses an addition: no removal is sent
+        monkeypatch.setattr("netcfg.cli.apply.render", lambda *_: {"web1": bad_config(config)})
+    elif failure:
         fail_after_every_step(monkeypatch)
     code = main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns])
     out = capsys.readouterr().out
     assert "- rule from 203.0.113.0/26 fwmark 0x0/0xff lookup 300 priority 20 proto 77" in out
     assert "- rule from 203.0.113.0/26 fwmark 0x1 lookup 300 priority 20 proto 77" in out
+    assert "- rule from 203.0.113.0/26 ipproto 6 lookup 300 priority 20 proto 77" in out
     assert "- route 10.97.0.0/16 dev ethfe scope link mtu 1400 table 300 proto 77" in out
     assert "+ rule from 203.0.113.0/26 lookup 300 priority 20" in out
     if failure is None:
@@ -476,8 +482,31 @@ def test_marked_entries_beyond_the_model_go_by_every_selector_and_come_back_exac
         assert "10.97.0.0" not in json.dumps(after["route4"])
         assert owned_by_ip(netns) == model_view(config)
     else:
+        # Rolling back the "refused" apply removes netcfg's plain rule from behind the
+        # three marked ones, each of which its deletion would match first: they are
+        # re-created behind it first, in their order (see rules.py).
         assert code == 5
         assert snapshot(netns) == before  # the rules in their order, with mask and mark
+
+
+def test_an_owned_rule_less_specific_than_a_desired_one_goes_alone(inventory_dir, netns, lock_dir, capsys):
+    # `from all lookup 300 priority 20 proto 77` behind netcfg's `from 203.0.113.0/26
+    # lookup 300 priority 20`: its deletion would match the desired rule first (nothing
+    # in a deletion can say "no from"); the desired rule is re-created behind it first.
+    args = ["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]
+    assert main(args) == 0
+    # (`ip rule add` cannot: its NLM_F_EXCL takes the absent "from" for "any", EEXIST)
+    with Netlink(netns) as nl:
+        assert not nl.send([codec.rule_request(codec.KernelRule(4, 20, 300, protocol=77), "add")])
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # every desired rule of table 300 at priority 20 sits in front and moves
+    assert out.strip().splitlines()[-2:] == ["- rule all lookup 300 priority 20", "9 changes"]
+    assert f"+ rule from 203.0.113.0/26 lookup 300 priority 20 ({MOVED})" in out
+    _, config = web1(inventory_dir)
+    assert owned_by_ip(netns) == model_view(config)
+    assert main(["status", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
 
 
 def test_identical_foreign_entries_satisfy_the_config_and_are_left_alone(inventory_dir, netns, lock_dir, capsys):
