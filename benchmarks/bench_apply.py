@@ -52,7 +52,7 @@ def host_config(n: int) -> HostConfig:
     )
 
 
-OWNED = Ownership(priorities=frozenset({PRIORITY}), interfaces=frozenset({"eth0"}))
+OWNED = Ownership(interfaces=frozenset({"eth0"}))
 
 
 def batch_text(n: int) -> str:

@@ -19,8 +19,8 @@ from netcfg.cli.options import (
 )
 from netcfg.designs import render
 from netcfg.errors import DriftError
-from netcfg.kernel.apply import live_state
-from netcfg.kernel.reconcile import drift
+from netcfg.kernel.apply import observe
+from netcfg.kernel.reconcile import describe, drift
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName
 from netcfg.present.drift import drift_json, drift_lines
@@ -36,11 +36,13 @@ def status(
 ) -> None:
     """Drift between HOST's desired config and the live owned state of a namespace:
     addresses, rules and routes that are missing, extra or different (same identity,
-    other attributes). Exit 4 on drift, 0 when clean; read-only."""
+    other attributes). A desired entry already there but not netcfg's (unmarked) is
+    no drift: it is listed as present. Exit 4 on drift, 0 when clean; read-only."""
     inv = load(inventory)
     config = render(inv, design, [require_machine(inv, host)])[host]
-    desired, live = live_state(config, ownership(inv, config), netns)
-    found = drift(desired, live)
+    seen = observe(config, ownership(inv, config), netns)
+    found = drift(seen.desired, seen.live)
+    present = [describe(entry) for entry in seen.present]
     if fmt is OutputFormat.JSON:
         data = {
             "host": host,
@@ -49,10 +51,12 @@ def status(
             "drift": bool(found),
             "count": found.count,
             **drift_json(found),
+            "present": present,
         }
         emit(json.dumps(data, indent=2) + "\n")
     else:
-        lines = drift_lines(found)
+        lines = [f"present   {text} (not netcfg's: left alone)" for text in present]
+        lines += drift_lines(found)
         lines.append(f"{host} in netns {netns}: " + (f"{found.count} differences" if found else "no drift"))
         emit("\n".join(lines) + "\n")
     if found:

@@ -2,10 +2,10 @@
 
 The sequence is visible in `apply_host`; the roll-back lives in one context manager,
 `restore_on_failure`, which catches everything (a kernel refusal, a failed
-verification, Ctrl-C) and brings the owned state back to what was read at the start.
-Restoring works from a fresh read, not from a list of what was believed applied: the
-kernel may have processed more of a batch than acknowledged to us, and removing an
-address can take routes with it.
+verification, Ctrl-C, SIGTERM, SIGHUP) and brings the owned state back to what was read
+at the start. Restoring works from a fresh read, not from a list of what was believed
+applied: the kernel may have processed more of a batch than acknowledged to us, and
+removing an address can take routes with it.
 """
 
 from __future__ import annotations
@@ -18,31 +18,43 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
+from netcfg.kernel.codec import KernelRule
+from netcfg.kernel.foreign import Collisions, Conflict, collisions
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
-from netcfg.kernel.read import (
-    read_foreign_routes,
-    read_links,
-    read_owned,
-    read_protocols,
-)
-from netcfg.kernel.reconcile import Plan, Step, describe, drift, plan
+from netcfg.kernel.read import Live, flushable_routes, read_foreign_routes, read_links, read_live, read_owned
+from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, plan
+from netcfg.kernel.rules import MOVED, order_rule_removals
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
-from netcfg.model.host import PROTOCOL, Address, HostConfig, Rule
+from netcfg.model.host import Address, HostConfig, Rule
+
+# ---------------------------------------------------------------- the lock
 
 
 class LockedError(ApplyError):
     """Another apply holds the namespace; nothing was changed (exit 5)."""
 
 
+def lock_path(netns: str, lock_dir: str) -> str:
+    """The lock file of a namespace, keyed on the namespace itself: the device and inode
+    of its nsfs mount (the inode is the namespace's). Two names of one namespace (`ip
+    netns attach`, a bind mount under /run/netns) share one lock."""
+    status = os.stat(netns_path(netns))
+    return os.path.join(lock_dir, f"netns-{status.st_dev}-{status.st_ino}.lock")
+
+
 @contextmanager
 def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
-    """One apply per namespace at a time: a second one fails at once, it does not wait."""
-    netns_path(netns)  # validates the name before it becomes a file name
+    """One apply per namespace at a time, whatever name it is reached by: a second one
+    fails at once, it does not wait."""
     os.makedirs(lock_dir, exist_ok=True)
-    path = os.path.join(lock_dir, f"{netns}.lock")
+    try:
+        path = lock_path(netns, lock_dir)
+    except FileNotFoundError:
+        raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})") from None
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
@@ -52,13 +64,93 @@ def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
                 raise
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             raise LockedError(
-                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}; nothing was changed"
+                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}, the lock of this "
+                "namespace under any of its names; nothing was changed"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+# ---------------------------------------------------------------- signals
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP during an apply: unwinds like Ctrl-C's KeyboardInterrupt (not an
+    Exception, so nothing on the way swallows it) into the roll-back."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(slots=True)
+class _SignalGuard:
+    holding: bool = False  # a roll-back runs: stop signals are ignored
+
+    def hold(self) -> None:
+        self.holding = True
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[_SignalGuard]:
+    """While the changes go in, the first SIGINT, SIGTERM or SIGHUP unwinds into the
+    roll-back (KeyboardInterrupt, Interrupted); from then on, and once `hold` is called,
+    all three are ignored: the roll-back must complete. The previous handlers are put
+    back on exit. Python runs handlers in the main thread only: elsewhere nothing is
+    installed."""
+    guard = _SignalGuard()
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if guard.holding:
+            return
+        guard.holding = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+    try:
+        yield guard
+    finally:
+        for sig, old in previous.items():
+            # None: a handler not installed from Python; the default is the honest guess.
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Stop signals held back (delivered on exit): for a clean-up that must not be cut
+    in half by the exception a signal raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, Interrupted):
+        return f"interrupted by {signal.Signals(error.signum).name}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted by SIGINT (Ctrl-C)"
+    return str(error)
+
+
+# ---------------------------------------------------------------- sending steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +164,17 @@ def missing_interfaces(host: HostConfig, names: dict[int, str]) -> list[str]:
     return [i.name for i in host.interfaces if i.name not in present]
 
 
-def requests(
-    steps: tuple[Step, ...] | list[Step],
-    index_of: dict[str, int],
-    protocols: dict[Address | Rule, int] | None = None,
-) -> list[codec.Request]:
-    """The messages for `steps`; an address or a rule is added with netcfg's marker
-    unless `protocols` (a roll-back's record) says it had another."""
+def requests(steps: tuple[Step, ...] | list[Step], index_of: dict[str, int]) -> list[codec.Request]:
+    """The messages for `steps`: addresses and model rules added with netcfg's marker,
+    entries beyond the model exactly as dumped, every deletion naming its entry
+    completely (see codec)."""
     out = []
     for step in steps:
         entry = step.entry
         if isinstance(entry, Address):
-            protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
-            out.append(codec.address_request(entry, index_of, step.op, protocol))
-        elif isinstance(entry, Rule):
-            protocol = protocols.get(entry, PROTOCOL) if protocols else PROTOCOL
-            out.append(codec.rule_request(entry, step.op, protocol))
+            out.append(codec.address_request(entry, index_of, step.op))
+        elif isinstance(entry, Rule | KernelRule):
+            out.append(codec.rule_request(entry, step.op))
         else:
             out.append(codec.route_request(entry, index_of, step.op))
     return out
@@ -118,7 +205,17 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
         yield
     finally:
         if switched:
-            nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
+            with _signals_deferred():  # a signal must not leave the links' setting changed
+                nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
+
+
+def _final_removals(steps: tuple[Step, ...]) -> int:
+    """Where the removals that end the plan start (a rule re-created behind to make a
+    removal exact belongs to them)."""
+    cut = len(steps)
+    while cut and (steps[cut - 1].op == "remove" or steps[cut - 1].note == MOVED):
+        cut -= 1
+    return cut
 
 
 def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
@@ -130,13 +227,19 @@ def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list
     re-added rule goes to the end of its priority (`ip rule` would list the rules in
     another order than before)."""
     index_of = {name: index for index, name in names.items()}
-    cut = next((i for i in range(len(steps), 0, -1) if steps[i - 1].op != "remove"), 0)
+    cut = _final_removals(steps)
     with promoting_secondaries(nl, steps):
         rejected = nl.send(requests(steps[:cut], index_of), stop_on_error=True)
         if rejected or cut == len(steps):
             return rejected
         later = nl.send(requests(steps[cut:], index_of), stop_on_error=True)
         return [Rejected(r.index + cut, r.failure) for r in later]
+
+
+def execute_all(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
+    index_of = {name: index for index, name in names.items()}
+    with promoting_secondaries(nl, steps):
+        return nl.send(requests(steps, index_of), stop_on_error=False)
 
 
 def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
@@ -151,17 +254,14 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
     return "\n".join(lines)
 
 
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """A second Ctrl-C must not interrupt the roll-back it triggered."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def plan_changes(live: Live, desired: OwnedState, present: tuple[Entry, ...] = ()) -> Plan:
+    """The steps from `live` to `desired`, rule removals in an order the kernel carries
+    out exactly (see rules)."""
+    steps = plan(live.owned, desired).steps
+    return Plan(order_rule_removals(steps, live.rules), present)
+
+
+# ---------------------------------------------------------------- roll-back
 
 
 def restore(
@@ -170,19 +270,18 @@ def restore(
     names: dict[int, str],
     before: OwnedState,
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    protocols: dict[Address | Rule, int] | None = None,
 ) -> str:
-    """Bring the owned state back to `before` (addresses with the markers in
-    `protocols`), and the foreign routes (as read at the start) the kernel dropped on
-    the way; '' on success, else what still differs."""
+    """Bring the owned state back to `before` (entries beyond the model re-created as
+    they were dumped, addresses and rules with netcfg's marker), and the foreign routes
+    (as read at the start) the kernel dropped on the way; '' on success, else what still
+    differs."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
-        live = read_owned(nl, owned, names)
-        steps = plan(live, before).steps
+        steps = plan_changes(read_live(nl, owned, names), before).steps
         if not steps:
             problems = ""
             break
-        rejected = execute_all(nl, steps, names, protocols)
+        rejected = execute_all(nl, steps, names)
         problems = failure_text(steps, rejected)
     left = drift(before, read_owned(nl, owned, names)).count
     if left:
@@ -198,17 +297,6 @@ def restore(
     return ""
 
 
-def execute_all(
-    nl: Netlink,
-    steps: tuple[Step, ...],
-    names: dict[int, str],
-    protocols: dict[Address | Rule, int] | None = None,
-) -> list[Rejected]:
-    index_of = {name: index for index, name in names.items()}
-    with promoting_secondaries(nl, steps):
-        return nl.send(requests(steps, index_of, protocols), stop_on_error=False)
-
-
 @contextmanager
 def restore_on_failure(
     nl: Netlink,
@@ -217,22 +305,36 @@ def restore_on_failure(
     before: OwnedState,
     netns: str,
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    protocols: dict[Address | Rule, int] | None = None,
 ) -> Iterator[None]:
-    try:
-        yield
-    except BaseException as error:
-        with _sigint_ignored():
-            left = restore(nl, owned, names, before, foreign, protocols)
-        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        if left:
+    """Any failure inside, or SIGINT, SIGTERM or SIGHUP, restores `before`: ApplyError."""
+    with _stop_signals_interrupt() as guard:
+        try:
+            yield
+        except BaseException as error:
+            guard.hold()  # first thing: nothing may cut the roll-back short
+            left = restore(nl, owned, names, before, foreign)
+            reason = _reason(error)
+            if left:
+                raise ApplyError(
+                    f"netns {netns}: apply failed: {reason}\n"
+                    f"ROLLBACK INCOMPLETE, the namespace differs from before:\n{left}"
+                ) from error
             raise ApplyError(
-                f"netns {netns}: apply failed: {reason}\n"
-                f"ROLLBACK INCOMPLETE, the namespace differs from before:\n{left}"
+                f"netns {netns}: apply failed and was rolled back (the namespace is as before): {reason}"
             ) from error
-        raise ApplyError(
-            f"netns {netns}: apply failed and was rolled back (the namespace is as before): {reason}"
-        ) from error
+
+
+# ---------------------------------------------------------------- apply and status
+
+
+def conflict_text(netns: str, host: HostConfig, conflicts: tuple[Conflict, ...]) -> str:
+    lines = [
+        f"netns {netns}: {host.name}'s config cannot be applied: entries that are not netcfg's hold "
+        "the place of desired ones, the kernel refuses a second one, and netcfg never removes "
+        "foreign state; change or remove them by hand (nothing was changed):"
+    ]
+    lines += [f"  {conflict}" for conflict in conflicts]
+    return "\n".join(lines)
 
 
 def apply_host(
@@ -256,33 +358,40 @@ def apply_host(
                 f"netns {netns}: {host.name}'s interface(s) {', '.join(missing)} do not "
                 "exist; netcfg does not create links (nothing was changed)"
             )
-        desired = desired_state(host)
-        before = read_owned(nl, owned, names)
-        changes = plan(before, desired)
+        live = read_live(nl, owned, names)
+        desired, found = _desired_beside_foreign(host, live, names)
+        if found.conflicts:
+            raise InputError(conflict_text(netns, host, found.conflicts))
+        changes = plan_changes(live, desired, found.present)
         if show is not None:
             show(changes)
         if dry_run or not changes:
             return Outcome(changes, applied=False)
+        before = live.owned
         # Only a change that removes addresses can make the kernel drop foreign routes.
         removes_addresses = any(s.op == "remove" and isinstance(s.entry, Address) for s in changes.steps) or bool(
             desired.addresses - before.addresses
         )
-        foreign = read_foreign_routes(nl) if removes_addresses else None
-        # What a roll-back re-adds keeps its marker: read only if something goes.
-        removes = any(s.op == "remove" for s in changes.steps)
-        protocols = read_protocols(nl, names) if removes else None
-        with restore_on_failure(nl, owned, names, before, netns, foreign, protocols):
+        foreign = flushable_routes(live) if removes_addresses else None
+        with restore_on_failure(nl, owned, names, before, netns, foreign):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))
-            after = read_owned(nl, owned, names)
-            left = drift(desired, after)
+            left = drift(desired, read_owned(nl, owned, names))
             if left:
                 raise RuntimeError(verify_text(left))
         return Outcome(changes, applied=True)
 
 
-def verify_text(left) -> str:
+def _desired_beside_foreign(host: HostConfig, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
+    """What netcfg must hold itself: `host`'s state less what identical foreign entries
+    already provide."""
+    wanted = desired_state(host)
+    found = collisions(wanted, live, names)
+    return wanted.without(found.present), found
+
+
+def verify_text(left: Drift) -> str:
     lines = ["verification failed, desired vs live:"]
     for kind in ("addresses", "rules", "routes"):
         k = getattr(left, kind)
@@ -292,8 +401,27 @@ def verify_text(left) -> str:
     return "\n".join(lines)
 
 
-def live_state(host: HostConfig, owned: Ownership, netns: str) -> tuple[OwnedState, OwnedState]:
-    """(desired, live) for `netcfg status`; reads only, takes no lock."""
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What `netcfg status` reports: the state netcfg must hold (desired less what
+    foreign entries provide), the owned live state, and those foreign entries."""
+
+    desired: OwnedState
+    live: OwnedState
+    present: tuple[Entry, ...]
+    conflicts: tuple[Conflict, ...]
+
+
+def observe(host: HostConfig, owned: Ownership, netns: str) -> Observation:
+    """Read only, takes no lock."""
     with Netlink(netns) as nl:
         names = read_links(nl)
-        return desired_state(host), read_owned(nl, owned, names)
+        live = read_live(nl, owned, names)
+        desired, found = _desired_beside_foreign(host, live, names)
+        return Observation(desired, live.owned, found.present, found.conflicts)
+
+
+def live_state(host: HostConfig, owned: Ownership, netns: str) -> tuple[OwnedState, OwnedState]:
+    """(desired, live) for `netcfg status` and `lab check`; reads only, takes no lock."""
+    seen = observe(host, owned, netns)
+    return seen.desired, seen.live

@@ -1,15 +1,31 @@
-"""Reading a namespace's links and owned state over netlink.
+"""Reading a namespace's links and state over netlink, split into netcfg's own (what it
+marked) and the rest.
 
 The parsing is codec's (pure, tested on canned messages); this module only asks the
-kernel and filters what netcfg owns, each filter saying why.
+kernel and sorts what it answers. Foreign entries are kept as dumped and decoded only
+when something needs them (a desired entry missing from the owned state, a rule
+removal to order): a no-op re-apply of 10,000 pairs decodes nothing foreign.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from netcfg.kernel import codec
+from netcfg.kernel.codec import KernelRoute, KernelRule
 from netcfg.kernel.netlink import Netlink
-from netcfg.kernel.state import KERNEL_RULE_PRIORITIES, OwnedState, Ownership
+from netcfg.kernel.state import OwnedState, Ownership
 from netcfg.model.host import PROTOCOL, Address, Route, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """One read of a namespace."""
+
+    owned: OwnedState
+    rules: tuple[bytes, ...] = ()  # every rule as dumped, IPv4 then IPv6, in the kernel's order
+    foreign_routes: tuple[bytes, ...] = ()  # every route not marked as netcfg's, as dumped
+    foreign_addresses: tuple[Address, ...] = ()  # unmarked addresses on the owned interfaces
 
 
 def read_links(nl: Netlink) -> dict[int, str]:
@@ -17,87 +33,84 @@ def read_links(nl: Netlink) -> dict[int, str]:
     return dict(codec.parse_link(m.payload) for m in nl.dump(codec.dump_request(codec.RTM_GETLINK)))
 
 
-def read_owned(nl: Netlink, owned: Ownership, names: dict[int, str]) -> OwnedState:
-    return OwnedState(
-        addresses=frozenset(read_addresses(nl, owned, names)),
-        rules=frozenset(read_rules(nl, owned)),
-        routes=frozenset(read_routes(nl, names)),
+def read_live(nl: Netlink, owned: Ownership, names: dict[int, str]) -> Live:
+    addresses, foreign_addresses = _read_addresses(nl, owned, names)
+    rules, rule_dump = _read_rules(nl)
+    routes, foreign_routes = _read_routes(nl, names)
+    return Live(
+        OwnedState(frozenset(addresses), frozenset(rules), frozenset(routes)),
+        tuple(rule_dump),
+        tuple(foreign_routes),
+        tuple(foreign_addresses),
     )
 
 
-def read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> list[Address]:
-    found = []
-    for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
-        address = codec.parse_address(message.payload, names)
-        # Only addresses inside the inventory's networks on netcfg's interfaces: the
-        # loopback, link-local IPv6 and anything added for other purposes stay. An
-        # address netcfg added (marked with its protocol) stays netcfg's when its
-        # network leaves the inventory: it is removed, not left behind.
-        if address is not None and (
-            owned.owns_address(address)
-            or (address.interface in owned.interfaces and codec.address_protocol(message.payload) == PROTOCOL)
-        ):
-            found.append(address)
-    return found
+def read_owned(nl: Netlink, owned: Ownership, names: dict[int, str]) -> OwnedState:
+    return read_live(nl, owned, names).owned
 
 
-def read_protocols(nl: Netlink, names: dict[int, str]) -> dict[Address | Rule, int]:
-    """Each address's and rule's marker (IFA_PROTO, FRA_PROTOCOL): a roll-back re-adds
-    an address or a rule as it was."""
-    found: dict[Address | Rule, int] = {}
+def _read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> tuple[list[Address], list[Address]]:
+    mine, foreign = [], []
     for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
-        address = codec.parse_address(message.payload, names)
-        if address is not None:
-            found[address] = codec.address_protocol(message.payload)
+        parsed = codec.parse_address(message.payload, names)
+        if parsed is None:
+            continue
+        address, protocol = parsed
+        # Only what netcfg marked, on the interfaces it configures; the loopback,
+        # link-local IPv6 and an address networkd or a colleague added stay.
+        if owned.owns_address(address, protocol):
+            mine.append(address)
+        elif address.interface in owned.interfaces:
+            foreign.append(address)
+    return mine, foreign
+
+
+def _read_rules(nl: Netlink) -> tuple[list[Rule | KernelRule], list[bytes]]:
+    mine: list[Rule | KernelRule] = []
+    dump = []
     for family in (codec.AF_INET, codec.AF_INET6):
         for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
-            rule = codec.parse_rule(message.payload)
-            if rule is not None:
-                found[rule] = codec.rule_protocol(message.payload)
-    return found
+            dump.append(message.payload)
+            # The marker decides, whatever the priority: a colleague's rule at a
+            # segment's priority is not netcfg's, and netcfg's rule at a priority the
+            # inventory no longer uses still is.
+            if codec.rule_protocol(message.payload) == PROTOCOL:
+                rule = codec.parse_rule(message.payload)
+                if rule is not None:
+                    mine.append(rule)
+    return mine, dump
 
 
-def read_rules(nl: Netlink, owned: Ownership) -> list[Rule]:
-    found = []
-    for family in (codec.AF_INET, codec.AF_INET6):
-        for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
-            # The priority decides ownership; foreign rules are not decoded at all. A
-            # rule netcfg added (marked with its protocol) stays netcfg's when its
-            # segment's priority changes: it is removed, not left behind.
-            priority = codec.rule_priority(message.payload)
-            if not owned.owns_rule_priority(priority) and (
-                priority in KERNEL_RULE_PRIORITIES or codec.rule_protocol(message.payload) != PROTOCOL
-            ):
-                continue
-            rule = codec.parse_rule(message.payload)
-            # A rule at an owned priority with selectors netcfg never writes (fwmark,
-            # iif, ...) cannot be re-created exactly on rollback: left alone.
-            if rule is not None:
-                found.append(rule)
-    return found
-
-
-def read_routes(nl: Netlink, names: dict[int, str]) -> list[Route]:
-    found = []
+def _read_routes(nl: Netlink, names: dict[int, str]) -> tuple[list[Route | KernelRoute], list[bytes]]:
+    mine: list[Route | KernelRoute] = []
+    foreign = []
     for family in (codec.AF_INET, codec.AF_INET6):
         for message in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):
-            # Owned routes carry netcfg's protocol; kernel, boot and static routes and
-            # every other daemon's are skipped before decoding.
+            # Owned routes carry netcfg's protocol; the others are kept undecoded.
             if codec.route_protocol(message.payload) != PROTOCOL:
+                foreign.append(message.payload)
                 continue
             route = codec.parse_route(message.payload, names)
             if route is not None:
-                found.append(route)
-    return found
+                mine.append(route)
+    return mine, foreign
 
 
-def read_foreign_routes(nl: Netlink) -> dict[tuple[object, ...], bytes]:
+def flushable_routes(live: Live) -> dict[tuple[object, ...], bytes]:
     """Every route netcfg does not own and the kernel does not make itself, as dumped.
 
     apply never changes them, but the kernel flushes a link's IPv4 routes when its last
     IPv4 address goes: a roll-back removing the address an apply added to a link that
     had none would take a hand-added `dev` route with it. Kept raw, so the roll-back can
     re-create such a route exactly."""
+    return {
+        codec.route_identity(payload): payload
+        for payload in live.foreign_routes
+        if codec.route_protocol(payload) != codec.RTPROT_KERNEL
+    }
+
+
+def read_foreign_routes(nl: Netlink) -> dict[tuple[object, ...], bytes]:
     found = {}
     for family in (codec.AF_INET, codec.AF_INET6):
         for message in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):

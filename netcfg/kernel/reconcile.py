@@ -3,7 +3,9 @@
 Entries are matched by identity key (what the kernel treats as "the same entry"):
 an address by interface and IP, a rule by family, priority and selector, a route by
 family, table, destination and metric. Same key, other attributes: "different"; so is
-a route left over in the same table to the same destination with another metric.
+a route left over in the same table to the same destination with another metric. An
+owned rule or route the model cannot express (codec.KernelRule/KernelRoute) is its own
+key: never desired, always extra, removed by every selector it has.
 
 The steps run in an order that never blackholes traffic (DESIGN.md, "Applying"):
   1. IPv6 addresses whose prefix length changes are removed (the kernel refuses a
@@ -23,10 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from netcfg.kernel.codec import KernelRoute, KernelRule
 from netcfg.kernel.state import OwnedState
 from netcfg.model.host import Address, Route, Rule
 
-Entry = Address | Rule | Route
+Entry = Address | Rule | Route | KernelRule | KernelRoute
 KINDS = ("addresses", "rules", "routes")
 
 
@@ -35,7 +38,10 @@ def key(entry: Entry) -> tuple[Any, ...]:
         return ("address", entry.interface, entry.ip)
     if isinstance(entry, Rule):
         return ("rule", entry.family, entry.priority, entry.src, entry.dst)
-    return ("route", entry.family, entry.table, entry.dst, entry.metric)
+    if isinstance(entry, Route):
+        return ("route", entry.family, entry.table, entry.dst, entry.metric)
+    # Beyond the model: the entry is its own identity, paired with nothing desired.
+    return ("as-dumped", str(entry))
 
 
 def place(route: Route) -> tuple[Any, ...]:
@@ -46,10 +52,12 @@ def place(route: Route) -> tuple[Any, ...]:
 def describe(entry: Entry) -> str:
     if isinstance(entry, Address):
         return f"address {entry.address} dev {entry.interface}"
-    if isinstance(entry, Rule):
-        family = "-6 " if entry.family == 6 else ""
-        return f"rule {family}{entry}"
-    return f"route {'-6 ' if entry.family == 6 else ''}{entry} proto {entry.protocol}"
+    family = "-6 " if entry.family == 6 else ""
+    if isinstance(entry, Rule | KernelRule):
+        return f"rule {family}{entry}"  # a KernelRule spells its marker itself
+    if isinstance(entry, KernelRoute):
+        return f"route {family}{entry}"
+    return f"route {family}{entry} proto {entry.protocol}"
 
 
 def sort_key(entry: Entry) -> tuple[Any, ...]:
@@ -130,16 +138,20 @@ class Step:
     op: str  # "add", "remove" or "replace" (routes: one message, no gap)
     entry: Entry
     old: Entry | None = None  # what a replace overwrites
+    note: str = ""  # why a step beyond the drift is there
 
     def __str__(self) -> str:
+        note = f" ({self.note})" if self.note else ""
         if self.op == "replace" and self.old is not None:
-            return f"~ {describe(self.entry)} (was {describe(self.old)})"
-        return f"{'+' if self.op == 'add' else '-'} {describe(self.entry)}"
+            return f"~ {describe(self.entry)} (was {describe(self.old)}){note}"
+        return f"{'+' if self.op == 'add' else '-'} {describe(self.entry)}{note}"
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     steps: tuple[Step, ...] = ()
+    # Desired entries a foreign (unmarked) identical entry already provides: left alone.
+    present: tuple[Entry, ...] = ()
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -1,72 +1,67 @@
 """The owned kernel state of one machine: what apply may add, change or remove.
 
-Owned (DESIGN.md, "Applying"):
-  - routes carrying netcfg's protocol number (77), in any table;
-  - rules whose priority is one of the inventory's segment priorities, except the
-    kernel's own main/local/default priorities (0, 32766, 32767);
-  - addresses on the machine's rendered interfaces that lie inside one of the
-    inventory's networks (link-local IPv6 and any address outside the inventory are
-    never touched).
-Links are not owned: apply neither creates nor deletes interfaces.
+Owned (DESIGN.md, "Applying") is what netcfg marked with its protocol number (77):
+  - routes with protocol 77, in any table;
+  - rules with FRA_PROTOCOL 77, at any priority;
+  - addresses with IFA_PROTO 77 on the machine's rendered interfaces.
+Everything else is foreign, whatever its priority, table or network: the kernel's
+main/local/default rules and connected routes, a colleague's rule at a segment's
+priority, an address the host's own network configuration put inside an inventory
+network. Links are not owned: apply neither creates nor deletes interfaces.
 
-Entries are config.Address/Rule/Route values in one canonical spelling (the kernel's:
-inet_ntop, host bits cleared, IPv6 routes without scope, kernel default metrics as
-None), so desired and live states compare with plain set operations.
+Owned entries netcfg's model can express are config.Address/Rule/Route values in one
+canonical spelling (the kernel's: inet_ntop, host bits cleared, IPv6 routes without
+scope, kernel default metrics as None), so desired and live states compare with plain
+set operations. A marked rule or route the model cannot express (a fwmark, a preferred
+source, ...) is a codec.KernelRule/KernelRoute with every field the kernel reported:
+never desired, so removed, and re-created exactly by a roll-back.
 """
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, replace
 
-from netcfg.kernel.codec import AF_OF_FAMILY, DEFAULT_METRIC, canonical_ip, canonical_prefix
-from netcfg.model.host import Address, HostConfig, Route, Rule
+from netcfg.kernel.codec import DEFAULT_METRIC, KernelRoute, KernelRule, canonical_ip, canonical_prefix
+from netcfg.model.host import PROTOCOL, Address, HostConfig, Route, Rule
 from netcfg.model.inventory import Inventory
-
-KERNEL_RULE_PRIORITIES = frozenset({0, 32766, 32767})
 
 
 @dataclass(frozen=True, slots=True)
 class Ownership:
-    """What a machine's apply owns: rule priorities, networks and interfaces."""
+    """What a machine's apply owns beyond its marker: the interfaces it configures. A
+    marked address on a link the machine's render does not name is left to whatever
+    manages that link (apply never touches links it was not asked to configure)."""
 
-    priorities: frozenset[int]
     interfaces: frozenset[str]
-    # Per family (IPv4, IPv6): (first, last) integer ranges of the inventory's networks.
-    ranges: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = ((), ())
 
-    def owns_rule_priority(self, priority: int) -> bool:
-        return priority in self.priorities and priority not in KERNEL_RULE_PRIORITIES
-
-    def owns_address(self, address: Address) -> bool:
-        if address.interface not in self.interfaces:
-            return False
-        ranges = self.ranges[0 if address.family == 4 else 1]
-        value = int.from_bytes(socket.inet_pton(AF_OF_FAMILY[address.family], address.ip), "big")
-        # A namespace holds a handful of addresses: a scan is cheap and copes with
-        # nested networks.
-        return any(first <= value <= last for first, last in ranges)
+    def owns_address(self, address: Address, protocol: int) -> bool:
+        return protocol == PROTOCOL and address.interface in self.interfaces
 
 
 def ownership(inventory: Inventory, host: HostConfig) -> Ownership:
-    v4 = sorted((n.prefix.first, n.prefix.last) for n in inventory.networks if n.family == 4)
-    v6 = sorted((n.prefix.first, n.prefix.last) for n in inventory.networks if n.family == 6)
-    return Ownership(
-        priorities=frozenset(s.priority for s in inventory.segments.values()),
-        interfaces=frozenset(i.name for i in host.interfaces),
-        ranges=(tuple(v4), tuple(v6)),
-    )
+    """`host`'s ownership. The inventory no longer decides anything (ownership used to
+    follow its segment priorities and networks); the argument stays so callers keep
+    one call whatever ownership needs."""
+    del inventory
+    return Ownership(interfaces=frozenset(i.name for i in host.interfaces))
 
 
 @dataclass(frozen=True, slots=True)
 class OwnedState:
     addresses: frozenset[Address] = frozenset()
-    rules: frozenset[Rule] = frozenset()
-    routes: frozenset[Route] = frozenset()
+    rules: frozenset[Rule | KernelRule] = frozenset()
+    routes: frozenset[Route | KernelRoute] = frozenset()
 
     @property
     def size(self) -> int:
         return len(self.addresses) + len(self.rules) + len(self.routes)
+
+    def without(self, entries: tuple[object, ...]) -> OwnedState:
+        """This state less `entries` (the desired entries foreign ones already provide)."""
+        if not entries:
+            return self
+        gone = frozenset(entries)
+        return OwnedState(self.addresses - gone, self.rules - gone, self.routes - gone)
 
 
 def canonical_address(address: Address) -> Address:

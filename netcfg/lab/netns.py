@@ -36,7 +36,7 @@ from netcfg import limits
 from netcfg.designs import render
 from netcfg.errors import InputError, Location, Problem, quote
 from netcfg.files import read_json, write_file
-from netcfg.kernel.apply import apply_host
+from netcfg.kernel.apply import apply_host, lock_path
 from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName, HostConfig, Kind
@@ -251,14 +251,18 @@ def down(name: str, *, state_dir: str, say: Say = _quiet) -> list[str]:
     removed = []
     # Machines first, the switch last: deleting a namespace deletes its veth ends.
     for ns in reversed(state.namespaces):
+        # The apply lock files of the lab's namespaces go too: nothing of it is left.
+        # A lock is keyed on the namespace itself, so its name is taken while it exists.
+        locks = [os.path.join(state_dir, f"{ns}.lock")]  # keyed on the name by earlier versions
         if netns_exists(ns):
+            locks.append(lock_path(ns, state_dir))
             pyroute2_netns.remove(ns)
             removed.append(ns)
-        # The apply lock files of the lab's namespaces go too: nothing of it is left.
-        try:
-            os.unlink(os.path.join(state_dir, f"{ns}.lock"))
-        except FileNotFoundError:
-            pass
+        for lock in locks:
+            try:
+                os.unlink(lock)
+            except FileNotFoundError:
+                pass
     os.unlink(state_path(name, state_dir))
     say(f"lab {name}: {len(removed)} namespaces removed")
     return removed

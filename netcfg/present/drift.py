@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netcfg.kernel.codec import KernelRoute, KernelRule
 from netcfg.kernel.reconcile import KINDS, Drift, Entry, KindDrift, describe
 from netcfg.model.host import Address, Rule
 
@@ -19,6 +20,11 @@ def drift_lines(found: Drift) -> list[str]:
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
+    if isinstance(entry, KernelRule):
+        # Beyond the model (a fwmark, an iif, ...): its text says all of it.
+        return {"family": entry.family, "priority": entry.priority, "table": entry.table, "as_dumped": True}
+    if isinstance(entry, KernelRoute):
+        return {"family": entry.family, "table": entry.table, "dst": entry.dst, "as_dumped": True}
     if isinstance(entry, Address):
         return {"interface": entry.interface, "family": entry.family, "address": entry.address}
     if isinstance(entry, Rule):

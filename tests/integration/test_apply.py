@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -20,9 +22,13 @@ from netcfg.designs import render
 from netcfg.errors import ApplyError
 from netcfg.inventory.load import load_inventory
 from netcfg.kernel import apply as apply_mod
+from netcfg.kernel import codec
 from netcfg.kernel.apply import apply_host, namespace_lock
+from netcfg.kernel.netlink import Netlink
+from netcfg.kernel.read import read_links
+from netcfg.kernel.rules import MOVED
 from netcfg.kernel.state import desired_state, ownership
-from netcfg.model.host import Route
+from netcfg.model.host import Address, Route
 
 pytestmark = [
     pytest.mark.root,
@@ -128,11 +134,12 @@ def web1(inventory_dir: Path, design: str = "policy-routing"):
 
 
 def owned_by_ip(ns: str) -> tuple[set, set, set]:
-    """Owned rules, routes and addresses as iproute2 reports them."""
+    """Owned (marked) rules and routes, and the global addresses, as iproute2 reports them
+    (iproute2 6.1 does not show an address's marker)."""
     rules = set()
     for family, key in ((4, "rule4"), (6, "rule6")):
         for r in snapshot(ns)[key]:
-            if r["priority"] in (20, 30):
+            if r.get("protocol") == "77":
                 src = (
                     f"{r['src']}/{r.get('srclen', 32 if family == 4 else 128)}"
                     if r.get("src", "all") != "all"
@@ -211,25 +218,49 @@ def test_dry_run_prints_changes_and_touches_nothing(inventory_dir, netns, lock_d
     assert snapshot(netns) == before
 
 
+# A colleague's rules at the fe segment's priority (20) and srv's (30), on the very
+# prefixes netcfg's own rules use, in front of them: a deletion that did not name netcfg's
+# rule completely (its marker, every selector) would remove one of these instead.
+COLLEAGUE_RULES = (
+    ("from", "203.0.113.0/26", "ipproto", "tcp", "lookup", "300", "priority", "20"),
+    ("from", "203.0.113.0/26", "fwmark", "0/0xff", "lookup", "300", "priority", "20"),
+    ("from", "10.20.9.0/24", "lookup", "3", "priority", "30"),
+)
+
+
 def add_foreign_state(ns: str) -> None:
     ip(ns, "addr", "add", "10.99.0.5/16", "dev", "ethfe")  # outside the inventory
+    ip(ns, "addr", "add", "10.20.9.9/16", "dev", "ethsrv")  # inside srv's network, by hand
     ip(ns, "route", "add", "10.98.0.0/16", "via", "10.99.0.1", "proto", "static", "table", "300")
     ip(ns, "route", "add", "10.97.0.0/16", "dev", "ethfe", "proto", "boot")
     ip(ns, "rule", "add", "from", "10.99.0.0/16", "lookup", "300", "priority", "1000")
+    for rule in COLLEAGUE_RULES:
+        ip(ns, "rule", "add", *rule)
     ip(ns, "-6", "route", "add", "2001:db8:99::/64", "dev", "ethsrv", "proto", "static")
+
+
+def colleague_rules(state: dict) -> list:
+    """The rules at the segments' priorities that are not netcfg's, in the kernel's order."""
+    return [r for r in state["rule4"] + state["rule6"] if r["priority"] in (20, 30) and r.get("protocol") != "77"]
 
 
 def test_foreign_state_survives_apply(inventory_dir, netns, lock_dir):
     add_foreign_state(netns)
     foreign = snapshot(netns)
+    assert len(colleague_rules(foreign)) == len(COLLEAGUE_RULES)
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
     after = snapshot(netns)
-    for key in ("rule4", "rule6"):  # main, local, default and the hand-added rule
+    for key in ("rule4", "rule6"):  # main, local, default and the hand-added rules
         assert all(rule in after[key] for rule in foreign[key])
+    assert colleague_rules(after) == colleague_rules(foreign)
     for key in ("route4", "route6"):  # kernel, static and boot routes
         kept = [r for r in foreign[key] if r.get("protocol") in ("kernel", "static", "boot")]
         assert kept and all(r in after[key] for r in kept)
-    assert "10.99.0.5" in json.dumps(after["addr"])
+    assert "10.99.0.5" in json.dumps(after["addr"]) and "10.20.9.9" in json.dumps(after["addr"])
+    # and netcfg's own rules sit beside the colleague's
+    _, config = web1(inventory_dir)
+    assert owned_by_ip(netns)[:2] == model_view(config)[:2]
+    assert main(["status", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
 
 
 def bad_config(config):
@@ -330,45 +361,189 @@ def test_an_address_whose_network_left_the_inventory_is_removed(tmp_path, netns,
     assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
 
 
-def test_rollback_re_adds_hand_added_entries_unmarked(inventory_dir, netns, lock_dir, monkeypatch):
-    from netcfg.kernel.netlink import Netlink
-    from netcfg.kernel.read import read_links, read_protocols
-
-    # Inside the inventory, at an owned priority, added by hand: apply removes both;
-    # the roll-back must not re-add them marked as netcfg's (`ip -j rule` shows it).
-    ip(netns, "addr", "add", "10.20.9.9/16", "dev", "ethsrv")
-    ip(netns, "rule", "add", "from", "10.20.9.0/24", "lookup", "3", "priority", "30")
-    inv, config = web1(inventory_dir)
+def fail_after_every_step(monkeypatch) -> None:
+    """Every step reaches the kernel, removals too, and then something fails."""
     real_execute = apply_mod.execute
 
     def execute_then_fail(*args, **kwargs):
-        real_execute(*args, **kwargs)  # every step is in the kernel, removals too ...
-        raise RuntimeError("injected")  # ... when something fails
+        real_execute(*args, **kwargs)
+        raise RuntimeError("injected")
 
     monkeypatch.setattr(apply_mod, "execute", execute_then_fail)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_colleagues_rules_at_a_segments_priority_survive_apply_and_rollback(
+    tmp_path, netns, lock_dir, monkeypatch, capsys, fails
+):
+    # Regression: a colleague's `ip rule ... ipproto tcp` at a segment's priority was
+    # deleted by an apply removing netcfg's rule with the same prefix (the deletion did
+    # not carry netcfg's marker), and the roll-back then reported success. Here fe's
+    # table changes, so netcfg's `from 203.0.113.0/26 lookup 300 priority 20` goes while
+    # the colleague's rules, in front of it, must stay; so must a hand-added address in
+    # srv's network, which is not netcfg's either.
+    for rule in COLLEAGUE_RULES:
+        ip(netns, "rule", "add", *rule)
+    ip(netns, "addr", "add", "10.20.9.9/16", "dev", "ethsrv")
+    base = inventory_variant(tmp_path, "base")
+    head = inventory_variant(tmp_path, "head", ("fe:  {table: 300, priority: 20}", "fe:  {table: 301, priority: 20}"))
+    assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
     before = snapshot(netns)
-    with pytest.raises(ApplyError, match="rolled back"):
-        apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
-    assert snapshot(netns) == before
-    with Netlink(netns) as nl:
-        protocols = read_protocols(nl, read_links(nl))
-    assert [p for a, p in protocols.items() if getattr(a, "ip", None) == "10.20.9.9"] == [0]
-    assert [p for r, p in protocols.items() if getattr(r, "src", None) == "10.20.9.0/24"] == [0]
+    theirs = colleague_rules(before)
+    assert len(theirs) == len(COLLEAGUE_RULES)
+    if fails:
+        fail_after_every_step(monkeypatch)
+    capsys.readouterr()
+    code = main(["apply", "web1", "--inventory", str(head), "--netns", netns])
+    out = capsys.readouterr().out
+    assert "- rule from 203.0.113.0/26 lookup 300 priority 20" in out
+    after = snapshot(netns)
+    assert colleague_rules(after) == theirs
+    assert "10.20.9.9" in json.dumps(after["addr"])
+    if fails:
+        assert code == 5
+        assert after == before
+    else:
+        assert code == 0
+        _, config = web1(head)
+        assert owned_by_ip(netns)[:2] == model_view(config)[:2]
 
 
 def test_rules_of_a_segment_whose_priority_changed_are_removed(tmp_path, netns, lock_dir, capsys):
     # netcfg marks its rules (FRA_PROTOCOL 77): at the old priority, no longer one of
-    # the inventory's, they are still netcfg's; a hand-added rule there is not.
+    # the inventory's, they are still netcfg's; a colleague's rules there are not, also
+    # when they name the same prefix and table (ipproto, a fwmask without fwmark).
     base = inventory_variant(tmp_path, "base")
     head = inventory_variant(tmp_path, "head", ("fe:  {table: 300, priority: 20}", "fe:  {table: 300, priority: 25}"))
+    for rule in COLLEAGUE_RULES[:2]:  # in front of netcfg's
+        ip(netns, "rule", "add", *rule)
     assert main(["apply", "web1", "--inventory", str(base), "--netns", netns]) == 0
-    ip(netns, "rule", "add", "from", "10.99.0.0/16", "lookup", "300", "priority", "20")
-    foreign = [r for r in snapshot(netns)["rule4"] if r.get("src") == "10.99.0.0"]
+    ip(netns, "rule", "add", "from", "10.99.0.0/16", "lookup", "300", "priority", "20")  # behind
+    foreign = [r for r in snapshot(netns)["rule4"] if r["priority"] == 20 and r.get("protocol") != "77"]
+    assert len(foreign) == 3
     assert main(["apply", "web1", "--inventory", str(head), "--netns", netns]) == 0
     after = snapshot(netns)
     assert [r for r in after["rule4"] + after["rule6"] if r["priority"] == 20] == foreign
     assert any(r["priority"] == 25 for r in after["rule4"]) and any(r["priority"] == 25 for r in after["rule6"])
     assert main(["status", "web1", "--inventory", str(head), "--netns", netns]) == 0
+
+
+def add_marked_address(ns: str, interface: str, address: str) -> None:
+    """An address marked as netcfg's (IFA_PROTO 77): iproute2 6.1 cannot set the marker."""
+    with Netlink(ns) as nl:
+        index_of = {name: index for index, name in read_links(nl).items()}
+        family = 6 if ":" in address else 4
+        assert not nl.send([codec.address_request(Address(interface, family, address), index_of, "add")])
+
+
+def address_markers(ns: str) -> dict[str, int]:
+    with Netlink(ns) as nl:
+        names = read_links(nl)
+        found = {}
+        for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
+            parsed = codec.parse_address(message.payload, names)
+            if parsed is not None:
+                found[parsed[0].address] = parsed[1]
+        return found
+
+
+@pytest.mark.parametrize("failure", [None, "refused", "after every step"])
+def test_marked_entries_beyond_the_model_go_by_every_selector_and_come_back_exactly(
+    inventory_dir, netns, lock_dir, monkeypatch, capsys, failure
+):
+    # Regression: a rule with a fwmask but no fwmark was read as a plain rule (the one
+    # netcfg wants), so a roll-back would have re-created it without its mask. Marked as
+    # netcfg's but beyond its model, such entries are different from every desired one:
+    # apply removes them naming every selector, and a roll-back re-creates them as dumped.
+    ip(netns, "rule", "add", "from", "203.0.113.0/26", "fwmark", "0/0xff", "lookup", "300", "priority", "20",
+       "protocol", "77")  # fmt: skip
+    ip(netns, "rule", "add", "from", "203.0.113.0/26", "fwmark", "0x1", "lookup", "300", "priority", "20",
+       "protocol", "77")  # fmt: skip
+    ip(netns, "rule", "add", "from", "203.0.113.0/26", "ipproto", "tcp", "lookup", "300", "priority", "20",
+       "protocol", "77")  # fmt: skip
+    ip(netns, "route", "add", "10.97.0.0/16", "dev", "ethfe", "table", "300", "proto", "77", "mtu", "1400")
+    before = snapshot(netns)
+    inv, config = web1(inventory_dir)
+    if failure == "refused":  # the kernel refuses an addition: no removal is sent
+        monkeypatch.setattr("netcfg.cli.apply.render", lambda *_: {"web1": bad_config(config)})
+    elif failure:
+        fail_after_every_step(monkeypatch)
+    code = main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns])
+    out = capsys.readouterr().out
+    assert "- rule from 203.0.113.0/26 fwmark 0x0/0xff lookup 300 priority 20 proto 77" in out
+    assert "- rule from 203.0.113.0/26 fwmark 0x1 lookup 300 priority 20 proto 77" in out
+    assert "- rule from 203.0.113.0/26 ipproto 6 lookup 300 priority 20 proto 77" in out
+    assert "- route 10.97.0.0/16 dev ethfe scope link mtu 1400 table 300 proto 77" in out
+    assert "+ rule from 203.0.113.0/26 lookup 300 priority 20" in out
+    if failure is None:
+        assert code == 0
+        after = snapshot(netns)
+        assert not [r for r in after["rule4"] if "fwmask" in r]
+        assert "10.97.0.0" not in json.dumps(after["route4"])
+        assert owned_by_ip(netns) == model_view(config)
+    else:
+        # Rolling back the "refused" apply removes netcfg's plain rule from behind the
+        # three marked ones, each of which its deletion would match first: they are
+        # re-created behind it first, in their order (see rules.py).
+        assert code == 5
+        assert snapshot(netns) == before  # the rules in their order, with mask and mark
+
+
+def test_an_owned_rule_less_specific_than_a_desired_one_goes_alone(inventory_dir, netns, lock_dir, capsys):
+    # `from all lookup 300 priority 20 proto 77` behind netcfg's `from 203.0.113.0/26
+    # lookup 300 priority 20`: its deletion would match the desired rule first (nothing
+    # in a deletion can say "no from"); the desired rule is re-created behind it first.
+    args = ["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]
+    assert main(args) == 0
+    # (`ip rule add` cannot: its NLM_F_EXCL takes the absent "from" for "any", EEXIST)
+    with Netlink(netns) as nl:
+        assert not nl.send([codec.rule_request(codec.KernelRule(4, 20, 300, protocol=77), "add")])
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # every desired rule of table 300 at priority 20 sits in front and moves
+    assert out.strip().splitlines()[-2:] == ["- rule all lookup 300 priority 20", "9 changes"]
+    assert f"+ rule from 203.0.113.0/26 lookup 300 priority 20 ({MOVED})" in out
+    _, config = web1(inventory_dir)
+    assert owned_by_ip(netns) == model_view(config)
+    assert main(["status", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+
+
+def test_identical_foreign_entries_satisfy_the_config_and_are_left_alone(inventory_dir, netns, lock_dir, capsys):
+    # The host's own network configuration holds web1's srv address, and a colleague
+    # added netcfg's fe rule by hand: apply neither adds them again nor marks them, and
+    # status reports no drift.
+    ip(netns, "addr", "add", "10.20.1.10/16", "dev", "ethsrv")
+    ip(netns, "rule", "add", "from", "203.0.113.0/26", "lookup", "300", "priority", "20")
+    args = ["--inventory", str(inventory_dir), "--netns", netns]
+    assert main(["apply", "web1", *args]) == 0
+    out = capsys.readouterr().out
+    assert "= address 10.20.1.10/16 dev ethsrv (present, not netcfg's: left alone)" in out
+    assert "= rule from 203.0.113.0/26 lookup 300 priority 20 (present, not netcfg's: left alone)" in out
+    assert "+ address 10.20.1.10/16" not in out and "+ rule from 203.0.113.0/26 lookup 300" not in out
+    rules = [r for r in snapshot(netns)["rule4"] if r.get("src") == "203.0.113.0" and r["priority"] == 20]
+    assert len(rules) == 1 and "protocol" not in rules[0]
+    assert address_markers(netns)["10.20.1.10/16"] == 0
+    assert main(["status", "web1", *args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["drift"] is False and "address 10.20.1.10/16 dev ethsrv" in report["present"]
+    assert main(["apply", "web1", *args]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "0 changes"
+
+
+def test_a_foreign_route_in_the_place_of_a_desired_one_is_exit_2_and_nothing_changes(
+    inventory_dir, netns, lock_dir, capsys
+):
+    # The kernel would refuse netcfg's default route of table 300 (EEXIST: same table,
+    # destination and metric), and netcfg never removes foreign state.
+    ip(netns, "route", "add", "default", "via", "203.0.113.2", "dev", "ethfe", "onlink", "table", "300", "proto",
+       "static")  # fmt: skip
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 2
+    err = capsys.readouterr().err
+    assert "route default via 203.0.113.1 table 300 proto 77: the namespace holds route default via 203.0.113.2" in err
+    assert "nothing was changed" in err
+    assert snapshot(netns) == before
 
 
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
@@ -395,6 +570,107 @@ def test_interrupt_during_apply_rolls_back(inventory_dir, netns, lock_dir, monke
     assert snapshot(netns) == before
 
 
+# A real `netcfg apply` process whose steps all reach the kernel and which then waits (for
+# a signal, or for the test's go-ahead); with NETCFG_TEST_SLOW_ROLLBACK its roll-back
+# waits for the go-ahead too, so that signals arrive while it runs.
+DRIVER = """
+import os, sys, time
+from netcfg.kernel import apply as apply_mod
+
+real_execute, real_restore = apply_mod.execute, apply_mod.restore
+go = os.environ["NETCFG_TEST_GO"]
+
+
+def wait_for_go():
+    while not os.path.exists(go):
+        time.sleep(0.02)
+
+
+def slow_execute(*args, **kwargs):
+    rejected = real_execute(*args, **kwargs)
+    print("APPLIED", flush=True)
+    wait_for_go()
+    return rejected
+
+
+def slow_restore(*args, **kwargs):
+    print("ROLLING BACK", flush=True)
+    wait_for_go()
+    return real_restore(*args, **kwargs)
+
+
+apply_mod.execute = slow_execute
+if os.environ.get("NETCFG_TEST_SLOW_ROLLBACK"):
+    apply_mod.restore = slow_restore
+from netcfg.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_apply(tmp_path: Path, inventory_dir: Path, netns: str, lock_dir: str, slow_rollback: bool = False):
+    go = tmp_path / "go"
+    env = {**os.environ, "NETCFG_TEST_GO": str(go), "NETCFG_RUN_DIR": lock_dir}
+    if slow_rollback:
+        env["NETCFG_TEST_SLOW_ROLLBACK"] = "1"
+    command = [sys.executable, "-c", DRIVER, "apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2]
+    )
+    return process, go
+
+
+def wait_for_line(process: subprocess.Popen, expected: str) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip() == expected:
+            return
+    raise AssertionError(f"{expected!r} never printed: {process.communicate()}")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_roll_back_like_ctrl_c(tmp_path, inventory_dir, netns, lock_dir, stop):
+    # Regression: SIGTERM or SIGHUP mid-apply left the namespace half applied.
+    add_foreign_state(netns)
+    before = snapshot(netns)
+    process, _ = start_apply(tmp_path, inventory_dir, netns, lock_dir)
+    try:
+        wait_for_line(process, "APPLIED")
+        _, config = web1(inventory_dir)
+        assert owned_by_ip(netns)[:2] == model_view(config)[:2]  # every change is in the kernel
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 5, err
+    assert f"rolled back (the namespace is as before): interrupted by {stop.name}" in err
+    assert snapshot(netns) == before
+
+
+def test_signals_during_the_roll_back_are_ignored(tmp_path, inventory_dir, netns, lock_dir):
+    before = snapshot(netns)
+    process, go = start_apply(tmp_path, inventory_dir, netns, lock_dir, slow_rollback=True)
+    try:
+        wait_for_line(process, "APPLIED")
+        process.send_signal(signal.SIGTERM)
+        wait_for_line(process, "ROLLING BACK")
+        for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            process.send_signal(stop)
+        go.touch()
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 5, err
+    assert "interrupted by SIGTERM" in err and "ROLLBACK INCOMPLETE" not in err
+    assert snapshot(netns) == before
+
+
+def test_the_previous_signal_handlers_are_back_after_apply(inventory_dir, netns, lock_dir):
+    handlers = {stop: signal.getsignal(stop) for stop in apply_mod.STOP_SIGNALS}
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+    assert {stop: signal.getsignal(stop) for stop in apply_mod.STOP_SIGNALS} == handlers
+
+
 def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsys):
     args = ["status", "web1", "--inventory", str(inventory_dir), "--netns", netns, "--format", "json"]
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
@@ -405,16 +681,19 @@ def test_status_detects_each_kind_of_drift(inventory_dir, netns, lock_dir, capsy
     ip(netns, "route", "del", "198.51.100.64/27", "table", "300", "proto", "77")
     # (not an interface's last IPv4 address: the kernel would flush the routes over it)
     ip(netns, "addr", "del", "2001:db8:10::10/64", "dev", "ethfe")
-    # extra: an owned-priority rule, a protocol-77 route and an inventory address
-    ip(netns, "-6", "rule", "add", "to", "2001:db8:77::/64", "lookup", "300", "priority", "20")
+    # extra: a marked rule, route and address (netcfg's, not in the render) ...
+    ip(netns, "-6", "rule", "add", "to", "2001:db8:77::/64", "lookup", "300", "priority", "20", "protocol", "77")
     ip(netns, "route", "add", "192.0.2.0/24", "dev", "ethfe", "table", "77", "proto", "77")
-    ip(netns, "addr", "add", "203.0.113.11/26", "dev", "ethfe")
+    add_marked_address(netns, "ethfe", "203.0.113.11/26")
+    # ... while unmarked ones are not netcfg's: no drift
+    ip(netns, "-6", "rule", "add", "to", "2001:db8:78::/64", "lookup", "300", "priority", "20")
+    ip(netns, "addr", "add", "203.0.113.12/26", "dev", "ethfe")
     # different: same identity, other attributes
     ip(netns, "route", "replace", "default", "via", "203.0.113.2", "table", "300", "proto", "77")
-    ip(netns, "rule", "add", "from", "10.20.0.0/16", "lookup", "4", "priority", "30")
+    ip(netns, "rule", "add", "from", "10.20.0.0/16", "lookup", "4", "priority", "30", "protocol", "77")
     ip(netns, "rule", "del", "from", "10.20.0.0/16", "lookup", "3", "priority", "30")
     ip(netns, "addr", "del", "2001:db8:20::10/64", "dev", "ethsrv")
-    ip(netns, "addr", "add", "2001:db8:20::10/80", "dev", "ethsrv")
+    add_marked_address(netns, "ethsrv", "2001:db8:20::10/80")
     # different: a route's metric changed (the kernel holds it as another route)
     ip(netns, "-6", "route", "del", "default", "via", "2001:db8:10::1", "metric", "20", "proto", "77")
     ip(netns, "-6", "route", "add", "default", "via", "2001:db8:10::1", "metric", "25", "proto", "77")
@@ -471,6 +750,33 @@ def test_a_second_apply_on_the_namespace_fails_fast(inventory_dir, netns, lock_d
     assert "another netcfg apply" in capsys.readouterr().err
     assert snapshot(netns) == before
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+
+
+@pytest.fixture
+def second_name(netns):
+    """Another name for the same namespace, as `ip netns attach` or a bind mount makes."""
+    name = f"{netns}-b"
+    path = f"/run/netns/{name}"
+    open(path, "w").close()
+    try:
+        subprocess.run(["mount", "--bind", f"/run/netns/{netns}", path], check=True)
+        yield name
+    finally:
+        subprocess.run(["umount", path], check=False)
+        os.unlink(path)
+
+
+def test_the_lock_holds_the_namespace_under_any_of_its_names(inventory_dir, netns, second_name, lock_dir, capsys):
+    # Regression: the lock was keyed on the name, so a second name sidestepped it.
+    assert os.stat(f"/run/netns/{netns}").st_ino == os.stat(f"/run/netns/{second_name}").st_ino
+    before = snapshot(netns)
+    for held, used in ((netns, second_name), (second_name, netns)):
+        with namespace_lock(held, lock_dir):
+            assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", used]) == 5
+        assert "another netcfg apply" in capsys.readouterr().err
+        assert snapshot(netns) == before
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", second_name]) == 0
+    assert apply_mod.lock_path(netns, lock_dir) == apply_mod.lock_path(second_name, lock_dir)
 
 
 def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir, capsys):

@@ -44,12 +44,18 @@ def test_ipv6_default_route_gets_kernel_default_metric_and_no_dst():
     assert msg["table"] == 254
 
 
-def test_delete_matches_any_scope_but_only_our_protocol():
+def test_a_route_deletion_names_the_route_completely():
+    # Table, destination, metric, protocol, scope, type and gateway: the kernel's
+    # fib_table_delete treats whatever a deletion leaves out as "any".
     route = Route(4, 2, "0.0.0.0/0", gateway="203.0.113.1", metric=20)
     msg = decoded(rtmsg, codec.route_request(route, INDEX, "remove"))
     assert msg["header"]["type"] == codec.RTM_DELROUTE
-    assert msg["scope"] == codec.RT_SCOPE_NOWHERE and msg["proto"] == 77
-    assert msg.get_attr("RTA_PRIORITY") == 20
+    assert msg["proto"] == 77 and msg["scope"] == codec.RT_SCOPE_UNIVERSE and msg["type"] == codec.RTN_UNICAST
+    assert msg.get_attr("RTA_PRIORITY") == 20 and msg.get_attr("RTA_GATEWAY") == "203.0.113.1"
+    assert msg.get_attr("RTA_TABLE") == 2
+    onlink = Route(4, 2, "203.0.113.0/26", device="eth0", scope="link")
+    msg = decoded(rtmsg, codec.route_request(onlink, INDEX, "remove"))
+    assert msg["scope"] == codec.RT_SCOPE_LINK and msg.get_attr("RTA_OIF") == 7
 
 
 def test_rule_request_decodes_with_pyroute2():
@@ -62,7 +68,15 @@ def test_rule_request_decodes_with_pyroute2():
     assert msg.get_attr("FRA_PROTOCOL") == 77  # netcfg's marker
     assert codec.rule_protocol(codec.rule_request(rule, "add").body) == 77
     assert codec.rule_protocol(codec.rule_request(rule, "add", protocol=0).body) == 0
-    assert decoded(fibmsg, codec.rule_request(rule, "remove")).get_attr("FRA_PROTOCOL") is None
+    # Added without NLM_F_EXCL: the kernel's duplicate check for rules would take an
+    # absent from/to for "any" (see codec.CREATE_RULE).
+    assert msg["header"]["flags"] == codec.CREATE_RULE
+    # A deletion carries the marker: the kernel's rule_find matches only what is given,
+    # and without it could remove a colleague's rule with the same prefix and priority.
+    removal = decoded(fibmsg, codec.rule_request(rule, "remove"))
+    assert removal["header"]["type"] == codec.RTM_DELRULE
+    assert removal.get_attr("FRA_PROTOCOL") == 77 and removal.get_attr("FRA_PRIORITY") == 20
+    assert removal.get_attr("FRA_TABLE") == 70000 and removal.get_attr("FRA_DST") == "2001:db8:10::"
 
 
 def test_address_request_decodes_with_pyroute2():
@@ -136,19 +150,185 @@ def test_rule_round_trip(rule):
 def test_address_round_trip():
     address = Address("eth0", 6, "2001:db8:20::10/64")
     body = codec.address_request(address, INDEX, "add").body
-    assert codec.parse_address(body, NAMES) == address
+    assert codec.parse_address(body, NAMES) == (address, 77)
+    assert codec.parse_address(codec.address_request(address, INDEX, "add", protocol=0).body, NAMES) == (address, 0)
 
 
-def test_rule_with_fwmark_is_not_ours():
+def test_a_rule_with_fwmark_is_beyond_the_model_and_keeps_it():
     body = codec.rule_request(Rule(4, 20, 2, src="10.0.0.0/8"), "add").body
-    body += struct.pack("=HHI", 8, codec.FRA_FWMARK, 5)
-    assert codec.parse_rule(body) is None
+    body += struct.pack("=HHI", 8, codec.FRA_FWMARK, 5) + struct.pack("=HHI", 8, codec.FRA_FWMASK, 0xFFFFFFFF)
+    parsed = codec.parse_rule(body)
+    assert isinstance(parsed, codec.KernelRule)
+    assert (parsed.fwmark, parsed.fwmask, parsed.src, parsed.protocol) == (5, 0xFFFFFFFF, "10.0.0.0/8", 77)
+    assert parsed.model() is None
+    assert str(parsed) == "from 10.0.0.0/8 fwmark 0x5 lookup 2 priority 20 proto 77"
 
 
-def test_multipath_route_is_not_ours():
-    body = codec.route_request(Route(4, 2, "10.0.0.0/8", device="eth0"), INDEX, "add").body
-    body += struct.pack("=HH", 4, codec.RTA_MULTIPATH)
-    assert codec.parse_route(body, NAMES) is None
+# `ip rule add from 10.1.0.0/16 fwmark 0/0xff lookup 300 priority 20`, as Linux 6.18 dumps
+# it: FRA_FWMASK without FRA_FWMARK (the kernel puts the mark only when it is not 0).
+FWMASK_ONLY_DUMP = bytes.fromhex(
+    "02001000fc0000010000000008000f002c01000008000e00ffffffff0500150000000000"
+    "080006001400000008001000ff000000080002000a010000"
+)
+
+
+def test_a_fwmask_without_fwmark_is_a_selector_not_a_plain_rule():
+    dump = FWMASK_ONLY_DUMP
+    rule = codec.parse_rule(dump)
+    assert isinstance(rule, codec.KernelRule)
+    assert (rule.fwmark, rule.fwmask) == (0, 0xFF)
+    assert rule.model() is None  # not `from 10.1.0.0/16 lookup 300 priority 20`
+    assert str(rule) == "from 10.1.0.0/16 fwmark 0x0/0xff lookup 300 priority 20 proto 0"
+    # Re-encoded (a roll-back's re-creation, a deletion) it keeps the mask, and no mark.
+    again = decoded(fibmsg, codec.rule_request(rule, "add"))
+    assert again.get_attr("FRA_FWMASK") == 0xFF and again.get_attr("FRA_FWMARK") is None
+    assert codec.decode_rule(codec.rule_request(rule, "remove").body) == rule
+
+
+def test_every_rule_selector_decodes_like_pyroute2_and_re_encodes():
+    msg = fibmsg()
+    msg["family"], msg["src_len"], msg["dst_len"], msg["tos"] = 2, 16, 24, 0x10
+    msg["action"], msg["table"], msg["flags"] = 1, 252, codec.FIB_RULE_INVERT | 0x8  # 0x8: iif detached (state)
+    msg["attrs"] = [
+        ("FRA_SRC", "10.1.0.0"),
+        ("FRA_DST", "10.2.3.0"),
+        ("FRA_PRIORITY", 20),
+        ("FRA_TABLE", 300),
+        ("FRA_IIFNAME", "eth0"),
+        ("FRA_OIFNAME", "eth1"),
+        ("FRA_FWMARK", 7),
+        ("FRA_FWMASK", 0xFF),
+        ("FRA_FLOW", 9),
+        ("FRA_TUN_ID", 5),
+        ("FRA_SUPPRESS_PREFIXLEN", 8),
+        ("FRA_SUPPRESS_IFGROUP", 3),
+        ("FRA_UID_RANGE", "1:2"),
+        ("FRA_PROTOCOL", 77),
+        ("FRA_IP_PROTO", 6),
+        ("FRA_SPORT_RANGE", "80:90"),
+        ("FRA_DPORT_RANGE", "443:443"),
+    ]
+    msg["header"]["type"] = codec.RTM_NEWRULE
+    msg.encode()
+    rule = codec.decode_rule(bytes(msg.data)[16:])
+    assert rule == codec.KernelRule(
+        family=4,
+        priority=20,
+        table=300,
+        protocol=77,
+        src="10.1.0.0/16",
+        dst="10.2.3.0/24",
+        tos=0x10,
+        flags=codec.FIB_RULE_INVERT,
+        iifname="eth0",
+        oifname="eth1",
+        fwmark=7,
+        fwmask=0xFF,
+        flow=9,
+        tun_id=5,
+        suppress_prefixlen=8,
+        suppress_ifgroup=3,
+        uid_range=(1, 2),
+        ip_proto=6,
+        sport=(80, 90),
+        dport=(443, 443),
+    )
+    assert rule.model() is None
+    # A deletion names every one of them; pyroute2 reads the same values back.
+    back = decoded(fibmsg, codec.rule_request(rule, "remove"))
+    assert back["header"]["type"] == codec.RTM_DELRULE
+    expected = {name: value for name, value in msg["attrs"]}
+    assert {name: back.get_attr(name) for name in expected} == expected
+    assert (back["src_len"], back["dst_len"], back["tos"], back["flags"]) == (16, 24, 0x10, codec.FIB_RULE_INVERT)
+    assert codec.decode_rule(codec.rule_request(rule, "remove").body) == rule
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"action": 6, "table": 0},  # blackhole
+        {"action": 2, "goto": 40, "table": 0},
+        {"l3mdev": 1, "table": 0},
+        {"other": ((25, b"\x04"),)},  # an attribute of a newer kernel (FRA_DSCP), kept verbatim
+    ],
+)
+def test_other_actions_and_unknown_attributes_round_trip(changes):
+    rule = codec.KernelRule(
+        **{"family": 4, "priority": 20, "table": 300, "protocol": 77, "src": "10.1.0.0/16", **changes}
+    )
+    assert codec.decode_rule(codec.encode_rule(rule)) == rule
+    assert rule.model() is None
+
+
+def test_a_plain_rule_is_the_models_rule_whatever_its_marker():
+    rule = codec.KernelRule(6, 20, 300, protocol=4, dst="2001:db8::/64")
+    assert rule.model() == Rule(6, 20, 300, dst="2001:db8::/64")
+    assert codec.parse_rule(codec.encode_rule(rule)) == Rule(6, 20, 300, dst="2001:db8::/64")
+
+
+def test_a_multipath_route_is_beyond_the_model_and_keeps_every_attribute():
+    msg = rtmsg()
+    msg["family"], msg["dst_len"], msg["table"], msg["proto"], msg["type"] = 2, 16, 252, 77, 1
+    msg["flags"] = 0x10  # linkdown: the kernel's state, not part of the route
+    msg["attrs"] = [
+        ("RTA_DST", "10.96.0.0"),
+        ("RTA_TABLE", 301),
+        ("RTA_PREFSRC", "10.20.9.9"),
+        ("RTA_METRICS", {"attrs": [("RTAX_MTU", 1400)]}),
+        (
+            "RTA_MULTIPATH",
+            [
+                {"oif": 7, "hops": 1, "flags": 0x10, "attrs": [("RTA_GATEWAY", "10.20.0.1")]},
+                {"oif": 7, "attrs": [("RTA_GATEWAY", "10.20.0.2")]},
+            ],
+        ),
+        ("RTA_CACHEINFO", {"rta_clntref": 1, "rta_lastuse": 2, "rta_expires": 0, "rta_error": 0, "rta_used": 3}),
+    ]
+    msg["header"]["type"] = codec.RTM_NEWROUTE
+    msg.encode()
+    route = codec.parse_route(bytes(msg.data)[16:], NAMES)
+    assert isinstance(route, codec.KernelRoute)
+    assert (route.dst, route.table, route.prefsrc, route.protocol, route.flags) == (
+        "10.96.0.0/16",
+        301,
+        "10.20.9.9",
+        77,
+        0,
+    )
+    assert codec.RTA_CACHEINFO not in dict(route.attrs)  # counters: not what the route is
+    assert str(route) == (
+        "10.96.0.0/16 src 10.20.9.9 mtu 1400 nexthop via 10.20.0.1 dev eth0 weight 2 "
+        "nexthop via 10.20.0.2 dev eth0 weight 1 table 301 proto 77"
+    )
+    back = decoded(rtmsg, codec.route_request(route, INDEX, "remove"))
+    assert back["header"]["type"] == codec.RTM_DELROUTE and back["proto"] == 77
+    assert back.get_attr("RTA_PREFSRC") == "10.20.9.9" and back.get_attr("RTA_TABLE") == 301
+    assert back.get_attr("RTA_METRICS").get_attr("RTAX_MTU") == 1400
+    hops = back.get_attr("RTA_MULTIPATH")
+    assert [(h["oif"], h["hops"], h["flags"], h.get_attr("RTA_GATEWAY")) for h in hops] == [
+        (7, 1, 0, "10.20.0.1"),  # the next hop's linkdown state is not sent back
+        (7, 0, 0, "10.20.0.2"),
+    ]
+    assert codec.decode_route(codec.route_request(route, INDEX, "add").body) == route
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"prefsrc": "10.0.0.1"},
+        {"flags": codec.RTNH_F_ONLINK},
+        {"type": 6},  # blackhole
+        {"tos": 0x10},
+        {"pref": 1},
+        {"attrs": ((codec.RTA_NH_ID, struct.pack("=I", 5)),)},
+        {"scope": codec.RT_SCOPE_HOST},
+    ],
+)
+def test_marked_routes_beyond_the_model_are_kernel_routes(extra):
+    route = codec.KernelRoute(4, 2, "10.0.0.0/8", 77, gateway="10.1.0.1", **extra)
+    body = codec.encode_route(route)
+    assert codec.parse_route(body, NAMES) == route
+    assert codec.decode_route(body).model(NAMES) is None
 
 
 def test_gateway_route_drops_resolved_device():
@@ -172,9 +352,52 @@ def test_messages_and_error_with_extended_ack():
     assert codec.parse_error(found[1].payload, found[1].flags) is None
 
 
-def test_malformed_length_is_an_error():
-    with pytest.raises(ValueError):
-        list(codec.messages(struct.pack("=IHHII", 4, 3, 0, 0, 0)))
+def _message(kind: int, payload: bytes) -> bytes:
+    return struct.pack("=IHHII", 16 + len(payload), kind, 0, 1, 0) + payload
+
+
+@pytest.mark.parametrize(
+    "buffer,words",
+    [
+        (struct.pack("=IHHII", 4, 3, 0, 0, 0), "length 4"),  # shorter than its own header
+        (struct.pack("=IHHI", 16, 3, 0, 0), "too short for a message header"),  # header cut
+        (_message(24, b"\0" * 12)[:-4], "runs past the end"),  # message cut (MSG_TRUNC)
+        (_message(24, b"\0" * 12) + b"\0\0", "too short for a message header"),
+    ],
+)
+def test_a_truncated_buffer_is_an_error(buffer, words):
+    with pytest.raises(codec.MalformedMessage, match=words):
+        list(codec.messages(buffer))
+
+
+def test_truncated_or_malformed_attributes_are_errors():
+    body = codec.route_request(Route(4, 300, "10.0.0.0/8", device="eth0", scope="link"), INDEX, "add").body
+    with pytest.raises(codec.MalformedMessage, match="does not fit"):
+        codec.parse_route(body[:-2], NAMES)  # the last attribute runs past the end
+    with pytest.raises(codec.MalformedMessage, match="does not fit"):
+        codec.attributes(body[:12] + struct.pack("=HH", 2, codec.RTA_DST), 12)  # shorter than its header
+    with pytest.raises(codec.MalformedMessage, match="stray"):
+        codec.attributes(body + b"\0\0", 12)
+    with pytest.raises(codec.MalformedMessage, match="shorter than its 12-byte header"):
+        codec.parse_rule(body[:8])
+    with pytest.raises(codec.MalformedMessage, match="expected 4"):  # a u32 of 2 bytes
+        codec.parse_route(body[:12] + struct.pack("=HHH", 6, codec.RTA_TABLE, 300) + b"\0\0", NAMES)
+    with pytest.raises(codec.MalformedMessage, match="address attribute"):  # 3 bytes of IPv4
+        codec.parse_route(body[:12] + codec._attr(codec.RTA_DST, b"\n\0\0"), NAMES)
+    with pytest.raises(codec.MalformedMessage, match="without its address"):  # /8 and no FRA_SRC
+        codec.decode_rule(struct.pack("=BBBBBBBBI", 2, 0, 8, 0, 2, 0, 0, 1, 0))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.binary(min_size=12, max_size=80),
+)
+def test_any_bytes_decode_or_raise_malformed_never_anything_else(payload):
+    for decode in (codec.decode_rule, codec.parse_rule, lambda p: codec.parse_route(p, NAMES)):
+        try:
+            decode(payload)
+        except codec.MalformedMessage:
+            pass
 
 
 @pytest.mark.parametrize(
@@ -213,3 +436,72 @@ def test_route_restore_request_keeps_the_route_but_not_its_state_flags():
     assert struct.unpack_from("=I", request.body, 8)[0] == 0x4
     assert request.body[12:] == bytes(body[12:])
     assert codec.route_identity(request.body) == codec.route_identity(bytes(body))
+
+
+kernel_routes = st.builds(
+    lambda fam, table, plen, gw, oif, metric, scope, kind, pref, onlink, prefsrc: codec.KernelRoute(
+        fam,
+        table,
+        codec.canonical_prefix(f"{'10.0.0.0' if fam == 4 else '2001:db8::'}/{plen}"),
+        77,
+        scope=scope,
+        type=kind,
+        metric=metric,
+        flags=codec.RTNH_F_ONLINK if onlink else 0,
+        gateway=(("10.1.0.1" if fam == 4 else "2001:db8:1::1") if gw else None),
+        oif=oif,
+        pref=pref if fam == 6 else None,
+        prefsrc=("10.2.0.1" if fam == 4 else "2001:db8:2::1") if prefsrc else None,
+    ),
+    st.sampled_from([4, 6]),
+    st.integers(1, 70000),
+    st.integers(0, 32),
+    st.booleans(),
+    st.sampled_from([0, 7, 300]),
+    st.sampled_from([0, 20, 1024]),
+    st.sampled_from([codec.RT_SCOPE_UNIVERSE, codec.RT_SCOPE_LINK]),
+    st.sampled_from([codec.RTN_UNICAST, 6]),
+    st.sampled_from([0, 1]),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(kernel_routes)
+def test_the_fast_route_path_agrees_with_the_full_decoding(route):
+    # parse_route decodes the common case directly: it must say what decode + model say.
+    body = codec.encode_route(route)
+    full = codec.decode_route(body)
+    assert full == route
+    assert codec.parse_route(body, NAMES) == (full.model(NAMES) or full)
+
+
+kernel_rules = st.builds(
+    lambda fam, table, src, tos, fwmask, proto, spl: codec.KernelRule(
+        fam,
+        20,
+        table,
+        protocol=proto,
+        src=codec.canonical_prefix(f"{'10.0.0.0' if fam == 4 else '2001:db8::'}/{src}") if src else None,
+        tos=tos,
+        fwmask=fwmask,
+        suppress_prefixlen=spl,
+    ),
+    st.sampled_from([4, 6]),
+    st.sampled_from([0, 3, 300]),
+    st.integers(0, 32),
+    st.sampled_from([0, 0x10]),
+    st.sampled_from([0, 0xFF]),
+    st.sampled_from([0, 77]),
+    st.sampled_from([codec.UNSET32, 0]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(kernel_rules)
+def test_the_fast_rule_path_agrees_with_the_full_decoding(rule):
+    body = codec.encode_rule(rule)
+    full = codec.decode_rule(body)
+    assert full == rule
+    assert codec.parse_rule(body) == (full.model() or full)

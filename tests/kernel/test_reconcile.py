@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netcfg.kernel.codec import KernelRule
 from netcfg.kernel.reconcile import drift, plan
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
@@ -103,14 +104,19 @@ def test_desired_state_is_spelled_like_the_kernel():
     assert Route(6, 254, "::/0", gateway="2001:db8:20::1") in state.routes  # kernel default
 
 
-def test_ownership():
-    owned = Ownership(frozenset({20, 32766}), frozenset({"eth0"}), (((0xCB007100, 0xCB00713F),), ()))
-    assert owned.owns_rule_priority(20)
-    assert not owned.owns_rule_priority(32766)  # the main rule is the kernel's
-    assert owned.owns_address(Address("eth0", 4, "203.0.113.10/26"))
-    assert not owned.owns_address(Address("eth1", 4, "203.0.113.10/26"))  # not our interface
-    assert not owned.owns_address(Address("eth0", 4, "192.0.2.10/24"))  # not our network
-    assert not owned.owns_address(Address("eth0", 6, "fe80::1/64"))
+def test_ownership_is_the_marker_on_the_machines_interfaces():
+    owned = Ownership(frozenset({"eth0"}))
+    assert owned.owns_address(Address("eth0", 4, "203.0.113.10/26"), 77)
+    assert not owned.owns_address(Address("eth0", 4, "203.0.113.10/26"), 0)  # unmarked: foreign
+    assert not owned.owns_address(Address("eth1", 4, "203.0.113.10/26"), 77)  # not its interface
+
+
+def test_an_owned_rule_beyond_the_model_is_never_desired_so_it_goes():
+    fwmark = KernelRule(4, 20, 2, protocol=77, src="203.0.113.0/26", fwmark=1, fwmask=0xFFFFFFFF)
+    live = OwnedState(rules=frozenset({fwmark}))
+    desired = OwnedState(rules=frozenset({RULE}))
+    assert [(s.op, s.entry) for s in plan(live, desired).steps] == [("add", RULE), ("remove", fwmark)]
+    assert str(plan(live, desired).steps[1]) == ("- rule from 203.0.113.0/26 fwmark 0x1 lookup 2 priority 20 proto 77")
 
 
 rules = st.builds(lambda t, n: Rule(4, 20, t, src=f"10.0.{n}.0/24"), st.integers(1, 3), st.integers(0, 5))
