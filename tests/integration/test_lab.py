@@ -139,10 +139,12 @@ def test_lab_up_check_down(inventory_dir, lab_names, run_dir, capsys, design):
         assert "expected via-router" in report and "private IPv4 is direct" in report
         assert "IPv6 is direct" in report
 
+    # apply's locks are keyed on each namespace's identity; down removes them too.
+    assert len(list(run_dir.glob("netns-*.lock"))) == len(made) - 1  # all but the switch
     assert main(["lab", "down", "--name", name]) == 0
     assert not (namespaces() & made)
     assert not (run_dir / f"lab-{name}.json").exists()
-    assert not list(run_dir.glob(f"{name}-*.lock"))
+    assert not list(run_dir.glob("netns-*.lock"))
 
 
 def test_check_fails_when_a_path_goes_through_the_router(inventory_dir, lab_names, capsys):
