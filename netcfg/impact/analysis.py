@@ -111,10 +111,11 @@ def _impact(
     verdict = decide(
         {t.diff.name for t in touched},
         total,
-        _seatbelt_members(head, members),
+        members,
         seatbelt,
         change_digest,
         approvals,
+        frozenset(n for n, m in head.machines.items() if m.kind is Kind.ROUTER),
     )
     verdict = replace(verdict, reasons=(*_self_judging(base, head, seatbelt, reconfigure), *verdict.reasons))
     names = {t.diff.name for t in touched}
@@ -173,12 +174,6 @@ def classify(
         why = tuple(dict.fromkeys(causes.get(name, ["rendered configuration changed"])))
         touched.append(TouchedHost(d, change, why, evacuate))
     return sorted(touched, key=importance)
-
-
-def _seatbelt_members(head: Inventory, members: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    # Routers never carry a segment's rules, so "every machine of the segment" means its
-    # hosts and VMs: a fleet-wide change must not slip through because a router is spared.
-    return {s: [n for n in names if head.machines[n].kind is not Kind.ROUTER] for s, names in members.items()}
 
 
 def importance(host: TouchedHost) -> tuple[int, int, str]:

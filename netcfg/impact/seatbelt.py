@@ -86,7 +86,12 @@ def decide(
     seatbelt: Seatbelt,
     change_digest: str,
     approvals: Iterable[Approval] = (),
+    routers: frozenset[str] = frozenset(),
 ) -> Verdict:
+    """The verdict on a change touching `touched` of `total` machines. A segment whose
+    every host and VM (its `segment_members` but the `routers`, which carry no segment
+    rules) is touched blocks; its reason counts as the report's table does: touched
+    machines of all the segment's machines."""
     n = len(touched)
     fraction = n / total if total else 0.0
     blockers: list[str] = []
@@ -98,10 +103,13 @@ def decide(
         blockers.append(f"{n} machines touched, above max_hosts {seatbelt.max_hosts}")
     for segment in sorted(segment_members):
         members = set(segment_members[segment])
-        if len(members) > seatbelt.stagger_above and members <= touched:
+        hosts = members - routers
+        if len(hosts) > seatbelt.stagger_above and hosts <= touched:
+            spared = len(members) - len(members & touched)
+            but = f"; its {spared} router{'s' if spared != 1 else ''} carry no segment rules" if spared else ""
             blockers.append(
-                f"every machine of segment {segment} ({len(members)}) is touched "
-                f"(more than stagger_above {seatbelt.stagger_above})"
+                f"every host and VM of segment {segment} is touched: {len(members & touched)} of its "
+                f"{len(members)} machines{but} (more than stagger_above {seatbelt.stagger_above})"
             )
     staggered = n > seatbelt.stagger_above
     size = (

@@ -157,7 +157,11 @@ def test_whole_segment_blocks_only_above_stagger_above():
     big = {"s": [f"m{i}" for i in range(6)]}
     result = decide(set(big["s"]), 1000, big, SB, DIGEST)
     assert result.decision == "block"
-    assert any("every machine of segment s (6)" in r for r in result.reasons)
+    assert any("every host and VM of segment s is touched: 6 of its 6 machines" in r for r in result.reasons)
+    # Routers carry no segment rules: the segment blocks without them, and the reason
+    # counts what the report's table counts.
+    routers = decide(set(big["s"]), 1000, {"s": [*big["s"], "r1", "r2"]}, SB, DIGEST, routers=frozenset({"r1", "r2"}))
+    assert any("6 of its 8 machines; its 2 routers carry no segment rules" in r for r in routers.reasons)
 
 
 def test_approval_matches_exact_digest_only():

@@ -89,7 +89,9 @@ def test_public_network_policy_routing_touches_every_fe_machine_hot(tmp_path):
         for h in hot
     )
     assert all("network 198.51.100.64/27 added to segment fe" in h["causes"] for h in hot)
-    assert any("every machine of segment fe" in r for r in report["reasons"])
+    reason = next(r for r in report["reasons"] if r.startswith("every host and VM of segment fe"))
+    fe = report["segments"]["fe"]
+    assert f"{fe['touched']} of its {fe['machines']} machines" in reason
     # The stale approval in after/approvals/ is named as not matching.
     assert any("does not match this change" in r and "by bob" in r for r in report["reasons"])
     assert report["approvals"][0]["matches"] is False
