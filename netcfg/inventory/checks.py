@@ -14,7 +14,7 @@ from netaddr import IPNetwork
 from netcfg.designs import get_design
 from netcfg.errors import Location, Problem, quote
 from netcfg.model.host import RESERVED_TABLES, Kind
-from netcfg.model.inventory import Inventory, Network
+from netcfg.model.inventory import Inventory, Machine, Network
 from netcfg.names import IPV6_FILE_SUFFIX
 
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
@@ -25,13 +25,17 @@ def check_inventory(
     skipped: set[str] | None = None,
     skipped_networks: Sequence[IPNetwork] | None = (),
     value_locations: dict[tuple, Location] | None = None,
+    partial: Sequence[Machine] = (),
 ) -> list[Problem]:
     """All semantic problems of `inventory`. `skipped` names machines and segments that
     failed to parse, `skipped_networks` the prefixes of networks that did (None: a
-    networks list was unreadable), so references to them are not reported again."""
+    networks list was unreadable), so references to them are not reported again;
+    `partial` holds machines that failed to parse but whose interfaces were read, so
+    their addresses are checked all the same (every problem at once)."""
     skipped = _Skipped(skipped or ())
     skipped.networks = None if skipped_networks is None else tuple(skipped_networks)
     skipped.value_locations = value_locations or {}
+    skipped.partial = tuple(partial)
     return [p for check in CHECKS for p in check(inventory, skipped)]
 
 
@@ -40,6 +44,7 @@ class _Skipped(set):
     that did (None: unknown, a whole networks list was unreadable)."""
 
     networks: tuple[IPNetwork, ...] | None = ()
+    partial: tuple[Machine, ...] = ()
     # Where a value is, when a problem belongs there rather than at its entity:
     # ("host", VM name) and ("segment", network location).
     value_locations: dict[tuple, Location] = {}
@@ -134,6 +139,30 @@ def networks_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
                 break
 
 
+def gateways_on_routers(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+    """Routers carry the gateways of their segments: where a segment has routers, a
+    gateway none of them holds is a default route into nowhere."""
+    routers: dict[str, list[Machine]] = {}
+    for machine in inventory.machines.values():
+        if machine.kind is Kind.ROUTER:
+            for iface in machine.interfaces:
+                routers.setdefault(iface.segment, []).append(machine)
+    for network in inventory.networks:
+        on_segment = routers.get(network.segment, [])
+        if network.gateway is None or not on_segment:
+            continue
+        if not any(
+            network.gateway in (i.addresses) for r in on_segment for i in r.interfaces if i.segment == network.segment
+        ):
+            names = ", ".join(r.name for r in on_segment)
+            yield Problem(
+                network.gateway_location,
+                f"gateway {network.gateway} of network {network.cidr} is held by no router of segment"
+                f" '{network.segment}'",
+                f"add {network.gateway} to the {network.segment} interface of {names}",
+            )
+
+
 def gateways_not_own(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     """A machine's default route cannot point at the machine itself (the kernel refuses
     an IPv6 gateway that is a local address; an IPv4 one would loop)."""
@@ -170,11 +199,16 @@ def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
             )
 
 
+def _with_partial(inventory: Inventory, skipped: set[str]) -> list[Machine]:
+    """The inventory's machines and those that failed to parse but for their interfaces."""
+    return [*inventory.machines.values(), *getattr(skipped, "partial", ())]
+
+
 def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
     # Networks on an unknown segment (a typo, reported once by networks_known_segment):
     # their addresses are not reported again, once per machine.
     orphans = [n.prefix for n in inventory.networks if n.segment not in inventory.segments]
-    for machine in inventory.machines.values():
+    for machine in _with_partial(inventory, skipped):
         for iface in machine.interfaces:
             if iface.segment in skipped:
                 continue
@@ -204,10 +238,10 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
                     )
 
 
-def interface_names_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+def interface_names_unique(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
     """Two segments on one link cannot be configured: `ip link add` fails, and the
     networkd and netplan files of the two would collide."""
-    for machine in inventory.machines.values():
+    for machine in _with_partial(inventory, skipped):
         seen: dict[str, str] = {}
         for iface in machine.interfaces:
             if iface.name in seen:
@@ -234,9 +268,9 @@ def file_names_distinct(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
             )
 
 
-def addresses_unique(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
+def addresses_unique(inventory: Inventory, skipped: set[str]) -> Iterator[Problem]:
     seen: dict[object, tuple[str, Location]] = {}
-    for machine in sorted(inventory.machines.values(), key=lambda m: m.location):
+    for machine in sorted(_with_partial(inventory, skipped), key=lambda m: m.location):
         for iface in machine.interfaces:
             for address, location in _with_locations(iface):
                 if address in seen:
@@ -306,6 +340,7 @@ CHECKS: tuple[Check, ...] = (
     vms_on_kvm_hosts,
     gateways_for_defaults,
     gateways_not_own,
+    gateways_on_routers,
 )
 
 

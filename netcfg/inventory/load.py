@@ -94,7 +94,7 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
             reader.read_file(name, texts[name])
         inventory = reader.inventory(source)
         problems = reader.problems + check_inventory(
-            inventory, reader.skipped, reader.skipped_networks, reader.value_locations
+            inventory, reader.skipped, reader.skipped_networks, reader.value_locations, reader.partial
         )
     if problems:
         raise InputError(problems)
@@ -131,6 +131,8 @@ class _Reader:
     # Where a value is, for problems that belong there: ("host", VM name) and
     # ("segment", network location).
     value_locations: dict[tuple, Location] = field(default_factory=dict)
+    # Machines that failed to parse but whose interfaces could be read.
+    partial: list[Machine] = field(default_factory=list)
     file: str = ""
 
     def problem(self, node: Node | Location, message: str, hint: str = "") -> None:
@@ -488,6 +490,8 @@ class _Reader:
                 ok = False
         interfaces = self.read_interfaces(kind, what, f["interfaces"]) if "interfaces" in f else None
         if not ok or interfaces is None or kind is None:
+            if interfaces is not None:  # its addresses are still checked: every problem at once
+                self.partial.append(Machine(name, kind or Kind.PHYSICAL, interfaces, location=location))
             raise _Invalid
         if "host" in f:
             host_key = _key_node(node, "host")

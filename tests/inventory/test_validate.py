@@ -502,3 +502,41 @@ def test_interface_named_like_the_loopback(tmp_path, capsys):
         "machines:\n  db1: {kind: physical, interfaces: {fe: {name: lo}}}\n",
         "2:43: error: interface name 'lo' is the loopback every namespace already has (choose another name:)",
     )
+
+
+def test_a_gateway_no_router_of_its_segment_holds(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        networks:
+          - {prefix: 198.51.100.0/26, segment: fe, gateway: 198.51.100.1}
+        machines:
+          rt01:
+            kind: router
+            interfaces:
+              fe: {addresses: [203.0.113.1]}
+        """,
+        "2:53: error: gateway 198.51.100.1 of network 198.51.100.0/26 is held by no router of segment 'fe'"
+        " (add 198.51.100.1 to the fe interface of rt01)",
+    )
+
+
+def test_every_problem_of_a_machine_at_once(tmp_path, capsys):
+    # A machine with a bad key still has its addresses checked: the duplicate is shown too.
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          web01:
+            kind: physical
+            colour: blue
+            interfaces:
+              fe: {addresses: [203.0.113.20]}
+        """,
+        "4:5: error: unknown key 'colour' in machine 'web01' (known keys: kind, memory_gib, nic_gbit, host,"
+        " dirty_mib_s, service, interfaces, description)",
+        "6:24: error: address 203.0.113.20 of machine 'web01' is already used by machine 'vm01'"
+        f" (at {tmp_path / 'base.yaml'}:21:24)",
+    )
