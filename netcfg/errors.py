@@ -1,4 +1,4 @@
-"""Errors grouped by who must act, each with the exit code DESIGN.md assigns.
+"""Errors grouped by who must act, each with the exit code docs/design.md assigns.
 
 Only the CLI layer turns these into messages and exit codes; library code raises them.
 """

@@ -4,7 +4,7 @@ A HostConfig is flattened into items (interfaces, addresses, rules, routes, forw
 each a canonical line such as `rule to 198.51.100.64/27 lookup 2 priority 20`; the
 diff is a set difference of items, so file layout, comments and ordering in the
 inventory never show up as changes. Whether an item needs an interface restart is
-decided here too, by its kind (see DESIGN.md "Change classification").
+decided here too, by its kind (see docs/design.md "Classification and the seatbelt").
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class Decision(StrEnum):
 
 
 class ChangeClass(StrEnum):
-    """How a machine takes its change (DESIGN.md "Change classification")."""
+    """How a machine takes its change (docs/design.md "Classification and the seatbelt")."""
 
     HOT = "hot"  # rules and routes over netlink, no interruption
     DISRUPTIVE = "disruptive"  # an interface restart; a KVM host is evacuated first

@@ -1,6 +1,6 @@
 """The seatbelt: pass, stagger or block a change, with reasons, a digest and approvals.
 
-DESIGN.md "Seatbelt and approvals": at most `stagger_above` touched machines pass; more
+docs/design.md "Classification and the seatbelt": at most `stagger_above` touched machines pass; more
 are staggered; touched machines above `max_fraction` of all or above `max_hosts`, or
 every machine of a segment with more than `stagger_above` machines, block until an
 approval names this change's digest.

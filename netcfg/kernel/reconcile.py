@@ -7,7 +7,7 @@ a route left over in the same table to the same destination with another metric.
 owned rule or route the model cannot express (codec.KernelRule/KernelRoute) is its own
 key: never desired, always extra, removed by every selector it has.
 
-The steps run in an order that never blackholes traffic (DESIGN.md, "Applying"):
+The steps run in an order that never blackholes traffic (docs/design.md, "Applying"):
   1. IPv6 addresses whose prefix length changes are removed (the kernel refuses a
      second copy of an IPv6 address), then missing addresses added: gateways become
      reachable before routes need them;

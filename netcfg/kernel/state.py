@@ -1,6 +1,6 @@
 """The owned kernel state of one machine: what apply may add, change or remove.
 
-Owned (DESIGN.md, "Applying") is what netcfg marked with its protocol number (77):
+Owned (docs/design.md, "Applying") is what netcfg marked with its protocol number (77):
   - routes with protocol 77, in any table;
   - rules with FRA_PROTOCOL 77, at any priority;
   - addresses with IFA_PROTO 77 on the machine's rendered interfaces.

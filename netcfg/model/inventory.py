@@ -102,8 +102,8 @@ class Seatbelt:
     max_fraction: float = 0.25
     max_hosts: int = 50
     stagger_above: int = 5
-    # Who may approve a blocked change; only the base's list counts (DESIGN.md "Trust
-    # boundaries"): a change cannot make its own author an approver.
+    # Who may approve a blocked change; only the base's list counts (docs/design.md,
+    # "Classification and the seatbelt"): a change cannot make its own author an approver.
     approvers: tuple[str, ...] = ()
 
 

@@ -1,4 +1,4 @@
-"""How long things take: the pre-copy live-migration model of DESIGN.md ("Rollout model").
+"""How long things take: the pre-copy live-migration model of docs/design.md ("The rollout").
 
 Pre-copy sends all memory (round 0), then in each round what was dirtied during the
 previous one, until what is left fits in the allowed downtime; then the VM pauses and

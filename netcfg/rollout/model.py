@@ -1,6 +1,6 @@
 """The rollout plan as data: frozen values, and their JSON form (the plan file).
 
-The JSON keys are the contract of DESIGN.md ("Rollout model") and of `netcfg simulate`,
+The JSON keys are the contract of docs/design.md ("The rollout") and of `netcfg simulate`,
 which reads a plan file with its own code; `to_dict` and `plan_from_dict` are the
 only places that know the key names.
 """

@@ -1,4 +1,4 @@
-"""Replay a plan file event by event and check the invariants of DESIGN.md.
+"""Replay a plan file event by event and check the invariants of docs/design.md.
 
 Deliberately independent of the planner: it reads the plan's JSON and the inventory
 with its own code, re-derives migration times with its own copy of the pre-copy

@@ -24,7 +24,7 @@ def installed(tmp_path_factory):
         check=True,
         cwd=root,
     )
-    wheel = next(wheels.glob("netcfg-*.whl"))
+    wheel = next(wheels.glob("netcfg_seatbelt-*.whl"))
     env = root / "venv"
     venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"

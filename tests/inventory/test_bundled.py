@@ -1,4 +1,4 @@
-"""The bundled inventory/ tells the story of DESIGN.md: every count issue 2 names,
+"""The bundled inventory/ tells the story of docs/design.md: every count issue 2 names,
 asserted on the loaded model, and enough spare memory to evacuate any two hosts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The pre-copy model: the closed form of DESIGN.md, checked against hand-computed values
+"""The pre-copy model: the closed form of docs/design.md, checked against hand-computed values
 and against the simulator's own round-by-round implementation."""
 
 from __future__ import annotations
