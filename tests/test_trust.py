@@ -1,4 +1,4 @@
-"""Regression tests of the trust boundaries (docs/design.md "The seatbelt: trust boundaries"), one per class
+"""Regression tests of the trust boundaries (README "Trust boundaries"), one per class
 of hole an adversarial pass found: reading beyond the inventory, writing beyond the
 job, output that breaks out of its format, input that crashed instead of exit 2, and
 inventories that validate but can never be applied."""
