@@ -12,8 +12,9 @@ import pytest
 from netcfg.cli import main
 from netcfg.impact.analysis import analyse
 from tests.impact.helpers import EXAMPLES
+from tests.requirements import needs
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+pytestmark = needs("git")
 
 
 def git(repo: Path, *args: str) -> str:

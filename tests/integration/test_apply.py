@@ -29,11 +29,9 @@ from netcfg.kernel.read import read_links
 from netcfg.kernel.rules import MOVED
 from netcfg.kernel.state import desired_state, ownership
 from netcfg.model.host import Address, Route
+from tests.requirements import needs
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
-]
+pytestmark = needs("ip", root=True)
 
 # fe's table is above 255 (RTA_TABLE / FRA_TABLE only); both segments carry IPv6.
 INVENTORY = """\

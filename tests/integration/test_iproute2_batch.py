@@ -11,7 +11,6 @@ multicast, the local table), and link-local addresses.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 import uuid
@@ -28,11 +27,9 @@ from netcfg.inventory.load import load_inventory
 from netcfg.model.host import MAIN_TABLE, PROTOCOL, HostConfig, Kind, Route, Rule, default_prefix
 from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 from netcfg.testing.compare import sort_key
+from tests.requirements import needs
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
-]
+pytestmark = needs("ip", root=True)
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 TABLE_NAMES = {"main": 254, "local": 255, "default": 253}

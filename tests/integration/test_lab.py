@@ -13,11 +13,9 @@ import pytest
 from netcfg.cli import main
 from netcfg.inventory.load import load_inventory
 from netcfg.lab import netns as lab_mod
+from tests.requirements import needs
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
-]
+pytestmark = needs("ip", "ping", root=True)
 
 INVENTORY = """\
 segments:

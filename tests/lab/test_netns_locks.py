@@ -7,15 +7,11 @@ import os
 import subprocess
 import uuid
 
-import pytest
-
 from netcfg.kernel.apply import lock_path, namespace_lock
 from netcfg.lab import netns as lab
+from tests.requirements import needs
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
-]
+pytestmark = needs("ip", root=True)
 
 
 def test_down_removes_the_identity_keyed_lock_files(tmp_path):

@@ -1,0 +1,37 @@
+"""What the real-component tests need, each a skip marker that prints why: root for
+namespaces, and the Debian packages `.ci/run` installs (README "Quick start")."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+# command -> the Debian package that provides it
+PACKAGES = {
+    "ip": "iproute2",
+    "ping": "iputils-ping",
+    "git": "git",
+    "netplan": "netplan.io",
+    "chromium": "chromium",
+    "setpriv": "util-linux",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+}
+
+
+def needs(*commands: str, root: bool = False) -> list[pytest.MarkDecorator]:
+    """Markers skipping a test (with the reason printed) unless it runs as root when
+    `root`, and every command is installed."""
+    marks = [pytest.mark.root] if root else []
+    if root:
+        marks.append(pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"))
+    for command in commands:
+        package = PACKAGES.get(command, command)
+        marks.append(
+            pytest.mark.skipif(
+                shutil.which(command) is None, reason=f"{command} is not installed (apt-get install {package})"
+            )
+        )
+    return marks
