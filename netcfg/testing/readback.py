@@ -198,13 +198,16 @@ def _route(name: str, values: dict[str, str]) -> Route:
     family = _family(dst or gateway or "")
     if dst is None:
         dst = default_prefix(family)  # networkd: no Destination= is the default route
+    # networkd ignores Scope= on IPv6 routes (the kernel has no IPv6 route scope), so
+    # netcfg writes it for IPv4 only: an IPv6 route without a gateway is on-link.
+    on_link = "link" if family == 6 and gateway is None else "global"
     return Route(
         family=family,
         table=int(values.get("Table", MAIN_TABLE)),
         dst=dst,
         gateway=gateway,
         device=None if gateway else name,
-        scope=values.get("Scope", "global"),
+        scope=values.get("Scope", on_link),
         metric=int(values["Metric"]) if "Metric" in values else None,
         protocol=_protocol(values.get("Protocol")),
     )
