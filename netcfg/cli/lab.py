@@ -75,8 +75,8 @@ def lab_check(
         if result.drifted:
             names = ", ".join(d.machine for d in result.drifted)
             parts.append(
-                f"{len(result.drifted)} machine(s) differ from the {result.design} render "
-                f"({names}; `netcfg status MACHINE --netns NS` shows how)"
+                f"{len(result.drifted)} machine(s) differ from the {result.design} render ({names}; "
+                f"`netcfg status MACHINE --netns NS --inventory {inv.source} --design {result.design}` shows how)"
             )
         raise DriftError(f"lab {name}: " + "; ".join(parts))
     say(

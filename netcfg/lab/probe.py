@@ -11,6 +11,7 @@ direct and different networks meet at the router. Choosing the probes is pure
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from netaddr import IPAddress
 
 from netcfg.designs import Endpoint, PathKind, get_design
+from netcfg.errors import InputError
 from netcfg.model.host import DesignName, HostConfig
 from netcfg.model.inventory import Inventory, Network
 
@@ -185,6 +187,9 @@ def run(
     routers: list[str],
     say: Callable[[str], None] = lambda _: None,
 ) -> list[ProbeResult]:
+    if shutil.which("ping") is None:
+        # Without it every probe would read as "no reply": a missing tool, not a path.
+        raise InputError("lab check sends real pings, and ping is not installed (apt-get install iputils-ping)")
     results = []
     for probe in planned:
         before = sum(forwarded(machines[r]) for r in routers)

@@ -4,6 +4,7 @@ router and six machines (a KVM host with bridge interfaces, three VMs, two physi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -145,6 +146,17 @@ def test_lab_up_check_down(inventory_dir, lab_names, run_dir, capsys, design):
     assert not list(run_dir.glob("netns-*.lock"))
 
 
+def test_check_without_ping_says_so(inventory_dir, lab_names, capsys, monkeypatch, tmp_path):
+    name = lab_names()
+    assert main(["lab", "up", str(inventory_dir), "--name", name]) == 0
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "ip").symlink_to(shutil.which("ip"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # ip, but no ping
+    capsys.readouterr()
+    assert main(["lab", "check", str(inventory_dir), "--name", name]) == 2
+    assert "ping is not installed (apt-get install iputils-ping)" in capsys.readouterr().err
+
+
 def test_check_fails_when_a_path_goes_through_the_router(inventory_dir, lab_names, capsys):
     name = lab_names()
     assert main(["lab", "up", str(inventory_dir), "--name", name]) == 0
@@ -172,6 +184,8 @@ def test_check_fails_when_one_rule_is_missing_on_a_machine_no_probe_uses(invento
     out, err = capsys.readouterr()
     assert (f"FAIL state vm3 {name}-m-vm3: missing   rule to 198.51.100.64/27 lookup 2 priority 20") in out
     assert "vm3" in err and "differ from the policy-routing render" in err
+    # The hint is a command that shows this drift: the lab's inventory and design.
+    assert f"--inventory {inventory_dir} --design policy-routing` shows how" in err
     subprocess.run(["ip", "netns", "del", f"{name}-m-pm2"], check=True)
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 2
     assert f"lab {name} is broken" in capsys.readouterr().err
