@@ -15,6 +15,7 @@ from netcfg.kernel.apply import apply_host
 from netcfg.kernel.reconcile import Plan, describe
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName
+from netcfg.words import plural
 
 
 def _plan_text(plan: Plan) -> str:
@@ -57,6 +58,6 @@ def apply(
         lock_dir=settings.run_dir(),
     )
     if outcome.applied:
-        say(f"{host} -> netns {netns}: {len(outcome.plan)} changes applied and verified")
+        say(f"{host} -> netns {netns}: {plural(len(outcome.plan), 'change')} applied and verified")
     elif dry_run:
         say("dry run: nothing was changed")

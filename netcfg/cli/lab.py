@@ -15,6 +15,7 @@ from netcfg.lab import netns
 from netcfg.lab.check import check_lab
 from netcfg.model.host import DesignName
 from netcfg.present.drift import drift_lines
+from netcfg.words import plural
 
 lab_app = typer.Typer(
     help="A fleet (or --hosts subset) as network namespaces, checked with real packets.", no_args_is_help=True
@@ -71,7 +72,7 @@ def lab_check(
     if not result.ok:
         parts = []
         if result.failed:
-            parts.append(f"{len(result.failed)} of {len(result.results)} probes failed")
+            parts.append(f"{len(result.failed)} of {plural(len(result.results), 'probe')} failed")
         if result.drifted:
             names = ", ".join(d.machine for d in result.drifted)
             parts.append(
@@ -80,8 +81,8 @@ def lab_check(
             )
         raise DriftError(f"lab {name}: " + "; ".join(parts))
     say(
-        f"lab {name}: {len(result.results)} probes, all paths as {result.design} promises; "
-        f"{result.machines} machines as rendered"
+        f"lab {name}: {plural(len(result.results), 'probe')}, all paths as {result.design} promises; "
+        f"{plural(result.machines, 'machine')} as rendered"
     )
 
 
@@ -99,4 +100,4 @@ def lab_down(
     INVENTORY, --hosts and --design are accepted like up/check's and not used."""
     del inventory, hosts, design
     removed = netns.down(name, state_dir=settings.run_dir())
-    say(f"lab {name}: {len(removed)} namespaces removed" if removed else f"lab {name}: not up")
+    say(f"lab {name}: {plural(len(removed), 'namespace')} removed" if removed else f"lab {name}: not up")

@@ -24,6 +24,7 @@ from netcfg.kernel.reconcile import describe, drift
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName
 from netcfg.present.drift import drift_json, drift_lines
+from netcfg.words import plural
 
 
 @app.command(rich_help_panel="Kernel (root)")
@@ -57,7 +58,7 @@ def status(
     else:
         lines = [f"present   {text} (not netcfg's: left alone)" for text in present]
         lines += drift_lines(found)
-        lines.append(f"{host} in netns {netns}: " + (f"{found.count} differences" if found else "no drift"))
+        lines.append(f"{host} in netns {netns}: " + (plural(found.count, "difference") if found else "no drift"))
         emit("\n".join(lines) + "\n")
     if found:
-        raise DriftError(f"{host}: the namespace {netns} has drifted ({found.count} differences)")
+        raise DriftError(f"{host}: the namespace {netns} has drifted ({plural(found.count, 'difference')})")

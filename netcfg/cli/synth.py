@@ -9,6 +9,7 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.console import say
 from netcfg.inventory.synth import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS, write_synth
+from netcfg.words import plural
 
 
 @app.command(rich_help_panel="Inventory")
@@ -36,4 +37,4 @@ def synth(
     networks on fe; routers, KVM hosts, VMs in services, physical hosts) that validates
     cleanly, for tests and benchmarks."""
     files = write_synth(out_dir, machines, networks, seed)
-    say(f"wrote {len(files)} files to {out_dir}: {machines:,} machines, {networks:,} networks (seed {seed})")
+    say(f"wrote {plural(len(files), 'file')} to {out_dir}: {machines:,} machines, {networks:,} networks (seed {seed})")

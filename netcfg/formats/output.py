@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from netcfg.errors import InputError, Location, Problem
 from netcfg.files import write_atomic
+from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"
 
@@ -32,7 +33,7 @@ class WriteReport:
     removed: int
 
     def __str__(self) -> str:
-        text = f"{self.written} files written, {self.unchanged} unchanged"
+        text = f"{plural(self.written, 'file')} written, {self.unchanged} unchanged"
         return text + (f", {self.removed} removed" if self.removed else "")
 
 

@@ -16,6 +16,7 @@ from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Reconfigure, Seatbelt
+from netcfg.words import plural
 
 
 def digest(design: DesignName, changes: Iterable[tuple[HostDiff, ChangeClass]]) -> str:
@@ -100,7 +101,7 @@ def decide(
             f"{n} of {total} machines touched ({_pct(fraction)}), above max_fraction {_pct(seatbelt.max_fraction)}"
         )
     if n > seatbelt.max_hosts:
-        blockers.append(f"{n} machines touched, above max_hosts {seatbelt.max_hosts}")
+        blockers.append(f"{plural(n, 'machine')} touched, above max_hosts {seatbelt.max_hosts}")
     for segment in sorted(segment_members):
         members = set(segment_members[segment])
         hosts = members - routers
@@ -113,9 +114,9 @@ def decide(
             )
     staggered = n > seatbelt.stagger_above
     size = (
-        f"{n} machines touched, above stagger_above {seatbelt.stagger_above}: staggered rollout"
+        f"{plural(n, 'machine')} touched, above stagger_above {seatbelt.stagger_above}: staggered rollout"
         if staggered
-        else f"{n} machine{'s' if n != 1 else ''} touched, at most stagger_above {seatbelt.stagger_above}"
+        else f"{plural(n, 'machine')} touched, at most stagger_above {seatbelt.stagger_above}"
     )
     approvals = sorted(approvals)
     if not blockers:

@@ -41,6 +41,7 @@ from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
+from netcfg.words import plural
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
 Say = Callable[[str], None]
@@ -264,5 +265,5 @@ def down(name: str, *, state_dir: str, say: Say = _quiet) -> list[str]:
             except FileNotFoundError:
                 pass
     os.unlink(state_path(name, state_dir))
-    say(f"lab {name}: {len(removed)} namespaces removed")
+    say(f"lab {name}: {plural(len(removed), 'namespace')} removed")
     return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from netcfg.impact.model import HostState, Impact
+from netcfg.words import plural
 
 
 def diff_json(impact: Impact) -> dict[str, Any]:
@@ -42,5 +43,5 @@ def diff_text(impact: Impact) -> str:
         lines += [f"  + {item}" for item in h.diff.added]
     added = sum(h.diff.state is HostState.ADDED for h in hosts)
     removed = sum(h.diff.state is HostState.REMOVED for h in hosts)
-    lines.append(f"{len(hosts)} machines changed ({added} added, {removed} removed)")
+    lines.append(f"{plural(len(hosts), 'machine')} changed ({added} added, {removed} removed)")
     return "\n".join(lines) + "\n"

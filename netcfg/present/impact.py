@@ -6,6 +6,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from netcfg.impact.model import ChangeClass, HostState, Impact
+from netcfg.words import plural
 
 
 def summary_lines(impact: Impact) -> list[str]:
@@ -13,7 +14,7 @@ def summary_lines(impact: Impact) -> list[str]:
         f"{impact.hosts_touched} of {impact.hosts_total} machines touched "
         f"({impact.fraction * 100:.1f} %) under {impact.design}, reconfigure {impact.reconfigure}: "
         f"{impact.total(ChangeClass.HOT)} hot, {impact.total(ChangeClass.DISRUPTIVE)} disruptive, "
-        f"{impact.evacuations} VMs to evacuate",
+        f"{plural(impact.evacuations, 'VM')} to evacuate",
         f"decision: {impact.decision}  (digest {impact.digest})",
     ]
     lines += [f"  - {reason}" for reason in impact.reasons]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from netcfg.impact.model import ChangeClass, Decision, HostState, Impact, TouchedHost
+from netcfg.words import plural
 
 TOP = 20
 FOLDED_MAX = 200  # rows in the <details> block; the JSON report has them all
@@ -86,7 +87,7 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
         f"({_pct(impact.fraction)})** · design `{impact.design}` · reconfigure "
         f"`{impact.reconfigure}`  ",
         f"{impact.total(ChangeClass.HOT)} hot · {impact.total(ChangeClass.DISRUPTIVE)} disruptive · "
-        f"{impact.evacuations} VMs to evacuate · digest `{(impact.digest or '')[:16]}`",
+        f"{plural(impact.evacuations, 'VM')} to evacuate · digest `{(impact.digest or '')[:16]}`",
         "",
         "**Decision**",
         "",

@@ -5,12 +5,8 @@ from __future__ import annotations
 from netcfg.impact.model import Decision
 from netcfg.rollout.model import Plan
 from netcfg.rollout.pipeline import PlannedRollout
-from netcfg.rollout.simulate import Simulation
-
-
-def _clock(seconds: float) -> str:
-    minutes = int(round(seconds / 60))
-    return f"{minutes // 60}h{minutes % 60:02d}"
+from netcfg.rollout.simulate import Simulation, Violation
+from netcfg.words import clock, plural
 
 
 def planned_lines(planned: PlannedRollout) -> list[str]:
@@ -27,9 +23,9 @@ def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
     lines = []
     gib = sum(m.gib for m in plan.migrations)
     lines.append(
-        f"plan: {len(plan.waves)} hot waves ({sum(len(w.hosts) for w in plan.waves)} hosts), "
-        f"{len(plan.maintenance)} maintenance windows, {len(plan.evacuated)} hypervisors evacuated "
-        f"({len(plan.migrations)} live migrations, {gib:,.0f} GiB)"
+        f"plan: {plural(len(plan.waves), 'hot wave')} ({plural(sum(len(w.hosts) for w in plan.waves), 'host')}), "
+        f"{plural(len(plan.maintenance), 'maintenance window')}, {plural(len(plan.evacuated), 'hypervisor')} evacuated "
+        f"({plural(len(plan.migrations), 'live migration')}, {gib:,.0f} GiB)"
     )
     spans: dict[str, list[float]] = {}
     for m in plan.migrations:
@@ -37,28 +33,28 @@ def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
         span[0], span[1] = min(span[0], m.start_s), max(span[1], m.end_s)
     order = sorted(spans.items(), key=lambda item: (item[1][0], item[0]))
     if order:
-        shown = ", ".join(f"{h} {_clock(s)}-{_clock(e)}" for h, (s, e) in order[:10])
+        shown = ", ".join(f"{h} {clock(s)}-{clock(e)}" for h, (s, e) in order[:10])
         lines.append(f"  evacuations: {shown}" + (f" ... and {len(order) - 10} more" if len(order) > 10 else ""))
     for w in plan.waves:
         name = "canary" if w.index == 0 else f"wave {w.index}"
         lines.append(
-            f"  {name}: {w.start_s:.0f}-{w.end_s:.0f} s, {len(w.hosts)} hosts: "
+            f"  {name}: {w.start_s:.0f}-{w.end_s:.0f} s, {plural(len(w.hosts), 'host')}: "
             + ", ".join(w.hosts[:8])
             + (" ..." if len(w.hosts) > 8 else "")
         )
     seconds = [p for p in plan.lower_bound_parts if not p[0].endswith("(GiB)")]
     bound = max(seconds, key=lambda p: p[1])[0] if seconds else "-"
     lines.append(
-        f"makespan {plan.makespan_s:,.0f} s ({_clock(plan.makespan_s)}), lower bound "
+        f"makespan {plan.makespan_s:,.0f} s ({clock(plan.makespan_s)}), lower bound "
         f"{plan.lower_bound_s:,.0f} s ({bound}), ratio {plan.ratio:.3f}"
     )
     lines.append(
         f"peak parallel evacuations {sim.peak_parallel_evacuations}, peak parallel migrations "
-        f"{sim.peak_migrations}; simulator: " + ("clean" if sim.clean else f"{len(sim.violations)} violations")
+        f"{sim.peak_migrations}; simulator: " + ("clean" if sim.clean else plural(len(sim.violations), "violation"))
     )
     if plan.non_converging:
         lines.append(
-            f"{len(plan.non_converging)} VMs cannot be live-migrated (pre-copy does not converge); "
+            f"{plural(len(plan.non_converging), 'VM')} cannot be live-migrated (pre-copy does not converge); "
             f"their hypervisors are NOT scheduled: {', '.join(plan.unscheduled)}"
         )
         for n in plan.non_converging:
@@ -70,10 +66,18 @@ def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
 
 
 def simulation_lines(sim: Simulation) -> list[str]:
-    lines = []
+    """One line per violated invariant and host (its worst moment, when it began, how
+    many events), not one per event: the naive 2017 plan breaks capacity 487 times."""
+    groups: dict[tuple[str, str], list[Violation]] = {}
     for v in sim.violations:
+        groups.setdefault((v.invariant, v.host), []).append(v)
+    lines = []
+    for (invariant, host), found in sorted(groups.items(), key=lambda item: (item[1][0].time_s, item[0])):
+        worst = max(found, key=lambda v: v.amount)
+        events = f", {len(found)} events" if len(found) > 1 else ""
         lines.append(
-            f"VIOLATION {v.time_s:>10.1f} s  {v.host:<12} {v.invariant:<12} {v.amount:+.1f} {v.unit}: {v.message}"
+            f"VIOLATION {invariant:<12} {host:<12} from {clock(found[0].time_s)}, worst {worst.amount:+.1f} "
+            f"{worst.unit} at {clock(worst.time_s)}{events}: {worst.message}"
         )
     lines.append("peak memory per host (resident + incoming / capacity):")
     for host in sorted(sim.peak_gib, key=lambda h: (-(sim.peak_gib[h] / (sim.capacity_gib[h] or 1)), h)):
@@ -89,7 +93,7 @@ def simulation_lines(sim: Simulation) -> list[str]:
         lines.append("clean: no invariant violated")
     else:
         lines.append(
-            f"{len(sim.violations)} violations; {len(over)} hosts overcommitted, by up to "
+            f"{plural(len(sim.violations), 'violation')}; {plural(len(over), 'host')} overcommitted, by up to "
             f"{max(over.values(), default=0):.0f} GiB (total {sum(over.values()):.0f} GiB)"
         )
     return lines

@@ -20,6 +20,7 @@ import jinja2
 
 from netcfg.rollout.model import Maintenance, Migration, Plan
 from netcfg.rollout.simulate import Simulation
+from netcfg.words import clock, plural
 
 LABEL_W = 150
 PLOT_W = 1150
@@ -63,11 +64,6 @@ class Lane:
     strip_y: float
 
 
-def _clock(seconds: float) -> str:
-    minutes = int(round(seconds / 60))
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
 class _Scale:
     def __init__(self, makespan: float):
         self.factor = PLOT_W / makespan
@@ -106,7 +102,7 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
     ticks = []
     t = 0.0
     while t <= makespan + 1e-9:
-        ticks.append((scale.x(t), _clock(t)))
+        ticks.append((scale.x(t), clock(t)))
         t += step
 
     waves = tuple(
@@ -115,7 +111,9 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
             TOP + 4,
             scale.width(w.start_s, w.end_s, 2.0),
             BAND_H - 8,
-            f"wave {w.index}: {len(w.hosts)} hosts: " + ", ".join(w.hosts[:20]) + (" …" if len(w.hosts) > 20 else ""),
+            f"wave {w.index}: {plural(len(w.hosts), 'host')}: "
+            + ", ".join(w.hosts[:20])
+            + (" …" if len(w.hosts) > 20 else ""),
             "wave",
             str(w.index),
         )
@@ -150,7 +148,7 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
         plan=plan,
         simulation=simulation,
         makespan=makespan,
-        clock=_clock,
+        clock=clock,
         overcommitted=len(over),
         peak_evacuations=simulation.peak_parallel_evacuations,
         legend=LEGEND,
@@ -186,7 +184,12 @@ def _lane(
         end = max(m.end_s for m in outgoing)
         boxes.append(
             Box(
-                scale.x(start), y + 2, scale.width(start, end, 1.0), 18, f"{host} evacuates {len(outgoing)} VMs", "evac"
+                scale.x(start),
+                y + 2,
+                scale.width(start, end, 1.0),
+                18,
+                f"{host} evacuates {plural(len(outgoing), 'VM')}",
+                "evac",
             )
         )
     for row, items, css, verb in ((0, outgoing, "out", "to"), (1, incoming, "in", "from")):

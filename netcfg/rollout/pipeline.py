@@ -48,7 +48,7 @@ def plan_from_report(report: Any, inventory: Inventory, source: str) -> PlannedR
     """`report`: the JSON `netcfg check --report-json` wrote."""
     changes = changes_from_report(report, source)
     value = report.get("decision") if isinstance(report, dict) else None
-    decision = Decision(value) if value in {d.value for d in Decision} else None
+    decision = Decision(value) if isinstance(value, str) and value in {d.value for d in Decision} else None
     return _planned(
         inventory,
         changes,
