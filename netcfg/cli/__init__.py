@@ -13,6 +13,7 @@ import traceback
 import typer
 from typer._click.exceptions import ClickException  # typer vendors click since 0.29
 
+from netcfg.cli import console
 from netcfg.cli.app import app
 from netcfg.errors import NetcfgError
 
@@ -38,9 +39,10 @@ from netcfg.cli import (  # noqa: F401 - each registers its commands, in pipelin
 def main(argv: list[str] | None = None) -> int:
     """Run netcfg; returns (and as a script exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # --debug is accepted anywhere on the line, not only before the command.
+    # --debug and --quiet are accepted anywhere on the line, not only before the command.
     debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
+    console.set_quiet("--quiet" in args or "-q" in args)
+    args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
     try:
         result = app(args=args, prog_name="netcfg", standalone_mode=False)
         code = result if isinstance(result, int) else 0

@@ -4,22 +4,37 @@ from __future__ import annotations
 
 import typer
 
+import netcfg
+
+HELP = """Render, diff and safely roll out per-machine routing from a network inventory.
+
+Exit codes: 0 success, 1 internal error (a bug), 2 invalid input, 3 blocked by the
+seatbelt or an invariant broken, 4 drift found, 5 apply failed and was rolled back,
+130 interrupted. --debug and --quiet are accepted anywhere on the line.
+"""
+
 app = typer.Typer(
     name="netcfg",
-    help="Render, diff and safely roll out per-machine routing from a network inventory.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # plain help: no <bool> or <list[str]> placeholders
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"netcfg {netcfg.__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (exit code 1)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no messages but errors, on stderr."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print netcfg's version and exit."
+    ),
 ) -> None:
-    """Render, diff and safely roll out per-machine routing from a network inventory.
-
-    Exit codes: 0 success, 1 internal error, 2 invalid input, 3 blocked by the seatbelt,
-    4 drift found, 5 apply failed and was rolled back.
-    """
+    del debug, quiet, version  # handled before the command runs (cli.main) or eagerly

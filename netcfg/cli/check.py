@@ -22,12 +22,17 @@ from netcfg.present.markdown import summary
 @app.command(rich_help_panel="Change impact")
 def check(
     base: str = typer.Option(
-        ..., "--base", help="Base to compare against: a git revision (origin/main) or a directory."
+        ..., "--base", metavar="REV|DIR", help="Base to compare against: a git revision (origin/main) or a directory."
     ),
     inventory: str = InventoryDirOption,
-    report_json: Path | None = typer.Option(None, "--report-json", help="Write the JSON report to this file."),
+    report_json: Path | None = typer.Option(
+        None, "--report-json", metavar="FILE", help="Write the JSON report to this file."
+    ),
     report_md: Path | None = typer.Option(
-        None, "--report-md", help="Write the Markdown summary to this file (default: print it to stdout)."
+        None,
+        "--report-md",
+        metavar="FILE",
+        help="Write the Markdown summary to this file (default: print it to stdout).",
     ),
     design: DesignName | None = DesignOption,
 ) -> None:

@@ -40,9 +40,19 @@ out = _console(stderr=False)  # data: tables, reports
 err = _console(stderr=True)  # messages, progress
 
 
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """--quiet: no progress and no messages on stderr but errors."""
+    global _quiet
+    _quiet = quiet
+
+
 def say(text: str) -> None:
     """A message for the person running the command (stderr, no markup)."""
-    err.print(text, markup=False)
+    if not _quiet:
+        err.print(text, markup=False)
 
 
 def emit(text: str) -> None:
@@ -53,8 +63,8 @@ def emit(text: str) -> None:
 
 
 def show_progress() -> bool:
-    """Progress bars only for a person at a terminal."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    """Progress bars only for a person at a terminal, and not with --quiet."""
+    return sys.stderr.isatty() and not os.environ.get("CI") and not _quiet
 
 
 class reader_may_leave:  # noqa: N801 - used as `with reader_may_leave():`

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from rich.text import Text
+
 from netcfg.cli import settings
 from netcfg.cli.app import app
-from netcfg.cli.console import emit
+from netcfg.cli.console import emit, out, reader_may_leave
 from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption, OutputFormat, format_option
 from netcfg.impact.analysis import analyse
 from netcfg.model.host import DesignName
@@ -23,6 +25,18 @@ def diff(
 ) -> None:
     """Per machine, the rules, routes, addresses and interfaces the change adds (+) and
     removes (-), and machines added or removed: the semantic difference of the rendered
-    configurations, never of the YAML text."""
+    configurations, never of the YAML text.
+
+    BASE and HEAD: each a directory or a git revision (origin/main), read from git
+    without touching the work tree; HEAD defaults to the working tree's --inventory."""
     impact = analyse(base, head, design=design, inventory_dir=inventory, jobs=settings.jobs()).impact
-    emit(json.dumps(diff_json(impact), indent=2) + "\n" if fmt is OutputFormat.JSON else diff_text(impact))
+    if fmt is OutputFormat.JSON:
+        emit(json.dumps(diff_json(impact), indent=2) + "\n")
+    elif out.is_terminal and settings.colour_allowed():
+        # On a terminal: additions green, removals red, as `git diff` shows them.
+        with reader_may_leave():
+            for line in diff_text(impact).splitlines():
+                style = {"  +": "green", "  -": "red"}.get(line[:3], "" if line[:1] == " " else "bold")
+                out.print(Text(line, style=style))
+    else:
+        emit(diff_text(impact))

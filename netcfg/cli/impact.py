@@ -23,12 +23,17 @@ def impact(
     inventory: str = InventoryDirOption,
     design: DesignName | None = DesignOption,
     fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN),
-    limit: int = typer.Option(100, "--limit", min=0, help="Table format: show at most this many machines (0: all)."),
+    limit: int = typer.Option(
+        100, "--limit", min=0, metavar="N", help="Text format: show at most this many machines (0: all)."
+    ),
 ) -> None:
     """Preview a change: machines touched of all, per segment and kind, hot and
     disruptive, VMs to evacuate, the seatbelt's decision and why, then the affected
     machines with the inventory changes that touched them. Exits 0 even when the
-    change would be blocked: `netcfg check` is the gate."""
+    change would be blocked: `netcfg check` is the gate.
+
+    BASE and HEAD: each a directory or a git revision (origin/main), read from git
+    without touching the work tree; HEAD defaults to the working tree's --inventory."""
     result = analyse(base, head, design=design, inventory_dir=inventory, jobs=settings.jobs()).impact
     if fmt is OutputFormat.JSON:
         emit(json.dumps(result.to_json(), indent=2) + "\n")

@@ -9,7 +9,14 @@ import typer
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, say
-from netcfg.cli.options import DesignOption, InventoryArgument, LabNameOption, load
+from netcfg.cli.options import (
+    DesignOption,
+    InventoryAlsoOption,
+    InventoryArgument,
+    LabNameOption,
+    inventory_path,
+    load,
+)
 from netcfg.errors import DriftError, InputError
 from netcfg.lab import netns
 from netcfg.lab.check import check_lab
@@ -22,12 +29,15 @@ lab_app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab", rich_help_panel="Kernel (root)")
 
-HostsOption = typer.Option(None, "--hosts", help="Only machines matching this glob (routers are always included).")
+HostsOption = typer.Option(
+    None, "--hosts", metavar="GLOB", help="Only machines matching this glob (routers are always included)."
+)
 
 
 @lab_app.command("up")
 def lab_up(
-    inventory: Path = InventoryArgument,
+    inventory_argument: Path | None = InventoryArgument,
+    inventory_option: Path | None = InventoryAlsoOption,
     hosts: str | None = HostsOption,
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
@@ -35,8 +45,11 @@ def lab_up(
     """Build the lab: a switch namespace with one bridge per segment, a namespace per
     machine with veth interfaces named as rendered, routers forwarding, and every
     machine's config installed by `apply`. A failed or interrupted `up` removes
-    what it made. Prints the namespaces (machine and namespace per line)."""
-    inv = load(inventory)
+    what it made. Prints the namespaces (machine and namespace per line).
+
+    INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
+    default inventory/."""
+    inv = load(inventory_path(inventory_argument, inventory_option))
     state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say)
     emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
     say(
@@ -47,10 +60,11 @@ def lab_up(
 
 @lab_app.command("check")
 def lab_check(
-    inventory: Path | None = typer.Argument(
-        None, help="Inventory directory or YAML file (default: the one the lab was built from)."
+    inventory_argument: Path | None = InventoryArgument,
+    inventory_option: Path | None = InventoryAlsoOption,
+    hosts: str | None = typer.Option(
+        None, "--hosts", metavar="GLOB", help="Only probe from and to machines matching this glob."
     ),
-    hosts: str | None = typer.Option(None, "--hosts", help="Only probe from and to machines matching this glob."),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:
@@ -60,11 +74,14 @@ def lab_check(
     IPv6) is direct and different public networks meet at the router. Also checks that
     every machine's addresses, rules and routes are still its render (a `FAIL state`
     line per difference). One line per probe; exit 4 if any probe fails or any machine
-    differs, 2 if the lab is not up."""
+    differs, 2 if the lab is not up.
+
+    INVENTORY (or --inventory): default, the one the lab was built from."""
     state = netns.read_state(name, settings.run_dir())
     if state is None:
         raise InputError(f"lab {name!r} is not up; run `netcfg lab up --name {name}` first")
-    inv = load(inventory if inventory is not None else Path(state.inventory))
+    given = inventory_argument or inventory_option
+    inv = load(inventory_path(inventory_argument, inventory_option) if given else Path(state.inventory))
     result = check_lab(state, inv, design, hosts)
     for d in result.drifted:
         emit("".join(f"FAIL state {d.machine} {d.netns}: {line}\n" for line in drift_lines(d.drift)))
@@ -88,9 +105,10 @@ def lab_check(
 
 @lab_app.command("down")
 def lab_down(
-    inventory: Path = InventoryArgument,
+    inventory_argument: Path | None = InventoryArgument,
+    inventory_option: Path | None = InventoryAlsoOption,
     hosts: str | None = typer.Option(
-        None, "--hosts", help="Accepted like up/check; down always removes the whole lab."
+        None, "--hosts", metavar="GLOB", help="Accepted like up/check; down always removes the whole lab."
     ),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
@@ -98,6 +116,6 @@ def lab_down(
     """Remove every namespace the lab made (recorded in its state file), also after a
     failed or interrupted `up`. A lab that is not up: nothing to do, exit 0.
     INVENTORY, --hosts and --design are accepted like up/check's and not used."""
-    del inventory, hosts, design
+    del inventory_argument, inventory_option, hosts, design
     removed = netns.down(name, state_dir=settings.run_dir())
     say(f"lab {name}: {plural(len(removed), 'namespace')} removed" if removed else f"lab {name}: not up")

@@ -9,24 +9,28 @@ from typing import Any
 
 import typer
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError, Location, Problem, quote
 from netcfg.inventory.load import load_inventory
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory, Machine
 
 DEFAULT_INVENTORY = Path("inventory")
 
-InventoryArgument = typer.Argument(
-    DEFAULT_INVENTORY, help="Inventory directory (YAML files, merged) or a single YAML file.", show_default=True
+INVENTORY_HELP = "Inventory directory (YAML files, merged) or a single YAML file [default: inventory]."
+# Where the inventory is a command's main object, it may be named either way.
+# Arguments are described in their command's help text: typer would print a type
+# placeholder (<path>, <str>) beside each in an "Arguments" list.
+InventoryArgument = typer.Argument(None, metavar="INVENTORY", hidden=True, show_default=False)
+InventoryAlsoOption = typer.Option(
+    None, "--inventory", "-i", metavar="PATH", help="The inventory, like INVENTORY.", show_default=False
 )
-InventoryOption = typer.Option(
-    DEFAULT_INVENTORY, "--inventory", "-i", help="Inventory directory (YAML files, merged) or a single YAML file."
-)
+InventoryOption = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", metavar="PATH", help=INVENTORY_HELP)
 # For BASE/HEAD commands the inventory is also the directory read inside git revisions.
 InventoryDirOption = typer.Option(
     "inventory",
     "--inventory",
     "-i",
+    metavar="PATH",
     help="Inventory directory: the head when HEAD is omitted, and the directory read inside git revisions.",
 )
 
@@ -73,17 +77,27 @@ def format_option(*choices: OutputFormat) -> Any:
     )
 
 
-BaseArgument = typer.Argument(..., help="Base inventory: a directory, or a git revision (e.g. origin/main).")
-HeadArgument = typer.Argument(
-    None, help="Head inventory: a directory or a git revision [default: the working tree's --inventory]."
-)
-HostArgument = typer.Argument(..., help="The machine (inventory name) whose configuration to use.")
+BaseArgument = typer.Argument(..., metavar="BASE", hidden=True)
+HeadArgument = typer.Argument(None, metavar="HEAD", hidden=True, show_default=False)
+HostArgument = typer.Argument(..., metavar="HOST", hidden=True)
 NetnsOption = typer.Option(
-    ..., "--netns", help="Existing network namespace to work in (never created; see `ip netns add`)."
+    ..., "--netns", metavar="NAME", help="Existing network namespace to work in (never created; see `ip netns add`)."
 )
 LabNameOption = typer.Option(
-    "netcfg", "--name", help="Lab name: prefixes its namespaces (NAME-sw, NAME-m-MACHINE), so labs never collide."
+    "netcfg",
+    "--name",
+    metavar="NAME",
+    help="Lab name: prefixes its namespaces (NAME-sw, NAME-m-MACHINE), so labs never collide.",
 )
+
+
+def inventory_path(argument: Path | None, option: Path | None) -> Path:
+    """The inventory named as INVENTORY or with --inventory (not two different ones)."""
+    if argument is not None and option is not None and argument != option:
+        raise InputError(
+            [Problem(Location("--inventory"), f"two inventories given: {quote(argument)} and {quote(option)}")]
+        )
+    return argument or option or DEFAULT_INVENTORY
 
 
 def load(path: Path) -> Inventory:

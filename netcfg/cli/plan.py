@@ -10,7 +10,7 @@ import typer
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import out, reader_may_leave, say
-from netcfg.cli.options import DesignOption, InventoryDirOption, load
+from netcfg.cli.options import DesignOption, HeadArgument, InventoryDirOption, load
 from netcfg.errors import InputError
 from netcfg.files import read_json, write_file
 from netcfg.model.host import DesignName
@@ -21,23 +21,29 @@ from netcfg.rollout.pipeline import plan_change, plan_from_report
 
 @app.command(rich_help_panel="Rollout")
 def plan(
-    base: str | None = typer.Argument(None, help="Base inventory: a directory or a git revision (e.g. origin/main)."),
-    head: str | None = typer.Argument(
-        None, help="Head inventory: a directory or a git revision (default: the working tree's --inventory)."
-    ),
+    base: str | None = typer.Argument(None, metavar="BASE", hidden=True, show_default=False),
+    head: str | None = HeadArgument,
     from_report: Path | None = typer.Option(
-        None, "--from-report", help="Plan from an impact report JSON (netcfg check --report-json) instead of BASE/HEAD."
+        None,
+        "--from-report",
+        metavar="FILE",
+        help="Plan from an impact report JSON (netcfg check --report-json) instead of BASE/HEAD.",
     ),
     inventory: str = InventoryDirOption,
     design: DesignName | None = DesignOption,
-    json_file: Path | None = typer.Option(None, "--json", help="Write the plan JSON to this file (atomically)."),
+    json_file: Path | None = typer.Option(
+        None, "--json", metavar="FILE", help="Write the plan JSON to this file (atomically)."
+    ),
     html_file: Path | None = typer.Option(
-        None, "--html", help="Write the timeline page (self-contained HTML+SVG) to this file."
+        None, "--html", metavar="FILE", help="Write the timeline page (self-contained HTML+SVG) to this file."
     ),
 ) -> None:
     """Plan a staggered rollout: hot-change waves, maintenance slots, evacuations with a
     target and a time for every live migration. Exit 2 when no safe plan exists (names
-    the hosts and the memory missing)."""
+    the hosts and the memory missing).
+
+    BASE and HEAD: each a directory or a git revision (origin/main), read from git
+    without touching the work tree; HEAD defaults to the working tree's --inventory."""
     if from_report is not None:
         if base is not None:
             raise InputError("give BASE [HEAD] or --from-report, not both")

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from netcfg.cli.app import app
 from netcfg.cli.console import err, say, show_progress
-from netcfg.cli.options import DesignOption, InventoryArgument, load
+from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats import FORMAT_NAMES, get_format, write_rendered
@@ -39,13 +39,22 @@ def select_machines(inventory: Inventory, patterns: list[str]) -> list[str]:
 
 @app.command(rich_help_panel="Render")
 def render(
-    inventory: Path = InventoryArgument,
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to write the files into (created if missing)."),
+    inventory_argument: Path | None = InventoryArgument,
+    inventory_option: Path | None = InventoryAlsoOption,
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", metavar="DIR", help="Directory to write the files into (created if missing)."
+    ),
     formats: list[str] = typer.Option(
-        [], "--format", "-f", help="Output format, repeatable: iproute2, networkd, netplan, json (default: all four)."
+        [],
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="Output format, repeatable: iproute2, networkd, netplan, json (default: all four).",
     ),
     design: DesignName | None = DesignOption,
-    hosts: list[str] = typer.Option([], "--host", help="Only machines whose name matches this glob; repeatable."),
+    hosts: list[str] = typer.Option(
+        [], "--host", metavar="GLOB", help="Only machines whose name matches this glob; repeatable."
+    ),
     create_links: bool = typer.Option(
         False,
         "--create-links",
@@ -55,6 +64,7 @@ def render(
     templates: Path | None = typer.Option(
         None,
         "--templates",
+        metavar="DIR",
         help="Directory of your own copies of the templates (same relative names); "
         "templates missing there come from the defaults.",
     ),
@@ -64,7 +74,11 @@ def render(
 
     Only files whose content changed are rewritten (atomically); files an earlier run
     wrote and this one no longer produces are removed (listed in `DIR/.netcfg-render.json`).
-    Prints "N files written, M unchanged" to stderr. Same input, same bytes."""
+    Prints "N files written, M unchanged" to stderr. Same input, same bytes.
+
+    INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
+    default inventory/."""
+    inventory = inventory_path(inventory_argument, inventory_option)
     chosen = tuple(dict.fromkeys(formats)) or FORMAT_NAMES
     for name in chosen:
         get_format(name)

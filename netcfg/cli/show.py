@@ -9,7 +9,15 @@ import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.console import out
-from netcfg.cli.options import DesignOption, InventoryOption, load, require_machine
+from netcfg.cli.options import (
+    DesignOption,
+    HostArgument,
+    InventoryOption,
+    OutputFormat,
+    format_option,
+    load,
+    require_machine,
+)
 from netcfg.designs import render
 from netcfg.model.host import DesignName
 from netcfg.present.host import host_tables
@@ -17,15 +25,17 @@ from netcfg.present.host import host_tables
 
 @app.command(rich_help_panel="Render")
 def show(
-    host: str = typer.Argument(..., help="Machine name, as in the inventory."),
+    host: str = HostArgument,
     inventory: Path = InventoryOption,
     design: DesignName | None = DesignOption,
-    as_json: bool = typer.Option(False, "--json", help="Print the machine's canonical model as JSON instead."),
+    fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="The same as --format json."),
 ) -> None:
-    """Print one machine's addresses, rules and routes as tables (exit 2 if unknown)."""
+    """Print one machine's addresses, rules and routes as tables, or (--format json) its
+    canonical model (exit 2 if the machine is unknown). HOST: the machine's name."""
     inv = load(inventory)
     config = render(inv, design, [require_machine(inv, host)])[host]
-    if as_json:
+    if as_json or fmt is OutputFormat.JSON:
         out.print(json.dumps(config.to_dict(), sort_keys=True, indent=2), markup=False)
         return
     out.print(

@@ -20,15 +20,17 @@ from netcfg.rollout.simulate import simulate as replay
 
 @app.command(rich_help_panel="Rollout")
 def simulate(
-    plan_file: Path = typer.Argument(..., help="Plan JSON file (netcfg plan --json, or any plan in that format)."),
+    plan_file: Path = typer.Argument(..., metavar="PLAN", hidden=True),
     inventory: Path = InventoryOption,
     fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
     html_file: Path | None = typer.Option(
-        None, "--html", help="Also write the timeline page of this plan to this file."
+        None, "--html", metavar="FILE", help="Also write the timeline page of this plan to this file."
     ),
 ) -> None:
     """Replay a plan event by event (independently of the planner) and check capacity,
-    maintenance, parallelism and anti-affinity. Exit 0 when clean, 3 on any violation."""
+    maintenance, parallelism and anti-affinity. Exit 0 when clean, 3 on any violation.
+
+    PLAN: a plan JSON file (netcfg plan --json, or any plan in that format)."""
     data = read_json(plan_file, "plan")
     if not isinstance(data, dict):
         raise InputError([Problem(Location(str(plan_file)), "not a plan file: expected a JSON object")])

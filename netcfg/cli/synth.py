@@ -17,19 +17,22 @@ def synth(
     machines: int = typer.Option(
         ...,
         "--machines",
+        metavar="N",
         help=f"Number of machines ({MIN_MACHINES}-{MAX_MACHINES:,}): 2 routers, a few physical"
         " hosts, about one KVM host per 20 VMs, the rest VMs.",
     ),
     networks: int = typer.Option(
         ...,
         "--networks",
+        metavar="N",
         help=f"Number of networks ({MIN_NETWORKS}-{MAX_NETWORKS:,}): all but four (at least one) are public"
         " IPv4 networks on fe.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same arguments give the same bytes."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Random seed: the same arguments give the same bytes."),
     out_dir: Path = typer.Option(
         ...,
         "--out",
+        metavar="DIR",
         help="Directory to write the YAML files into: new, empty, or written by synth before.",
     ),
 ) -> None:

@@ -6,13 +6,16 @@ from pathlib import Path
 
 from netcfg.cli.app import app
 from netcfg.cli.console import out
-from netcfg.cli.options import InventoryArgument, load
+from netcfg.cli.options import InventoryAlsoOption, InventoryArgument, inventory_path, load
 from netcfg.inventory.summary import summary
 
 
 @app.command(rich_help_panel="Inventory")
-def validate(inventory: Path = InventoryArgument) -> None:
+def validate(inventory: Path | None = InventoryArgument, inventory_option: Path | None = InventoryAlsoOption) -> None:
     """Check an inventory: every problem at once, one per line as
     file:line:col: error: message (hint), exit 2; a valid inventory prints a one-line
-    summary and exits 0."""
-    out.print(summary(load(inventory)), markup=False)
+    summary and exits 0.
+
+    INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
+    default inventory/."""
+    out.print(summary(load(inventory_path(inventory, inventory_option))), markup=False)

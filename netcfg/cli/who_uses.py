@@ -18,16 +18,16 @@ from netcfg.model.host import DesignName
 
 @app.command(name="who-uses", rich_help_panel="Change impact")
 def who_uses(
-    query: str = typer.Argument(
-        ..., help="A prefix (198.51.100.64/27), an address (203.0.113.10) or a segment name (fe)."
-    ),
+    query: str = typer.Argument(..., metavar="QUERY", hidden=True),
     inventory: Path = InventoryOption,
     design: DesignName | None = DesignOption,
     fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
 ) -> None:
     """Which machines use a prefix, an address or a segment, and why: machines holding an
     address in it, and (policy-routing) every machine whose rules and routes list it.
-    Answers "what does changing this touch?" before changing it."""
+    Answers "what does changing this touch?" before changing it.
+
+    QUERY: a prefix (198.51.100.64/27), an address (203.0.113.10) or a segment (fe)."""
     inv = load(inventory)
     try:
         uses = find_users(inv, query, design)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
+
+INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 
 
 @pytest.fixture
@@ -68,3 +71,77 @@ def test_a_reader_closing_early_keeps_the_exit_code(args, code):
     _, err = proc.communicate()
     assert proc.returncode == code, err.decode()
     assert b"Traceback" not in err
+
+
+COMMANDS = [
+    "validate",
+    "synth",
+    "render",
+    "show",
+    "diff",
+    "impact",
+    "who-uses",
+    "check",
+    "plan",
+    "simulate",
+    "apply",
+    "status",
+    "lab up",
+    "lab check",
+    "lab down",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_no_type_placeholders(command, capsys):
+    assert main([*command.split(), "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "<bool>" not in text and "<list" not in text and "<str>" not in text and "<path>" not in text
+    assert "TEXT" not in text and "INTEGER" not in text and "BOOLEAN" not in text
+
+
+def test_version(capsys):
+    import netcfg
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"netcfg {netcfg.__version__}\n"
+
+
+def test_the_inventory_is_named_either_way(tmp_path, capsys):
+    assert main(["validate", "-i", str(INVENTORY)]) == 0
+    assert main(["validate", "--inventory", str(INVENTORY), str(INVENTORY)]) == 0
+    assert main(["render", "-i", str(INVENTORY), "--out", str(tmp_path / "out"), "-f", "json", "--host", "web01"]) == 0
+    capsys.readouterr()
+    assert main(["validate", "-i", str(INVENTORY), str(tmp_path)]) == 2
+    assert "two inventories given" in capsys.readouterr().err
+
+
+def test_show_takes_format_json_like_every_command(capsys):
+    assert main(["show", "web01", "-i", str(INVENTORY), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "web01"
+    assert main(["show", "web01", "-i", str(INVENTORY), "--format", "yaml"]) == 2
+    assert "--format: error: unknown format 'yaml' (known: text, json)" in capsys.readouterr().err
+
+
+def test_a_design_error_reads_the_same_everywhere(capsys):
+    for argv in (
+        ["render", str(INVENTORY), "--out", "/nonexistent"],
+        ["show", "web01", "-i", str(INVENTORY)],
+        ["impact", str(INVENTORY), str(INVENTORY)],
+        ["who-uses", "fe", "-i", str(INVENTORY)],
+    ):
+        assert main([*argv, "--design", "bogus"]) == 2
+        err = capsys.readouterr().err
+        assert err == "--design: error: unknown design 'bogus' (known: policy-routing, flat)\n", (argv, err)
+
+
+def test_quiet_silences_messages_not_data(tmp_path, capsys):
+    assert main(["render", str(INVENTORY), "--out", str(tmp_path / "out"), "-f", "json", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["-q", "validate", str(INVENTORY)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_counts_take_their_plural(tmp_path, capsys):
+    assert main(["render", str(INVENTORY), "--out", str(tmp_path / "out"), "-f", "json", "--host", "web01"]) == 0
+    assert capsys.readouterr().err == "1 file written, 0 unchanged\n"
