@@ -288,10 +288,12 @@ def restore(
         return problems or f"{left} entries still differ"
     if foreign:
         # Removing the last IPv4 address of a link flushes its routes, foreign ones too.
-        gone = [p for k, p in foreign.items() if k not in read_foreign_routes(nl)]
+        present = read_foreign_routes(nl)
+        gone = [p for k, p in foreign.items() if k not in present]
         if gone:
             nl.send([codec.route_restore_request(p) for p in gone], stop_on_error=False)
-            still = [k for k in foreign if k not in read_foreign_routes(nl)]
+            present = read_foreign_routes(nl)
+            still = [k for k in foreign if k not in present]
             if still:
                 return f"  {len(still)} foreign route(s) the kernel removed could not be re-created"
     return ""
@@ -299,7 +301,6 @@ def restore(
 
 @contextmanager
 def restore_on_failure(
-    nl: Netlink,
     owned: Ownership,
     names: dict[int, str],
     before: OwnedState,
@@ -312,7 +313,10 @@ def restore_on_failure(
             yield
         except BaseException as error:
             guard.hold()  # first thing: nothing may cut the roll-back short
-            left = restore(nl, owned, names, before, foreign)
+            # A fresh socket: an interrupt may have cut a dump short on the old one, which
+            # then answers the next dump with EBUSY.
+            with Netlink(netns) as fresh:
+                left = restore(fresh, owned, names, before, foreign)
             reason = _reason(error)
             if left:
                 raise ApplyError(
@@ -373,7 +377,7 @@ def apply_host(
             desired.addresses - before.addresses
         )
         foreign = flushable_routes(live) if removes_addresses else None
-        with restore_on_failure(nl, owned, names, before, netns, foreign):
+        with restore_on_failure(owned, names, before, netns, foreign):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))

@@ -780,3 +780,32 @@ def test_the_lock_holds_the_namespace_under_any_of_its_names(inventory_dir, netn
 def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir, capsys):
     assert main(["apply", "nope", "--inventory", str(inventory_dir), "--netns", netns]) == 2
     assert "unknown machine 'nope'" in capsys.readouterr().err
+
+
+def test_an_interrupt_in_the_middle_of_the_read_back_still_rolls_back(inventory_dir, netns, lock_dir, monkeypatch):
+    # Ctrl-C or SIGTERM while the verification is half way through a dump leaves the
+    # kernel's answer unread on the socket, which then refuses the next dump (EBUSY):
+    # the roll-back must not depend on that socket.
+    from netcfg.kernel import codec
+
+    inv, config = web1(inventory_dir)
+    # Enough routes that the kernel answers the dump in many parts: after the first
+    # part it is still in the middle of it.
+    batch = "".join(f"route add 10.{i // 250}.{i % 250}.0/24 dev ethfe table 99 proto static\n" for i in range(3000))
+    subprocess.run(["ip", "-n", netns, "-batch", "-"], input=batch, text=True, check=True)
+    real_read = apply_mod.read_owned
+    calls = []
+
+    def dump_cut_short(nl, *args, **kwargs):
+        calls.append(nl)
+        if len(calls) > 1:
+            return real_read(nl, *args, **kwargs)  # the roll-back's own reads
+        nl.sock.sendall(codec.header(codec.dump_request(codec.RTM_GETROUTE), nl._next()))
+        nl.sock.recv(64)  # part of the answer, then the signal arrives
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apply_mod, "read_owned", dump_cut_short)
+    before = snapshot(netns)
+    with pytest.raises(ApplyError, match="rolled back"):
+        apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)
+    assert snapshot(netns) == before
