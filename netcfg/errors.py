@@ -63,6 +63,10 @@ class InputError(NetcfgError):
         self.problems = tuple(sorted(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[tuple[Problem, ...]]]:
+        # Across a process boundary (a sandboxed render) with its problems intact.
+        return (type(self), (self.problems,))
+
 
 class BlockedError(NetcfgError):
     """The seatbelt refused a change: a human must approve it."""

@@ -2,9 +2,9 @@
 
 One writer for every file netcfg writes. A regular file is replaced atomically (a
 temporary file beside it, renamed over it), so a reader (a CI step posting a summary,
-networkd) sees the old file or the new one. A device, a FIFO or a socket, or a /dev or
-/proc name of an open file (`--report-json /dev/stdout`), is written in place:
-replacing it would turn a device into a regular file. A link to a regular file has its
+networkd) sees the old file or the new one. A device, a FIFO or a socket, or a name of an
+open file (`--report-json /dev/stdout`, /dev/fd/N), is written in place: replacing it
+would turn a device into a regular file. A link to a regular file has its
 target replaced, so the link stays a link.
 """
 
@@ -14,7 +14,7 @@ import json
 import os
 import stat
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from netcfg import limits
@@ -33,7 +33,7 @@ def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
 
 
 def _in_place(path: Path) -> bool:
-    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+    if _names_an_open_file(path):
         return True
     try:
         st = os.stat(path)
@@ -42,6 +42,20 @@ def _in_place(path: Path) -> bool:
     if stat.S_ISDIR(st.st_mode):
         raise InputError([Problem(Location(str(path)), "cannot write: is a directory")])
     return not stat.S_ISREG(st.st_mode)
+
+
+def _names_an_open_file(path: Path) -> bool:
+    """Whether `path` reaches a file through /proc (/dev/stdout, /dev/fd/1,
+    /proc/self/fd/1): that file is someone's open file, written through, not replaced."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        current = os.path.join(os.path.realpath(os.path.dirname(current)), os.path.basename(current))
+        if current.startswith("/proc/"):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+    return False
 
 
 def _write_in_place(path: Path, raw: bytes) -> None:
@@ -72,6 +86,37 @@ def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
         if isinstance(error, OSError):
             raise _cannot_write(path, error) from None
         raise
+
+
+def contained(root: Path, relative: str, checked: set[str] | None = None) -> Path:
+    """`root/relative`, refused (InputError) unless it stays inside `root`: a relative
+    path without `..`, every directory on the way a real one (not a link), the file
+    itself not a link. Whatever a manifest lists or a link planted in an output
+    directory says, netcfg writes and deletes only inside it. `checked` caches the
+    directories found safe (a render checks thousands of files in a few)."""
+    pure = PurePosixPath(relative)
+    if not relative or pure.is_absolute() or ".." in pure.parts:
+        raise InputError([Problem(Location(relative), "is not a path inside the output directory")])
+    path = root / relative
+    parent = str(path.parent)
+    if checked is None or parent not in checked:
+        current = path.parent
+        while current != root and current != current.parent:
+            if current.is_symlink():
+                raise InputError(
+                    [
+                        Problem(
+                            Location(str(current)),
+                            "is a symbolic link: netcfg writes only inside its output directory, not through a link",
+                        )
+                    ]
+                )
+            current = current.parent
+        if checked is not None:
+            checked.add(parent)
+    if path.is_symlink():
+        raise InputError([Problem(Location(str(path)), "is a symbolic link: netcfg does not write through it")])
+    return path
 
 
 def _cannot_write(path: Path, error: OSError) -> InputError:

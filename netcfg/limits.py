@@ -12,3 +12,4 @@ STATE_FILE_BYTES = 16 << 20  # a lab's state file
 TEMPLATE_OUTPUT_BYTES = 16 << 20  # one rendered file of a user's template
 TEMPLATE_SECONDS = 10.0  # one render of a user's template
 TEMPLATE_SEQUENCE = 1 << 20  # items or characters a template may build with * or **
+TEMPLATE_MEMORY_BYTES = 2 << 30  # what a render with a user's templates may add to the process

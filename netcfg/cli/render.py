@@ -13,8 +13,9 @@ from netcfg.cli.console import err, say, show_progress
 from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
-from netcfg.formats import FORMAT_NAMES, get_format, write_rendered
+from netcfg.formats import FORMAT_NAMES, WriteReport, get_format, write_rendered
 from netcfg.formats.safe_names import safe_host_name
+from netcfg.formats.sandbox import run_bounded
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
 
@@ -96,11 +97,13 @@ def render(
     def covers(host: str) -> bool:
         return not hosts or any(fnmatch.fnmatchcase(host, p) for p in hosts)
 
-    if show_progress() and len(configs) > PROGRESS_ABOVE:
+    def write() -> WriteReport:
+        if not (show_progress() and len(configs) > PROGRESS_ABOVE):
+            return write_rendered(out_dir, configs, chosen, templates, covers=covers, create_links=create_links)
         columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("render", total=len(configs))
-            report = write_rendered(
+            return write_rendered(
                 out_dir,
                 configs,
                 chosen,
@@ -109,6 +112,6 @@ def render(
                 covers=covers,
                 create_links=create_links,
             )
-    else:
-        report = write_rendered(out_dir, configs, chosen, templates, covers=covers, create_links=create_links)
-    say(str(report))
+
+    # A user's templates run in a child process with bounded memory.
+    say(str(run_bounded(write) if templates is not None else write()))

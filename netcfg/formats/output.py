@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
-from netcfg.files import write_atomic
+from netcfg.files import contained, write_atomic
 from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"
@@ -43,20 +44,6 @@ def _inside(relative: str) -> bool:
     return bool(relative) and not pure.is_absolute() and ".." not in pure.parts
 
 
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _has_link(root: Path, directory: Path) -> bool:
-    """Whether a directory between `root` (excluded) and `directory` is a link."""
-    current = directory
-    while current != root and current != current.parent:
-        if current.is_symlink():
-            return True
-        current = current.parent
-    return False
-
-
 class OutputDir:
     """One render run's writes into `root`; `finish()` removes stale files it owns."""
 
@@ -74,8 +61,11 @@ class OutputDir:
         if self.root.exists() and not self.root.is_dir():
             raise InputError([Problem(Location(str(self.root)), "--out is not a directory")])
         try:
-            if path.is_symlink():
-                raise ValueError("a manifest that is a link is not ours")
+            if not path.exists():
+                return {}
+            # Only a regular file of a sane size: a FIFO there would block the read.
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > limits.JSON_FILE_BYTES:
+                raise ValueError("not a manifest netcfg wrote")
             data = json.loads(path.read_text(encoding="utf-8"))
             files = data["files"]
             return {k: {"format": str(v["format"]), "host": str(v["host"])} for k, v in files.items() if _inside(k)}
@@ -108,22 +98,9 @@ class OutputDir:
         return True
 
     def _target(self, relative: str) -> Path:
-        """`root/relative`, refused unless every directory on the way is a real one
-        inside root and the file itself is not a link: a symbolic link planted in --out
-        must not make netcfg write (or delete) anything outside it."""
-        if not _inside(relative):
-            raise InputError([Problem(Location(relative), "output path escapes --out")])
-        path = self.root / relative
-        parent = str(path.parent)
-        if parent not in self.safe_dirs:
-            if not _within(os.path.realpath(parent), self.real_root) or _has_link(self.root, path.parent):
-                raise InputError(
-                    [Problem(Location(parent), "is or passes a symbolic link: netcfg writes only inside --out")]
-                )
-            self.safe_dirs.add(parent)
-        if path.is_symlink():
-            raise InputError([Problem(Location(str(path)), "is a symbolic link: netcfg does not write through it")])
-        return path
+        """`root/relative`, refused unless it stays inside root (files.contained): a link
+        planted in --out must not make netcfg write or delete anything outside it."""
+        return contained(self.root, relative, self.safe_dirs)
 
     def finish(self, covered: Callable[[str, str], bool]) -> WriteReport:
         """Remove files of covered (format, host) pairs not written again; save manifest."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
+import pickle
+import resource
 import signal
 import threading
 import time
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from netcfg import limits
@@ -66,22 +69,34 @@ class PackageLoader(jinja2.BaseLoader):
 MODEL_TYPES: set[type] = {HostConfig, InterfaceConfig, Address, Rule, Route}
 
 
-class UserTemplates(jinja2.FileSystemLoader):
-    """A user's --templates directory: a template that is a link leading outside it, or
-    one too large, is refused (nothing outside the job is read)."""
+class TemplateRefused(jinja2.TemplateError):
+    """A user's template netcfg will not read: it is not the defaults' to stand in for."""
+
+
+class UserTemplates(jinja2.BaseLoader):
+    """A user's --templates directory. A template missing there comes from the defaults;
+    one that is a link leading outside the directory, unreadable, or too large is an
+    error (nothing outside the job is read, nothing silently replaced)."""
 
     def __init__(self, directory: Path):
-        super().__init__(str(directory))
+        self.directory = directory
         self.root = os.path.realpath(directory)
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        real = os.path.realpath(filename)
-        if not real.startswith(self.root.rstrip(os.sep) + os.sep):
-            raise jinja2.TemplateNotFound(f"{template} (a link outside the templates directory)")
-        if len(source) > limits.TEMPLATE_OUTPUT_BYTES:
-            raise jinja2.TemplateNotFound(f"{template} (larger than {limits.TEMPLATE_OUTPUT_BYTES >> 20} MiB)")
-        return source, filename, uptodate
+        path = os.path.join(self.directory, *split_template_path(template))
+        if not os.path.lexists(path):
+            raise jinja2.TemplateNotFound(template)
+        if not os.path.realpath(path).startswith(self.root.rstrip(os.sep) + os.sep):
+            raise TemplateRefused(f"{path} is a link leading outside the templates directory: not read")
+        try:
+            if os.stat(path).st_size > limits.TEMPLATE_OUTPUT_BYTES:
+                raise TemplateRefused(f"{path} is larger than {limits.TEMPLATE_OUTPUT_BYTES >> 20} MiB: not read")
+            with open(path, encoding="utf-8") as handle:
+                source = handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise TemplateRefused(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+        mtime = os.path.getmtime(path)
+        return source, path, lambda: os.path.getmtime(path) == mtime
 
 
 class TemplateLimit(Exception):
@@ -159,6 +174,8 @@ def template(env: jinja2.Environment, name: str) -> jinja2.Template:
         raise InputError([Problem(where, f"template syntax error: {error.message}")]) from None
     except jinja2.TemplateNotFound:
         raise InputError([Problem(Location(name), "template not found")]) from None
+    except TemplateRefused as error:
+        raise InputError([Problem(Location(name), f"template error: {error.message}")]) from None
 
 
 class Templates:
@@ -235,7 +252,7 @@ class Templates:
             if isinstance(error, jinja2.TemplateNotFound):
                 message = f"template error: included template not found: {error.name}"
             else:
-                message = f"template error: {error}"
+                message = f"template error: {_explain(error)}"
             raise InputError([Problem(where, message)]) from None
 
 
@@ -276,6 +293,12 @@ def _alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _explain(error: BaseException) -> str:
+    if isinstance(error, MemoryError):
+        return f"it needs more than the {limits.TEMPLATE_MEMORY_BYTES >> 30} GiB a render may use"
+    return str(error) or type(error).__name__
+
+
 def _template_line(error: BaseException, filename: str) -> int:
     """The line of `filename` a render error happened at (Jinja2 rewrites tracebacks so
     that template frames carry template lines), 0 if unknown."""
@@ -286,3 +309,52 @@ def _template_line(error: BaseException, filename: str) -> int:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def run_bounded(work: Callable[[], T]) -> T:
+    """`work()` in a forked child whose address space may grow by at most
+    limits.TEMPLATE_MEMORY_BYTES: a user's template can build a huge string in many
+    ways (`'x'.ljust(N)`, `'%*s' % (N, 'x')`, a format width) that no operator check
+    catches before the memory is gone. Its result or exception comes back pickled; a
+    child killed or out of memory is an input error, never the parent's end."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run, report, and leave without running the parent's exit code
+        os.close(read)
+        try:
+            limit = _address_space() + limits.TEMPLATE_MEMORY_BYTES
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            try:
+                outcome: tuple[str, object] = ("ok", work())
+            except MemoryError:
+                outcome = ("error", InputError(f"a template needs more than {limits.TEMPLATE_MEMORY_BYTES >> 30} GiB"))
+            except BaseException as error:
+                outcome = ("error", error)
+            with os.fdopen(write, "wb") as pipe:
+                pickle.dump(outcome, pipe)
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            data = pipe.read()
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # interrupted: the child must not outlive the command
+        raise
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if not data:
+        raise InputError(f"rendering with the user's templates was killed (status {status})")
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise value
+    return value
+
+
+def _address_space() -> int:
+    """This process's virtual memory now (VmSize), in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0

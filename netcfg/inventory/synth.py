@@ -14,6 +14,7 @@ same bytes on every run and every Python.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from heapq import heapify, heapreplace
@@ -23,10 +24,12 @@ from random import Random
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import InputError, Location, Problem
-from netcfg.files import write_file
+from netcfg.files import contained, write_atomic
 
 MIN_MACHINES = 10
 MIN_NETWORKS = 4
+# The files synth writes (and may remove again when they are no longer produced).
+SYNTH_FILE = re.compile(r"(segments|networks|policy)\.yaml|machines/(routers|hypervisors|physical|vms-[0-9]{3,})\.yaml")
 MAX_MACHINES = 50_000  # the srv /16 holds every machine's private address
 MAX_NETWORKS = 5_000
 MACHINES_PER_FILE = 1_000  # small files load faster and diff more readably
@@ -168,18 +171,25 @@ def _write(out: Path, texts: dict[str, str]) -> list[Path]:
             raise InputError(
                 f"{out} is not empty and was not written by netcfg synth; choose an empty or new directory"
             )
+        if marker.is_symlink():
+            raise InputError(f"{marker} is a symbolic link: not synth's")
         previous = marker.read_text().split()
     out.mkdir(parents=True, exist_ok=True)
+    checked: set[str] = set()
     for stale in previous:
-        if stale not in texts and ".." not in Path(stale).parts:
-            (out / stale).unlink(missing_ok=True)
+        # Only names synth writes, inside out/: the marker is a file anyone may edit.
+        if stale not in texts and SYNTH_FILE.fullmatch(stale):
+            try:
+                contained(out, stale, checked).unlink(missing_ok=True)
+            except InputError:
+                continue  # behind a link now: not ours to delete
     written = []
     for rel, text in texts.items():
-        path = out / rel
+        path = contained(out, rel, checked)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_file(path, text)
+        write_atomic(path, text.encode())
         written.append(path)
-    write_file(out / MARKER, "".join(f"{rel}\n" for rel in texts))
+    write_atomic(contained(out, MARKER), "".join(f"{rel}\n" for rel in texts).encode())
     return written
 
 

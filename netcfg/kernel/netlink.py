@@ -88,6 +88,9 @@ def _open_in_netns(netns: str | None) -> socket.socket:
         os.close(fd)
     if isinstance(result[0], PermissionError):
         raise InputError(f"entering network namespace {netns!r} needs root (CAP_SYS_ADMIN)")
+    if isinstance(result[0], OSError) and result[0].errno == errno_mod.EINVAL:
+        # A file or directory under /run/netns that is no namespace (left by a crash).
+        raise InputError(f"{path} is not a network namespace (a stale entry? `ip netns del {netns}`)")
     if isinstance(result[0], BaseException):
         raise result[0]
     return result[0]

@@ -68,14 +68,31 @@ class LabState:
 
     @staticmethod
     def from_json(data: Any) -> LabState:
+        """The state a lab wrote; ValueError when any value is not of its kind."""
+
+        def text(value: Any) -> str:
+            if not isinstance(value, str):
+                raise ValueError(f"{value!r} is not text")
+            return value
+
+        def texts(value: Any) -> dict[str, str]:
+            if not isinstance(value, dict):
+                raise ValueError(f"{value!r} is not a mapping")
+            return {text(k): text(v) for k, v in value.items()}
+
+        if not isinstance(data, dict) or not isinstance(data.get("namespaces"), list):
+            raise ValueError("not a lab state")
+        design = text(data["design"])
+        if design not in {d.value for d in DesignName}:
+            raise ValueError(f"unknown design {design!r}")
         return LabState(
-            name=data["name"],
-            inventory=data["inventory"],
-            design=data["design"],
-            machines=dict(data["machines"]),
-            switch=data["switch"],
-            namespaces=tuple(data["namespaces"]),
-            segments=dict(data.get("segments", {})),
+            name=text(data["name"]),
+            inventory=text(data["inventory"]),
+            design=design,
+            machines=texts(data["machines"]),
+            switch=text(data["switch"]),
+            namespaces=tuple(text(ns) for ns in data["namespaces"]),
+            segments=texts(data.get("segments", {})),
         )
 
 
@@ -102,8 +119,8 @@ def read_state(name: str, state_dir: str) -> LabState | None:
     data = read_json(path, "lab state file", limits.STATE_FILE_BYTES)
     try:
         state = LabState.from_json(data)
-        if state.name != name or not all(isinstance(v, str) for v in (*state.namespaces, *state.machines.values())):
-            raise ValueError("names of another lab or not text")
+        if state.name != name:
+            raise ValueError(f"the state of lab {state.name!r}")
         return state
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise InputError(
