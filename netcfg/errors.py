@@ -10,12 +10,21 @@ from dataclasses import dataclass
 EXCERPT = 40  # characters of a user's value an error message repeats, at most
 
 
+def printable(text: str) -> str:
+    """`text` with control characters and anything unprintable escaped (`\\x1b`, `\\n`):
+    a file name or a value must not move a terminal's cursor, or start a line of a CI
+    log that the CI reads as a command (`::error::...`)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def quote(value: object, limit: int = EXCERPT) -> str:
     """A user's value as an error message may show it: quoted, control characters and
     anything unprintable escaped, cut to `limit` characters. A message must never carry
     a file's content (a token a symlink pointed at) or break a terminal or a report."""
     text = str(value)
-    shown = "".join(c if c.isprintable() and c not in "\\'" else repr(c)[1:-1] for c in text[:limit])
+    shown = printable(text[:limit].replace("\\", "\\\\").replace("'", "\\'"))
     return f"'{shown}{'…' if len(text) > limit else ''}'"
 
 
@@ -28,9 +37,10 @@ class Location:
     column: int = 0
 
     def __str__(self) -> str:
+        file = printable(self.file)
         if self.line:
-            return f"{self.file}:{self.line}:{self.column}"
-        return self.file
+            return f"{file}:{self.line}:{self.column}"
+        return file
 
 
 @dataclass(frozen=True, slots=True, order=True)

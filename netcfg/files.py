@@ -139,7 +139,7 @@ def read_json(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES) 
     except UnicodeDecodeError as error:
         raise InputError([Problem(where, f"the {what} is not UTF-8 JSON (byte {error.start})")]) from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(
             [Problem(Location(str(path), error.lineno, error.colno), f"the {what} is not JSON: {error.msg}")]
@@ -148,3 +148,19 @@ def read_json(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES) 
         raise InputError([Problem(where, f"the {what} nests too deep: not read")]) from None
     except ValueError as error:  # an integer of more than 4,300 digits
         raise InputError([Problem(where, f"the {what} is not usable JSON: {error}")]) from None
+    if _depth(value) > limits.NESTING:
+        # Below Python's recursion limit, yet code walking it recursively might not be.
+        raise InputError([Problem(where, f"the {what} nests deeper than {limits.NESTING} levels: not read")])
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest

@@ -366,3 +366,66 @@ def test_a_gateway_that_is_the_machines_own_address_is_refused(tmp_path, capsys)
     text = text.replace("  rt1: {kind: router, interfaces: {fe: {addresses: [192.0.2.1]}}}\n", "")
     assert main(["validate", str(small(tmp_path, text))]) == 2
     assert "has address 192.0.2.1, the gateway of its network 192.0.2.0/24" in errors(capsys)
+
+
+FLAT_WITHOUT_BACKEND_GATEWAY = """\
+policy: {design: flat}
+segments:
+  fe: {table: 2, priority: 20}
+  be: {table: 3, priority: 30}
+networks:
+  - {prefix: 192.0.2.0/24, segment: fe, gateway: 192.0.2.1}
+  - {prefix: 10.0.0.0/24, segment: be}
+machines:
+  rt1: {kind: router, interfaces: {fe: {addresses: [192.0.2.1]}}}
+  web01: {kind: physical, interfaces: {fe: {addresses: [192.0.2.10]}, be: {addresses: [10.0.0.10]}}}
+"""
+
+
+def test_another_design_is_checked_for_what_it_needs_before_rendering(tmp_path, capsys):
+    # Valid under flat (one default route, via fe); policy-routing also needs be's gateway.
+    inventory = small(tmp_path, FLAT_WITHOUT_BACKEND_GATEWAY)
+    web02 = "  web02: {kind: physical, interfaces: {fe: {addresses: [192.0.2.11]}, be: {addresses: [10.0.0.11]}}}\n"
+    head = small(tmp_path, FLAT_WITHOUT_BACKEND_GATEWAY + web02, "head.yaml")
+    assert main(["validate", str(inventory)]) == 0
+    assert main(["render", str(inventory), "--out", str(tmp_path / "out"), "-f", "json"]) == 0
+    needed = "needs an IPv4 default route via network 10.0.0.0/24, which has no gateway"
+    errors(capsys)
+    for command in (
+        ["render", str(inventory), "--out", str(tmp_path / "pr"), "--design", "policy-routing"],
+        ["show", "web01", "-i", str(inventory), "--design", "policy-routing"],
+        ["impact", str(inventory), str(head), "--design", "policy-routing"],
+    ):
+        assert main(command) == 2, command
+        assert needed in errors(capsys), command
+    assert not (tmp_path / "pr").exists()
+
+
+def test_json_nested_too_deep_is_an_input_error(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text("[" * (limits.NESTING + 1) + "]" * (limits.NESTING + 1))
+    assert main(["simulate", str(plan)]) == 2
+    assert f"the plan nests deeper than {limits.NESTING} levels" in errors(capsys)
+
+
+def test_control_characters_in_inventory_values_are_refused(tmp_path, capsys):
+    text = SMALL.replace("web02: {kind: physical,", 'web02: {kind: physical, description: "\\e[31mred\\e[0m",')
+    assert main(["validate", str(small(tmp_path, text))]) == 2
+    err = errors(capsys)
+    assert "holds a control character" in err and "\x1b" not in err
+
+
+def test_file_names_in_errors_cannot_drive_a_terminal(tmp_path, capsys):
+    path = tmp_path / "inv\x1b[2J.yaml"
+    path.write_text("segments: [\n")
+    assert main(["validate", str(path)]) == 2
+    err = errors(capsys)
+    assert "inv\\x1b[2J.yaml" in err and "\x1b" not in err
+
+
+def test_markdown_neither_mentions_nor_links(tmp_path):
+    from netcfg.present.markdown import _cell
+
+    cell = _cell("ping @security-team at https://evil.example or www.evil.example")
+    assert "@security" not in cell and "https://" not in cell and "www." not in cell
+    assert cell.replace("\u2060", "") == "ping @security-team at https://evil.example or www.evil.example"

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 
 from netcfg.designs import flat, policy_routing
 from netcfg.designs.base import Design, Endpoint, PathKind, Reads
+from netcfg.designs.gateways import gateway_problems
+from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import DesignName, HostConfig
 from netcfg.model.inventory import Inventory, Machine
@@ -30,9 +32,16 @@ def render(
     design: DesignName | str | None = None,
     machines: Iterable[Machine] | None = None,
 ) -> dict[str, HostConfig]:
-    """HostConfigs of `machines` (default: all) under `design` (default: the policy's)."""
-    chosen = get_design(design if design is not None else inventory.policy.design)
-    selected = inventory.machines.values() if machines is None else machines
+    """HostConfigs of `machines` (default: all) under `design` (default: the policy's).
+    Under another design than the policy's, what that design needs of the machines is
+    checked first (the inventory's checks only knew its own): InputError."""
+    name = DesignName(design) if design is not None else inventory.policy.design
+    chosen = get_design(name)
+    selected = list(inventory.machines.values() if machines is None else machines)
+    if name != inventory.policy.design:
+        problems = gateway_problems(chosen, inventory, selected)
+        if problems:
+            raise InputError(problems)
     with rare_full_collections():
         return chosen.render(inventory, selected)
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from netcfg.designs import get_design
+from netcfg.designs.gateways import gateway_problems
+from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.inventory_diff import diff_inventories
@@ -100,11 +103,20 @@ def _impact(
     # Machines outside the dependents of every change read nothing that changed: their
     # configurations are identical on both sides and need no rendering.
     candidates = set(base.machines) | set(head.machines) if full_render else set(causes)
+    if overridden:
+        _require_renderable(base, base_design, candidates)
+        _require_renderable(head, head_design, candidates)
     diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates), jobs)
 
     reconfigure = stricter_reconfigure(base.policy.reconfigure, head.policy.reconfigure)
     touched = classify(diffs, head, causes, reconfigure)
-    change_digest = digest(head_design, [(t.diff, t.change) for t in touched])
+    change_digest = digest(
+        head_design,
+        [(t.diff, t.change) for t in touched],
+        reconfigure,
+        head.policy.rollout,
+        (c.text for c in changes),
+    )
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
     seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
@@ -157,6 +169,17 @@ def _self_judging(base: Inventory, head: Inventory, seatbelt: Seatbelt, reconfig
             f"it is judged under {reconfigure}"
         )
     return notes
+
+
+def _require_renderable(inventory: Inventory, design: DesignName, names: set[str]) -> None:
+    """Under a design the inventory does not name, what that design needs of the
+    machines about to be rendered (the inventory's checks only knew its own design)."""
+    if design == inventory.policy.design:
+        return
+    machines = [m for name, m in inventory.machines.items() if name in names]
+    problems = gateway_problems(get_design(design), inventory, machines)
+    if problems:
+        raise InputError(problems)
 
 
 def classify(

@@ -15,16 +15,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName
-from netcfg.model.inventory import Reconfigure, Seatbelt
+from netcfg.model.inventory import Reconfigure, RolloutPolicy, Seatbelt
 from netcfg.words import plural
 
 
-def digest(design: DesignName, changes: Iterable[tuple[HostDiff, ChangeClass]]) -> str:
+def digest(
+    design: DesignName,
+    changes: Iterable[tuple[HostDiff, ChangeClass]],
+    reconfigure: Reconfigure = Reconfigure.LIVE,
+    rollout: RolloutPolicy = RolloutPolicy(),
+    inventory_changes: Iterable[str] = (),
+) -> str:
     """sha256 over the canonical semantic diff: machines by name, items sorted, with
-    their class. Depends on nothing but what would be applied, so reformatting,
-    reordering or commenting the inventory never changes it."""
+    their class; and what decides how the change rolls out: the reconfigure it is
+    judged under, the rollout policy, and the inventory's own changes in words (a VM
+    moved, a hypervisor's memory), so an approval approves the rollout its approver saw,
+    not only the rules and routes. Reformatting, reordering or commenting the inventory
+    never changes it."""
     canonical = {
         "design": design.value,
+        "reconfigure": reconfigure.value,
+        "rollout": {name: getattr(rollout, name) for name in sorted(rollout.__dataclass_fields__)},
+        "inventory": sorted(inventory_changes),
         "hosts": [
             {
                 "name": d.name,

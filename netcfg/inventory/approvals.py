@@ -104,6 +104,9 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
         elif not isinstance(value, str) or not value.strip():
             problems.append(Problem(at(key), f"{key!r} must be a non-empty string", "quote it"))
             found_problem = True
+        elif not value.isprintable():
+            problems.append(Problem(at(key), f"{key!r} holds a control character", "write printable text"))
+            found_problem = True
         else:
             values[key] = value.strip()
     digest = values.get("digest", "").lower()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from netaddr import IPNetwork
 
 from netcfg.designs import get_design
+from netcfg.designs.gateways import missing_gateways, own_gateways
 from netcfg.errors import Location, Problem, quote
 from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Machine, Network
@@ -164,20 +165,7 @@ def gateways_on_routers(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
 
 
 def gateways_not_own(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
-    """A machine's default route cannot point at the machine itself (the kernel refuses
-    an IPv6 gateway that is a local address; an IPv4 one would loop)."""
-    design = get_design(inventory.policy.design)
-    for machine in inventory.machines.values():
-        own = set(machine.addresses)
-        for family in (4, 6):
-            for network, location in design.gateway_networks(inventory, machine, family):
-                if network.gateway is not None and network.gateway in own:
-                    yield Problem(
-                        location,
-                        f"machine '{machine.name}' has address {network.gateway}, the gateway of its network"
-                        f" {network.cidr}: its default route would point at itself",
-                        "routers hold the gateways; give the machine another address",
-                    )
+    return own_gateways(get_design(inventory.policy.design), inventory, inventory.machines.values())
 
 
 def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
@@ -313,18 +301,7 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
 
 
 def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
-    """Every default route the inventory's design renders needs a gateway."""
-    design = get_design(inventory.policy.design)
-    for machine in inventory.machines.values():
-        for family in (4, 6):
-            for network, location in design.gateway_networks(inventory, machine, family):
-                if network.gateway is None:
-                    yield Problem(
-                        location,
-                        f"machine '{machine.name}' needs an IPv{family} default route via"
-                        f" network {network.cidr}, which has no gateway",
-                        f"add gateway: to network {network.cidr} at {network.location}",
-                    )
+    return missing_gateways(get_design(inventory.policy.design), inventory, inventory.machines.values())
 
 
 CHECKS: tuple[Check, ...] = (

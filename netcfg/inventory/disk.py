@@ -20,10 +20,13 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def yaml_files(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+def yaml_files(root: Path, skip: tuple[str, ...] = (), inside: Path | None = None) -> list[Path]:
     """The YAML files under `root` (hidden entries and the top-level names in `skip`
-    excepted), in path order; raises InputError listing every problem."""
-    real_root = os.path.realpath(root)
+    excepted), in path order; nothing outside `inside` (default: `root`) is read, `root`
+    itself included. Raises InputError listing every problem."""
+    real_root = os.path.realpath(inside if inside is not None else root)
+    if not _inside(os.path.realpath(root), real_root):
+        raise InputError([Problem(Location(str(root)), "is a symbolic link to a path outside the inventory: not read")])
     problems: list[Problem] = []
     found: list[Path] = []
     seen: set[str] = set()  # real directories walked: a link to a parent must not loop
@@ -62,7 +65,7 @@ def yaml_files(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
                 else:
                     problems.append(Problem(Location(str(path)), "is not a regular file (a FIFO, a socket, a device)"))
 
-    walk(root, real_root, True)
+    walk(root, os.path.realpath(root), True)
     if problems:
         raise InputError(problems)
     return found

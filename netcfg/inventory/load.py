@@ -276,6 +276,10 @@ class _Reader:
         if _plain(node) and node.value in NULLS:
             self.problem(node, f"expected {expected}, got an empty value")
             raise _Invalid
+        if not node.value.isprintable():
+            # "\e[31m" in a quoted scalar: it would reach terminals, logs and reports.
+            self.problem(node, f"{quote(node.value)} holds a control character", "write printable text")
+            raise _Invalid
         return node.value
 
     def text(self, node: Node) -> str:

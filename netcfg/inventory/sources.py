@@ -107,7 +107,28 @@ def _rev_parse(revision: str, cwd: Path) -> str | None:
         return None  # git is not installed: the argument cannot be a revision
     if done.returncode != 0:
         return None
+    _refuse_ambiguous(revision, cwd)
     return done.stdout.decode().strip() or None
+
+
+def _refuse_ambiguous(revision: str, cwd: Path) -> None:
+    """git resolves a name that is, say, both a local branch and a remote-tracking one
+    with only a warning; a pull request could add a branch `origin/main` to be compared
+    with: such a name is an input error naming every reading."""
+    names = [
+        f"refs/{revision}",
+        f"refs/tags/{revision}",
+        f"refs/heads/{revision}",
+        f"refs/remotes/{revision}",
+        f"refs/remotes/{revision}/HEAD",
+    ]
+    listing = _git(["for-each-ref", "--format=%(refname) %(objectname)", *names], cwd).stdout.decode()
+    found = {ref: commit for ref, _, commit in (line.partition(" ") for line in listing.splitlines()) if ref in names}
+    if len(set(found.values())) > 1:
+        readings = ", ".join(f"{ref} (commit {commit[:12]})" for ref, commit in sorted(found.items()))
+        raise InputError(
+            [Problem(Location(revision), f"is ambiguous in git: {readings}", "name the one you mean in full")]
+        )
 
 
 def revision_texts(source: Source) -> dict[str, str]:
@@ -200,7 +221,7 @@ def disk_texts(root: Path, subdir: str) -> Mapping[str, str]:
     folder = root / subdir
     if not folder.is_dir():
         return {}
-    texts = read_files(yaml_files(folder))
+    texts = read_files(yaml_files(folder, inside=root))
     return {str(Path(p).relative_to(root)): text for p, text in texts.items()}
 
 
@@ -254,31 +275,50 @@ def commit_origins(cwd: Path, commit: str, paths: Mapping[str, str]) -> dict[str
 
 
 def worktree_origins(directory: Path, texts: Mapping[str, str]) -> dict[str, Origin]:
-    """Origins of approval files read from a git work tree: a file committed unchanged
-    has the author of the commit that last changed it; anything else (uncommitted,
-    edited, not in git at all) was read from a directory, and only the approver list
-    applies to it."""
+    """Origins of approval files read from a git work tree compared with a git base (a
+    pull request's checkout): a file committed unchanged has the author of the commit
+    that last changed it; one git cannot vouch for (uncommitted, edited, untracked,
+    ignored) does not count, or a pull request could approve itself by writing a file
+    its CI job never committed."""
     if not texts:
         return {}
     top = _git(["rev-parse", "--show-toplevel"], directory)
     if top.returncode != 0:
-        return {}
-    root = Path(top.stdout.decode().strip())
-    paths = {}
-    for key in texts:
-        relative = os.path.relpath((directory / key).resolve(), root.resolve())
-        tracked = _git(["ls-files", "--error-unmatch", "--", relative], root).returncode == 0
-        clean = _git(["diff", "--quiet", "HEAD", "--", relative], root).returncode == 0
-        if tracked and clean:
-            paths[key] = relative
+        return {key: Origin(unverifiable="it is not in a git work tree") for key in texts}
+    root = Path(top.stdout.decode().strip()).resolve()
     head = _rev_parse("HEAD", root)
-    return commit_origins(root, head, paths) if head and paths else {}
+    paths, origins = {}, {}
+    for key in texts:
+        relative = os.path.relpath((directory / key).resolve(), root)
+        tracked = _git(["ls-files", "--error-unmatch", "--", f":(literal){relative}"], root).returncode == 0
+        clean = _git(["diff", "--quiet", "HEAD", "--", f":(literal){relative}"], root).returncode == 0
+        if head and tracked and clean:
+            paths[key] = relative
+        else:
+            origins[key] = Origin(unverifiable="it is not committed (git status shows it changed or untracked)")
+    return origins | (commit_origins(root, head, paths) if head and paths else {})
+
+
+def _refuse_leaving_repository(head: Source) -> None:
+    """A head directory compared with a git base is read from the repository's work
+    tree: one that is a link leading out of it is refused, a pull request must not make
+    CI read another directory of the runner."""
+    assert head.path is not None
+    top = _git(["rev-parse", "--show-toplevel"], head.cwd)
+    if top.returncode != 0:
+        return  # not run in a repository: the base's rev-parse already failed
+    root = os.path.realpath(top.stdout.decode().strip())
+    real = os.path.realpath(head.path)
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        raise InputError([Problem(Location(str(head.path)), f"leads outside the git repository ({root}): not read")])
 
 
 def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
     """Both sides, with every problem of both reported at once; the head's approvals."""
     problems: list[Problem] = []
     loaded = []
+    if base.revision is not None and head.path is not None:
+        _refuse_leaving_repository(head)
     with rare_full_collections():  # loading builds millions of small objects
         for side in (base, head):
             try:

@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Iterable
 
+from netcfg.errors import printable
 from netcfg.impact.model import ChangeClass, Decision, HostState, Impact, TouchedHost
 from netcfg.words import plural
 
@@ -29,19 +30,26 @@ _TITLE = {
 
 # Characters that start Markdown formatting; `<` and `&` (HTML) are escaped as entities.
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~#])")
+# What GitHub turns into a mention or a link by itself: a word joiner (U+2060, not
+# shown) after the `@` or in the scheme stops it.
+_MENTION = re.compile(r"@(?=\w)")
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(:)(?=//)|\b(www)(\.)")
 _BACKTICKS = re.compile(r"`+")
 
 
 def _cell(text: object) -> str:
-    """Inventory text as Markdown text: one line, nothing in it formats, links or
-    breaks out of a table or a code fence (a service named `</details>` is just text)."""
-    one_line = " ".join(str(text).split())
-    return _MARKDOWN.sub(r"\\\1", html.escape(one_line, quote=False))
+    """Inventory text as Markdown text: one line, nothing in it formats, mentions,
+    links or breaks out of a table or a code fence (a service named `</details>` is
+    just text)."""
+    one_line = printable(" ".join(str(text).split()))
+    escaped = _MARKDOWN.sub(r"\\\1", html.escape(one_line, quote=False))
+    escaped = _AUTOLINK.sub(lambda m: f"{m.group(1) or m.group(3)}\u2060{m.group(2) or m.group(4)}", escaped)
+    return _MENTION.sub("@\u2060", escaped)
 
 
 def _code(text: object) -> str:
     """Inventory text as an inline code span, fenced by more backticks than it holds."""
-    value = " ".join(str(text).split())
+    value = printable(" ".join(str(text).split()))
     fence = "`" * (1 + max((len(run) for run in _BACKTICKS.findall(value)), default=0))
     return f"{fence} {value} {fence}" if "`" in value else f"`{value}`"
 
@@ -135,7 +143,8 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
 
 def invalid_summary(errors: Iterable[str], title: str = "netcfg check") -> str:
     errors = list(errors)
-    shown = [*errors[:MAX_ERRORS], *([f"… and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else [])]
+    shown = [printable(e) for e in errors[:MAX_ERRORS]]
+    shown += [f"… and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else []
     fence = _fence(shown)
     lines = [
         f"### {title}: {_TITLE[Decision.INVALID]}",

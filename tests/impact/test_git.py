@@ -188,15 +188,38 @@ def test_an_approvers_commit_approves(repo, monkeypatch, tmp_path):
     assert main(["check", "--base", "main", "--report-json", str(out)]) == 3
 
 
-def test_an_uncommitted_approval_is_unverified(repo, monkeypatch, tmp_path):
+def test_an_uncommitted_approval_does_not_count_against_a_git_base(repo, monkeypatch, tmp_path):
+    # A CI job could write it into the checkout: git cannot say who made it.
     blocked = analyse("HEAD", None, cwd=str(repo)).impact
     (repo / "inventory" / "approvals" / "carol.yaml").write_text(
         f"digest: {blocked.digest}\nby: carol\nreason: reviewed\n"
     )
     monkeypatch.chdir(repo)
     md = tmp_path / "s.md"
-    assert main(["check", "--base", "HEAD", "--report-md", str(md)]) == 0
+    assert main(["check", "--base", "HEAD", "--report-md", str(md)]) == 3
+    assert "carol.yaml does not count: who added it cannot be verified: it is not committed" in md.read_text()
+    # Between two directories there is no git to ask: the approver list alone applies.
+    shutil.copytree(repo / "inventory", tmp_path / "head")
+    before = str(EXAMPLES / "add-public-network" / "before")
+    assert main(["check", "--base", before, "-i", str(tmp_path / "head"), "--report-md", str(md)]) == 0
     assert "unverified: read from a directory" in md.read_text()
+
+
+def test_approvals_linked_from_outside_the_inventory_are_refused(repo, monkeypatch, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(repo / "inventory" / "approvals", elsewhere)
+    (repo / "inventory" / "approvals").symlink_to(elsewhere)
+    monkeypatch.chdir(repo)
+    assert main(["check", "--base", "HEAD"]) == 2
+    assert "approvals: error: is a symbolic link to a path outside the inventory" in capsys.readouterr().err
+
+
+def test_a_head_inventory_leading_out_of_the_repository_is_refused(repo, monkeypatch, tmp_path, capsys):
+    shutil.move(repo / "inventory", tmp_path / "outside")
+    (repo / "inventory").symlink_to(tmp_path / "outside")
+    monkeypatch.chdir(repo)
+    assert main(["check", "--base", "HEAD"]) == 2
+    assert "leads outside the git repository" in capsys.readouterr().err
 
 
 def test_a_name_that_is_both_a_directory_and_a_revision_is_refused(repo, monkeypatch, capsys):
@@ -207,3 +230,17 @@ def test_a_name_that_is_both_a_directory_and_a_revision_is_refused(repo, monkeyp
     err = capsys.readouterr().err
     assert "is both a directory" in err and "and a git revision (commit" in err
     assert main(["impact", "./main"]) == 0  # the directory, said explicitly
+
+
+def test_a_revision_name_git_reads_two_ways_is_refused(repo, monkeypatch, capsys):
+    # A pull request's branch named like the remote-tracking base: git would warn and
+    # pick the branch, comparing the pull request with itself.
+    git(repo, "add", "inventory")
+    commit_as(repo, "mallory", "head")
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD~1")
+    git(repo, "branch", "origin/main", "HEAD")
+    monkeypatch.chdir(repo)
+    assert main(["check", "--base", "origin/main"]) == 2
+    err = capsys.readouterr().err
+    assert "is ambiguous in git: refs/heads/origin/main" in err and "refs/remotes/origin/main" in err
+    assert main(["check", "--base", "refs/remotes/origin/main"]) == 3  # named in full: the real base
