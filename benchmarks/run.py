@@ -41,6 +41,12 @@ def modules(root: Path = HERE.parent) -> list[str]:
 _CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
+if len(sys.argv) > 4:
+    # The baseline's own netcfg, installed there (its source tree may lack package data,
+    # which this checkout's editable install would then lend it): imported first, so a
+    # module putting its tree on sys.path finds it already loaded.
+    sys.path.insert(0, sys.argv[4])
+    import netcfg
 import importlib
 module = importlib.import_module("benchmarks." + sys.argv[2])
 rows = module.run(quick=sys.argv[3] == "quick")
@@ -49,9 +55,13 @@ json.dump([r.as_dict() for r in rows], sys.stdout)
 
 
 def run_module(name: str, quick: bool, root: Path = HERE.parent) -> list[Result]:
-    """One module's rows, run in a process of its own from the tree at `root`."""
+    """One module's rows, run in a process of its own from the tree at `root` (with the
+    netcfg installed beside a baseline's tree: this checkout's install must not lend it
+    its templates or modules)."""
+    site = root.parent / "site"
     child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(root), name, "quick" if quick else "full"],
+        [sys.executable, "-c", _CHILD, str(root), name, "quick" if quick else "full"]
+        + ([str(site)] if root != HERE.parent else []),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -91,6 +101,8 @@ def worktree(revision: str) -> Iterator[Path]:
             ["git", "-C", str(HERE.parent), "worktree", "add", "-q", "--detach", str(tree), revision], check=True
         )
         try:
+            pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+            subprocess.run([*pip, "--target", str(Path(tmp) / "site"), str(tree)], check=True)
             yield tree
         finally:
             subprocess.run(["git", "-C", str(HERE.parent), "worktree", "remove", "--force", str(tree)], check=False)

@@ -11,6 +11,7 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, say
 from netcfg.cli.options import DesignOption, InventoryDirOption
+from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
 from netcfg.files import write_file
 from netcfg.impact.analysis import analyse
@@ -41,7 +42,10 @@ def check(
     report. Exit 0 pass or stagger, 3 blocked by the seatbelt (until an approvals/*.yaml
     names the change's digest), 2 invalid inventory (its errors in the summary)."""
     try:
-        impact = analyse(base, None, design=design, inventory_dir=inventory, jobs=settings.jobs()).impact
+        with progress_bar() as progress:
+            impact = analyse(
+                base, None, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
+            ).impact
         code = 3 if impact.decision is Decision.BLOCK else 0
     except InputError as error:
         impact = Impact.invalid(error.problems)

@@ -10,6 +10,7 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave
 from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption, OutputFormat, format_option
+from netcfg.cli.progress import progress_bar
 from netcfg.impact.analysis import analyse
 from netcfg.model.host import DesignName
 from netcfg.present.diff import diff_json, diff_text
@@ -29,7 +30,10 @@ def diff(
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
-    impact = analyse(base, head, design=design, inventory_dir=inventory, jobs=settings.jobs()).impact
+    with progress_bar() as progress:
+        impact = analyse(
+            base, head, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
+        ).impact
     if fmt is OutputFormat.JSON:
         emit(json.dumps(diff_json(impact), indent=2) + "\n")
     elif out.is_terminal and settings.colour_allowed():

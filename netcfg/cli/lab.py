@@ -17,6 +17,7 @@ from netcfg.cli.options import (
     inventory_path,
     load,
 )
+from netcfg.cli.progress import progress_bar
 from netcfg.errors import DriftError, InputError
 from netcfg.lab import netns
 from netcfg.lab.check import check_lab
@@ -50,7 +51,8 @@ def lab_up(
     INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
     default inventory/."""
     inv = load(inventory_path(inventory_argument, inventory_option))
-    state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say)
+    with progress_bar() as progress:
+        state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say, progress=progress)
     emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
     say(
         f"lab {name} is up ({state.design}, {len(state.machines)} machines); "

@@ -11,6 +11,7 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import out, reader_may_leave, say
 from netcfg.cli.options import DesignOption, HeadArgument, InventoryDirOption, load
+from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
 from netcfg.files import read_json, write_file
 from netcfg.model.host import DesignName
@@ -48,9 +49,14 @@ def plan(
         if base is not None:
             raise InputError("give BASE [HEAD] or --from-report, not both")
         report = read_json(from_report, "impact report")
-        planned = plan_from_report(report, load(Path(inventory)), str(from_report))
+        inv = load(Path(inventory))
+        with progress_bar() as progress:
+            planned = plan_from_report(report, inv, str(from_report), progress)
     elif base is not None:
-        planned = plan_change(base, head, design=design, inventory_dir=inventory, jobs=settings.jobs())
+        with progress_bar() as progress:
+            planned = plan_change(
+                base, head, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
+            )
     else:
         raise InputError("give BASE [HEAD] (directories or git revisions) or --from-report REPORT.json")
     # Files first: a reader that closes stdout early (`| head`) must not cost them.
@@ -58,7 +64,7 @@ def plan(
         write_file(json_file, json.dumps(planned.plan.to_dict(), indent=1) + "\n")
         say(f"wrote {json_file}")
     if html_file is not None:
-        write_file(html_file, render_html(planned.plan, planned.simulation, title="netcfg rollout plan"))
+        write_file(html_file, render_html(planned.plan, planned.simulation, "netcfg rollout plan", planned.decision))
         say(f"wrote {html_file}")
     with reader_may_leave():
         for line in planned_lines(planned):

@@ -6,11 +6,11 @@ import fnmatch
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from netcfg.cli.app import app
-from netcfg.cli.console import err, say, show_progress
+from netcfg.cli.console import say
 from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
+from netcfg.cli.progress import progress_bar
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats import FORMAT_NAMES, WriteReport, get_format, write_rendered
@@ -18,6 +18,7 @@ from netcfg.formats.safe_names import safe_host_name
 from netcfg.formats.sandbox import run_bounded
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
+from netcfg.words import plural
 
 # Progress bars only where they help: a person waiting on a large fleet.
 PROGRESS_ABOVE = 200
@@ -98,19 +99,18 @@ def render(
         return not hosts or any(fnmatch.fnmatchcase(host, p) for p in hosts)
 
     def write() -> WriteReport:
-        if not (show_progress() and len(configs) > PROGRESS_ABOVE):
+        if len(configs) <= PROGRESS_ABOVE:
             return write_rendered(out_dir, configs, chosen, templates, covers=covers, create_links=create_links)
-        columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task("render", total=len(configs))
+        stage, done = f"rendering {plural(len(configs), 'machine')}", 0
+        with progress_bar() as progress:
+
+            def advance() -> None:
+                nonlocal done
+                done += 1
+                progress(stage, done, len(configs))
+
             return write_rendered(
-                out_dir,
-                configs,
-                chosen,
-                templates,
-                advance=lambda: progress.advance(task),
-                covers=covers,
-                create_links=create_links,
+                out_dir, configs, chosen, templates, advance=advance, covers=covers, create_links=create_links
             )
 
     # A user's templates run in a child process with bounded memory.

@@ -30,6 +30,7 @@ from netcfg.inventory.approvals import Approval
 from netcfg.inventory.sources import Source, load_pair, resolve
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
+from netcfg.progress import Progress, silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ def analyse(
     inventory_dir: str = "inventory",
     cwd: str = ".",
     jobs: int = 1,
+    progress: Progress = silent,
 ) -> Analysis:
     """Impact of going from `base` to `head` (directories or git revisions; head None is
     the working tree's `inventory_dir`). Raises InputError for bad input; a blocked
@@ -56,9 +58,15 @@ def analyse(
     render and diff of a large change."""
     base_source = resolve(base, inventory_dir=inventory_dir, cwd=cwd)
     head_source = resolve(head, inventory_dir=inventory_dir, cwd=cwd)
-    base_inv, head_inv, approvals = load_pair(base_source, head_source)
+    base_inv, head_inv, approvals = load_pair(base_source, head_source, progress)
     return analyse_inventories(
-        base_inv, head_inv, design=design, approvals=approvals, labels=(base_source, head_source), jobs=jobs
+        base_inv,
+        head_inv,
+        design=design,
+        approvals=approvals,
+        labels=(base_source, head_source),
+        jobs=jobs,
+        progress=progress,
     )
 
 
@@ -71,11 +79,12 @@ def analyse_inventories(
     full_render: bool = False,
     labels: tuple[Source, Source] | None = None,
     jobs: int = 1,
+    progress: Progress = silent,
 ) -> Analysis:
     """The analysis of two loaded inventories. `full_render` renders every machine
     instead of the graph's candidates (used by tests to prove both agree)."""
     with rare_full_collections():
-        impact = _impact(base, head, design, approvals, full_render, labels, jobs)
+        impact = _impact(base, head, design, approvals, full_render, labels, jobs, progress)
     return Analysis(base, head, impact)
 
 
@@ -87,11 +96,13 @@ def _impact(
     full_render: bool,
     labels: tuple[Source, Source] | None,
     jobs: int,
+    progress: Progress,
 ) -> Impact:
     overridden = design is not None
     head_design = DesignName(design) if design is not None else head.policy.design
     base_design = head_design if overridden else base.policy.design
 
+    progress("finding the machines the change touches")
     changes = tuple(diff_inventories(base, head, design_overridden=overridden))
     base_graph = build_graph(base, base_design)
     head_graph = build_graph(head, head_design)
@@ -106,7 +117,7 @@ def _impact(
     if overridden:
         _require_renderable(base, base_design, candidates)
         _require_renderable(head, head_design, candidates)
-    diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates), jobs)
+    diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates), jobs, progress)
 
     reconfigure = stricter_reconfigure(base.policy.reconfigure, head.policy.reconfigure)
     touched = classify(diffs, head, causes, reconfigure)

@@ -12,15 +12,19 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
 
 from netcfg.designs import render
 from netcfg.impact.diff import diff_configs
 from netcfg.impact.model import HostDiff
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
+from netcfg.progress import Progress, silent
+from netcfg.words import plural
 
 PARALLEL_MIN = 2_000  # below this many candidates, forking costs more than it saves
+SLICE = 1_000  # machines rendered per call, between two reports of progress
 MAX_JOBS = 4
 
 # The job a forked worker runs: set in the parent just before forking, so the worker
@@ -41,50 +45,103 @@ def render_and_diff(
     head_design: DesignName,
     names: Sequence[str],
     jobs: int = 1,
+    progress: Progress = silent,
 ) -> dict[str, HostDiff]:
     """Diffs of the machines `names` (changed ones only, by name), over up to `jobs`
     processes."""
+    stage = f"rendering and comparing {plural(len(names), 'machine')}"
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress(stage, done, len(names))
+
+    progress(stage, 0, len(names))
     workers = max(1, jobs)
     # Forking a process that runs other threads can deadlock the child on a lock one of
-    # them held: a library caller with threads gets the in-process path.
-    if workers == 1 or len(names) < PARALLEL_MIN or sys.platform != "linux" or threading.active_count() > 1:
-        return _chunk(base, head, base_design, head_design, names)
+    # them held (a progress bar's refresh thread is only ever waiting on a timer): a
+    # library caller with threads gets the in-process path.
+    if workers == 1 or len(names) < PARALLEL_MIN or sys.platform != "linux" or _other_threads():
+        return _chunk(base, head, base_design, head_design, names, advance)
     global _JOB
     _JOB = (base, head, base_design, head_design)
     try:
         ctx = multiprocessing.get_context("fork")
         chunks = [list(names[i::workers]) for i in range(workers)]
-        pipes = []
+        workers_out: dict[Connection, dict[str, HostDiff] | None] = {}
+        procs = []
         for chunk in chunks[1:]:
             receive, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker, args=(send, chunk), daemon=True)
             proc.start()
             send.close()
-            pipes.append((proc, receive))
-        out = _chunk(base, head, base_design, head_design, chunks[0])
-        for proc, receive in pipes:
-            status, value = receive.recv()
+            procs.append(proc)
+            workers_out[receive] = None
+
+        def drain(timeout: float | None) -> None:
+            """Read what the workers have sent: slices done, or their result."""
+            for connection in wait([c for c, v in workers_out.items() if v is None], timeout):
+                assert isinstance(connection, Connection)
+                status, value = connection.recv()
+                if status == "slice":
+                    advance(value)
+                elif status == "ok":
+                    workers_out[connection] = value
+                else:
+                    raise RuntimeError(f"impact worker failed: {value}")
+
+        def advance_and_drain(count: int) -> None:
+            advance(count)
+            drain(0)
+
+        out = _chunk(base, head, base_design, head_design, chunks[0], advance_and_drain)
+        while any(v is None for v in workers_out.values()):
+            drain(None)
+        for proc in procs:
             proc.join()
-            if status != "ok":
-                raise RuntimeError(f"impact worker failed: {value}")
+        for value in workers_out.values():
+            assert value is not None
             out.update(value)
     finally:
         _JOB = None
     return dict(sorted(out.items()))
 
 
+def _other_threads() -> bool:
+    return any(t is not threading.current_thread() and not _is_progress(t) for t in threading.enumerate())
+
+
+def _is_progress(thread: threading.Thread) -> bool:
+    # rich's refresh thread: it holds a lock only while drawing to stderr, which a
+    # forked worker never does.
+    return type(thread).__module__.startswith("rich.")
+
+
 def _chunk(
-    base: Inventory, head: Inventory, base_design: DesignName, head_design: DesignName, names: Sequence[str]
+    base: Inventory,
+    head: Inventory,
+    base_design: DesignName,
+    head_design: DesignName,
+    names: Sequence[str],
+    advance: Callable[[int], None] = lambda count: None,
 ) -> dict[str, HostDiff]:
-    base_configs = render(base, base_design, [base.machines[n] for n in names if n in base.machines])
-    head_configs = render(head, head_design, [head.machines[n] for n in names if n in head.machines])
-    return diff_configs(base_configs, head_configs)
+    out: dict[str, HostDiff] = {}
+    # In slices, to say how far it got; each large enough to share most of what the
+    # machines of a slice have in common (the designs build it once per call).
+    for start in range(0, len(names), SLICE):
+        part = names[start : start + SLICE]
+        base_configs = render(base, base_design, [base.machines[n] for n in part if n in base.machines])
+        head_configs = render(head, head_design, [head.machines[n] for n in part if n in head.machines])
+        out.update(diff_configs(base_configs, head_configs))
+        advance(len(part))
+    return out
 
 
-def _worker(send, names: list[str]) -> None:  # runs in a forked child
+def _worker(send: Connection, names: list[str]) -> None:  # runs in a forked child
     try:
         assert _JOB is not None
-        send.send(("ok", _chunk(*_JOB, names)))
+        send.send(("ok", _chunk(*_JOB, names, lambda count: send.send(("slice", count)))))
     except BaseException as error:
         send.send(("error", repr(error)))
     finally:

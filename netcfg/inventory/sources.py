@@ -23,6 +23,7 @@ from netcfg.inventory.disk import YAML_SUFFIXES, yaml_files
 from netcfg.inventory.disk import read_texts as read_files
 from netcfg.inventory.load import load_inventory, load_inventory_texts
 from netcfg.model.inventory import Inventory
+from netcfg.progress import Progress, silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +314,9 @@ def _refuse_leaving_repository(head: Source) -> None:
         raise InputError([Problem(Location(str(head.path)), f"leads outside the git repository ({root}): not read")])
 
 
-def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
+def load_pair(
+    base: Source, head: Source, progress: Progress = silent
+) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
     """Both sides, with every problem of both reported at once; the head's approvals."""
     problems: list[Problem] = []
     loaded = []
@@ -321,6 +324,7 @@ def load_pair(base: Source, head: Source) -> tuple[Inventory, Inventory, tuple[A
         _refuse_leaving_repository(head)
     with rare_full_collections():  # loading builds millions of small objects
         for side in (base, head):
+            progress(f"reading {side.label}")
             try:
                 # A head in the work tree compared with a git base is a pull request's
                 # checkout (what CI runs): its approvals are authenticated by git too.

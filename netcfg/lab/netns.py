@@ -41,6 +41,7 @@ from netcfg.kernel.netlink import netns_exists
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
+from netcfg.progress import Progress, silent
 from netcfg.words import plural
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
@@ -170,6 +171,7 @@ def up(
     *,
     state_dir: str,
     say: Say = _quiet,
+    progress: Progress = silent,
 ) -> LabState:
     """Build the lab; on any failure or interrupt, remove what was made and re-raise."""
     check_name(name)
@@ -201,11 +203,13 @@ def up(
     state = LabState(**{**asdict(state), "namespaces": tuple(planned)})
     write_state(state, state_dir)
     try:
-        _build(state, configs, say)
+        _build(state, configs, say, progress)
         owned = {m: ownership(inventory, configs[m]) for m in machines}
-        for machine in machines:
+        stage = f"applying {plural(len(machines), 'machine')}"
+        for done, machine in enumerate(machines, 1):
             say(f"apply {machine} -> {state.machines[machine]}")
             apply_host(configs[machine], owned[machine], state.machines[machine], lock_dir=state_dir)
+            progress(stage, done, len(machines))
     except BaseException:
         say(f"lab {name}: up failed, removing what was made")
         down(name, state_dir=state_dir)
@@ -213,9 +217,11 @@ def up(
     return state
 
 
-def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None:
-    for ns in state.namespaces:
+def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say, progress: Progress) -> None:
+    stage = f"creating {plural(len(state.namespaces), 'namespace')}"
+    for done, ns in enumerate(state.namespaces, 1):
         pyroute2_netns.create(ns)
+        progress(stage, done, len(state.namespaces))
     say(f"namespaces: {len(state.namespaces)} created")
     for machine, ns in state.machines.items():
         # Addresses are usable at once (no duplicate detection): the lab is built and
@@ -231,7 +237,9 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say) -> None
             sw.link("add", ifname=bridge, kind="bridge")
             bridges[segment] = _up(sw, bridge)
         port = 0
-        for machine, ns in state.machines.items():
+        stage = f"linking {plural(len(state.machines), 'machine')} to their segments"
+        for done, (machine, ns) in enumerate(state.machines.items(), 1):
+            progress(stage, done - 1, len(state.machines))
             config = configs[machine]
             with IPRoute(netns=ns, flags=0) as inner:
                 _up(inner, "lo")

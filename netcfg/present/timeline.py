@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import importlib.resources
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jinja2
 
-from netcfg.rollout.model import Maintenance, Migration, Plan
+from netcfg.impact.model import Decision
+from netcfg.rollout.model import Maintenance, Migration, NonConverging, Plan
 from netcfg.rollout.simulate import Simulation
 from netcfg.words import clock, plural
 
@@ -26,6 +27,9 @@ LABEL_W = 150
 PLOT_W = 1150
 LANE_H = 46
 BAND_H = 22
+WAVE_BAND_H = 2 * BAND_H  # two rows of labels: neighbouring waves do not overwrite each other
+WAVE_MIN_W = 6.0  # px: a ten-minute wave in a three-day plan is still seen
+LABEL_CHAR_W = 6.2  # px per character of an 11 px label, to know whether it fits
 TOP = 30
 TICK_CHOICES = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 LEGEND = (
@@ -34,6 +38,7 @@ LEGEND = (
     ("migration in", "#2e9e58"),
     ("maintenance", "#f29d38"),
     ("hot wave", "#8a5cd1"),
+    ("cannot live-migrate", "#b00020"),
     ("memory over capacity", "#e08a99"),
 )
 
@@ -49,6 +54,10 @@ class Box:
     title: str
     css: str = ""
     data: str = ""  # the data-wave index of a hot wave
+    label: str = ""  # text drawn on the page (a wave's name and size)
+    label_y: float = 0.0
+    label_x: float = 0.0
+    label_anchor: str = "start"  # "end": drawn left of the box, at the page's right edge
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,7 @@ class Lane:
     memory_path: str  # SVG path of resident + incoming memory over time
     over: float | None  # worst overcommitment, GiB
     strip_y: float
+    held: str = ""  # why the host is not scheduled: VMs that cannot live-migrate
 
 
 class _Scale:
@@ -75,8 +85,11 @@ class _Scale:
         return max(least, (end - start) * self.factor)
 
 
-def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout plan") -> str:
-    """The page for `plan`, with memory curves from `simulation`."""
+def render_html(
+    plan: Plan, simulation: Simulation, title: str = "netcfg rollout plan", decision: Decision | None = None
+) -> str:
+    """The page for `plan`, with memory curves from `simulation`; a change the seatbelt
+    blocked (`decision`) says so before anything else."""
     makespan = max(plan.makespan_s, simulation.makespan_s, 1.0)
     scale = _Scale(makespan)
     outgoing: dict[str, list[Migration]] = defaultdict(list)
@@ -88,15 +101,16 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
     for w in plan.maintenance:
         windows[w.host].append(w)
     hypervisors = set(simulation.capacity_gib)
+    held = _held(plan.non_converging)
     lanes_hosts = sorted(
-        {h for h in windows if h in hypervisors} | set(outgoing) | set(incoming),
+        {h for h in windows if h in hypervisors} | set(outgoing) | set(incoming) | set(held) | set(plan.unscheduled),
         key=lambda h: (
             min([w.start_s for w in windows.get(h, [])] + [m.start_s for m in outgoing.get(h, [])] + [float("inf")]),
             h,
         ),
     )
     others = sorted(h for h in windows if h not in hypervisors)
-    height = TOP + 2 * BAND_H + len(lanes_hosts) * LANE_H + 20
+    height = TOP + WAVE_BAND_H + BAND_H + len(lanes_hosts) * LANE_H + 20
 
     step = next((s for s in TICK_CHOICES if makespan / s <= 12), TICK_CHOICES[-1])
     ticks = []
@@ -105,39 +119,27 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
         ticks.append((scale.x(t), clock(t)))
         t += step
 
-    waves = tuple(
-        Box(
-            scale.x(w.start_s),
-            TOP + 4,
-            scale.width(w.start_s, w.end_s, 2.0),
-            BAND_H - 8,
-            f"wave {w.index}: {plural(len(w.hosts), 'host')}: "
-            + ", ".join(w.hosts[:20])
-            + (" …" if len(w.hosts) > 20 else ""),
-            "wave",
-            str(w.index),
-        )
-        for w in plan.waves
-    )
+    waves = _waves(plan, scale)
     other_windows = tuple(
         Box(
             scale.x(w.start_s),
-            TOP + BAND_H + 4,
+            TOP + WAVE_BAND_H + 4,
             scale.width(w.start_s, w.end_s, 1.0),
             BAND_H - 8,
-            f"{h}: {w.start_s:.0f}-{w.end_s:.0f} s",
+            f"{h}: maintenance {clock(w.start_s)} to {clock(w.end_s)}",
             "vmmaint",
         )
         for h in others
         for w in windows[h]
     )
     over = simulation.overcommitted()
-    y = TOP + 2 * BAND_H
+    y = TOP + WAVE_BAND_H + BAND_H
     lanes = []
     for host in lanes_hosts:
-        lanes.append(
-            _lane(host, y, scale, outgoing[host], incoming[host], windows.get(host, []), simulation, over.get(host))
-        )
+        lane = _lane(host, y, scale, outgoing[host], incoming[host], windows.get(host, []), simulation, over.get(host))
+        if host in held or host in plan.unscheduled:
+            lane = replace(lane, held=held.get(host, "not scheduled"))
+        lanes.append(lane)
         y += LANE_H
     environment = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
@@ -145,7 +147,9 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
     source = importlib.resources.files("netcfg.present").joinpath("timeline.html.j2").read_text(encoding="utf-8")
     return environment.from_string(source).render(
         title=title,
+        blocked=decision is Decision.BLOCK,
         plan=plan,
+        non_converging=plan.non_converging,
         simulation=simulation,
         makespan=makespan,
         clock=clock,
@@ -157,6 +161,7 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
         ticks=ticks,
         top=TOP,
         band_h=BAND_H,
+        wave_band_h=WAVE_BAND_H,
         label_w=LABEL_W,
         plot_w=PLOT_W,
         waves=waves,
@@ -164,6 +169,48 @@ def render_html(plan: Plan, simulation: Simulation, title: str = "netcfg rollout
         other_windows=other_windows,
         lanes=lanes,
     )
+
+
+def _waves(plan: Plan, scale: _Scale) -> tuple[Box, ...]:
+    """Hot waves in their band, each named with its size on the page and its hosts on
+    hover; a label that would run into the next wave's moves to the second row."""
+    boxes = []
+    row_free = [float("-inf"), float("-inf")]  # where each row's last label ends
+    for w in plan.waves:
+        x, width = scale.x(w.start_s), scale.width(w.start_s, w.end_s, WAVE_MIN_W)
+        label = f"wave {w.index} · {plural(len(w.hosts), 'host')}"
+        label_w = len(label) * LABEL_CHAR_W
+        row = 0 if row_free[0] <= x else 1 if row_free[1] <= x else min((0, 1), key=lambda r: row_free[r])
+        row_free[row] = x + width + label_w + 8
+        fits = x + width + 3 + label_w <= LABEL_W + PLOT_W + 16
+        hosts = ", ".join(w.hosts[:40]) + (f" and {len(w.hosts) - 40} more" if len(w.hosts) > 40 else "")
+        boxes.append(
+            Box(
+                x,
+                TOP + 4 + row * BAND_H,
+                width,
+                BAND_H - 8,
+                f"wave {w.index}, {clock(w.start_s)} to {clock(w.end_s)}: {plural(len(w.hosts), 'host')}: {hosts}",
+                "wave",
+                str(w.index),
+                label,
+                TOP + 4 + row * BAND_H + BAND_H - 10,
+                x + width + 3 if fits else x - 3,
+                "start" if fits else "end",
+            )
+        )
+    return tuple(boxes)
+
+
+def _held(non_converging: tuple[NonConverging, ...]) -> dict[str, str]:
+    """Per host, why it is not scheduled: its VMs whose pre-copy never converges."""
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for n in non_converging:
+        reasons[n.host].append(f"{n.vm} dirties {n.dirty_mib_s:,.0f} MiB/s, link {n.rate_mib_s:,.0f} MiB/s")
+    return {
+        host: f"not scheduled: {plural(len(vms), 'VM')} cannot live-migrate ({'; '.join(vms)})"
+        for host, vms in reasons.items()
+    }
 
 
 def _lane(
@@ -201,7 +248,8 @@ def _lane(
                     y + 4 + row * 8,
                     scale.width(m.start_s, m.end_s, 1.0),
                     6,
-                    f"{m.vm} ({m.gib:g} GiB) {verb} {other}: {m.start_s:.0f}-{m.end_s:.0f} s",
+                    f"{m.vm} ({m.gib:g} GiB) {verb} {other}: {clock(m.start_s)} to {clock(m.end_s)}"
+                    f" ({m.end_s - m.start_s:,.0f} s)",
                     css,
                 )
             )
@@ -212,7 +260,7 @@ def _lane(
                 y + 2,
                 scale.width(w.start_s, w.end_s, 2.0),
                 18,
-                f"{host} maintenance {w.start_s:.0f}-{w.end_s:.0f} s",
+                f"{host} maintenance {clock(w.start_s)} to {clock(w.end_s)}",
                 "maint",
             )
         )

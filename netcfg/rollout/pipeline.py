@@ -15,9 +15,11 @@ from netcfg.impact.analysis import analyse
 from netcfg.impact.model import ChangeClass, Decision, HostState
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
+from netcfg.progress import Progress, silent
 from netcfg.rollout.model import Change, Plan
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import Simulation, simulate
+from netcfg.words import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +39,15 @@ def plan_change(
     design: DesignName | str | None = None,
     inventory_dir: str = "inventory",
     jobs: int = 1,
+    progress: Progress = silent,
 ) -> PlannedRollout:
-    analysis = analyse(base, head, design=design, inventory_dir=inventory_dir, jobs=jobs)
+    analysis = analyse(base, head, design=design, inventory_dir=inventory_dir, jobs=jobs, progress=progress)
     impact = analysis.impact
     changes = [Change(h.diff.name, h.change) for h in impact.hosts if h.diff.state is not HostState.REMOVED]
-    return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total)
+    return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total, progress)
 
 
-def plan_from_report(report: Any, inventory: Inventory, source: str) -> PlannedRollout:
+def plan_from_report(report: Any, inventory: Inventory, source: str, progress: Progress = silent) -> PlannedRollout:
     """`report`: the JSON `netcfg check --report-json` wrote."""
     changes = changes_from_report(report, source)
     value = report.get("decision") if isinstance(report, dict) else None
@@ -55,13 +58,21 @@ def plan_from_report(report: Any, inventory: Inventory, source: str) -> PlannedR
         decision,
         _int(report, "hosts_touched"),
         _int(report, "hosts_total"),
+        progress,
     )
 
 
 def _planned(
-    inventory: Inventory, changes: list[Change], decision: Decision | None, touched: int, total: int
+    inventory: Inventory,
+    changes: list[Change],
+    decision: Decision | None,
+    touched: int,
+    total: int,
+    progress: Progress = silent,
 ) -> PlannedRollout:
+    progress(f"planning the rollout of {plural(len(changes), 'machine')}")
     plan = plan_rollout(inventory, changes)
+    progress("simulating the plan")
     return PlannedRollout(plan, simulate(plan.to_dict(), inventory), inventory, decision, touched, total)
 
 

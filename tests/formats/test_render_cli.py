@@ -234,13 +234,14 @@ def test_show_unknown_host_exits_2(capsys):
 
 
 def test_progress_bar_path_writes_the_same(tmp_path, capsys, monkeypatch):
+    import netcfg.cli.progress as progress_cli
     import netcfg.cli.render as render_cli
 
-    monkeypatch.setattr(render_cli, "show_progress", lambda: True)
+    monkeypatch.setattr(progress_cli, "show_progress", lambda: True)
     monkeypatch.setattr(render_cli, "PROGRESS_ABOVE", 0)
     assert main(["render", str(INVENTORY), "--out", str(tmp_path / "bar"), "-f", "json"]) == 0
     assert counts(capsys.readouterr().err).endswith("files written, 0 unchanged")
-    monkeypatch.setattr(render_cli, "show_progress", lambda: False)
+    monkeypatch.setattr(progress_cli, "show_progress", lambda: False)
     assert main(["render", str(INVENTORY), "--out", str(tmp_path / "plain"), "-f", "json"]) == 0
     assert tree(tmp_path / "bar") == tree(tmp_path / "plain")
 

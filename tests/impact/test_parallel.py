@@ -21,11 +21,26 @@ def test_parallel_render_and_diff_equals_in_process(monkeypatch):
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
     calls = []
     real = parallel._chunk
-    monkeypatch.setattr(parallel, "_chunk", lambda *a: calls.append(len(a[-1])) or real(*a))
+    monkeypatch.setattr(parallel, "_chunk", lambda *a: calls.append(len(a[4])) or real(*a))
     forked = analyse_inventories(base, head, jobs=3)
     assert forked.impact == alone.impact
     # The parent did one of three chunks itself; two ran in forked workers.
     assert calls == [5]  # 15 candidates (the dependents of the changes) in 3 chunks
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_progress_counts_every_machine_once(monkeypatch, jobs):
+    base = load_inventory(EXAMPLES / "add-public-network" / "before")
+    head = load_inventory(EXAMPLES / "add-public-network" / "after")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel, "SLICE", 2)
+    reports = []
+    analyse_inventories(base, head, jobs=jobs, progress=lambda *report: reports.append(report))
+    rendering = [r for r in reports if r[0].startswith("rendering and comparing")]
+    assert rendering[0] == ("rendering and comparing 15 machines", 0, 15)
+    assert rendering[-1] == ("rendering and comparing 15 machines", 15, 15)
+    done = [r[1] for r in rendering]
+    assert done == sorted(done) and len(done) > 3  # slices of two, in order
 
 
 def test_jobs_setting(monkeypatch):

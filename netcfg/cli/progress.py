@@ -1,0 +1,42 @@
+"""Progress bars on stderr for a person at a terminal (rich); silence otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from netcfg.cli.console import err, show_progress
+from netcfg.progress import Progress as Listener
+from netcfg.progress import silent
+
+
+@contextmanager
+def progress_bar() -> Iterator[Listener]:
+    """A listener drawing one line per stage (a bar when the stage has a count), gone
+    when the work ends; the silent listener when stderr is not a terminal, in CI, or
+    with --quiet."""
+    if not show_progress():
+        yield silent
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bars:
+        current: dict[str, TaskID] = {}
+
+        def listen(stage: str, done: int = 0, total: int | None = None) -> None:
+            if stage not in current:
+                for task in current.values():  # the earlier stage is over
+                    bars.update(task, visible=False)
+                current[stage] = bars.add_task(stage, total=total, completed=done)
+                bars.refresh()  # drawn at once: a stage may end before the next tick
+            else:
+                bars.update(current[stage], completed=done, total=total)
+
+        yield listen
