@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -83,7 +84,14 @@ def render_and_diff(
             """Read what the workers have sent: slices done, or their result."""
             for connection in wait([c for c, v in workers_out.items() if v is None], timeout):
                 assert isinstance(connection, Connection)
-                status, value = connection.recv()
+                try:
+                    status, value = connection.recv()
+                except EOFError:
+                    # Killed (the OOM killer, a signal): a bug or a machine too small for
+                    # the job, never an interruption the caller could mistake for Ctrl-C.
+                    proc = procs[list(workers_out).index(connection)]
+                    proc.join()
+                    raise RuntimeError(f"impact worker {proc.pid} died: {_death(proc.exitcode)}") from None
                 if status == "slice":
                     advance(value)
                 elif status == "ok":
@@ -106,6 +114,14 @@ def render_and_diff(
     finally:
         _JOB = None
     return dict(sorted(out.items()))
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by signal {signal.Signals(-exitcode).name}" + (
+            " (the kernel's OOM killer sends it when memory runs out)" if exitcode == -signal.SIGKILL else ""
+        )
+    return f"exit status {exitcode}"
 
 
 def _other_threads() -> bool:

@@ -43,6 +43,25 @@ def test_progress_counts_every_machine_once(monkeypatch, jobs):
     assert done == sorted(done) and len(done) > 3  # slices of two, in order
 
 
+def test_a_worker_that_dies_is_an_internal_error_not_an_interruption(monkeypatch):
+    import os
+    import signal
+
+    base = load_inventory(EXAMPLES / "add-public-network" / "before")
+    head = load_inventory(EXAMPLES / "add-public-network" / "after")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    parent, real = os.getpid(), parallel._chunk
+
+    def chunk_or_die(*args):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer does
+        return real(*args)
+
+    monkeypatch.setattr(parallel, "_chunk", chunk_or_die)
+    with pytest.raises(RuntimeError, match=r"impact worker \d+ died: killed by signal SIGKILL"):
+        analyse_inventories(base, head, jobs=2)
+
+
 def test_jobs_setting(monkeypatch):
     monkeypatch.setenv("NETCFG_JOBS", "1")
     assert settings.jobs() == 1
