@@ -30,7 +30,7 @@ MIN_MACHINES = 10
 MIN_NETWORKS = 4
 # The files synth writes (and may remove again when they are no longer produced).
 SYNTH_FILE = re.compile(r"(segments|networks|policy)\.yaml|machines/(routers|hypervisors|physical|vms-[0-9]{3,})\.yaml")
-MAX_MACHINES = 50_000  # the srv /16 holds every machine's private address
+MAX_MACHINES = 1_000_000
 MAX_NETWORKS = 5_000
 MACHINES_PER_FILE = 1_000  # small files load faster and diff more readably
 VMS_PER_HOST = 20
@@ -43,8 +43,10 @@ MARKER = ".netcfg-synth"  # lists the files synth wrote, so a re-run may replace
 # only if that is exhausted in the shared address space (RFC 6598). Correctness of the
 # synthetic fleet matters more than the purity of its ranges.
 PUBLIC_POOLS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15", "100.64.0.0/10")
-SRV4 = IPNetwork("10.20.0.0/16")
-MGM4 = IPNetwork("10.40.0.0/16")
+# Every machine has a private address on srv and mgm: a /16 each up to 65,525 machines
+# (the bytes of smaller fleets never change), a /12 each beyond, up to a million.
+SRV4, SRV4_LARGE = IPNetwork("10.20.0.0/16"), IPNetwork("10.16.0.0/12")
+MGM4, MGM4_LARGE = IPNetwork("10.40.0.0/16"), IPNetwork("10.32.0.0/12")
 FE6 = IPNetwork("2001:db8:10::/64")
 SRV6 = IPNetwork("2001:db8:20::/64")
 FIRST_HOST = 10  # .1 is the gateway, .2-.9 are left to the routers
@@ -124,12 +126,13 @@ def synth_texts(machines: int, networks: int, seed: int) -> dict[str, str]:
     public = _public_networks(rng, n_public, public_users)
     with_srv6 = networks >= 5
 
-    alloc = _Allocator(public)
+    fits = machines + FIRST_HOST < SRV4.size - 1
+    alloc = _Allocator(public, SRV4 if fits else SRV4_LARGE, MGM4 if fits else MGM4_LARGE)
     files = {
         "segments.yaml": _segments_text(),
-        "networks.yaml": _networks_text(public, with_srv6, machines, networks, seed),
+        "networks.yaml": _networks_text(public, with_srv6, machines, networks, seed, alloc),
         "policy.yaml": _policy_text(),
-        "machines/routers.yaml": _routers_text(public, with_srv6),
+        "machines/routers.yaml": _routers_text(public, with_srv6, alloc),
         "machines/hypervisors.yaml": _section(
             "KVM hypervisors: memory_gib is the capacity for VMs, nic_gbit the migration link.",
             (_host_line(h, alloc) for h in hosts),
@@ -139,9 +142,10 @@ def synth_texts(machines: int, networks: int, seed: int) -> dict[str, str]:
             (_physical_line(name, alloc) for name in physical),
         ),
     }
+    digits = max(3, len(str(-(-len(vms) // MACHINES_PER_FILE))))  # files sort in machine order
     for index, start in enumerate(range(0, len(vms), MACHINES_PER_FILE), start=1):
         chunk = vms[start : start + MACHINES_PER_FILE]
-        files[f"machines/vms-{index:03d}.yaml"] = _section(
+        files[f"machines/vms-{index:0{digits}d}.yaml"] = _section(
             f"VMs {start + 1}-{start + len(chunk)} of {len(vms)}.",
             (_vm_line(vm, alloc, with_srv6) for vm in chunk),
         )
@@ -293,7 +297,8 @@ class _Allocator:
     """Hands out addresses in a fixed order: public ones cycling over the fe networks
     (skipping full ones), private and IPv6 ones sequentially."""
 
-    def __init__(self, public: list[IPNetwork]):
+    def __init__(self, public: list[IPNetwork], srv4: IPNetwork, mgm4: IPNetwork):
+        self.srv4, self.mgm4 = srv4, mgm4
         self._public = public
         self._next = [n.first + 2 for n in public]  # .1 is the gateway
         self._turn = 0
@@ -349,7 +354,10 @@ def _segments_text() -> str:
     )
 
 
-def _networks_text(public: list[IPNetwork], with_srv6: bool, machines: int, networks: int, seed: int) -> str:
+def _networks_text(
+    public: list[IPNetwork], with_srv6: bool, machines: int, networks: int, seed: int, alloc: _Allocator
+) -> str:
+    srv4, mgm4 = alloc.srv4, alloc.mgm4
     lines = [
         f"# netcfg synth --machines {machines} --networks {networks} --seed {seed}",
         "# Public fe networks come from the documentation ranges (RFC 5737), then the",
@@ -360,10 +368,10 @@ def _networks_text(public: list[IPNetwork], with_srv6: bool, machines: int, netw
     for net in public:
         lines.append(f"  - {{prefix: {net}, segment: fe, gateway: {_gateway(net)}}}")
     lines.append(f'  - {{prefix: "{FE6}", segment: fe, gateway: {_gateway(FE6)}}}')
-    lines.append(f"  - {{prefix: {SRV4}, segment: srv, gateway: {_gateway(SRV4)}, private: true}}")
+    lines.append(f"  - {{prefix: {srv4}, segment: srv, gateway: {_gateway(srv4)}, private: true}}")
     if with_srv6:
         lines.append(f'  - {{prefix: "{SRV6}", segment: srv, gateway: {_gateway(SRV6)}}}')
-    lines.append(f"  - {{prefix: {MGM4}, segment: mgm, gateway: {_gateway(MGM4)}, private: true}}")
+    lines.append(f"  - {{prefix: {mgm4}, segment: mgm, gateway: {_gateway(mgm4)}, private: true}}")
     return "\n".join(lines) + "\n"
 
 
@@ -378,14 +386,15 @@ def _policy_text() -> str:
     )
 
 
-def _routers_text(public: list[IPNetwork], with_srv6: bool) -> str:
+def _routers_text(public: list[IPNetwork], with_srv6: bool, alloc: _Allocator) -> str:
     """rt01 serves every other fe network from the first, and private IPv4; rt02 the
     other fe networks and IPv6. Every gateway is on exactly one router interface."""
     rt1_fe = [_gateway(n) for n in public[0::2]]
     rt2_fe = [_gateway(n) for n in public[1::2]] + [_gateway(FE6)]
-    rt2_srv = [_v4(SRV4, 2)] + ([_gateway(SRV6)] if with_srv6 else [])
-    rt1 = [_iface("fe", rt1_fe), _iface("srv", [_gateway(SRV4)]), _iface("mgm", [_gateway(MGM4)])]
-    rt2 = [_iface("fe", rt2_fe), _iface("srv", rt2_srv), _iface("mgm", [_v4(MGM4, 2)])]
+    srv4, mgm4 = alloc.srv4, alloc.mgm4
+    rt2_srv = [_v4(srv4, 2)] + ([_gateway(SRV6)] if with_srv6 else [])
+    rt1 = [_iface("fe", rt1_fe), _iface("srv", [_gateway(srv4)]), _iface("mgm", [_gateway(mgm4)])]
+    rt2 = [_iface("fe", rt2_fe), _iface("srv", rt2_srv), _iface("mgm", [_v4(mgm4, 2)])]
     return _section(
         "Routers: they carry the gateway addresses of the networks they serve.",
         iter(
@@ -401,8 +410,8 @@ def _host_line(host: Host, alloc: _Allocator) -> str:
     i = alloc.machine()
     ifaces = [
         _iface("fe", [alloc.public()]),
-        _iface("srv", [_v4(SRV4, i)]),
-        _iface("mgm", [_v4(MGM4, i)]),
+        _iface("srv", [_v4(alloc.srv4, i)]),
+        _iface("mgm", [_v4(alloc.mgm4, i)]),
     ]
     return (
         f"{host.name}: {{kind: kvm-host, memory_gib: {host.memory_gib}, nic_gbit: {host.nic_gbit},"
@@ -414,8 +423,8 @@ def _physical_line(name: str, alloc: _Allocator) -> str:
     i = alloc.machine()
     ifaces = [
         _iface("fe", [alloc.public(), _v6(FE6, i)]),
-        _iface("srv", [_v4(SRV4, i)]),
-        _iface("mgm", [_v4(MGM4, i)]),
+        _iface("srv", [_v4(alloc.srv4, i)]),
+        _iface("mgm", [_v4(alloc.mgm4, i)]),
     ]
     return f"{name}: {{kind: physical, interfaces: {{{', '.join(ifaces)}}}}}"
 
@@ -426,7 +435,7 @@ def _vm_line(vm: Vm, alloc: _Allocator, with_srv6: bool) -> str:
     if vm.profile.public:
         ifaces.append(_iface("fe", [alloc.public(), _v6(FE6, i)]))
     if vm.profile.private:
-        ifaces.append(_iface("srv", [_v4(SRV4, i)] + ([_v6(SRV6, i)] if with_srv6 else [])))
+        ifaces.append(_iface("srv", [_v4(alloc.srv4, i)] + ([_v6(SRV6, i)] if with_srv6 else [])))
     return (
         f"{vm.name}: {{kind: vm, host: {vm.host}, memory_gib: {vm.memory_gib},"
         f" dirty_mib_s: {vm.dirty_mib_s}, service: {vm.service}, interfaces: {{{', '.join(ifaces)}}}}}"

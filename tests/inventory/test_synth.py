@@ -121,10 +121,20 @@ def test_machines_are_split_over_files_of_a_thousand():
     assert max(t.count("\n") for t in texts.values()) <= 1_002
 
 
-@pytest.mark.parametrize(("machines", "networks"), [(9, 4), (10, 3), (50_001, 10), (100, 5_001)])
+@pytest.mark.parametrize(("machines", "networks"), [(9, 4), (10, 3), (1_000_001, 10), (100, 5_001)])
 def test_bad_arguments_are_input_errors(machines, networks):
     with pytest.raises(InputError, match="must be between"):
         synth_texts(machines, networks, 0)
+
+
+def test_a_fleet_beyond_a_16_gets_larger_private_networks_and_stays_valid(tmp_path):
+    # 66,000 machines do not fit the srv and mgm /16s of smaller fleets.
+    write_synth(tmp_path / "big", 66_000, 300, 0)
+    inventory = load_inventory(tmp_path / "big")
+    assert len(inventory.machines) == 66_000
+    private = {str(n.prefix) for n in inventory.networks if n.segment in ("srv", "mgm") and n.family == 4}
+    assert private == {"10.16.0.0/12", "10.32.0.0/12"}
+    assert "10.20.0.0/16" in synth_texts(65_000, 300, 0)["networks.yaml"]  # smaller fleets: the same bytes as before
 
 
 def test_write_synth_writes_the_texts(tmp_path):
