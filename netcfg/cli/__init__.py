@@ -13,6 +13,7 @@ import traceback
 import typer
 from typer._click.exceptions import ClickException  # typer vendors click since 0.29
 
+import netcfg
 from netcfg.cli import console
 from netcfg.cli.app import app
 from netcfg.errors import NetcfgError
@@ -39,7 +40,11 @@ from netcfg.cli import (  # noqa: F401 - each registers its commands, in pipelin
 def main(argv: list[str] | None = None) -> int:
     """Run netcfg; returns (and as a script exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # --debug and --quiet are accepted anywhere on the line, not only before the command.
+    # --debug, --quiet and --version are accepted anywhere on the line, not only before
+    # the command.
+    if "--version" in args[: args.index("--") if "--" in args else len(args)]:
+        print(f"netcfg {netcfg.__version__}")
+        return 0
     debug = "--debug" in args
     console.set_quiet("--quiet" in args or "-q" in args)
     args = [a for a in args if a not in ("--debug", "--quiet", "-q")]

@@ -9,7 +9,15 @@ import typer
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave
-from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption, OutputFormat, format_option
+from netcfg.cli.options import (
+    BaseArgument,
+    DesignOption,
+    HeadArgument,
+    InventoryDirOption,
+    OutputFormat,
+    format_option,
+    whole_number,
+)
 from netcfg.cli.progress import progress_bar
 from netcfg.impact.analysis import analyse
 from netcfg.model.host import DesignName
@@ -25,7 +33,11 @@ def impact(
     design: DesignName | None = DesignOption,
     fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN),
     limit: int = typer.Option(
-        100, "--limit", min=0, metavar="N", help="Text format: show at most this many machines (0: all)."
+        100,
+        "--limit",
+        parser=whole_number("--limit"),
+        metavar="N",
+        help="Text format: show at most this many machines (0: all).",
     ),
 ) -> None:
     """Preview a change: machines touched of all, per segment and kind, hot and

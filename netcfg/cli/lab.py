@@ -95,14 +95,18 @@ def lab_check(
         if result.drifted:
             names = ", ".join(d.machine for d in result.drifted)
             parts.append(
-                f"{len(result.drifted)} machine(s) differ from the {result.design} render ({names}; "
+                f"{plural(len(result.drifted), 'machine')} {'differs' if len(result.drifted) == 1 else 'differ'}"
+                f" from the {result.design} render ({names}; "
                 f"`netcfg status MACHINE --netns NS --inventory {inv.source} --design {result.design}` shows how)"
             )
         raise DriftError(f"lab {name}: " + "; ".join(parts))
-    say(
-        f"lab {name}: {plural(len(result.results), 'probe')}, all paths as {result.design} promises; "
-        f"{plural(result.machines, 'machine')} as rendered"
+    probed = (
+        f"{plural(len(result.results), 'probe')}, all paths as {result.design} promises"
+        if result.results
+        else "nothing to probe (no two machines of one segment have addresses in different networks;"
+        " choose more --hosts)"
     )
+    say(f"lab {name}: {probed}; {plural(result.machines, 'machine')} as rendered")
 
 
 @lab_app.command("down")

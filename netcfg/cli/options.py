@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,23 @@ def parse_design(value: str) -> DesignName:
     except ValueError:
         known = ", ".join(d.value for d in DesignName)
         raise InputError([Problem(Location("--design"), f"unknown design {value!r}", f"known: {known}")]) from None
+
+
+def whole_number(option: str, minimum: int = 0) -> Callable[[str], int]:
+    """A parser for an integer option, its error worded like netcfg's other input errors."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            raise InputError(
+                [Problem(Location(option), f"expected a whole number of at least {minimum}, not {value!r}")]
+            )
+        return number
+
+    return parse
 
 
 DesignOption = typer.Option(

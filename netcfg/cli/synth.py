@@ -8,6 +8,7 @@ import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.console import say
+from netcfg.cli.options import whole_number
 from netcfg.inventory.synth import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS, write_synth
 from netcfg.words import plural
 
@@ -17,6 +18,7 @@ def synth(
     machines: int = typer.Option(
         ...,
         "--machines",
+        parser=whole_number("--machines"),
         metavar="N",
         help=f"Number of machines ({MIN_MACHINES}-{MAX_MACHINES:,}): 2 routers, a few physical"
         " hosts, about one KVM host per 20 VMs, the rest VMs.",
@@ -24,14 +26,22 @@ def synth(
     networks: int = typer.Option(
         ...,
         "--networks",
+        parser=whole_number("--networks"),
         metavar="N",
         help=f"Number of networks ({MIN_NETWORKS}-{MAX_NETWORKS:,}): all but four (at least one) are public"
         " IPv4 networks on fe.",
     ),
-    seed: int = typer.Option(0, "--seed", metavar="N", help="Random seed: the same arguments give the same bytes."),
+    seed: int = typer.Option(
+        0,
+        "--seed",
+        parser=whole_number("--seed"),
+        metavar="N",
+        help="Random seed: the same arguments give the same bytes.",
+    ),
     out_dir: Path = typer.Option(
         ...,
         "--out",
+        "-o",
         metavar="DIR",
         help="Directory to write the YAML files into: new, empty, or written by synth before.",
     ),

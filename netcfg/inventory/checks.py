@@ -160,7 +160,8 @@ def gateways_on_routers(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
                 network.gateway_location,
                 f"gateway {network.gateway} of network {network.cidr} is held by no router of segment"
                 f" '{network.segment}'",
-                f"add {network.gateway} to the {network.segment} interface of {names}",
+                f"add {network.gateway} to the {network.segment} interface of "
+                + (names if len(on_segment) == 1 else f"one of {names}"),
             )
 
 

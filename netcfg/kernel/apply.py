@@ -30,6 +30,7 @@ from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, p
 from netcfg.kernel.rules import MOVED, order_rule_removals
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 from netcfg.model.host import Address, HostConfig, Rule
+from netcfg.words import plural
 
 # ---------------------------------------------------------------- the lock
 
@@ -295,7 +296,7 @@ def restore(
             present = read_foreign_routes(nl)
             still = [k for k in foreign if k not in present]
             if still:
-                return f"  {len(still)} foreign route(s) the kernel removed could not be re-created"
+                return f"  {plural(len(still), 'foreign route')} the kernel removed could not be re-created"
     return ""
 
 
@@ -359,8 +360,9 @@ def apply_host(
         missing = missing_interfaces(host, names)
         if missing:
             raise InputError(
-                f"netns {netns}: {host.name}'s interface(s) {', '.join(missing)} do not "
-                "exist; netcfg does not create links (nothing was changed)"
+                f"netns {netns}: {host.name}'s {'interface' if len(missing) == 1 else 'interfaces'}"
+                f" {', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not exist; netcfg does not create"
+                " links (nothing was changed)"
             )
         live = read_live(nl, owned, names)
         desired, found = _desired_beside_foreign(host, live, names)

@@ -139,6 +139,8 @@ def select(inventory: Inventory, hosts: str | None) -> list[str]:
     """Machines matching the glob, plus every router: they hold the gateways."""
     names = [m for m in inventory.machines if hosts is None or fnmatch.fnmatchcase(m, hosts)]
     if not names:
+        if hosts is None:
+            raise InputError("the inventory has no machines: nothing to build a lab of")
         raise InputError(f"--hosts {hosts!r} matches no machine of the inventory")
     routers = [m.name for m in inventory.machines.values() if m.kind is Kind.ROUTER]
     return sorted(set(names) | set(routers))
@@ -197,7 +199,10 @@ def up(
     planned = [state.switch, *state.machines.values()]
     taken = [ns for ns in planned if netns_exists(ns)]
     if taken:
-        raise InputError(f"network namespace(s) {', '.join(taken)} already exist; choose another --name")
+        raise InputError(
+            f"{'network namespace' if len(taken) == 1 else 'network namespaces'} {', '.join(taken)}"
+            f" already {'exists' if len(taken) == 1 else 'exist'}; choose another --name"
+        )
     # Recorded before anything is created: `down` finds every namespace even if `up`
     # is killed half way.
     state = LabState(**{**asdict(state), "namespaces": tuple(planned)})

@@ -65,6 +65,14 @@ def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
     return lines
 
 
+def _amount(violation: Violation) -> str:
+    """How far over: a quantity (`+12.0 GiB`) or a count (`+1 host`, `+22 migrations`)."""
+    if violation.unit in ("GiB", "s"):
+        return f"{violation.amount:+.1f} {violation.unit}"
+    noun = violation.unit[:-1] if violation.unit.endswith("s") else violation.unit
+    return "+" + plural(round(violation.amount), noun)
+
+
 def simulation_lines(sim: Simulation) -> list[str]:
     """One line per violated invariant and host (its worst moment, when it began, how
     many events), not one per event: the naive 2017 plan breaks capacity 487 times."""
@@ -76,8 +84,8 @@ def simulation_lines(sim: Simulation) -> list[str]:
         worst = max(found, key=lambda v: v.amount)
         events = f", {len(found)} events" if len(found) > 1 else ""
         lines.append(
-            f"VIOLATION {invariant:<12} {host:<12} from {clock(found[0].time_s)}, worst {worst.amount:+.1f} "
-            f"{worst.unit} at {clock(worst.time_s)}{events}: {worst.message}"
+            f"VIOLATION {invariant:<12} {host:<12} from {clock(found[0].time_s)}, worst {_amount(worst)}"
+            f" at {clock(worst.time_s)}{events}: {worst.message}"
         )
     lines.append("peak memory per host (resident + incoming / capacity):")
     for host in sorted(sim.peak_gib, key=lambda h: (-(sim.peak_gib[h] / (sim.capacity_gib[h] or 1)), h)):

@@ -153,6 +153,7 @@ def render_html(
         simulation=simulation,
         makespan=makespan,
         clock=clock,
+        plural=plural,
         overcommitted=len(over),
         peak_evacuations=simulation.peak_parallel_evacuations,
         legend=LEGEND,

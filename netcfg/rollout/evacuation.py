@@ -32,6 +32,7 @@ from netcfg.model.inventory import Inventory, Machine
 from netcfg.rollout.bounds import evacuation_seconds
 from netcfg.rollout.estimate import MIB_PER_GBIT, OFFLINE_ADVICE, best_rate, link_rate_mib_s, nic_of, precopy, vm_memory
 from netcfg.rollout.model import Maintenance, Migration, NonConverging
+from netcfg.words import plural
 
 # Host states in the evacuation scheduler.
 PENDING, EVACUATING, MAINTENANCE, DONE, UNTOUCHED, HELD = range(6)
@@ -423,7 +424,7 @@ class Evacuation:
             problems.append(
                 Problem(
                     where(self.inventory, self.inventory.machines[host.name]),
-                    f"no safe plan: {host.name} cannot be evacuated: {len(left)} VM(s) of up to "
+                    f"no safe plan: {host.name} cannot be evacuated: {plural(len(left), 'VM')} of up to "
                     f"{biggest:g} GiB find no hypervisor with room; the largest free block elsewhere "
                     f"is {reachable:g} GiB{slow}: {max(biggest - reachable, 0):g} GiB "
                     f"missing on one host",

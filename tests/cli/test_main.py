@@ -100,11 +100,25 @@ def test_help_shows_no_type_placeholders(command, capsys):
     assert "TEXT" not in text and "INTEGER" not in text and "BOOLEAN" not in text
 
 
-def test_version(capsys):
+@pytest.mark.parametrize("argv", [["--version"], ["render", "--version"], ["validate", "-q", "--version"]])
+def test_version_anywhere(capsys, argv):
     import netcfg
 
-    assert main(["--version"]) == 0
+    assert main(argv) == 0
     assert capsys.readouterr().out == f"netcfg {netcfg.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "value"),
+    [
+        (["synth", "--machines", "abc", "--networks", "4", "--out", "/nonexistent/x"], "--machines", "'abc'"),
+        (["synth", "--machines", "10", "--networks", "4", "--seed", "x", "-o", "/nonexistent/x"], "--seed", "'x'"),
+        (["impact", str(INVENTORY), str(INVENTORY), "--limit", "-3"], "--limit", "'-3'"),
+    ],
+)
+def test_a_bad_number_is_worded_like_every_input_error(capsys, argv, option, value):
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"{option}: error: expected a whole number of at least 0, not {value}\n"
 
 
 def test_the_inventory_is_named_either_way(tmp_path, capsys):

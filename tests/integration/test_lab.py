@@ -183,12 +183,26 @@ def test_check_fails_when_one_rule_is_missing_on_a_machine_no_probe_uses(invento
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 4
     out, err = capsys.readouterr()
     assert (f"FAIL state vm3 {name}-m-vm3: missing   rule to 198.51.100.64/27 lookup 2 priority 20") in out
-    assert "vm3" in err and "differ from the policy-routing render" in err
+    assert "1 machine differs from the policy-routing render (vm3;" in err
     # The hint is a command that shows this drift: the lab's inventory and design.
     assert f"--inventory {inventory_dir} --design policy-routing` shows how" in err
     subprocess.run(["ip", "netns", "del", f"{name}-m-pm2"], check=True)
     assert main(["lab", "check", str(inventory_dir), "--name", name]) == 2
     assert f"lab {name} is broken" in capsys.readouterr().err
+
+
+def test_drift_is_found_where_there_is_nothing_to_probe(inventory_dir, lab_names, capsys):
+    name = lab_names()
+    assert main(["lab", "up", str(inventory_dir), "--name", name, "--hosts", "vm3"]) == 0
+    capsys.readouterr()
+    assert main(["lab", "check", str(inventory_dir), "--name", name, "--hosts", "vm3"]) == 0
+    assert "nothing to probe" in capsys.readouterr().err
+    subprocess.run(
+        ["ip", "-n", f"{name}-m-vm3", "rule", "del", "to", "198.51.100.64/27", "lookup", "2", "priority", "20"],
+        check=True,
+    )
+    assert main(["lab", "check", str(inventory_dir), "--name", name, "--hosts", "vm3"]) == 4
+    assert "1 machine differs" in capsys.readouterr().err
 
 
 def test_check_without_inventory_uses_the_labs_own(inventory_dir, lab_names, capsys, monkeypatch):

@@ -120,6 +120,7 @@ def test_vms_that_cannot_live_migrate_are_shown():
     html, plan = held_page()
     assert plan.unscheduled == ("a",)
     assert '<table id="non-converging">' in html and "<td>busy</td><td>a</td>" in html
+    assert "1 VM cannot live-migrate (pre-copy never converges): its host is not scheduled" in html
     lane = re.search(r'<g class="lane" data-host="a">.*?</g>', html, re.S)
     assert lane and "not scheduled: 1 VM cannot live-migrate (busy dirties 200 MiB/s" in lane.group(0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from netcfg.cli import main
@@ -219,3 +220,12 @@ def test_plan_with_an_unknown_design_is_a_usage_error(capsys):
     before, after = INCIDENT / "inventory", INCIDENT / "after"
     assert main(["plan", str(before), str(after), "--design", "bogus"]) == 2
     assert main(["plan", str(before), str(INCIDENT / "after-live"), "--design", "flat"]) == 0
+
+
+def test_simulate_counts_in_whole_numbers_with_their_plural(capsys):
+    incident = Path(__file__).resolve().parents[2] / "examples" / "incident-2017"
+    assert main(["simulate", str(incident / "naive-plan.json"), "-i", str(incident / "inventory")]) == 3
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("VIOLATION")]
+    evacuations = [line for line in lines if line.split()[1] == "evacuations"]
+    assert evacuations and all(re.search(r"worst \+\d+ hosts? at", line) for line in evacuations), evacuations
+    assert all(".0 host" not in line and ".0 migration" not in line for line in lines)
