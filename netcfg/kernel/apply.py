@@ -25,7 +25,15 @@ from netcfg.kernel import codec
 from netcfg.kernel.codec import KernelRule
 from netcfg.kernel.foreign import Collisions, Conflict, collisions
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
-from netcfg.kernel.read import Live, flushable_routes, read_foreign_routes, read_links, read_live, read_owned
+from netcfg.kernel.read import (
+    Live,
+    flushable_routes,
+    links_down,
+    read_foreign_routes,
+    read_links,
+    read_live,
+    read_owned,
+)
 from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, plan
 from netcfg.kernel.rules import MOVED, order_rule_removals
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
@@ -363,6 +371,15 @@ def apply_host(
                 f"netns {netns}: {host.name}'s {'interface' if len(missing) == 1 else 'interfaces'}"
                 f" {', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not exist; netcfg does not create"
                 " links (nothing was changed)"
+            )
+        down = sorted(set(i.name for i in host.interfaces) & links_down(nl))
+        if down and not dry_run:
+            # The kernel refuses a route through a link that is down ("Network is down"):
+            # say so before touching anything; link state is not netcfg's to change.
+            raise InputError(
+                f"netns {netns}: {host.name}'s {'interface' if len(down) == 1 else 'interfaces'} {', '.join(down)}"
+                f" {'is' if len(down) == 1 else 'are'} down; bring {'it' if len(down) == 1 else 'them'} up first"
+                f" (ip link set NAME up) (nothing was changed)"
             )
         live = read_live(nl, owned, names)
         desired, found = _desired_beside_foreign(host, live, names)

@@ -110,6 +110,7 @@ _HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _RTMSG = struct.Struct("=BBBBBBBBI")  # rtmsg and fib_rule_hdr share this layout
 _IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg
+IFF_UP = 0x1
 _RTNH = struct.Struct("=HBBi")  # rtnexthop: len, flags, hops, ifindex
 _RTA = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
@@ -458,6 +459,12 @@ def parse_link(payload: bytes) -> tuple[int, str]:
     """(ifindex, name) of an RTM_NEWLINK message."""
     _, _, index, _, _ = _fixed(_IFINFO, payload, "link")
     return index, _name(attributes(payload, _IFINFO.size).get(IFLA_IFNAME))
+
+
+def parse_link_up(payload: bytes) -> tuple[str, bool]:
+    """(name, administratively up) of an RTM_NEWLINK message."""
+    _, _, _, flags, _ = _fixed(_IFINFO, payload, "link")
+    return _name(attributes(payload, _IFINFO.size).get(IFLA_IFNAME)), bool(flags & IFF_UP)
 
 
 def parse_promote_secondaries(payload: bytes) -> int | None:

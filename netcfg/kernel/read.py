@@ -33,6 +33,12 @@ def read_links(nl: Netlink) -> dict[int, str]:
     return dict(codec.parse_link(m.payload) for m in nl.dump(codec.dump_request(codec.RTM_GETLINK)))
 
 
+def links_down(nl: Netlink) -> set[str]:
+    """Names of the links that are administratively down."""
+    dump = nl.dump(codec.dump_request(codec.RTM_GETLINK))
+    return {name for name, up in (codec.parse_link_up(m.payload) for m in dump) if not up}
+
+
 def read_live(nl: Netlink, owned: Ownership, names: dict[int, str]) -> Live:
     addresses, foreign_addresses = _read_addresses(nl, owned, names)
     rules, rule_dump = _read_rules(nl)

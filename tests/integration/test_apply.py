@@ -741,6 +741,18 @@ def test_missing_interface_is_an_input_error_before_touching_anything(inventory_
     assert snapshot(netns) == before
 
 
+def test_an_interface_that_is_down_is_an_input_error_before_touching_anything(inventory_dir, netns, lock_dir, capsys):
+    # The kernel would refuse the first route through it ("Network is down"): exit 5
+    # after a roll-back, with no hint. Said first instead, with what to do.
+    ip(netns, "link", "set", "ethfe", "down")
+    before = snapshot(netns)
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 2
+    assert "web1's interface ethfe is down; bring it up first" in capsys.readouterr().err
+    assert snapshot(netns) == before
+    ip(netns, "link", "set", "ethfe", "up")
+    assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 0
+
+
 def test_a_second_apply_on_the_namespace_fails_fast(inventory_dir, netns, lock_dir, capsys):
     before = snapshot(netns)
     with namespace_lock(netns, lock_dir):
