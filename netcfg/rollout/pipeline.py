@@ -43,7 +43,11 @@ def plan_change(
 ) -> PlannedRollout:
     analysis = analyse(base, head, design=design, inventory_dir=inventory_dir, jobs=jobs, progress=progress)
     impact = analysis.impact
-    changes = [Change(h.diff.name, h.change) for h in impact.hosts if h.diff.state is not HostState.REMOVED]
+    changes = [
+        Change(h.diff.name, _rolled_out_as(h.diff.state, h.change))
+        for h in impact.hosts
+        if h.diff.state is not HostState.REMOVED
+    ]
     return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total, progress)
 
 
@@ -76,6 +80,13 @@ def _planned(
     return PlannedRollout(plan, simulate(plan.to_dict(), inventory), inventory, decision, touched, total)
 
 
+def _rolled_out_as(state: HostState, change: ChangeClass) -> ChangeClass:
+    """A machine the change adds runs nothing yet: its configuration goes out with the hot
+    waves, and a new hypervisor's VMs (new ones, or ones moved to it) are not evacuated
+    from where they have never run."""
+    return ChangeClass.HOT if state is HostState.ADDED else change
+
+
 def _int(report: Any, key: str) -> int:
     value = report.get(key) if isinstance(report, dict) else None
     return value if isinstance(value, int) else 0
@@ -96,7 +107,11 @@ def changes_from_report(report: Any, source: str) -> list[Change]:
     try:
         hosts = report["hosts"]
         # A machine the change removes has nothing left to roll out.
-        pairs = [(str(h["name"]), str(h["change"])) for h in hosts if h.get("state") != "removed"]
+        pairs = [
+            (str(h["name"]), ChangeClass.HOT.value if h.get("state") == HostState.ADDED.value else str(h["change"]))
+            for h in hosts
+            if h.get("state") != HostState.REMOVED.value
+        ]
     except (KeyError, TypeError, AttributeError) as error:
         raise InputError(
             [

@@ -229,3 +229,22 @@ def test_simulate_counts_in_whole_numbers_with_their_plural(capsys):
     evacuations = [line for line in lines if line.split()[1] == "evacuations"]
     assert evacuations and all(re.search(r"worst \+\d+ hosts? at", line) for line in evacuations), evacuations
     assert all(".0 host" not in line and ".0 migration" not in line for line in lines)
+
+
+def test_machines_the_change_adds_are_never_evacuated(tmp_path, capsys):
+    # A fleet being created: nothing runs yet, so no VM is migrated anywhere.
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("machines: {}\n")
+    inventory = Path(__file__).resolve().parents[2] / "inventory"
+    plan = tmp_path / "plan.json"
+    report = tmp_path / "report.json"
+    assert main(["plan", str(empty), str(inventory), "--json", str(plan)]) == 0
+    data = json.loads(plan.read_text())
+    assert data["migrations"] == [] and data["maintenance"] == []
+    assert sum(len(w["hosts"]) for w in data["waves"]) > 100
+    # The same from the report `check` wrote.
+    capsys.readouterr()
+    main(["impact", str(empty), str(inventory), "--format", "json"])
+    report.write_text(capsys.readouterr().out)
+    assert main(["plan", "--from-report", str(report), "-i", str(inventory), "--json", str(plan)]) == 0
+    assert json.loads(plan.read_text())["migrations"] == []
