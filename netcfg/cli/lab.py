@@ -31,7 +31,11 @@ lab_app = typer.Typer(
 app.add_typer(lab_app, name="lab", rich_help_panel="Kernel (root)")
 
 HostsOption = typer.Option(
-    None, "--hosts", metavar="GLOB", help="Only machines matching this glob (routers are always included)."
+    [],
+    "--host",
+    "--hosts",
+    metavar="GLOB",
+    help="Only machines whose name matches this glob; repeatable (routers are always included).",
 )
 
 
@@ -39,7 +43,7 @@ HostsOption = typer.Option(
 def lab_up(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
-    hosts: str | None = HostsOption,
+    hosts: list[str] = HostsOption,
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:
@@ -64,8 +68,8 @@ def lab_up(
 def lab_check(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
-    hosts: str | None = typer.Option(
-        None, "--hosts", metavar="GLOB", help="Only probe from and to machines matching this glob."
+    hosts: list[str] = typer.Option(
+        [], "--host", "--hosts", metavar="GLOB", help="Only probe from and to machines matching this glob; repeatable."
     ),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
@@ -104,7 +108,7 @@ def lab_check(
         f"{plural(len(result.results), 'probe')}, all paths as {result.design} promises"
         if result.results
         else "nothing to probe (no two machines of one segment have addresses in different networks;"
-        " choose more --hosts)"
+        " choose more --host)"
     )
     say(f"lab {name}: {probed}; {plural(result.machines, 'machine')} as rendered")
 
@@ -113,8 +117,8 @@ def lab_check(
 def lab_down(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
-    hosts: str | None = typer.Option(
-        None, "--hosts", metavar="GLOB", help="Accepted like up/check; down always removes the whole lab."
+    hosts: list[str] = typer.Option(
+        [], "--host", "--hosts", metavar="GLOB", help="Accepted like up/check; down always removes the whole lab."
     ),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,

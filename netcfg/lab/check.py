@@ -3,8 +3,7 @@ go where the design promises?"""
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netcfg.designs import render
@@ -13,7 +12,7 @@ from netcfg.kernel.apply import live_state
 from netcfg.kernel.reconcile import Drift, drift
 from netcfg.kernel.state import ownership
 from netcfg.lab import probe
-from netcfg.lab.netns import LabState
+from netcfg.lab.netns import LabState, matches
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
 
@@ -45,7 +44,7 @@ def check_lab(
     state: LabState,
     inventory: Inventory,
     design: DesignName | None = None,
-    hosts: str | None = None,
+    hosts: Sequence[str] = (),
     say: Callable[[str], None] = lambda _: None,
 ) -> LabCheck:
     """Compare every lab machine's owned state with its render, then probe the paths the
@@ -53,8 +52,8 @@ def check_lab(
     chosen = design or DesignName(state.design)
     selected = [m for m in state.machines if m in inventory.machines]
     configs = render(inventory, chosen, [inventory.machines[m] for m in selected])
-    if hosts is not None:
-        configs = {m: c for m, c in configs.items() if c.forwarding or fnmatch.fnmatchcase(m, hosts)}
+    if hosts:
+        configs = {m: c for m, c in configs.items() if c.forwarding or matches(m, hosts)}
     planned = probe.probes(inventory, configs, chosen)
     # Nothing to probe (no two machines of one segment in different networks): the drift
     # check below still runs, it is what `lab up` suggested to run.

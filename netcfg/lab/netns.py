@@ -24,7 +24,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,13 +135,19 @@ def read_state(name: str, state_dir: str) -> LabState | None:
         ) from None
 
 
-def select(inventory: Inventory, hosts: str | None) -> list[str]:
-    """Machines matching the glob, plus every router: they hold the gateways."""
-    names = [m for m in inventory.machines if hosts is None or fnmatch.fnmatchcase(m, hosts)]
+def matches(machine: str, hosts: Sequence[str]) -> bool:
+    """Whether `machine` matches one of the globs; no globs match every machine."""
+    return not hosts or any(fnmatch.fnmatchcase(machine, glob) for glob in hosts)
+
+
+def select(inventory: Inventory, hosts: Sequence[str] = ()) -> list[str]:
+    """Machines matching any of the globs (none: every machine), plus every router: they
+    hold the gateways."""
+    names = [m for m in inventory.machines if matches(m, hosts)]
     if not names:
-        if hosts is None:
+        if not hosts:
             raise InputError("the inventory has no machines: nothing to build a lab of")
-        raise InputError(f"--hosts {hosts!r} matches no machine of the inventory")
+        raise InputError(f"--host {' '.join(map(repr, hosts))} matches no machine of the inventory")
     routers = [m.name for m in inventory.machines.values() if m.kind is Kind.ROUTER]
     return sorted(set(names) | set(routers))
 
@@ -169,7 +175,7 @@ def up(
     inventory: Inventory,
     name: str,
     design: str | None = None,
-    hosts: str | None = None,
+    hosts: Sequence[str] = (),
     *,
     state_dir: str,
     say: Say = _quiet,

@@ -193,7 +193,7 @@ def test_check_fails_when_one_rule_is_missing_on_a_machine_no_probe_uses(invento
 
 def test_drift_is_found_where_there_is_nothing_to_probe(inventory_dir, lab_names, capsys):
     name = lab_names()
-    assert main(["lab", "up", str(inventory_dir), "--name", name, "--hosts", "vm3"]) == 0
+    assert main(["lab", "up", str(inventory_dir), "--name", name, "--host", "vm3"]) == 0
     capsys.readouterr()
     assert main(["lab", "check", str(inventory_dir), "--name", name, "--hosts", "vm3"]) == 0
     assert "nothing to probe" in capsys.readouterr().err

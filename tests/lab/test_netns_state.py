@@ -57,7 +57,8 @@ def test_select_adds_routers_and_rejects_empty_globs():
             Machine("db1", Kind.PHYSICAL, (Interface("fe", "ethfe", (IPAddress("192.0.2.20"),)),)),
         ],
     )
-    assert lab.select(inv, "web*") == ["rt", "web1"]
-    assert lab.select(inv, None) == ["db1", "rt", "web1"]
+    assert lab.select(inv, ["web*"]) == ["rt", "web1"]
+    assert lab.select(inv, ["web*", "db1"]) == ["db1", "rt", "web1"]
+    assert lab.select(inv) == ["db1", "rt", "web1"]
     with pytest.raises(InputError):
-        lab.select(inv, "nope*")
+        lab.select(inv, ["nope*"])
