@@ -25,7 +25,8 @@ from netcfg.progress import Progress, silent
 from netcfg.words import plural
 
 PARALLEL_MIN = 2_000  # below this many candidates, forking costs more than it saves
-SLICE = 1_000  # machines rendered per call, between two reports of progress
+SLICE = 5_000  # machines rendered per call between two reports of progress: the designs share
+# their work within a call, so a smaller slice costs time (1,000: +14 % CPU at 10k machines)
 MAX_JOBS = 4
 
 # The job a forked worker runs: set in the parent just before forking, so the worker
