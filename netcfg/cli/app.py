@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-import netcfg
-
 HELP = """Render, diff and safely roll out per-machine routing from a network inventory.
 
 Exit codes: 0 success, 1 internal error (a bug), 2 invalid input, 3 blocked by the
@@ -23,18 +21,10 @@ app = typer.Typer(
 )
 
 
-def _version(shown: bool) -> None:
-    if shown:
-        print(f"netcfg {netcfg.__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (exit code 1)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no messages but errors, on stderr."),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print netcfg's version and exit."
-    ),
+    version: bool = typer.Option(False, "--version", help="Print netcfg's version and exit."),
 ) -> None:
-    del debug, quiet, version  # handled before the command runs (cli.main) or eagerly
+    del debug, quiet, version  # shown here for --help; cli.main handles them anywhere on the line

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import typer
 
-from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, say
 from netcfg.cli.options import DesignOption, InventoryDirOption
-from netcfg.cli.progress import progress_bar
+from netcfg.cli.progress import analyse_showing_progress
 from netcfg.errors import InputError
 from netcfg.files import write_file
-from netcfg.impact.analysis import analyse
 from netcfg.impact.model import Decision, Impact
 from netcfg.model.host import DesignName
 from netcfg.present.markdown import summary
@@ -42,10 +40,7 @@ def check(
     report. Exit 0 pass or stagger, 3 blocked by the seatbelt (until an approvals/*.yaml
     names the change's digest), 2 invalid inventory (its errors in the summary)."""
     try:
-        with progress_bar() as progress:
-            impact = analyse(
-                base, None, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
-            ).impact
+        impact = analyse_showing_progress(base, None, design, inventory)
         code = 3 if impact.decision is Decision.BLOCK else 0
     except InputError as error:
         impact = Impact.invalid(error.problems)

@@ -10,8 +10,7 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave
 from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption, OutputFormat, format_option
-from netcfg.cli.progress import progress_bar
-from netcfg.impact.analysis import analyse
+from netcfg.cli.progress import analyse_showing_progress
 from netcfg.model.host import DesignName
 from netcfg.present.diff import diff_json, diff_text
 
@@ -30,10 +29,7 @@ def diff(
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
-    with progress_bar() as progress:
-        impact = analyse(
-            base, head, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
-        ).impact
+    impact = analyse_showing_progress(base, head, design, inventory)
     if fmt is OutputFormat.JSON:
         emit(json.dumps(diff_json(impact), indent=2) + "\n")
     elif out.is_terminal and settings.colour_allowed():

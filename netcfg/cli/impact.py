@@ -6,7 +6,6 @@ import json
 
 import typer
 
-from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave
 from netcfg.cli.options import (
@@ -18,8 +17,7 @@ from netcfg.cli.options import (
     format_option,
     whole_number,
 )
-from netcfg.cli.progress import progress_bar
-from netcfg.impact.analysis import analyse
+from netcfg.cli.progress import analyse_showing_progress
 from netcfg.model.host import DesignName
 from netcfg.present import impact as present
 from netcfg.present.markdown import summary
@@ -47,10 +45,7 @@ def impact(
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
-    with progress_bar() as progress:
-        result = analyse(
-            base, head, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
-        ).impact
+    result = analyse_showing_progress(base, head, design, inventory)
     if fmt is OutputFormat.JSON:
         emit(json.dumps(result.to_json(), indent=2) + "\n")
     elif fmt is OutputFormat.MARKDOWN:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -30,20 +31,17 @@ lab_app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab", rich_help_panel="Kernel (root)")
 
-HostsOption = typer.Option(
-    [],
-    "--host",
-    "--hosts",
-    metavar="GLOB",
-    help="Only machines whose name matches this glob; repeatable (routers are always included).",
-)
+
+def hosts_option(help: str) -> Any:
+    """--host GLOB, repeatable like render's (--hosts, the older spelling, still works)."""
+    return typer.Option([], "--host", "--hosts", metavar="GLOB", help=help)
 
 
 @lab_app.command("up")
 def lab_up(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
-    hosts: list[str] = HostsOption,
+    hosts: list[str] = hosts_option("Only machines whose name matches this glob; repeatable (routers always)."),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:
@@ -68,9 +66,7 @@ def lab_up(
 def lab_check(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
-    hosts: list[str] = typer.Option(
-        [], "--host", "--hosts", metavar="GLOB", help="Only probe from and to machines matching this glob; repeatable."
-    ),
+    hosts: list[str] = hosts_option("Only probe from and to machines matching this glob; repeatable."),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:
@@ -117,9 +113,7 @@ def lab_check(
 def lab_down(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
-    hosts: list[str] = typer.Option(
-        [], "--host", "--hosts", metavar="GLOB", help="Accepted like up/check; down always removes the whole lab."
-    ),
+    hosts: list[str] = hosts_option("Accepted like up/check; down always removes the whole lab."),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:

@@ -7,7 +7,11 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from netcfg.cli import settings
 from netcfg.cli.console import err, show_progress
+from netcfg.impact.analysis import analyse
+from netcfg.impact.model import Impact
+from netcfg.model.host import DesignName
 from netcfg.progress import Progress as Listener
 from netcfg.progress import silent
 
@@ -40,3 +44,11 @@ def progress_bar() -> Iterator[Listener]:
                 bars.update(current[stage], completed=done, total=total)
 
         yield listen
+
+
+def analyse_showing_progress(base: str, head: str | None, design: DesignName | None, inventory: str) -> Impact:
+    """The impact of a change with its progress drawn: what check, diff and impact run."""
+    with progress_bar() as progress:
+        return analyse(
+            base, head, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress
+        ).impact

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 
 from netcfg.designs import render
 from netcfg.impact.diff import diff_configs
@@ -71,32 +72,31 @@ def render_and_diff(
     try:
         ctx = multiprocessing.get_context("fork")
         chunks = [list(names[i::workers]) for i in range(workers)]
-        workers_out: dict[Connection, dict[str, HostDiff] | None] = {}
-        procs = []
+        # Per worker: its process, and its diffs once it sent them.
+        workers_out: dict[Connection, tuple[BaseProcess, dict[str, HostDiff] | None]] = {}
         for chunk in chunks[1:]:
             receive, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker, args=(send, chunk), daemon=True)
             proc.start()
             send.close()
-            procs.append(proc)
-            workers_out[receive] = None
+            workers_out[receive] = (proc, None)
 
         def drain(timeout: float | None) -> None:
             """Read what the workers have sent: slices done, or their result."""
-            for connection in wait([c for c, v in workers_out.items() if v is None], timeout):
+            for connection in wait([c for c, (_, v) in workers_out.items() if v is None], timeout):
                 assert isinstance(connection, Connection)
+                proc = workers_out[connection][0]
                 try:
                     status, value = connection.recv()
                 except EOFError:
                     # Killed (the OOM killer, a signal): a bug or a machine too small for
                     # the job, never an interruption the caller could mistake for Ctrl-C.
-                    proc = procs[list(workers_out).index(connection)]
                     proc.join()
                     raise RuntimeError(f"impact worker {proc.pid} died: {_death(proc.exitcode)}") from None
                 if status == "slice":
                     advance(value)
                 elif status == "ok":
-                    workers_out[connection] = value
+                    workers_out[connection] = (proc, value)
                 else:
                     raise RuntimeError(f"impact worker failed: {value}")
 
@@ -105,13 +105,12 @@ def render_and_diff(
             drain(0)
 
         out = _chunk(base, head, base_design, head_design, chunks[0], advance_and_drain)
-        while any(v is None for v in workers_out.values()):
+        while any(v is None for _, v in workers_out.values()):
             drain(None)
-        for proc in procs:
-            proc.join()
-        for value in workers_out.values():
-            assert value is not None
-            out.update(value)
+        for worker, diffs in workers_out.values():
+            worker.join()
+            assert diffs is not None
+            out.update(diffs)
     finally:
         _JOB = None
     return dict(sorted(out.items()))
