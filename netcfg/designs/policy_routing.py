@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from netcfg.designs.base import Endpoint, PathKind, Reads
 from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
 from netcfg.errors import Location
+from netcfg.model.entries import Entries
 from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, Rule, default_prefix
 from netcfg.model.inventory import Inventory, Machine, Network
 
@@ -38,7 +39,7 @@ class PolicyRouting:
         # Machines with the same segments, interface names and own networks get the very
         # same rules and routes: build each combination once and share the tuples. On a
         # fleet that saves most of the work and memory, and lets diffs compare by identity.
-        shared: dict[Owned, tuple[tuple[Rule, ...], tuple[Route, ...]]] = {}
+        shared: dict[Owned, tuple[Entries[Rule], Entries[Route]]] = {}
 
         configs = {}
         for machine in machines:
@@ -89,9 +90,11 @@ def _rules_and_routes(
     segment_nets: dict[tuple[str, int], tuple[Network, ...]],
     to_rules: dict[tuple[str, int], tuple[Rule, ...]],
     onlink: dict[tuple[str, int, str], tuple[Route, ...]],
-) -> tuple[tuple[Rule, ...], tuple[Route, ...]]:
-    rules: list[Rule] = []
-    routes: list[Route] = []
+) -> tuple[Entries[Rule], Entries[Route]]:
+    """A machine's rules and routes as chains of the segment-wide parts (shared by every
+    machine of the segment) and its own few entries."""
+    rules: list[tuple[Rule, ...]] = []
+    routes: list[tuple[Route, ...]] = []
     main_defaults: list[Route] = []
     for segment_name, device, family, own in owned:
         if not own:
@@ -105,15 +108,15 @@ def _rules_and_routes(
         rkey = (segment_name, family, device)
         if rkey not in onlink:
             onlink[rkey] = tuple(Route(family, table, n.cidr, device=device, scope="link") for n in nets)
-        rules.extend(Rule(family, priority, table, src=n.cidr) for n in own)
-        rules.extend(to_rules[key])
-        routes.extend(onlink[rkey])
+        rules.append(tuple(Rule(family, priority, table, src=n.cidr) for n in own))
+        rules.append(to_rules[key])
+        routes.append(onlink[rkey])
         gateway = own[0].gateway
         if gateway is not None:
             default = default_prefix(family)
-            routes.append(Route(family, table, default, gateway=str(gateway)))
+            routes.append((Route(family, table, default, gateway=str(gateway)),))
             main_defaults.append(Route(family, MAIN_TABLE, default, gateway=str(gateway), metric=priority))
-    return tuple(rules), tuple(routes + main_defaults)
+    return Entries(rules), Entries([*routes, tuple(main_defaults)])
 
 
 DESIGN = PolicyRouting()

@@ -9,6 +9,7 @@ hundred segment rules for each of 10,000 machines would dominate the render time
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -39,13 +40,13 @@ class HostJson:
         self._alive.append(entry)
         return text
 
-    def _fragments(self, entries: tuple) -> list[str]:
+    def _fragments(self, entries: Sequence[object]) -> list[str]:
         parts = list(map(self._by_id.get, map(id, entries)))
         if None in parts:
             return [p or self._fragment(e) for p, e in zip(parts, entries, strict=True)]
         return parts  # type: ignore[return-value]  # no None left in it
 
-    def _list(self, entries: tuple) -> str:
+    def _list(self, entries: Sequence[object]) -> str:
         if not entries:
             return "[]"
         return "[\n" + ",\n".join(self._fragments(entries)) + "\n  ]"

@@ -9,11 +9,13 @@ decided here too, by its kind (see docs/design.md "Classification and the seatbe
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from itertools import chain
 from typing import cast
 
 from netcfg.impact.model import HostDiff, HostState
+from netcfg.model.entries import parts_of
 from netcfg.model.host import HostConfig, Rule
 
 # Display order of item kinds, and which of them need an interface restart.
@@ -32,55 +34,101 @@ def _structure(config: HostConfig) -> set[tuple[str, object]]:
     return items
 
 
-class _Interner:
-    """Numbers rules and routes by value, so comparing two machines' thousands of
-    entries is a set operation on small ints.
+class _Parts:
+    """Numbers rules and routes parts (model/entries.py) by value, across both sides.
 
-    A renderer shares one Rule/Route object among every machine of a segment, so the
-    distinct objects are few: each is hashed once (by value) here, and every occurrence
-    is then mapped through its object id with C-level map/set calls. This keeps the
-    diff of a fleet-wide change cheaper than rendering the fleet."""
+    A renderer shares the segment-wide parts among every machine of the segment, so the
+    distinct part objects are few: each is hashed by value once, and a machine becomes
+    the short multiset of its part numbers. Two machines' entries then differ only where
+    their part numbers do, and the entries of the differing parts are compared once per
+    distinct combination for the whole fleet, never once per machine."""
 
-    __slots__ = ("numbers", "values")
+    __slots__ = ("_alive", "_by_id", "_numbers", "_sets", "_signatures", "values")
 
     def __init__(self) -> None:
-        self.numbers: dict[object, int] = {}
-        self.values: list[object] = []
+        self._numbers: dict[tuple[object, ...], int] = {}
+        self._by_id: dict[int, int] = {}
+        self._alive: list[object] = []  # keeps the numbered objects' ids from being reused
+        self._sets: dict[int, frozenset[object]] = {}
+        self._signatures: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.values: list[tuple[object, ...]] = []
 
-    def side(self, configs: Iterable[HostConfig]) -> dict[int, int]:
-        """id(object) -> number, for every rule and route of `configs` (kept alive by
-        the caller, so ids stay valid)."""
-        by_id: dict[int, object] = {}
-        seen: set[int] = set()
-        for config in configs:
-            # Designs share one rules tuple and one routes tuple among the machines
-            # with the same networks: visit each distinct tuple once.
-            for entries in (config.rules, config.routes):
-                if id(entries) not in seen:
-                    seen.add(id(entries))
-                    by_id.update(zip(map(id, entries), entries, strict=True))
-        numbers, values = self.numbers, self.values
-        out = {}
-        for oid, value in by_id.items():
-            number = numbers.get(value)
+    def _number(self, part: tuple[object, ...]) -> int:
+        number = self._by_id.get(id(part))
+        if number is None:
+            number = self._numbers.get(part)
             if number is None:
-                number = numbers[value] = len(values)
-                values.append(value)
-            out[oid] = number
-        return out
+                number = self._numbers[part] = len(self.values)
+                self.values.append(part)
+            self._by_id[id(part)] = number
+            self._alive.append(part)
+        return number
+
+    def signature(self, config: HostConfig | None) -> tuple[int, ...]:
+        """The sorted part numbers of a config's rules and routes."""
+        if config is None:
+            return ()
+        key = (id(config.rules), id(config.routes))
+        found = self._signatures.get(key)
+        if found is None:
+            self._alive.append((config.rules, config.routes))
+            parts = chain(parts_of(config.rules), parts_of(config.routes))
+            found = self._signatures[key] = tuple(sorted(map(self._number, parts)))
+        return found
+
+    def items(self, numbers: Iterable[int]) -> set[object]:
+        return set(chain.from_iterable(map(self.values.__getitem__, numbers)))
+
+    def contains(self, number: int, value: object) -> bool:
+        found = self._sets.get(number)
+        if found is None:
+            found = self._sets[number] = frozenset(self.values[number])
+        return value in found
 
 
-def _entries(
-    config: HostConfig | None, numbers: dict[int, int], memo: dict[tuple[int, int], frozenset[int]]
-) -> frozenset[int]:
-    """The numbers of a config's rules and routes, once per distinct (rules, routes)."""
-    if config is None:
-        return frozenset()
-    key = (id(config.rules), id(config.routes))
-    found = memo.get(key)
-    if found is None:
-        found = memo[key] = frozenset(map(numbers.__getitem__, map(id, chain(config.rules, config.routes))))
-    return found
+Lines = tuple[tuple[int, str], ...]
+
+
+class _EntryDiffs:
+    """The rules and routes a machine gains and loses, from the part numbers of its two
+    sides; each distinct pair of signatures is worked out once."""
+
+    __slots__ = ("_by_pair", "_by_rest", "parts")
+
+    def __init__(self) -> None:
+        self.parts = _Parts()
+        self._by_pair: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[Lines, Lines]] = {}
+        self._by_rest: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[set[object], set[object]]] = {}
+
+    def __call__(self, base: HostConfig | None, head: HostConfig | None) -> tuple[Lines, Lines]:
+        old, new = self.parts.signature(base), self.parts.signature(head)
+        if old == new:
+            return (), ()
+        found = self._by_pair.get((old, new))
+        if found is None:
+            found = self._by_pair[(old, new)] = self._work_out(old, new)
+        return found
+
+    def _work_out(self, old: tuple[int, ...], new: tuple[int, ...]) -> tuple[Lines, Lines]:
+        old_count, new_count = Counter(old), Counter(new)
+        common = tuple((old_count & new_count).elements())
+        old_rest = tuple(sorted((old_count - new_count).elements()))
+        new_rest = tuple(sorted((new_count - old_count).elements()))
+        # The differing parts are compared once per distinct pair (a segment's `to`
+        # rules before and after a network is added: once for the whole segment) ...
+        rest = self._by_rest.get((old_rest, new_rest))
+        if rest is None:
+            old_items, new_items = self.parts.items(old_rest), self.parts.items(new_rest)
+            rest = self._by_rest[(old_rest, new_rest)] = (new_items - old_items, old_items - new_items)
+        # ... and what they alone gain or lose may still sit in a part both sides share.
+        shared = self.parts.contains
+        added = [v for v in rest[0] if not any(shared(n, v) for n in common)]
+        removed = [v for v in rest[1] if not any(shared(n, v) for n in common)]
+        return _entry_lines(added), _entry_lines(removed)
+
+
+def _entry_lines(values: Iterable[object]) -> Lines:
+    return tuple((_ORDER[kind], _line(kind, value)) for value in values for kind in (_kind_of(value),))
 
 
 def _line(kind: str, value: object) -> str:
@@ -95,8 +143,8 @@ def _line(kind: str, value: object) -> str:
     return f"{kind} {value}"
 
 
-def _lines(items: Iterable[tuple[str, object]]) -> tuple[str, ...]:
-    keyed = sorted((_ORDER[kind], _line(kind, value)) for kind, value in items)
+def _lines(items: Iterable[tuple[str, object]], entries: Lines) -> tuple[str, ...]:
+    keyed = sorted(chain(((_ORDER[kind], _line(kind, value)) for kind, value in items), entries))
     return tuple(line for _, line in keyed)
 
 
@@ -108,24 +156,13 @@ def _kind_of(value: object) -> str:
     return "rule" if isinstance(value, Rule) else "route"
 
 
-def _diff(
-    name: str,
-    base: HostConfig | None,
-    head: HostConfig | None,
-    interner: _Interner,
-    base_numbers: dict[int, int],
-    head_numbers: dict[int, int],
-    base_memo: dict[tuple[int, int], frozenset[int]],
-    head_memo: dict[tuple[int, int], frozenset[int]],
-) -> HostDiff | None:
+def _diff(name: str, base: HostConfig | None, head: HostConfig | None, entries: _EntryDiffs) -> HostDiff | None:
     old_structure = _structure(base) if base is not None else set()
     new_structure = _structure(head) if head is not None else set()
-    old_entries = _entries(base, base_numbers, base_memo)
-    new_entries = _entries(head, head_numbers, head_memo)
-    values = interner.values
-    added = [*(new_structure - old_structure), *((_kind_of(values[n]), values[n]) for n in new_entries - old_entries)]
-    removed = [*(old_structure - new_structure), *((_kind_of(values[n]), values[n]) for n in old_entries - new_entries)]
-    if not added and not removed:
+    added_entries, removed_entries = entries(base, head)
+    added = new_structure - old_structure
+    removed = old_structure - new_structure
+    if not added and not removed and not added_entries and not removed_entries:
         return None  # only the order of entries differs: nothing to apply
     state = HostState.ADDED if base is None else HostState.REMOVED if head is None else HostState.CHANGED
     structural = state is not HostState.CHANGED or any(k in _DISRUPTIVE_KINDS for k, _ in (*added, *removed))
@@ -134,25 +171,21 @@ def _diff(
         kind=(head or base).kind,  # type: ignore[union-attr]
         state=state,
         segments=_segments(base, head),
-        added=_lines(added),
-        removed=_lines(removed),
+        added=_lines(added, added_entries),
+        removed=_lines(removed, removed_entries),
         structural=structural,
     )
 
 
 def diff_configs(base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]) -> dict[str, HostDiff]:
     """Diffs of every machine present in either mapping, changed ones only, by name."""
-    interner = _Interner()
-    base_numbers = interner.side(base.values())
-    head_numbers = interner.side(head.values())
-    base_memo: dict[tuple[int, int], frozenset[int]] = {}
-    head_memo: dict[tuple[int, int], frozenset[int]] = {}
+    entries = _EntryDiffs()
     out: dict[str, HostDiff] = {}
     for name in sorted(set(base) | set(head)):
         b, h = base.get(name), head.get(name)
         if b is not None and b is h:
             continue
-        d = _diff(name, b, h, interner, base_numbers, head_numbers, base_memo, head_memo)
+        d = _diff(name, b, h, entries)
         if d is not None:
             out[name] = d
     return out

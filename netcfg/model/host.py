@@ -9,6 +9,7 @@ output groups naturally.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import total_ordering
@@ -150,8 +151,9 @@ class HostConfig:
     kind: Kind
     design: DesignName
     interfaces: tuple[InterfaceConfig, ...] = ()
-    rules: tuple[Rule, ...] = ()
-    routes: tuple[Route, ...] = ()
+    # A tuple, or an Entries chaining parts shared with other machines (model/entries.py).
+    rules: Sequence[Rule] = ()
+    routes: Sequence[Route] = ()
     forwarding: bool = False  # routers forward between segments
 
     @property

@@ -266,7 +266,7 @@ def bad_config(config):
     extra = tuple(Route(4, 300, f"10.{i}.0.0/16", device="ethfe", scope="link") for i in range(50, 60))
     bad = Route(4, 300, "10.60.0.0/16", gateway="192.0.2.250")  # unreachable gateway
     return config.__class__(
-        **{**{f: getattr(config, f) for f in config.__slots__}, "routes": config.routes + extra + (bad,)}
+        **{**{f: getattr(config, f) for f in config.__slots__}, "routes": (*config.routes, *extra, bad)}
     )
 
 

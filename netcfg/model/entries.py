@@ -1,0 +1,75 @@
+"""A machine's rules or routes as a chain of shared parts.
+
+Under policy routing every machine of a segment carries the segment's `to` rules and
+on-link routes: thousands of entries, identical on thousands of machines. A renderer
+builds those tuples once and chains them into each machine's sequence, so a fleet costs
+one copy of each part plus a few references per machine. The diff reads the parts to
+compare a shared part once for the whole fleet (see impact/diff.py).
+
+To every other reader an Entries is simply an immutable sequence, equal to the tuple
+of the same items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+
+class Entries(Sequence[T], Generic[T]):
+    __slots__ = ("_length", "parts")
+
+    def __init__(self, parts: Sequence[tuple[T, ...]]) -> None:
+        self.parts: tuple[tuple[T, ...], ...] = tuple(p for p in parts if p)
+        self._length = sum(map(len, self.parts))
+
+    def __iter__(self) -> Iterator[T]:
+        return chain.from_iterable(self.parts)
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        if isinstance(index, slice) or index < 0:
+            return tuple(self)[index]
+        for part in self.parts:
+            if index < len(part):
+                return part[index]
+            index -= len(part)
+        raise IndexError("Entries index out of range")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Entries):
+            return self.parts == other.parts or tuple(self) == tuple(other)
+        if isinstance(other, tuple):
+            return tuple(self) == other
+        return NotImplemented
+
+    def __add__(self, other: tuple[T, ...]) -> tuple[T, ...]:
+        return (*self, *other)
+
+    def __radd__(self, other: tuple[T, ...]) -> tuple[T, ...]:
+        return (*other, *self)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Entries, (self.parts,))
+
+
+def parts_of(entries: Sequence[T]) -> tuple[tuple[T, ...], ...]:
+    """The shared parts of a sequence; a plain tuple is one part of its own."""
+    if isinstance(entries, Entries):
+        return entries.parts
+    return (tuple(entries),) if entries else ()
