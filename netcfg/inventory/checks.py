@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from netaddr import IPNetwork
+from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import get_design
 from netcfg.designs.gateways import missing_gateways, own_gateways
@@ -144,17 +144,17 @@ def gateways_on_routers(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     """Routers carry the gateways of their segments: where a segment has routers, a
     gateway none of them holds is a default route into nowhere."""
     routers: dict[str, list[Machine]] = {}
+    held: dict[str, set[IPAddress]] = {}  # the routers' addresses per segment, looked up once per network
     for machine in inventory.machines.values():
         if machine.kind is Kind.ROUTER:
             for iface in machine.interfaces:
                 routers.setdefault(iface.segment, []).append(machine)
+                held.setdefault(iface.segment, set()).update(iface.addresses)
     for network in inventory.networks:
         on_segment = routers.get(network.segment, [])
         if network.gateway is None or not on_segment:
             continue
-        if not any(
-            network.gateway in (i.addresses) for r in on_segment for i in r.interfaces if i.segment == network.segment
-        ):
+        if network.gateway not in held[network.segment]:
             names = ", ".join(r.name for r in on_segment)
             yield Problem(
                 network.gateway_location,
