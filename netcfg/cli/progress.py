@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from netcfg.cli import settings
 from netcfg.cli.console import err, show_progress
-from netcfg.impact.analysis import analyse
+from netcfg.impact.analysis import analyse, unchanged
 from netcfg.impact.model import Impact
 from netcfg.model.host import DesignName
 from netcfg.progress import Progress as Listener
@@ -48,6 +48,9 @@ def progress_bar() -> Iterator[Listener]:
 
 def analyse_showing_progress(base: str, head: str | None, design: DesignName | None, inventory: str) -> Impact:
     """The impact of a change with its progress drawn: what check, diff and impact run."""
+    same = unchanged(base, head, design=design, inventory_dir=inventory)
+    if same is not None:
+        return same
     with progress_bar() as progress:
         return analyse(
             base, head, design=design, inventory_dir=inventory, jobs=settings.jobs(), progress=progress

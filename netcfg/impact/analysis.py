@@ -27,6 +27,7 @@ from netcfg.impact.model import ChangeClass, Count, HostDiff, Impact, TouchedHos
 from netcfg.impact.parallel import render_and_diff
 from netcfg.impact.seatbelt import decide, digest, stricter, stricter_reconfigure
 from netcfg.inventory.approvals import Approval
+from netcfg.inventory.sameness import same_content
 from netcfg.inventory.sources import Source, load_pair, resolve
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
@@ -67,6 +68,33 @@ def analyse(
         labels=(base_source, head_source),
         jobs=jobs,
         progress=progress,
+    )
+
+
+def unchanged(
+    base: str,
+    head: str | None = None,
+    *,
+    design: DesignName | str | None = None,
+    inventory_dir: str = "inventory",
+    cwd: str = ".",
+) -> Impact | None:
+    """The impact of comparing an inventory with the same files, found without loading
+    either side; None when the sides differ (or that cannot be told cheaply)."""
+    base_source = resolve(base, inventory_dir=inventory_dir, cwd=cwd)
+    head_source = resolve(head, inventory_dir=inventory_dir, cwd=cwd)
+    same = same_content(base_source, head_source)
+    if same is None:
+        return None
+    chosen = DesignName(design) if design is not None else same.policy.design
+    reconfigure = same.policy.reconfigure
+    return Impact.unchanged(
+        same.files,
+        digest(chosen, [], reconfigure, same.policy.rollout),
+        chosen,
+        reconfigure,
+        base_source.label,
+        head_source.label,
     )
 
 

@@ -100,7 +100,7 @@ class Impact:
     verdict: Verdict
     digest: str | None
     design: DesignName | None
-    hosts_total: int
+    hosts_total: int | None  # None: not counted, the inventory was not loaded (see `unchanged`)
     hosts: tuple[TouchedHost, ...] = ()  # most important first
     base: str = ""
     head: str = ""
@@ -117,6 +117,14 @@ class Impact:
         errors = tuple(str(p) for p in problems)
         reason = f"the inventory does not load ({_count(len(errors), 'problem')}): nothing was analysed"
         return Impact(Verdict(Decision.INVALID, (reason,)), None, None, 0, errors=errors)
+
+    @staticmethod
+    def unchanged(
+        files: int, digest: str, design: DesignName, reconfigure: Reconfigure, base: str, head: str
+    ) -> Impact:
+        """Base and head hold the same files byte for byte: nothing was loaded or rendered."""
+        reason = f"base and head hold the same {_count(files, 'file')}, byte for byte: nothing changes"
+        return Impact(Verdict(Decision.PASS, (reason,)), digest, design, None, (), base, head, reconfigure)
 
     @property
     def decision(self) -> Decision:

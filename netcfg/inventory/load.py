@@ -101,6 +101,14 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventor
     return inventory
 
 
+def read_policy(name: str, text: str) -> Policy | None:
+    """The policy a file declares, read alone (the rest of the inventory unchecked);
+    None if the file has any problem of its own."""
+    reader = _Reader()
+    reader.read_file(name, text)
+    return reader.policy if reader.policy is not None and not reader.problems else None
+
+
 # --- the node walker -------------------------------------------------------------------
 
 

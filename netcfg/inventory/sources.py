@@ -132,6 +132,14 @@ def _refuse_ambiguous(revision: str, cwd: Path) -> None:
         )
 
 
+def tree_id(source: Source) -> str | None:
+    """The git object id of the inventory at `source`'s commit: equal ids, equal files."""
+    top = _git(["rev-parse", "--show-prefix"], source.cwd).stdout.decode().strip()
+    path = os.path.normpath(os.path.join(top, source.inventory_dir)).replace(os.sep, "/")
+    done = _git(["rev-parse", "--verify", "--quiet", f"{source.commit}:{'' if path == '.' else path}"], source.cwd)
+    return done.stdout.decode().strip() or None if done.returncode == 0 else None
+
+
 def revision_texts(source: Source) -> dict[str, str]:
     """Every YAML file of the inventory at `source.revision`, keyed by its path relative
     to the inventory directory (approvals/ included: callers split them off)."""

@@ -9,10 +9,16 @@ from netcfg.impact.model import ChangeClass, HostState, Impact
 from netcfg.words import plural
 
 
+def touched(impact: Impact) -> str:
+    """"12 of 190 machines touched (6.3 %)"; with nothing loaded, no total to show."""
+    if impact.hosts_total is None:
+        return "no machine touched"
+    return f"{impact.hosts_touched} of {impact.hosts_total} machines touched ({impact.fraction * 100:.1f} %)"
+
+
 def summary_lines(impact: Impact) -> list[str]:
     lines = [
-        f"{impact.hosts_touched} of {impact.hosts_total} machines touched "
-        f"({impact.fraction * 100:.1f} %) under {impact.design}, reconfigure {impact.reconfigure}: "
+        f"{touched(impact)} under {impact.design}, reconfigure {impact.reconfigure}: "
         f"{impact.total(ChangeClass.HOT)} hot, {impact.total(ChangeClass.DISRUPTIVE)} disruptive, "
         f"{plural(impact.evacuations, 'VM')} to evacuate",
         f"decision: {impact.decision}  (digest {impact.digest})",

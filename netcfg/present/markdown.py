@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from netcfg.errors import printable
 from netcfg.impact.model import ChangeClass, Decision, HostState, Impact, TouchedHost
+from netcfg.present.impact import touched
 from netcfg.words import plural
 
 TOP = 20
@@ -59,10 +60,6 @@ def _fence(lines: list[str]) -> str:
     return "`" * max(3, 1 + max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0))
 
 
-def _pct(fraction: float) -> str:
-    return f"{fraction * 100:.1f} %"
-
-
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -91,8 +88,7 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
     lines = [
         f"### {title}: {_TITLE[impact.decision]}",
         "",
-        f"**{impact.hosts_touched} of {impact.hosts_total} machines touched "
-        f"({_pct(impact.fraction)})** · design `{impact.design}` · reconfigure "
+        f"**{touched(impact)}** · design `{impact.design}` · reconfigure "
         f"`{impact.reconfigure}`  ",
         f"{impact.total(ChangeClass.HOT)} hot · {impact.total(ChangeClass.DISRUPTIVE)} disruptive · "
         f"{plural(impact.evacuations, 'VM')} to evacuate · digest `{(impact.digest or '')[:16]}`",

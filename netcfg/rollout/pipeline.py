@@ -48,7 +48,7 @@ def plan_change(
         for h in impact.hosts
         if h.diff.state is not HostState.REMOVED
     ]
-    return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total, progress)
+    return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total or 0, progress)
 
 
 def plan_from_report(report: Any, inventory: Inventory, source: str, progress: Progress = silent) -> PlannedRollout:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from netcfg.cli import main
-from netcfg.impact.analysis import analyse
+from netcfg.impact.analysis import analyse, unchanged
 from tests.impact.helpers import EXAMPLES
 from tests.requirements import needs
 
@@ -244,3 +244,13 @@ def test_a_revision_name_git_reads_two_ways_is_refused(repo, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "is ambiguous in git: refs/heads/origin/main" in err and "refs/remotes/origin/main" in err
     assert main(["check", "--base", "refs/remotes/origin/main"]) == 3  # named in full: the real base
+
+
+def test_a_revision_compared_with_itself_or_its_checkout_is_not_loaded(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    assert unchanged("HEAD") is None  # the work tree holds the 'after' inventory
+    git(repo, "add", "inventory")
+    git(repo, "commit", "-q", "-m", "head")
+    assert unchanged("HEAD") is not None  # the work tree against its own commit
+    assert unchanged("HEAD~1", "HEAD~1") is not None  # two revisions: the same tree
+    assert unchanged("HEAD~1", "HEAD") is None
