@@ -15,7 +15,7 @@ rendering everything: machines outside them read nothing that changed.
 
 from __future__ import annotations
 
-import networkx as nx
+from dataclasses import dataclass, field
 
 from netcfg.designs import get_design
 from netcfg.model.host import DesignName
@@ -41,43 +41,60 @@ def family_node(segment: str, family: int) -> Node:
     return ("networks", segment, str(family))
 
 
-def build_graph(inventory: Inventory, design: DesignName | str | None = None) -> nx.DiGraph:
+@dataclass(slots=True)
+class Graph:
+    """The edges as adjacency lists: `feeds` between entities (a network feeds its
+    segment's family node), `readers` from an entity to the machines reading it."""
+
+    machines: set[str] = field(default_factory=set)
+    feeds: dict[Node, list[Node]] = field(default_factory=dict)
+    readers: dict[Node, list[str]] = field(default_factory=dict)
+
+
+def build_graph(inventory: Inventory, design: DesignName | str | None = None) -> Graph:
     chosen = get_design(design if design is not None else inventory.policy.design)
-    graph = nx.DiGraph(design=chosen.name)
-    graph.add_node(DESIGN_NODE)
+    graph = Graph(set(inventory.machines))
     for segment in inventory.segments:
-        graph.add_node(segment_node(segment))
+        graph.feeds[segment_node(segment)] = []
     # Formatting a prefix is slow in netaddr (IPv6 especially): one node per network,
     # found by object identity for each network a machine reads.
     net_nodes: dict[int, Node] = {}
     for network in inventory.networks:
         node = network_node(network)
         net_nodes[id(network)] = node
-        graph.add_node(node, network=network)
-        graph.add_edge(node, family_node(network.segment, network.family))
-    edges: list[tuple[Node, Node]] = []
+        graph.feeds.setdefault(node, []).append(family_node(network.segment, network.family))
+    readers = graph.readers
     for machine in inventory.machines.values():
-        mnode = machine_node(machine.name)
-        graph.add_node(mnode, machine=machine)
+        name = machine.name
         reads = chosen.reads(inventory, machine)
-        edges.extend((segment_node(s), mnode) for s in reads.segments)
-        edges.extend((net_nodes[id(n)], mnode) for n in reads.networks)
-        edges.extend((family_node(s, f), mnode) for s, f in reads.segment_families)
-    graph.add_edges_from(edges)
+        for s in reads.segments:
+            readers.setdefault(segment_node(s), []).append(name)
+        for n in reads.networks:
+            readers.setdefault(net_nodes[id(n)], []).append(name)
+        for s, f in reads.segment_families:
+            readers.setdefault(family_node(s, f), []).append(name)
     return graph
 
 
-def dependents(graph: nx.DiGraph, node: Node) -> set[str]:
+def dependents(graph: Graph, node: Node) -> set[str]:
     """Names of the machines whose configuration depends on `node`."""
-    if node not in graph:
-        return set()
     if node[0] == "machine":
-        return {node[1]}
+        return {node[1]} if node[1] in graph.machines else set()
     if node == DESIGN_NODE:
-        # Every machine reads the design; kept out of the edge list, where it would add
-        # one edge per machine for a change that is all-or-nothing anyway.
-        return {n[1] for n in graph if n[0] == "machine"}
-    return {d[1] for d in nx.descendants(graph, node) if d[0] == "machine"}
+        # Every machine reads the design; kept out of the edges, where it would add one
+        # edge per machine for a change that is all-or-nothing anyway.
+        return set(graph.machines)
+    found: set[str] = set()
+    seen = {node}
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        found.update(graph.readers.get(current, ()))
+        for fed in graph.feeds.get(current, ()):
+            if fed not in seen:
+                seen.add(fed)
+                todo.append(fed)
+    return found
 
 
 def machines_of_segment(inventory: Inventory) -> dict[str, list[Machine]]:

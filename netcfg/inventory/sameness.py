@@ -68,4 +68,3 @@ def _policy(texts: dict[str, str]) -> Policy | None:
     if len(declaring) > 1:
         return None
     return read_policy(declaring[0], texts[declaring[0]])
-

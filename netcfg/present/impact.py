@@ -10,7 +10,7 @@ from netcfg.words import plural
 
 
 def touched(impact: Impact) -> str:
-    """"12 of 190 machines touched (6.3 %)"; with nothing loaded, no total to show."""
+    """ "12 of 190 machines touched (6.3 %)"; with nothing loaded, no total to show."""
     if impact.hosts_total is None:
         return "no machine touched"
     return f"{impact.hosts_touched} of {impact.hosts_total} machines touched ({impact.fraction * 100:.1f} %)"

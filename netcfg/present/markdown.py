@@ -88,8 +88,7 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
     lines = [
         f"### {title}: {_TITLE[impact.decision]}",
         "",
-        f"**{touched(impact)}** · design `{impact.design}` · reconfigure "
-        f"`{impact.reconfigure}`  ",
+        f"**{touched(impact)}** · design `{impact.design}` · reconfigure `{impact.reconfigure}`  ",
         f"{impact.total(ChangeClass.HOT)} hot · {impact.total(ChangeClass.DISRUPTIVE)} disruptive · "
         f"{plural(impact.evacuations, 'VM')} to evacuate · digest `{(impact.digest or '')[:16]}`",
         "",
