@@ -66,7 +66,7 @@ def _write_in_place(path: Path, raw: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
     except OSError as error:
-        raise _cannot_write(path, error) from None
+        raise cannot_write(path, error) from None
 
 
 def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
@@ -75,7 +75,7 @@ def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
-        raise _cannot_write(path, error) from None
+        raise cannot_write(path, error) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -84,7 +84,7 @@ def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise _cannot_write(path, error) from None
+            raise cannot_write(path, error) from None
         raise
 
 
@@ -119,7 +119,7 @@ def contained(root: Path, relative: str, checked: set[str] | None = None) -> Pat
     return path
 
 
-def _cannot_write(path: Path, error: OSError) -> InputError:
+def cannot_write(path: Path, error: OSError) -> InputError:
     return InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")])
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
+from netcfg.formats.inputs import InputKeys, fingerprint
 from netcfg.formats.output import OutputDir, WriteReport
 from netcfg.formats.registry import FORMATS, Format, get_format
 from netcfg.formats.safe_names import check_config
@@ -50,15 +51,19 @@ def iter_rendered(
         get_format(name)  # an unknown format fails before any rendering
     compiled = templates(directory, create_links=create_links)
     hosts = sorted(configs)
+    _check_all(configs, hosts, chosen)
+    for host in hosts:
+        yield host, render_host(configs[host], chosen, compiled, check=False)
+
+
+def _check_all(configs: Mapping[str, HostConfig], hosts: list[str], formats: tuple[str, ...]) -> None:
     # Every name is checked before the first file is rendered, so a bad machine stops
     # the run before anything is written, not half-way through the fleet.
-    checks = [check for name in chosen if (check := FORMATS[name].check) is not None]
+    checks = [check for name in formats if (check := FORMATS[name].check) is not None]
     for host in hosts:
         check_config(configs[host])
         for check in checks:
             check(configs[host])
-    for host in hosts:
-        yield host, render_host(configs[host], chosen, compiled, check=False)
 
 
 def render_files(
@@ -89,12 +94,21 @@ def write_rendered(
     that this run no longer produces, are removed. `advance` is called once per machine
     (progress bars)."""
     chosen = tuple(dict.fromkeys(formats))
+    for name in chosen:
+        get_format(name)  # an unknown format fails before any rendering
+    compiled = templates(directory, create_links=create_links)
+    hosts = sorted(configs)
+    _check_all(configs, hosts, chosen)
+    key_of = InputKeys(fingerprint(chosen, directory, create_links))
     target = OutputDir(out)
     try:
-        for host, files in iter_rendered(configs, chosen, directory, create_links):
-            for path, text in files.items():
-                fmt = path.split("/", 1)[0]
-                target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
+        for host in hosts:
+            key = key_of(configs[host])
+            if not target.reuse(host, key):
+                for path, text in render_host(configs[host], chosen, compiled, check=False).items():
+                    fmt = path.split("/", 1)[0]
+                    target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
+                target.record(host, key)
             if advance is not None:
                 advance()
     except BaseException:
@@ -103,7 +117,7 @@ def write_rendered(
         target.abort()
         raise
     accepts = covers or (lambda host: True)
-    return target.finish(lambda fmt, host: fmt in chosen and accepts(host))
+    return target.finish(lambda fmt, host: fmt in chosen and accepts(host), accepts)
 
 
 __all__ = [

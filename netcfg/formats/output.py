@@ -3,7 +3,14 @@
 Running `netcfg render` on every commit must leave unchanged files untouched (mtimes,
 rsync, config management all notice rewrites), and a crash must never leave a
 half-written routing file: each file is written to a temporary file in its own
-directory and renamed over the old one.
+directory and renamed over the old one. One temporary name serves a whole directory
+(each rename consumes it), and each directory is created once.
+
+Beside the manifest (which stays the same bytes for the same input), a state file
+(`.netcfg-render-state.json`) records each machine's input key (formats/inputs.py) and
+each file's size, inode and ctime as written: a machine whose key is unchanged and
+whose files are still exactly those is not rendered again, and nothing of it is read or
+touched. Deleting the state file only costs a full comparison next time.
 
 Files this run no longer produces are removed only when they are provably ours: a
 manifest (`.netcfg-render.json`) records every file written with its format and
@@ -13,18 +20,21 @@ rendered again is stale. Anything else in the directory is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
-from netcfg.files import contained, write_atomic
+from netcfg.files import cannot_write, contained, write_atomic
 from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"
+STATE = ".netcfg-render-state.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,24 @@ class WriteReport:
     def __str__(self) -> str:
         text = f"{plural(self.written, 'file')} written, {self.unchanged} unchanged"
         return text + (f", {self.removed} removed" if self.removed else "")
+
+
+Entry = dict[str, Any]  # {"format", "host"}, and "stamp": the file as written (_stamp)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    """What changes whenever a file's bytes or mode do: ctime cannot be set back."""
+    return st.st_size, st.st_ino, st.st_ctime_ns
+
+
+def _manifest_text(files: dict[str, Entry]) -> str:
+    listed = {k: {"format": v["format"], "host": v["host"]} for k, v in files.items()}
+    return json.dumps({"version": 1, "files": listed}, sort_keys=True, indent=1) + "\n"
+
+
+def _state_text(files: dict[str, Entry], inputs: dict[str, str]) -> str:
+    stamps = {k: list(v["stamp"]) for k, v in files.items() if "stamp" in v}
+    return json.dumps({"version": 1, "inputs": inputs, "files": stamps}, sort_keys=True, separators=(",", ":"))
 
 
 def _inside(relative: str) -> bool:
@@ -51,39 +79,88 @@ class OutputDir:
         self.root = root
         self.real_root = os.path.realpath(root)
         self.safe_dirs: set[str] = set()  # directories checked to be real ones inside root
-        self.previous = self._read_manifest()
-        self.current: dict[str, dict[str, str]] = {}
+        self.previous, self.previous_inputs = self._read_manifest()
+        self.current: dict[str, Entry] = {}
+        self.inputs: dict[str, str] = {}
         self.written = 0
         self.unchanged = 0
+        self._previous_by_host: dict[str, list[str]] | None = None
+        self._made: set[str] = set()  # directories known to exist
+        self._temp = f".netcfg-render-{os.getpid()}.tmp"
 
-    def _read_manifest(self) -> dict[str, dict[str, str]]:
-        path = self.root / MANIFEST
+    def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str]]:
         if self.root.exists() and not self.root.is_dir():
             raise InputError([Problem(Location(str(self.root)), "--out is not a directory")])
+        data = self._read_json(MANIFEST)
+        try:
+            files: dict[str, Entry] = {
+                k: {"format": str(v["format"]), "host": str(v["host"])} for k, v in data["files"].items()
+            }
+        except (KeyError, TypeError, AttributeError):
+            # A damaged manifest: forget it rather than guess which files are ours.
+            return {}, {}
+        files = {k: v for k, v in files.items() if _inside(k)}
+        state = self._read_json(STATE)
+        try:
+            inputs = {str(k): str(v) for k, v in state["inputs"].items()}
+            for relative, stamp in state["files"].items():
+                if relative in files and isinstance(stamp, list) and all(isinstance(n, int) for n in stamp):
+                    files[relative]["stamp"] = tuple(stamp)
+        except (KeyError, TypeError, AttributeError):
+            inputs = {}
+        return files, inputs
+
+    def _read_json(self, name: str) -> Any:
+        """One of our own JSON files in the output directory; {} if missing or damaged."""
+        path = self.root / name
         try:
             if not path.exists():
                 return {}
             # Only a regular file of a sane size: a FIFO there would block the read.
             if path.is_symlink() or not path.is_file() or path.stat().st_size > limits.JSON_FILE_BYTES:
-                raise ValueError("not a manifest netcfg wrote")
-            data = json.loads(path.read_text(encoding="utf-8"))
-            files = data["files"]
-            return {k: {"format": str(v["format"]), "host": str(v["host"])} for k, v in files.items() if _inside(k)}
+                return {}
+            return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except OSError as error:  # a parent that is a file, no permission
             raise InputError(
                 [Problem(Location(str(self.root)), f"cannot use --out: {error.strerror or error}")]
             ) from None
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, UnicodeDecodeError):
-            # A damaged manifest: forget it rather than guess which files are ours.
+        except (ValueError, RecursionError, UnicodeDecodeError):
             return {}
+
+    def reuse(self, host: str, key: str) -> bool:
+        """Keep `host`'s files of the last run as they are, without rendering them, if
+        its inputs then had the same `key` and each file is still the one written."""
+        if self.previous_inputs.get(host) != key:
+            return False
+        if self._previous_by_host is None:
+            self._previous_by_host = {}
+            for relative, entry in self.previous.items():
+                self._previous_by_host.setdefault(entry["host"], []).append(relative)
+        files = self._previous_by_host.get(host, [])
+        for relative in files:
+            entry = self.previous[relative]
+            try:
+                st = os.lstat(self._target(relative))
+            except (OSError, InputError):
+                return False
+            if _stamp(st) != entry.get("stamp"):
+                return False
+        for relative in files:
+            self.current[relative] = self.previous[relative]
+        self.inputs[host] = key
+        self.unchanged += len(files)
+        return True
+
+    def record(self, host: str, key: str) -> None:
+        """`host`'s files of this run are written: remember the inputs they came from."""
+        self.inputs[host] = key
 
     def write(self, relative: str, text: str, fmt: str, host: str, mode: int = 0o644) -> bool:
         """Write one file if its content changed; True when it was (re)written."""
         path = self._target(relative)
         data = text.encode("utf-8")
-        self.current[relative] = {"format": fmt, "host": host}
         try:
             st = path.stat()
             # Size and mode first: a changed length needs no read to know it changed.
@@ -92,17 +169,48 @@ class OutputDir:
             same = False
         if same:
             self.unchanged += 1
-            return False
-        write_atomic(path, data, mode)
-        self.written += 1
-        return True
+        else:
+            st = self._replace(path, data, mode)
+            self.written += 1
+        self.current[relative] = {"format": fmt, "host": host, "stamp": _stamp(st)}
+        return not same
+
+    def _replace(self, path: Path, data: bytes, mode: int) -> os.stat_result:
+        """Write `data` to the directory's temporary name and rename it over `path`."""
+        directory = str(path.parent)
+        temp = os.path.join(directory, self._temp)
+        try:
+            if directory not in self._made:
+                os.makedirs(directory, exist_ok=True)
+                self._made.add(directory)
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            except FileExistsError:  # left by a killed run that had this pid
+                os.unlink(temp)
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fchmod(fd, mode)  # whatever the umask
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+            st = os.lstat(path)  # after the rename, which changes the ctime
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            if isinstance(error, OSError):
+                raise cannot_write(path, error) from None
+            raise
+        return st
 
     def _target(self, relative: str) -> Path:
         """`root/relative`, refused unless it stays inside root (files.contained): a link
         planted in --out must not make netcfg write or delete anything outside it."""
         return contained(self.root, relative, self.safe_dirs)
 
-    def finish(self, covered: Callable[[str, str], bool]) -> WriteReport:
+    def finish(self, covered: Callable[[str, str], bool], covered_host: Callable[[str], bool]) -> WriteReport:
         """Remove files of covered (format, host) pairs not written again; save manifest."""
         removed = 0
         manifest = dict(self.current)
@@ -120,24 +228,29 @@ class OutputDir:
                 path.unlink()
                 removed += 1
                 self._prune(path.parent)
-        text = json.dumps({"version": 1, "files": manifest}, sort_keys=True, indent=1) + "\n"
-        path = self.root / MANIFEST
+        inputs = {host: key for host, key in self.previous_inputs.items() if not covered_host(host)}
+        inputs.update(self.inputs)
+        self._save(MANIFEST, _manifest_text(manifest))
+        self._save(STATE, _state_text(manifest, inputs))
+        return WriteReport(self.written, self.unchanged, removed)
+
+    def _save(self, name: str, text: str) -> None:
+        """Replace one of our files, only if its content changed."""
         try:
-            old = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            old = (self.root / name).read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
             old = None
         if old != text:
-            write_atomic(self._target(MANIFEST), text.encode("utf-8"))
-        return WriteReport(self.written, self.unchanged, removed)
+            write_atomic(self._target(name), text.encode("utf-8"))
 
     def abort(self) -> None:
         """After a failed run: list the files written so far with the earlier ones in
         the manifest (nothing is removed), if any was written."""
         if not self.written:
             return
-        manifest = {**self.previous, **self.current}
-        text = json.dumps({"version": 1, "files": manifest}, sort_keys=True, indent=1) + "\n"
-        write_atomic(self._target(MANIFEST), text.encode("utf-8"))
+        self._save(MANIFEST, _manifest_text({**self.previous, **self.current}))
+        # No inputs: what was written is kept, but nothing is skipped next time.
+        self._save(STATE, _state_text({}, {}))
 
     def _prune(self, directory: Path) -> None:
         """Remove directories emptied by stale-file removal, up to the root (real

@@ -13,7 +13,7 @@ from netcfg.cli import main
 from netcfg.designs import render as render_design
 from netcfg.errors import InputError
 from netcfg.formats import render_files, write_rendered
-from netcfg.formats.output import MANIFEST
+from netcfg.formats.output import MANIFEST, STATE
 from netcfg.model.host import HostConfig, Kind
 from netcfg.model.inventory import Interface, Inventory, Machine, Network, Segment
 
@@ -22,7 +22,9 @@ INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 
 def tree(root: Path) -> dict[str, bytes]:
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in (MANIFEST, STATE)
     }
 
 
@@ -301,7 +303,7 @@ def test_a_template_failing_half_way_leaves_its_files_listed_as_ours(tmp_path, c
     out = tmp_path / "out"
     argv = ["render", str(INVENTORY), "--out", str(out), "-f", "json", "-f", "iproute2"]
     assert main([*argv, "--templates", str(tmp_path / "tpl")]) == 2
-    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {MANIFEST}
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {MANIFEST, STATE}
     assert "json/backup01.json" in written  # before kvm01
     listed = set(json.loads((out / MANIFEST).read_text())["files"])
     assert written <= listed

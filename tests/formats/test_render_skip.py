@@ -1,0 +1,99 @@
+"""`netcfg render` skips machines whose inputs are unchanged since the run that wrote
+their files, and then touches nothing; anything that changes a file's inputs or the
+file itself brings it back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from netcfg.cli import main
+from netcfg.formats.output import MANIFEST, STATE
+
+INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
+TEMPLATES = Path(__file__).resolve().parents[2] / "netcfg" / "templates"
+
+
+def stamps(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file with what any write, rename or chmod changes."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_ctime_ns, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def render(out: Path, capsys, *extra: str, inventory: Path = INVENTORY) -> str:
+    assert main(["render", str(inventory), "--out", str(out), *extra]) == 0
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_second_run_touches_no_file_at_all(tmp_path, capsys):
+    out = tmp_path / "out"
+    first = render(out, capsys)
+    n = int(first.split()[0])
+    before = stamps(out)
+    assert {MANIFEST, STATE} <= set(before)
+    assert not [p for p in before if ".tmp" in p]  # each temporary file was renamed away
+    assert render(out, capsys) == f"0 files written, {n} unchanged"
+    assert stamps(out) == before
+
+
+def test_a_file_edited_by_hand_is_rewritten_even_with_the_same_size(tmp_path, capsys):
+    out = tmp_path / "out"
+    render(out, capsys)
+    batch = out / "iproute2" / "web01.batch"
+    original = batch.read_bytes()
+    batch.write_bytes(original.replace(b"rule", b"RULE", 1))
+    os.utime(batch, ns=(0, 0))  # an mtime set back proves nothing: ctime cannot be
+    assert render(out, capsys).startswith("1 file written")
+    assert batch.read_bytes() == original
+    chmodded = out / "json" / "web01.json"
+    chmodded.chmod(0o600)
+    assert render(out, capsys).startswith("1 file written")
+    assert chmodded.stat().st_mode & 0o777 == 0o644
+
+
+def test_only_machines_whose_inputs_changed_are_rendered(tmp_path, capsys):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(INVENTORY, inventory)
+    out = tmp_path / "out"
+    render(out, capsys, inventory=inventory)
+    machines = inventory / "machines"
+    # A file of the inventory changes, no machine's configuration does.
+    target = next(p for p in machines.rglob("*.yaml") if "web01:" in p.read_text())
+    before = stamps(out)
+    target.write_text(target.read_text() + "# reformatted, nothing changes\n")
+    assert render(out, capsys, inventory=inventory).startswith("0 files written")
+    assert stamps(out) == before
+    # One VM's address changes within its network: its files change, nobody else's.
+    target.write_text(target.read_text().replace("[203.0.113.7,", "[203.0.113.77,", 1))
+    render(out, capsys, inventory=inventory)
+    after = stamps(out)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert changed - {MANIFEST, STATE} and all("web01" in p for p in changed - {MANIFEST, STATE})
+
+
+def test_other_templates_or_formats_render_again(tmp_path, capsys):
+    out = tmp_path / "out"
+    first = render(out, capsys, "--format", "json")
+    n = int(first.split()[0])
+    own = tmp_path / "templates"
+    shutil.copytree(TEMPLATES / "json", own / "json")
+    # The same text by other means: every file is compared again, and none is rewritten.
+    template = own / "json" / "host.json.j2"
+    template.write_text(template.read_text() + "{# a comment changes no output #}")
+    assert render(out, capsys, "--format", "json", "--templates", str(own)) == f"0 files written, {n} unchanged"
+    template.write_text(template.read_text().replace("{{", "{{ ", 1))
+    assert render(out, capsys, "--format", "json", "--templates", str(own)) == f"0 files written, {n} unchanged"
+    assert render(out, capsys, "--format", "json", "--create-links") == f"0 files written, {n} unchanged"
+
+
+def test_a_damaged_state_file_costs_a_comparison_not_a_wrong_skip(tmp_path, capsys):
+    out = tmp_path / "out"
+    first = render(out, capsys)
+    n = int(first.split()[0])
+    (out / STATE).write_text("{not json")
+    (out / "json" / "web01.json").write_text("{}")
+    assert render(out, capsys) == f"1 file written, {n - 1} unchanged"
