@@ -1,181 +1,118 @@
-"""Applying N rule+route pairs into a fresh network namespace, side by side with
-`ip -batch` loading the same entries, pyroute2's per-call API, and a no-op re-apply.
+"""`netcfg apply --from FILE` loading N rule+route pairs into a fresh network namespace,
+beside `ip -batch` loading the same entries; and a no-op re-apply beside `ip` reading the
+same state back. Whole processes, a fresh namespace per run (made untimed).
 
-Needs root (network namespaces); without it the benchmark returns no rows and says why.
-Each case gets its own fresh namespace (a veth pair, up), made and removed in the
-parent; only the load itself is timed (in a forked child, see harness.measure).
-
-    python benchmarks/bench_apply.py [--quick]
+Needs root; without it the rows say why they are missing.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
-
-from benchmarks.harness import Result, measure
-from netcfg.kernel.apply import apply_host
-from netcfg.kernel.state import Ownership
-from netcfg.model.host import HostConfig, InterfaceConfig, Route, Rule
+from benchmarks.harness import Row, at_most, netcfg, time_command
+from netcfg.model.host import DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 
 NAME = "apply"
 TABLE = 1000  # above 255: the RTA_TABLE / FRA_TABLE path
 PRIORITY = 100
-# (pairs, target ratio to ip -batch); the no-op re-apply target is for the largest N.
-CASES = [(1_000, 4.0), (10_000, 2.0)]
-QUICK_CASES = [(200, None), (1_000, 4.0)]
-NOOP_TARGET_S = 1.0
-PER_CALL_MAX = 1_000  # pyroute2's per-call API is measured up to this N (it is slow)
+APPLY_PAIRS, NOOP_PAIRS = 1_000, 10_000
+QUICK_PAIRS = 200
 
 
-def prefixes(n: int) -> list[str]:
-    return [
-        f"10.{i // 256 % 256}.{i % 256}.0/24" if i < 65536 else f"11.{i // 256 % 256}.{i % 256}.0/24" for i in range(n)
-    ]
+def _prefixes(n: int) -> list[str]:
+    return [f"{10 + i // 65536}.{i // 256 % 256}.{i % 256}.0/24" for i in range(n)]
 
 
-def host_config(n: int) -> HostConfig:
-    nets = prefixes(n)
+def _config(n: int) -> HostConfig:
+    nets = _prefixes(n)
     return HostConfig(
         name="bench",
-        kind="physical",
-        design="policy-routing",
+        kind=Kind.PHYSICAL,
+        design=DesignName.POLICY_ROUTING,
         interfaces=(InterfaceConfig("eth0", "bench"),),
         rules=tuple(Rule(4, PRIORITY, TABLE, src=p) for p in nets),
         routes=tuple(Route(4, TABLE, p, device="eth0", scope="link") for p in nets),
     )
 
 
-OWNED = Ownership(interfaces=frozenset({"eth0"}))
+def _batch(n: int) -> str:
+    routes = [f"route add {p} dev eth0 scope link table {TABLE} proto 77" for p in _prefixes(n)]
+    rules = [f"rule add from {p} lookup {TABLE} priority {PRIORITY} protocol 77" for p in _prefixes(n)]
+    return "\n".join(routes + rules) + "\n"
 
 
-def batch_text(n: int) -> str:
-    lines = []
-    for p in prefixes(n):
-        lines.append(f"route add {p} dev eth0 scope link table {TABLE} proto 77")
-    for p in prefixes(n):
-        lines.append(f"rule add from {p} lookup {TABLE} priority {PRIORITY}")
-    return "\n".join(lines) + "\n"
+class Namespace:
+    """One namespace with eth0 up, made again before each run."""
+
+    def __init__(self) -> None:
+        self.name = f"netcfg-bench-{uuid.uuid4().hex[:8]}"
+
+    def fresh(self) -> None:
+        self.remove()
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        for args in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"], ["link", "set", "eth0", "up"]):
+            subprocess.run(["ip", "-n", self.name, *args], check=True)
+        subprocess.run(["ip", "-n", self.name, "link", "set", "eth1", "up"], check=True)
+
+    def remove(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], check=False, stderr=subprocess.DEVNULL)
 
 
-def fresh_netns() -> str:
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    for args in (
-        ["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
-        ["link", "set", "eth0", "up"],
-        ["link", "set", "eth1", "up"],
-        ["link", "set", "lo", "up"],
-    ):
-        subprocess.run(["ip", "-n", name, *args], check=True)
-    return name
-
-
-def remove_netns(name: str) -> None:
-    subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def _ip_batch(netns: str, path: str) -> int:
-    subprocess.run(["ip", "-n", netns, "-batch", path], check=True)
-    return 0
-
-
-def _netcfg(netns: str, host: HostConfig, lock_dir: str) -> int:
-    return len(apply_host(host, OWNED, netns, lock_dir=lock_dir).plan)
-
-
-def _per_call(netns: str, n: int) -> int:
-    from pyroute2 import IPRoute
-
-    with IPRoute(netns=netns, flags=0) as ipr:
-        index = ipr.link_lookup(ifname="eth0")[0]
-        for p in prefixes(n):
-            dst, length = p.split("/")
-            ipr.route("add", dst=dst, dst_len=int(length), oif=index, table=TABLE, proto=77, scope=253)
-        for p in prefixes(n):
-            src, length = p.split("/")
-            ipr.rule("add", src=src, src_len=int(length), table=TABLE, priority=PRIORITY)
-    return n
-
-
-def _timed(func, *args) -> float:
-    seconds, _, _ = measure(func, *args)
-    return seconds
-
-
-def run(quick: bool = False) -> list[Result]:
-    if os.geteuid() != 0:
-        print("bench_apply: skipped, needs root for network namespaces", file=sys.stderr)
+def run(quick: bool = False, scale: bool = False) -> list[Row]:
+    del scale
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        print("apply: skipped (needs root and iproute2 for network namespaces)")
         return []
-    results = []
-    lock_dir = tempfile.mkdtemp(prefix="netcfg-bench-locks-")
-    cases = QUICK_CASES if quick else CASES
-    for n, target in cases:
-        case = f"{n:,} rule+route pairs"
-        host = host_config(n)
-        with tempfile.NamedTemporaryFile("w", suffix=".batch") as handle:
-            handle.write(batch_text(n))
-            handle.flush()
-            ns = fresh_netns()
-            try:
-                ip_s = _timed(_ip_batch, ns, handle.name)
-            finally:
-                remove_netns(ns)
-        ns = fresh_netns()
+    apply_pairs, noop_pairs = (QUICK_PAIRS, QUICK_PAIRS) if quick else (APPLY_PAIRS, NOOP_PAIRS)
+    rows = []
+    ns = Namespace()
+    with tempfile.TemporaryDirectory(prefix="netcfg-bench-apply-") as tmp:
+        env = {**os.environ, "NETCFG_RUN_DIR": str(Path(tmp) / "run")}
         try:
-            ours_s, _, changes = measure(_netcfg, ns, host, lock_dir)
-            if changes != 2 * n:
-                raise RuntimeError(f"{case}: apply made {changes} changes, expected {2 * n}")
-            if n == cases[-1][0]:
-                noop_s, _, noop_changes = measure(_netcfg, ns, host, lock_dir)
-                if noop_changes:
-                    raise RuntimeError(f"{case}: re-apply made {noop_changes} changes")
-            else:
-                noop_s = None
+            for pairs, noop in ((apply_pairs, False), (noop_pairs, True)):
+                config, batch = Path(tmp) / f"{pairs}.json", Path(tmp) / f"{pairs}.batch"
+                config.write_text(json.dumps(_config(pairs).to_dict()))
+                batch.write_text(_batch(pairs))
+                apply = netcfg("apply", "--from", str(config), "--netns", ns.name)
+                if not noop:
+                    command = time_command(apply, setup=ns.fresh, env=env)
+                    floor = time_command(["ip", "-n", ns.name, "-batch", str(batch)], setup=ns.fresh)
+                    rows.append(
+                        Row(
+                            NAME,
+                            f"{pairs:,} rule+route pairs, fresh namespace",
+                            command,
+                            "ip -batch",
+                            floor,
+                            "<= 3 x ip -batch",
+                            None,
+                        )
+                    )
+                else:
+                    ns.fresh()
+                    time_command(apply, runs=1, env=env)
+                    command = time_command(apply, env=env)
+                    reading = Path(tmp) / "read.batch"
+                    reading.write_text("rule show\nroute show table all\naddress show\n")
+                    floor = time_command(["ip", "-n", ns.name, "-batch", str(reading)])
+                    rows.append(
+                        Row(
+                            NAME,
+                            f"no-op, {pairs:,} pairs applied",
+                            command,
+                            "ip reading the state",
+                            floor,
+                            "<= 3 x ip reading the state",
+                            None,
+                        )
+                    )
         finally:
-            remove_netns(ns)
-        per_call_s = None
-        if n <= PER_CALL_MAX:
-            ns = fresh_netns()
-            try:
-                per_call_s = _timed(_per_call, ns, n)
-            finally:
-                remove_netns(ns)
-        ratio = ours_s / ip_s
-        results += [
-            Result(NAME, f"{case}: netcfg apply (batched netlink)", "seconds", round(ours_s, 3)),
-            Result(NAME, f"{case}: ip -batch", "seconds", round(ip_s, 3)),
-            Result(
-                NAME,
-                f"{case}: netcfg / ip -batch",
-                "ratio",
-                round(ratio, 2),
-                f"< {target:g}" if target else "",
-                ratio < target if target else None,
-            ),
-        ]
-        if per_call_s is not None:
-            results.append(Result(NAME, f"{case}: pyroute2 per-call API", "seconds", round(per_call_s, 3)))
-        if noop_s is not None:
-            results.append(
-                Result(
-                    NAME,
-                    f"{case}: no-op re-apply",
-                    "seconds",
-                    round(noop_s, 3),
-                    f"< {NOOP_TARGET_S:g} s",
-                    noop_s < NOOP_TARGET_S,
-                )
-            )
-    return results
-
-
-if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv[1:]):
-        print(row)
+            ns.remove()
+    return [replace(row, ok=at_most(row.ratio, 3.0)) for row in rows]

@@ -1,99 +1,55 @@
-"""Rendering all four formats (iproute2, networkd, netplan, json) for synthetic fleets:
-machines per second and peak memory. Target: 10,000 machines x 4 formats < 20 s.
-
-The synthetic inventory is generated and loaded in the parent (not timed); the measured
-child runs the design (policy-routing, the heavy one: every machine on fe carries a rule
-and a route per fe network) and renders every file of every machine into memory, one
-machine at a time as `netcfg render` does. A second case at 1,000 machines also writes
-the files to disk and re-runs (nothing changed: every file is compared, none written).
-
-    python benchmarks/bench_render.py [--quick]
-"""
+"""`netcfg render`, all four formats, to disk: a first run into an empty directory beside
+`cp -r` of the very bytes it writes (the I/O floor), and an unchanged re-run beside the
+first run (it must skip nearly everything)."""
 
 from __future__ import annotations
 
 import shutil
-import sys
+import subprocess
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
+from benchmarks.harness import Row, at_most, netcfg, time_command
+from benchmarks.inventories import synth
 
-from benchmarks.harness import Result, measure
-from netcfg.designs import render as render_design
-from netcfg.formats import FORMAT_NAMES, iter_rendered, write_rendered
-from netcfg.inventory.load import load_inventory_texts
-from netcfg.inventory.synth import synth_texts
-from netcfg.model.inventory import Inventory
-
-NAME = "render 4 formats"
-SEED = 2017
-# (machines, networks, target seconds); None: measured, no target
-CASES = [(1_000, 60, None), (10_000, 500, 20.0)]
-QUICK_CASES = [(200, 20, None), (1_000, 60, None)]
-WRITE_CASE = (1_000, 60)
-QUICK_WRITE_CASE = (200, 20)
+NAME = "render"
+FIRST_LIMIT, AGAIN_LIMIT = 1.3, 0.1
 
 
-def _render(inventory: Inventory) -> tuple[int, int]:
-    """(files, bytes) of every machine in every format; the texts are dropped at once."""
-    configs = render_design(inventory)
-    files = size = 0
-    for _, rendered in iter_rendered(configs, FORMAT_NAMES):
-        files += len(rendered)
-        size += sum(map(len, rendered.values()))
-    return files, size
+def run(quick: bool = False, scale: bool = False) -> list[Row]:
+    del scale
+    machines, networks = (1_000, 60) if quick else (10_000, 500)
+    case = f"{machines:,} machines / {networks:,} networks, all formats"
+    with tempfile.TemporaryDirectory(prefix="netcfg-bench-render-") as tmp:
+        inventory = synth(Path(tmp) / "inventory", machines, networks)
+        out, copy = Path(tmp) / "out", Path(tmp) / "copy"
 
+        def empty(*paths: Path) -> None:
+            for path in paths:
+                shutil.rmtree(path, ignore_errors=True)
+            subprocess.run(["sync"], check=False)  # earlier runs' dirty pages are not this run's
 
-def _write(inventory: Inventory, out: str) -> tuple[int, int]:
-    report = write_rendered(Path(out), render_design(inventory))
-    return report.written, report.unchanged
-
-
-def _inventory(machines: int, networks: int) -> Inventory:
-    return load_inventory_texts(synth_texts(machines, networks, SEED), "synth")
-
-
-def run(quick: bool = False) -> list[Result]:
-    results = []
-    for machines, networks, max_s in QUICK_CASES if quick else CASES:
-        case = f"{machines:,} machines / {networks} networks"
-        inventory = _inventory(machines, networks)
-        seconds, peak, (files, size) = measure(_render, inventory)
-        results += [
-            Result(
-                NAME,
-                case,
-                "seconds",
-                round(seconds, 3),
-                f"< {max_s:g} s" if max_s else "",
-                seconds < max_s if max_s else None,
-            ),
-            Result(NAME, case, "machines/s", round(machines / seconds)),
-            Result(NAME, case, "peak MiB", round(peak, 1)),
-            Result(NAME, case, "files", files),
-            Result(NAME, case, "MB rendered", round(size / 1e6, 1)),
-        ]
-    machines, networks = QUICK_WRITE_CASE if quick else WRITE_CASE
-    case = f"{machines:,} machines / {networks} networks, to disk"
-    inventory = _inventory(machines, networks)
-    tmp = tempfile.mkdtemp(prefix="netcfg-bench-render-")
-    try:
-        out = str(Path(tmp) / "out")
-        first, peak, (written, _) = measure(_write, inventory, out)
-        again, _, (rewritten, unchanged) = measure(_write, inventory, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if rewritten or unchanged != written:
-        raise RuntimeError(f"{case}: second run rewrote {rewritten} of {written} files")
-    results += [
-        Result(NAME, case, "seconds (first run)", round(first, 3)),
-        Result(NAME, case, "seconds (unchanged re-run)", round(again, 3)),
-        Result(NAME, case, "peak MiB", round(peak, 1)),
+        first = time_command(netcfg("render", str(inventory), "--out", str(out)), setup=lambda: empty(out))
+        floor = time_command(["cp", "-r", str(out), str(copy)], setup=lambda: empty(copy))
+        again = time_command(netcfg("render", str(inventory), "--out", str(out)))
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return [
+        Row(
+            NAME,
+            f"{case} ({size / 2**30:.1f} GiB), first run",
+            first,
+            "cp -r of its output",
+            floor,
+            f"<= {FIRST_LIMIT} x cp -r",
+            at_most(first.median / floor.median, FIRST_LIMIT),
+        ),
+        Row(
+            NAME,
+            f"{case}, unchanged re-run",
+            again,
+            "the first run",
+            first,
+            f"<= {AGAIN_LIMIT} x the first run",
+            at_most(again.median / first.median, AGAIN_LIMIT),
+        ),
     ]
-    return results
-
-
-if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv[1:]):
-        print(row)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 # command -> the Debian package that provides it
 PACKAGES = {
@@ -35,3 +39,14 @@ def needs(*commands: str, root: bool = False) -> list[pytest.MarkDecorator]:
             )
         )
     return marks
+
+
+def needing(*commands: str, root: bool = False) -> Callable[[T], T]:
+    """`needs` as one decorator, for a single test in a module that needs less."""
+
+    def mark(test: T) -> T:
+        for marker in needs(*commands, root=root):
+            test = marker(test)
+        return test
+
+    return mark

@@ -10,12 +10,8 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, say
 from netcfg.cli.options import DesignOption, InventoryDirOption
-from netcfg.cli.progress import analyse_showing_progress
 from netcfg.errors import InputError
-from netcfg.files import write_file
-from netcfg.impact.model import Decision, Impact
 from netcfg.model.host import DesignName
-from netcfg.present.markdown import summary
 
 
 @app.command(rich_help_panel="Change impact")
@@ -39,6 +35,11 @@ def check(
     working tree's inventory, write a Markdown summary (for a PR comment) and a JSON
     report. Exit 0 pass or stagger, 3 blocked by the seatbelt (until an approvals/*.yaml
     names the change's digest), 2 invalid inventory (its errors in the summary)."""
+    from netcfg.cli.progress import analyse_showing_progress
+    from netcfg.files import write_file
+    from netcfg.impact.model import Decision, Impact
+    from netcfg.present.markdown import summary
+
     try:
         impact = analyse_showing_progress(base, None, design, inventory)
         code = 3 if impact.decision is Decision.BLOCK else 0

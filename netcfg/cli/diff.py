@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 
-from rich.text import Text
-
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave
 from netcfg.cli.options import BaseArgument, DesignOption, HeadArgument, InventoryDirOption, OutputFormat, format_option
-from netcfg.cli.progress import analyse_showing_progress
 from netcfg.model.host import DesignName
-from netcfg.present.diff import diff_json, diff_text
 
 
 @app.command(rich_help_panel="Change impact")
@@ -29,6 +25,11 @@ def diff(
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
+    from rich.text import Text
+
+    from netcfg.cli.progress import analyse_showing_progress
+    from netcfg.present.diff import diff_json, diff_text
+
     impact = analyse_showing_progress(base, head, design, inventory)
     if fmt is OutputFormat.JSON:
         emit(json.dumps(diff_json(impact), indent=2) + "\n")

@@ -17,10 +17,7 @@ from netcfg.cli.options import (
     format_option,
     whole_number,
 )
-from netcfg.cli.progress import analyse_showing_progress
 from netcfg.model.host import DesignName
-from netcfg.present import impact as present
-from netcfg.present.markdown import summary
 
 
 @app.command(rich_help_panel="Change impact")
@@ -45,6 +42,10 @@ def impact(
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
+    from netcfg.cli.progress import analyse_showing_progress
+    from netcfg.present import impact as present
+    from netcfg.present.markdown import summary
+
     result = analyse_showing_progress(base, head, design, inventory)
     if fmt is OutputFormat.JSON:
         emit(json.dumps(result.to_json(), indent=2) + "\n")

@@ -18,12 +18,8 @@ from netcfg.cli.options import (
     inventory_path,
     load,
 )
-from netcfg.cli.progress import progress_bar
 from netcfg.errors import DriftError, InputError
-from netcfg.lab import netns
-from netcfg.lab.check import check_lab
 from netcfg.model.host import DesignName
-from netcfg.present.drift import drift_lines
 from netcfg.words import plural
 
 lab_app = typer.Typer(
@@ -52,6 +48,9 @@ def lab_up(
 
     INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
     default inventory/."""
+    from netcfg.cli.progress import progress_bar
+    from netcfg.lab import netns
+
     inv = load(inventory_path(inventory_argument, inventory_option))
     with progress_bar() as progress:
         state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say, progress=progress)
@@ -79,6 +78,10 @@ def lab_check(
     differs, 2 if the lab is not up.
 
     INVENTORY (or --inventory): default, the one the lab was built from."""
+    from netcfg.lab import netns
+    from netcfg.lab.check import check_lab
+    from netcfg.present.drift import drift_lines
+
     state = netns.read_state(name, settings.run_dir())
     if state is None:
         raise InputError(f"lab {name!r} is not up; run `netcfg lab up --name {name}` first")
@@ -120,6 +123,8 @@ def lab_down(
     """Remove every namespace the lab made (recorded in its state file), also after a
     failed or interrupted `up`. A lab that is not up: nothing to do, exit 0.
     INVENTORY, --hosts and --design are accepted like up/check's and not used."""
+    from netcfg.lab import netns
+
     del inventory_argument, inventory_option, hosts, design
     removed = netns.down(name, state_dir=settings.run_dir())
     say(f"lab {name}: {plural(len(removed), 'namespace')} removed" if removed else f"lab {name}: not up")

@@ -6,14 +6,15 @@ import fnmatch
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from netcfg.errors import InputError, Location, Problem, quote
-from netcfg.inventory.load import load_inventory
 from netcfg.model.host import DesignName
-from netcfg.model.inventory import Inventory, Machine
+
+if TYPE_CHECKING:
+    from netcfg.model.inventory import Inventory, Machine
 
 DEFAULT_INVENTORY = Path("inventory")
 
@@ -120,6 +121,8 @@ def inventory_path(argument: Path | None, option: Path | None) -> Path:
 
 def load(path: Path) -> Inventory:
     """Load and validate an inventory; raises InputError listing every problem."""
+    from netcfg.inventory.load import load_inventory  # the YAML parser: not for --help
+
     return load_inventory(path)
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from netcfg.cli import settings
 from netcfg.cli.console import err, show_progress
-from netcfg.impact.analysis import analyse, unchanged
-from netcfg.impact.model import Impact
 from netcfg.model.host import DesignName
 from netcfg.progress import Progress as Listener
 from netcfg.progress import silent
+
+if TYPE_CHECKING:
+    from netcfg.impact.model import Impact
 
 
 @contextmanager
@@ -24,6 +24,16 @@ def progress_bar() -> Iterator[Listener]:
     if not show_progress():
         yield silent
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -48,6 +58,8 @@ def progress_bar() -> Iterator[Listener]:
 
 def analyse_showing_progress(base: str, head: str | None, design: DesignName | None, inventory: str) -> Impact:
     """The impact of a change with its progress drawn: what check, diff and impact run."""
+    from netcfg.impact.analysis import analyse, unchanged
+
     same = unchanged(base, head, design=design, inventory_dir=inventory)
     if same is not None:
         return same

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.console import say
 from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
-from netcfg.cli.progress import progress_bar
-from netcfg.designs import render as render_design
 from netcfg.errors import InputError, Location, Problem
-from netcfg.formats import FORMAT_NAMES, WriteReport, get_format, write_rendered
-from netcfg.formats.safe_names import safe_host_name
-from netcfg.formats.sandbox import run_bounded
 from netcfg.model.host import DesignName
-from netcfg.model.inventory import Inventory
 from netcfg.words import plural
+
+if TYPE_CHECKING:
+    from netcfg.model.inventory import Inventory
 
 # Progress bars only where they help: a person waiting on a large fleet.
 PROGRESS_ABOVE = 200
@@ -80,6 +78,12 @@ def render(
 
     INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
     default inventory/."""
+    from netcfg.cli.progress import progress_bar
+    from netcfg.designs import render as render_design
+    from netcfg.formats import FORMAT_NAMES, WriteReport, get_format, write_rendered
+    from netcfg.formats.safe_names import safe_host_name
+    from netcfg.formats.sandbox import run_bounded
+
     inventory = inventory_path(inventory_argument, inventory_option)
     chosen = tuple(dict.fromkeys(formats)) or FORMAT_NAMES
     for name in chosen:

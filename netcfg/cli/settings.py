@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-from netcfg.impact.parallel import default_jobs
-
 DEFAULT_RUN_DIR = "/run/netcfg"
 
 
@@ -15,6 +13,8 @@ def jobs() -> int:
     configured = os.environ.get("NETCFG_JOBS", "")
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
+    from netcfg.impact.parallel import default_jobs  # multiprocessing: only for the commands that fork
+
     return default_jobs()
 
 

@@ -18,9 +18,7 @@ from netcfg.cli.options import (
     load,
     require_machine,
 )
-from netcfg.designs import render
 from netcfg.model.host import DesignName
-from netcfg.present.host import host_tables
 
 
 @app.command(rich_help_panel="Render")
@@ -33,6 +31,9 @@ def show(
 ) -> None:
     """Print one machine's addresses, rules and routes as tables, or (--format json) its
     canonical model (exit 2 if the machine is unknown). HOST: the machine's name."""
+    from netcfg.designs import render
+    from netcfg.present.host import host_tables
+
     inv = load(inventory)
     config = render(inv, design, [require_machine(inv, host)])[host]
     if as_json or fmt is OutputFormat.JSON:

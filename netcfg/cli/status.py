@@ -17,13 +17,8 @@ from netcfg.cli.options import (
     load,
     require_machine,
 )
-from netcfg.designs import render
 from netcfg.errors import DriftError
-from netcfg.kernel.apply import observe
-from netcfg.kernel.reconcile import describe, drift
-from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName
-from netcfg.present.drift import drift_json, drift_lines
 from netcfg.words import plural
 
 
@@ -39,6 +34,12 @@ def status(
     addresses, rules and routes that are missing, extra or different (same identity,
     other attributes). A desired entry already there but not netcfg's (unmarked) is
     no drift: it is listed as present. Exit 4 on drift, 0 when clean; read-only."""
+    from netcfg.designs import render
+    from netcfg.kernel.apply import observe
+    from netcfg.kernel.reconcile import describe, drift
+    from netcfg.kernel.state import ownership
+    from netcfg.present.drift import drift_json, drift_lines
+
     inv = load(inventory)
     config = render(inv, design, [require_machine(inv, host)])[host]
     seen = observe(config, ownership(inv, config), netns)

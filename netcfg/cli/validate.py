@@ -7,7 +7,6 @@ from pathlib import Path
 from netcfg.cli.app import app
 from netcfg.cli.console import out
 from netcfg.cli.options import InventoryAlsoOption, InventoryArgument, inventory_path, load
-from netcfg.inventory.summary import summary
 
 
 @app.command(rich_help_panel="Inventory")
@@ -18,4 +17,6 @@ def validate(inventory: Path | None = InventoryArgument, inventory_option: Path 
 
     INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
     default inventory/."""
+    from netcfg.inventory.summary import summary
+
     out.print(summary(load(inventory_path(inventory, inventory_option))), markup=False)

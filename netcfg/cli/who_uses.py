@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from netcfg.cli.app import app
 from netcfg.cli.console import emit, out, reader_may_leave, say
 from netcfg.cli.options import DesignOption, InventoryOption, OutputFormat, format_option, load
 from netcfg.errors import InputError
-from netcfg.impact.uses import who_uses as find_users
 from netcfg.model.host import DesignName
 
 
@@ -28,6 +26,10 @@ def who_uses(
     Answers "what does changing this touch?" before changing it.
 
     QUERY: a prefix (198.51.100.64/27), an address (203.0.113.10) or a segment (fe)."""
+    from rich.table import Table
+
+    from netcfg.impact.uses import who_uses as find_users
+
     inv = load(inventory)
     try:
         uses = find_users(inv, query, design)

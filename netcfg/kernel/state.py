@@ -38,7 +38,7 @@ class Ownership:
         return protocol == PROTOCOL and address.interface in self.interfaces
 
 
-def ownership(inventory: Inventory, host: HostConfig) -> Ownership:
+def ownership(inventory: Inventory | None, host: HostConfig) -> Ownership:
     """`host`'s ownership. The inventory no longer decides anything (ownership used to
     follow its segment priorities and networks); the argument stays so callers keep
     one call whatever ownership needs."""

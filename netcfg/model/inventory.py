@@ -49,14 +49,15 @@ class Network:
     private: bool = False
     location: Location = field(default=NOWHERE, compare=False)
     gateway_location: Location = field(default=NOWHERE, compare=False, repr=False)
+    # Formatted once: netaddr formats a prefix slowly, and every machine's rules use it.
+    cidr: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cidr", str(self.prefix))
 
     @property
     def family(self) -> int:
         return self.prefix.version
-
-    @property
-    def cidr(self) -> str:
-        return str(self.prefix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,167 @@
+"""A machine's rendered JSON (`netcfg render -f json`) read back as a HostConfig, for
+`netcfg apply --from FILE`: the one input that reaches the kernel without the inventory's
+checks, so every field is checked here, and each problem names its place in the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netaddr import AddrFormatError, IPAddress, IPNetwork
+
+from netcfg.errors import InputError, Location, Problem
+from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
+from netcfg.names import INTERFACE_NAME, MACHINE_NAME
+
+_SCOPES = ("global", "link", "host")
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(Problem(Location(self.source), f"{where}: {message}"))
+
+    def field(
+        self, data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any = ...
+    ) -> Any:
+        if key not in data:
+            if default is ...:
+                self.fail(where, f"missing key {key!r}")
+            return None if default is ... else default
+        value = data[key]
+        # bool is an int to Python, never to a routing table.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+            self.fail(f"{where}.{key}", f"expected {_names(kind)}, found {type(value).__name__}")
+            return None
+        return value
+
+    def items(self, data: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+        values = self.field(data, key, where, list, [])
+        out = []
+        for n, value in enumerate(values or []):
+            if isinstance(value, dict):
+                out.append((f"{where}.{key}[{n}]", value))
+            else:
+                self.fail(f"{where}.{key}[{n}]", f"expected an object, found {type(value).__name__}")
+        return out
+
+    def prefix(self, value: Any, where: str, family: int | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            network = IPNetwork(value)
+        except (AddrFormatError, ValueError, TypeError):
+            self.fail(where, f"not an IP prefix: {value!r}")
+            return None
+        if family is not None and network.version != family:
+            self.fail(where, f"an IPv{network.version} prefix in a family {family} entry")
+        return str(value)
+
+    def address(self, value: Any, where: str) -> str | None:
+        try:
+            IPAddress(value)
+        except (AddrFormatError, ValueError, TypeError):
+            self.fail(where, f"not an IP address: {value!r}")
+            return None
+        return str(value)
+
+
+def host_config_from_json(data: Any, source: str) -> HostConfig:
+    """The HostConfig of a rendered JSON file; InputError listing every problem."""
+    r = _Reader(source)
+    if not isinstance(data, dict):
+        raise InputError([Problem(Location(source), "not a rendered machine: expected a JSON object")])
+    name = r.field(data, "name", "$", str)
+    kind = _choice(r, data, "kind", Kind)
+    design = _choice(r, data, "design", DesignName)
+    forwarding = r.field(data, "forwarding", "$", bool, False)
+    interfaces = []
+    for where, i in r.items(data, "interfaces", "$"):
+        iname = r.field(i, "name", where, str)
+        segment = r.field(i, "segment", where, str)
+        bridge = r.field(i, "bridge", where, bool, False)
+        addresses = []
+        for n, text in enumerate(r.field(i, "addresses", where, list, []) or []):
+            prefix = r.prefix(text, f"{where}.addresses[{n}]", None)
+            if prefix is not None and "/" in prefix:
+                addresses.append(Address(iname or "", IPNetwork(prefix).version, prefix))
+            elif prefix is not None:
+                r.fail(f"{where}.addresses[{n}]", f"an address needs its prefix length: {text!r}")
+        interfaces.append(InterfaceConfig(iname or "", segment or "", bool(bridge), tuple(addresses)))
+    rules = []
+    for where, d in r.items(data, "rules", "$"):
+        family = _family(r, d, where)
+        rules.append(
+            Rule(
+                family or 4,
+                _number(r, d, "priority", where, 0, 2**32 - 1),
+                _number(r, d, "table", where, 1, 2**32 - 1),
+                r.prefix(r.field(d, "src", where, (str, type(None)), None), f"{where}.src", family),
+                r.prefix(r.field(d, "dst", where, (str, type(None)), None), f"{where}.dst", family),
+            )
+        )
+    routes = []
+    for where, d in r.items(data, "routes", "$"):
+        family = _family(r, d, where)
+        gateway = r.field(d, "gateway", where, (str, type(None)), None)
+        scope = r.field(d, "scope", where, str, "global")
+        if scope not in _SCOPES:
+            r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {scope!r}")
+        metric = r.field(d, "metric", where, (int, type(None)), None)
+        routes.append(
+            Route(
+                family or 4,
+                _number(r, d, "table", where, 1, 2**32 - 1),
+                r.prefix(r.field(d, "dst", where, str), f"{where}.dst", family) or "",
+                r.address(gateway, f"{where}.gateway") if gateway is not None else None,
+                r.field(d, "device", where, (str, type(None)), None),
+                scope or "global",
+                metric,
+                _number(r, d, "protocol", where, 0, 255, default=77),
+            )
+        )
+    if name is not None and not MACHINE_NAME.fullmatch(name):
+        r.fail("$.name", f"{name!r} is not a machine name")
+    devices = {i.name for i in interfaces} | {route.device for route in routes if route.device is not None}
+    for device in sorted(devices):
+        if not INTERFACE_NAME.fullmatch(device):
+            r.fail("$", f"{device!r} is not an interface name (at most 15 letters, digits, '.', '_', '-')")
+    if r.problems:
+        raise InputError(r.problems)
+    return HostConfig(name, kind, design, tuple(interfaces), tuple(rules), tuple(routes), forwarding)
+
+
+def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:
+    value = r.field(data, key, "$", str)
+    try:
+        return enum(value) if value is not None else None
+    except ValueError:
+        r.fail(f"$.{key}", f"expected one of {', '.join(e.value for e in enum)}, found {value!r}")
+        return None
+
+
+def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
+    family = r.field(d, "family", where, int)
+    if family not in (4, 6, None):
+        r.fail(f"{where}.family", f"expected 4 or 6, found {family}")
+        return None
+    return family
+
+
+def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int, default: Any = ...) -> int:
+    value = r.field(d, key, where, int, default)
+    if isinstance(value, int) and not low <= value <= high:
+        r.fail(f"{where}.{key}", f"expected {low}-{high}, found {value}")
+    return value if isinstance(value, int) else 0
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    words = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
+    return " or ".join(words.get(k, "null") for k in _as_tuple(kind))

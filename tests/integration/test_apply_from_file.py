@@ -1,0 +1,69 @@
+"""`netcfg apply --from FILE`: a machine's rendered JSON straight into a namespace,
+with no inventory read; every field of the file checked first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netcfg.cli import main
+from netcfg.errors import InputError
+from netcfg.model.host_file import host_config_from_json
+from tests.integration.test_apply import inventory_dir, lock_dir, netns, snapshot  # noqa: F401 - fixtures
+from tests.requirements import needing
+
+
+@pytest.fixture
+def rendered(inventory_dir: Path, tmp_path: Path) -> Path:  # noqa: F811
+    out = tmp_path / "out"
+    assert main(["render", str(inventory_dir), "--out", str(out), "-f", "json", "--host", "web1"]) == 0
+    return out / "json" / "web1.json"
+
+
+@needing("ip", root=True)
+def test_the_rendered_file_applies_like_the_inventory(inventory_dir, rendered, netns, lock_dir, tmp_path, capsys):  # noqa: F811
+    # Nothing of the inventory is there to read: only the file is.
+    for path in inventory_dir.iterdir():
+        path.unlink()
+    assert main(["apply", "--from", str(rendered), "--netns", netns]) == 0
+    after = snapshot(netns)
+    assert "203.0.113.10" in json.dumps(after["addr"])
+    assert main(["apply", "web1", "--from", str(rendered), "--netns", netns]) == 0
+    assert "0 changes" in capsys.readouterr().out  # a no-op the second time
+    assert snapshot(netns) == after
+    assert main(["apply", "web2", "--from", str(rendered), "--netns", netns]) == 2
+    assert "is the config of 'web1', not of 'web2'" in capsys.readouterr().err
+
+
+def test_every_bad_field_is_named(rendered):
+    data = json.loads(rendered.read_text())
+    data["kind"] = "mainframe"
+    data["rules"][0]["table"] = "300"
+    data["rules"][1]["priority"] = -1
+    data["routes"][0]["dst"] = "not-a-prefix"
+    data["interfaces"][0]["name"] = "eth0; reboot"
+    data["interfaces"][0]["addresses"].append("203.0.113.99")
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    text = str(caught.value)
+    for expected in (
+        "$.kind: expected one of kvm-host, vm, physical, router, found 'mainframe'",
+        "$.rules[0].table: expected an integer, found str",
+        "$.rules[1].priority: expected 0-4294967295, found -1",
+        "$.routes[0].dst: not an IP prefix: 'not-a-prefix'",
+        "'eth0; reboot' is not an interface name",
+        "an address needs its prefix length: '203.0.113.99'",
+    ):
+        assert expected in text, (expected, text)
+    assert all(line.startswith("web1.json: ") for line in text.splitlines())
+
+
+def test_not_an_object_or_not_json_is_exit_2(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    for content in ("[1, 2]", "{not json", '{"name": "web1"}'):
+        bad.write_text(content)
+        assert main(["apply", "--from", str(bad), "--netns", "nowhere"]) == 2
+        err = capsys.readouterr().err
+        assert str(bad) in err and "Traceback" not in err
