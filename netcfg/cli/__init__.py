@@ -30,6 +30,7 @@ from netcfg.cli import (  # noqa: F401 - each registers its commands, in pipelin
     check,
     plan,
     simulate,
+    rollout,
     apply,
     status,
     lab,
