@@ -11,6 +11,8 @@ hold back waits even when its dependencies have ended.
 from __future__ import annotations
 
 import enum
+import os
+import select
 import signal
 import threading
 import time
@@ -71,10 +73,24 @@ class Watcher(Protocol):
 
 @dataclass(slots=True)
 class Stop:
-    """How many times a stop was asked for (signals, or a caller)."""
+    """How many times a stop was asked for (signals, or a caller), and how the executor
+    waits between polls: woken at once by any signal with a handler (a child's exit,
+    SIGCHLD, or a stop request) when `stop_signals` set up a wake-up pipe."""
 
     requests: int = 0
     signal_name: str = ""
+    wakeup: int | None = None  # read end of the signal wake-up pipe
+
+    def wait(self, seconds: float) -> None:
+        if self.wakeup is None:
+            time.sleep(seconds)
+            return
+        if select.select([self.wakeup], [], [], seconds)[0]:
+            try:
+                while os.read(self.wakeup, 512):
+                    pass
+            except BlockingIOError:
+                pass  # drained
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -83,9 +99,10 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 @contextmanager
 def stop_signals() -> Iterator[Stop]:
     """SIGINT, SIGTERM and SIGHUP count as stop requests instead of ending the process:
-    the executor decides what happens to the steps that run. Previous handlers are put
-    back on exit. Python delivers signals to the main thread only: elsewhere nothing is
-    installed."""
+    the executor decides what happens to the steps that run. SIGCHLD and those three
+    wake the executor's wait at once, so a short step's end is seen when it comes.
+    Previous handlers are put back on exit. Python delivers signals to the main thread
+    only: elsewhere nothing is installed and the executor polls on its own."""
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -95,14 +112,24 @@ def stop_signals() -> Iterator[Stop]:
         stop.requests += 1
         stop.signal_name = signal.Signals(signum).name
 
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    def child_exited(signum: int, frame: FrameType | None) -> None:
+        pass  # the wake-up pipe has done its work
+
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous = {sig: signal.getsignal(sig) for sig in (*STOP_SIGNALS, signal.SIGCHLD)}
+    previous_wakeup = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     for sig in STOP_SIGNALS:
         signal.signal(sig, handler)
+    signal.signal(signal.SIGCHLD, child_exited)
+    stop.wakeup = read_end
     try:
         yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        signal.set_wakeup_fd(previous_wakeup)
+        os.close(read_end)
+        os.close(write_end)
 
 
 # ------------------------------------------------------------------ what may start
@@ -287,7 +314,7 @@ class _Run:
             self.watcher.tick(self.journal.elapsed(), {i: t for i, (_, t) in self.running.items()})
             interval = POLL_MIN_S if changed else min(POLL_MAX_S, interval * 2)
             changed = False
-            time.sleep(interval)
+            self.stop.wait(interval)
 
     def _on_stop(self, requests: int) -> bool:
         """React to the n-th stop request; True to stop waiting at once."""

@@ -132,7 +132,7 @@ class Journal:
         view = memoryview(line)
         while view:
             view = view[os.write(self._fd, view) :]
-        os.fsync(self._fd)
+        os.fdatasync(self._fd)  # the line and the file's new size; not its times
 
     def _sync_directory(self) -> None:
         # The journal's own name must survive a power cut, not only its lines.

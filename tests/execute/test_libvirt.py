@@ -130,9 +130,12 @@ def test_the_test_driver_is_what_we_think():
 
 @with_virsh
 def test_a_migration_libvirt_refuses_fails_the_step_with_its_error(tmp_path, capsys):
+    # A VM the source does not have: virsh fails before it starts the migration job.
+    # (A migration refused once under way, as the test driver refuses every one, is
+    # not used: virsh 9.0 then never exits about half the time; see docs/rollout.md.)
     plan_file = write_plan(
         tmp_path / "plan.json",
-        migrations=[migration("migrate-0", "test", "kvm01", "kvm02")],
+        migrations=[migration("migrate-0", "nosuchvm", "kvm01", "kvm02")],
         maint=[maintenance("maint-kvm01", "kvm01", ["migrate-0"])],
     )
     code = main(
@@ -154,28 +157,16 @@ def test_a_migration_libvirt_refuses_fails_the_step_with_its_error(tmp_path, cap
     assert code == 5, captured.err
     steps = {s["id"]: s for s in json.loads(captured.out)["steps"]}
     assert steps["migrate-0"]["state"] == "failed"
-    # libvirt's own words: the test driver has no migration.
-    assert (
-        "exit status 1: error: this function is not supported by the connection driver" in steps["migrate-0"]["detail"]
-    )
+    assert steps["migrate-0"]["detail"] == "exit status 1: error: failed to get domain 'nosuchvm'"
     assert steps["maint-kvm01"]["state"] == "not_started"
-
-
-@with_virsh
-def test_an_unknown_vm_fails_with_libvirts_message(tmp_path, capsys):
-    plan_file = write_plan(tmp_path / "plan.json", migrations=[migration("m", "nosuchvm", "kvm01", "kvm02")])
-    code = main(["rollout", "run", str(plan_file), "--driver", "libvirt", "--connect", "test:///default"])
-    captured = capsys.readouterr()
-    assert code == 5
-    assert "failed to get domain 'nosuchvm'" in captured.out
 
 
 @with_virsh
 def test_resume_rechecks_a_migration_on_its_target(tmp_path, capsys):
     hosts = tmp_path / "hosts"
     hosts.mkdir()
-    node(hosts / "kvm01.xml", "vm2")
-    node(hosts / "kvm02.xml", "vm1")  # vm1 already runs on its target; vm2 does not
+    node(hosts / "kvm01.xml", "other")
+    node(hosts / "kvm02.xml", "vm1")  # vm1 already runs on its target; vm2 is nowhere
     plan_file = write_plan(
         tmp_path / "plan.json",
         migrations=[migration("migrate-0", "vm1", "kvm01", "kvm02"), migration("migrate-1", "vm2", "kvm01", "kvm02")],
@@ -194,7 +185,7 @@ def test_resume_rechecks_a_migration_on_its_target(tmp_path, capsys):
         "--format",
         "json",
     ]
-    assert main(args) == 5  # the test driver cannot migrate: both fail
+    assert main(args) == 5  # neither VM is on its source: both migrations fail
     capsys.readouterr()
 
     code = main([*args, "--resume"])
@@ -204,7 +195,8 @@ def test_resume_rechecks_a_migration_on_its_target(tmp_path, capsys):
     assert steps["migrate-0"]["state"] == "done"
     assert steps["migrate-0"]["detail"] == "rechecked: vm1 already runs on kvm02"
     assert steps["maint-kvm01"]["state"] == "done" and (tmp_path / "maintained-kvm01").exists()
-    assert steps["migrate-1"]["state"] == "failed"  # not on its target: run again, and libvirt refused again
+    assert steps["migrate-1"]["state"] == "failed"  # not on its target: run again, and failed again
+    assert steps["migrate-1"]["detail"] == "exit status 1: error: failed to get domain 'vm2'"
     run2 = [r for r in read_journal(tmp_path / "plan.json.journal") if r["run"] == 2 and r["event"] != "run"]
     assert ("start", "migrate-0") not in [(r["event"], r["id"]) for r in run2]  # rechecked, not migrated again
     assert ("start", "migrate-1") in [(r["event"], r["id"]) for r in run2]
