@@ -193,6 +193,7 @@ def _execute(
     from netcfg.execute.executor import run, stop_signals
     from netcfg.execute.journal import Journal, read_state
 
+    running = False  # from then on the executor closes the driver
     try:
         journal = Journal(journal_path, resume=resume)
     except BaseException:
@@ -217,9 +218,11 @@ def _execute(
         journal.begin((earlier.runs if earlier else 0) + 1, str(plan_file), digest, driver_name, resume)
         say(f"journal: {journal_path}")
         with stop_signals() as stop, _watching(graph) as watcher:
+            running = True
             return run(graph, driver, journal, earlier, stop, watcher)
     except BaseException:
-        driver.close()
+        if not running:
+            driver.close()
         raise
     finally:
         journal.close()

@@ -151,7 +151,9 @@ def choose(ready: list[Step], limits: Limits, load: _Load) -> list[Step]:
         if step.kind is StepKind.MIGRATION:
             assert step.source is not None and step.target is not None
             cap = limits.max_migrations_per_host
-            if cap is not None and max(load.per_host.get(h, 0) for h in (step.source, step.target)) >= cap:
+            if cap is not None and (
+                load.per_host.get(step.source, 0) >= cap or load.per_host.get(step.target, 0) >= cap
+            ):
                 continue
             evac = limits.max_parallel_evacuations
             if evac is not None and step.source not in load.evacuating and len(load.evacuating) >= evac:
@@ -206,6 +208,9 @@ class _Run:
         self.earlier = earlier
         self.by_id = graph.by_id()
         self.order = {s.id: n for n, s in enumerate(graph.steps)}
+        # The order ready steps go in: planned start, then plan order (ranked once).
+        ranked = sorted(graph.steps, key=lambda s: (s.planned_start_s, self.order[s.id]))
+        self.rank = {s.id: n for n, s in enumerate(ranked)}
         self.outcomes: dict[str, StepOutcome] = {}
         self.running: dict[str, tuple[Running, float]] = {}  # id -> (running, started at t)
         self.cancelling: set[str] = set()
@@ -338,7 +343,7 @@ class _Run:
         return True
 
     def _start_ready(self) -> None:
-        ready = sorted((self.by_id[i] for i in self.ready), key=lambda s: (s.planned_start_s, self.order[s.id]))
+        ready = [self.by_id[i] for i in sorted(self.ready, key=self.rank.__getitem__)]
         for step in choose(ready, self.graph.limits, self._load()):
             self.ready.discard(step.id)
             t = self.journal.append("start", step.id, step.kind.value)

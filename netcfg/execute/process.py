@@ -24,6 +24,7 @@ from netcfg.execute.driver import StepResult
 TAIL_BYTES = 4096  # of a child's output, read for the detail
 DETAIL_CHARS = 200
 KILL_AFTER_S = 10.0  # after a cancel's first signal, SIGKILL the rest of the session
+FAN_OUT = 32  # processes of one step at once (a hot template run once per host of a wave)
 PR_SET_PDEATHSIG = 1
 
 try:
@@ -128,28 +129,47 @@ def _last_line(handle: IO[bytes]) -> str:
 
 
 class FanOutRunning:
-    """Several processes as one step (a hot wave run once per host): started together,
-    OK when every one exits 0; the detail names the hosts that failed."""
+    """Several processes as one step (a hot wave run once per host): at most `at_once` at
+    a time, the next starting as one ends; OK when every one exits 0. After a failure, or
+    a cancel, no more of them start, as no step starts after a failed one; the detail
+    names the first host that failed and counts those never started."""
 
-    def __init__(self, runs: Sequence[tuple[str, Sequence[str]]]):
-        self._labels = [label for label, _ in runs]
-        self._running = [ProcessRunning(argv) for _, argv in runs]
-        self._results: list[StepResult | None] = [None] * len(runs)
+    def __init__(self, runs: Sequence[tuple[str, Sequence[str]]], at_once: int = FAN_OUT):
+        self._waiting = list(runs)[::-1]  # popped from the end: in order
+        self._total = len(runs)
+        self._at_once = at_once
+        self._running: list[tuple[str, ProcessRunning]] = []
+        self._failed: list[tuple[str, StepResult]] = []
+        self._stopped = False
+        self._start_more()
+
+    def _start_more(self) -> None:
+        while self._waiting and not self._stopped and len(self._running) < self._at_once:
+            label, argv = self._waiting.pop()
+            self._running.append((label, ProcessRunning(argv)))
 
     def poll(self) -> StepResult | None:
-        for n, running in enumerate(self._running):
-            if self._results[n] is None:
-                self._results[n] = running.poll()
-        if any(r is None for r in self._results):
+        still = []
+        for label, running in self._running:
+            result = running.poll()
+            if result is None:
+                still.append((label, running))
+            elif not result.ok:
+                self._failed.append((label, result))
+                self._stopped = True
+        self._running = still
+        self._start_more()
+        if self._running:
             return None
-        failed = [
-            (label, r) for label, r in zip(self._labels, self._results, strict=True) if r is not None and not r.ok
-        ]
-        if not failed:
+        if not self._failed and not self._waiting:
             return StepResult(True, "")
-        label, first = failed[0]
-        return StepResult(False, f"{len(failed)} of {len(self._running)} failed; {label}: {first.detail}")
+        never = f"; {len(self._waiting)} not started" if self._waiting else ""
+        if not self._failed:
+            return StepResult(False, f"cancelled{never}")
+        label, first = self._failed[0]
+        return StepResult(False, f"{len(self._failed)} of {self._total} failed; {label}: {first.detail}{never}")
 
     def cancel(self) -> None:
-        for running in self._running:
+        self._stopped = True
+        for _, running in self._running:
             running.cancel()

@@ -95,8 +95,9 @@ def summary_lines(outcome: Outcome) -> list[str]:
         for row in rows
     ]
     counts = {state: sum(1 for o in outcome.steps if o.state is state) for state in State}
+    tally = ", ".join(f"{n} {state.value.replace('_', ' ')}" for state, n in counts.items() if n)
     lines.append(
         f"makespan: planned {seconds(outcome.planned_makespan_s)}, actual {seconds(outcome.elapsed_s)} (this run); "
-        + ", ".join(f"{n} {state.value.replace('_', ' ')}" for state, n in counts.items() if n)
+        + (tally or "no steps")
     )
     return lines
