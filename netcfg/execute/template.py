@@ -6,7 +6,8 @@ name in the plan can never add, remove or split an argument:
 
 - `{id}`: the step's id; `{vm}`, `{from}`, `{to}`: a migration's VM and hosts;
 - `{host}`: a maintenance's host, a migration's source; in a hot template, the template
-  runs once per host of the wave, all at once, and the step succeeds when every one does;
+  runs once per host of the wave (a few at a time, see process.FanOutRunning), and the
+  step succeeds when every one does;
 - `{hosts}`: the step's hosts (a wave's hosts, a maintenance's host, a migration's source
   and target). A word that is exactly `{hosts}` becomes one argument per host; inside a
   longer word (`--limit={hosts}`) they are joined with commas, as Ansible's --limit reads;
