@@ -22,6 +22,7 @@ PACKAGES = {
     "setpriv": "util-linux",
     "nsenter": "util-linux",
     "unshare": "util-linux",
+    "virsh": "libvirt-clients",
 }
 
 

@@ -34,6 +34,7 @@ COMMAND_MODULES = {
     "check": "check",
     "plan": "plan",
     "simulate": "simulate",
+    "rollout": "rollout",
     "apply": "apply",
     "status": "status",
     "lab": "lab",

@@ -7,8 +7,9 @@ import typer
 HELP = """Render, diff and safely roll out per-machine routing from a network inventory.
 
 Exit codes: 0 success, 1 internal error (a bug), 2 invalid input, 3 blocked by the
-seatbelt or an invariant broken, 4 drift found, 5 apply failed and was rolled back,
-130 interrupted. --debug and --quiet are accepted anywhere on the line.
+seatbelt or an invariant broken, 4 drift found, 5 apply failed and was rolled back, or
+a rollout step failed, 130 interrupted. --debug and --quiet are accepted anywhere on
+the line.
 """
 
 app = typer.Typer(

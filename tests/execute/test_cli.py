@@ -1,0 +1,89 @@
+"""`netcfg rollout run` on bad input: exit 2, one line per problem, nothing started and
+no journal written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from netcfg.cli import main
+
+from .helpers import hot, maintenance, make_stepper, migration, write_plan
+
+
+@pytest.fixture
+def plan_file(tmp_path):
+    return write_plan(
+        tmp_path / "plan.json",
+        waves=[hot("hot-0", ["web01"])],
+        migrations=[migration("migrate-0", "vm1", "kvm01", "kvm02", ["hot-0"])],
+        maint=[maintenance("maint-kvm01", "kvm01", ["migrate-0"])],
+    )
+
+
+def refused(capsys, *args: str) -> str:
+    code = main(["rollout", "run", *args])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+def test_a_plan_written_before_dependencies_is_refused(tmp_path, capsys):
+    old = tmp_path / "old.json"
+    old.write_text(
+        json.dumps({"waves": [], "migrations": [], "maintenance": [{"host": "a", "start_s": 0, "end_s": 1}]})
+    )
+    err = refused(capsys, str(old), "--driver", "command", "--run", "maintenance=true")
+    assert "old.json: error: maintenance[0]: no `id` and `after`" in err
+    assert "re-run `netcfg plan`" in err
+    assert not (tmp_path / "old.json.journal").exists()
+
+
+def test_a_cycle_is_refused_naming_its_steps(tmp_path, capsys):
+    plan = write_plan(tmp_path / "plan.json", maint=[maintenance("a", "kvm1", ["b"]), maintenance("b", "kvm2", ["a"])])
+    err = refused(capsys, str(plan), "--driver", "command", "--run", "maintenance=true")
+    assert "dependency cycle: 'a' -> 'b' -> 'a'" in err
+
+
+def test_a_kind_without_a_template_stops_everything_before_it_starts(plan_file, capsys, tmp_path):
+    stepper = make_stepper(tmp_path / "steps")
+    err = refused(capsys, str(plan_file), "--driver", "command", f"--run=hot={stepper.template()}")
+    assert "--run: error: the plan has maintenance steps and no --run maintenance=TEMPLATE" in err
+    assert "--run: error: the plan has migration steps and no --run migration=TEMPLATE" in err
+    assert stepper.log() == [] and not (tmp_path / "plan.json.journal").exists()
+
+
+def test_a_kind_the_plan_lacks_needs_no_template(tmp_path, capsys):
+    plan = write_plan(tmp_path / "plan.json", maint=[maintenance("a", "kvm1")])
+    assert main(["rollout", "run", str(plan), "--driver", "command", "--run", "maintenance=true"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--driver", "nosuch"], "--driver: error: unknown driver 'nosuch' (known: command, libvirt, qemu)"),
+        (["--driver", "command", "--run", "reboot"], "--run: error: 'reboot': expected KIND=TEMPLATE"),
+        (["--driver", "command", "--run", "hot=true", "--run", "hot=false"], "--run hot: error: given twice"),
+        (["--driver", "command", "--connect", "x"], "--connect: error: is not an option of --driver command"),
+        (["--driver", "qemu", "--jitter", "2:1"], "--jitter: error: expected LO:HI with 0 < LO <= HI, not '2:1'"),
+        (["--driver", "command", "--format", "yaml"], "--format: error: unknown format 'yaml'"),
+    ],
+)
+def test_bad_options(plan_file, capsys, args, message):
+    assert message in refused(capsys, str(plan_file), *args)
+
+
+def test_the_qemu_driver_needs_the_vm_lab(plan_file, capsys):
+    if importlib.util.find_spec("netcfg.vmlab") is not None:
+        pytest.skip("the VM lab is installed: its own tests run the qemu driver")
+    err = refused(capsys, str(plan_file), "--driver", "qemu", "--lab", "lab1")
+    assert "--driver qemu: error: the qemu driver needs the VM lab (netcfg vmlab)" in err
+
+
+def test_a_missing_plan(tmp_path, capsys):
+    err = refused(capsys, str(tmp_path / "nope.json"), "--driver", "command")
+    assert "nope.json: error: cannot read the plan" in err

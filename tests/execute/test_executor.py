@@ -1,0 +1,116 @@
+"""The executor with drivers that misbehave the way real ones can: a step that never ends
+and ignores its cancel (a hung virsh), a driver that raises. The stop requests come from
+the driver's own polls, so every test is deterministic."""
+
+from __future__ import annotations
+
+from netcfg.execute.driver import Step, StepResult
+from netcfg.execute.executor import State, Stop, run
+from netcfg.execute.graph import read_graph
+from netcfg.execute.journal import Journal, read_state
+
+from .helpers import maintenance, read_journal
+
+
+class Hung:
+    """A step that never ends and ignores its cancel."""
+
+    def __init__(self, stop: Stop):
+        self.stop = stop
+        self.polls = 0
+        self.cancelled = False
+
+    def poll(self) -> StepResult | None:
+        self.polls += 1
+        if self.polls == 3:
+            self.stop.requests = 1  # Ctrl-C: wait for what runs
+        if self.polls == 6:
+            self.stop.requests = 2  # again: cancel it
+        if self.cancelled and self.polls >= 9:
+            self.stop.requests = 3  # and once more: stop waiting
+        return None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class HungDriver:
+    name = "hung"
+
+    def __init__(self, stop: Stop):
+        self.stop = stop
+        self.started: list[Hung] = []
+        self.closed = False
+
+    def start(self, step: Step) -> Hung:
+        running = Hung(self.stop)
+        self.started.append(running)
+        return running
+
+    def recheck(self, step: Step) -> StepResult | None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Broken:
+    """A driver that raises where a real one might (a lost connection)."""
+
+    name = "broken"
+
+    def start(self, step: Step) -> Hung:
+        raise ConnectionError("QMP socket closed")
+
+    def recheck(self, step: Step) -> StepResult | None:
+        raise ConnectionError("cannot ask")
+
+    def close(self) -> None:
+        pass
+
+
+def graph(*steps):
+    return read_graph({"waves": [], "migrations": [], "maintenance": list(steps)}, "plan.json")
+
+
+def journal(path, resume=False):
+    opened = Journal(path, resume=resume)
+    return opened
+
+
+def test_a_third_stop_request_abandons_a_step_that_ignores_its_cancel(tmp_path):
+    g = graph(maintenance("a", "kvm1"), maintenance("b", "kvm2", ["a"]))
+    stop = Stop()
+    driver = HungDriver(stop)
+    j = journal(tmp_path / "j")
+    j.begin(1, "plan.json", "digest", "hung", False)
+    outcome = run(g, driver, j, stop=stop)
+    j.close()
+    assert driver.started[0].cancelled and driver.closed
+    states = {o.step.id: (o.state, o.detail) for o in outcome.steps}
+    assert states["a"] == (State.CANCELLED, "abandoned: netcfg stopped waiting for it")
+    assert states["b"][0] is State.NOT_STARTED
+    assert outcome.interrupted and not outcome.failed
+    lines = read_journal(tmp_path / "j")
+    assert [(r["event"], r["id"], r["ok"]) for r in lines[1:]] == [("start", "a", None), ("end", "a", False)]
+
+
+def test_a_driver_that_raises_fails_the_step_not_the_run(tmp_path):
+    g = graph(maintenance("a", "kvm1"), maintenance("b", "kvm2"))
+    j = journal(tmp_path / "j")
+    j.begin(1, "plan.json", "digest", "broken", False)
+    outcome = run(g, Broken(), j)
+    j.close()
+    assert outcome.failed == ("a", "b")  # both started in one pass, before either failed
+    assert {o.detail for o in outcome.steps} == {"driver error: ConnectionError: QMP socket closed"}
+    ends = [r for r in read_journal(tmp_path / "j") if r["event"] == "end"]
+    assert [(r["id"], r["ok"]) for r in ends] == [("a", False), ("b", False)]
+
+    # A recheck that raises means "do not know": the step is run again.
+    data = (tmp_path / "j").read_bytes()
+    j = journal(tmp_path / "j", resume=True)
+    earlier = read_state(data, "j", "digest", {"a", "b"})
+    j.begin(2, "plan.json", "digest", "broken", True)
+    outcome = run(g, Broken(), j, earlier)
+    j.close()
+    assert [r["id"] for r in read_journal(tmp_path / "j") if r["run"] == 2 and r["event"] == "start"] == ["a", "b"]
