@@ -17,7 +17,9 @@ Invariants checked (each violation carries time, host and amount):
 - a migration starts where its VM is, of a VM that exists with the memory it claims,
   and lasts at least what pre-copy needs at the bandwidth it really gets (its link
   ends shared evenly among the migrations touching each end); a VM whose dirty rate
-  reaches that bandwidth does not converge at all.
+  reaches that bandwidth does not converge at all. In a jittered replay (durations
+  stretched and shrunk at random, netcfg.rollout.jitter) a migration must instead get
+  at least the bandwidth the plan assumed.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ ZERO, LATE = 1.5, 4
 class Violation:
     time_s: float
     host: str
-    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration
+    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration, bandwidth
     amount: float
     unit: str
     message: str
@@ -123,7 +125,7 @@ def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
     return sent / rate
 
 
-def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     where = Location(source)
     try:
         migrations: list[dict[str, Any]] = [
@@ -134,6 +136,7 @@ def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, 
                 "start": float(m["start_s"]),
                 "end": float(m["end_s"]),
                 "gib": float(m["gib"]),
+                "rate": float(m.get("rate_mib_s", 0.0)),
             }
             for m in plan["migrations"]
         ]
@@ -171,7 +174,17 @@ def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
     """Replay `plan` (the plan file's JSON) against `inventory`; every violation found."""
-    migrations, windows = _read(plan, source)
+    migrations, windows = read_plan(plan, source)
+    return replay(migrations, windows, inventory)
+
+
+def replay(
+    migrations: list[dict[str, Any]], windows: list[dict[str, Any]], inventory: Inventory, jittered: bool = False
+) -> Simulation:
+    """Replay migrations and maintenance windows as `read_plan` gives them. `jittered`: the
+    durations are not the planned ones (netcfg.rollout.jitter), so instead of checking
+    that each migration lasts what pre-copy needs, check that it gets at least the
+    bandwidth the plan assumed (`rate_mib_s`): no more migrations share its links."""
     rollout = inventory.policy.rollout
     machines = inventory.machines
     hypervisors = {n for n, m in machines.items() if m.kind is Kind.KVM_HOST}
@@ -400,6 +413,18 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
         dirty = float(machines[m["vm"]].dirty_mib_s or 0.0)
         need = _copy_time(size[m["vm"]], dirty, rate)
         planned = m["end"] - m["start"]
+        if jittered and need is not None:
+            if m["rate"] > 0 and rate < m["rate"] - 0.01:
+                flag(
+                    m["start"],
+                    m["src"],
+                    "bandwidth",
+                    m["rate"] - rate,
+                    "MiB/s",
+                    f"{m['vm']} {m['src']}->{m['dst']} gets {rate:.0f} MiB/s, the plan assumed {m['rate']:.0f} "
+                    f"({k_src} migrations on the source link, {k_dst} on the target link)",
+                )
+            continue
         if need is None:
             flag(
                 m["start"],

@@ -1,47 +1,147 @@
-"""Hot changes: a canary, then growing waves with soak time between them."""
+"""Hot changes: a canary, then growing waves with soak time between them, by risk.
+
+- The canary holds one low-risk machine per segment the change touches: VMs first,
+  then physical hosts; a hypervisor or a router only when the change touches nothing
+  else. Among machines of one kind, one whose service has other members (they carry
+  the load while it is watched) before a service's only member, then the machine that
+  covers the most segments not yet covered, then the name.
+- The other machines follow by risk (VMs, physical hosts, hypervisors, routers): a
+  hypervisor or a router comes only after every VM and physical host, so they fill the
+  last waves. Members of one service are spread: each service's first member comes
+  before any service's second.
+- No wave holds every member of a service (of two or more machines): one moves to the
+  next wave.
+- Sizes from policy `rollout.waves` (netcfg.model.waves; default canary, 5 %, 25 %,
+  rest). Never every machine in one wave.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
-from netcfg.model.inventory import Inventory
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory, Machine
+from netcfg.model.waves import wave_plan
 from netcfg.rollout.estimate import HOT_S
 from netcfg.rollout.model import Wave
 
-WAVE_FRACTIONS = (0.05, 0.25)  # after the canary; the last wave takes the rest
+RISK = {Kind.VM: 0, Kind.PHYSICAL: 1, Kind.KVM_HOST: 2, Kind.ROUTER: 3}
+LOW_RISK = 1  # VMs and physical hosts
 
 
 def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list[Wave]:
-    """Canary (one host per segment), then about 5 %, 25 % and the rest, soaking between.
-
-    Never all hosts in one wave: with two or more hosts the canary leaves some out."""
-    remaining = sorted(hosts)
+    """Waves for the machines `hosts` whose change is hot, `soak_s` apart."""
+    remaining = sorted(set(hosts))
     if not remaining:
         return []
-    canary: list[str] = []
-    seen: set[str] = set()
-    for host in remaining:
-        segments = {i.segment for i in inventory.machines[host].interfaces}
-        if segments - seen:
-            canary.append(host)
-            seen |= segments
-    if not canary:
-        canary = remaining[:1]
-    if len(canary) >= len(remaining) and len(remaining) > 1:
-        canary = canary[: max(1, len(remaining) // 2)]
-    groups = [canary]
-    rest = [h for h in remaining if h not in set(canary)]
+    machines = inventory.machines
+    members = _service_members(inventory)
+    plan = wave_plan(inventory.policy.rollout.waves)
+    groups: list[list[str]] = []
+    if plan.canary:
+        canary = _canary(inventory, remaining, members)
+        if len(canary) >= len(remaining) and len(remaining) > 1:
+            canary = canary[: max(1, len(remaining) // 2)]
+        groups.append(canary)
+    chosen = {h for g in groups for h in g}
+    rest = _by_risk(inventory, [h for h in remaining if h not in chosen])
     total = len(remaining)
-    for fraction in WAVE_FRACTIONS:
-        size = math.ceil(total * fraction)
+    for entry in plan.sizes:
+        size = plan.size(entry, total)
         if rest and size < len(rest):
             groups.append(rest[:size])
             rest = rest[size:]
     if rest:
         groups.append(rest)
+    groups = _spread_services(groups, machines, members, plan.canary)
     waves, start = [], 0.0
     for index, group in enumerate(groups):
-        waves.append(Wave(index, start, start + HOT_S, tuple(group)))
+        last = index == len(groups) - 1
+        waves.append(Wave(index, start, start + HOT_S, tuple(group), 0.0 if last else float(soak_s)))
         start += HOT_S + soak_s
     return waves
+
+
+def _service_members(inventory: Inventory) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for machine in inventory.machines.values():
+        if machine.service:
+            counts[machine.service] += 1
+    return counts
+
+
+def _risk(machine: Machine) -> int:
+    return RISK.get(machine.kind, len(RISK))
+
+
+def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> list[str]:
+    """One low-risk machine per segment the change touches (see the module docstring)."""
+    machines = inventory.machines
+    lowest = min(_risk(machines[h]) for h in hosts)
+    # VMs and physical hosts are one pool; hypervisors, then routers, only alone.
+    pool = [h for h in hosts if _risk(machines[h]) <= max(lowest, LOW_RISK)]
+    segments = sorted({i.segment for h in hosts for i in machines[h].interfaces})
+    covered: set[str] = set()
+    canary: list[str] = []
+    for segment in segments:
+        if segment in covered:
+            continue
+        on_segment = [h for h in pool if h not in canary and any(i.segment == segment for i in machines[h].interfaces)]
+        if not on_segment:
+            continue  # only riskier machines there: they go in the later waves
+
+        pick = min(on_segment, key=lambda h, done=frozenset(covered): _canary_key(machines[h], members, done))
+        canary.append(pick)
+        covered |= {i.segment for i in machines[pick].interfaces}
+    return canary or [min(hosts, key=lambda h: (_risk(machines[h]), h))]
+
+
+def _canary_key(machine: Machine, members: dict[str, int], covered: frozenset[str]) -> tuple[int, int, int, str]:
+    alone = 0 if machine.service and members.get(machine.service, 0) > 1 else 1
+    new = len({i.segment for i in machine.interfaces} - covered)
+    return _risk(machine), alone, -new, machine.name
+
+
+def _by_risk(inventory: Inventory, hosts: list[str]) -> list[str]:
+    """Least risky first; within a kind, each service's n-th member after every
+    service's (n-1)-th, so a service is spread over the waves."""
+    machines = inventory.machines
+    rank: dict[str, int] = {}
+    seen: dict[tuple[int, str], int] = defaultdict(int)
+    for h in hosts:  # in name order
+        m = machines[h]
+        group = (_risk(m), m.service or f"\0{h}")  # no service: a service of its own
+        rank[h] = seen[group]
+        seen[group] += 1
+    return sorted(hosts, key=lambda h: (_risk(machines[h]), rank[h], machines[h].service or "", h))
+
+
+def _spread_services(
+    groups: list[list[str]], machines: Mapping[str, Machine], members: dict[str, int], canary: bool
+) -> list[list[str]]:
+    """No wave holds every member of a service of two or more machines: the last such
+    member moves to the next wave; from the last wave to the one before (never into the
+    canary: a wave of its own then)."""
+    groups = [list(g) for g in groups]
+    index = 0
+    while index < len(groups):
+        count: dict[str, list[str]] = defaultdict(list)
+        for h in groups[index]:
+            service = machines[h].service
+            if service and members.get(service, 0) > 1:
+                count[service].append(h)
+        full = sorted(s for s, hs in count.items() if len(hs) == members[s])
+        if not full:
+            index += 1
+            continue
+        # Two or more members, all here: moving one leaves the wave non-empty.
+        mover = count[full[0]][-1]
+        groups[index].remove(mover)
+        if index + 1 < len(groups):
+            groups[index + 1].append(mover)
+        elif index - 1 >= (1 if canary else 0):
+            groups[index - 1].append(mover)
+        else:
+            groups.append([mover])
+    return [sorted(g) for g in groups]
