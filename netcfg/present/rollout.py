@@ -84,9 +84,8 @@ def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
         shown = ", ".join(f"{h} {clock(s)}-{clock(e)}" for h, (s, e) in order[:10])
         lines.append(f"  evacuations: {shown}" + (f" ... and {len(order) - 10} more" if len(order) > 10 else ""))
     for w in plan.waves:
-        name = "canary" if w.index == 0 else f"wave {w.index}"
         lines.append(
-            f"  {name}: {w.start_s:.0f}-{w.end_s:.0f} s, {plural(len(w.hosts), 'host')}: "
+            f"  {w.name}: {w.start_s:.0f}-{w.end_s:.0f} s, {plural(len(w.hosts), 'host')}: "
             + ", ".join(w.hosts[:8])
             + (" ..." if len(w.hosts) > 8 else "")
         )

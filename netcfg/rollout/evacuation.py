@@ -21,6 +21,7 @@ The plan is then checked by `netcfg.rollout.simulate`, which shares none of this
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections import defaultdict
@@ -215,7 +216,7 @@ class _Targets:
                 return self.by_name[str(best_name)]
         best_pos = None
         for nic in nics:
-            pos = self.pending[nic].rightmost(lambda free, nic=nic: fits(nic, free))
+            pos = self.pending[nic].rightmost(functools.partial(fits, nic))
             if pos is not None and (best_pos is None or pos > best_pos):
                 best_pos = pos
         return self.by_pos[best_pos] if best_pos is not None else None

@@ -225,9 +225,9 @@ def _memory(graph: _Graph, plan: Plan, inventory: Inventory) -> None:
     first), and waits for the migrations whose memory it takes."""
     machines = inventory.machines
     load: dict[str, float] = defaultdict(float)
-    for m in machines.values():
-        if m.kind is Kind.VM and m.host is not None and m.host in machines:
-            load[m.host] += float(m.memory_gib or 0.0)
+    for vm in machines.values():
+        if vm.kind is Kind.VM and vm.host is not None and vm.host in machines:
+            load[vm.host] += float(vm.memory_gib or 0.0)
     events: dict[str, list[tuple[float, int, int]]] = defaultdict(list)  # (time, 0 free / 1 take, migration)
     for i, m in enumerate(plan.migrations):
         events[m.source].append((m.end_s, 0, i))

@@ -22,7 +22,7 @@ from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
 from netcfg.model.inventory import Inventory
-from netcfg.rollout.simulate import Violation, read_plan, replay
+from netcfg.rollout.simulate import Fleet, Violation, read_plan, replay
 
 KINDS = ("waves", "migrations", "maintenance")
 EXAMPLES = 20  # violations kept with their run, to show; all are counted
@@ -110,7 +110,7 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
             if not isinstance(entry, dict):
                 problems.append(Problem(where, f"{name} is not an object"))
                 entry = {}
-            step_id, after = entry.get("id"), entry.get("after")
+            step_id, wanted = entry.get("id"), entry.get("after")
             if not isinstance(step_id, str) or not step_id:
                 problems.append(
                     Problem(
@@ -123,10 +123,10 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
                 problems.append(Problem(where, f"{name}: id {step_id!r} is used twice"))
             else:
                 ids[step_id] = step
-            if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+            if not isinstance(wanted, list) or not all(isinstance(a, str) for a in wanted):
                 problems.append(Problem(where, f"{name}: after must be a list of step ids"))
-                after = []
-            raw_after.append(after)
+                wanted = []
+            raw_after.append(wanted)
             try:
                 start, end = float(entry.get("start_s", 0.0)), float(entry.get("end_s", 0.0))
                 wait = float(entry.get("soak_s", 0.0)) if kind == "waves" else 0.0
@@ -213,6 +213,7 @@ def simulate_jittered(
     first_window = graph.waves + graph.migrations
     planned = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
     planned = max([planned] + [float(w.get("end_s", 0.0)) for w in plan.get("waves", [])])
+    fleet = Fleet.of(inventory)
     rng = random.Random(seed)
     makespans: list[float] = []
     examples: list[tuple[int, Violation]] = []
@@ -227,7 +228,7 @@ def simulate_jittered(
         maintained = [
             w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
         ]
-        simulation = replay(moved, maintained, inventory, jittered=True)
+        simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
         makespans.append(max(ends, default=0.0))
         if simulation.violations:
             failed += 1

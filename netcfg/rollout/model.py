@@ -37,6 +37,11 @@ class Wave:
     soak_s: float = 0.0  # how long the next wave waits after this one ends
     id: str = ""
     after: tuple[str, ...] = ()
+    canary: bool = False  # one low-risk machine per segment, watched before the rest
+
+    @property
+    def name(self) -> str:
+        return "canary" if self.canary else f"wave {self.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,7 @@ class Plan:
                     "end_s": _r(w.end_s),
                     "hosts": list(w.hosts),
                     "soak_s": _r(w.soak_s),
+                    "canary": w.canary,
                     "after": list(w.after),
                 }
                 for w in self.waves
@@ -180,6 +186,7 @@ def plan_from_dict(data: Any, source: str = "<plan>") -> Plan:
                 tuple(str(h) for h in w["hosts"]),
                 float(w.get("soak_s", 0.0)),
                 *_step(w),
+                bool(w.get("canary", int(w["index"]) == 0)),  # older plans: wave 0 was always the canary
             )
             for w in data.get("waves", [])
         )

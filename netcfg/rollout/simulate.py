@@ -178,26 +178,54 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
     return replay(migrations, windows, inventory)
 
 
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """What a replay needs of the inventory, read once (a jittered replay runs many)."""
+
+    hypervisors: frozenset[str]
+    capacity: dict[str, float]
+    nic: dict[str, float]
+    host_of: dict[str, str]  # VM -> the hypervisor it runs on before the plan
+    size: dict[str, float]
+
+    @staticmethod
+    def of(inventory: Inventory) -> Fleet:
+        machines = inventory.machines
+        hypervisors = frozenset(n for n, m in machines.items() if m.kind is Kind.KVM_HOST)
+        host_of, size = {}, {}
+        for name, machine in machines.items():
+            if machine.kind is Kind.VM and machine.host in hypervisors:
+                host_of[name] = str(machine.host)
+                size[name] = float(machine.memory_gib or 0.0)
+        return Fleet(
+            hypervisors,
+            {h: float(machines[h].memory_gib or 0.0) for h in hypervisors},
+            {h: float(machines[h].nic_gbit or 1.0) for h in hypervisors},
+            host_of,
+            size,
+        )
+
+
 def replay(
-    migrations: list[dict[str, Any]], windows: list[dict[str, Any]], inventory: Inventory, jittered: bool = False
+    migrations: list[dict[str, Any]],
+    windows: list[dict[str, Any]],
+    inventory: Inventory,
+    jittered: bool = False,
+    fleet: Fleet | None = None,
 ) -> Simulation:
     """Replay migrations and maintenance windows as `read_plan` gives them. `jittered`: the
     durations are not the planned ones (netcfg.rollout.jitter), so instead of checking
     that each migration lasts what pre-copy needs, check that it gets at least the
-    bandwidth the plan assumed (`rate_mib_s`): no more migrations share its links."""
+    bandwidth the plan assumed (`rate_mib_s`): no more migrations share its links; and
+    no memory curve is kept (only the timeline page draws one)."""
     rollout = inventory.policy.rollout
     machines = inventory.machines
-    hypervisors = {n for n, m in machines.items() if m.kind is Kind.KVM_HOST}
-    capacity = {h: float(machines[h].memory_gib or 0.0) for h in hypervisors}
-    nic = {h: float(machines[h].nic_gbit or 1.0) for h in hypervisors}
-    where: dict[str, str] = {}
-    size: dict[str, float] = {}
+    fleet = fleet or Fleet.of(inventory)
+    hypervisors, capacity, nic, size = fleet.hypervisors, fleet.capacity, fleet.nic, fleet.size
+    where: dict[str, str] = dict(fleet.host_of)
     load: dict[str, float] = defaultdict(float)
-    for name, machine in machines.items():
-        if machine.kind is Kind.VM and machine.host in hypervisors:
-            where[name] = machine.host
-            size[name] = float(machine.memory_gib or 0.0)
-            load[machine.host] += size[name]
+    for name, host in where.items():
+        load[host] += size[name]
     found: list[Violation] = []
 
     def flag(t: float, host: str, invariant: str, amount: float, unit: str, message: str) -> None:
@@ -273,7 +301,10 @@ def replay(
     makespan = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
 
     def record(h: str, t: float) -> None:
-        peak[h] = max(peak[h], load[h])
+        if load[h] > peak[h]:
+            peak[h] = load[h]
+        if jittered:
+            return
         points = series[h]
         if points and abs(points[-1][0] - t) < 1e-9:
             points[-1] = (t, load[h])

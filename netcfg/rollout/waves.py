@@ -7,8 +7,8 @@
   covers the most segments not yet covered, then the name.
 - The other machines follow by risk (VMs, physical hosts, hypervisors, routers): a
   hypervisor or a router comes only after every VM and physical host, so they fill the
-  last waves. Members of one service are spread: each service's first member comes
-  before any service's second.
+  last waves. Members of one service are spread: by the share of their service already
+  changed, so each service's first member comes before any service's second.
 - No wave holds every member of a service (of two or more machines): one moves to the
   next wave.
 - Sizes from policy `rollout.waves` (netcfg.model.waves; default canary, 5 %, 25 %,
@@ -45,7 +45,7 @@ def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list
             canary = canary[: max(1, len(remaining) // 2)]
         groups.append(canary)
     chosen = {h for g in groups for h in g}
-    rest = _by_risk(inventory, [h for h in remaining if h not in chosen])
+    rest = _by_risk(inventory, [h for h in remaining if h not in chosen], members, chosen)
     total = len(remaining)
     for entry in plan.sizes:
         size = plan.size(entry, total)
@@ -58,7 +58,8 @@ def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list
     waves, start = [], 0.0
     for index, group in enumerate(groups):
         last = index == len(groups) - 1
-        waves.append(Wave(index, start, start + HOT_S, tuple(group), 0.0 if last else float(soak_s)))
+        soak = 0.0 if last else float(soak_s)
+        waves.append(Wave(index, start, start + HOT_S, tuple(group), soak, canary=plan.canary and index == 0))
         start += HOT_S + soak_s
     return waves
 
@@ -91,7 +92,8 @@ def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> 
         if not on_segment:
             continue  # only riskier machines there: they go in the later waves
 
-        pick = min(on_segment, key=lambda h, done=frozenset(covered): _canary_key(machines[h], members, done))
+        done = frozenset(covered)
+        pick = min(on_segment, key=lambda h: _canary_key(machines[h], members, done))
         canary.append(pick)
         covered |= {i.segment for i in machines[pick].interfaces}
     return canary or [min(hosts, key=lambda h: (_risk(machines[h]), h))]
@@ -103,18 +105,31 @@ def _canary_key(machine: Machine, members: dict[str, int], covered: frozenset[st
     return _risk(machine), alone, -new, machine.name
 
 
-def _by_risk(inventory: Inventory, hosts: list[str]) -> list[str]:
-    """Least risky first; within a kind, each service's n-th member after every
-    service's (n-1)-th, so a service is spread over the waves."""
+def _by_risk(inventory: Inventory, hosts: list[str], members: dict[str, int], earlier: set[str]) -> list[str]:
+    """Least risky first: by kind; then by the share of its service already changed
+    before it (each service's first member before any service's second, and a member of
+    24 before the third of 3), a service's only member after those that have others to
+    carry the load, larger services first; then the name."""
     machines = inventory.machines
     rank: dict[str, int] = {}
-    seen: dict[tuple[int, str], int] = defaultdict(int)
+    seen: dict[str, int] = defaultdict(int)
+    for h in earlier:  # the canary's members come first
+        service = machines[h].service
+        if service:
+            seen[service] += 1
     for h in hosts:  # in name order
+        service = machines[h].service
+        if service:
+            rank[h] = seen[service]
+            seen[service] += 1
+
+    def key(h: str) -> tuple[int, float, int, int, str, str]:
         m = machines[h]
-        group = (_risk(m), m.service or f"\0{h}")  # no service: a service of its own
-        rank[h] = seen[group]
-        seen[group] += 1
-    return sorted(hosts, key=lambda h: (_risk(machines[h]), rank[h], machines[h].service or "", h))
+        size = members.get(m.service, 1) if m.service else 1
+        share = rank.get(h, 0) / size
+        return _risk(m), share, 1 if size < 2 else 0, -size, m.service or "", h
+
+    return sorted(hosts, key=key)
 
 
 def _spread_services(
