@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -17,6 +16,7 @@ from netcfg.files import read_json, write_file
 from netcfg.model.host import DesignName
 from netcfg.present.rollout import planned_lines, unscheduled_lines
 from netcfg.present.timeline import render_html
+from netcfg.rollout.model import plan_text
 from netcfg.rollout.pipeline import plan_change, plan_from_report
 from netcfg.words import plural
 
@@ -69,7 +69,7 @@ def plan(
         raise InputError("give BASE [HEAD] (directories or git revisions) or --from-report REPORT.json")
     # Files first: a reader that closes stdout early (`| head`) must not cost them.
     if json_file is not None:
-        write_file(json_file, json.dumps(planned.plan.to_dict(), indent=1) + "\n")
+        write_file(json_file, plan_text(planned.data if planned.data is not None else planned.plan.to_dict()))
         say(f"wrote {json_file}")
     if html_file is not None:
         write_file(html_file, render_html(planned.plan, planned.simulation, "netcfg rollout plan", planned.decision))

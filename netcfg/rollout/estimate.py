@@ -16,6 +16,7 @@ inventing a number.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,10 +56,13 @@ def nic_of(machine: Machine) -> float:
     return machine.nic_gbit if machine.nic_gbit else DEFAULT_NIC_GBIT
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def precopy(
     memory_gib: float, dirty_mib_s: float, rate_mib_s: float, downtime_s: float = DOWNTIME_S, n_max: int = N_MAX_ROUNDS
 ) -> Estimate:
-    """The pre-copy model for one VM at bandwidth `rate_mib_s` (already shared)."""
+    """The pre-copy model for one VM at bandwidth `rate_mib_s` (already shared).
+    Cached: a fleet has few distinct sizes, dirty rates and links, and the planner and
+    its lower bound ask for the same ones tens of thousands of times."""
     memory = memory_gib * 1024.0
     if rate_mib_s <= 0 or dirty_mib_s >= rate_mib_s:
         return Estimate(False, 0, math.inf, None, None)

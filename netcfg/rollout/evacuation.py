@@ -51,6 +51,8 @@ PENDING, EVACUATING, MAINTENANCE, DONE, UNTOUCHED, HELD = range(6)
 # may receive: like pending ones, what they receive moves again later.
 RECEIVES = (PENDING, DONE, UNTOUCHED, HELD)
 FINAL = (DONE, UNTOUCHED)
+# Where the index of available targets keeps a host: PENDING, HELD, or these.
+NOT_AVAILABLE, FINAL_GROUP = -1, -2
 
 
 def where(inventory: Inventory, machine: Machine | None = None) -> Location:
@@ -130,6 +132,8 @@ class _Host:
         "free_at",
         "best_other",
         "room",
+        "listed",
+        "group",
     )
 
     def __init__(self, machine: Machine, vms: list[str], load: float, rank: int):
@@ -148,6 +152,8 @@ class _Host:
         self.free_at = 0.0  # when its current incoming migration or maintenance ends
         self.best_other = self.nic  # the fastest link among the other hypervisors
         self.room = 0.0  # what it adds to the free memory of the receiving hosts
+        self.listed = False  # in the index of receiving hosts by free memory
+        self.group = NOT_AVAILABLE  # where the index of available targets has it
 
 
 class _Targets:
@@ -180,21 +186,36 @@ class _Targets:
     def update(self, host: _Host) -> None:
         """Re-index `host` after a change of its state, load or incoming migrations."""
         free = host.cap - host.load
-        receives = host.state in RECEIVES
-        room = max(0.0, free) if receives else 0.0
+        state = host.state
+        receives = state in RECEIVES
+        room = (free if free > 0 else 0.0) if receives else 0.0
         self.room += room - host.room
         host.room = room
-        self.free[host.nic].set(host.name, (free, host.rank) if receives else None)
-        available = receives and host.receiving == 0 and free > 0
-        key = (free, host.rank) if available else None
-        self.final[host.nic].set(host.name, key if host.state in FINAL else None)
-        self.held[host.nic].set(host.name, key if host.state == HELD else None)
-        if 0 <= host.queue_pos < self.queued:
-            self.pending[host.nic].set(host.queue_pos, free if available and host.state == PENDING else NONE)
-        if available:
-            self.available.add(host.name)
-        else:
+        if receives or host.listed:
+            self.free[host.nic].set(host.name, (free, host.rank) if receives else None)
+            host.listed = receives
+        group = NOT_AVAILABLE
+        if receives and host.receiving == 0 and free > 0:
+            group = FINAL_GROUP if state in FINAL else state  # HELD or PENDING
+        if host.group != group:
+            self._drop(host)
+            host.group = group
+        if group == NOT_AVAILABLE:
             self.available.discard(host.name)
+            return
+        self.available.add(host.name)
+        if group == PENDING:
+            self.pending[host.nic].set(host.queue_pos, free)
+        else:
+            (self.final if group == FINAL_GROUP else self.held)[host.nic].set(host.name, (free, host.rank))
+
+    def _drop(self, host: _Host) -> None:
+        if host.group == PENDING:
+            self.pending[host.nic].set(host.queue_pos, NONE)
+        elif host.group == FINAL_GROUP:
+            self.final[host.nic].set(host.name, None)
+        elif host.group == HELD:
+            self.held[host.nic].set(host.name, None)
 
     def largest_free(self, nic: float, exclude: _Host) -> float:
         """The most free memory on one receiving host with link `nic`, `exclude` aside."""
@@ -285,6 +306,7 @@ class Evacuation:
             host.lanes = max(1, min(self.per_host, int(host.nic // others)))
             self.queue.append(host)
         self.targets = _Targets(list(self.hosts.values()), len(order))
+        self.tiers: dict[float, list[tuple[float, list[float]]]] = {}
         self.maintained: set[str] = set()  # hosts in maintenance now
         self.active: list[_Host] = []
         self.events: list[tuple[float, int, int, object]] = []
@@ -403,10 +425,13 @@ class Evacuation:
     def _tiers(self, share: float) -> list[tuple[float, list[float]]]:
         """Link speeds grouped by the rate a source sending at `share` gets over them,
         fastest first (every link at least as fast as the share gives the same rate)."""
-        tiers: dict[float, list[float]] = {}
-        for nic in self.targets.nics:
-            tiers.setdefault((share if share < nic else nic) * self.mib_per_gbit, []).append(nic)
-        return sorted(tiers.items(), reverse=True)
+        known = self.tiers.get(share)
+        if known is None:
+            tiers: dict[float, list[float]] = {}
+            for nic in self.targets.nics:
+                tiers.setdefault((share if share < nic else nic) * self.mib_per_gbit, []).append(nic)
+            known = self.tiers[share] = sorted(tiers.items(), reverse=True)
+        return known
 
     def _choose(self, source: _Host, strict: bool):
         """The next VM of `source` to send and its target: the largest VM that has one;

@@ -32,6 +32,7 @@ class PlannedRollout:
     hosts_touched: int = 0
     hosts_total: int = 0
     notes: tuple[str, ...] = ()  # warnings for the person planning
+    data: dict[str, Any] | None = None  # plan.to_dict(), made once for the simulator and the file
 
 
 def plan_change(
@@ -107,7 +108,8 @@ def _planned(
     progress(f"planning the rollout of {plural(len(changes), 'machine')}")
     plan = plan_rollout(inventory, changes)
     progress("simulating the plan")
-    return PlannedRollout(plan, simulate(plan.to_dict(), inventory), inventory, decision, touched, total)
+    data = plan.to_dict()
+    return PlannedRollout(plan, simulate(data, inventory), inventory, decision, touched, total, data=data)
 
 
 def _rolled_out_as(state: HostState, change: ChangeClass) -> ChangeClass:
