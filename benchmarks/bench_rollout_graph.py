@@ -31,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
-from netcfg.inventory.digest import inventory_digest  # noqa: E402
-from netcfg.model.inventory import Inventory  # noqa: E402
-from netcfg.testing.fleet import fleet  # noqa: E402
+from netcfg.inventory.digest import inventory_digest
+from netcfg.model.inventory import Inventory
+from netcfg.testing.fleet import fleet
 
 VMS_PER_HOST = 20
 JITTER = "0.3:3.0"

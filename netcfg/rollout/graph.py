@@ -59,7 +59,7 @@ class _Graph:
     def __init__(self, plan: Plan):
         self.m0 = len(plan.waves)  # the step number of migration 0
         self.x0 = self.m0 + len(plan.migrations)  # of maintenance window 0
-        items = (*plan.waves, *plan.migrations, *plan.maintenance)
+        items: tuple[Wave | Migration | Maintenance, ...] = (*plan.waves, *plan.migrations, *plan.maintenance)
         self.start = [item.start_s for item in items]
         self.end = [item.end_s for item in items]
         self.after: list[set[int]] = [set() for _ in items]
