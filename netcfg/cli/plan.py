@@ -14,10 +14,6 @@ from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
 from netcfg.files import read_json, write_file
 from netcfg.model.host import DesignName
-from netcfg.present.rollout import planned_lines, unscheduled_lines
-from netcfg.present.timeline import render_html
-from netcfg.rollout.model import plan_text
-from netcfg.rollout.pipeline import plan_change, plan_from_report
 from netcfg.words import plural
 
 
@@ -53,6 +49,12 @@ def plan(
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
+    # Here, not at the top: `netcfg --help` must not load the planner or jinja2.
+    from netcfg.present.rollout import planned_lines, unscheduled_lines
+    from netcfg.present.timeline import render_html
+    from netcfg.rollout.model import plan_text
+    from netcfg.rollout.pipeline import plan_change, plan_from_report
+
     if from_report is not None:
         if base is not None:
             raise InputError("give BASE [HEAD] or --from-report, not both")
