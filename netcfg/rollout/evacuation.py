@@ -16,6 +16,8 @@ How the evacuation schedule is built (an event-driven list scheduler):
   its own evacuation (the latest in the queue), which happens at the very start;
 - a host whose last VM has left goes into maintenance for `reconfigure_s`, then
   receives again.
+Targets are found through indexes kept up to date as hosts change (`_Targets`), so
+each choice costs O(log hosts), not a scan of the fleet.
 The plan is then checked by `netcfg.rollout.simulate`, which shares none of this code.
 """
 

@@ -137,7 +137,8 @@ def _spread_services(
 ) -> list[list[str]]:
     """No wave holds every member of a service of two or more machines: the last such
     member moves to the next wave; from the last wave to the one before (never into the
-    canary: a wave of its own then)."""
+    canary: a wave of its own then). One pass: a moved member never completes a service
+    in the wave it joins, since the others stay where they were."""
     groups = [list(g) for g in groups]
     index = 0
     while index < len(groups):
@@ -146,17 +147,16 @@ def _spread_services(
             service = machines[h].service
             if service and members.get(service, 0) > 1:
                 count[service].append(h)
-        full = sorted(s for s, hs in count.items() if len(hs) == members[s])
-        if not full:
-            index += 1
-            continue
         # Two or more members, all here: moving one leaves the wave non-empty.
-        mover = count[full[0]][-1]
-        groups[index].remove(mover)
-        if index + 1 < len(groups):
-            groups[index + 1].append(mover)
-        elif index - 1 >= (1 if canary else 0):
-            groups[index - 1].append(mover)
-        else:
-            groups.append([mover])
+        movers = [hs[-1] for s, hs in sorted(count.items()) if len(hs) == members[s]]
+        if movers:
+            moved = set(movers)
+            groups[index] = [h for h in groups[index] if h not in moved]
+            if index + 1 < len(groups):
+                groups[index + 1].extend(movers)
+            elif index - 1 >= (1 if canary else 0):
+                groups[index - 1].extend(movers)
+            else:
+                groups.append(movers)
+        index += 1
     return [sorted(g) for g in groups]
