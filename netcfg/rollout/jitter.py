@@ -95,6 +95,8 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
     problems: list[Problem] = []
     ids: dict[str, int] = {}
     raw_after: list[list[Any]] = []
+    names: list[str] = []  # "migrations[3]", for messages
+    missing: list[str] = []  # steps without an id
     duration: list[float] = []
     soak: list[float] = []
     counts = []
@@ -106,23 +108,20 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
         counts.append(len(entries))
         for i, entry in enumerate(entries):
             name = f"{kind}[{i}]"
+            names.append(name)
             step = len(duration)
             if not isinstance(entry, dict):
                 problems.append(Problem(where, f"{name} is not an object"))
                 entry = {}
             step_id, wanted = entry.get("id"), entry.get("after")
-            if not isinstance(step_id, str) or not step_id:
-                problems.append(
-                    Problem(
-                        where,
-                        f"{name} has no id: the plan is not a dependency graph",
-                        "plan it again with this netcfg (netcfg plan --json), which writes id and after on every step",
-                    )
-                )
-            elif step_id in ids:
-                problems.append(Problem(where, f"{name}: id {step_id!r} is used twice"))
-            else:
-                ids[step_id] = step
+            if not isinstance(step_id, str) or not step_id or wanted is None:
+                missing.append(name)  # reported once for all: no graph
+                wanted = []
+            if isinstance(step_id, str) and step_id:
+                if step_id in ids:
+                    problems.append(Problem(where, f"{name}: id {step_id!r} is used twice"))
+                else:
+                    ids[step_id] = step
             if not isinstance(wanted, list) or not all(isinstance(a, str) for a in wanted):
                 problems.append(Problem(where, f"{name}: after must be a list of step ids"))
                 wanted = []
@@ -138,17 +137,31 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
                 start = end = wait = 0.0
             duration.append(max(0.0, end - start))
             soak.append(max(0.0, wait))
+    if missing:
+        # One line, not one per step: a plan of an older netcfg has none at all.
+        others = f" and {len(missing) - 1} more steps" if len(missing) > 1 else ""
+        problems.insert(
+            0,
+            Problem(
+                where,
+                f"{missing[0]}{others} {'have' if others else 'has'} no id or no after: "
+                "the plan is not a dependency graph",
+                "plan it again with this netcfg (netcfg plan --json), which writes id and after on every step",
+            ),
+        )
     after: list[tuple[int, ...]] = []
-    for step, names in enumerate(raw_after):
+    for step, wanted in enumerate(raw_after):
         known = []
-        for name in names:
+        for name in wanted:
             if name not in ids:
-                problems.append(Problem(where, f"step {step}: after names {name!r}, which is no step of the plan"))
+                problems.append(Problem(where, f"{names[step]}: after names {name!r}, which is no step of the plan"))
             else:
                 known.append(ids[name])
         after.append(tuple(dict.fromkeys(known)))
     if problems:
-        raise InputError(problems)
+        raise InputError(
+            problems[:20] + ([Problem(where, f"... and {len(problems) - 20} more")] if len(problems) > 20 else [])
+        )
     order = _topological(after)
     if len(order) < len(after):
         ordered = set(order)

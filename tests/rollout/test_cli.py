@@ -361,7 +361,9 @@ def test_runs_and_seed_need_jitter_and_a_graph(tmp_path, capsys):
     # A plan written without ids (by hand, or by an older netcfg) has no graph to replay.
     code = main(["simulate", str(INCIDENT / "naive-plan.json"), "-i", str(INCIDENT / "after"), "--jitter", "1:2"])
     assert code == 2
-    assert "has no id: the plan is not a dependency graph" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "migrations[0] and 299 more steps have no id or no after: the plan is not a dependency graph" in err
+    assert len(err.splitlines()) == 1  # one line, not one per step
 
 
 # --- honest exits ------------------------------------------------------------------------

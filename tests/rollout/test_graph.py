@@ -180,7 +180,7 @@ def test_a_plan_without_ids_or_with_a_cycle_has_no_graph(small_fleet):
     data = plan_rollout(small_fleet, everything(small_fleet)).to_dict()
     bare = copy.deepcopy(data)
     del bare["migrations"][0]["id"]
-    with pytest.raises(InputError, match=r"migrations\[0\] has no id: the plan is not a dependency graph"):
+    with pytest.raises(InputError, match=r"migrations\[0\] has no id or no after: the plan is not a dependency graph"):
         read_graph(bare)
     cyclic = copy.deepcopy(data)
     cyclic["migrations"][0]["after"] = [cyclic["maintenance"][-1]["id"]]
@@ -189,7 +189,7 @@ def test_a_plan_without_ids_or_with_a_cycle_has_no_graph(small_fleet):
         read_graph(cyclic)
     unknown = copy.deepcopy(data)
     unknown["migrations"][0]["after"] = ["migrate-999"]
-    with pytest.raises(InputError, match="'migrate-999', which is no step of the plan"):
+    with pytest.raises(InputError, match=r"migrations\[0\]: after names 'migrate-999', which is no step of the plan"):
         read_graph(unknown)
     twice = copy.deepcopy(data)
     twice["migrations"][1]["id"] = "migrate-0"
