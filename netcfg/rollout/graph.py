@@ -110,7 +110,10 @@ def link(plan: Plan, inventory: Inventory) -> Plan:
     ids = [wave_id(w.index) for w in plan.waves]
     ids += [migration_id(i) for i in range(len(plan.migrations))]
     ids += [maintenance_id(w.host) for w in plan.maintenance]
-    after = [tuple(ids[s] for s in sorted(steps)) if steps else () for steps in graph.after]
+    after = [
+        () if not steps else (ids[next(iter(steps))],) if len(steps) == 1 else tuple(ids[s] for s in sorted(steps))
+        for steps in graph.after
+    ]
     m0, x0 = graph.m0, graph.x0
     return replace(
         plan,
@@ -137,7 +140,11 @@ def _vm_chains(graph: _Graph, window_of: dict[str, int]) -> None:
     for vm, items in steps.items():
         if vm in window_of:
             items.append(window_of[vm])
-        if len(items) > 1:
+        if len(items) == 2:  # the usual VM: one migration, and its own window or none
+            a, b = items
+            key_a, key_b = (graph.start[a], graph.end[a], a), (graph.start[b], graph.end[b], b)
+            graph.edge(*((a, b) if key_a <= key_b else (b, a)))
+        elif len(items) > 2:
             graph.chain(graph.in_order(items))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.inventory import Inventory
 from netcfg.rollout.simulate import Fleet, Violation, read_plan, replay
 
@@ -231,20 +232,21 @@ def simulate_jittered(
     makespans: list[float] = []
     examples: list[tuple[int, Violation]] = []
     count = failed = 0
-    for run in range(runs):
-        factors = [rng.uniform(low, high) for _ in graph.duration]
-        starts, ends = retime(graph, factors)
-        moved = [
-            m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
-            for i, m in enumerate(migrations)
-        ]
-        maintained = [
-            w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
-        ]
-        simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
-        makespans.append(max(ends, default=0.0))
-        if simulation.violations:
-            failed += 1
-            count += len(simulation.violations)
-            examples.extend((run, v) for v in simulation.violations[: EXAMPLES - len(examples)])
+    with rare_full_collections():  # each run builds tens of thousands of short-lived objects
+        for run in range(runs):
+            factors = [rng.uniform(low, high) for _ in graph.duration]
+            starts, ends = retime(graph, factors)
+            moved = [
+                m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
+                for i, m in enumerate(migrations)
+            ]
+            maintained = [
+                w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
+            ]
+            simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
+            makespans.append(max(ends, default=0.0))
+            if simulation.violations:
+                failed += 1
+                count += len(simulation.violations)
+                examples.extend((run, v) for v in simulation.violations[: EXAMPLES - len(examples)])
     return JitteredReplay(low, high, runs, seed, planned, tuple(makespans), count, failed, tuple(examples))

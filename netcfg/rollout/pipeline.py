@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.impact.analysis import analyse
 from netcfg.impact.model import ChangeClass, Decision, HostState
 from netcfg.inventory.digest import inventory_digest
@@ -105,11 +106,15 @@ def _planned(
     total: int,
     progress: Progress = silent,
 ) -> PlannedRollout:
-    progress(f"planning the rollout of {plural(len(changes), 'machine')}")
-    plan = plan_rollout(inventory, changes)
-    progress("simulating the plan")
-    data = plan.to_dict()
-    return PlannedRollout(plan, simulate(data, inventory), inventory, decision, touched, total, data=data)
+    # Planning 2,000 hypervisors builds hundreds of thousands of small objects next to
+    # the loaded inventory: full collections would walk it all again and again.
+    with rare_full_collections():
+        progress(f"planning the rollout of {plural(len(changes), 'machine')}")
+        plan = plan_rollout(inventory, changes)
+        progress("simulating the plan")
+        data = plan.to_dict()
+        simulation = simulate(data, inventory)
+    return PlannedRollout(plan, simulation, inventory, decision, touched, total, data=data)
 
 
 def _rolled_out_as(state: HostState, change: ChangeClass) -> ChangeClass:
