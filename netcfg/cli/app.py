@@ -8,8 +8,8 @@ HELP = """Render, diff and safely roll out per-machine routing from a network in
 
 Exit codes: 0 success, 1 internal error (a bug), 2 invalid input, 3 blocked by the
 seatbelt or an invariant broken, 4 drift found, 5 apply failed and was rolled back, or
-a rollout step failed, 130 interrupted. --debug and --quiet are accepted anywhere on
-the line.
+a rollout step failed, 6 a plan left part of the change unscheduled, 130 interrupted.
+--debug and --quiet are accepted anywhere on the line.
 """
 
 app = typer.Typer(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -15,9 +14,7 @@ from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
 from netcfg.files import read_json, write_file
 from netcfg.model.host import DesignName
-from netcfg.present.rollout import planned_lines
-from netcfg.present.timeline import render_html
-from netcfg.rollout.pipeline import plan_change, plan_from_report
+from netcfg.words import plural
 
 
 @app.command(rich_help_panel="Rollout")
@@ -38,13 +35,26 @@ def plan(
     html_file: Path | None = typer.Option(
         None, "--html", metavar="FILE", help="Write the timeline page (self-contained HTML+SVG) to this file."
     ),
+    allow_unscheduled: bool = typer.Option(
+        False,
+        "--allow-unscheduled",
+        help="Exit 0 even when the plan leaves part of the change unscheduled (VMs that cannot live-migrate).",
+    ),
 ) -> None:
     """Plan a staggered rollout: hot-change waves, maintenance slots, evacuations with a
-    target and a time for every live migration. Exit 2 when no safe plan exists (names
-    the hosts and the memory missing).
+    target and a time for every live migration, as a dependency graph that stays safe
+    whatever the durations. Exit 2 when no safe plan exists (names the hosts and the
+    memory missing) or when --from-report's report is of another inventory; exit 6 when
+    the plan leaves part of the change unscheduled (listed), unless --allow-unscheduled.
 
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
+    # Here, not at the top: `netcfg --help` must not load the planner or jinja2.
+    from netcfg.present.rollout import planned_lines, unscheduled_lines
+    from netcfg.present.timeline import render_html
+    from netcfg.rollout.model import plan_text
+    from netcfg.rollout.pipeline import plan_change, plan_from_report
+
     if from_report is not None:
         if base is not None:
             raise InputError("give BASE [HEAD] or --from-report, not both")
@@ -61,11 +71,13 @@ def plan(
         raise InputError("give BASE [HEAD] (directories or git revisions) or --from-report REPORT.json")
     # Files first: a reader that closes stdout early (`| head`) must not cost them.
     if json_file is not None:
-        write_file(json_file, json.dumps(planned.plan.to_dict(), indent=1) + "\n")
+        write_file(json_file, plan_text(planned.data if planned.data is not None else planned.plan.to_dict()))
         say(f"wrote {json_file}")
     if html_file is not None:
         write_file(html_file, render_html(planned.plan, planned.simulation, "netcfg rollout plan", planned.decision))
         say(f"wrote {html_file}")
+    for note in planned.notes:
+        say(note)
     with reader_may_leave():
         for line in planned_lines(planned):
             out.print(line, markup=False)
@@ -75,3 +87,14 @@ def plan(
         for v in sim.violations[:20]:
             say(f"violation: {v.time_s:.0f} s {v.host} {v.invariant}: {v.message}")
         raise RuntimeError(f"the planner produced a plan with {len(sim.violations)} invariant violations")
+    left = planned.plan.unscheduled
+    if left:
+        for line in unscheduled_lines(planned.plan):
+            say(line)
+        if not allow_unscheduled:
+            say(
+                f"netcfg plan: {plural(len(left), 'host')} of the change left unscheduled (exit 6): act on "
+                f"{'it' if len(left) == 1 else 'them'} and plan again, or accept the partial plan with "
+                "--allow-unscheduled"
+            )
+            raise typer.Exit(6)

@@ -27,6 +27,7 @@ from netcfg.impact.model import ChangeClass, Count, HostDiff, Impact, TouchedHos
 from netcfg.impact.parallel import render_and_diff
 from netcfg.impact.seatbelt import decide, digest, stricter, stricter_reconfigure
 from netcfg.inventory.approvals import Approval
+from netcfg.inventory.digest import inventory_digest
 from netcfg.inventory.sameness import same_content
 from netcfg.inventory.sources import Source, load_pair, resolve
 from netcfg.model.host import DesignName, Kind
@@ -186,6 +187,7 @@ def _impact(
         kinds=tuple((k, Count(len(m), len(names & set(m)))) for k, m in sorted(kinds.items())),
         changes=changes,
         approvals=tuple(sorted(approvals)),
+        inventory_digest=inventory_digest(head),
     )
 
 

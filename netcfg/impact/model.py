@@ -3,7 +3,8 @@
 `Impact.to_json()` is the one place that knows the JSON report's keys. Required keys
 (never renamed): decision, digest, design, hosts_total, hosts_touched, fraction,
 reasons, hosts (name, kind, segments, change, causes, added, removed, evacuate). Extra
-keys: base, head, reconfigure, totals, segments, kinds, changes, approvals,
+keys: inventory_digest (the head's content, for `plan --from-report`), base, head,
+reconfigure, totals, segments, kinds, changes, approvals,
 approved_by, state (per host: added | removed | changed); errors for an inventory that
 does not load.
 """
@@ -110,6 +111,7 @@ class Impact:
     changes: tuple[EntityChange, ...] = ()
     approvals: tuple[Approval, ...] = ()
     errors: tuple[str, ...] = ()  # an inventory that does not load: its problems
+    inventory_digest: str | None = None  # the head's content (netcfg.inventory.digest)
 
     @staticmethod
     def invalid(problems: Iterable[object]) -> Impact:
@@ -161,6 +163,7 @@ class Impact:
         head: dict[str, Any] = {
             "decision": self.decision.value,
             "digest": self.digest,
+            "inventory_digest": self.inventory_digest,
             "design": self.design.value if self.design else None,
             "hosts_total": self.hosts_total,
             "hosts_touched": self.hosts_touched,

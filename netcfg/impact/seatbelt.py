@@ -16,6 +16,7 @@ from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Reconfigure, RolloutPolicy, Seatbelt
+from netcfg.model.waves import DEFAULT_WAVES
 from netcfg.words import plural
 
 
@@ -35,7 +36,13 @@ def digest(
     canonical = {
         "design": design.value,
         "reconfigure": reconfigure.value,
-        "rollout": {name: getattr(rollout, name) for name in sorted(rollout.__dataclass_fields__)},
+        "rollout": {
+            name: getattr(rollout, name)
+            for name in sorted(rollout.__dataclass_fields__)
+            # Wave sizes count once set; at their default they are left out, so the
+            # digests approvals already name stay what they were.
+            if name != "waves" or rollout.waves != DEFAULT_WAVES
+        },
         "inventory": sorted(inventory_changes),
         "hosts": [
             {

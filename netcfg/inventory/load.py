@@ -44,6 +44,7 @@ from netcfg.model.inventory import (
     Segment,
     default_interface_name,
 )
+from netcfg.model.waves import UNREADABLE, check_waves, normalise_wave
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 TOP_LEVEL_KEYS = ("segments", "networks", "machines", "policy")
@@ -395,6 +396,28 @@ class _Reader:
             raise _Invalid
         return raw
 
+    def waves(self, node: Node) -> tuple[str, ...]:
+        """policy.rollout.waves: [canary, 5%, 25%, rest] (netcfg.model.waves)."""
+        items = self.sequence(node, "policy.rollout.waves")
+        entries: list[str] = []
+        ok = True
+        for item in items:
+            try:
+                entries.append(normalise_wave(self.text(item)))
+            except ValueError as error:
+                self.problem(item, f"policy.rollout.waves: {error}")
+                entries.append(UNREADABLE)
+                ok = False
+            except _Invalid:
+                entries.append(UNREADABLE)
+                ok = False
+        for index, message in check_waves(tuple(entries)):
+            self.problem(items[index] if items else node, f"policy.rollout.waves: {message}")
+            ok = False
+        if not ok:
+            raise _Invalid
+        return tuple(entries)
+
     def names_list(self, node: Node, what: str) -> tuple[str, ...]:
         """A list of non-empty strings (approvers: names or e-mail addresses)."""
         values = []
@@ -678,6 +701,7 @@ ROLLOUT: Schema = {
     "migration_efficiency": (_number(0.01, 1), False),
     "reconfigure_s": (_number(0), False),
     "soak_s": (_number(0), False),
+    "waves": (_Reader.waves, False),
 }
 
 LOOPBACK = "lo"

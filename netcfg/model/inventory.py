@@ -18,6 +18,7 @@ from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import Location
 from netcfg.model.host import DesignName, Kind
+from netcfg.model.waves import DEFAULT_WAVES
 
 NOWHERE = Location("<none>")
 T = TypeVar("T")
@@ -115,6 +116,7 @@ class RolloutPolicy:
     migration_efficiency: float = 0.8
     reconfigure_s: float = 60
     soak_s: float = 300
+    waves: tuple[str, ...] = DEFAULT_WAVES  # hot-change wave sizes (netcfg.model.waves)
 
 
 @dataclass(frozen=True, slots=True)

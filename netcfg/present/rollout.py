@@ -3,20 +3,68 @@
 from __future__ import annotations
 
 from netcfg.impact.model import Decision
+from netcfg.rollout.jitter import JitteredReplay
 from netcfg.rollout.model import Plan
 from netcfg.rollout.pipeline import PlannedRollout
 from netcfg.rollout.simulate import Simulation, Violation
 from netcfg.words import clock, plural
 
+BLOCKED = (
+    "BLOCKED by the seatbelt: this change may not roll out until an approver approves it "
+    "(an approvals/*.yaml naming its digest); the plan below is what would run then"
+)
+
 
 def planned_lines(planned: PlannedRollout) -> list[str]:
     lines = []
+    if planned.decision is Decision.BLOCK:
+        lines.append(BLOCKED)
     if planned.decision is not None:
-        note = " (the plan is what an approval would start)" if planned.decision is Decision.BLOCK else ""
-        lines.append(
-            f"impact: {planned.decision}, {planned.hosts_touched} of {planned.hosts_total} machines touched{note}"
-        )
+        lines.append(f"impact: {planned.decision}, {planned.hosts_touched} of {planned.hosts_total} machines touched")
     return lines + plan_lines(planned.plan, planned.simulation)
+
+
+def unscheduled_lines(plan: Plan) -> list[str]:
+    """What a plan leaves out, one line each: the hosts not scheduled and why."""
+    why: dict[str, list[str]] = {}
+    for n in plan.non_converging:
+        why.setdefault(n.host, []).append(n.vm)
+    return [
+        f"unscheduled: {host}"
+        + (f" ({', '.join(why[host])} cannot be live-migrated: pre-copy never converges)" if host in why else "")
+        for host in plan.unscheduled
+    ]
+
+
+def jitter_lines(result: JitteredReplay) -> list[str]:
+    """A jittered replay: the violations grouped like simulation_lines, then the makespans."""
+    lines = [
+        f"jitter {result.low:g}-{result.high:g} x every planned duration, {plural(result.runs, 'run')} "
+        f"(seed {result.seed}): each step starts when the steps it waits for have ended"
+    ]
+    groups: dict[tuple[str, str], list[tuple[int, Violation]]] = {}
+    for run, v in result.examples:
+        groups.setdefault((v.invariant, v.host), []).append((run, v))
+    for (invariant, host), found in sorted(groups.items()):
+        run, worst = max(found, key=lambda item: item[1].amount)
+        lines.append(
+            f"VIOLATION {invariant:<12} {host:<12} in run {run} at {clock(worst.time_s)}, worst {_amount(worst)}: "
+            f"{worst.message}"
+        )
+    planned = result.planned_makespan_s
+    lines.append(
+        f"makespan: planned {clock(planned)} ({planned:,.0f} s); jittered p50 {clock(result.percentile(50))} "
+        f"({result.ratio(50):.2f} x), p95 {clock(result.percentile(95))} ({result.ratio(95):.2f} x), "
+        f"range {clock(min(result.makespans, default=0.0))} to {clock(max(result.makespans, default=0.0))}"
+    )
+    if result.clean:
+        lines.append(f"clean: no invariant violated in any of {plural(result.runs, 'run')}")
+    else:
+        lines.append(
+            f"{plural(result.violations, 'violation')} in {result.failed_runs} of {plural(result.runs, 'run')}"
+            + (f" (the first {len(result.examples)} shown)" if result.violations > len(result.examples) else "")
+        )
+    return lines
 
 
 def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
@@ -36,9 +84,8 @@ def plan_lines(plan: Plan, sim: Simulation) -> list[str]:
         shown = ", ".join(f"{h} {clock(s)}-{clock(e)}" for h, (s, e) in order[:10])
         lines.append(f"  evacuations: {shown}" + (f" ... and {len(order) - 10} more" if len(order) > 10 else ""))
     for w in plan.waves:
-        name = "canary" if w.index == 0 else f"wave {w.index}"
         lines.append(
-            f"  {name}: {w.start_s:.0f}-{w.end_s:.0f} s, {plural(len(w.hosts), 'host')}: "
+            f"  {w.name}: {w.start_s:.0f}-{w.end_s:.0f} s, {plural(len(w.hosts), 'host')}: "
             + ", ".join(w.hosts[:8])
             + (" ..." if len(w.hosts) > 8 else "")
         )

@@ -179,7 +179,7 @@ def _waves(plan: Plan, scale: _Scale) -> tuple[Box, ...]:
     row_free = [float("-inf"), float("-inf")]  # where each row's last label ends
     for w in plan.waves:
         x, width = scale.x(w.start_s), scale.width(w.start_s, w.end_s, WAVE_MIN_W)
-        label = f"wave {w.index} · {plural(len(w.hosts), 'host')}"
+        label = f"{w.name} · {plural(len(w.hosts), 'host')}"
         label_w = len(label) * LABEL_CHAR_W
         row = 0 if row_free[0] <= x else 1 if row_free[1] <= x else min((0, 1), key=lambda r: row_free[r])
         row_free[row] = x + width + label_w + 8
@@ -191,7 +191,7 @@ def _waves(plan: Plan, scale: _Scale) -> tuple[Box, ...]:
                 TOP + 4 + row * BAND_H,
                 width,
                 BAND_H - 8,
-                f"wave {w.index}, {clock(w.start_s)} to {clock(w.end_s)}: {plural(len(w.hosts), 'host')}: {hosts}",
+                f"{w.name}, {clock(w.start_s)} to {clock(w.end_s)}: {plural(len(w.hosts), 'host')}: {hosts}",
                 "wave",
                 str(w.index),
                 label,

@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from netcfg.model.host import Kind
-from netcfg.model.inventory import Inventory, Machine
-from netcfg.rollout.estimate import MIB_PER_GBIT, best_rate, nic_of, precopy, vm_memory
+from netcfg.model.inventory import Inventory
+from netcfg.rollout.estimate import MIB_PER_GBIT, FastestLinks, best_rate, nic_of, precopy, vm_memory
 from netcfg.rollout.model import Wave
 
 
@@ -49,22 +49,24 @@ def lower_bound_parts(
             parts.append(("service", max(per_service.values()) * reconf))
     if evacuate:
         kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
+        others = FastestLinks(kvm_hosts)
         total_data, single, total_time, links = 0.0, 0.0, 0.0, []
         slots = max(1, policy.max_parallel_evacuations)
         for host in evacuate:
-            data = _evacuation_data(inventory, host, kvm_hosts)
+            data = _evacuation_data(inventory, host, others)
             total_data += data
             # The host's link carries all its migrations, however many share it.
             link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * policy.migration_efficiency
             single = max(single, data / link + reconf)
             total_time += data / link
             links.append(link)
-        untouched = [m for m in kvm_hosts if m.name not in set(evacuate)]
+        evacuated = set(evacuate)
+        untouched = [m for m in kvm_hosts if m.name not in evacuated]
         if not untouched:
             # The first hypervisor to evacuate finds none maintained yet and no untouched
             # one: its VMs land on hypervisors that evacuate later, so they move twice.
             fastest = max(nic_of(m) for m in kvm_hosts) * MIB_PER_GBIT * policy.migration_efficiency
-            again = min(_evacuation_data(inventory, h, kvm_hosts, fastest) for h in evacuate)
+            again = min(_evacuation_data(inventory, h, others, fastest) for h in evacuate)
             parts.append(("moved twice (GiB)", again / 1024))
             total_data += again
             total_time += again / fastest
@@ -76,13 +78,13 @@ def lower_bound_parts(
     return parts
 
 
-def _evacuation_data(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine], rate: float | None = None) -> float:
+def _evacuation_data(inventory: Inventory, host: str, links: FastestLinks, rate: float | None = None) -> float:
     """MiB pre-copy sends to empty `host` at the best rate any migration could get."""
-    rate = rate if rate is not None else best_rate(inventory, host, kvm_hosts)
+    rate = rate if rate is not None else best_rate(inventory, host, links)
     return sum(precopy(vm_memory(vm), float(vm.dirty_mib_s or 0.0), rate).data_mib for vm in inventory.vms_of(host))
 
 
-def evacuation_seconds(inventory: Inventory, host: str, kvm_hosts: Sequence[Machine]) -> float:
+def evacuation_seconds(inventory: Inventory, host: str, links: FastestLinks) -> float:
     """The least time `host` can take to send all its VMs through its own link."""
     link = nic_of(inventory.machines[host]) * MIB_PER_GBIT * inventory.policy.rollout.migration_efficiency
-    return _evacuation_data(inventory, host, kvm_hosts) / link
+    return _evacuation_data(inventory, host, links) / link

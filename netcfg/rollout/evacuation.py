@@ -16,21 +16,34 @@ How the evacuation schedule is built (an event-driven list scheduler):
   its own evacuation (the latest in the queue), which happens at the very start;
 - a host whose last VM has left goes into maintenance for `reconfigure_s`, then
   receives again.
+Targets are found through indexes kept up to date as hosts change (`_Targets`), so
+each choice costs O(log hosts), not a scan of the fleet.
 The plan is then checked by `netcfg.rollout.simulate`, which shares none of this code.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from netcfg.errors import InputError, Location, Problem
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory, Machine
 from netcfg.rollout.bounds import evacuation_seconds
-from netcfg.rollout.estimate import MIB_PER_GBIT, OFFLINE_ADVICE, best_rate, link_rate_mib_s, nic_of, precopy, vm_memory
+from netcfg.rollout.estimate import (
+    MIB_PER_GBIT,
+    OFFLINE_ADVICE,
+    FastestLinks,
+    best_rate,
+    link_rate_mib_s,
+    nic_of,
+    precopy,
+    vm_memory,
+)
+from netcfg.rollout.index import NONE, LazyMax, RightmostTree
 from netcfg.rollout.model import Maintenance, Migration, NonConverging
 from netcfg.words import plural
 
@@ -40,6 +53,8 @@ PENDING, EVACUATING, MAINTENANCE, DONE, UNTOUCHED, HELD = range(6)
 # may receive: like pending ones, what they receive moves again later.
 RECEIVES = (PENDING, DONE, UNTOUCHED, HELD)
 FINAL = (DONE, UNTOUCHED)
+# Where the index of available targets keeps a host: PENDING, HELD, or these.
+NOT_AVAILABLE, FINAL_GROUP = -1, -2
 
 
 def where(inventory: Inventory, machine: Machine | None = None) -> Location:
@@ -50,10 +65,10 @@ def where(inventory: Inventory, machine: Machine | None = None) -> Location:
 
 
 def non_converging(inventory: Inventory, hosts: Sequence[str]) -> list[NonConverging]:
-    kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
+    links = FastestLinks([m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST])
     found = []
     for host in hosts:
-        rate = best_rate(inventory, host, kvm_hosts)
+        rate = best_rate(inventory, host, links)
         for vm in inventory.vms_of(host):
             dirty = float(vm.dirty_mib_s or 0.0)
             if vm_memory(vm) > 0 and dirty >= rate:
@@ -71,6 +86,8 @@ def check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
     used = {m.name: sum(vm_memory(v) for v in inventory.vms_of(m.name)) for m in up}
     total_used = sum(used.values())
     total_cap = sum(float(m.memory_gib or 0.0) for m in up)
+    # The two largest capacities: the largest other hypervisor of any host, in O(1).
+    largest = sorted(((float(m.memory_gib or 0.0), m.name) for m in up), reverse=True)[:2]
     problems = []
     for host in evacuate:
         machine = inventory.machines[host]
@@ -85,7 +102,7 @@ def check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
                 )
             )
             continue
-        largest_other = max((float(m.memory_gib or 0.0) for m in up if m.name != host), default=0.0)
+        largest_other = next((cap for cap, name in largest if name != host), 0.0)
         for vm in inventory.vms_of(host):
             if vm_memory(vm) > largest_other:
                 problems.append(
@@ -103,6 +120,7 @@ def check_spare_memory(inventory: Inventory, evacuate: Sequence[str]) -> None:
 class _Host:
     __slots__ = (
         "name",
+        "rank",
         "cap",
         "nic",
         "load",
@@ -115,10 +133,14 @@ class _Host:
         "vms",
         "free_at",
         "best_other",
+        "room",
+        "listed",
+        "group",
     )
 
-    def __init__(self, machine: Machine, vms: list[str], load: float):
+    def __init__(self, machine: Machine, vms: list[str], load: float, rank: int):
         self.name = machine.name
+        self.rank = rank  # position in name order: the last tie-break between targets
         self.cap = float(machine.memory_gib or 0.0)
         self.nic = nic_of(machine)
         self.load = load  # resident plus incoming: what the capacity invariant bounds
@@ -131,6 +153,96 @@ class _Host:
         self.vms = set(vms)  # resident now
         self.free_at = 0.0  # when its current incoming migration or maintenance ends
         self.best_other = self.nic  # the fastest link among the other hypervisors
+        self.room = 0.0  # what it adds to the free memory of the receiving hosts
+        self.listed = False  # in the index of receiving hosts by free memory
+        self.group = NOT_AVAILABLE  # where the index of available targets has it
+
+
+class _Targets:
+    """The hypervisors that may receive, indexed per link speed so that the scheduler
+    finds the best target for a VM in O(log hosts):
+    - `free`: every receiving host by free memory (for admission: the largest free
+      block per link speed);
+    - available hosts (receiving, not busy receiving, some memory free), split as the
+      target choice ranks them: done or untouched hosts by (free, name); held hosts
+      (which rank above any pending one) by (free, name); pending hosts by their place
+      in the evacuation queue (the latest first);
+    - `room`: the free memory of all receiving hosts together."""
+
+    def __init__(self, hosts: Sequence[_Host], queued: int):
+        self.nics = sorted({h.nic for h in hosts}, reverse=True)
+        self.free = {nic: LazyMax() for nic in self.nics}
+        self.final = {nic: LazyMax() for nic in self.nics}
+        self.held = {nic: LazyMax() for nic in self.nics}
+        self.pending = {nic: RightmostTree(queued) for nic in self.nics}
+        self.queued = queued
+        self.by_pos: dict[int, _Host] = {}
+        self.by_name = {h.name: h for h in hosts}
+        self.room = 0.0
+        self.available: set[str] = set()
+        for host in hosts:
+            if 0 <= host.queue_pos < queued:
+                self.by_pos[host.queue_pos] = host
+            self.update(host)
+
+    def update(self, host: _Host) -> None:
+        """Re-index `host` after a change of its state, load or incoming migrations."""
+        free = host.cap - host.load
+        state = host.state
+        receives = state in RECEIVES
+        room = (free if free > 0 else 0.0) if receives else 0.0
+        self.room += room - host.room
+        host.room = room
+        if receives or host.listed:
+            self.free[host.nic].set(host.name, (free, host.rank) if receives else None)
+            host.listed = receives
+        group = NOT_AVAILABLE
+        if receives and host.receiving == 0 and free > 0:
+            group = FINAL_GROUP if state in FINAL else state  # HELD or PENDING
+        if host.group != group:
+            self._drop(host)
+            host.group = group
+        if group == NOT_AVAILABLE:
+            self.available.discard(host.name)
+            return
+        self.available.add(host.name)
+        if group == PENDING:
+            self.pending[host.nic].set(host.queue_pos, free)
+        else:
+            (self.final if group == FINAL_GROUP else self.held)[host.nic].set(host.name, (free, host.rank))
+
+    def _drop(self, host: _Host) -> None:
+        if host.group == PENDING:
+            self.pending[host.nic].set(host.queue_pos, NONE)
+        elif host.group == FINAL_GROUP:
+            self.final[host.nic].set(host.name, None)
+        elif host.group == HELD:
+            self.held[host.nic].set(host.name, None)
+
+    def largest_free(self, nic: float, exclude: _Host) -> float:
+        """The most free memory on one receiving host with link `nic`, `exclude` aside."""
+        top = self.free[nic].top(exclude.name)
+        return top[0][0] if top is not None else NONE
+
+    def best(self, nics: Sequence[float], fits: Callable[[float, float], bool]) -> _Host | None:
+        """Among available hosts with a link in `nics` whose free memory `fits` (monotone
+        in the free memory), the one the target choice ranks first: done or untouched,
+        then held, then the latest pending one; within a class the most free memory,
+        then the name."""
+        for group in (self.final, self.held):
+            best_key, best_name = None, None
+            for nic in nics:
+                top = group[nic].top()
+                if top is not None and fits(nic, top[0][0]) and (best_key is None or top[0] > best_key):
+                    best_key, best_name = top[0], top[1]
+            if best_name is not None:
+                return self.by_name[str(best_name)]
+        best_pos = None
+        for nic in nics:
+            pos = self.pending[nic].rightmost(functools.partial(fits, nic))
+            if pos is not None and (best_pos is None or pos > best_pos):
+                best_pos = pos
+        return self.by_pos[best_pos] if best_pos is not None else None
 
 
 class Evacuation:
@@ -154,10 +266,10 @@ class Evacuation:
                 self.vm_gib[m.name] = vm_memory(m)
                 self.vm_dirty[m.name] = float(m.dirty_mib_s or 0.0)
         self.hosts: dict[str, _Host] = {}
-        for m in inventory.machines.values():
+        for m in inventory.machines.values():  # in name order: the rank is the name's
             if m.kind is Kind.KVM_HOST:
                 vms = by_host.get(m.name, [])
-                self.hosts[m.name] = _Host(m, vms, sum(self.vm_gib[v] for v in vms))
+                self.hosts[m.name] = _Host(m, vms, sum(self.vm_gib[v] for v in vms), len(self.hosts))
         for name in held:
             self.hosts[name].state = HELD
             self.hosts[name].queue_pos = len(evacuate)  # after every queued host
@@ -165,7 +277,8 @@ class Evacuation:
         # Longest evacuation first (LPT: the parallel slots stay evenly busy to the end);
         # ties by name for a stable plan.
         kvm_machines = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
-        length = {h: evacuation_seconds(inventory, h, kvm_machines) for h in evacuate}
+        links = FastestLinks(kvm_machines)
+        length = {h: evacuation_seconds(inventory, h, links) for h in evacuate}
         # The slowest link's migration rate: a VM dirtying at least that much converges
         # only over faster links, so it is sent before its host's other VMs (which any
         # link carries), while fast hosts still have room for it.
@@ -188,18 +301,22 @@ class Evacuation:
             host.state = PENDING
             host.queue_pos = pos
             # Parallel lanes only pay when the source's link outruns every target's.
-            others = max((h.nic for h in self.hosts.values() if h is not host), default=host.nic)
+            others = links.other(host.nic) or host.nic
             host.best_other = others
             # (Each lane's share stays at least the fastest target's link, so lanes never
             # make a migration slower than one lane would: no VM stops converging.)
             host.lanes = max(1, min(self.per_host, int(host.nic // others)))
             self.queue.append(host)
+        self.targets = _Targets(list(self.hosts.values()), len(order))
+        self.tiers: dict[float, list[tuple[float, list[float]]]] = {}
+        self.maintained: set[str] = set()  # hosts in maintenance now
         self.active: list[_Host] = []
         self.events: list[tuple[float, int, int, object]] = []
         self.seq = 0
         self.migrations: list[Migration] = []
         self.maintenance: list[Maintenance] = []
         self.now = 0.0
+        self.empties_maintained = False
 
     def _push(self, time: float, kind: int, payload: object) -> None:
         self.seq += 1
@@ -222,11 +339,14 @@ class Evacuation:
                 if kind == self.MIGRATION_END:
                     self._migration_end(payload)
                 else:
-                    payload.state = DONE  # type: ignore[attr-defined]
+                    host: _Host = payload  # type: ignore[assignment]
+                    host.state = DONE
+                    self.maintained.discard(host.name)
+                    self.targets.update(host)
         return self.migrations, self.maintenance
 
     def _room(self, exclude: _Host) -> float:
-        return sum(max(0.0, h.cap - h.load) for h in self.hosts.values() if h.state in RECEIVES and h is not exclude)
+        return self.targets.room - exclude.room
 
     def _admit(self) -> None:
         # Hypervisors without VMs need no evacuation slot: maintain them at once.
@@ -239,27 +359,25 @@ class Evacuation:
             # Nothing under way and nothing will change by waiting: admit as before
             # (what cannot be placed then ends in _stuck with the memory missing).
             self._admit_pass(placeable_only=False)
-        # Empty hosts anywhere in the queue go straight to maintenance too.
-        for host in [h for h in self.queue if not h.vms]:
-            self.queue.remove(host)
-            self._start_maintenance(host)
+        if not self.empties_maintained:
+            # Empty hosts anywhere in the queue go straight to maintenance too. Only
+            # at the start: a queued host only ever receives, so none empties later.
+            self.empties_maintained = True
+            for host in [h for h in self.queue if not h.vms]:
+                self.queue.remove(host)
+                self._start_maintenance(host)
 
     def _placeable(self, candidate: _Host) -> bool:
         """Can every VM of `candidate` go somewhere now (a receiving hypervisor with room
         over a link it converges on)? Admitting one that cannot holds a slot and the
         aggregate room while it sends nothing: with every host full that is a deadlock,
         even when evacuating another first (whose VMs fit) frees a whole host."""
-        blocks: dict[float, float] = {}  # largest free memory per link speed
-        for h in self.hosts.values():
-            if h.state in RECEIVES and h is not candidate:
-                free = h.cap - h.load
-                if free > blocks.get(h.nic, 0.0):
-                    blocks[h.nic] = free
+        blocks = [(nic, self.targets.largest_free(nic, candidate)) for nic in self.targets.nics]
+        blocks = [(nic, free) for nic, free in blocks if free > 0.0]  # largest free memory per link speed
         for vm in candidate.vms:
             gib, dirty = self.vm_gib[vm], self.vm_dirty[vm]
             if not any(
-                free >= gib - 1e-9 and dirty < min(candidate.nic, nic) * self.mib_per_gbit
-                for nic, free in blocks.items()
+                free >= gib - 1e-9 and dirty < min(candidate.nic, nic) * self.mib_per_gbit for nic, free in blocks
             ):
                 return False
         return True
@@ -279,6 +397,7 @@ class Evacuation:
             if room >= owed + candidate.load - 1e-9:
                 self.queue.remove(candidate)
                 candidate.state = EVACUATING
+                self.targets.update(candidate)
                 # Sent from the end: first the VMs that need a fast link, then largest first.
                 candidate.waiting = sorted(
                     candidate.vms, key=lambda v: (self.vm_dirty[v] >= self.slowest, self.vm_gib[v], v)
@@ -287,17 +406,9 @@ class Evacuation:
                 owed += candidate.load
                 room = None
 
-    def _available(self) -> list[_Host]:
-        return [
-            h
-            for h in self.hosts.values()
-            if h.state in RECEIVES and h.receiving == 0 and h.sending == 0 and h.cap - h.load > 0
-        ]
-
     def _dispatch(self) -> None:
         if not self.active:
             return
-        avail = self._available()
         # First only targets that give a source at least half its best rate: waiting
         # for a fast target beats crawling to a slow one. Slow targets are used only
         # when nothing else is under way, i.e. waiting would never end.
@@ -305,49 +416,53 @@ class Evacuation:
             if not strict and self.events:
                 break
             for source in self.active:
-                while source.waiting and source.sending < source.lanes and avail:
-                    choice = self._choose(source, avail, strict)
+                while source.waiting and source.sending < source.lanes and self.targets.available:
+                    choice = self._choose(source, strict)
                     if choice is None:
                         break
                     vm, target, estimate, rate = choice
-                    avail.remove(target)
                     source.waiting.remove(vm)
                     self._start_migration(vm, source, target, estimate, rate)
 
-    def _choose(self, source: _Host, avail: list[_Host], strict: bool):
-        best_free = max(h.cap - h.load for h in avail)
+    def _tiers(self, share: float) -> list[tuple[float, list[float]]]:
+        """Link speeds grouped by the rate a source sending at `share` gets over them,
+        fastest first (every link at least as fast as the share gives the same rate)."""
+        known = self.tiers.get(share)
+        if known is None:
+            tiers: dict[float, list[float]] = {}
+            for nic in self.targets.nics:
+                tiers.setdefault((share if share < nic else nic) * self.mib_per_gbit, []).append(nic)
+            known = self.tiers[share] = sorted(tiers.items(), reverse=True)
+        return known
+
+    def _choose(self, source: _Host, strict: bool):
+        """The next VM of `source` to send and its target: the largest VM that has one;
+        among targets the fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s
+        source tenfold), then a host the VM can stay on (done or untouched), then a
+        held one, then the pending host latest in the queue; then the most free
+        memory, then the name."""
         top = link_rate_mib_s(source.nic / source.lanes, source.best_other, self.efficiency)
         floor = 0.5 * top if strict else 0.0
+        share = source.nic / source.lanes
+        tiers = self._tiers(share)
+        fast = self.slowest
         for vm in reversed(source.waiting):  # largest first
-            gib = self.vm_gib[vm]
-            if gib > best_free + 1e-9:
-                continue
-            best = None
-            best_key = None
-            share = source.nic / source.lanes
-            for target in avail:
-                if target.cap - target.load < gib - 1e-9:
+            gib, dirty = self.vm_gib[vm], self.vm_dirty[vm]
+            keep_room = bool(strict and self.reserve and dirty < fast)
+
+            def fits(nic: float, free: float, gib: float = gib, keep_room: bool = keep_room) -> bool:
+                if free < gib - 1e-9:
+                    return False
+                # With keep_fast_room, VMs any link carries leave the reserve free on fast hosts.
+                return not (keep_room and nic * self.mib_per_gbit > fast and free - gib < self.reserve - 1e-9)
+
+            for rate, nics in tiers:
+                if dirty >= rate or rate < floor:
                     continue
-                rate = (share if share < target.nic else target.nic) * self.mib_per_gbit
-                if self.vm_dirty[vm] >= rate or rate < floor:
+                target = self.targets.best(nics, fits)
+                if target is None:
                     continue
-                if (
-                    strict
-                    and self.reserve
-                    and self.vm_dirty[vm] < self.slowest
-                    and target.nic * self.mib_per_gbit > self.slowest
-                    and target.cap - target.load - gib < self.reserve - 1e-9
-                ):
-                    continue
-                final = target.state in FINAL
-                # Fastest link first (a 1 Gbit/s target would slow a 10 Gbit/s source
-                # tenfold), then a target the VM can stay on.
-                key = (rate, final, target.queue_pos if not final else 0, target.cap - target.load, target.name)
-                if best_key is None or key > best_key:
-                    best, best_key = (target, rate), key
-            if best is not None:
-                target, rate = best
-                estimate = precopy(gib, self.vm_dirty[vm], rate)
+                estimate = precopy(gib, dirty, rate)
                 seconds = estimate.seconds or 0.0  # a target is only chosen where the VM converges
                 if strict and target.state not in FINAL and self._final_soon(gib, seconds):
                     return None  # waiting is cheaper than moving this VM twice
@@ -361,10 +476,11 @@ class Evacuation:
         maintenance: a maintained host busy receiving may be claimed again by its
         current source, and waiting for it could starve this one.)"""
         deadline = self.now + seconds
-        return any(
-            h.state == MAINTENANCE and h.free_at < deadline and h.cap - h.load >= gib - 1e-9
-            for h in self.hosts.values()
-        )
+        for name in self.maintained:
+            h = self.hosts[name]
+            if h.free_at < deadline and h.cap - h.load >= gib - 1e-9:
+                return True
+        return False
 
     def _start_migration(self, vm, source: _Host, target: _Host, estimate, rate) -> None:
         gib = self.vm_gib[vm]
@@ -374,6 +490,7 @@ class Evacuation:
         target.receiving += 1
         target.free_at = end
         source.sending += 1
+        self.targets.update(target)
         self.migrations.append(
             Migration(vm, source.name, target.name, self.now, end, gib, estimate.data_mib / 1024.0, rate)
         )
@@ -387,14 +504,19 @@ class Evacuation:
         source.vms.discard(vm)
         target.receiving -= 1
         target.vms.add(vm)
+        self.targets.update(target)
         if source.state == EVACUATING and not source.waiting and source.sending == 0:
             self.active.remove(source)
             source.load = 0.0  # exactly empty, whatever float sums say
             self._start_maintenance(source)
+        else:
+            self.targets.update(source)
 
     def _start_maintenance(self, host: _Host) -> None:
         host.state = MAINTENANCE
         host.free_at = self.now + self.reconfigure_s
+        self.maintained.add(host.name)
+        self.targets.update(host)
         self.maintenance.append(Maintenance(host.name, self.now, self.now + self.reconfigure_s))
         self._push(self.now + self.reconfigure_s, self.MAINTENANCE_END, host)
 

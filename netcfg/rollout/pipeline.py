@@ -7,12 +7,14 @@ independent of the planner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.impact.analysis import analyse
 from netcfg.impact.model import ChangeClass, Decision, HostState
+from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
 from netcfg.progress import Progress, silent
@@ -30,6 +32,8 @@ class PlannedRollout:
     decision: Decision | None = None  # the seatbelt's, when known
     hosts_touched: int = 0
     hosts_total: int = 0
+    notes: tuple[str, ...] = ()  # warnings for the person planning
+    data: dict[str, Any] | None = None  # plan.to_dict(), made once for the simulator and the file
 
 
 def plan_change(
@@ -52,11 +56,13 @@ def plan_change(
 
 
 def plan_from_report(report: Any, inventory: Inventory, source: str, progress: Progress = silent) -> PlannedRollout:
-    """`report`: the JSON `netcfg check --report-json` wrote."""
+    """`report`: the JSON `netcfg check --report-json` wrote. Refused (InputError) when
+    it records the digest of another inventory than `inventory`."""
     changes = changes_from_report(report, source)
+    notes = _check_inventory_digest(report, inventory, source)
     value = report.get("decision") if isinstance(report, dict) else None
     decision = Decision(value) if isinstance(value, str) and value in {d.value for d in Decision} else None
-    return _planned(
+    planned = _planned(
         inventory,
         changes,
         decision,
@@ -64,6 +70,32 @@ def plan_from_report(report: Any, inventory: Inventory, source: str, progress: P
         _int(report, "hosts_total"),
         progress,
     )
+    return replace(planned, notes=notes)
+
+
+def _check_inventory_digest(report: Any, inventory: Inventory, source: str) -> tuple[str, ...]:
+    """A report made for another inventory plans VMs that are not where it thinks: refused,
+    with both digests. A report without one (written by hand, or by an older netcfg)
+    cannot be checked: planned, with a warning."""
+    recorded = report.get("inventory_digest") if isinstance(report, dict) else None
+    if recorded is None:
+        return (
+            f"warning: {source} records no inventory digest: cannot check that it was made for "
+            f"{inventory.source or 'this inventory'} (netcfg check --report-json records one)",
+        )
+    actual = inventory_digest(inventory)
+    if recorded != actual:
+        raise InputError(
+            [
+                Problem(
+                    Location(source),
+                    f"the report is of another inventory: it records inventory digest {recorded}, "
+                    f"{inventory.source or 'the inventory given'} has {actual}",
+                    "run netcfg check again against this inventory, or give --inventory the one the report is of",
+                )
+            ]
+        )
+    return ()
 
 
 def _planned(
@@ -74,10 +106,15 @@ def _planned(
     total: int,
     progress: Progress = silent,
 ) -> PlannedRollout:
-    progress(f"planning the rollout of {plural(len(changes), 'machine')}")
-    plan = plan_rollout(inventory, changes)
-    progress("simulating the plan")
-    return PlannedRollout(plan, simulate(plan.to_dict(), inventory), inventory, decision, touched, total)
+    # Planning 2,000 hypervisors builds hundreds of thousands of small objects next to
+    # the loaded inventory: full collections would walk it all again and again.
+    with rare_full_collections():
+        progress(f"planning the rollout of {plural(len(changes), 'machine')}")
+        plan = plan_rollout(inventory, changes)
+        progress("simulating the plan")
+        data = plan.to_dict()
+        simulation = simulate(data, inventory)
+    return PlannedRollout(plan, simulation, inventory, decision, touched, total, data=data)
 
 
 def _rolled_out_as(state: HostState, change: ChangeClass) -> ChangeClass:

@@ -1,7 +1,8 @@
 """The rollout planner: waves for hot changes (waves.py), an evacuation for every
 hypervisor with a disruptive change (evacuation.py), and a maintenance slot for every
-other disruptive machine, judged against a lower bound (bounds.py). The plan is then
-checked by `netcfg.rollout.simulate`, which shares none of this code.
+other disruptive machine, judged against a lower bound (bounds.py); the timetable then
+becomes a dependency graph (graph.py). The plan is checked by `netcfg.rollout.simulate`,
+which shares none of this code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
 from netcfg.rollout.bounds import lower_bound_parts
 from netcfg.rollout.evacuation import Evacuation, check_spare_memory, non_converging, where
+from netcfg.rollout.graph import link
 from netcfg.rollout.model import Change, Maintenance, Migration, Plan
 from netcfg.rollout.waves import hot_waves
 
@@ -24,11 +26,11 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
 
     Raises InputError naming the hosts and the memory missing when no evacuation can
     keep the capacity invariant."""
-    changes = sorted(set(changes))
+    changes = sorted(set(changes), key=_order)  # a key: the dataclass's own __lt__ is slow at 40k machines
     _check_changes(inventory, changes)
     # A machine listed twice is as disruptive as its worst entry.
     worst = {c.host: c.change for c in changes if c.change is ChangeClass.DISRUPTIVE}
-    changes = sorted({Change(c.host, worst.get(c.host, c.change)) for c in changes})
+    changes = sorted({Change(c.host, worst.get(c.host, c.change)) for c in changes}, key=_order)
     policy = inventory.policy.rollout
     hot = [c.host for c in changes if c.change is ChangeClass.HOT]
     disruptive = [c.host for c in changes if c.change is ChangeClass.DISRUPTIVE]
@@ -56,7 +58,7 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
     ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [m.end_s for m in maintenance]
     scheduled = [h for h in disruptive if h not in held]
     parts = lower_bound_parts(inventory, waves, evacuate, scheduled)
-    return Plan(
+    timetable = Plan(
         waves=tuple(waves),
         migrations=tuple(sorted(migrations, key=lambda m: (m.start_s, m.source, m.vm))),
         maintenance=tuple(sorted(maintenance, key=lambda m: (m.start_s, m.host))),
@@ -66,6 +68,11 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
         unscheduled=held,
         lower_bound_parts=tuple(parts),
     )
+    return link(timetable, inventory)
+
+
+def _order(change: Change) -> tuple[str, str]:
+    return change.host, str(change.change)
 
 
 def _check_changes(inventory: Inventory, changes: Sequence[Change]) -> None:

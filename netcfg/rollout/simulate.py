@@ -17,7 +17,9 @@ Invariants checked (each violation carries time, host and amount):
 - a migration starts where its VM is, of a VM that exists with the memory it claims,
   and lasts at least what pre-copy needs at the bandwidth it really gets (its link
   ends shared evenly among the migrations touching each end); a VM whose dirty rate
-  reaches that bandwidth does not converge at all.
+  reaches that bandwidth does not converge at all. In a jittered replay (durations
+  stretched and shrunk at random, netcfg.rollout.jitter) a migration must instead get
+  at least the bandwidth the plan assumed.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ ZERO, LATE = 1.5, 4
 class Violation:
     time_s: float
     host: str
-    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration
+    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration, bandwidth
     amount: float
     unit: str
     message: str
@@ -123,7 +125,7 @@ def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
     return sent / rate
 
 
-def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     where = Location(source)
     try:
         migrations: list[dict[str, Any]] = [
@@ -134,6 +136,7 @@ def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, 
                 "start": float(m["start_s"]),
                 "end": float(m["end_s"]),
                 "gib": float(m["gib"]),
+                "rate": float(m.get("rate_mib_s", 0.0)),
             }
             for m in plan["migrations"]
         ]
@@ -171,20 +174,58 @@ def _read(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
     """Replay `plan` (the plan file's JSON) against `inventory`; every violation found."""
-    migrations, windows = _read(plan, source)
+    migrations, windows = read_plan(plan, source)
+    return replay(migrations, windows, inventory)
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """What a replay needs of the inventory, read once (a jittered replay runs many)."""
+
+    hypervisors: frozenset[str]
+    capacity: dict[str, float]
+    nic: dict[str, float]
+    host_of: dict[str, str]  # VM -> the hypervisor it runs on before the plan
+    size: dict[str, float]
+
+    @staticmethod
+    def of(inventory: Inventory) -> Fleet:
+        machines = inventory.machines
+        hypervisors = frozenset(n for n, m in machines.items() if m.kind is Kind.KVM_HOST)
+        host_of, size = {}, {}
+        for name, machine in machines.items():
+            if machine.kind is Kind.VM and machine.host in hypervisors:
+                host_of[name] = str(machine.host)
+                size[name] = float(machine.memory_gib or 0.0)
+        return Fleet(
+            hypervisors,
+            {h: float(machines[h].memory_gib or 0.0) for h in hypervisors},
+            {h: float(machines[h].nic_gbit or 1.0) for h in hypervisors},
+            host_of,
+            size,
+        )
+
+
+def replay(
+    migrations: list[dict[str, Any]],
+    windows: list[dict[str, Any]],
+    inventory: Inventory,
+    jittered: bool = False,
+    fleet: Fleet | None = None,
+) -> Simulation:
+    """Replay migrations and maintenance windows as `read_plan` gives them. `jittered`: the
+    durations are not the planned ones (netcfg.rollout.jitter), so instead of checking
+    that each migration lasts what pre-copy needs, check that it gets at least the
+    bandwidth the plan assumed (`rate_mib_s`): no more migrations share its links; and
+    no memory curve is kept (only the timeline page draws one)."""
     rollout = inventory.policy.rollout
     machines = inventory.machines
-    hypervisors = {n for n, m in machines.items() if m.kind is Kind.KVM_HOST}
-    capacity = {h: float(machines[h].memory_gib or 0.0) for h in hypervisors}
-    nic = {h: float(machines[h].nic_gbit or 1.0) for h in hypervisors}
-    where: dict[str, str] = {}
-    size: dict[str, float] = {}
+    fleet = fleet or Fleet.of(inventory)
+    hypervisors, capacity, nic, size = fleet.hypervisors, fleet.capacity, fleet.nic, fleet.size
+    where: dict[str, str] = dict(fleet.host_of)
     load: dict[str, float] = defaultdict(float)
-    for name, machine in machines.items():
-        if machine.kind is Kind.VM and machine.host in hypervisors:
-            where[name] = machine.host
-            size[name] = float(machine.memory_gib or 0.0)
-            load[machine.host] += size[name]
+    for name, host in where.items():
+        load[host] += size[name]
     found: list[Violation] = []
 
     def flag(t: float, host: str, invariant: str, amount: float, unit: str, message: str) -> None:
@@ -260,7 +301,10 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
     makespan = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
 
     def record(h: str, t: float) -> None:
-        peak[h] = max(peak[h], load[h])
+        if load[h] > peak[h]:
+            peak[h] = load[h]
+        if jittered:
+            return
         points = series[h]
         if points and abs(points[-1][0] - t) < 1e-9:
             points[-1] = (t, load[h])
@@ -400,6 +444,18 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
         dirty = float(machines[m["vm"]].dirty_mib_s or 0.0)
         need = _copy_time(size[m["vm"]], dirty, rate)
         planned = m["end"] - m["start"]
+        if jittered and need is not None:
+            if m["rate"] > 0 and rate < m["rate"] - 0.01:
+                flag(
+                    m["start"],
+                    m["src"],
+                    "bandwidth",
+                    m["rate"] - rate,
+                    "MiB/s",
+                    f"{m['vm']} {m['src']}->{m['dst']} gets {rate:.0f} MiB/s, the plan assumed {m['rate']:.0f} "
+                    f"({k_src} migrations on the source link, {k_dst} on the target link)",
+                )
+            continue
         if need is None:
             flag(
                 m["start"],

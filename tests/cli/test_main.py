@@ -159,3 +159,12 @@ def test_quiet_silences_messages_not_data(tmp_path, capsys):
 def test_counts_take_their_plural(tmp_path, capsys):
     assert main(["render", str(INVENTORY), "--out", str(tmp_path / "out"), "-f", "json", "--host", "web01"]) == 0
     assert capsys.readouterr().err == "1 file written, 0 unchanged\n"
+
+
+def test_help_and_readme_list_every_exit_code(capsys):
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for code in ("0 success", "2 invalid input", "5 apply failed", "6 a plan left part of the change unscheduled"):
+        assert code in text
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "| 6 | a plan leaves part of the change unscheduled" in readme

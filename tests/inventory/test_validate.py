@@ -440,6 +440,57 @@ def test_every_policy_problem_is_reported_at_once(tmp_path, capsys):
     )
 
 
+def test_rollout_waves_each_problem_at_its_entry(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        policy:
+          rollout: {waves: [canary, 5%, rest, 0%, bogus, 10, canary]}
+        """,
+        "2:33: error: policy.rollout.waves: `rest` can only be the last wave (it takes every machine left)",
+        "2:39: error: policy.rollout.waves: '0%': a percentage must be above 0 % and below 100 % "
+        "(the last wave is `rest`)",
+        "2:43: error: policy.rollout.waves: 'bogus' is not a wave size: expected canary, a percentage such as 5%, "
+        "a number of machines, or rest",
+        "2:54: error: policy.rollout.waves: `canary` can only be the first wave",
+        "2:54: error: policy.rollout.waves: the last wave must be `rest` (it takes every machine left)",
+    )
+
+
+@pytest.mark.parametrize(
+    "waves, error",
+    [
+        (
+            "[rest]",
+            "2:21: error: policy.rollout.waves: needs at least two waves, the last one `rest`: never every "
+            "machine in one wave",
+        ),
+        (
+            "[canary, 25%]",
+            "2:29: error: policy.rollout.waves: the last wave must be `rest` (it takes every machine left)",
+        ),
+        ("5", "2:20: error: policy.rollout.waves must be a list, not '5'"),
+        (
+            "[canary, 100%, rest]",
+            "2:29: error: policy.rollout.waves: '100%': a percentage must be above 0 % and "
+            "below 100 % (the last wave is `rest`)",
+        ),
+    ],
+)
+def test_rollout_waves_shape(tmp_path, capsys, waves, error):
+    expect(tmp_path, capsys, f"policy:\n  rollout: {{waves: {waves}}}\n", error)
+
+
+def test_rollout_waves_accepted_forms(tmp_path, capsys):
+    from netcfg.inventory.load import load_inventory
+
+    (tmp_path / "base.yaml").write_text(BASE + "policy:\n  rollout: {waves: [Canary, 2.5 %, 10, 50%, REST]}\n")
+    assert load_inventory(tmp_path).policy.rollout.waves == ("canary", "2.5%", "10", "50%", "rest")
+    (tmp_path / "base.yaml").write_text(BASE)
+    assert load_inventory(tmp_path).policy.rollout.waves == ("canary", "5%", "25%", "rest")  # the default
+
+
 @pytest.mark.parametrize(
     "network, error",
     [

@@ -83,8 +83,11 @@ def held_page():
 def test_hot_waves_are_named_sized_and_visible():
     html, plan = hot_page()
     assert plan.waves
+    assert plan.waves[0].canary and all(not w.canary for w in plan.waves[1:])
     for wave in plan.waves:
-        assert f"wave {wave.index} · {len(wave.hosts)} host" in html
+        name = "canary" if wave.index == 0 else f"wave {wave.index}"  # as the terminal calls them
+        assert f"{name} · {len(wave.hosts)} host" in html
+        assert f"<tr><td>{name}</td>" in html
         pattern = rf'<g class="wave" data-wave="{wave.index}"><title>([^<]*)</title><rect[^>]*width="([\d.]+)"'
         group = re.search(pattern, html)
         assert group, wave

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from netcfg.cli import main
 
 from .conftest import INCIDENT
@@ -248,3 +250,181 @@ def test_machines_the_change_adds_are_never_evacuated(tmp_path, capsys):
     report.write_text(capsys.readouterr().out)
     assert main(["plan", "--from-report", str(report), "-i", str(inventory), "--json", str(plan)]) == 0
     assert json.loads(plan.read_text())["migrations"] == []
+
+
+# --- the plan as a graph, replayed with jitter ---------------------------------------
+
+
+def all_disruptive_report(path: Path, inventory_dir: Path, digest: bool = True) -> Path:
+    """A report as `check` writes it, every machine of the inventory disruptive."""
+    from netcfg.inventory.digest import inventory_digest
+    from netcfg.inventory.load import load_inventory
+
+    inventory = load_inventory(inventory_dir)
+    report = {"hosts": [{"name": n, "change": "disruptive"} for n in inventory.machines]}
+    if digest:
+        report["inventory_digest"] = inventory_digest(inventory)
+    path.write_text(json.dumps(report))
+    return path
+
+
+def jitter(plan: Path, inventory: Path, *extra: str) -> list[str]:
+    return ["simulate", str(plan), "-i", str(inventory), "--jitter", "0.3:3.0", "--runs", "200", "--seed", "1", *extra]
+
+
+def test_the_bundled_fleet_all_disruptive_stays_clean_under_jitter(tmp_path, capsys):
+    inventory = Path(__file__).resolve().parents[2] / "inventory"
+    report = all_disruptive_report(tmp_path / "report.json", inventory)
+    plan = tmp_path / "plan.json"
+    assert main(["plan", "--from-report", str(report), "-i", str(inventory), "--json", str(plan)]) == 0
+    assert json.loads(plan.read_text())["migrations"]
+    capsys.readouterr()
+    assert main(jitter(plan, inventory)) == 0
+    out = capsys.readouterr().out
+    assert "clean: no invariant violated in any of 200 runs" in out
+    assert re.search(r"makespan: planned \d+ h \d\d min .*p50 .*\(\d\.\d\d x\), p95 .*\(\d\.\d\d x\)", out), out
+
+
+def test_the_incident_stays_clean_under_jitter_and_says_so_in_json(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(plan)]) == 0
+    capsys.readouterr()
+    assert main(jitter(plan, INCIDENT / "after", "--format", "json")) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clean"] and result["violations"] == 0 and result["runs"] == 200
+    assert result["jitter"] == {"low": 0.3, "high": 3.0} and result["seed"] == 1
+    spans = result["makespan_s"]
+    assert spans["planned"] == json.loads(plan.read_text())["makespan_s"]
+    assert spans["min"] <= spans["p50"] <= spans["p95"] <= spans["max"]
+    assert result["p95_ratio"] == round(spans["p95"] / spans["planned"], 4)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_synth_fleets_stay_clean_under_jitter(tmp_path, capsys, seed):
+    fleet = tmp_path / "fleet"
+    assert main(["synth", "--machines", "400", "--networks", "12", "--seed", str(seed), "--out", str(fleet)]) == 0
+    report = all_disruptive_report(tmp_path / "report.json", fleet)
+    plan = tmp_path / "plan.json"
+    assert main(["plan", "--from-report", str(report), "-i", str(fleet), "--json", str(plan)]) == 0
+    assert len({m["from"] for m in json.loads(plan.read_text())["migrations"]}) >= 10
+    capsys.readouterr()
+    assert main(jitter(plan, fleet)) == 0, capsys.readouterr().out
+    assert "clean: no invariant violated in any of 200 runs" in capsys.readouterr().out
+
+
+def test_a_plan_with_one_dependency_removed_is_caught(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(plan)]) == 0
+    data = json.loads(plan.read_text())
+    by_id = {m["id"]: m for m in data["migrations"]}
+    window = next(w for w in data["maintenance"] if w["host"] == "kvm03")
+    last_out = next(a for a in window["after"] if a in by_id and by_id[a]["from"] == "kvm03")
+    window["after"].remove(last_out)  # kvm03 may now be maintained before that VM has left
+    plan.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(jitter(plan, INCIDENT / "after")) == 3
+    out = capsys.readouterr().out
+    assert re.search(r"VIOLATION maintenance +kvm03 .*enters maintenance holding", out), out
+    assert re.search(r"\d+ violations? in \d+ of 200 runs", out)
+    # The exact replay of the same file is clean: only the graph lost the dependency.
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 0
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("3:0.3", "LO (3) is above HI (0.3)"),
+        ("0:1", "the factors must be above 0"),
+        ("-1:2", "the factors must be above 0"),
+        ("fast", "expected LO:HI, two numbers such as 0.3:3.0, not 'fast'"),
+        ("1", "expected LO:HI"),
+        ("1:x", "expected LO:HI"),
+        ("nan:1", "expected LO:HI"),
+        ("1:inf", "expected LO:HI"),
+    ],
+)
+def test_bad_jitter_is_exit_2_with_a_clear_message(tmp_path, capsys, value, message):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"waves": [], "migrations": [], "maintenance": []}))
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), f"--jitter={value}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--jitter: error: {message}" in err and "Traceback" not in err
+
+
+def test_runs_and_seed_need_jitter_and_a_graph(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"waves": [], "migrations": [], "maintenance": []}))
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), "--runs", "5"]) == 2
+    assert "--runs: error: only with --jitter LO:HI" in capsys.readouterr().err
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), "--jitter", "1:2", "--runs", "0"]) == 2
+    assert "--runs: error: expected a whole number of at least 1" in capsys.readouterr().err
+    # A plan written without ids (by hand, or by an older netcfg) has no graph to replay.
+    code = main(["simulate", str(INCIDENT / "naive-plan.json"), "-i", str(INCIDENT / "after"), "--jitter", "1:2"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "migrations[0] and 299 more steps have no id or no after: the plan is not a dependency graph" in err
+    assert len(err.splitlines()) == 1  # one line, not one per step
+
+
+# --- honest exits ------------------------------------------------------------------------
+
+HELD = TIGHT.replace(
+    "  vm1a: {kind: vm, host: kvm1, memory_gib: 16, dirty_mib_s: 10,",
+    "  vm1a: {kind: vm, host: kvm1, memory_gib: 16, dirty_mib_s: 5000,",
+)
+
+
+def test_a_plan_leaving_part_of_the_change_unscheduled_exits_6(tmp_path, capsys):
+    assert HELD != TIGHT
+    (tmp_path / "inv.yaml").write_text(HELD)
+    report = write_report(tmp_path / "report.json", {"kvm1": "disruptive", "kvm0": "disruptive"})
+    args = ["plan", "--from-report", str(report), "-i", str(tmp_path / "inv.yaml"), "--json", str(tmp_path / "p.json")]
+    assert main(args) == 6
+    captured = capsys.readouterr()
+    assert "unscheduled: kvm1 (vm1a cannot be live-migrated: pre-copy never converges)" in captured.err
+    assert "--allow-unscheduled" in captured.err and "Traceback" not in captured.err
+    assert "NOT scheduled: kvm1" in captured.out
+    assert json.loads((tmp_path / "p.json").read_text())["unscheduled"] == ["kvm1"]  # written all the same
+    assert main([*args, "--allow-unscheduled"]) == 0
+    assert "unscheduled: kvm1" in capsys.readouterr().err
+
+
+def test_a_report_of_another_inventory_is_refused_with_both_digests(tmp_path, capsys):
+    (tmp_path / "inv.yaml").write_text(TIGHT)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "inv.yaml").write_text(
+        TIGHT.replace("kvm2: {kind: kvm-host, memory_gib: 64", "kvm2: {kind: kvm-host, memory_gib: 96")
+    )
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "inv.yaml").write_text(TIGHT.replace("reconfigure: restart", "reconfigure: restart\n  design: flat"))
+    report = tmp_path / "report.json"
+    assert main(["check", "--base", str(base), "-i", str(tmp_path / "inv.yaml"), "--report-json", str(report)]) in (
+        0,
+        3,
+    )
+    recorded = json.loads(report.read_text())["inventory_digest"]
+    assert re.fullmatch(r"[0-9a-f]{64}", recorded)
+    capsys.readouterr()
+    assert main(["plan", "--from-report", str(report), "-i", str(tmp_path / "inv.yaml")]) == 0
+    assert main(["plan", "--from-report", str(report), "-i", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"the report is of another inventory: it records inventory digest {recorded}" in err
+    from netcfg.inventory.digest import inventory_digest
+    from netcfg.inventory.load import load_inventory
+
+    assert inventory_digest(load_inventory(other)) in err and "Traceback" not in err
+
+
+def test_a_report_without_a_digest_is_planned_with_a_warning(tmp_path, capsys):
+    (tmp_path / "inv.yaml").write_text(TIGHT)
+    report = write_report(tmp_path / "report.json", {"kvm1": "disruptive"})
+    assert main(["plan", "--from-report", str(report), "-i", str(tmp_path / "inv.yaml")]) == 0
+    assert "records no inventory digest: cannot check that it was made for" in capsys.readouterr().err
+
+
+def test_a_blocked_change_says_so_in_the_terminal(capsys):
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("BLOCKED by the seatbelt: this change may not roll out until")

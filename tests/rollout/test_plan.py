@@ -60,10 +60,11 @@ def test_plan_json_has_the_contract_keys_and_reads_back(small_fleet):
     data = plan_rollout(small_fleet, everything(small_fleet)).to_dict()
     assert {"waves", "migrations", "maintenance", "makespan_s", "lower_bound_s"} <= set(data)
     assert set(data["migrations"][0]) >= {"vm", "from", "to", "start_s", "end_s", "gib"}
-    assert set(data["maintenance"][0]) == {"host", "start_s", "end_s"}
+    assert set(data["maintenance"][0]) == {"id", "host", "start_s", "end_s", "after"}
     again = plan_from_dict(data)
     assert len(again.migrations) == len(data["migrations"])
     assert again.makespan_s == data["makespan_s"]
+    assert again.to_dict() | {"ratio": data["ratio"]} == data | {"lower_bound_parts": {}, "non_converging": []}
 
 
 def test_hot_changes_need_no_maintenance_and_no_evacuation(small_fleet):

@@ -1,0 +1,252 @@
+"""Replay a plan's dependency graph with durations stretched and shrunk at random, and
+check every invariant in every run (`netcfg simulate --jitter LO:HI --runs N --seed S`).
+
+A plan is a dependency graph (docs/design.md): its times are only the projection under
+the estimates. Here each step's planned duration is multiplied by a factor drawn
+uniformly from [LO, HI], and each step starts as soon as every step in its `after` has
+ended (a hot wave's dependants also wait for its `soak_s`), which is what an executor
+does. The invariants are then checked by the same independent replay as the exact one
+(netcfg.rollout.simulate), except that a migration, whose duration is now made up, is
+checked for the bandwidth it gets rather than for its duration.
+
+Like the simulator, this module shares no code with the planner: it reads the plan's
+JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
+from netcfg.model.inventory import Inventory
+from netcfg.rollout.simulate import Fleet, Violation, read_plan, replay
+
+KINDS = ("waves", "migrations", "maintenance")
+EXAMPLES = 20  # violations kept with their run, to show; all are counted
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """The plan's steps in an order where every step comes after those it waits for."""
+
+    order: tuple[int, ...]  # step numbers (waves, then migrations, then maintenance)
+    duration: tuple[float, ...]
+    soak: tuple[float, ...]  # waited after the step ends, before its dependants start
+    after: tuple[tuple[int, ...], ...]
+    waves: int
+    migrations: int
+
+
+@dataclass(frozen=True, slots=True)
+class JitteredReplay:
+    low: float
+    high: float
+    runs: int
+    seed: int
+    planned_makespan_s: float
+    makespans: tuple[float, ...]  # one per run
+    violations: int  # in all runs together
+    failed_runs: int
+    examples: tuple[tuple[int, Violation], ...]  # (run, violation), the first few
+
+    @property
+    def clean(self) -> bool:
+        return self.violations == 0
+
+    def percentile(self, p: float) -> float:
+        """Nearest rank: the smallest makespan at least p % of the runs reach."""
+        ordered = sorted(self.makespans)
+        if not ordered:
+            return 0.0
+        return ordered[max(0, math.ceil(p / 100.0 * len(ordered)) - 1)]
+
+    def ratio(self, p: float) -> float:
+        return self.percentile(p) / self.planned_makespan_s if self.planned_makespan_s > 0 else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clean": self.clean,
+            "jitter": {"low": self.low, "high": self.high},
+            "runs": self.runs,
+            "seed": self.seed,
+            "violations": self.violations,
+            "runs_with_violations": self.failed_runs,
+            "examples": [{"run": run} | v.to_dict() for run, v in self.examples],
+            "makespan_s": {
+                "planned": round(self.planned_makespan_s, 3),
+                "p50": round(self.percentile(50), 3),
+                "p95": round(self.percentile(95), 3),
+                "min": round(min(self.makespans, default=0.0), 3),
+                "max": round(max(self.makespans, default=0.0), 3),
+            },
+            "p50_ratio": round(self.ratio(50), 4),
+            "p95_ratio": round(self.ratio(95), 4),
+        }
+
+
+def read_graph(plan: Any, source: str = "<plan>") -> Graph:
+    """The steps of a plan file and what each waits for; InputError when a step has no
+    id, an id is used twice, a dependency names no step, or the dependencies form a
+    cycle (an executor could never start it)."""
+    where = Location(source)
+    problems: list[Problem] = []
+    ids: dict[str, int] = {}
+    raw_after: list[list[Any]] = []
+    names: list[str] = []  # "migrations[3]", for messages
+    missing: list[str] = []  # steps without an id
+    duration: list[float] = []
+    soak: list[float] = []
+    counts = []
+    for kind in KINDS:
+        entries = plan.get(kind, []) if isinstance(plan, dict) else []
+        if not isinstance(entries, list):
+            problems.append(Problem(where, f"not a plan file: {kind} is not a list"))
+            entries = []
+        counts.append(len(entries))
+        for i, entry in enumerate(entries):
+            name = f"{kind}[{i}]"
+            names.append(name)
+            step = len(duration)
+            if not isinstance(entry, dict):
+                problems.append(Problem(where, f"{name} is not an object"))
+                entry = {}
+            step_id, wanted = entry.get("id"), entry.get("after")
+            if not isinstance(step_id, str) or not step_id or wanted is None:
+                missing.append(name)  # reported once for all: no graph
+                wanted = []
+            if isinstance(step_id, str) and step_id:
+                if step_id in ids:
+                    problems.append(Problem(where, f"{name}: id {step_id!r} is used twice"))
+                else:
+                    ids[step_id] = step
+            if not isinstance(wanted, list) or not all(isinstance(a, str) for a in wanted):
+                problems.append(Problem(where, f"{name}: after must be a list of step ids"))
+                wanted = []
+            raw_after.append(wanted)
+            try:
+                start, end = float(entry.get("start_s", 0.0)), float(entry.get("end_s", 0.0))
+                wait = float(entry.get("soak_s", 0.0)) if kind == "waves" else 0.0
+            except (TypeError, ValueError):
+                start = end = wait = 0.0
+                problems.append(Problem(where, f"{name}: start_s, end_s and soak_s must be numbers"))
+            if not all(math.isfinite(v) for v in (start, end, wait)):
+                problems.append(Problem(where, f"{name}: a time that is not a finite number"))
+                start = end = wait = 0.0
+            duration.append(max(0.0, end - start))
+            soak.append(max(0.0, wait))
+    if missing:
+        # One line, not one per step: a plan of an older netcfg has none at all.
+        others = f" and {len(missing) - 1} more steps" if len(missing) > 1 else ""
+        problems.insert(
+            0,
+            Problem(
+                where,
+                f"{missing[0]}{others} {'have' if others else 'has'} no id or no after: "
+                "the plan is not a dependency graph",
+                "plan it again with this netcfg (netcfg plan --json), which writes id and after on every step",
+            ),
+        )
+    after: list[tuple[int, ...]] = []
+    for step, wanted in enumerate(raw_after):
+        known = []
+        for name in wanted:
+            if name not in ids:
+                problems.append(Problem(where, f"{names[step]}: after names {name!r}, which is no step of the plan"))
+            else:
+                known.append(ids[name])
+        after.append(tuple(dict.fromkeys(known)))
+    if problems:
+        raise InputError(
+            problems[:20] + ([Problem(where, f"... and {len(problems) - 20} more")] if len(problems) > 20 else [])
+        )
+    order = _topological(after)
+    if len(order) < len(after):
+        ordered = set(order)
+        stuck = sorted(name for name, step in ids.items() if step not in ordered)
+        raise InputError(
+            [
+                Problem(
+                    where,
+                    f"the dependencies form a cycle: {len(stuck)} steps can never start "
+                    f"(among them {', '.join(stuck[:5])})",
+                )
+            ]
+        )
+    return Graph(tuple(order), tuple(duration), tuple(soak), tuple(after), counts[0], counts[1])
+
+
+def _topological(after: list[tuple[int, ...]]) -> list[int]:
+    """Kahn's order of the steps; shorter than the steps when there is a cycle (the
+    steps on or behind it never become ready)."""
+    waiting = [len(a) for a in after]
+    then: list[list[int]] = [[] for _ in after]
+    for step, deps in enumerate(after):
+        for d in deps:
+            then[d].append(step)
+    ready = [s for s, n in enumerate(waiting) if n == 0]
+    order: list[int] = []
+    while ready:
+        step = ready.pop()
+        order.append(step)
+        for nxt in then[step]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                ready.append(nxt)
+    return order
+
+
+def retime(graph: Graph, factors: list[float]) -> tuple[list[float], list[float]]:
+    """Start and end of every step when each lasts its planned duration times its factor
+    and starts when all it waits for have ended (and soaked)."""
+    starts = [0.0] * len(graph.duration)
+    ends = [0.0] * len(graph.duration)
+    release = [0.0] * len(graph.duration)
+    for step in graph.order:
+        start = 0.0
+        for d in graph.after[step]:
+            if release[d] > start:
+                start = release[d]
+        starts[step] = start
+        ends[step] = start + graph.duration[step] * factors[step]
+        release[step] = ends[step] + graph.soak[step]
+    return starts, ends
+
+
+def simulate_jittered(
+    plan: Any, inventory: Inventory, low: float, high: float, runs: int, seed: int, source: str = "<plan>"
+) -> JitteredReplay:
+    """`runs` replays of the plan's graph with every duration times a factor drawn from
+    [low, high] (random.Random(seed), so a run can be repeated)."""
+    graph = read_graph(plan, source)
+    migrations, windows = read_plan(plan, source)
+    first_migration = graph.waves
+    first_window = graph.waves + graph.migrations
+    planned = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
+    planned = max([planned] + [float(w.get("end_s", 0.0)) for w in plan.get("waves", [])])
+    fleet = Fleet.of(inventory)
+    rng = random.Random(seed)
+    makespans: list[float] = []
+    examples: list[tuple[int, Violation]] = []
+    count = failed = 0
+    with rare_full_collections():  # each run builds tens of thousands of short-lived objects
+        for run in range(runs):
+            factors = [rng.uniform(low, high) for _ in graph.duration]
+            starts, ends = retime(graph, factors)
+            moved = [
+                m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
+                for i, m in enumerate(migrations)
+            ]
+            maintained = [
+                w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
+            ]
+            simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
+            makespans.append(max(ends, default=0.0))
+            if simulation.violations:
+                failed += 1
+                count += len(simulation.violations)
+                examples.extend((run, v) for v in simulation.violations[: EXAMPLES - len(examples)])
+    return JitteredReplay(low, high, runs, seed, planned, tuple(makespans), count, failed, tuple(examples))
