@@ -27,6 +27,7 @@ from netcfg.cli import (  # noqa: F401 - each registers its commands, in pipelin
     diff,
     impact,
     who_uses,
+    verify,
     check,
     plan,
     simulate,

@@ -101,11 +101,12 @@ def _impact(
     overridden = design is not None
     head_design = DesignName(design) if design is not None else head.policy.design
     base_design = head_design if overridden else base.policy.design
+    forced = head_design if overridden else None  # else each machine's own design
 
     progress("finding the machines the change touches")
     changes = tuple(diff_inventories(base, head, design_overridden=overridden))
-    base_graph = build_graph(base, base_design)
-    head_graph = build_graph(head, head_design)
+    base_graph = build_graph(base, forced)
+    head_graph = build_graph(head, forced)
     causes: dict[str, list[str]] = {}
     for change in changes:
         for name in dependents(base_graph, change.node) | dependents(head_graph, change.node):
@@ -117,7 +118,7 @@ def _impact(
     if overridden:
         _require_renderable(base, base_design, candidates)
         _require_renderable(head, head_design, candidates)
-    diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates), jobs, progress)
+    diffs = render_and_diff(base, head, forced, forced, sorted(candidates), jobs, progress)
 
     reconfigure = stricter_reconfigure(base.policy.reconfigure, head.policy.reconfigure)
     touched = classify(diffs, head, causes, reconfigure)

@@ -6,8 +6,9 @@ Machines are the sinks, so the machines an entity change can touch are its machi
 descendants. What a machine reads is the design's answer (`Design.reads`): under
 policy-routing, every network of its segments through one shared ("networks", s, f)
 node per segment and family, so the graph stays linear in machines + networks; under
-flat only the networks holding its addresses. Every machine reads the design
-(implicit: the design node reaches every machine).
+flat only the networks holding its addresses. Every machine whose design is the
+policy's reads the design node (implicit: no edge per machine); a machine with its own
+`design:` reads only itself (its design is one of its attributes).
 
 Rendering only the descendants of changed entities therefore yields the same diff as
 rendering everything: machines outside them read nothing that changed.
@@ -42,8 +43,13 @@ def family_node(segment: str, family: int) -> Node:
 
 
 def build_graph(inventory: Inventory, design: DesignName | str | None = None) -> nx.DiGraph:
-    chosen = get_design(design if design is not None else inventory.policy.design)
-    graph = nx.DiGraph(design=chosen.name)
+    """The graph under `design` for every machine, or (None) each machine's own."""
+    forced = get_design(design) if design is not None else None
+    graph = nx.DiGraph(
+        design=forced.name if forced else inventory.policy.design,
+        # who reads the policy's design: every machine without a design of its own
+        follows_policy=frozenset(m.name for m in inventory.machines.values() if forced is not None or m.design is None),
+    )
     graph.add_node(DESIGN_NODE)
     for segment in inventory.segments:
         graph.add_node(segment_node(segment))
@@ -59,7 +65,7 @@ def build_graph(inventory: Inventory, design: DesignName | str | None = None) ->
     for machine in inventory.machines.values():
         mnode = machine_node(machine.name)
         graph.add_node(mnode, machine=machine)
-        reads = chosen.reads(inventory, machine)
+        reads = (forced or get_design(inventory.design_of(machine))).reads(inventory, machine)
         edges.extend((segment_node(s), mnode) for s in reads.segments)
         edges.extend((net_nodes[id(n)], mnode) for n in reads.networks)
         edges.extend((family_node(s, f), mnode) for s, f in reads.segment_families)
@@ -74,9 +80,9 @@ def dependents(graph: nx.DiGraph, node: Node) -> set[str]:
     if node[0] == "machine":
         return {node[1]}
     if node == DESIGN_NODE:
-        # Every machine reads the design; kept out of the edge list, where it would add
-        # one edge per machine for a change that is all-or-nothing anyway.
-        return {n[1] for n in graph if n[0] == "machine"}
+        # Every machine following the policy reads the design; kept out of the edge
+        # list, where it would add one edge per machine for an all-or-nothing change.
+        return set(graph.graph["follows_policy"])
     return {d[1] for d in nx.descendants(graph, node) if d[0] == "machine"}
 
 
