@@ -31,6 +31,7 @@ from netcfg.inventory.sources import Source, load_pair, resolve
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
 from netcfg.progress import Progress, silent
+from netcfg.verify.flows import flow_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ def _impact(
         head.policy.rollout,
         (c.text for c in changes),
     )
+    flows = flow_changes(base, head, forced, progress=progress)
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
     seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
@@ -140,6 +142,7 @@ def _impact(
         change_digest,
         approvals,
         frozenset(n for n, m in head.machines.items() if m.kind is Kind.ROUTER),
+        blocked_because=[b for b in [flows.blocker()] if b],
     )
     verdict = replace(verdict, reasons=(*_self_judging(base, head, seatbelt, reconfigure), *verdict.reasons))
     names = {t.diff.name for t in touched}
@@ -159,6 +162,7 @@ def _impact(
         kinds=tuple((k, Count(len(m), len(names & set(m)))) for k, m in sorted(kinds.items())),
         changes=changes,
         approvals=tuple(sorted(approvals)),
+        flows=flows,
     )
 
 
