@@ -31,6 +31,7 @@ from netcfg.cli import (  # noqa: F401 - each registers its commands, in pipelin
     check,
     plan,
     simulate,
+    migrate,
     apply,
     status,
     lab,

@@ -14,6 +14,7 @@ from netcfg.cli.options import (
     InventoryAlsoOption,
     InventoryArgument,
     OutputFormat,
+    RpFilterOption,
     format_option,
     inventory_path,
     load,
@@ -42,6 +43,7 @@ def verify(
         "DESTINATION (an address, or a machine: its first address).",
     ),
     stage: str | None = StageOption,
+    rp_filter: str = RpFilterOption,
 ) -> None:
     """Prove the forwarding: render every machine (each under its own design, or all
     under --design), then follow every flow class (a source machine class at one of its
@@ -57,18 +59,21 @@ def verify(
     default inventory/."""
     from netcfg.designs import render
     from netcfg.present.verify import finding_lines, flow_lines, summary_lines
+    from netcfg.verify.fib import RpFilter
     from netcfg.verify.report import flow_json, follow, verify_configs
+
+    mode = RpFilter(rp_filter)
 
     inv = load(inventory_path(inventory_argument, inventory_option))
     label = str(design) if design else (f"{inv.policy.design}, mixed" if inv.mixed else str(inv.policy.design))
     if stage is not None:
-        from netcfg.rollout.migrate_plan import staged_inventory
+        from netcfg.rollout.staged import staged_inventory
 
         inv, label = staged_inventory(inv, stage)
     configs = render(inv, design)
     if flow is not None:
         machine, destination = flow
-        path, family, src, dst = follow(configs, machine, destination)
+        path, family, src, dst = follow(configs, machine, destination, mode)
         if fmt is OutputFormat.JSON:
             from netcfg.verify.prefix import format_address
 
@@ -80,7 +85,7 @@ def verify(
                 for line in flow_lines(path, machine, family, src, dst):
                     out.print(line, markup=False)
         return
-    result = verify_configs(configs)
+    result = verify_configs(configs, rp_filter=mode)
     if fmt is OutputFormat.JSON:
         emit(json.dumps({"design": label, **result.to_json()}, indent=2) + "\n")
     else:

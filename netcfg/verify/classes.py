@@ -127,10 +127,10 @@ def build(configs: Iterable[HostConfig], rp_filter: RpFilter = RpFilter.STRICT) 
         configs_by_name[config.name] = config
         if id(config.rules) not in seen_tuples:
             seen_tuples.add(id(config.rules))
-            all_rules.update(zip(map(id, config.rules), config.rules))
+            all_rules.update(zip(map(id, config.rules), config.rules, strict=True))
         if id(config.routes) not in seen_tuples:
             seen_tuples.add(id(config.routes))
-            all_routes.update(zip(map(id, config.routes), config.routes))
+            all_routes.update(zip(map(id, config.routes), config.routes, strict=True))
         parsed = []
         for iface in config.interfaces:
             for address in iface.addresses:
@@ -198,8 +198,8 @@ def build(configs: Iterable[HostConfig], rp_filter: RpFilter = RpFilter.STRICT) 
         )
     _fingerprints(result)
     for klass in classes:
-        for net, (iface, value) in sorted(klass.own.items()):
-            endpoint = Endpoint(len(result.endpoints), klass.index, net, iface, value)
+        for net, (iface_name, value) in sorted(klass.own.items()):
+            endpoint = Endpoint(len(result.endpoints), klass.index, net, iface_name, value)
             result.endpoints.append(endpoint)
             klass.endpoints.append(endpoint.index)
             networks[net].endpoints.append(endpoint.index)
@@ -311,23 +311,23 @@ def _groups(classes: Classes, members: list[set[int]]) -> list[tuple[int, list[i
             carriers.setdefault(oid, []).append(index)
     interned: dict[tuple[int, ...], int] = {}
     carrier_sets = {oid: frozenset(c) for oid, c in carriers.items()}
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for net in classes.networks:
-        holders = holders_of.get(net.index, set())
+    groups: dict[tuple[int, tuple[object, ...]], list[int]] = {}
+    for network in classes.networks:
+        holders = holders_of.get(network.index, set())
         signature = []
-        for oid, item in classes.ats[net.index].items():
+        for oid, item in classes.ats[network.index].items():
             who = carrier_sets.get(oid, frozenset())
             if who <= holders:
                 continue
             signature.append((item, interned.setdefault(tuple(sorted(who)), len(interned))))
-        groups.setdefault((net.kind, tuple(sorted(signature, key=repr))), []).append(net.index)
-    return [(k[0], nets) for k, nets in groups.items()]  # type: ignore[misc]
+        groups.setdefault((network.kind, tuple(sorted(signature, key=repr))), []).append(network.index)
+    return [(k[0], nets) for k, nets in groups.items()]
 
 
 def _fingerprints(classes: Classes) -> None:
     """Every class's fingerprint of every kind (the most common one among the networks
     of that kind it holds no address in) and its special networks."""
-    members = [_member_ids(k.fib) for k in classes.classes]  # type: ignore[arg-type]
+    members = [k.fib.ids if k.fib else set() for k in classes.classes]
     groups = _groups(classes, members)
     ats = classes.ats
     aggregates = classes.aggregates

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from netaddr import IPAddress, IPNetwork
 
@@ -296,7 +297,7 @@ def verdict(out: Out | None, inn: In | None, family: int, same: bool) -> Verdict
         return None
     memo = (out.design, inn.design, out.segment, inn.segment, family, same)
     if memo not in _PROMISES:
-        _PROMISES[memo] = promise(*memo)  # type: ignore[arg-type]
+        _PROMISES[memo] = promise(out.design, inn.design, out.segment, inn.segment, family, same)
     kept = _PROMISES[memo]
     request, reply = out.request, inn.reply
     reason: Reason | None = None
@@ -389,14 +390,14 @@ class Joint:
     """An endpoint seen on every side: its halves by kind and by special network."""
 
     index: int
-    network: object  # the joint network it is in
+    network: Any  # the joint network it is in (hashable)
     family: int
     lone: bool  # its class has one machine: no flow between it and its class's other endpoints
-    group: object = None  # its class (on every side): a lone class's endpoints are one machine
-    kind_out: dict[object, tuple[Out | None, ...]] = field(default_factory=dict)
-    kind_in: dict[object, tuple[In | None, ...]] = field(default_factory=dict)
-    special: set[object] = field(default_factory=set)  # joint networks it routes otherwise
-    ref: object = None  # what examples are drawn from
+    group: Any = None  # its class (on every side): a lone class's endpoints are one machine
+    kind_out: dict[Any, tuple[Out | None, ...]] = field(default_factory=dict)
+    kind_in: dict[Any, tuple[In | None, ...]] = field(default_factory=dict)
+    special: set[Any] = field(default_factory=set)  # joint networks it routes otherwise
+    ref: Any = None  # what examples are drawn from
 
 
 @dataclass(slots=True)
@@ -405,8 +406,8 @@ class Witness:
     (several: any pair of them not routed specially), and the halves its endpoints
     have toward each other."""
 
-    src_networks: list[object]
-    dst_networks: list[object]
+    src_networks: list[Any]
+    dst_networks: list[Any]
     out: tuple[Out | None, ...]
     inn: tuple[In | None, ...]
     by_kind: bool  # from the pairs routed by kind (else from one pair's correction)
@@ -416,14 +417,15 @@ class Witness:
 class Tally:
     counts: Counter[Key] = field(default_factory=Counter)
     witnesses: dict[Key, list[Witness]] = field(default_factory=dict)
+    keep: int = 4  # witnesses remembered per key
 
-    def add(self, key: Key, n: int, witness: Witness | None = None, keep: int = 4) -> None:
+    def add(self, key: Key, n: int, witness: Witness | None = None) -> None:
         if n == 0:
             return
         self.counts[key] += n
         if witness is not None and n > 0:
             found = self.witnesses.setdefault(key, [])
-            if len(found) < keep:
+            if len(found) < self.keep:
                 found.append(witness)
 
     @property
@@ -431,12 +433,16 @@ class Tally:
         return sum(self.counts.values())
 
 
+Halves = tuple[tuple[Out | None, ...], tuple[In | None, ...]]
+
+
 def count(
     joints: Sequence[Joint],
-    kind_of: Callable[[object], object],
-    exact: Callable[[Joint, object], tuple[tuple[Out | None, ...], tuple[In | None, ...]]],
+    kind_of: Callable[[Any], Any],
+    exact: Callable[[Joint, Any], Halves],
     sides: int,
     keep: Callable[[Key], bool] = lambda key: True,
+    witnesses: int = 4,
 ) -> Tally:
     """Every flow class between `joints` (same family), counted by verdict on every side.
 
@@ -456,10 +462,10 @@ def count(
         per_out: dict[object, Counter[tuple[Out | None, ...]]] = {}
         per_in: dict[object, Counter[tuple[In | None, ...]]] = {}
         for j in members:
-            for k, halves in j.kind_out.items():
-                per_out.setdefault(k, Counter())[halves] += 1
-            for k, halves in j.kind_in.items():
-                per_in.setdefault(k, Counter())[halves] += 1
+            for k, outward in j.kind_out.items():
+                per_out.setdefault(k, Counter())[outward] += 1
+            for k, inward in j.kind_in.items():
+                per_in.setdefault(k, Counter())[inward] += 1
         out_tally[net] = per_out
         in_tally[net] = per_in
 
@@ -472,7 +478,7 @@ def count(
             found = memo[m] = tuple(verdict(outs[s], ins[s], family, same) for s in range(sides))
         return found
 
-    tally = Tally()
+    tally = Tally(keep=witnesses)
 
     # 1. As if every pair of networks were routed by kind: group networks alike.
     groups: dict[object, list[object]] = {}
@@ -530,11 +536,11 @@ def count(
         for o, a in outs.items():
             if a == 0:
                 continue
-            for i, b in ins.items():
+            for inn, b in ins.items():
                 if b == 0:
                     continue
-                k = key_of(o, i, family, same)
-                witness = Witness([n1], [n2], o, i, False) if keep(k) else None
+                k = key_of(o, inn, family, same)
+                witness = Witness([n1], [n2], o, inn, False) if keep(k) else None
                 tally.add(k, a * b, witness)
         # A lone machine's flow to itself (to its own address, in this or another
         # network) is no flow: its class holds both networks, so the pair is here.
@@ -542,25 +548,19 @@ def count(
         for j in by_net[n1]:
             other = lone_dst.get(j.group) if j.lone else None
             if other is not None:
-                o = _half(j, n2, k2, exact_out, True)
-                i = _half(other, n1, k1, exact_in, False)
-                tally.add(key_of(o, i, family, same), -1)  # type: ignore[arg-type]
+                mine = exact_out.get(j.index, j.kind_out.get(k2, ()))
+                theirs = exact_in.get(other.index, other.kind_in.get(k1, ()))
+                tally.add(key_of(mine, theirs, family, same), -1)
     # What only existed to be cancelled (no such flow on some side) must have cancelled.
     for k in [k for k, n in tally.counts.items() if n == 0]:
         del tally.counts[k]
     return tally
 
 
-def _half(j: Joint, net: object, kind: object, exact: dict[int, tuple[object, ...]], out: bool) -> object:
-    if j.index in exact:
-        return exact[j.index]
-    return j.kind_out.get(kind, ()) if out else j.kind_in.get(kind, ())
-
-
 # --- one fleet, in joints ------------------------------------------------------------
 
 
-def single(side: Side) -> tuple[list[Joint], Callable[[object], object], Callable[[Joint, object], tuple]]:
+def single(side: Side) -> tuple[list[Joint], Callable[[Any], Any], Callable[[Joint, Any], Halves]]:
     """The joints of one fleet: each endpoint on its own."""
     c = side.c
     kinds_by_family: dict[int, list[int]] = {}
@@ -577,12 +577,12 @@ def single(side: Side) -> tuple[list[Joint], Callable[[object], object], Callabl
         j.special = {n for n in klass.special if c.networks[n].endpoints}
         joints.append(j)
 
-    def kind_of(net: object) -> object:
-        return c.networks[net].kind  # type: ignore[index]
+    def kind_of(net: int) -> int:
+        return c.networks[net].kind
 
-    def exact(j: Joint, net: object) -> tuple:
-        e: Endpoint = j.ref  # type: ignore[assignment]
-        return (side.out(e, net),), (side.inn(e, net),)  # type: ignore[arg-type]
+    def exact(j: Joint, net: int) -> Halves:
+        e: Endpoint = j.ref
+        return (side.out(e, net),), (side.inn(e, net),)
 
     return joints, kind_of, exact
 

@@ -213,7 +213,7 @@ class Entries:
     def bucket_set(self, index: Mapping[object, list[int]], bucket: object) -> frozenset[int]:
         found = self._sets.get((id(index), bucket))
         if found is None:
-            found = self._sets[(id(index), bucket)] = frozenset(index.get(bucket, ()))  # type: ignore[call-overload]
+            found = self._sets[(id(index), bucket)] = frozenset(index.get(bucket, ()))
         return found
 
     def add_rules(self, rules: Iterable[Rule | FibRule]) -> None:
@@ -257,10 +257,10 @@ class Entries:
             self.route_index.setdefault((p.family, entry.table, p.length, key(p.family, p.length, p.value)), []).append(
                 id(route)
             )
-            known = self.route_lengths.setdefault((p.family, entry.table), [])
-            if p.length not in known:
-                known.append(p.length)
-                known.sort(reverse=True)
+            lengths = self.route_lengths.setdefault((p.family, entry.table), [])
+            if p.length not in lengths:
+                lengths.append(p.length)
+                lengths.sort(reverse=True)
 
 
 @dataclass(frozen=True, slots=True)

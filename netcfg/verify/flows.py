@@ -11,7 +11,7 @@ either side is in it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -22,7 +22,7 @@ from netcfg.progress import Progress, silent
 from netcfg.verify.classes import build
 from netcfg.verify.engine import Joint, Key, Side, Verdict, Witness, verdict_of_path
 from netcfg.verify.fib import RpFilter
-from netcfg.verify.joint import JointRef, tally
+from netcfg.verify.joint import Counted, JointRef, tally
 from netcfg.verify.path import Fleet, FlowPath
 from netcfg.verify.prefix import format_address
 
@@ -40,6 +40,11 @@ class Change:
 def path_of(v: Verdict) -> tuple[object, ...]:
     """What a flow class's path is, without who is at its ends."""
     return (v.delivered, v.reason, v.direction, v.at, v.request_via, v.reply_via)
+
+
+def _change(key: Key) -> str | None:
+    a, b = key
+    return change_of(a, b) if a is not None and b is not None else None
 
 
 def change_of(before: Verdict, after: Verdict) -> str | None:
@@ -67,9 +72,14 @@ class MovedFlow:
     destination_address: str
     before: str
     after: str
+    # Where and why it is dropped after, when it is: the machine, the detail, and
+    # whether the route that decided is a default route (the preferred segment's).
+    dropped_at: str = ""
+    detail: str = ""
+    by_default_route: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "by_default_route"}
 
     def __str__(self) -> str:
         return (
@@ -103,10 +113,12 @@ class FlowChanges:
         example = (
             f", e.g. {first.source} {first.source_address} -> {first.destination} {first.destination_address}"
             f" ({first.after})"
+            if first
+            else ""
         )
         return (
             f"{self.dropped} flow {'class' if self.dropped == 1 else 'classes'} delivered before the change "
-            f"and dropped after it" + (example if first else "")
+            f"and dropped after it{example}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -137,7 +149,7 @@ def may_move(base: Inventory, head: Inventory, design: DesignName | None) -> boo
     for name in set(base.machines) | set(head.machines):
         a, b = base.machines.get(name), head.machines.get(name)
         if a is None or b is None:
-            if (a or b).kind is Kind.ROUTER:  # type: ignore[union-attr]
+            if any(m is not None and m.kind is Kind.ROUTER for m in (a, b)):
                 return True
             continue
         if _routing(a, design) != _routing(b, design):
@@ -172,11 +184,11 @@ def compare(
 ) -> FlowChanges:
     sides = [Side(build(before.values(), rp_filter)), Side(build(after.values(), rp_filter))]
 
-    def moved(key: object) -> bool:
-        a, b = key  # type: ignore[misc]
-        return a is not None and b is not None and change_of(a, b) is not None
+    def moved(key: Key) -> bool:
+        return _change(key) is not None
 
-    counted, joints = tally(sides, moved)
+    result = tally(sides, moved)
+    counted = result.tally
     by_change: dict[str, int] = {}
     compared = 0
     for key, n in counted.counts.items():
@@ -188,7 +200,11 @@ def compare(
         if change is not None:
             by_change[change] = by_change.get(change, 0) + n
     order = [Change.DROPPED, Change.RESTORED, Change.VIA_ROUTER, Change.DIRECT, Change.OTHER]
-    examples = _examples(sides, joints, counted.counts, counted.witnesses, order, rp_filter)
+    keys = sorted(
+        (k for k in counted.witnesses if counted.counts.get(k, 0) > 0 and _change(k) is not None),
+        key=lambda k: (order.index(_change(k) or Change.OTHER), -counted.counts[k]),
+    )
+    examples = examples_of(sides, result, {k: counted.witnesses[k] for k in keys}, rp_filter, EXAMPLES)
     return FlowChanges(
         True,
         compared,
@@ -197,54 +213,55 @@ def compare(
     )
 
 
-def _examples(
-    sides: list[Side],
-    joints: list[Joint],
-    counts: Mapping[Key, int],
+def examples_of(
+    sides: Sequence[Side],
+    counted: Counted,
     witnesses: Mapping[Key, list[Witness]],
-    order: list[str],
     rp_filter: RpFilter,
+    limit: int,
 ) -> list[MovedFlow]:
-    """Up to EXAMPLES concrete moved flows, the most serious change first; each one
-    followed for real on both sides and kept only if it moved as its class did."""
+    """Concrete flows of the keys of `witnesses` (in their order, one per key, at most
+    `limit`): each one followed for real on both sides and kept only if it has the
+    verdicts of its key."""
     fleets = [Fleet.lazy(s.c.configs, s.c.holders, s.c.entries, rp_filter) for s in sides]
     by_net: dict[object, list[Joint]] = {}
-    for j in joints:
+    for j in counted.joints:
         by_net.setdefault(j.network, []).append(j)
-    keys = sorted(
-        (k for k in witnesses if counts.get(k, 0) > 0 and change_of(k[0], k[1]) is not None),  # type: ignore[arg-type]
-        key=lambda k: (order.index(change_of(k[0], k[1])), -counts[k]),  # type: ignore[arg-type]
-    )
     out: list[MovedFlow] = []
     seen: set[tuple[str, str]] = set()
-    for k in keys:
-        for witness in witnesses[k]:
-            example = _one(sides, witness, by_net, fleets, k, seen)
+    for k, found in witnesses.items():
+        if counted.tally.counts.get(k, 0) <= 0:
+            continue
+        for witness in found:
+            example = _one(sides, witness, by_net, fleets, k, seen, counted)
             if example is not None:
                 seen.add((example.source, example.destination_address))
                 out.append(example)
                 break
-        if len(out) >= EXAMPLES:
+        if len(out) >= limit:
             break
     return out
 
 
 def _one(
-    sides: list[Side],
+    sides: Sequence[Side],
     witness: Witness,
     by_net: dict[object, list[Joint]],
     fleets: list[Fleet],
     key: Key,
     seen: set[tuple[str, str]],
+    counted: Counted,
 ) -> MovedFlow | None:
     tries = 0
     for n1 in witness.src_networks[:20]:
         for n2 in witness.dst_networks[:20]:
-            for j1 in by_net.get(n1, ())[:20]:
-                if witness.by_kind and n2 in j1.special:
+            for j1 in by_net.get(n1, ()):
+                if (witness.by_kind and n2 in j1.special) or _toward(j1, n2, True, counted) != witness.out:
                     continue
-                for j2 in by_net.get(n2, ())[:20]:
+                for j2 in by_net.get(n2, ()):
                     if witness.by_kind and n1 in j2.special:
+                        continue
+                    if _toward(j2, n1, False, counted) != witness.inn or (j1.lone and j1.group == j2.group):
                         continue
                     tries += 1
                     if tries > 200:
@@ -255,32 +272,44 @@ def _one(
                     (m1, a1, m2, a2, family), paths = found
                     if (m1, format_address(family, a2)) in seen:
                         continue
-                    verdicts = tuple(_verdict(sides[i], paths[i], j1, j2, i) for i in range(2))
+                    verdicts = tuple(_verdict(sides[i], paths[i], j1, j2, i, m1, m2) for i in range(2))
                     if verdicts != tuple(key):
                         continue
-                    a, b = key
+                    leg = paths[1].dropped
+                    deciding = (leg.deciding or leg.hops[-1].lookup) if leg is not None else None
                     return MovedFlow(
-                        change_of(a, b) or Change.OTHER,  # type: ignore[arg-type]
+                        _change(key) or Change.OTHER,
                         m1,
                         format_address(family, a1),
                         m2,
                         format_address(family, a2),
                         _said(paths[0]),
                         _said(paths[1]),
+                        leg.at if leg is not None else "",
+                        leg.detail if leg is not None else "",
+                        bool(deciding and deciding.route and deciding.route.prefix.length == 0),
                     )
     return None
 
 
-def _verdict(side: Side, path: FlowPath, j1: Joint, j2: Joint, i: int) -> Verdict:
-    r1: JointRef = j1.ref  # type: ignore[assignment]
-    r2: JointRef = j2.ref  # type: ignore[assignment]
+def _toward(j: Joint, net: object, outward: bool, counted: Counted) -> object:
+    """A joint endpoint's half toward (from) a network, as the count took it."""
+    if net in j.special:
+        return counted.exact(j, net)[0 if outward else 1]
+    kind = counted.kind_of(net)
+    return (j.kind_out if outward else j.kind_in).get(kind)
+
+
+def _verdict(side: Side, path: FlowPath, j1: Joint, j2: Joint, i: int, source: str, destination: str) -> Verdict:
+    r1: JointRef = j1.ref
+    r2: JointRef = j2.ref
     c = side.c
     e1, e2 = r1.endpoints[i], r2.endpoints[i]
     n1, n2 = c.networks[e1.network], c.networks[e2.network]
     return verdict_of_path(
         path,
-        path.request.hops[0].machine,
-        _destination(path),
+        source,
+        destination,
         frozenset(c.routers),
         c.classes[e1.klass].design,
         c.classes[e2.klass].design,
@@ -291,17 +320,11 @@ def _verdict(side: Side, path: FlowPath, j1: Joint, j2: Joint, i: int) -> Verdic
     )
 
 
-def _destination(path: FlowPath) -> str:
-    if path.reply is not None:
-        return path.reply.hops[0].machine
-    return path.request.hops[-1].machine
-
-
 def _concrete(
     j1: Joint, j2: Joint, fleets: list[Fleet]
 ) -> tuple[tuple[str, int, str, int, int], list[FlowPath]] | None:
-    r1: JointRef = j1.ref  # type: ignore[assignment]
-    r2: JointRef = j2.ref  # type: ignore[assignment]
+    r1: JointRef = j1.ref
+    r2: JointRef = j2.ref
     m1 = r1.members[0]
     m2 = next((m for m in r2.members if m != m1), None)
     if m2 is None:
@@ -321,7 +344,7 @@ def _address(fleet: Fleet, machine: str, j: Joint) -> int | None:
     fib = fleet.fibs[machine]
     for iface in fib.interfaces.values():
         for family, value, length in iface.addresses:
-            if family == prefix.family and length == prefix.length and prefix.contains(family, value):  # type: ignore[attr-defined]
+            if family == prefix.family and length == prefix.length and prefix.contains(family, value):
                 return value
     return None
 

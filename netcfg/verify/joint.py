@@ -2,19 +2,26 @@
 its stages): the flow classes present on both, and their verdict on each.
 
 A joint class is the machines in one class on each side; a joint endpoint is such a
-class at a network it holds an address in on both sides. Its halves are its two
-sides' halves, each computed class by class (`engine.Side`); counting is the engine's.
+class at a network it holds an address in on both sides. Its halves are its sides'
+halves, each computed class by class (`engine.Side`); counting is the engine's.
 Machines on one side only, and addresses moved to another network, have no flow on
 the other side to compare with: they are new flows or gone ones, not changed ones.
+
+For a stage of a migration the sides are the start and the target, and each machine
+is compared on the start and on the side it is on at that stage (`choose`). To find
+which machines must move before which, every machine still to move can be on both at
+once (`both`): a flow class between a moved and a not yet moved part that a stage
+would drop is then a constraint on the order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from netcfg.verify.classes import Endpoint
-from netcfg.verify.engine import Joint, Side, Tally, count
+from netcfg.verify.engine import Halves, Joint, Key, Side, Tally, count
 from netcfg.verify.prefix import Prefix
 
 
@@ -23,115 +30,99 @@ class JointRef:
     """What a joint endpoint stands for, to draw examples from."""
 
     members: tuple[str, ...]  # machines, in name order
-    endpoints: tuple[Endpoint, ...]  # its endpoint on each side
-    networks: tuple[int, ...]  # the network on each side
+    sides: tuple[int, ...]  # the sides it is compared on
+    endpoints: tuple[Endpoint, ...]  # its endpoint on each of them
 
 
 def joints(
-    sides: Sequence[Side], choose: Callable[[str], int] | None = None
-) -> tuple[list[Joint], Callable[[object], object], Callable[[Joint, object], tuple]]:
-    """The joint endpoints of `sides`. `choose(machine)`: for a stage of a migration,
-    which of the later sides a machine is on (the first side is always the start);
-    None: every side in turn."""
-    first = sides[0].c
-    machines = [m for m in first.class_of if all(m in s.c.class_of for s in sides)]
-    # A network is the same on every side if its prefix is: (family, prefix) -> index per side.
+    sides: Sequence[Side],
+    choose: Callable[[str], int] | None = None,
+    both: frozenset[str] = frozenset(),
+) -> tuple[list[Joint], Callable[[Any], Any], Callable[[Joint, Any], Halves]]:
+    """The joint endpoints of `sides`, their kinds and their exact halves. With
+    `choose`, the machines in `both` are on the start and on side 1 at once."""
+    machines = [m for m in sides[0].c.class_of if all(m in s.c.class_of for s in sides)]
+    # A network is the same on every side if its prefix is.
     net_index: list[dict[Prefix, int]] = [{n.prefix: n.index for n in s.c.networks} for s in sides]
 
-    def per_side(machine: str) -> tuple[int, ...]:
-        """The class of `machine` on each side that counts for it."""
-        classes = [s.c.class_of[machine] for s in sides]
-        if choose is not None:
-            pick = choose(machine)
-            return (classes[0], classes[pick])
-        return tuple(classes)
-
-    groups: dict[tuple[object, ...], list[str]] = {}
-    for machine in machines:
-        key = per_side(machine) if choose is None else (per_side(machine), choose(machine))
-        groups.setdefault(key, []).append(machine)
-
-    out: list[Joint] = []
-    for key, members in groups.items():
+    def compared_on(machine: str) -> list[tuple[int, ...]]:
         if choose is None:
-            classes = key
-            used = list(sides)
-        else:
-            classes, pick = key  # type: ignore[misc]
-            used = [sides[0], sides[pick]]  # type: ignore[index]
-        klasses = [s.c.classes[c] for s, c in zip(used, classes, strict=True)]  # type: ignore[arg-type]
-        # Networks the class holds an address in on every side.
-        by_prefix = [{s.c.networks[n].prefix: n for n in k.own} for s, k in zip(used, klasses, strict=True)]
-        common = [p for p in by_prefix[0] if all(p in b for b in by_prefix[1:])]
-        for prefix in sorted(common):
-            nets = tuple(b[prefix] for b in by_prefix)
+            return [tuple(range(len(sides)))]
+        if machine in both:
+            return [(0, 0), (0, 1)]
+        return [(0, choose(machine))]
+
+    groups: dict[tuple[tuple[int, int], ...], list[str]] = {}
+    for machine in machines:
+        for on in compared_on(machine):
+            key = tuple((i, sides[i].c.class_of[machine]) for i in on)
+            groups.setdefault(key, []).append(machine)
+    # The same machines twice (moved and not) are one group: no flow between a lone
+    # machine's two selves.
+    same: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    found: list[Joint] = []
+    for key, members in groups.items():
+        klasses = [sides[i].c.classes[c] for i, c in key]
+        held = [{sides[i].c.networks[n].prefix: n for n in k.own} for (i, _), k in zip(key, klasses, strict=True)]
+        special: set[Prefix] = set()
+        for (i, _), k in zip(key, klasses, strict=True):
+            special.update(sides[i].c.networks[n].prefix for n in k.special if sides[i].c.networks[n].endpoints)
+        special = {p for p in special if all(p in index for index in net_index)}
+        for prefix in sorted(p for p in held[0] if all(p in h for h in held[1:])):
             endpoints = tuple(
-                next(s.c.endpoints[e] for e in k.endpoints if s.c.endpoints[e].network == n)
-                for s, k, n in zip(used, klasses, nets, strict=True)
+                next(sides[i].c.endpoints[e] for e in k.endpoints if sides[i].c.endpoints[e].network == h[prefix])
+                for (i, _), k, h in zip(key, klasses, held, strict=True)
             )
-            j = Joint(
-                len(out),
-                prefix,
-                prefix.family,
-                len(members) == 1,
-                key,
-                ref=JointRef(tuple(members), endpoints, nets),
-            )
-            specials = set()
-            for s, k in zip(used, klasses, strict=True):
-                specials.update(s.c.networks[n].prefix for n in k.special if s.c.networks[n].endpoints)
-            j.special = {p for p in specials if all(p in idx for idx in net_index)}
-            out.append(j)
+            ref = JointRef(tuple(members), tuple(i for i, _ in key), endpoints)
+            group = same.setdefault(tuple(members), tuple(members))
+            found.append(Joint(len(found), prefix, prefix.family, len(members) == 1, group, special=special, ref=ref))
 
-    # The kinds of every joint network, and the halves by kind of every joint endpoint.
-    def kinds_of(prefix: object, used: Sequence[Side]) -> tuple[int, ...]:
-        return tuple(s.c.networks[net_index[sides.index(s)][prefix]].kind for s in used)  # type: ignore[index]
-
-    networks = {j.network for j in out}
-    all_kinds = {p: kinds_of(p, sides) for p in networks}
-
-    def kind_of(prefix: object) -> object:
-        return all_kinds[prefix]
-
+    kinds: dict[Prefix, tuple[int, ...]] = {
+        p: tuple(s.c.networks[net_index[i][p]].kind for i, s in enumerate(sides)) for p in {j.network for j in found}
+    }
     by_family: dict[int, set[tuple[int, ...]]] = {}
-    for p, k in all_kinds.items():
-        by_family.setdefault(p.family, set()).add(k)  # type: ignore[attr-defined]
-    for j in out:
-        ref: JointRef = j.ref  # type: ignore[assignment]
-        used = _used(sides, choose, j)
-        for kinds in by_family.get(j.family, ()):
-            picked = _pick(kinds, sides, used)
-            j.kind_out[kinds] = tuple(s.out_by_kind(e, k) for s, e, k in zip(used, ref.endpoints, picked, strict=True))
-            j.kind_in[kinds] = tuple(s.in_by_kind(e, k) for s, e, k in zip(used, ref.endpoints, picked, strict=True))
+    for p, kind in kinds.items():
+        by_family.setdefault(p.family, set()).add(kind)
+    for j in found:
+        on = list(zip(j.ref.sides, j.ref.endpoints, strict=True))
+        for kind in by_family.get(j.family, ()):
+            j.kind_out[kind] = tuple(sides[i].out_by_kind(e, kind[i]) for i, e in on)
+            j.kind_in[kind] = tuple(sides[i].in_by_kind(e, kind[i]) for i, e in on)
 
-    def exact(j: Joint, prefix: object) -> tuple:
-        ref: JointRef = j.ref  # type: ignore[assignment]
-        used = _used(sides, choose, j)
-        nets = [net_index[sides.index(s)][prefix] for s in used]  # type: ignore[index]
+    def kind_of(prefix: Prefix) -> tuple[int, ...]:
+        return kinds[prefix]
+
+    def exact(j: Joint, prefix: Prefix) -> Halves:
+        pairs = list(zip(j.ref.sides, j.ref.endpoints, strict=True))
         return (
-            tuple(s.out(e, n) for s, e, n in zip(used, ref.endpoints, nets, strict=True)),
-            tuple(s.inn(e, n) for s, e, n in zip(used, ref.endpoints, nets, strict=True)),
+            tuple(sides[i].out(e, net_index[i][prefix]) for i, e in pairs),
+            tuple(sides[i].inn(e, net_index[i][prefix]) for i, e in pairs),
         )
 
-    return out, kind_of, exact
+    return found, kind_of, exact
 
 
-def _used(sides: Sequence[Side], choose: Callable[[str], int] | None, j: Joint) -> list[Side]:
-    if choose is None:
-        return list(sides)
-    _, pick = j.group  # type: ignore[misc]
-    return [sides[0], sides[pick]]
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A count, and what its examples are drawn from."""
 
-
-def _pick(kinds: tuple[int, ...], sides: Sequence[Side], used: Sequence[Side]) -> tuple[int, ...]:
-    """The kinds on the sides `used`, from the kinds on every side."""
-    return tuple(kinds[sides.index(s)] for s in used)
+    tally: Tally
+    joints: list[Joint]
+    kind_of: Callable[[Any], Any]
+    exact: Callable[[Joint, Any], Halves]
 
 
 def tally(
-    sides: Sequence[Side], keep: Callable[[object], bool], choose: Callable[[str], int] | None = None
-) -> tuple[Tally, list[Joint]]:
+    sides: Sequence[Side],
+    keep: Callable[[Key], bool],
+    choose: Callable[[str], int] | None = None,
+    both: frozenset[str] = frozenset(),
+    witnesses: int = 4,
+) -> Counted:
     """Every flow class present on all sides (with `choose`: on the start and on the
-    side each machine is on), counted by its verdict on each."""
-    found, kind_of, exact = joints(sides, choose)
-    return count(found, kind_of, exact, len(sides) if choose is None else 2, keep), found  # type: ignore[arg-type]
+    side each machine is on), counted by its verdict on each. `witnesses`: how many
+    sources of each kept key to remember."""
+    found, kind_of, exact = joints(sides, choose, both)
+    counted = count(found, kind_of, exact, len(sides) if choose is None else 2, keep, witnesses)
+    return Counted(counted, found, kind_of, exact)

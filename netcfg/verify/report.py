@@ -194,19 +194,19 @@ def _pairs(side: Side, by_net: dict[object, list[Joint]], w: Witness) -> Iterabl
     tries = 0
     for n1 in w.src_networks[:20]:
         for n2 in w.dst_networks[:20]:
-            k1, k2 = kinds[n1].kind, kinds[n2].kind  # type: ignore[index]
+            k1, k2 = kinds[n1].kind, kinds[n2].kind
             for j1 in by_net.get(n1, ())[:50]:
                 if w.by_kind and n2 in j1.special:
                     continue
                 e1 = j1.ref
-                if side.out(e1, n2) != w.out[0]:  # type: ignore[arg-type]
+                if side.out(e1, n2) != w.out[0]:
                     continue
                 for j2 in by_net.get(n2, ())[:50]:
                     if w.by_kind and n1 in j2.special:
                         continue
                     if j1.lone and j2.group == j1.group:
                         continue
-                    if side.inn(j2.ref, n1) != w.inn[0]:  # type: ignore[arg-type]
+                    if side.inn(j2.ref, n1) != w.inn[0]:
                         continue
                     yield j1, j2
                     tries += 1
@@ -217,20 +217,16 @@ def _pairs(side: Side, by_net: dict[object, list[Joint]], w: Witness) -> Iterabl
 
 def _example(classes: Classes, j1: Joint, j2: Joint, fleet: Fleet) -> Example | None:
     e1, e2 = j1.ref, j2.ref
-    c1 = classes.classes[e1.klass]  # type: ignore[attr-defined]
-    c2 = classes.classes[e2.klass]  # type: ignore[attr-defined]
+    c1 = classes.classes[e1.klass]
+    c2 = classes.classes[e2.klass]
     m1 = c1.members[0]
-    candidates = [
-        (m, a)
-        for m, a in zip(c2.members, c2.addresses[e2.network], strict=False)
-        if m != m1  # type: ignore[attr-defined]
-    ]
+    candidates = [(m, a) for m, a in zip(c2.members, c2.addresses[e2.network], strict=False) if m != m1]
     if not candidates:
         return None
     m2, a2 = candidates[0]
-    family = classes.networks[e1.network].family  # type: ignore[attr-defined]
-    path = fleet.flow(m1, family, e1.address, a2)  # type: ignore[attr-defined]
-    return Example(m1, format_address(family, e1.address), m2, format_address(family, a2), path)  # type: ignore[attr-defined]
+    family = classes.networks[e1.network].family
+    path = fleet.flow(m1, family, e1.address, a2)
+    return Example(m1, format_address(family, e1.address), m2, format_address(family, a2), path)
 
 
 def _verdict_of(classes: Classes, example: Example, j1: Joint, j2: Joint) -> Verdict:
@@ -238,10 +234,10 @@ def _verdict_of(classes: Classes, example: Example, j1: Joint, j2: Joint) -> Ver
     from netcfg.verify.engine import DESTINATION, SOURCE, verdict_of_path
 
     e1, e2 = j1.ref, j2.ref
-    n1 = classes.networks[e1.network]  # type: ignore[attr-defined]
-    n2 = classes.networks[e2.network]  # type: ignore[attr-defined]
-    d1 = classes.classes[e1.klass].design  # type: ignore[attr-defined]
-    d2 = classes.classes[e2.klass].design  # type: ignore[attr-defined]
+    n1 = classes.networks[e1.network]
+    n2 = classes.networks[e2.network]
+    d1 = classes.classes[e1.klass].design
+    d2 = classes.classes[e2.klass].design
     del SOURCE, DESTINATION
     return verdict_of_path(
         example.path,
@@ -253,7 +249,7 @@ def _verdict_of(classes: Classes, example: Example, j1: Joint, j2: Joint) -> Ver
         n1.segment,
         n2.segment,
         n1.family,
-        e1.network == e2.network,  # type: ignore[attr-defined]
+        e1.network == e2.network,
     )
 
 
