@@ -259,17 +259,19 @@ def _blocking(
 ) -> list[Blocking]:
     """Newly dropped flow classes grouped by what drops them, most first, with examples."""
     counts, witnesses = counted.tally.counts, counted.tally.witnesses
-    groups: dict[tuple[object, ...], list[Key]] = {}
+    groups: dict[tuple[object, ...], list[tuple[Key, Verdict]]] = {}
     for key, n in counts.items():
-        if n > 0 and _new_drop(key) and (only is None or key in only):
-            v = key[1]
-            groups.setdefault((v.reason, v.direction, v.at, v.src_segment, v.dst_segment, v.family), []).append(key)
+        v = key[1]
+        if n > 0 and v is not None and _new_drop(key) and (only is None or key in only):
+            what = (v.reason, v.direction, v.at, v.src_segment, v.dst_segment, v.family)
+            groups.setdefault(what, []).append((key, v))
     found = []
-    for keys in groups.values():
-        total = sum(counts[k] for k in keys)
-        keys.sort(key=lambda k: -counts[k])
-        examples = examples_of(sides, counted, {k: witnesses.get(k, []) for k in keys}, rp_filter, EXAMPLES)
-        found.append(Blocking(keys[0][1], total, tuple(examples)))
+    for members in groups.values():
+        total = sum(counts[k] for k, _ in members)
+        members.sort(key=lambda kv: -counts[kv[0]])
+        drawn = {k: witnesses.get(k, []) for k, _ in members}
+        examples = examples_of(sides, counted, drawn, rp_filter, EXAMPLES)
+        found.append(Blocking(members[0][1], total, tuple(examples)))
     found.sort(key=lambda b: -b.count)
     return found
 

@@ -48,7 +48,7 @@ def stage_machines(plan: Any, source: str) -> tuple[DesignName, list[list[str]]]
         problems.append(Problem(where, "the plan is a refusal: it has no stages to build"))
     if problems:
         raise InputError(problems)
-    return DesignName(to), found
+    return DesignName(str(to)), found
 
 
 def staged_inventory(inventory: Inventory, spec: str) -> tuple[Inventory, str]:

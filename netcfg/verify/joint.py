@@ -82,13 +82,13 @@ def joints(
         p: tuple(s.c.networks[net_index[i][p]].kind for i, s in enumerate(sides)) for p in {j.network for j in found}
     }
     by_family: dict[int, set[tuple[int, ...]]] = {}
-    for p, kind in kinds.items():
-        by_family.setdefault(p.family, set()).add(kind)
+    for p, network_kinds in kinds.items():
+        by_family.setdefault(p.family, set()).add(network_kinds)
     for j in found:
-        on = list(zip(j.ref.sides, j.ref.endpoints, strict=True))
-        for kind in by_family.get(j.family, ()):
-            j.kind_out[kind] = tuple(sides[i].out_by_kind(e, kind[i]) for i, e in on)
-            j.kind_in[kind] = tuple(sides[i].in_by_kind(e, kind[i]) for i, e in on)
+        where: list[tuple[int, Endpoint]] = list(zip(j.ref.sides, j.ref.endpoints, strict=True))
+        for per_side in by_family.get(j.family, ()):
+            j.kind_out[per_side] = tuple(sides[s].out_by_kind(e, per_side[s]) for s, e in where)
+            j.kind_in[per_side] = tuple(sides[s].in_by_kind(e, per_side[s]) for s, e in where)
 
     def kind_of(prefix: Prefix) -> tuple[int, ...]:
         return kinds[prefix]
