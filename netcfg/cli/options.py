@@ -90,6 +90,14 @@ RpFilterOption = typer.Option(
 )
 
 
+StageOption = typer.Option(
+    None,
+    "--stage",
+    metavar="PLAN:K",
+    help="The fleet after stage K of a migration plan (the JSON `netcfg migrate --format json` wrote).",
+)
+
+
 class OutputFormat(StrEnum):
     TEXT = "text"  # for a person: lines and tables
     JSON = "json"

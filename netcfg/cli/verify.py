@@ -15,18 +15,12 @@ from netcfg.cli.options import (
     InventoryArgument,
     OutputFormat,
     RpFilterOption,
+    StageOption,
     format_option,
     inventory_path,
     load,
 )
 from netcfg.model.host import DesignName
-
-StageOption = typer.Option(
-    None,
-    "--stage",
-    metavar="PLAN:K",
-    help="The fleet after stage K of a migration plan (the JSON `netcfg migrate --format json` wrote).",
-)
 
 
 @app.command(rich_help_panel="Render")
