@@ -114,8 +114,8 @@ class Side:
 
     def __init__(self, classes: Classes):
         self.c = classes
-        self._out: dict[tuple[int, int, Fingerprint], Out | None] = {}
-        self._in: dict[tuple[int, int, Fingerprint], In | None] = {}
+        self._out: dict[tuple[object, ...], Out | None] = {}
+        self._in: dict[tuple[object, ...], In | None] = {}
         self._router: dict[tuple[object, ...], LegSummary] = {}
         self._active: set[tuple[object, ...]] = set()
         # kind -> networks of that kind holding endpoints, in index order
@@ -153,7 +153,7 @@ class Side:
     def out(self, endpoint: Endpoint, net: int) -> Out | None:
         """The source half of flows from `endpoint` to network `net` (None: no such flow)."""
         klass = self.c.classes[endpoint.klass]
-        memo = (endpoint.index, self.c.networks[net].kind, self.fingerprint(klass, net))
+        memo = self._memo(endpoint, klass, net)
         if memo not in self._out:
             self._out[memo] = self._compute_out(endpoint, klass, net)
         return self._out[memo]
@@ -166,10 +166,17 @@ class Side:
     def inn(self, endpoint: Endpoint, net: int) -> In | None:
         """The destination half of flows from network `net` to `endpoint`."""
         klass = self.c.classes[endpoint.klass]
-        memo = (endpoint.index, self.c.networks[net].kind, self.fingerprint(klass, net))
+        memo = self._memo(endpoint, klass, net)
         if memo not in self._in:
             self._in[memo] = self._compute_in(endpoint, klass, net)
         return self._in[memo]
+
+    def _memo(self, endpoint: Endpoint, klass: MachineClass, net: int) -> tuple[object, ...]:
+        """Halves are alike for networks of one kind the class routes alike; but a network
+        the class holds an address in is also one whose other holders may be only the
+        class's own machines: it is its own."""
+        own = net if net in klass.own else -1
+        return (endpoint.index, self.c.networks[net].kind, self.fingerprint(klass, net), own)
 
     def in_by_kind(self, endpoint: Endpoint, kind: int) -> In | None:
         klass = self.c.classes[endpoint.klass]
