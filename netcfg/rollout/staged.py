@@ -12,6 +12,7 @@ from netcfg.errors import InputError, Location, Problem, quote
 from netcfg.files import read_json
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
+from netcfg.words import plural
 
 
 def parse_stage(spec: str) -> tuple[str, int]:
@@ -57,7 +58,7 @@ def staged_inventory(inventory: Inventory, spec: str) -> tuple[Inventory, str]:
     to, stages = stage_machines(read_json(path, "migration plan"), path)
     where = Location(path)
     if k > len(stages):
-        raise InputError([Problem(Location("--stage"), f"the plan has {len(stages)} stages, not {k}")])
+        raise InputError([Problem(Location("--stage"), f"the plan has {plural(len(stages), 'stage')}, not {k}")])
     moved = {m for stage in stages[:k] for m in stage}
     unknown = sorted(m for m in moved if m not in inventory.machines)
     if unknown:

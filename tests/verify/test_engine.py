@@ -75,16 +75,16 @@ def joint_reference(sides: list[Side], joints, fleets: list[Fleet]) -> Counter:
             for side, fleet, e1, e2 in zip(sides, fleets, j1.ref.endpoints, j2.ref.endpoints, strict=True):
                 c = side.c
                 n1, n2 = c.networks[e1.network], c.networks[e2.network]
-
-                def address(machine: str, network) -> int:
-                    klass = c.classes[c.class_of[machine]]
-                    return klass.addresses[network.index][klass.members.index(machine)]
-
-                path = fleet.flow(m1, n1.family, address(m1, n1), address(m2, n2))
+                path = fleet.flow(m1, n1.family, _address(c, m1, n1), _address(c, m2, n2))
                 d1, d2 = c.classes[e1.klass].design, c.classes[e2.klass].design
                 key.append(to_verdict(c, path, m1, m2, d1, d2, n1.segment, n2.segment, n1.family, n1 is n2))
             out[tuple(key)] += 1
     return out
+
+
+def _address(c, machine: str, network) -> int:
+    klass = c.classes[c.class_of[machine]]
+    return klass.addresses[network.index][klass.members.index(machine)]
 
 
 def test_base_and_head_counted_jointly_are_every_flow_followed_on_both():
