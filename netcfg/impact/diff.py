@@ -10,6 +10,7 @@ decided here too, by its kind (see docs/design.md "Classification and the seatbe
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from itertools import chain
 from typing import cast
 
@@ -83,8 +84,10 @@ def _entries(
     return found
 
 
+@lru_cache(maxsize=1 << 16)
 def _line(kind: str, value: object) -> str:
-    """The canonical text of one item; only changed items are ever formatted."""
+    """The canonical text of one item; only changed items are ever formatted, and an
+    item many machines share (a segment's rule) once."""
     if kind == "interface":
         name, segment, bridge = cast(tuple[str, str, bool], value)
         return f"interface {name} segment {segment}" + (" bridge" if bridge else "")

@@ -21,9 +21,13 @@ def _names(machines: tuple[str, ...], shown: int = 6) -> str:
 
 def stage_line(s: Stage) -> str:
     c = s.check
+    counted = (
+        f"{c.flow_classes:,} flow classes, {c.newly_dropped} newly dropped, {c.asymmetric:,} asymmetric"
+        if c.flow_classes is not None and c.asymmetric is not None
+        else f"{c.newly_dropped} flow classes newly dropped"
+    )
     return (
-        f"stage {s.index}: {plural(len(s.machines), 'machine')} ({_names(s.machines)}); "
-        f"{c.flow_classes:,} flow classes, {c.newly_dropped} newly dropped, {c.asymmetric:,} asymmetric; "
+        f"stage {s.index}: {plural(len(s.machines), 'machine')} ({_names(s.machines)}); {counted}; "
         f"seatbelt {s.decision}; rollout {clock(s.makespan_s)} ({plural(s.waves, 'wave')}"
         + (f", {plural(s.evacuations, 'migration')}" if s.evacuations else "")
         + ")"

@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netcfg.designs import render
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.impact.analysis import classify
 from netcfg.impact.diff import diff_configs
 from netcfg.impact.graph import machines_of_segment
-from netcfg.impact.model import Decision
+from netcfg.impact.model import ChangeClass, Decision, HostDiff
 from netcfg.impact.seatbelt import decide, digest
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
@@ -49,19 +50,24 @@ from netcfg.verify.path import Reason
 from netcfg.words import plural
 
 EXAMPLES = 3  # per group of blocking flows
+# Up to this many stages, each intermediate fleet is also counted on its own (its flow
+# classes, delivered, dropped, asymmetric); beyond, one count covers them all (what a
+# stage would drop), and stage by stage only its drops are said.
+DETAILED_STAGES = 20
 
 
 @dataclass(frozen=True, slots=True)
 class StageCheck:
-    """The fleet after a stage, counted against the start."""
+    """The fleet after a stage, counted against the start (None: not counted stage by
+    stage; its drops, covered by the count of every intermediate fleet at once)."""
 
-    flow_classes: int
-    delivered: int
-    dropped: int
+    flow_classes: int | None
+    delivered: int | None
+    dropped: int | None
     newly_dropped: int
-    asymmetric: int
+    asymmetric: int | None
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, int | None]:
         return {
             "flow_classes": self.flow_classes,
             "delivered": self.delivered,
@@ -181,6 +187,13 @@ def plan_migration(
 ) -> Migration:
     """The stages moving every machine of `inventory` to `to`, or why there are none.
     Raises InputError when a machine cannot be rendered under `to` (a gateway missing)."""
+    with rare_full_collections():  # millions of small long-lived objects, no cycles
+        return _plan(inventory, to, max_stage, progress, rp_filter)
+
+
+def _plan(
+    inventory: Inventory, to: DesignName, max_stage: int | None, progress: Progress, rp_filter: RpFilter
+) -> Migration:
     movers = sorted(
         m.name for m in inventory.machines.values() if m.kind is not Kind.ROUTER and inventory.design_of(m) != to
     )
@@ -198,7 +211,7 @@ def plan_migration(
     if blocking:
         dropped = sum(b.count for b in blocking)
         refusal = Refusal(
-            f"the fleet under {to} would drop {plural(dropped, 'flow class', 'flow classes')} it delivers "
+            f"the fleet under {to} would drop {dropped:,} flow {'class' if dropped == 1 else 'classes'} it delivers "
             f"today: no order of stages avoids what the last stage does",
             tuple(blocking),
             tuple(fixes(blocking, sides)),
@@ -211,17 +224,32 @@ def plan_migration(
     chunks = [movers[i : i + size] for i in range(0, len(movers), size)]
     checks: dict[int, StageCheck] = {}
 
+    # Every intermediate fleet at once: each machine still to move taken both moved and
+    # not, every pair of parts counted. Any flow class of any stage is one of them, with
+    # the same halves: none newly dropped here, none in any stage.
+    progress("verifying every intermediate fleet at once")
+    every = tally(sides, _new_drop, lambda m: 0, frozenset(movers))
+    clear = not any(n > 0 and _new_drop(k) for k, n in every.tally.counts.items())
+    detailed = len(chunks) <= DETAILED_STAGES
+
     def safe(moved: frozenset[str], index: int, total: int) -> bool:
+        if clear and not detailed:
+            checks[len(moved)] = StageCheck(None, None, None, 0, None)
+            return True
         progress(f"verifying the fleet after stage {index} of {total}", index, total)
         checks[len(moved)] = _check(tally(sides, _new_drop, lambda m: 1 if m in moved else 0).tally.counts)
         return checks[len(moved)].newly_dropped == 0
 
     planned = safe_stages(chunks, safe)
     stages = []
+    members = {s: [m.name for m in ms] for s, ms in machines_of_segment(inventory).items()}
+    progress("comparing every moving machine's configuration before and after")
+    diffs = moved_diffs(movers, start, target)
+    moved = 0
     for index, chunk in enumerate(planned, 1):
         progress(f"planning stage {index} of {len(planned)}", index, len(planned))
-        moved = sum(len(c) for c in planned[:index])
-        stages.append(_stage(inventory, to, index, chunk, checks[moved], start, target))
+        moved += len(chunk)
+        stages.append(_stage(inventory, to, index, chunk, checks[moved], diffs, members))
     notes = []
     if any(len(c) > limit for c in planned):
         notes.append(f"some stages move more than {limit} machines: a smaller one would drop flows")
@@ -343,22 +371,61 @@ def _network_of(classes: Any, address: str) -> tuple[str, list[str]]:
 # --- one stage ----------------------------------------------------------------------
 
 
+def moved_diffs(
+    movers: Sequence[str], start: dict[str, HostConfig], target: dict[str, HostConfig]
+) -> dict[str, HostDiff]:
+    """Every moving machine's diff, as `diff_configs` gives it. A design changes rules
+    and routes only, and machines of one class lose and gain the very same ones (the
+    designs share them): one of them is diffed, the others get its diff under their own
+    name and segments. A machine whose interfaces or addresses change too is diffed on
+    its own."""
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for name in movers:
+        before, after = start[name], target[name]
+        if before.interfaces != after.interfaces or before.forwarding != after.forwarding:
+            groups[("alone", name)] = [name]
+            continue
+        key = (
+            id(before.rules),
+            id(before.routes),
+            id(after.rules) if len(after.rules) > 16 else after.rules,
+            id(after.routes) if len(after.routes) > 16 else after.routes,
+            before.kind,
+        )
+        groups.setdefault(key, []).append(name)
+    firsts = [names[0] for names in groups.values()]
+    diffs = diff_configs({m: start[m] for m in firsts}, {m: target[m] for m in firsts})
+    out: dict[str, HostDiff] = {}
+    for names in groups.values():
+        first = diffs.get(names[0])
+        if first is None:
+            continue  # nothing changes for them (already as rendered)
+        for name in names:
+            segments = tuple(sorted({i.segment for i in start[name].interfaces}))
+            out[name] = first if name == names[0] else replace(first, name=name, segments=segments)
+    return out
+
+
 def _stage(
     inventory: Inventory,
     to: DesignName,
     index: int,
     chunk: Sequence[str],
     check: StageCheck,
-    start: dict[str, HostConfig],
-    target: dict[str, HostConfig],
+    diffs: dict[str, HostDiff],
+    members: dict[str, list[str]],
 ) -> Stage:
-    diffs = diff_configs({m: start[m] for m in chunk}, {m: target[m] for m in chunk})
-    causes = {m: [f"design of {m} changed from {inventory.design_of(inventory.machines[m])} to {to}"] for m in chunk}
+    """A stage as a change: classified, judged by the seatbelt (its digest is the one
+    `netcfg check` gives the inventory change that makes it: these machines' design:),
+    planned and simulated."""
+    mine = {m: diffs[m] for m in sorted(chunk) if m in diffs}
+    causes = {m: [f"design of {m} changed from {inventory.machines[m].design or 'the policy'} to {to}"] for m in chunk}
     reconfigure = inventory.policy.reconfigure
-    touched = classify(diffs, inventory, causes, reconfigure)
+    touched = classify(mine, inventory, causes, reconfigure)
     texts = sorted(c[0] for c in causes.values())
-    change_digest = digest(to, [(t.diff, t.change) for t in touched], reconfigure, inventory.policy.rollout, texts)
-    members = {s: [m.name for m in ms] for s, ms in machines_of_segment(inventory).items()}
+    change_digest = digest(
+        inventory.policy.design, [(t.diff, t.change) for t in touched], reconfigure, inventory.policy.rollout, texts
+    )
     blocked = [f"drops {plural(check.newly_dropped, 'flow class', 'flow classes')}"] if check.newly_dropped else []
     verdict = decide(
         {t.diff.name for t in touched},
@@ -371,8 +438,16 @@ def _stage(
         blocked_because=blocked,
     )
     changes = [Change(t.diff.name, t.change) for t in touched]
-    plan = plan_rollout(inventory, changes)
-    simulation = simulate(plan.to_dict(), inventory)
+    # Hot changes only (rules and routes, no restart): no evacuation, nothing moves
+    # between hypervisors, so the planner and its simulator need only the machines
+    # touched; a disruptive stage is planned against the whole fleet.
+    planned = inventory
+    if all(c.change is ChangeClass.HOT for c in changes):
+        planned = Inventory.build(
+            dict(inventory.segments), (), [inventory.machines[c.host] for c in changes], inventory.policy
+        )
+    plan = plan_rollout(planned, changes)
+    simulation = simulate(plan.to_dict(), planned)
     if not simulation.clean:
         raise RuntimeError(f"stage {index}: the planner produced a plan its simulator rejects")
     return Stage(

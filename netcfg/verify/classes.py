@@ -305,22 +305,51 @@ def _groups(classes: Classes, members: list[set[int]]) -> list[tuple[int, list[i
         for net in klass.own:
             holders_of.setdefault(net, set()).add(klass.index)
     wanted = set().union(*(at.keys() for at in classes.ats)) if classes.ats else set()
-    carriers: dict[int, list[int]] = {}
-    for index, ids in enumerate(members):
-        for oid in ids & wanted:
-            carriers.setdefault(oid, []).append(index)
-    interned: dict[tuple[int, ...], int] = {}
-    carrier_sets = {oid: frozenset(c) for oid, c in carriers.items()}
+    # Who carries each entry, exactly but without walking every class's entries: the
+    # classes with the same interfaces share almost all theirs (a segment's rules and
+    # routes are one set of objects for all its machines). Each such family is
+    # described by its first class's entries, and every class by what it has more or
+    # less than that: an entry's carriers are the families whose reference has it, less
+    # the classes lacking it, plus the classes that have it beyond their reference.
+    families: dict[tuple[object, ...], list[int]] = {}
+    for klass in classes.classes:
+        shape = (klass.design, tuple((i.name, i.segment) for i in klass.config.interfaces))
+        families.setdefault(shape, []).append(klass.index)
+    in_reference: dict[int, list[int]] = {}  # entry -> families whose reference has it
+    lacking: dict[int, list[int]] = {}  # entry -> classes of such a family without it
+    beyond: dict[int, list[int]] = {}  # entry -> classes having it beyond their reference
+    family_members: list[frozenset[int]] = []
+    for number, indexes in enumerate(families.values()):
+        family_members.append(frozenset(indexes))
+        reference = members[indexes[0]] & wanted
+        for oid in reference:
+            in_reference.setdefault(oid, []).append(number)
+        for index in indexes[1:]:
+            mine = members[index] & wanted
+            for oid in reference - mine:
+                lacking.setdefault(oid, []).append(index)
+            for oid in mine - reference:
+                beyond.setdefault(oid, []).append(index)
+    interned: dict[tuple[frozenset[int], ...], int] = {}
     groups: dict[tuple[int, tuple[object, ...]], list[int]] = {}
+    empty: list[int] = []
     for network in classes.networks:
         holders = holders_of.get(network.index, set())
         signature = []
         for oid, item in classes.ats[network.index].items():
-            who = carrier_sets.get(oid, frozenset())
-            if who <= holders:
+            token = (
+                frozenset(in_reference.get(oid, empty)),
+                frozenset(lacking.get(oid, empty)),
+                frozenset(beyond.get(oid, empty)),
+            )
+            carriers = set(token[2])
+            for number in token[0]:
+                carriers |= family_members[number]
+            carriers -= token[1]
+            if carriers <= holders:
                 continue
-            signature.append((item, interned.setdefault(tuple(sorted(who)), len(interned))))
-        groups.setdefault((network.kind, tuple(sorted(signature, key=repr))), []).append(network.index)
+            signature.append((repr(item), interned.setdefault(token, len(interned))))
+        groups.setdefault((network.kind, tuple(sorted(signature))), []).append(network.index)
     return [(k[0], nets) for k, nets in groups.items()]
 
 

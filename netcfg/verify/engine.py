@@ -462,39 +462,65 @@ def count(
     families = {net: members[0].family for net, members in by_net.items()}
     kinds = {net: kind_of(net) for net in by_net}
 
+    # Halves as small numbers: hashed once here, not at every count (a half is a tree
+    # of frozen dataclasses, hashed anew each time).
+    numbers: dict[object, int] = {}
+    values: list[Any] = []
+
+    def number(value: object) -> int:
+        found = numbers.get(value)
+        if found is None:
+            found = numbers[value] = len(values)
+            values.append(value)
+        return found
+
+    kind_out = {j.index: {k: number(h) for k, h in j.kind_out.items()} for j in joints}
+    kind_in = {j.index: {k: number(h) for k, h in j.kind_in.items()} for j in joints}
+    no_half = number(())
+
     # Per network and kind: how many of its endpoints have each half.
-    out_tally: dict[object, dict[object, Counter[tuple[Out | None, ...]]]] = {}
-    in_tally: dict[object, dict[object, Counter[tuple[In | None, ...]]]] = {}
+    out_tally: dict[object, dict[object, Counter[int]]] = {}
+    in_tally: dict[object, dict[object, Counter[int]]] = {}
     for net, members in by_net.items():
-        per_out: dict[object, Counter[tuple[Out | None, ...]]] = {}
-        per_in: dict[object, Counter[tuple[In | None, ...]]] = {}
+        per_out: dict[object, Counter[int]] = {}
+        per_in: dict[object, Counter[int]] = {}
         for j in members:
-            for k, outward in j.kind_out.items():
+            for k, outward in kind_out[j.index].items():
                 per_out.setdefault(k, Counter())[outward] += 1
-            for k, inward in j.kind_in.items():
+            for k, inward in kind_in[j.index].items():
                 per_in.setdefault(k, Counter())[inward] += 1
         out_tally[net] = per_out
         in_tally[net] = per_in
 
-    memo: dict[tuple[object, ...], Key] = {}
+    memo: dict[tuple[int, int, int, bool], Key] = {}
 
-    def key_of(outs: tuple[Out | None, ...], ins: tuple[In | None, ...], family: int, same: bool) -> Key:
+    def key_of(outs: int, ins: int, family: int, same: bool) -> Key:
         m = (outs, ins, family, same)
         found = memo.get(m)
         if found is None:
-            found = memo[m] = tuple(verdict(outs[s], ins[s], family, same) for s in range(sides))
+            o, i = values[outs], values[ins]
+            found = memo[m] = tuple(verdict(o[s], i[s], family, same) for s in range(sides))
         return found
 
     tally = Tally(keep=witnesses)
 
     # 1. As if every pair of networks were routed by kind: group networks alike.
+    kind_numbers: dict[object, int] = {}
+
+    def canonical(per_kind: dict[object, Counter[int]]) -> tuple[object, ...]:
+        return tuple(
+            sorted(
+                (kind_numbers.setdefault(k, len(kind_numbers)), tuple(sorted(c.items()))) for k, c in per_kind.items()
+            )
+        )
+
     groups: dict[object, list[object]] = {}
     for net in by_net:
         signature = (
             families[net],
-            kinds[net],
-            tuple(sorted(((k, tuple(sorted(c.items(), key=repr))) for k, c in out_tally[net].items()), key=repr)),
-            tuple(sorted(((k, tuple(sorted(c.items(), key=repr))) for k, c in in_tally[net].items()), key=repr)),
+            kind_numbers.setdefault(kinds[net], len(kind_numbers)),
+            canonical(out_tally[net]),
+            canonical(in_tally[net]),
         )
         groups.setdefault(signature, []).append(net)
     group_list = list(groups.values())
@@ -510,10 +536,11 @@ def count(
             for o, a in outs.items():
                 for i, b in ins.items():
                     k = key_of(o, i, families[n1], False)
-                    witness = Witness(g1, g2, o, i, True) if keep(k) else None
+                    witness = Witness(g1, g2, values[o], values[i], True) if keep(k) else None
                     tally.add(k, weight * a * b, witness)
 
     # 2. Corrections where an endpoint routes the other end's network specially.
+    lone_in = {net: {j.group: j for j in members if j.lone} for net, members in by_net.items()}
     pairs: dict[tuple[object, object], tuple[list[Joint], list[Joint]]] = {}
     for j in joints:
         for net in j.special:
@@ -528,35 +555,35 @@ def count(
         outs = Counter(out_tally[n1].get(k2, Counter()))
         ins = Counter(in_tally[n2].get(k1, Counter()))
         approx = [(o, a, i, b) for o, a in outs.items() for i, b in ins.items()]
-        exact_out: dict[int, tuple[Out | None, ...]] = {}
-        exact_in: dict[int, tuple[In | None, ...]] = {}
+        exact_out: dict[int, int] = {}
+        exact_in: dict[int, int] = {}
         for j in sources:
-            outs[j.kind_out.get(k2, ())] -= 1
-            o = exact_out[j.index] = exact(j, n2)[0]
+            outs[kind_out[j.index].get(k2, no_half)] -= 1
+            o = exact_out[j.index] = number(exact(j, n2)[0])
             outs[o] += 1
         for j in destinations:
-            ins[j.kind_in.get(k1, ())] -= 1
-            i = exact_in[j.index] = exact(j, n1)[1]
+            ins[kind_in[j.index].get(k1, no_half)] -= 1
+            i = exact_in[j.index] = number(exact(j, n1)[1])
             ins[i] += 1
         for o, a, i, b in approx:
             tally.add(key_of(o, i, family, False), -a * b)
         for o, a in outs.items():
             if a == 0:
                 continue
-            for inn, b in ins.items():
+            for i, b in ins.items():
                 if b == 0:
                     continue
-                k = key_of(o, inn, family, same)
-                witness = Witness([n1], [n2], o, inn, False) if keep(k) else None
+                k = key_of(o, i, family, same)
+                witness = Witness([n1], [n2], values[o], values[i], False) if keep(k) else None
                 tally.add(k, a * b, witness)
         # A lone machine's flow to itself (to its own address, in this or another
         # network) is no flow: its class holds both networks, so the pair is here.
-        lone_dst = {j.group: j for j in by_net[n2] if j.lone}
-        for j in by_net[n1]:
+        lone_dst = lone_in[n2]
+        for j in by_net[n1] if lone_dst else ():
             other = lone_dst.get(j.group) if j.lone else None
             if other is not None:
-                mine = exact_out.get(j.index, j.kind_out.get(k2, ()))
-                theirs = exact_in.get(other.index, other.kind_in.get(k1, ()))
+                mine = exact_out.get(j.index, kind_out[j.index].get(k2, no_half))
+                theirs = exact_in.get(other.index, kind_in[other.index].get(k1, no_half))
                 tally.add(key_of(mine, theirs, family, same), -1)
     # What only existed to be cancelled (no such flow on some side) must have cancelled.
     for k in [k for k, n in tally.counts.items() if n == 0]:

@@ -101,6 +101,7 @@ class FibRoute:
     metric: int = 0
     local: bool = False
     text: str = ""
+    kernel: bool = False  # the kernel's own route for an address (connected, or local)
 
     @property
     def onlink(self) -> bool:
@@ -109,6 +110,10 @@ class FibRoute:
     def __str__(self) -> str:
         if self.text:
             return self.text
+        if self.kernel and self.local:
+            return f"local {format_address(self.family, self.prefix.value)} dev {self.device} table local"
+        if self.kernel:
+            return f"{self.prefix} dev {self.device} proto kernel scope link"
         parts = ["local" if self.local else ""]
         parts.append("default" if self.prefix.length == 0 else str(self.prefix))
         if self.gateway is not None:
@@ -274,6 +279,7 @@ class Fib:
     """One machine's rules, tables, addresses and forwarding switch."""
 
     __slots__ = (
+        "_answers",
         "_big",
         "_connected",
         "_gateway_devices",
@@ -315,6 +321,9 @@ class Fib:
         self._rules = rules
         self._routes = routes
         self._positions: dict[int, int] | None = None
+        # Lookups asked again: a flow's way out and the check of its reply's way in are
+        # the same lookup, and so are the way back and the check of what came in.
+        self._answers: dict[tuple[object, ...], Lookup] = {}
         self._gateway_devices: dict[tuple[int, int], str | None] = {}
         self._big: dict[object, list[int]] = {}
         self._lengths: dict[tuple[int, int], list[int]] = {}
@@ -326,26 +335,11 @@ class Fib:
                 local.add((family, value))
                 width = WIDTH[family]
                 network = Prefix(family, length, value >> (width - length) << (width - length) if length else 0)
-                connected = FibRoute(
-                    family,
-                    MAIN_TABLE,
-                    network,
-                    device=iface.name,
-                    metric=CONNECTED_METRIC[family],
-                    text=f"{network} dev {iface.name} proto kernel scope link",
-                )
-                self._add(connected)
-                host = Prefix(family, width, value)
                 self._add(
-                    FibRoute(
-                        family,
-                        LOCAL_TABLE,
-                        host,
-                        device=iface.name,
-                        local=True,
-                        text=f"local {format_address(family, value)} dev {iface.name} table local",
-                    )
+                    FibRoute(family, MAIN_TABLE, network, None, iface.name, CONNECTED_METRIC[family], kernel=True)
                 )
+                host = Prefix(family, width, value)
+                self._add(FibRoute(family, LOCAL_TABLE, host, None, iface.name, local=True, kernel=True))
         self.local = frozenset(local)
 
     def _add(self, route: FibRoute) -> None:
@@ -393,31 +387,37 @@ class Fib:
         width = WIDTH[family]
         candidates: list[int] = []
         if src is not None:
-            index = e.rules_src
+            get = e.rules_src.get
             for length in e.src_lengths.get(family, ()):
-                bucket = (family, length, src >> (width - length))
-                if bucket in index:
-                    candidates += self._mine(index, bucket)
-        index = e.rules_dst
+                found = get((family, length, src >> (width - length)))
+                if found:
+                    candidates += (
+                        found
+                        if len(found) <= 16
+                        else self._mine(e.rules_src, (family, length, src >> (width - length)))
+                    )
+        get = e.rules_dst.get
         for length in e.dst_lengths.get(family, ()):
-            bucket = (family, length, dst >> (width - length))
-            if bucket in index:
-                candidates += self._mine(index, bucket)
+            found = get((family, length, dst >> (width - length)))
+            if found:
+                candidates += (
+                    found if len(found) <= 16 else self._mine(e.rules_dst, (family, length, dst >> (width - length)))
+                )
         if family in e.rules_other:
             candidates += self._mine(e.rules_other, family)
         ids = self.ids
         rules = e.rules
-        found = [rules[oid] for oid in candidates if oid in ids]
-        found += KERNEL_RULES[family]
-        found.sort(key=_priority)
+        matching: list[FibRule] = [rules[oid] for oid in candidates if oid in ids]
+        matching += KERNEL_RULES[family]
+        matching.sort(key=_priority)
         # Rules of one priority keep the order they were added in; it matters only
         # between rules that could send the walk to different tables.
-        for i in range(len(found) - 1):
-            if found[i].priority == found[i + 1].priority and found[i].table != found[i + 1].table:
+        for i in range(len(matching) - 1):
+            if matching[i].priority == matching[i + 1].priority and matching[i].table != matching[i + 1].table:
                 ids_of = {id(r): oid for oid, r in ((oid, rules[oid]) for oid in candidates if oid in ids)}
-                found.sort(key=lambda r: (r.priority, self.position(ids_of[id(r)]) if id(r) in ids_of else -1))
+                matching.sort(key=lambda r: (r.priority, self.position(ids_of[id(r)]) if id(r) in ids_of else -1))
                 break
-        return found
+        return matching
 
     def _mine(self, index: Mapping[Any, list[int]], bucket: object) -> Sequence[int]:
         """The ids in an index bucket, or for a large bucket only this machine's."""
@@ -443,6 +443,15 @@ class Fib:
         """`ip route get`: the rule walk and the route it ends on. `iif` lo is traffic
         this machine sends; `onlink_only` keeps only routes without a gateway (how the
         kernel resolves a gateway)."""
+        question = (family, dst, src, iif, oif, mark, onlink_only)
+        found = self._answers.get(question)
+        if found is None:
+            found = self._answers[question] = self._lookup(family, dst, src, iif, oif, mark, onlink_only)
+        return found
+
+    def _lookup(
+        self, family: int, dst: int, src: int | None, iif: str, oif: str | None, mark: int, onlink_only: bool
+    ) -> Lookup:
         for rule in self.rules_for(family, src, dst):
             if not rule.matches(src, dst, iif, oif, mark):
                 continue

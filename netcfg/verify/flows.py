@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from netcfg.designs import render
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory, Machine
 from netcfg.progress import Progress, silent
@@ -174,9 +175,10 @@ def flow_changes(
     if not may_move(base, head, design):
         return UNCHANGED
     progress("following the flows before and after")
-    before = render(base, design)
-    after = render(head, design)
-    return compare(before, after, rp_filter)
+    with rare_full_collections():
+        before = render(base, design)
+        after = render(head, design)
+        return compare(before, after, rp_filter)
 
 
 def compare(

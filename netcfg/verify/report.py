@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
+from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import HostConfig
 from netcfg.verify.classes import Classes, build
 from netcfg.verify.engine import Joint, Key, Side, Tally, Verdict, Witness, count, problems, single
@@ -110,11 +111,12 @@ def verify_configs(
     configs: Mapping[str, HostConfig], *, examples: int = EXAMPLES, rp_filter: RpFilter = RpFilter.STRICT
 ) -> Verification:
     """Every flow class of the fleet `configs` (every machine, routers included)."""
-    classes = build(configs.values(), rp_filter)
-    side = Side(classes)
-    joints, kind_of, exact = single(side)
-    tally = count(joints, kind_of, exact, 1, problems)
-    return summarise(classes, side, joints, tally, examples, rp_filter)
+    with rare_full_collections():  # millions of small long-lived objects, no cycles
+        classes = build(configs.values(), rp_filter)
+        side = Side(classes)
+        joints, kind_of, exact = single(side)
+        tally = count(joints, kind_of, exact, 1, problems)
+        return summarise(classes, side, joints, tally, examples, rp_filter)
 
 
 def summarise(

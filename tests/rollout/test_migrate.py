@@ -169,3 +169,22 @@ def test_the_page_is_self_contained_and_escapes_names(inventory, tmp_path, capsy
     refused = tmp_path / "refused.html"
     assert main(["migrate", "--to", "flat", str(inventory(MULTI_HOMED)), "--html", str(refused)]) == 3
     assert 'id="refused"' in refused.read_text() and "What would help" in refused.read_text()
+
+
+def test_a_stages_digest_is_what_check_says_of_the_change_that_makes_it(inventory, tmp_path, capsys):
+    """So an approval can be prepared from the plan: the stage is the inventory change
+    giving its machines `design: flat`."""
+    path = inventory(SINGLE_HOMED)
+    assert main(["migrate", "--to", "flat", str(path), "--max-stage", "2", "--format", "json"]) == 0
+    first = json.loads(capsys.readouterr().out)["stages"][0]
+    head = inventory(
+        SINGLE_HOMED.replace("  kvm01: {kind: kvm-host,", "  kvm01: {kind: kvm-host, design: flat,").replace(
+            "  db1: {kind: vm,", "  db1: {kind: vm, design: flat,"
+        )
+    )
+    assert first["machines"] == ["db1", "kvm01"]
+    report = tmp_path / "report.json"
+    assert main(["check", "--base", str(path), "-i", str(head), "--report-json", str(report)]) == 3
+    checked = json.loads(report.read_text())
+    assert checked["digest"] == first["digest"]
+    assert checked["decision"] == first["decision"] == "block"
