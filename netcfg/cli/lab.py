@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from netcfg.cli.options import (
     InventoryAlsoOption,
     InventoryArgument,
     LabNameOption,
+    StageOption,
     inventory_path,
     load,
 )
@@ -40,11 +42,14 @@ def lab_up(
     hosts: list[str] = hosts_option("Only machines whose name matches this glob; repeatable (routers always)."),
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
+    stage: str | None = StageOption,
 ) -> None:
     """Build the lab: a switch namespace with one bridge per segment, a namespace per
-    machine with veth interfaces named as rendered, routers forwarding, and every
-    machine's config installed by `apply`. A failed or interrupted `up` removes
-    what it made. Prints the namespaces (machine and namespace per line).
+    machine with veth interfaces named as rendered, routers forwarding, strict
+    rp_filter, and every machine's config installed by `apply`. A failed or
+    interrupted `up` removes what it made. Prints the namespaces (machine and
+    namespace per line). --stage PLAN:K builds the fleet half migrated, as it is after
+    stage K of a `netcfg migrate --format json` plan; `lab check` then probes it.
 
     INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
     default inventory/."""
@@ -52,8 +57,16 @@ def lab_up(
     from netcfg.lab import netns
 
     inv = load(inventory_path(inventory_argument, inventory_option))
+    spec = ""
+    if stage is not None:
+        from netcfg.rollout.staged import parse_stage, staged_inventory
+
+        path, k = parse_stage(stage)
+        spec = f"{os.path.abspath(path)}:{k}"  # `lab check` reads it from anywhere
+        inv, label = staged_inventory(inv, spec)
+        say(f"lab {name}: the fleet {label}")
     with progress_bar() as progress:
-        state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say, progress=progress)
+        state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say, progress=progress, stage=spec)
     emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
     say(
         f"lab {name} is up ({state.design}, {len(state.machines)} machines); "
@@ -69,10 +82,12 @@ def lab_check(
     design: DesignName | None = DesignOption,
     name: str = LabNameOption,
 ) -> None:
-    """Ping between machines of one segment and assert the path the design promises from
-    the routers' forwarding counters: under policy-routing every network of a segment
-    is direct and routers forward nothing; under flat a shared network (private IPv4,
-    IPv6) is direct and different public networks meet at the router. Also checks that
+    """Ping between machines of one segment and assert, from the routers' forwarding
+    counters, the path the forwarding model (`netcfg verify`) expects: a reply or none,
+    through a router or direct. Under policy-routing every network of a segment is
+    direct and routers forward nothing; under flat a shared network (private IPv4,
+    IPv6) is direct and different public networks meet at the router; a lab built
+    --stage is checked half migrated, router included. Also checks that
     every machine's addresses, rules and routes are still its render (a `FAIL state`
     line per difference). One line per probe; exit 4 if any probe fails or any machine
     differs, 2 if the lab is not up.
@@ -87,6 +102,10 @@ def lab_check(
         raise InputError(f"lab {name!r} is not up; run `netcfg lab up --name {name}` first")
     given = inventory_argument or inventory_option
     inv = load(inventory_path(inventory_argument, inventory_option) if given else Path(state.inventory))
+    if state.stage:
+        from netcfg.rollout.staged import staged_inventory
+
+        inv, _ = staged_inventory(inv, state.stage)
     result = check_lab(state, inv, design, hosts)
     for d in result.drifted:
         emit("".join(f"FAIL state {d.machine} {d.netns}: {line}\n" for line in drift_lines(d.drift)))
@@ -100,11 +119,13 @@ def lab_check(
             parts.append(
                 f"{plural(len(result.drifted), 'machine')} {'differs' if len(result.drifted) == 1 else 'differ'}"
                 f" from the {result.design} render ({names}; "
-                f"`netcfg status MACHINE --netns NS --inventory {inv.source} --design {result.design}` shows how)"
+                f"`netcfg status MACHINE --netns NS --inventory {inv.source}"
+                + ("" if inv.mixed and not state.design else f" --design {result.design}")
+                + "` shows how)"
             )
         raise DriftError(f"lab {name}: " + "; ".join(parts))
     probed = (
-        f"{plural(len(result.results), 'probe')}, all paths as {result.design} promises"
+        f"{plural(len(result.results), 'probe')}, all paths as the model expects ({result.design})"
         if result.results
         else "nothing to probe (no two machines of one segment have addresses in different networks;"
         " choose more --host)"

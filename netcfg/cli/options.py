@@ -73,6 +73,32 @@ DesignOption = typer.Option(
 )
 
 
+def parse_rp_filter(value: str) -> str:
+    known = ("strict", "loose", "off")
+    if value not in known:
+        raise InputError(
+            [Problem(Location("--rp-filter"), f"unknown rp_filter {value!r}", f"known: {', '.join(known)}")]
+        )
+    return value
+
+
+RpFilterOption = typer.Option(
+    "strict",
+    "--rp-filter",
+    parser=parse_rp_filter,
+    metavar="strict|loose|off",
+    help="The machines' reverse-path filtering (net.ipv4.conf.*.rp_filter 1, 2 or 0) the model assumes.",
+)
+
+
+StageOption = typer.Option(
+    None,
+    "--stage",
+    metavar="PLAN:K",
+    help="The fleet after stage K of a migration plan (the JSON `netcfg migrate --format json` wrote).",
+)
+
+
 class OutputFormat(StrEnum):
     TEXT = "text"  # for a person: lines and tables
     JSON = "json"

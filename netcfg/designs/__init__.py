@@ -1,8 +1,11 @@
 """The routing designs and their registry: one module per design, each implementing
 `base.Design`. Adding a design is adding a module and a line to DESIGNS.
 
-    configs = render(inventory)                     # every machine, the policy's design
-    configs = render(inventory, DesignName.FLAT, machines)
+    configs = render(inventory)                     # every machine under its design
+    configs = render(inventory, DesignName.FLAT, machines)   # all of them flat
+
+A machine's design is its own `design:` when the inventory gives one (a fleet being
+migrated is mixed), else the policy's; a design named here overrides both.
 """
 
 from __future__ import annotations
@@ -32,18 +35,28 @@ def render(
     design: DesignName | str | None = None,
     machines: Iterable[Machine] | None = None,
 ) -> dict[str, HostConfig]:
-    """HostConfigs of `machines` (default: all) under `design` (default: the policy's).
-    Under another design than the policy's, what that design needs of the machines is
-    checked first (the inventory's checks only knew its own): InputError."""
-    name = DesignName(design) if design is not None else inventory.policy.design
-    chosen = get_design(name)
+    """HostConfigs of `machines` (default: all), each under `design` if given, else
+    under its own design (`Inventory.design_of`). Under another design than a machine's
+    own, what that design needs of it is checked first (the inventory's checks only
+    knew its own): InputError."""
+    forced = DesignName(design) if design is not None else None
     selected = list(inventory.machines.values() if machines is None else machines)
-    if name != inventory.policy.design:
-        problems = gateway_problems(chosen, inventory, selected)
+    groups: dict[DesignName, list[Machine]] = {}
+    for machine in selected:
+        groups.setdefault(forced or inventory.design_of(machine), []).append(machine)
+    if forced is not None:
+        problems = gateway_problems(
+            get_design(forced), inventory, [m for m in selected if inventory.design_of(m) != forced]
+        )
         if problems:
             raise InputError(problems)
+    configs: dict[str, HostConfig] = {}
     with rare_full_collections():
-        return chosen.render(inventory, selected)
+        for name, members in groups.items():
+            configs.update(get_design(name).render(inventory, members))
+    if len(groups) > 1:  # keep the caller's order
+        return {m.name: configs[m.name] for m in selected}
+    return configs
 
 
 __all__ = ["DESIGNS", "Design", "DesignName", "Endpoint", "PathKind", "Reads", "get_design", "render"]

@@ -4,10 +4,11 @@ of its own design; rendering under another design (`--design`) asks it of that o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from netcfg.designs.base import Design
 from netcfg.errors import Problem
+from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory, Machine
 
 
@@ -44,3 +45,11 @@ def own_gateways(design: Design, inventory: Inventory, machines: Iterable[Machin
 def gateway_problems(design: Design, inventory: Inventory, machines: Iterable[Machine]) -> list[Problem]:
     chosen = list(machines)
     return [*missing_gateways(design, inventory, chosen), *own_gateways(design, inventory, chosen)]
+
+
+def by_design(inventory: Inventory, designs: Mapping[DesignName, Design]) -> list[tuple[Design, list[Machine]]]:
+    """The machines of `inventory` grouped under the design each is rendered with."""
+    groups: dict[DesignName, list[Machine]] = {}
+    for machine in inventory.machines.values():
+        groups.setdefault(inventory.design_of(machine), []).append(machine)
+    return [(designs[name], members) for name, members in groups.items()]

@@ -33,6 +33,7 @@ from netcfg.inventory.sources import Source, load_pair, resolve
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
 from netcfg.progress import Progress, silent
+from netcfg.verify.flows import flow_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +131,12 @@ def _impact(
     overridden = design is not None
     head_design = DesignName(design) if design is not None else head.policy.design
     base_design = head_design if overridden else base.policy.design
+    forced = head_design if overridden else None  # else each machine's own design
 
     progress("finding the machines the change touches")
     changes = tuple(diff_inventories(base, head, design_overridden=overridden))
-    base_graph = build_graph(base, base_design)
-    head_graph = build_graph(head, head_design)
+    base_graph = build_graph(base, forced)
+    head_graph = build_graph(head, forced)
     causes: dict[str, list[str]] = {}
     for change in changes:
         for name in dependents(base_graph, change.node) | dependents(head_graph, change.node):
@@ -146,7 +148,7 @@ def _impact(
     if overridden:
         _require_renderable(base, base_design, candidates)
         _require_renderable(head, head_design, candidates)
-    diffs = render_and_diff(base, head, base_design, head_design, sorted(candidates), jobs, progress)
+    diffs = render_and_diff(base, head, forced, forced, sorted(candidates), jobs, progress)
 
     reconfigure = stricter_reconfigure(base.policy.reconfigure, head.policy.reconfigure)
     touched = classify(diffs, head, causes, reconfigure)
@@ -157,6 +159,7 @@ def _impact(
         head.policy.rollout,
         (c.text for c in changes),
     )
+    flows = flow_changes(base, head, forced, progress=progress)
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
     seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
@@ -168,6 +171,7 @@ def _impact(
         change_digest,
         approvals,
         frozenset(n for n, m in head.machines.items() if m.kind is Kind.ROUTER),
+        blocked_because=[b for b in [flows.blocker()] if b],
     )
     verdict = replace(verdict, reasons=(*_self_judging(base, head, seatbelt, reconfigure), *verdict.reasons))
     names = {t.diff.name for t in touched}
@@ -188,6 +192,7 @@ def _impact(
         changes=changes,
         approvals=tuple(sorted(approvals)),
         inventory_digest=inventory_digest(head),
+        flows=flows,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from itertools import chain
 from typing import cast
 
@@ -131,8 +132,10 @@ def _entry_lines(values: Iterable[object]) -> Lines:
     return tuple((_ORDER[kind], _line(kind, value)) for value in values for kind in (_kind_of(value),))
 
 
+@lru_cache(maxsize=1 << 16)
 def _line(kind: str, value: object) -> str:
-    """The canonical text of one item; only changed items are ever formatted."""
+    """The canonical text of one item; only changed items are ever formatted, and an
+    item many machines share (a segment's rule) once."""
     if kind == "interface":
         name, segment, bridge = cast(tuple[str, str, bool], value)
         return f"interface {name} segment {segment}" + (" bridge" if bridge else "")

@@ -6,8 +6,9 @@ Machines are the sinks, so the machines an entity change can touch are its machi
 descendants. What a machine reads is the design's answer (`Design.reads`): under
 policy-routing, every network of its segments through one shared ("networks", s, f)
 node per segment and family, so the graph stays linear in machines + networks; under
-flat only the networks holding its addresses. Every machine reads the design
-(implicit: the design node reaches every machine).
+flat only the networks holding its addresses. Every machine whose design is the
+policy's reads the design node (implicit: no edge per machine); a machine with its own
+`design:` reads only itself (its design is one of its attributes).
 
 Rendering only the descendants of changed entities therefore yields the same diff as
 rendering everything: machines outside them read nothing that changed.
@@ -44,16 +45,23 @@ def family_node(segment: str, family: int) -> Node:
 @dataclass(slots=True)
 class Graph:
     """The edges as adjacency lists: `feeds` between entities (a network feeds its
-    segment's family node), `readers` from an entity to the machines reading it."""
+    segment's family node), `readers` from an entity to the machines reading it.
+    `follows_policy`: the machines without a design of their own, which read the
+    policy's design."""
 
     machines: set[str] = field(default_factory=set)
+    follows_policy: frozenset[str] = frozenset()
     feeds: dict[Node, list[Node]] = field(default_factory=dict)
     readers: dict[Node, list[str]] = field(default_factory=dict)
 
 
 def build_graph(inventory: Inventory, design: DesignName | str | None = None) -> Graph:
-    chosen = get_design(design if design is not None else inventory.policy.design)
-    graph = Graph(set(inventory.machines))
+    """The graph under `design` for every machine, or (None) each machine's own."""
+    forced = get_design(design) if design is not None else None
+    graph = Graph(
+        set(inventory.machines),
+        frozenset(m.name for m in inventory.machines.values() if forced is not None or m.design is None),
+    )
     for segment in inventory.segments:
         graph.feeds[segment_node(segment)] = []
     # Formatting a prefix is slow in netaddr (IPv6 especially): one node per network,
@@ -66,7 +74,7 @@ def build_graph(inventory: Inventory, design: DesignName | str | None = None) ->
     readers = graph.readers
     for machine in inventory.machines.values():
         name = machine.name
-        reads = chosen.reads(inventory, machine)
+        reads = (forced or get_design(inventory.design_of(machine))).reads(inventory, machine)
         for s in reads.segments:
             readers.setdefault(segment_node(s), []).append(name)
         for n in reads.networks:
@@ -81,9 +89,9 @@ def dependents(graph: Graph, node: Node) -> set[str]:
     if node[0] == "machine":
         return {node[1]} if node[1] in graph.machines else set()
     if node == DESIGN_NODE:
-        # Every machine reads the design; kept out of the edges, where it would add one
-        # edge per machine for a change that is all-or-nothing anyway.
-        return set(graph.machines)
+        # Every machine following the policy reads the design; kept out of the edges,
+        # where it would add one edge per machine for an all-or-nothing change.
+        return set(graph.follows_policy)
     found: set[str] = set()
     seen = {node}
     todo = [node]

@@ -92,6 +92,8 @@ def _machine_texts(old: Machine, new: Machine) -> list[str]:
     for attr, a, b in _field_changes(old, new, skip={"name", "interfaces"}):
         if attr == "host":
             texts.append(f"{name} moved from {a or 'no host'} to {b or 'no host'}")
+        elif attr == "design":
+            texts.append(f"design of {name} changed from {a or 'the policy'} to {b or 'the policy'}")
         else:
             texts.append(f"{attr} of {name} changed from {a} to {b}")
     old_if = {i.segment: i for i in old.interfaces}

@@ -5,8 +5,9 @@
 reasons, hosts (name, kind, segments, change, causes, added, removed, evacuate). Extra
 keys: inventory_digest (the head's content, for `plan --from-report`), base, head,
 reconfigure, totals, segments, kinds, changes, approvals,
-approved_by, state (per host: added | removed | changed); errors for an inventory that
-does not load.
+approved_by, state (per host: added | removed | changed), flows_changed and
+flows_dropped (flow classes whose path the change moves, and those it drops) with
+flows (by change, examples); errors for an inventory that does not load.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Reconfigure
+
+if TYPE_CHECKING:
+    from netcfg.verify.flows import FlowChanges
 
 
 class Decision(StrEnum):
@@ -112,6 +116,7 @@ class Impact:
     approvals: tuple[Approval, ...] = ()
     errors: tuple[str, ...] = ()  # an inventory that does not load: its problems
     inventory_digest: str | None = None  # the head's content (netcfg.inventory.digest)
+    flows: FlowChanges | None = None  # flow classes whose path the change moves
 
     @staticmethod
     def invalid(problems: Iterable[object]) -> Impact:
@@ -173,7 +178,7 @@ class Impact:
         if self.decision is Decision.INVALID:
             # Every key of a normal report is there too (nothing analysed), so a consumer
             # reading `report["hosts_touched"]` needs no special case.
-            return {**head, "hosts": [], "errors": list(self.errors)}
+            return {**head, "flows_changed": 0, "flows_dropped": 0, "hosts": [], "errors": list(self.errors)}
         touched_by_change = self.touched_by_change()
         return {
             **head,
@@ -197,6 +202,9 @@ class Impact:
                 for a in self.approvals
             ],
             "approved_by": self.verdict.approved_by.by if self.verdict.approved_by else None,
+            "flows_changed": self.flows.changed if self.flows else 0,
+            "flows_dropped": self.flows.dropped if self.flows else 0,
+            "flows": self.flows.to_json() if self.flows else None,
             "hosts": [
                 {
                     "name": h.diff.name,

@@ -32,7 +32,7 @@ MAX_JOBS = 4
 
 # The job a forked worker runs: set in the parent just before forking, so the worker
 # reads it from its copy of memory instead of receiving pickled inventories.
-_JOB: tuple[Inventory, Inventory, DesignName, DesignName] | None = None
+_JOB: tuple[Inventory, Inventory, DesignName | None, DesignName | None] | None = None
 
 
 def default_jobs() -> int:
@@ -44,8 +44,8 @@ def default_jobs() -> int:
 def render_and_diff(
     base: Inventory,
     head: Inventory,
-    base_design: DesignName,
-    head_design: DesignName,
+    base_design: DesignName | None,
+    head_design: DesignName | None,
     names: Sequence[str],
     jobs: int = 1,
     progress: Progress = silent,
@@ -137,8 +137,8 @@ def _is_progress(thread: threading.Thread) -> bool:
 def _chunk(
     base: Inventory,
     head: Inventory,
-    base_design: DesignName,
-    head_design: DesignName,
+    base_design: DesignName | None,
+    head_design: DesignName | None,
     names: Sequence[str],
     advance: Callable[[int], None] = lambda count: None,
 ) -> dict[str, HostDiff]:

@@ -107,14 +107,16 @@ def decide(
     change_digest: str,
     approvals: Iterable[Approval] = (),
     routers: frozenset[str] = frozenset(),
+    blocked_because: Sequence[str] = (),
 ) -> Verdict:
     """The verdict on a change touching `touched` of `total` machines. A segment whose
     every host and VM (its `segment_members` but the `routers`, which carry no segment
     rules) is touched blocks; its reason counts as the report's table does: touched
-    machines of all the segment's machines."""
+    machines of all the segment's machines. `blocked_because`: reasons to block whatever
+    the change's size (flows it drops)."""
     n = len(touched)
     fraction = n / total if total else 0.0
-    blockers: list[str] = []
+    blockers: list[str] = list(blocked_because)
     if fraction > seatbelt.max_fraction:
         blockers.append(
             f"{n} of {total} machines touched ({_pct(fraction)}), above max_fraction {_pct(seatbelt.max_fraction)}"

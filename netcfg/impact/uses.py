@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
-from netcfg.designs import get_design
+from netcfg.designs import Design, get_design, render
 from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
@@ -30,8 +30,12 @@ def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | N
     """Machines using a segment, a prefix or an address, each with why: machines with
     an address in it, and machines whose configuration reads it (under policy-routing
     every machine of the segment with an address of that family)."""
-    design = get_design(design_name if design_name is not None else inventory.policy.design)
-    graph = build_graph(inventory, design.name)
+    forced = get_design(design_name) if design_name is not None else None
+
+    def design_of(name: str) -> Design:
+        return forced or get_design(inventory.design_of(inventory.machines[name]))
+
+    graph = build_graph(inventory, forced.name if forced else None)
     rows: dict[tuple[str, str], Use] = {}
 
     def add(name: str, segment: str, why: str) -> None:
@@ -53,7 +57,7 @@ def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | N
                     add(machine.name, iface.segment, f"has address {address}")
         # A gateway address is used by every machine routing through it: ask the
         # renderer rather than re-deriving each design's choice of gateway.
-        for name, config in design.render(inventory, inventory.machines.values()).items():
+        for name, config in render(inventory, forced.name if forced else None).items():
             for route in config.routes:
                 if route.gateway == str(address):
                     segment = _segment_of_gateway(inventory, address)
@@ -69,6 +73,7 @@ def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | N
                     add(machine.name, iface.segment, f"has address {ip} in {wanted}")
     for network in networks:
         for name in sorted(dependents(graph, network_node(network))):
+            design = design_of(name)
             reads = design.reads(inventory, inventory.machines[name])
             if (network.segment, network.family) in reads.segment_families:
                 why = f"{design.name}: routes to every network of segment {network.segment}, including {network.cidr}"

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.designs import get_design
-from netcfg.designs.gateways import missing_gateways, own_gateways
+from netcfg.designs import DESIGNS
+from netcfg.designs.gateways import by_design, missing_gateways, own_gateways
 from netcfg.errors import Location, Problem, quote
 from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Machine, Network
@@ -166,7 +166,8 @@ def gateways_on_routers(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
 
 
 def gateways_not_own(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
-    return own_gateways(get_design(inventory.policy.design), inventory, inventory.machines.values())
+    for design, machines in by_design(inventory, DESIGNS):
+        yield from own_gateways(design, inventory, machines)
 
 
 def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
@@ -302,7 +303,9 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
 
 
 def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
-    return missing_gateways(get_design(inventory.policy.design), inventory, inventory.machines.values())
+    """Under each machine's own design (a machine's `design:` overrides the policy's)."""
+    for design, machines in by_design(inventory, DESIGNS):
+        yield from missing_gateways(design, inventory, machines)
 
 
 CHECKS: tuple[Check, ...] = (

@@ -546,6 +546,7 @@ class _Reader:
             dirty_mib_s=f.get("dirty_mib_s", 0 if kind is Kind.VM else None),
             service=f.get("service"),
             location=location,
+            design=DesignName(f["design"]) if "design" in f else None,
         )
 
     def read_interfaces(self, kind: Kind | None, what: str, node: Node) -> tuple[Interface, ...] | None:
@@ -676,6 +677,7 @@ MACHINE: Schema = {
     "host": (_Reader.text, False),
     "dirty_mib_s": (_number(0), False),
     "service": (_Reader.text, False),
+    "design": (_choices(DesignName), False),
     "interfaces": (_raw, True),
     "description": (_Reader.text, False),
 }
@@ -713,6 +715,8 @@ KIND_ONLY_KEYS: Mapping[str, tuple[Kind, ...]] = {
     "host": (Kind.VM,),
     "dirty_mib_s": (Kind.VM,),
     "nic_gbit": (Kind.KVM_HOST,),
+    # A router renders its addresses and forwarding under every design.
+    "design": (Kind.KVM_HOST, Kind.VM, Kind.PHYSICAL),
 }
 REQUIRED_BY_KIND: Mapping[Kind, tuple[str, ...]] = {
     Kind.VM: ("host", "memory_gib"),

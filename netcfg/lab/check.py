@@ -26,7 +26,7 @@ class MachineDrift:
 
 @dataclass(frozen=True, slots=True)
 class LabCheck:
-    design: DesignName
+    design: str  # what the machines are rendered under ("as the inventory says": each its own)
     machines: int  # checked against their render
     drifted: tuple[MachineDrift, ...]
     results: tuple[probe.ProbeResult, ...]
@@ -48,13 +48,13 @@ def check_lab(
     say: Callable[[str], None] = lambda _: None,
 ) -> LabCheck:
     """Compare every lab machine's owned state with its render, then probe the paths the
-    design promises between machines matching `hosts` (all by default)."""
-    chosen = design or DesignName(state.design)
+    forwarding model expects between machines matching `hosts` (all by default)."""
+    chosen = design or (DesignName(state.design) if state.design else None)
     selected = [m for m in state.machines if m in inventory.machines]
     configs = render(inventory, chosen, [inventory.machines[m] for m in selected])
     if hosts:
         configs = {m: c for m, c in configs.items() if c.forwarding or matches(m, hosts)}
-    planned = probe.probes(inventory, configs, chosen)
+    planned = probe.probes(inventory, configs)
     # Nothing to probe (no two machines of one segment in different networks): the drift
     # check below still runs, it is what `lab up` suggested to run.
     # Every machine's owned state must still be its render: policy routing's from and
@@ -73,4 +73,5 @@ def check_lab(
             drifted.append(MachineDrift(machine, netns, found))
     routers = [m for m in selected if inventory.machines[m].kind is Kind.ROUTER]
     results = probe.run(planned, state.machines, routers, say) if planned else []
-    return LabCheck(chosen, len(configs), tuple(drifted), tuple(results))
+    label = str(chosen) if chosen else ("mixed designs" if inventory.mixed else str(inventory.policy.design))
+    return LabCheck(label, len(configs), tuple(drifted), tuple(results))

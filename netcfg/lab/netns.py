@@ -56,11 +56,12 @@ def _quiet(_: str) -> None:
 class LabState:
     name: str
     inventory: str
-    design: str
+    design: str  # every machine under it; "": each under its own (its design: or the policy's)
     machines: Mapping[str, str]  # machine -> its namespace
     switch: str
     namespaces: tuple[str, ...] = ()  # every namespace the lab made, in creation order
     segments: Mapping[str, str] = field(default_factory=dict)  # segment -> bridge
+    stage: str = ""  # PLAN:K: the fleet after stage K of a migration plan
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -84,7 +85,7 @@ class LabState:
         if not isinstance(data, dict) or not isinstance(data.get("namespaces"), list):
             raise ValueError("not a lab state")
         design = text(data["design"])
-        if design not in {d.value for d in DesignName}:
+        if design and design not in {d.value for d in DesignName}:
             raise ValueError(f"unknown design {design!r}")
         return LabState(
             name=text(data["name"]),
@@ -94,6 +95,7 @@ class LabState:
             switch=text(data["switch"]),
             namespaces=tuple(text(ns) for ns in data["namespaces"]),
             segments=texts(data.get("segments", {})),
+            stage=text(data.get("stage", "")),
         )
 
 
@@ -180,6 +182,7 @@ def up(
     state_dir: str,
     say: Say = _quiet,
     progress: Progress = silent,
+    stage: str = "",
 ) -> LabState:
     """Build the lab; on any failure or interrupt, remove what was made and re-raise."""
     check_name(name)
@@ -189,9 +192,9 @@ def up(
         raise InputError(
             f"lab {name!r} is already up ({state_path(name, state_dir)}); run `netcfg lab down --name {name}` first"
         )
-    chosen = str(DesignName(design)) if design else str(inventory.policy.design)
+    chosen = str(DesignName(design)) if design else ""
     machines = select(inventory, hosts)
-    configs = render(inventory, chosen, [inventory.machines[m] for m in machines])
+    configs = render(inventory, chosen or None, [inventory.machines[m] for m in machines])
     segments = sorted({i.segment for c in configs.values() for i in c.interfaces})
     state = LabState(
         name=name,
@@ -201,6 +204,7 @@ def up(
         machines={m: machine_netns(name, m) for m in machines},
         switch=f"{name}-sw",
         segments={s: f"sw{k}" for k, s in enumerate(segments)},
+        stage=stage,
     )
     planned = [state.switch, *state.machines.values()]
     taken = [ns for ns in planned if netns_exists(ns)]
@@ -236,8 +240,14 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say, progres
     say(f"namespaces: {len(state.namespaces)} created")
     for machine, ns in state.machines.items():
         # Addresses are usable at once (no duplicate detection): the lab is built and
-        # pinged within a second, and the veths are brand new.
-        settings = ["net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"]
+        # pinged within a second, and the veths are brand new. Strict reverse-path
+        # filtering everywhere, as `verify` assumes.
+        settings = [
+            "net.ipv6.conf.default.accept_dad=0",
+            "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv4.conf.all.rp_filter=1",
+            "net.ipv4.conf.default.rp_filter=1",
+        ]
         if configs[machine].forwarding:
             settings += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
         sysctl(ns, *settings)

@@ -87,6 +87,9 @@ class Machine:
     dirty_mib_s: float | None = None  # page dirty rate of a VM
     service: str | None = None  # members of one service are never all down at once
     location: Location = field(default=NOWHERE, compare=False)
+    # Its own routing design, overriding policy.design (a fleet being migrated from one
+    # design to the other is mixed); None: the policy's.
+    design: DesignName | None = None
 
     def interface(self, segment: str) -> Interface | None:
         for iface in self.interfaces:
@@ -185,6 +188,15 @@ class Inventory:
 
     def vms_of(self, host: str) -> tuple[Machine, ...]:
         return self.vms.get(host, ())
+
+    def design_of(self, machine: Machine) -> DesignName:
+        """The design `machine` is rendered under: its own, else the policy's."""
+        return machine.design if machine.design is not None else self.policy.design
+
+    @property
+    def mixed(self) -> bool:
+        """Whether some machine's design differs from the policy's."""
+        return any(m.design is not None and m.design != self.policy.design for m in self.machines.values())
 
 
 def network_order(network: Network) -> tuple[str, int, int, int]:

@@ -24,6 +24,11 @@ def summary_lines(impact: Impact) -> list[str]:
         f"decision: {impact.decision}  (digest {impact.digest})",
     ]
     lines += [f"  - {reason}" for reason in impact.reasons]
+    flows = impact.flows
+    if flows is not None and flows.changed:
+        moved = ", ".join(f"{n:,} {change}" for change, n in flows.by_change)
+        lines.append(f"flows: {flows.changed:,} of {flows.compared:,} flow classes move ({moved})")
+        lines += [f"  > {e}" for e in flows.examples]
     touches = impact.touched_by_change()
     lines += [f"  * {change.text}: {touches.get(change.text, 0)} touched" for change in impact.changes]
     return lines

@@ -104,6 +104,11 @@ def summary(impact: Impact, title: str = "netcfg check") -> str:
             lines.append(f"- {_cell(c.text)}{where}: {_plural(touches.get(c.text, 0), 'machine')} touched")
         if len(impact.changes) > 50:
             lines.append(f"- … and {len(impact.changes) - 50} more (JSON report)")
+    flows = impact.flows
+    if flows is not None and flows.changed:
+        moved = " · ".join(f"{n:,} {change}" for change, n in flows.by_change)
+        lines += ["", f"**Flows** ({flows.changed:,} of {flows.compared:,} flow classes move: {moved})", ""]
+        lines += [f"- {_cell(str(e))}" for e in flows.examples]
     groups = [(s, c) for s, c in impact.segments if c.touched] + [(k, c) for k, c in impact.kinds if c.touched]
     if groups:
         lines += ["", "| touched | " + " | ".join(_cell(name) for name, _ in groups) + " |"]

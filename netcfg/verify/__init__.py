@@ -1,4 +1,4 @@
-"""Forwarding verification: a static model of Linux forwarding (rules, tables,
-longest-prefix match, gateways) that follows flows across rendered HostConfigs and
-checks each design's promises, with the kernel as its oracle in the lab. Empty until the
-verifier lands; see README "Architecture"."""
+"""Forwarding verification: a static model of Linux forwarding (rules by priority and
+selector, tables, longest prefix, gateways, routers, strict rp_filter) that follows
+flows across rendered HostConfigs, counts them by class, and checks each design's
+promises, with the kernel as its oracle in the lab (docs/verify.md)."""

@@ -180,3 +180,35 @@ def test_check_keeps_its_exit_code_when_stdout_is_closed_early(tmp_path):
         )
         proc.stdout.close()  # before the interpreter has even started: every write fails
         assert proc.wait(timeout=120) == code, args
+
+
+def test_flows_a_change_moves_are_counted_and_dropping_any_blocks(tmp_path, capsys):
+    """One machine of the bundled inventory moved to flat: some of its flows now cross
+    a router, some are dropped (strict rp_filter, a router without a route): blocked
+    whatever the change's size, with its own reason."""
+    bundled = Path(__file__).resolve().parents[2] / "inventory"
+    head = tmp_path / "head"
+    shutil.copytree(bundled, head)
+    web = head / "machines" / "vms-web.yaml"
+    web.write_text(web.read_text().replace("  web01: {kind: vm,", "  web01: {kind: vm, design: flat,"))
+    report_file = tmp_path / "report.json"
+    assert main(["check", "--base", str(bundled), "-i", str(head), "--report-json", str(report_file)]) == 3
+    report = json.loads(report_file.read_text())
+    assert report["hosts_touched"] == 1
+    assert report["flows_dropped"] > 0 and report["flows_changed"] > report["flows_dropped"]
+    assert report["decision"] == "block"
+    assert report["reasons"][0].startswith(f"{report['flows_dropped']} flow classes delivered before the change")
+    flows = report["flows"]
+    assert flows["changed"]["newly dropped"] == report["flows_dropped"]
+    assert flows["changed"]["now through a router"] > 0
+    examples = flows["examples"]
+    assert examples[0]["change"] == "newly dropped" and "web01" in (examples[0]["source"], examples[0]["destination"])
+    assert "**Flows**" in capsys.readouterr().out
+
+
+def test_a_change_that_cannot_move_a_flow_is_not_followed(capsys):
+    before, after = (str(EXAMPLES / "move-vm" / side) for side in ("before", "after"))
+    assert main(["impact", before, after, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["flows_changed"] == 0 and report["flows_dropped"] == 0
+    assert report["flows"]["evaluated"] is False

@@ -587,7 +587,7 @@ def test_every_problem_of_a_machine_at_once(tmp_path, capsys):
               fe: {addresses: [203.0.113.20]}
         """,
         "4:5: error: unknown key 'colour' in machine 'web01' (known keys: kind, memory_gib, nic_gbit, host,"
-        " dirty_mib_s, service, interfaces, description)",
+        " dirty_mib_s, service, design, interfaces, description)",
         "6:24: error: address 203.0.113.20 of machine 'web01' is already used by machine 'vm01'"
         f" (at {tmp_path / 'base.yaml'}:21:24)",
     )

@@ -1,0 +1,128 @@
+"""The kernel is the forwarding model's oracle. In the namespace lab of the bundled
+inventory, under both designs, every machine is asked `ip route get TO from FROM` for
+every one of its addresses and every address of the fleet (the bundled inventory is
+small enough for all of them), routers `... iif DEV` for traffic they forward, and
+every machine `... iif DEV` for its own addresses from one address of every network
+(local delivery after strict rp_filter). The model must answer the same: the same
+interface and gateway, a local delivery, or a refusal (no route; rp_filter).
+
+Then random small fleets (hypothesis, a few examples): the same questions, the same
+answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from netcfg.designs import render
+from netcfg.inventory.load import load_inventory
+from netcfg.lab import netns as lab
+from netcfg.model.host import DesignName, HostConfig
+from netcfg.testing.oracle import Query, agree, kernel_answers, model_answer
+from netcfg.verify.fib import Entries, Fib
+from tests.requirements import needs
+from tests.verify.strategies import fleets
+
+pytestmark = needs("ip", root=True)
+
+BUNDLED = Path(__file__).resolve().parents[2] / "inventory"
+
+
+def questions(configs: Mapping[str, HostConfig]) -> Iterator[Query]:
+    """Every machine: each of its addresses to every other address of the fleet; what it
+    receives for its own addresses from one address of every network; routers, what
+    they forward from one address of every network to every address, on each
+    interface."""
+    everyone = [(a.family, a.ip) for c in configs.values() for a in c.addresses]
+    one_per_network: dict[str, tuple[int, str]] = {}
+    for c in configs.values():
+        for a in c.addresses:
+            one_per_network.setdefault(a.network, (a.family, a.ip))
+    sources = list(one_per_network.values())
+    for name, config in configs.items():
+        for own in config.addresses:
+            for family, dst in everyone:
+                if family == own.family and dst != own.ip:
+                    yield Query(name, dst, own.ip)
+        for iface in config.interfaces:
+            for own in iface.addresses:
+                for family, src in sources:
+                    if family == own.family and src != own.ip:
+                        yield Query(name, own.ip, src, iface.name)
+            if config.forwarding:
+                for family, src in sources:
+                    for f, dst in everyone:
+                        if f == family and dst != src:
+                            yield Query(name, dst, src, iface.name)
+
+
+def disagreements(state: lab.LabState, configs: Mapping[str, HostConfig]) -> tuple[int, list[str]]:
+    entries = Entries()
+    by_machine: dict[str, list[Query]] = {}
+    for q in questions(configs):
+        by_machine.setdefault(q.machine, []).append(q)
+    asked = 0
+    wrong = []
+    for machine, queries in by_machine.items():
+        fib = Fib.of(configs[machine], entries)
+        for q, kernel in zip(queries, kernel_answers(state.machines[machine], queries), strict=True):
+            asked += 1
+            model = model_answer(fib, q)
+            if not agree(model, kernel):
+                wrong.append(f"{machine}: {q.line()}: model {model}, kernel {kernel}")
+    return asked, wrong
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch) -> str:
+    path = tmp_path / "run"
+    path.mkdir()
+    return str(path)
+
+
+def _name() -> str:
+    return f"o{uuid.uuid4().hex[:6]}"
+
+
+def _down(name: str, run_dir: str) -> None:
+    lab.down(name, state_dir=run_dir)
+    left = [ns for ns in os.listdir("/run/netns") if ns.startswith(f"{name}-")] if os.path.isdir("/run/netns") else []
+    for ns in left:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    assert not left, f"namespaces left behind: {left}"
+
+
+@pytest.mark.parametrize("design", [DesignName.POLICY_ROUTING, DesignName.FLAT])
+def test_the_kernel_agrees_with_the_model_on_the_bundled_inventory(design, run_dir):
+    inventory = load_inventory(BUNDLED)
+    name = _name()
+    try:
+        state = lab.up(inventory, name, design, state_dir=run_dir)
+        asked, wrong = disagreements(state, render(inventory, design))
+    finally:
+        _down(name, run_dir)
+    assert asked > 150_000  # every machine, every address, both ways
+    assert not wrong, f"{len(wrong)} of {asked} answers differ:\n" + "\n".join(wrong[:30])
+
+
+# --- random small fleets -------------------------------------------------------------
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(inventory=fleets())
+def test_the_kernel_agrees_with_the_model_on_random_fleets(inventory, tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("run"))
+    name = _name()
+    try:
+        state = lab.up(inventory, name, None, state_dir=run_dir)
+        asked, wrong = disagreements(state, render(inventory))
+    finally:
+        _down(name, run_dir)
+    assert asked
+    assert not wrong, f"{len(wrong)} of {asked} answers differ:\n" + "\n".join(wrong[:30])

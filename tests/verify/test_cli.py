@@ -1,0 +1,84 @@
+"""`netcfg verify` end to end: the summary, problems with examples, exit 3 when a
+promise breaks, JSON keys, one flow hop by hop, the fleet after a migration stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from netcfg.cli import main
+
+BUNDLED = str(Path(__file__).resolve().parents[2] / "inventory")
+
+
+def test_policy_routing_keeps_its_promises_and_lists_what_it_drops(capsys):
+    assert main(["verify", BUNDLED]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("policy-routing: 191 machines (policy-routing 189; 2 routers)")
+    assert "every promise kept" in out
+    # What strict rp_filter drops is listed with an example and the rule and route that decide.
+    assert "DROPPED" in out and "dropped by strict rp_filter" in out
+    assert "decided by dns01: rule `20: from all to 203.0.113.0/25 lookup 2`" in out
+
+
+def test_flat_breaks_its_promise_on_the_bundled_data_centre_exit_3(capsys):
+    assert main(["verify", BUNDLED, "--design", "flat", "--format", "json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["broken"] > 0
+    for key in ("design", "machines", "classes", "flow_classes", "delivered", "dropped", "broken", "findings"):
+        assert key in report
+    first = report["findings"][0]
+    assert first["broken"] and first["reason"] == "no route" and first["at"] in ("rt01", "rt02")
+    example = first["examples"][0]
+    assert example["verdict"] == "dropped" and example["hops"][-1] == first["at"]
+    assert "no route at rt0" in example["reason"]
+    assert report["delivered"] + report["dropped"] == report["flow_classes"]
+
+
+def test_one_flow_hop_by_hop(capsys):
+    assert main(["verify", BUNDLED, "--flow", "web01", "db01", "--format", "json"]) == 0
+    path = json.loads(capsys.readouterr().out)
+    assert path["verdict"] == "delivered" and path["reason"] is None
+    assert path["hops"] == ["web01", "db01"] and path["reply_hops"] == ["db01", "web01"]
+    assert path["request"]["steps"][0]["rule"] == "30: from 10.20.0.0/16 lookup 3"
+    # Through the router it cannot cross, under flat: dropped, with where and why.
+    assert main(["verify", BUNDLED, "--design", "flat", "--flow", "cust01-1", "203.0.113.163"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("cust01-1 203.0.113.29 -> 203.0.113.163: dropped")
+    assert "rt01 (in ethfe): no rule leads to a route: no-route" in text
+    assert "dropped at rt01: no route" in text
+
+
+def test_bad_flow_arguments_are_input_errors(capsys):
+    assert main(["verify", BUNDLED, "--flow", "nosuch", "10.0.0.1"]) == 2
+    assert "unknown machine 'nosuch'" in capsys.readouterr().err
+    assert main(["verify", BUNDLED, "--flow", "web01", "not-an-address"]) == 2
+    assert "neither an address nor a machine" in capsys.readouterr().err
+    assert main(["verify", BUNDLED, "--rp-filter", "sometimes"]) == 2
+    assert "unknown rp_filter 'sometimes'" in capsys.readouterr().err
+
+
+def test_the_fleet_after_a_stage(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"to": "flat", "stages": [{"index": 1, "machines": ["web01", "web02"]}]}))
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["designs"] == {"flat": 2, "policy-routing": 187}
+    assert report["design"].startswith(f"after stage 1 of {plan}")
+    # Stage 0 is the start.
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["designs"] == {"policy-routing": 189}
+
+
+def test_a_bad_stage_is_an_input_error(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"to": "flat", "stages": [{"index": 1, "machines": ["nosuch"]}]}))
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1"]) == 2
+    assert "the plan moves machines the inventory does not have: 'nosuch'" in capsys.readouterr().err
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:5"]) == 2
+    assert "the plan has 1 stage, not 5" in capsys.readouterr().err
+    assert main(["verify", BUNDLED, "--stage", "plan-without-a-stage"]) == 2
+    assert "expected PLAN:K" in capsys.readouterr().err
+    plan.write_text("{}")
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1"]) == 2
+    assert "not a migration plan" in capsys.readouterr().err
