@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 GUEST_RESERVE_MIB = 80  # guest RAM the kernel and userspace keep: -m 128 fits fill <= 56
 MIN_GUEST_MIB = 112  # a guest needs RAM to fill: 32 MiB at least
-DEFAULT_TICK_CS = 25  # the dirty loop's period: 4 dd forks a second (each costs CPU under TCG)
+DEFAULT_TICK_CS = 50  # the dirty loop's period: 2 dd forks a second (each costs CPU under TCG)
 QEMU = "qemu-system-x86_64"
 
 INIT = r"""#!/bin/busybox sh
@@ -34,7 +34,7 @@ mount -t proc proc /proc
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t sysfs sysfs /sys
 
-FILL=32; DIRTY=0; TICK=25
+FILL=32; DIRTY=0; TICK=50
 for w in $(cat /proc/cmdline); do
   case "$w" in
     fill=*) FILL=${w#fill=} ;;
