@@ -270,7 +270,9 @@ def add_vm(name: str, run_dir: str, vm_name: str, host: str, memory_mib: int, di
         raise InputError(f"VM lab {name!r} is not up")
     if vm_name in state.vms:
         raise InputError(f"VM lab {name}: {vm_name} exists already")
-    index = max((v.index for v in state.vms.values()), default=-1) + 1
+    # Never an index a removed VM had: its files (console, log) stay for a post-mortem.
+    used = [int(m.group(1)) for f in os.listdir(lab_dir(name, run_dir)) if (m := re.match(r"vm(\d+)-g", f))]
+    index = max([v.index for v in state.vms.values()] + used, default=-1) + 1
     vm = Vm(vm_name, index, host, memory_mib, dirty_mib_s, 0)
     state = record_vm(name, run_dir, vm)  # its allowance first, then its QEMU
     apply_limits(state, [host])

@@ -167,6 +167,9 @@ def migrate(
     notes = [f"{h}'s memory cgroup OOM-killed {plural(n, 'process', 'processes')}" for h, n in killed.items() if n > 0]
     if lost:
         notes.append(f"lost {', '.join(lost)}")
+        if not any(killed.values()):
+            # Not the OOM killer: say what the QEMU or its guest said last.
+            notes += [f"{v}: {_last_words(state, v)}" for v in lost]
     line = "; ".join([detail, *notes])
     return Outcome(
         verdict,
@@ -237,6 +240,14 @@ def settle(name: str, run_dir: str, vm_name: str) -> bool:
         state = _abandon(name, run_dir, vm_name, incoming)
     lab.apply_limits(state, [source, incoming.target])
     return running
+
+
+def _last_words(state: LabState, vm_name: str) -> str:
+    vm = state.vms[vm_name]
+    log = vm.serial.removesuffix(".serial") + ".log"
+    console = [line for line in qemu.console(vm.serial).splitlines() if line.strip()]
+    said = qemu.last_words(log)
+    return f"QEMU said {said!r}, its console {console[-1] if console else 'nothing'!r}"
 
 
 def _refuse(state: LabState, vm_name: str, target: str) -> str:

@@ -35,6 +35,13 @@ def lab_requirements() -> list[pytest.MarkDecorator]:
     return [pytest.mark.root, pytest.mark.skipif(bool(reasons), reason="; ".join(reasons))]
 
 
+def needs_lab(test: Callable[..., None]) -> Callable[..., None]:
+    """lab_requirements() as one decorator, for a module whose other tests need none."""
+    for mark in lab_requirements():
+        test = mark(test)
+    return test
+
+
 @pytest.fixture
 def run_dir(monkeypatch) -> Iterator[str]:
     # Short: QEMU's monitor sockets live below it (108 bytes at most for a socket path).

@@ -55,10 +55,16 @@ def test_initramfs_holds_busybox_init_and_a_console():
 
 @pytest.mark.skipif(shutil.which("cpio") is None, reason="cpio is not installed (apt-get install cpio)")
 def test_cpio_reads_the_archive():
-    listing = subprocess.run(
-        ["cpio", "-t", "--quiet"], input=newc([Entry("a", 0o100644, b"x" * 5), Entry("dir", 0o040755)]),
-        capture_output=True, check=True,
-    ).stdout.decode().split()
+    listing = (
+        subprocess.run(
+            ["cpio", "-t", "--quiet"],
+            input=newc([Entry("a", 0o100644, b"x" * 5), Entry("dir", 0o040755)]),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split()
+    )
     assert listing == ["a", "dir"]
 
 

@@ -37,7 +37,13 @@ def inventory(tmp_path: Path, hosts: dict[str, int], vms: dict[str, tuple[str, i
         lines += [f"  {name}:", "    kind: kvm-host", f"    memory_gib: {gib}", "    nic_gbit: 1"]
         lines += ["    interfaces:", f"      srv: {{addresses: [10.20.1.{n + 1}]}}"]
     for n, (name, (host, gib, dirty)) in enumerate(vms.items()):
-        lines += [f"  {name}:", "    kind: vm", f"    host: {host}", f"    memory_gib: {gib}", f"    dirty_mib_s: {dirty}"]
+        lines += [
+            f"  {name}:",
+            "    kind: vm",
+            f"    host: {host}",
+            f"    memory_gib: {gib}",
+            f"    dirty_mib_s: {dirty}",
+        ]
         lines += ["    interfaces:", f"      srv: {{addresses: [10.20.2.{n + 1}]}}"]
     path = tmp_path / "inventory.yaml"
     path.write_text("\n".join(lines) + "\n")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from netcfg.cli.settings import vmlab_cache
-from netcfg.inventory.load import load_inventory
 from netcfg.files import read_json
+from netcfg.inventory.load import load_inventory
 from netcfg.rollout.pipeline import plan_change
 from netcfg.vmlab.replay import run_on_lab
 from tests.vmlab.conftest import lab_requirements
