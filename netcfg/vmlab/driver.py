@@ -23,31 +23,28 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from netcfg.errors import InputError, Location, NetcfgError, Problem
+from netcfg.execute.driver import Step, StepKind, StepResult
 from netcfg.vmlab import net
 from netcfg.vmlab import proc as procs
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab.migrate import migrate, settle
-from netcfg.vmlab.protocol import Step, StepKind, StepResult
 from netcfg.vmlab.state import LabState
+
+if TYPE_CHECKING:
+    from netcfg.execute.drivers import DriverOptions
 
 MIGRATION_TIMEOUT_FACTOR = 10.0  # a migration may take this many times its planned time
 MIGRATION_TIMEOUT_MIN_S = 120.0  # ... and at least this long, in the lab
 
 
-class Options(Protocol):
-    """What the driver reads of `netcfg rollout run`'s options."""
-
-    lab: str | None
-    jitter: tuple[float, float] | None
-
-
-def make_driver(options: Options, run_dir: str | None = None) -> QemuDriver:
-    """The driver registry's factory (netcfg/execute/drivers.py)."""
+def make_driver(options: DriverOptions, run_dir: str | None = None) -> QemuDriver:
+    """The driver registry's factory (netcfg/execute/drivers.py): `--lab NAME`, and
+    `--jitter LO:HI` (parsed by the CLI)."""
     if run_dir is None:
-        # The factory is called by the CLI, whose settings say where labs live.
+        # The factory runs in the CLI, whose settings say where labs live.
         from netcfg.cli import settings
 
         run_dir = settings.run_dir()
