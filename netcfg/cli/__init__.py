@@ -40,6 +40,7 @@ COMMAND_MODULES = {
     "apply": "apply",
     "status": "status",
     "lab": "lab",
+    "vmlab": "vmlab",
 }
 _ROOT_FLAGS = ("--debug", "--quiet", "-q", "--version", "--help")
 

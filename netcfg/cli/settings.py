@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 DEFAULT_RUN_DIR = "/run/netcfg"
+DEFAULT_VMLAB_CACHE = "/var/cache/netcfg/vmlab"
 
 
 def jobs() -> int:
@@ -21,6 +22,11 @@ def jobs() -> int:
 def run_dir() -> str:
     """NETCFG_RUN_DIR: where apply's locks and the labs' state files live."""
     return os.environ.get("NETCFG_RUN_DIR", DEFAULT_RUN_DIR)
+
+
+def vmlab_cache() -> str:
+    """NETCFG_VMLAB_CACHE: where the VM lab keeps its guest kernel and busybox."""
+    return os.environ.get("NETCFG_VMLAB_CACHE", DEFAULT_VMLAB_CACHE)
 
 
 def colour_allowed() -> bool:

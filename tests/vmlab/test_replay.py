@@ -1,0 +1,56 @@
+"""examples/incident-2017 on the VM lab, through `netcfg rollout run --driver qemu`: the
+plan the old automation made loses VMs to the OOM killer; netcfg's plan loses none and
+leaves every VM where it planned."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from netcfg.cli import main
+from netcfg.inventory.load import load_inventory
+from netcfg.vmlab.replay import planned_hosts, with_graph
+from tests.vmlab.conftest import lab_leftovers, lab_requirements
+
+pytestmark = lab_requirements()
+
+LAB = Path(__file__).resolve().parents[2] / "examples" / "incident-2017" / "lab"
+
+
+def run_on_lab(plan_file: Path, name: str, run_dir: str, capsys) -> tuple[int, dict, dict]:
+    """Up, rollout run, status, down: the run's exit code, its report, the lab's status."""
+    assert main(["vmlab", "up", str(LAB / "inventory"), "--name", name]) == 0
+    try:
+        capsys.readouterr()
+        code = main(["rollout", "run", str(plan_file), "--driver", "qemu", "--lab", name, "--format", "json"])
+        report = json.loads(capsys.readouterr().out)
+        assert main(["vmlab", "status", "--name", name, "--format", "json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+    finally:
+        assert main(["vmlab", "down", "--name", name]) == 0
+    assert lab_leftovers(name, run_dir) == []
+    return code, report, status
+
+
+def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_names, run_dir, capsys):
+    naive = tmp_path / "naive-plan.json"
+    shutil.copy(LAB / "naive-plan.json", naive)
+    code, report, status = run_on_lab(naive, lab_names(), run_dir, capsys)
+    lost = [v["name"] for v in status["vms"] if v["state"] == "lost"]
+    assert lost, status
+    assert code == 5 and report["failed"]  # the executor learns of it: the steps that lost VMs failed
+    assert any("OOM-killed" in s["detail"] for s in report["steps"] if s["state"] == "failed")
+
+    planned = tmp_path / "plan.json"
+    assert main(["plan", str(LAB / "inventory"), str(LAB / "after"), "--json", str(planned)]) == 0
+    # The executor needs the step graph; a planner that does not write one yet gets the
+    # one its timetable implies.
+    plan = with_graph(json.loads(planned.read_text()))
+    planned.write_text(json.dumps(plan))
+    code, report, status = run_on_lab(planned, lab_names(), run_dir, capsys)
+    assert code == 0, report["failed"]
+    assert all(s["state"] == "done" for s in report["steps"])
+    assert [v for v in status["vms"] if v["state"] != "running"] == []
+    where = {v["name"]: v["host"] for v in status["vms"]}
+    assert where == planned_hosts(plan, load_inventory(LAB / "inventory"))

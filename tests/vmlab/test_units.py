@@ -1,0 +1,125 @@
+"""The VM lab's pure parts: scale, cgroup mounts, the state file, non-convergence."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import MappingProxyType
+
+import pytest
+
+from netcfg.errors import InputError
+from netcfg.rollout.estimate import MIB_PER_GBIT
+from netcfg.vmlab import state as lab_state
+from netcfg.vmlab.cgroup import memory_mounts
+from netcfg.vmlab.migrate import _Progress
+from netcfg.vmlab.proc import Proc
+from netcfg.vmlab.scale import Scale
+from netcfg.vmlab.state import Host, Incoming, LabState, Vm
+
+
+def test_scale_keeps_convergence_and_divides_time():
+    scale = Scale(mib_per_gib=16, speedup=16)
+    assert scale.memory_mib(12) == 192
+    # A 12 GiB VM over a 1 Gbit/s link: data / rate is the plan's time / speedup.
+    plan_s = 12 * 1024 / MIB_PER_GBIT
+    lab_s = scale.memory_mib(12) / scale.nic_mib_s(1)
+    assert math.isclose(lab_s, plan_s / 16)
+    # Dirty rate against link rate, what decides convergence, is unchanged.
+    assert math.isclose(scale.rate_mib_s(40) / scale.nic_mib_s(1), 40 / MIB_PER_GBIT)
+    assert scale.seconds(60) == 3.75
+
+
+def test_memory_mounts_finds_v1_memory_and_v2():
+    mounts = (
+        "tmpfs /sys/fs/cgroup tmpfs rw 0 0\n"
+        "cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0\n"
+        "cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\n"
+        "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\n"
+    )
+    assert memory_mounts(mounts) == ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified")
+    assert memory_mounts("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n") == (None, "/sys/fs/cgroup")
+    assert memory_mounts("cgroup /a\\040b cgroup rw,memory 0 0\n") == ("/a b", None)
+
+
+def sample_state() -> LabState:
+    host = Host("kvm01", 0, "vml-t-h0", "/sys/fs/cgroup/memory/netcfg-vmlab/t/h0", "10.231.0.1", 1024, 1.0, 29.8)
+    vm = Vm("vm1", 0, "kvm01", 128, 2.5, 1, Proc(10, 20), "/run/q", "/run/s", Incoming("kvm02", None))
+    return LabState(
+        name="t",
+        inventory="/inv",
+        scale=Scale(16, 16),
+        allowance_mib=64,
+        efficiency=0.8,
+        reconfigure_s=60.0,
+        cgroup_version=1,
+        cgroup_root="/sys/fs/cgroup/memory/netcfg-vmlab/t",
+        kernel="/k",
+        initramfs="/i",
+        switch="vml-t-sw",
+        hosts=MappingProxyType({"kvm01": host}),
+        vms=MappingProxyType({"vm1": vm}),
+    )
+
+
+def test_state_round_trips_through_json(tmp_path):
+    state = sample_state()
+    lab_state.write(state, str(tmp_path))
+    assert lab_state.read("t", str(tmp_path)) == state
+    assert lab_state.read("other", str(tmp_path)) is None
+
+
+def test_a_damaged_state_file_is_an_input_error_saying_how_to_recover(tmp_path):
+    state = sample_state()
+    lab_state.write(state, str(tmp_path))
+    path = tmp_path / "vmlab" / "t" / "state.json"
+    data = json.loads(path.read_text())
+    data["vms"][0]["proc"] = {"pid": "ten", "start": 1}
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError) as error:
+        lab_state.read("t", str(tmp_path))
+    assert "damaged" in str(error.value) and "netcfg vmlab down --name t" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", "x" * 33, "a b"])
+def test_lab_names_that_would_reach_paths_are_refused(name, tmp_path):
+    with pytest.raises(InputError):
+        lab_state.lab_dir(name, str(tmp_path))
+
+
+def test_a_run_dir_too_long_for_qemus_sockets_is_refused():
+    with pytest.raises(InputError, match="too long"):
+        lab_state.lab_dir("t", "/" + "r" * 100)
+
+
+def progress(samples: list[tuple[int, int]], dirty_pages_s: int, mbps: float) -> _Progress:
+    seen = _Progress({}, {})
+    for sync, remaining in samples:
+        seen.note(
+            {
+                "status": "active",
+                "ram": {
+                    "dirty-sync-count": sync,
+                    "remaining": remaining,
+                    "dirty-pages-rate": dirty_pages_s,
+                    "page-size": 4096,
+                    "mbps": mbps,
+                },
+            }
+        )
+    return seen
+
+
+def test_a_migration_whose_dirty_set_stays_flat_at_line_rate_does_not_converge():
+    flat = [(1, 300 << 20), (2, 205 << 20), (3, 209 << 20), (4, 207 << 20)]
+    # 12,800 pages/s = 50 MiB/s dirtied against 50 MiB/s (419.4 Mbit/s) sent.
+    assert progress(flat, 12800, 419.43).not_converging()
+    # The same flat set while the guest dirties much less than is sent: not the verdict.
+    assert not progress(flat, 2000, 419.43).not_converging()
+    # Too few rounds to say.
+    assert not progress(flat[:3], 12800, 419.43).not_converging()
+
+
+def test_a_shrinking_dirty_set_converges():
+    shrinking = [(1, 300 << 20), (2, 200 << 20), (3, 120 << 20), (4, 70 << 20), (5, 40 << 20)]
+    assert not progress(shrinking, 12800, 419.43).not_converging()
