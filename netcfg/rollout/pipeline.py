@@ -12,7 +12,6 @@ from typing import Any
 
 from netcfg.errors import InputError, Location, Problem
 from netcfg.gc_tuning import rare_full_collections
-from netcfg.impact.analysis import analyse
 from netcfg.impact.model import ChangeClass, Decision, HostState
 from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName
@@ -45,6 +44,10 @@ def plan_change(
     jobs: int = 1,
     progress: Progress = silent,
 ) -> PlannedRollout:
+    # Here, not at the top: planning from a report needs none of the analysis (networkx,
+    # the designs), which costs most of a second to import.
+    from netcfg.impact.analysis import analyse
+
     analysis = analyse(base, head, design=design, inventory_dir=inventory_dir, jobs=jobs, progress=progress)
     impact = analysis.impact
     changes = [
