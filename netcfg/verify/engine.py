@@ -145,8 +145,8 @@ class Side:
             endpoint = self.c.endpoints[e]
             if endpoint.klass != klass.index:
                 return endpoint.address
-        mine = klass.addresses.get(net, [])
-        return mine[1] if len(mine) > 1 else None
+        first = klass.members[0]
+        return next((a for m, a in klass.addresses.get(net, ()) if m != first), None)
 
     # halves
 
