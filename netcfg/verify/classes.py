@@ -49,7 +49,8 @@ class MachineClass:
     members: list[str]
     fib: Fib | None = None
     own: dict[int, tuple[str, int]] = field(default_factory=dict)  # network -> (interface, address)
-    addresses: dict[int, list[int]] = field(default_factory=dict)  # network -> every member's address in it
+    # network -> (member, address) for every address of every member in it
+    addresses: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     modal: dict[int, Fingerprint] = field(default_factory=dict)  # kind -> how it routes most of them
     special: dict[int, Fingerprint] = field(default_factory=dict)  # network -> how it routes that one
     endpoints: list[int] = field(default_factory=list)
@@ -169,7 +170,7 @@ def build(configs: Iterable[HostConfig], rp_filter: RpFilter = RpFilter.STRICT) 
                 klass.own.setdefault(net, (name, value))
         klass.members.append(config.name)
         for (_, _, net), (_, _, _, value, _) in zip(shape, parsed, strict=True):
-            klass.addresses.setdefault(net, []).append(value)
+            klass.addresses.setdefault(net, []).append((config.name, value))
         class_of[config.name] = klass.index
 
     entries.add_rules(all_rules.values())  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ on every side.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,8 +145,8 @@ class Side:
             endpoint = self.c.endpoints[e]
             if endpoint.klass != klass.index:
                 return endpoint.address
-        mine = klass.addresses.get(net, [])
-        return mine[1] if len(mine) > 1 else None
+        first = klass.members[0]
+        return next((a for m, a in klass.addresses.get(net, ()) if m != first), None)
 
     # halves
 
@@ -623,13 +623,3 @@ def single(side: Side) -> tuple[list[Joint], Callable[[Any], Any], Callable[[Joi
 
 def problems(key: Key) -> bool:
     return any(v is not None and (v.dropped or v.broken) for v in key)
-
-
-def evaluate(classes: Classes) -> tuple[Side, Tally, list[Joint]]:
-    side = Side(classes)
-    joints, kind_of, exact = single(side)
-    return side, count(joints, kind_of, exact, 1, problems), joints
-
-
-def flatten(items: Iterable[Iterable[object]]) -> list[object]:
-    return [x for group in items for x in group]

@@ -571,7 +571,3 @@ def interfaces_of(config: HostConfig) -> tuple[Interface, ...]:
             addresses.append((family, value, int(a.address.split("/", 1)[1]) if "/" in a.address else WIDTH[family]))
         out.append(Interface(iface.name, iface.segment, tuple(addresses)))
     return tuple(out)
-
-
-def segments_of(interfaces: Mapping[str, Interface]) -> dict[str, str]:
-    return {name: i.segment for name, i in interfaces.items()}

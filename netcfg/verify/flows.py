@@ -3,10 +3,12 @@ is not the same (newly dropped, delivered again, now through a router, now direc
 another way), counted by class, with examples. `check` and `impact` report them, and
 a change that drops flows is blocked whatever its size.
 
-Most changes cannot move a flow (a network added, a VM moved to another hypervisor,
-the seatbelt retuned): `may_move` says so from the inventories alone, and nothing is
-rendered or counted. Adding a network never moves an existing flow: no address of
-either side is in it.
+Most changes cannot move a flow (a network added, an address changed within its
+network, a VM moved to another hypervisor, the seatbelt retuned): `may_move` says so
+from the inventories alone, and nothing is rendered or counted. Adding a network never
+moves an existing flow: no address of either side is in it. A host's routing is its
+design and, per interface, its networks in order: an address replaced by another of
+the same network ends one flow and starts another, and moves none.
 """
 
 from __future__ import annotations
@@ -147,19 +149,69 @@ def may_move(base: Inventory, head: Inventory, design: DesignName | None) -> boo
         was = old.get((n.segment, n.cidr))
         if was is not None and was != n:
             return True
+    common = {(n.segment, n.cidr) for n in base.networks} & {(n.segment, n.cidr) for n in head.networks}
+    # Gateways of the networks of both sides: the next hops existing flows may use.
+    gateways = {
+        n.gateway for n in (*base.networks, *head.networks) if n.gateway is not None and (n.segment, n.cidr) in common
+    }
     for name in set(base.machines) | set(head.machines):
         a, b = base.machines.get(name), head.machines.get(name)
         if a is None or b is None:
             if any(m is not None and m.kind is Kind.ROUTER for m in (a, b)):
                 return True
             continue
-        if _routing(a, design) != _routing(b, design):
+        if a == b:
+            continue
+        if a.kind is not b.kind:
+            return True
+        if a.kind is Kind.ROUTER:
+            # What it forwards to: the networks of both sides it holds an address in,
+            # and the gateways it holds (a router joining a new network moves no flow).
+            if _forwarding(base, a, common, gateways) != _forwarding(head, b, common, gateways):
+                return True
+            continue
+        if (set(a.addresses) ^ set(b.addresses)) & gateways:
+            return True
+        if _routing(base, a, design) != _routing(head, b, design):
             return True
     return False
 
 
-def _routing(machine: Machine, design: DesignName | None) -> tuple[object, ...]:
-    return (machine.kind, machine.interfaces, design or machine.design)
+def _forwarding(
+    inventory: Inventory, router: Machine, common: set[tuple[str, str]], gateways: set[object]
+) -> tuple[object, ...]:
+    return tuple(
+        (
+            i.segment,
+            i.name,
+            tuple(
+                sorted(
+                    {
+                        n.cidr
+                        for ip in i.addresses
+                        if (n := inventory.network_of(ip, i.segment)) and (n.segment, n.cidr) in common
+                    }
+                )
+            ),
+            tuple(sorted(str(ip) for ip in i.addresses if ip in gateways)),
+        )
+        for i in router.interfaces
+    )
+
+
+def _routing(inventory: Inventory, machine: Machine, design: DesignName | None) -> tuple[object, ...]:
+    """What a host's forwarding depends on: its kind, design, and per interface its
+    name, segment and networks in the order of its addresses (the first one's gateway is
+    its default)."""
+    interfaces = tuple(
+        (
+            i.segment,
+            i.name,
+            tuple(dict.fromkeys(str(n.prefix) for ip in i.addresses if (n := inventory.network_of(ip, i.segment)))),
+        )
+        for i in machine.interfaces
+    )
+    return (machine.kind, interfaces, design or machine.design)
 
 
 def flow_changes(

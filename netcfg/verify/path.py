@@ -112,13 +112,6 @@ class Fleet:
         entries = Entries()
         return Fleet({c.name: Fib.of(c, entries, rp_filter) for c in configs})
 
-    def owner(self, family: int, address: int) -> str | None:
-        """The machine holding `address` on any segment."""
-        for (_, fam, value), (machine, _) in self.holders.items():
-            if fam == family and value == address:
-                return machine
-        return None
-
     @staticmethod
     def lazy(
         configs: Mapping[str, HostConfig],

@@ -222,7 +222,7 @@ def _example(classes: Classes, j1: Joint, j2: Joint, fleet: Fleet) -> Example | 
     c1 = classes.classes[e1.klass]
     c2 = classes.classes[e2.klass]
     m1 = c1.members[0]
-    candidates = [(m, a) for m, a in zip(c2.members, c2.addresses[e2.network], strict=False) if m != m1]
+    candidates = [(m, a) for m, a in c2.addresses[e2.network] if m != m1]
     if not candidates:
         return None
     m2, a2 = candidates[0]

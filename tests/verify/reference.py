@@ -22,7 +22,7 @@ def reference(classes: Classes, fleet: Fleet) -> Counter[tuple[Verdict | None, .
             if n2.family != n1.family:
                 continue
             c2 = classes.classes[e2.klass]
-            found = [(m, a) for m, a in zip(c2.members, c2.addresses[e2.network], strict=True) if m != m1]
+            found = [(m, a) for m, a in c2.addresses[e2.network] if m != m1]
             if not found:
                 continue
             m2, a2 = found[0]

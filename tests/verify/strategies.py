@@ -48,7 +48,10 @@ def fleets(draw) -> Inventory:
             on = [n for n in networks if n.segment == segment]
             if on and draw(st.booleans()):
                 picked = draw(st.lists(st.sampled_from(on), min_size=1, max_size=2, unique=True))
-                interfaces.append(Interface(segment, f"eth{segment}", tuple(n.prefix[10 + h] for n in picked)))
+                addresses = [n.prefix[10 + h] for n in picked]
+                if draw(st.booleans()):  # sometimes a second address in its first network
+                    addresses.append(picked[0].prefix[30 + h])
+                interfaces.append(Interface(segment, f"eth{segment}", tuple(addresses)))
         if not interfaces:
             n = networks[0]
             interfaces.append(Interface(n.segment, f"eth{n.segment}", (n.prefix[10 + h],)))

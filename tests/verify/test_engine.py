@@ -84,7 +84,7 @@ def joint_reference(sides: list[Side], joints, fleets: list[Fleet]) -> Counter:
 
 def _address(c, machine: str, network) -> int:
     klass = c.classes[c.class_of[machine]]
-    return klass.addresses[network.index][klass.members.index(machine)]
+    return next(a for m, a in klass.addresses[network.index] if m == machine)
 
 
 def test_base_and_head_counted_jointly_are_every_flow_followed_on_both():
