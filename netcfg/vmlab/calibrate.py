@@ -128,6 +128,7 @@ class Calibration:
                         "data_mib": rounded(r.measured.transferred_mib),
                         "rounds": r.measured.syncs,
                         "downtime_ms": r.measured.downtime_ms,
+                        "retries": r.measured.retries,
                         "detail": r.measured.detail,
                     },
                     "time_error": rounded(r.time_error),

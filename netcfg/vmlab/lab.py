@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -39,6 +40,7 @@ from netcfg.vmlab.state import Host, LabState, Vm, check_name, lab_dir
 from netcfg.words import plural
 
 ALLOWANCE_MIB = 64  # per VM held or received: QEMU's own memory, 42-50 MiB measured
+SILENT_S = 60.0  # a guest whose console is silent this long is hung (it beats every second)
 BOOT_BATCH = 4  # guests booting at once: 2 cores are the limit (docs/vmlab.md)
 Say = Callable[[str], None]
 
@@ -341,6 +343,8 @@ def status_of(state: LabState) -> Status:
             vm_state = VmState.LOST
         elif v.incoming is not None:
             vm_state = VmState.MIGRATING
+        elif _silent(v.serial):
+            vm_state = VmState.LOST  # its QEMU runs, its guest does not (docs/vmlab.md, "Known issues")
         else:
             vm_state = VmState.RUNNING
         vms.append(VmStatus(v.name, v.host, vm_state))
@@ -352,6 +356,15 @@ def status_of(state: LabState) -> Status:
             used = limit = 0
         hosts.append(HostStatus(h.name, round(used / 2**20), round(limit / 2**20)))
     return Status(tuple(vms), tuple(hosts))
+
+
+def _silent(console: str) -> bool:
+    """Whether a guest has written nothing on its console for SILENT_S: a live guest
+    writes its heartbeat every second."""
+    try:
+        return time.time() - os.stat(console).st_mtime > SILENT_S
+    except FileNotFoundError:
+        return False
 
 
 def down(name: str, *, run_dir: str, say: Say = _quiet) -> list[str]:

@@ -29,6 +29,7 @@ from netcfg.vmlab import cgroup, lab
 from netcfg.vmlab import proc as procs
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab import vm as qemu
+from netcfg.vmlab.guest import heartbeats
 from netcfg.vmlab.qmp import Qmp, QmpError
 from netcfg.vmlab.state import Incoming, LabState
 from netcfg.words import plural
@@ -37,6 +38,8 @@ POLL_S = 0.25
 DOWNTIME_LIMIT_MS = 300  # QEMU's default, and the estimator's DOWNTIME_S
 NON_CONVERGING_SYNCS = 4
 RUNNING_TIMEOUT_S = 30.0  # from the source's `completed` to the target's `running`
+GUEST_ALIVE_TIMEOUT_S = 15.0  # from `running` to the guest's first heartbeat on the target
+HUNG_RETRIES = 2  # a guest that hangs on the target: the migration is undone and run again
 BASE_PORT = 10000
 
 
@@ -57,6 +60,7 @@ class Outcome:
     syncs: int = 0  # QEMU's dirty-sync-count: the rounds of pre-copy
     downtime_ms: float | None = None
     lost: tuple[str, ...] = ()  # VMs the OOM killer took on the source or target meanwhile
+    retries: int = 0  # transfers undone because the guest hung on the target
 
     @property
     def ok(self) -> bool:
@@ -126,32 +130,14 @@ def migrate(
     kills_before = {h: cgroup.oom_kills(version, state.hosts[h].cgroup) for h in hosts}
     alive_before = _alive_on(state, hosts)
 
-    def reserve(current: LabState) -> LabState:
-        return current.with_vm(replace(current.vms[vm_name], incoming=Incoming(target, None)))
-
-    state = lab_state.update(name, run_dir, reserve)
-    lab.apply_limits(state, [target])
-    generation = vm.generation + 1
-    host = state.hosts[target]
-    uri = f"tcp:{host.address}:{port(vm.index, generation)}"
-    child, incoming_proc, where = qemu.start(state, run_dir, vm, host, generation, incoming=uri)
-    incoming = Incoming(target, incoming_proc, where.qmp, where.serial)
-
-    def started(current: LabState) -> LabState:
-        return current.with_vm(replace(current.vms[vm_name], incoming=incoming))
-
-    state = lab_state.update(name, run_dir, started)
-    progress = _Progress({}, {}, time.monotonic())
-    try:
-        verdict, detail = _run(vm.qmp, vm.proc, incoming, uri, rate_mib_s, progress, stop, timeout_s)
-    except QmpError as error:
-        verdict, detail = Verdict.FAILED, str(error)
-    seconds = time.monotonic() - progress.began
-    if verdict is Verdict.COMPLETED:
-        state = _finish(name, run_dir, vm_name, incoming, generation)
-    else:
-        state = _abandon(name, run_dir, vm_name, incoming)
-    child.poll()  # reaps the target if it died: a zombie is nobody's memory
+    attempt = _attempt(name, run_dir, vm_name, target, rate_mib_s, stop, timeout_s)
+    retried = 0
+    while attempt.hung and retried < HUNG_RETRIES and not stop.is_set():
+        retried += 1
+        attempt = _attempt(name, run_dir, vm_name, target, rate_mib_s, stop, timeout_s)
+    verdict, detail, progress, seconds = attempt.verdict, attempt.detail, attempt.progress, attempt.seconds
+    state = lab_state.read(name, run_dir)
+    assert state is not None
     lab.apply_limits(state, list(hosts))
     ram = progress.ram
     transferred = float(ram.get("transferred", 0)) / 2**20
@@ -162,6 +148,8 @@ def migrate(
             f"{seconds:.1f} s, {transferred:.0f} MiB sent in {plural(syncs, 'round')} at {rate_mib_s:.1f} MiB/s"
             + (f", downtime {downtime:.0f} ms" if downtime is not None else "")
         )
+    if retried:
+        detail += f" (migrated again: the guest hung on the target {plural(retried, 'time')}, docs/vmlab.md)"
     lost = tuple(sorted(set(alive_before) - set(_alive_on(state, hosts))))
     killed = {h: cgroup.oom_kills(version, state.hosts[h].cgroup) - kills_before[h] for h in hosts}
     notes = [f"{h}'s memory cgroup OOM-killed {plural(n, 'process', 'processes')}" for h, n in killed.items() if n > 0]
@@ -179,7 +167,71 @@ def migrate(
         syncs,
         downtime,
         lost,
+        retried,
     )
+
+
+@dataclass(slots=True)
+class _Attempt:
+    verdict: Verdict
+    detail: str
+    progress: _Progress
+    seconds: float
+    hung: bool = False  # the guest hung on the target; the source runs on, untouched
+
+
+def _attempt(
+    name: str, run_dir: str, vm_name: str, target: str, rate_mib_s: float, stop: threading.Event, timeout_s: float
+) -> _Attempt:
+    """One transfer to a new target QEMU. Completed, the VM is recorded on the target;
+    otherwise it runs on its source as before."""
+
+    def reserve(current: LabState) -> LabState:
+        return current.with_vm(replace(current.vms[vm_name], incoming=Incoming(target, None)))
+
+    state = lab_state.update(name, run_dir, reserve)
+    lab.apply_limits(state, [target])
+    vm = state.vms[vm_name]
+    generation = vm.generation + 1
+    host = state.hosts[target]
+    uri = f"tcp:{host.address}:{port(vm.index, generation)}"
+    child, incoming_proc, where = qemu.start(state, run_dir, vm, host, generation, incoming=uri)
+    incoming = Incoming(target, incoming_proc, where.qmp, where.serial)
+
+    def started(current: LabState) -> LabState:
+        return current.with_vm(replace(current.vms[vm_name], incoming=incoming))
+
+    lab_state.update(name, run_dir, started)
+    progress = _Progress({}, {}, time.monotonic())
+    try:
+        verdict, detail = _run(vm.qmp, vm.proc, incoming, uri, rate_mib_s, progress, stop, timeout_s)
+    except QmpError as error:
+        verdict, detail = Verdict.FAILED, str(error)
+    seconds = time.monotonic() - progress.began
+    hung = ""
+    if verdict is Verdict.COMPLETED:
+        # The source is paused and intact until its guest is seen running on the target.
+        hung = _guest_silent(incoming)
+    if verdict is Verdict.COMPLETED and not hung:
+        _finish(name, run_dir, vm_name, incoming, generation)
+    else:
+        _abandon(name, run_dir, vm_name, incoming)
+        if hung:
+            resumed = _resume(vm.qmp)
+            verdict, detail = Verdict.FAILED, hung + ("" if resumed else "; the source did not resume either")
+    child.poll()  # reaps the target if it died: a zombie is nobody's memory
+    return _Attempt(verdict, detail, progress, seconds, hung=bool(hung))
+
+
+def _resume(qmp: str) -> bool:
+    """Run the source again after a completed migration (QEMU allows `cont` in its
+    `postmigrate` state): the migration is undone."""
+    try:
+        with Qmp(qmp, 5.0) as monitor:
+            monitor.execute("cont")
+        return True
+    except QmpError:
+        return False
 
 
 def _finish(name: str, run_dir: str, vm_name: str, incoming: Incoming, generation: int) -> LabState:
@@ -322,6 +374,20 @@ def _run(
                 except QmpError:
                     pass
                 return reason
+
+
+def _guest_silent(incoming: Incoming) -> str:
+    """Why the guest does not run on the target although QEMU says `running`, or ''.
+    A guest runs when it writes its heartbeat on the target's console: QEMU's own state
+    says nothing of a guest that hangs in its kernel (docs/vmlab.md, "Known issues")."""
+    deadline = time.monotonic() + GUEST_ALIVE_TIMEOUT_S
+    while not heartbeats(qemu.console(incoming.serial)):
+        if incoming.proc is not None and not procs.alive(incoming.proc):
+            return "the target QEMU exited after the migration"
+        if time.monotonic() >= deadline:
+            return f"the guest hangs on the target: no heartbeat in {GUEST_ALIVE_TIMEOUT_S:.0f} s"
+        time.sleep(0.1)
+    return ""
 
 
 def _wait_running(target: Qmp, incoming: Incoming) -> tuple[Verdict, str]:

@@ -60,5 +60,6 @@ def planned_hosts(plan: Mapping[str, Any], inventory: Inventory) -> dict[str, st
     target, or where it was."""
     where = {m.name: m.host for m in inventory.machines.values() if m.host}
     for m in sorted(plan.get("migrations", []), key=lambda m: float(m["end_s"])):
-        where[str(m["vm"])] = str(m["to"])
+        if str(m["vm"]) in where:
+            where[str(m["vm"])] = str(m["to"])
     return {vm: host for vm, host in where.items() if host is not None}

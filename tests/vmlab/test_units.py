@@ -9,11 +9,14 @@ from types import MappingProxyType
 import pytest
 
 from netcfg.errors import InputError
+from netcfg.model.host import Kind
+from netcfg.model.inventory import Inventory, Machine
 from netcfg.rollout.estimate import MIB_PER_GBIT
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab.cgroup import memory_mounts
 from netcfg.vmlab.migrate import _Progress
 from netcfg.vmlab.proc import Proc
+from netcfg.vmlab.replay import planned_hosts, with_graph
 from netcfg.vmlab.scale import Scale
 from netcfg.vmlab.state import Host, Incoming, LabState, Vm
 
@@ -123,3 +126,29 @@ def test_a_migration_whose_dirty_set_stays_flat_at_line_rate_does_not_converge()
 def test_a_shrinking_dirty_set_converges():
     shrinking = [(1, 300 << 20), (2, 200 << 20), (3, 120 << 20), (4, 70 << 20), (5, 40 << 20)]
     assert not progress(shrinking, 12800, 419.43).not_converging()
+
+
+def test_a_timetable_gets_the_graph_it_implies_and_a_graph_is_kept():
+    plan = {
+        "waves": [],
+        "migrations": [
+            {"vm": "a", "from": "h1", "to": "h2", "start_s": 0.0, "end_s": 10.0},
+            {"vm": "b", "from": "h1", "to": "h3", "start_s": 5.0, "end_s": 20.0},  # overlaps a: no edge
+            {"vm": "c", "from": "h3", "to": "h2", "start_s": 20.0, "end_s": 30.0},  # after b (h3) and a (h2)
+            {"vm": "d", "from": "h4", "to": "h5", "start_s": 40.0, "end_s": 50.0},  # touches nothing earlier
+        ],
+        "maintenance": [{"host": "h1", "start_s": 20.0, "end_s": 30.0}, {"host": "a", "start_s": 10.0, "end_s": 11.0}],
+    }
+    graph = with_graph(plan)
+    after = {s["id"]: s["after"] for key in ("migrations", "maintenance") for s in graph[key]}
+    assert after == {
+        "migrate-0": [],
+        "migrate-1": [],
+        "migrate-2": ["migrate-0", "migrate-1"],
+        "migrate-3": [],
+        "maint-h1": ["migrate-0", "migrate-1"],
+        "maint-a": ["migrate-0"],
+    }
+    assert "id" not in plan["migrations"][0]  # the caller's plan is not changed
+    assert with_graph(graph) == graph
+    assert planned_hosts(plan, Inventory.build({}, [], [Machine("a", Kind.VM, host="h1")])) == {"a": "h2"}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netcfg.inventory.load import load_inventory
-from netcfg.vmlab.replay import planned_hosts, with_graph
+from netcfg.vmlab.replay import planned_hosts
 
 HERE = Path(__file__).resolve().parent
 SPEEDUP = 16.0  # `vmlab up`'s default: the lab runs 16 times the plan's clock
@@ -44,9 +44,6 @@ def plan_file(run: str, work: Path) -> Path:
         shutil.copy(HERE / "naive-plan.json", path)
     else:
         netcfg("--quiet", "plan", str(HERE / "inventory"), str(HERE / "after"), "--json", str(path))
-        # The executor needs the step graph; until the planner writes one, the graph its
-        # timetable implies.
-        path.write_text(json.dumps(with_graph(json.loads(path.read_text()))))
     return path
 
 
