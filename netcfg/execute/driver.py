@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class StepKind(enum.Enum):
@@ -30,6 +30,7 @@ class Step:
     target: str | None = None  # MIGRATION: "to"
     planned_start_s: float = 0.0
     planned_duration_s: float = 0.0
+    soak_s: float = 0.0  # HOT: how long its dependants wait after it ends (the plan's clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +63,11 @@ class Driver(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Clocked(Protocol):
+    """A driver whose steps run on a clock of their own (the VM lab runs the plan's
+    clock faster): the executor asks it how long the plan's waits last."""
+
+    def real_seconds(self, plan_seconds: float) -> float: ...

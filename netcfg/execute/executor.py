@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
 
-from netcfg.execute.driver import Driver, Running, Step, StepKind, StepResult
+from netcfg.execute.driver import Clocked, Driver, Running, Step, StepKind, StepResult
 from netcfg.execute.graph import Limits, StepGraph, dependents_of
 from netcfg.execute.journal import Journal, JournalState
 
@@ -226,23 +226,45 @@ class _Run:
                 self.out_total[s.source] = self.out_total.get(s.source, 0) + 1
         self.out_done: dict[str, int] = {}
         self.out_started: dict[str, int] = {}
+        self.soaking: dict[str, float] = {}  # a done hot wave -> when its dependants may start
         self.halted_by: str | None = None  # the first failed step: nothing starts after it
         self.stuck = False
         self.first_start: float | None = None
 
     # -- bookkeeping
 
-    def _done(self, step: Step, outcome: StepOutcome) -> None:
+    def _done(self, step: Step, outcome: StepOutcome, soak_s: float = 0.0) -> None:
         self.outcomes[step.id] = outcome
         self.ready.discard(step.id)  # done in an earlier run, after its own were
         if outcome.state is not State.DONE:
             return
         if step.kind is StepKind.MIGRATION and step.source is not None:
             self.out_done[step.source] = self.out_done.get(step.source, 0) + 1
-        for d in self.dependents.get(step.id, ()):
+        if soak_s > 0 and self.dependents.get(step.id):
+            self.soaking[step.id] = time.monotonic() + soak_s
+            self.watcher.notice(f"{step.id} soaks {soak_s:.0f} s before the steps after it start")
+            return
+        self._release(step.id)
+
+    def _release(self, step_id: str) -> None:
+        for d in self.dependents.get(step_id, ()):
             self.waiting[d] -= 1
             if self.waiting[d] == 0 and d not in self.outcomes:
                 self.ready.add(d)
+
+    def _soaked(self) -> bool:
+        """Release the dependants of the waves whose soak is over; whether any was."""
+        now = time.monotonic()
+        over = [i for i, until in self.soaking.items() if until <= now]
+        for step_id in over:
+            del self.soaking[step_id]
+            self._release(step_id)
+        return bool(over)
+
+    def _soak_s(self, step: Step) -> float:
+        if isinstance(self.driver, Clocked):
+            return self.driver.real_seconds(step.soak_s)
+        return step.soak_s
 
     def _load(self) -> _Load:
         per_host: dict[str, int] = {}
@@ -305,6 +327,7 @@ class _Run:
         announced = 0
         while True:
             changed |= self._reap()
+            changed |= self._soaked()
             if self.stop.requests > announced:
                 announced = self.stop.requests
                 changed = True
@@ -312,12 +335,15 @@ class _Run:
                     return
             if changed and self.halted_by is None and not self.stop.requests:
                 self._start_ready()
-            if not self.running:
-                if self.ready and self.halted_by is None and not self.stop.requests:
+            going_on = self.halted_by is None and not self.stop.requests
+            if not self.running and not (self.soaking and going_on):
+                if self.ready and going_on:
                     self.stuck = True
                 return
             self.watcher.tick(self.journal.elapsed(), {i: t for i, (_, t) in self.running.items()})
             interval = POLL_MIN_S if changed else min(POLL_MAX_S, interval * 2)
+            if self.soaking:
+                interval = max(0.0, min(interval, min(self.soaking.values()) - time.monotonic()))
             changed = False
             self.stop.wait(interval)
 
@@ -388,8 +414,8 @@ class _Run:
                 self.watcher.notice(
                     f"{step_id} failed: starting no more steps; waiting for {len(self.running)} running"
                 )
-        self._done(step, StepOutcome(step, state, t - started, detail))
         self.watcher.ended(step, state, detail, t - started)
+        self._done(step, StepOutcome(step, state, t - started, detail), self._soak_s(step))
 
     def _outcome(self) -> Outcome:
         broken = [s.id for s in self.graph.steps if self.outcomes.get(s.id, _NONE).state in _BROKEN]

@@ -134,6 +134,10 @@ class QemuDriver:
             if running.thread is not None:
                 running.thread.join(timeout=30)
 
+    def real_seconds(self, plan_seconds: float) -> float:
+        """The lab runs the plan's clock `speedup` times faster: a wave's soak too."""
+        return self._state().scale.seconds(plan_seconds)
+
     def _state(self) -> LabState:
         state = lab_state.read(self.lab, self.run_dir)
         if state is None:

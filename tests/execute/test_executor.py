@@ -4,12 +4,15 @@ the driver's own polls, so every test is deterministic."""
 
 from __future__ import annotations
 
+import pytest
+
+from netcfg.errors import InputError
 from netcfg.execute.driver import Step, StepResult
 from netcfg.execute.executor import State, Stop, run
 from netcfg.execute.graph import read_graph
 from netcfg.execute.journal import Journal, read_state
 
-from .helpers import maintenance, read_journal
+from .helpers import hot, maintenance, read_journal
 
 
 class Hung:
@@ -114,3 +117,57 @@ def test_a_driver_that_raises_fails_the_step_not_the_run(tmp_path):
     outcome = run(g, Broken(), j, earlier)
     j.close()
     assert [r["id"] for r in read_journal(tmp_path / "j") if r["run"] == 2 and r["event"] == "start"] == ["a", "b"]
+
+
+class Instant:
+    def poll(self) -> StepResult | None:
+        return StepResult(True, "done")
+
+    def cancel(self) -> None:
+        pass
+
+
+class FastClock:
+    """Steps that end at once, on a clock 1000 times the plan's (as the VM lab's)."""
+
+    name = "fast"
+
+    def start(self, step: Step) -> Instant:
+        return Instant()
+
+    def recheck(self, step: Step) -> StepResult | None:
+        return None
+
+    def real_seconds(self, plan_seconds: float) -> float:
+        return plan_seconds / 1000
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_steps_after_a_wave_wait_for_its_soak_on_the_drivers_clock(tmp_path):
+    plan = read_graph(
+        {
+            "waves": [
+                dict(hot("wave-0", ["a"]), soak_s=300.0),
+                hot("wave-1", ["b"], after=["wave-0"], start=301, end=302),
+            ],
+            "migrations": [],
+            "maintenance": [maintenance("maint-c", "c", after=["wave-1"], start=302, end=303)],
+        },
+        "plan.json",
+    )
+    assert plan.by_id()["wave-0"].soak_s == 300.0
+    opened = journal(tmp_path / "j")
+    opened.begin(1, "plan.json", "d", "fast", False)
+    outcome = run(plan, FastClock(), opened)
+    opened.close()
+    assert outcome.complete
+    at = {(r["event"], r["id"]): r["t"] for r in read_journal(tmp_path / "j") if "id" in r}
+    assert at[("start", "wave-1")] - at[("end", "wave-0")] >= 0.3  # 300 s of the plan's clock
+    assert at[("start", "maint-c")] >= at[("end", "wave-1")]
+
+
+def test_a_negative_soak_is_refused():
+    with pytest.raises(InputError, match="soak_s"):
+        read_graph({"waves": [dict(hot("w", ["a"]), soak_s=-1)], "migrations": [], "maintenance": []}, "plan.json")
