@@ -117,12 +117,11 @@ def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[
         problems.append(Problem(where, f"{path}: `start_s` and `end_s` must be numbers, end not before start"))
         start = end = 0.0
     vm = source = target = None
-    soak = 0.0
+    soak: float | None = 0.0
     if kind is StepKind.HOT:
         soak = _number(item.get("soak_s", 0.0))
         if soak is None or soak < 0:
             problems.append(Problem(where, f"{path}: `soak_s` must be a number, not negative"))
-            soak = 0.0
         hosts = item.get("hosts")
         if not isinstance(hosts, list) or not hosts or not all(_is_name(h) for h in hosts):
             problems.append(Problem(where, f"{path}: `hosts` must be a non-empty list of host names"))
@@ -153,7 +152,7 @@ def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[
         target=target,
         planned_start_s=start,
         planned_duration_s=end - start,
-        soak_s=soak,
+        soak_s=soak or 0.0,
     )
 
 
