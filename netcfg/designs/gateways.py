@@ -4,7 +4,7 @@ of its own design; rendering under another design (`--design`) asks it of that o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from netcfg.designs.base import Design
 from netcfg.errors import Problem
@@ -12,39 +12,44 @@ from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory, Machine
 
 
-def missing_gateways(design: Design, inventory: Inventory, machines: Iterable[Machine]) -> Iterator[Problem]:
-    """Every default route the design renders needs a gateway."""
-    for machine in machines:
-        for family in (4, 6):
-            for network, location in design.gateway_networks(inventory, machine, family):
-                if network.gateway is None:
-                    yield Problem(
-                        location,
-                        f"machine '{machine.name}' needs an IPv{family} default route via"
-                        f" network {network.cidr}, which has no gateway",
-                        f"add gateway: to network {network.cidr} at {network.location}",
-                    )
-
-
-def own_gateways(design: Design, inventory: Inventory, machines: Iterable[Machine]) -> Iterator[Problem]:
-    """A machine's default route cannot point at the machine itself (the kernel refuses
-    an IPv6 gateway that is a local address; an IPv4 one would loop)."""
-    for machine in machines:
-        own = set(machine.addresses)
-        for family in (4, 6):
-            for network, location in design.gateway_networks(inventory, machine, family):
-                if network.gateway is not None and network.gateway in own:
-                    yield Problem(
-                        location,
-                        f"machine '{machine.name}' has address {network.gateway}, the gateway of its network"
-                        f" {network.cidr}: its default route would point at itself",
-                        "routers hold the gateways; give the machine another address",
-                    )
+def default_route_problems(
+    design: Design, inventory: Inventory, machines: Iterable[Machine]
+) -> tuple[list[Problem], list[Problem]]:
+    """Every default route the design renders needs a gateway, and one that is not the
+    machine's own address (the kernel refuses an IPv6 gateway that is a local address;
+    an IPv4 one would loop): (missing gateways, machines' own)."""
+    defaults = [
+        (machine, family, network, location)
+        for machine in machines
+        for family in (4, 6)
+        for network, location in design.gateway_networks(inventory, machine, family)
+    ]
+    missing = [
+        Problem(
+            location,
+            f"machine '{machine.name}' needs an IPv{family} default route via"
+            f" network {network.cidr}, which has no gateway",
+            f"add gateway: to network {network.cidr} at {network.location}",
+        )
+        for machine, family, network, location in defaults
+        if network.gateway is None
+    ]
+    own = [
+        Problem(
+            location,
+            f"machine '{machine.name}' has address {network.gateway}, the gateway of its network"
+            f" {network.cidr}: its default route would point at itself",
+            "routers hold the gateways; give the machine another address",
+        )
+        for machine, _, network, location in defaults
+        if network.gateway is not None and network.gateway in machine.addresses
+    ]
+    return missing, own
 
 
 def gateway_problems(design: Design, inventory: Inventory, machines: Iterable[Machine]) -> list[Problem]:
-    chosen = list(machines)
-    return [*missing_gateways(design, inventory, chosen), *own_gateways(design, inventory, chosen)]
+    missing, own = default_route_problems(design, inventory, machines)
+    return missing + own
 
 
 def by_design(inventory: Inventory, designs: Mapping[DesignName, Design]) -> list[tuple[Design, list[Machine]]]:

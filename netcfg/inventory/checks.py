@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import DESIGNS
-from netcfg.designs.gateways import by_design, missing_gateways, own_gateways
+from netcfg.designs.gateways import by_design, default_route_problems
 from netcfg.errors import Location, Problem, quote
 from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Machine, Network
@@ -165,11 +165,6 @@ def gateways_on_routers(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
             )
 
 
-def gateways_not_own(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
-    for design, machines in by_design(inventory, DESIGNS):
-        yield from own_gateways(design, inventory, machines)
-
-
 def gateways_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     for network in inventory.networks:
         gateway = network.gateway
@@ -304,8 +299,11 @@ def vms_on_kvm_hosts(inventory: Inventory, skipped: set[str]) -> Iterator[Proble
 
 def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     """Under each machine's own design (a machine's `design:` overrides the policy's)."""
-    for design, machines in by_design(inventory, DESIGNS):
-        yield from missing_gateways(design, inventory, machines)
+    groups = [default_route_problems(d, inventory, machines) for d, machines in by_design(inventory, DESIGNS)]
+    for missing, _own in groups:
+        yield from missing
+    for _missing, own in groups:
+        yield from own
 
 
 CHECKS: tuple[Check, ...] = (
@@ -320,7 +318,6 @@ CHECKS: tuple[Check, ...] = (
     addresses_unique,
     vms_on_kvm_hosts,
     gateways_for_defaults,
-    gateways_not_own,
     gateways_on_routers,
 )
 
