@@ -128,7 +128,8 @@ def decide(
         hosts = members - routers
         if len(hosts) > seatbelt.stagger_above and hosts <= touched:
             spared = len(members) - len(members & touched)
-            but = f"; its {spared} router{'s' if spared != 1 else ''} carry no segment rules" if spared else ""
+            carry = "router carries" if spared == 1 else "routers carry"
+            but = f"; its {spared} {carry} no segment rules" if spared else ""
             blockers.append(
                 f"every host and VM of segment {segment} is touched: {len(members & touched)} of its "
                 f"{len(members)} machines{but} (more than stagger_above {seatbelt.stagger_above})"
