@@ -86,6 +86,7 @@ class QemuDriver:
         self.lab = lab_name
         self.run_dir = run_dir
         self.jitter = jitter
+        self.scale = state.scale  # fixed for the lab's life (`vmlab up`)
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
         self._running: list[_Running] = []
@@ -136,7 +137,7 @@ class QemuDriver:
 
     def real_seconds(self, plan_seconds: float) -> float:
         """The lab runs the plan's clock `speedup` times faster: a wave's soak too."""
-        return self._state().scale.seconds(plan_seconds)
+        return self.scale.seconds(plan_seconds)
 
     def _state(self) -> LabState:
         state = lab_state.read(self.lab, self.run_dir)
