@@ -22,7 +22,7 @@ from netcfg.errors import InputError, Location, Problem, quote
 
 APPROVALS_DIR = "approvals"
 _KEYS = ("digest", "by", "reason")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -110,7 +110,7 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
         else:
             values[key] = value.strip()
     digest = values.get("digest", "").lower()
-    if "digest" in values and not _DIGEST.match(digest):
+    if "digest" in values and not _DIGEST.fullmatch(digest):
         problems.append(Problem(at("digest"), "digest must be 64 hexadecimal characters (sha256)"))
         found_problem = True
     if found_problem:

@@ -44,7 +44,7 @@ from netcfg.model.inventory import Inventory
 from netcfg.progress import Progress, silent
 from netcfg.words import plural
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 Say = Callable[[str], None]
 
 
@@ -100,7 +100,7 @@ class LabState:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InputError(f"invalid lab name {name!r}: 1-32 characters of letters, digits, '_', '-', '.'")
     return name
 

@@ -36,7 +36,7 @@ def test_state_file_round_trip(tmp_path):
     assert lab.read_state("other", str(tmp_path)) is None
 
 
-@pytest.mark.parametrize("name", ["", "../x", "a/b", "x" * 33, "-lead"])
+@pytest.mark.parametrize("name", ["", "../x", "a/b", "x" * 33, "-lead", "lab\n"])
 def test_bad_lab_names(name):
     with pytest.raises(InputError):
         lab.check_name(name)

@@ -84,7 +84,7 @@ def test_a_damaged_state_file_is_an_input_error_saying_how_to_recover(tmp_path):
     assert "damaged" in str(error.value) and "netcfg vmlab down --name t" in str(error.value)
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "..", "x" * 33, "a b"])
+@pytest.mark.parametrize("name", ["", "a/b", "..", "x" * 33, "a b", "lab\n"])
 def test_lab_names_that_would_reach_paths_are_refused(name, tmp_path):
     with pytest.raises(InputError):
         lab_state.lab_dir(name, str(tmp_path))
