@@ -165,14 +165,19 @@ def _templates(values: list[str]) -> dict[StepKind, str]:
     return found
 
 
+MAX_JITTER = 100.0  # a bandwidth factor beyond any link's headroom; QEMU takes 64-bit bytes/s
+
+
 def _jitter(text: str) -> tuple[float, float]:
     low, sep, high = text.partition(":")
     try:
         lo, hi = float(low), float(high)
     except ValueError:
         lo = hi = -1.0
-    if not sep or not (0 < lo <= hi < float("inf")):
-        raise InputError([Problem(Location("--jitter"), f"expected LO:HI with 0 < LO <= HI, not {quote(text)}")])
+    if not sep or not (0 < lo <= hi <= MAX_JITTER):
+        raise InputError(
+            [Problem(Location("--jitter"), f"expected LO:HI with 0 < LO <= HI <= {MAX_JITTER:g}, not {quote(text)}")]
+        )
     return lo, hi
 
 

@@ -131,6 +131,9 @@ def vmlab_status(
     from netcfg.present.vmlab import status_lines
     from netcfg.vmlab import lab
 
+    if os.geteuid() != 0:
+        # A lab's files are root's alone: to anyone else every lab looks like none.
+        raise InputError("netcfg vmlab needs root: a lab's state, QEMU monitors and cgroups are root's")
     status = lab.status(name, settings.run_dir())
     with reader_may_leave():
         if fmt is OutputFormat.JSON:
@@ -171,21 +174,26 @@ def vmlab_calibrate(
     migration that does not converge is cancelled after a few rounds). The default grid
     is 3 x 3 x 2 with 3 cases that cannot converge; it takes about 5 minutes."""
     from netcfg.present.vmlab import calibration_lines
-    from netcfg.vmlab.calibrate import calibrate
+    from netcfg.vmlab.calibrate import EFFICIENCY, calibrate
     from netcfg.vmlab.guest import MIN_GUEST_MIB
     from netcfg.vmlab.lab import require_root_and_qemu
+    from netcfg.vmlab.scale import MAX_LINK_MIB_S
 
     sizes = numbers("--memory")(memory)
     bad = [m for m in sizes if m < MIN_GUEST_MIB or m != int(m)]
     if bad:
         least = f"a lab guest needs a whole number of MiB, at least {MIN_GUEST_MIB}"
         raise InputError([Problem(Location("--memory"), f"{m:g} MiB: {least}") for m in bad])
+    rates = numbers("--bandwidth")(bandwidth)
+    most = MAX_LINK_MIB_S * EFFICIENCY  # each link is shaped to the bandwidth / efficiency
+    if any(b > most for b in rates):
+        raise InputError([Problem(Location("--bandwidth"), f"at most {most:,.0f} MiB/s, not {bandwidth}")])
     require_root_and_qemu()
     result = calibrate(
         name,
         memory=[int(m) for m in sizes],
         dirty=numbers("--dirty")(dirty),
-        bandwidth=numbers("--bandwidth")(bandwidth),
+        bandwidth=rates,
         run_dir=settings.run_dir(),
         cache_dir=settings.vmlab_cache(),
         say=say,

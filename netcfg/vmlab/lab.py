@@ -35,7 +35,7 @@ from netcfg.vmlab import proc as procs
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab import vm as qemu
 from netcfg.vmlab.guest import MIN_GUEST_MIB, QEMU
-from netcfg.vmlab.scale import Scale
+from netcfg.vmlab.scale import MAX_LINK_MIB_S, Scale
 from netcfg.vmlab.state import Host, LabState, Vm, check_name, lab_dir
 from netcfg.words import plural
 
@@ -194,6 +194,16 @@ def _select(inventory: Inventory, globs: Sequence[str], scale: Scale) -> list[st
     problems = []
     for h in chosen:
         host = inventory.machines[h]
+        link = scale.nic_mib_s(nic_of(host))
+        if link > MAX_LINK_MIB_S:
+            problems.append(
+                Problem(
+                    host.location,
+                    f"KVM host '{h}' would get a {link:,.0f} MiB/s link at --scale {scale.mib_per_gib:g} and"
+                    f" --speedup {scale.speedup:g}; the lab shapes links up to {MAX_LINK_MIB_S:,} MiB/s",
+                    "choose a smaller --scale or --speedup",
+                )
+            )
         if not host.memory_gib:
             problems.append(Problem(host.location, f"KVM host '{h}' has no memory_gib: its lab cgroup needs a limit"))
         for v in inventory.vms_of(h):
@@ -405,7 +415,7 @@ def _lab_namespaces(name: str) -> list[str]:
     """The namespaces named like lab `name`'s, exactly: another lab's ("a-h1" against
     "a") never matches."""
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    pattern = re.compile(rf"^vml-{re.escape(name)}-(sw|h\d+)$")
+    pattern = re.compile(rf"vml-{re.escape(name)}-(sw|h\d+)")
     names = [line.split()[0] for line in listed.splitlines() if line.split()]
     # Hosts first, the switch last: deleting a namespace deletes its veth ends.
-    return sorted((n for n in names if pattern.match(n)), key=lambda n: n.endswith("-sw"))
+    return sorted((n for n in names if pattern.fullmatch(n)), key=lambda n: n.endswith("-sw"))

@@ -19,6 +19,11 @@ DEFAULT_MIB_PER_GIB = 16.0
 DEFAULT_SPEEDUP = 16.0
 
 
+# What tc is asked to shape a link to, at most: far beyond what a veth pair carries (a
+# few GiB/s), and within what tc's token bucket can express.
+MAX_LINK_MIB_S = 64 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Scale:
     mib_per_gib: float = DEFAULT_MIB_PER_GIB

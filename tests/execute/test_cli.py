@@ -69,7 +69,8 @@ def test_a_kind_the_plan_lacks_needs_no_template(tmp_path, capsys):
         (["--driver", "command", "--run", "reboot"], "--run: error: 'reboot': expected KIND=TEMPLATE"),
         (["--driver", "command", "--run", "hot=true", "--run", "hot=false"], "--run hot: error: given twice"),
         (["--driver", "command", "--connect", "x"], "--connect: error: is not an option of --driver command"),
-        (["--driver", "qemu", "--jitter", "2:1"], "--jitter: error: expected LO:HI with 0 < LO <= HI, not '2:1'"),
+        (["--driver", "qemu", "--jitter", "2:1"], "--jitter: error: expected LO:HI with 0 < LO <= HI <= 100, not '2:1"),
+        (["--driver", "qemu", "--jitter", "1e300:1e300"], "--jitter: error: expected LO:HI with 0 < LO <= HI <= 100"),
         (["--driver", "command", "--format", "yaml"], "--format: error: unknown format 'yaml'"),
     ],
 )
