@@ -124,6 +124,7 @@ def migrate(
     if problem:
         return Outcome(Verdict.FAILED, problem)
     vm = state.vms[vm_name]
+    _unpause(vm.qmp)  # a run killed mid-migration may have left the source paused
     source = vm.host
     version = cgroup.Version(state.cgroup_version)
     hosts = (source, target)
@@ -290,8 +291,22 @@ def settle(name: str, run_dir: str, vm_name: str) -> bool:
         state = _finish(name, run_dir, vm_name, incoming, state.vms[vm_name].generation + 1)
     else:
         state = _abandon(name, run_dir, vm_name, incoming)
+        _unpause(state.vms[vm_name].qmp)
     lab.apply_limits(state, [source, incoming.target])
     return running
+
+
+PAUSED_BY_MIGRATION = ("postmigrate", "paused", "finish-migrate")
+
+
+def _unpause(qmp: str) -> None:
+    """Run a source again that a migration left paused (its driver died between the
+    transfer and the check on the target): the guest stays where it is, running."""
+    try:
+        if qemu.status(qmp) in PAUSED_BY_MIGRATION:
+            _resume(qmp)
+    except QmpError:
+        pass  # gone or unresponsive: the migration's own checks say so
 
 
 def _last_words(state: LabState, vm_name: str) -> str:

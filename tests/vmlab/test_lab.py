@@ -16,6 +16,7 @@ from netcfg.execute.driver import Step, StepKind, StepResult
 from netcfg.vmlab import net
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab.driver import QemuDriver
+from netcfg.vmlab.qmp import Qmp
 from tests.vmlab.conftest import lab_leftovers, lab_requirements
 
 pytestmark = lab_requirements()
@@ -84,6 +85,10 @@ def test_two_hypervisors_migrate_a_vm_for_real(tmp_path, lab_names, run_dir, cap
     # Each guest's memory is really there: 128 MiB of RAM, filled, plus QEMU itself.
     assert all(128 < h["used_mib"] < h["limit_mib"] for h in report["hosts"])
 
+    # Paused the way a run killed between the transfer and the check on the target leaves
+    # a source: the next migration runs it again first (`rollout run --resume`).
+    with Qmp(lab_state.read(name, run_dir).vms["vm1"].qmp, 5.0) as monitor:
+        monitor.execute("stop")
     driver = QemuDriver(name, run_dir)
     step = migration("vm1", "kvma", "kvmb")
     result = finish(driver.start(step))
@@ -176,3 +181,12 @@ def test_driver_refuses_a_lab_that_is_not_up(run_dir):
 
     with pytest.raises(InputError, match="is not up"):
         QemuDriver("absent", run_dir)
+
+
+def test_a_link_faster_than_tc_can_shape_is_refused(tmp_path, lab_names, run_dir, capsys):
+    name = lab_names()
+    path = inventory(tmp_path, {"kvma": 24}, {"vm1": ("kvma", 8, 0)})
+    assert main(["vmlab", "up", str(path), "--name", name, "--speedup", "1e9"]) == 2
+    err = capsys.readouterr().err
+    assert "KVM host 'kvma' would get a" in err and "choose a smaller --scale or --speedup" in err
+    assert lab_leftovers(name, run_dir) == []
