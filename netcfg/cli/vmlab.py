@@ -22,6 +22,7 @@ from netcfg.cli.options import (
     load,
 )
 from netcfg.errors import InputError, Location, Problem
+from netcfg.words import plural
 
 vmlab_app = typer.Typer(
     help="Hypervisors as namespaces with memory cgroups, VMs as QEMU guests: real live migrations (root).",
@@ -115,7 +116,7 @@ def vmlab_up(
     )
     emit("".join(f"{v.name} {v.host}\n" for v in state.vms.values()))
     say(
-        f"VM lab {name} is up ({len(state.hosts)} hypervisors, {len(state.vms)} VMs); "
+        f"VM lab {name} is up ({plural(len(state.hosts), 'hypervisor')}, {plural(len(state.vms), 'VM')}); "
         f"`netcfg vmlab status --name {name}` shows them, `netcfg vmlab down --name {name}` removes it"
     )
 

@@ -150,7 +150,7 @@ def migrate(
             + (f", downtime {downtime:.0f} ms" if downtime is not None else "")
         )
     if retried:
-        detail += f" (migrated again: the guest hung on the target {plural(retried, 'time')}, docs/vmlab.md)"
+        detail += f" (migrated again: the guest did not run on the target {plural(retried, 'time')}, docs/vmlab.md)"
     lost = tuple(sorted(set(alive_before) - set(_alive_on(state, hosts))))
     killed = {h: cgroup.oom_kills(version, state.hosts[h].cgroup) - kills_before[h] for h in hosts}
     notes = [f"{h}'s memory cgroup OOM-killed {plural(n, 'process', 'processes')}" for h, n in killed.items() if n > 0]
