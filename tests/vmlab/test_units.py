@@ -152,3 +152,12 @@ def test_a_timetable_gets_the_graph_it_implies_and_a_graph_is_kept():
     assert "id" not in plan["migrations"][0]  # the caller's plan is not changed
     assert with_graph(graph) == graph
     assert planned_hosts(plan, Inventory.build({}, [], [Machine("a", Kind.VM, host="h1")])) == {"a": "h2"}
+
+
+@pytest.mark.parametrize("command", [["status", "--name", "x"], ["down", "--name", "x"]])
+def test_vmlab_without_root_says_it_needs_root(command, monkeypatch, capsys):
+    from netcfg.cli import main
+
+    monkeypatch.setattr("os.geteuid", lambda: 65534)
+    assert main(["vmlab", *command]) == 2
+    assert "netcfg vmlab needs root" in capsys.readouterr().err
