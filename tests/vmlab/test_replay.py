@@ -33,6 +33,14 @@ def run_on_lab(plan_file: Path, name: str, run_dir: str, capsys) -> tuple[int, d
     return code, report, status
 
 
+QEMU_HANG = "on the target: no heartbeat"  # migrate.py's words for a guest hung there
+
+
+def only_qemu_hangs(report: dict) -> bool:
+    failed = [s for s in report["steps"] if s["state"] == "failed"]
+    return bool(failed) and all(QEMU_HANG in s["detail"] for s in failed)
+
+
 def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_names, run_dir, capsys):
     naive = tmp_path / "naive-plan.json"
     shutil.copy(LAB / "naive-plan.json", naive)
@@ -46,6 +54,10 @@ def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_name
     assert main(["plan", str(LAB / "inventory"), str(LAB / "after"), "--json", str(planned)]) == 0
     plan = json.loads(planned.read_text())  # the planner writes the step graph
     code, report, status = run_on_lab(planned, lab_names(), run_dir, capsys)
+    if code != 0 and only_qemu_hangs(report):
+        # QEMU 7.2 under TCG (docs/vmlab.md, "Known issues"): a migrated guest can hang on
+        # its target, sometimes on every retry. That is QEMU's, not the plan's: once more.
+        code, report, status = run_on_lab(planned, lab_names(), run_dir, capsys)
     assert code == 0, [(s["id"], s["state"], s["detail"]) for s in report["steps"] if s["state"] != "done"]
     assert all(s["state"] == "done" for s in report["steps"])
     assert [v for v in status["vms"] if v["state"] != "running"] == []
