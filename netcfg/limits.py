@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 YAML_FILE_BYTES = 64 << 20  # one inventory or approval file
 NESTING = 100  # YAML and JSON: an inventory needs 6 levels, a plan or report 4
 DIGITS = 20  # an integer in YAML: 2^64 has 20 digits
@@ -13,3 +15,5 @@ TEMPLATE_OUTPUT_BYTES = 16 << 20  # one rendered file of a user's template
 TEMPLATE_SECONDS = 10.0  # one render of a user's template
 TEMPLATE_SEQUENCE = 1 << 20  # items or characters a template may build with * or **
 TEMPLATE_MEMORY_BYTES = 2 << 30  # what a render with a user's templates may add to the process
+# A lab's name (namespace lab and VM lab) becomes part of namespace, cgroup and file names.
+LAB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")

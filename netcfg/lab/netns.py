@@ -22,7 +22,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -44,7 +43,6 @@ from netcfg.model.inventory import Inventory
 from netcfg.progress import Progress, silent
 from netcfg.words import plural
 
-NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 Say = Callable[[str], None]
 
 
@@ -100,7 +98,7 @@ class LabState:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
+    if not limits.LAB_NAME.fullmatch(name):
         raise InputError(f"invalid lab name {name!r}: 1-32 characters of letters, digits, '_', '-', '.'")
     return name
 

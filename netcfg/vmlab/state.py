@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,8 +26,6 @@ from netcfg.vmlab.proc import Proc
 from netcfg.vmlab.scale import Scale
 
 UNIX_PATH_MAX = 107  # a unix socket's path, without its terminating NUL
-# A lab's name becomes part of namespace, cgroup and file names.
-NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +213,7 @@ def from_json(data: Any) -> LabState:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
+    if not limits.LAB_NAME.fullmatch(name):
         raise InputError(f"invalid VM lab name {quote(name)}: 1-32 characters of letters, digits, '_', '-', '.'")
     return name
 
