@@ -12,7 +12,7 @@ import sys
 import traceback
 
 import typer
-from typer._click.exceptions import ClickException  # typer vendors click since 0.29
+from typer._click.exceptions import ClickException  # typer vendors click since 0.26
 
 import netcfg
 from netcfg.cli import console

@@ -70,24 +70,24 @@ def canonical_address(address: Address) -> Address:
 
 
 def canonical_rule(rule: Rule) -> Rule:
-    return replace(
-        rule,
-        src=canonical_prefix(rule.src) if rule.src else None,
-        dst=canonical_prefix(rule.dst) if rule.dst else None,
-    )
+    src = canonical_prefix(rule.src) if rule.src else None
+    dst = canonical_prefix(rule.dst) if rule.dst else None
+    # Rendered configs are canonical already: no copy of each of 10,000 rules.
+    return rule if (src, dst) == (rule.src, rule.dst) else replace(rule, src=src, dst=dst)
 
 
 def canonical_route(route: Route) -> Route:
     metric = route.metric
-    return replace(
-        route,
-        dst=canonical_prefix(route.dst),
-        gateway=canonical_ip(route.gateway) if route.gateway else None,
+    fields = {
+        "dst": canonical_prefix(route.dst),
+        "gateway": canonical_ip(route.gateway) if route.gateway else None,
         # IPv6 routes have no scope in the kernel; a gateway route names no device.
-        scope="global" if route.family == 6 else route.scope,
-        device=None if route.gateway else route.device,
-        metric=None if metric is None or metric == DEFAULT_METRIC[route.family] else metric,
-    )
+        "scope": "global" if route.family == 6 else route.scope,
+        "device": None if route.gateway else route.device,
+        "metric": None if metric is None or metric == DEFAULT_METRIC[route.family] else metric,
+    }
+    same = all(getattr(route, name) == value for name, value in fields.items())
+    return route if same else replace(route, **fields)
 
 
 def desired_state(host: HostConfig) -> OwnedState:
