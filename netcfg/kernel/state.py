@@ -78,16 +78,16 @@ def canonical_rule(rule: Rule) -> Rule:
 
 def canonical_route(route: Route) -> Route:
     metric = route.metric
-    fields = {
-        "dst": canonical_prefix(route.dst),
-        "gateway": canonical_ip(route.gateway) if route.gateway else None,
-        # IPv6 routes have no scope in the kernel; a gateway route names no device.
-        "scope": "global" if route.family == 6 else route.scope,
-        "device": None if route.gateway else route.device,
-        "metric": None if metric is None or metric == DEFAULT_METRIC[route.family] else metric,
-    }
-    same = all(getattr(route, name) == value for name, value in fields.items())
-    return route if same else replace(route, **fields)
+    return Route(
+        route.family,
+        route.table,
+        canonical_prefix(route.dst),
+        canonical_ip(route.gateway) if route.gateway else None,
+        None if route.gateway else route.device,  # a gateway route names no device
+        "global" if route.family == 6 else route.scope,  # IPv6 routes have no scope in the kernel
+        None if metric is None or metric == DEFAULT_METRIC[route.family] else metric,
+        route.protocol,
+    )
 
 
 def desired_state(host: HostConfig) -> OwnedState:
