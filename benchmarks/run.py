@@ -13,8 +13,8 @@ table (and --json) is the result, judged by its last column.
 from __future__ import annotations
 
 import argparse
-import importlib
 import compileall
+import importlib
 import json
 import os
 import sys

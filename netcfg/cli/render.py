@@ -74,13 +74,17 @@ def render(
 
     Only files whose content changed are rewritten (atomically); files an earlier run
     wrote and this one no longer produces are removed (listed in `DIR/.netcfg-render.json`).
-    Prints "N files written, M unchanged" to stderr. Same input, same bytes.
+    Prints "N files written, M unchanged" to stderr. Same input, same bytes. Run again
+    on the same inventory bytes with the same options, it loads nothing and only checks
+    that the files are still as written.
 
     INVENTORY (or --inventory): a directory of YAML files, merged, or one file;
     default inventory/."""
     from netcfg.cli.progress import progress_bar
     from netcfg.designs import render as render_design
     from netcfg.formats import FORMAT_NAMES, WriteReport, get_format, write_rendered
+    from netcfg.formats.inputs import fingerprint, run_key
+    from netcfg.formats.output import OutputDir
     from netcfg.formats.safe_names import safe_host_name
     from netcfg.formats.sandbox import run_bounded
 
@@ -93,6 +97,14 @@ def render(
     if source.is_dir() and (target == source or source in target.parents):
         # The netplan .yaml files would be read back as inventory files next time.
         raise InputError([Problem(Location(str(out_dir)), "--out is inside the inventory directory")])
+    # The same inventory bytes, code and options as the last finished run, and its files
+    # untouched: nothing to load, render or write.
+    settings = repr((design.value if design else None, sorted(set(hosts))))
+    key = run_key(inventory, fingerprint(chosen, templates, create_links), settings)
+    unchanged = OutputDir(out_dir, key).unchanged_run()
+    if unchanged is not None:
+        say(str(unchanged))
+        return
     inv = load(inventory)
     names = select_machines(inv, hosts)
     for name in names:
@@ -104,7 +116,9 @@ def render(
 
     def write() -> WriteReport:
         if len(configs) <= PROGRESS_ABOVE:
-            return write_rendered(out_dir, configs, chosen, templates, covers=covers, create_links=create_links)
+            return write_rendered(
+                out_dir, configs, chosen, templates, covers=covers, create_links=create_links, run=key
+            )
         stage, done = f"rendering {plural(len(configs), 'machine')}", 0
         with progress_bar() as progress:
 
@@ -114,7 +128,14 @@ def render(
                 progress(stage, done, len(configs))
 
             return write_rendered(
-                out_dir, configs, chosen, templates, advance=advance, covers=covers, create_links=create_links
+                out_dir,
+                configs,
+                chosen,
+                templates,
+                advance=advance,
+                covers=covers,
+                create_links=create_links,
+                run=key,
             )
 
     # A user's templates run in a child process with bounded memory.

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import netcfg
+from netcfg.errors import InputError
+from netcfg.inventory.disk import read_texts, yaml_files
 from netcfg.model.entries import parts_of
 from netcfg.model.host import HostConfig
 
@@ -31,6 +33,24 @@ def fingerprint(formats: Iterable[str], templates: Path | None, create_links: bo
         digest.update(b"\0user templates\0")
         _digest_tree(digest, templates, suffixes=(".j2",))
     return digest.digest()
+
+
+def run_key(inventory: Path, shared: bytes, settings: str) -> str | None:
+    """The key of a whole render run: the inventory's bytes (every YAML file under it),
+    all of netcfg's code (designs and loader decide the configs too), the run's shared
+    inputs (`fingerprint`) and its other `settings`. The same key as a finished run
+    means the same files, without loading anything. None when the inventory cannot be
+    read cheaply: the full run reports why."""
+    try:
+        texts = read_texts([inventory] if inventory.is_file() else yaml_files(inventory))
+    except (InputError, OSError):
+        return None
+    digest = hashlib.sha256(shared + b"\0" + settings.encode() + b"\0")
+    _digest_tree(digest, _PACKAGE, suffixes=(".py", ".j2"))
+    root = len(str(inventory))
+    for name, text in sorted(texts.items()):
+        digest.update(f"\0{name[root:]}\0{text}".encode())
+    return digest.hexdigest()
 
 
 def _digest_tree(digest: hashlib._Hash, root: Path, suffixes: tuple[str, ...]) -> None:

@@ -10,7 +10,10 @@ Beside the manifest (which stays the same bytes for the same input), a state fil
 (`.netcfg-render-state.json`) records each machine's input key (formats/inputs.py) and
 each file's size, inode and ctime as written: a machine whose key is unchanged and
 whose files are still exactly those is not rendered again, and nothing of it is read or
-touched. Deleting the state file only costs a full comparison next time.
+touched. The state also records the key of the whole run (formats/inputs.py run_key)
+once it has finished: the same key again, with every file as written, is a run with
+nothing to do, found without loading the inventory. Deleting the state file only costs
+a full comparison next time.
 
 Files this run no longer produces are removed only when they are provably ours: a
 manifest (`.netcfg-render.json`) records every file written with its format and
@@ -62,9 +65,10 @@ def _manifest_text(files: dict[str, Entry]) -> str:
     return json.dumps({"version": 1, "files": listed}, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def _state_text(files: dict[str, Entry], inputs: dict[str, str]) -> str:
+def _state_text(files: dict[str, Entry], inputs: dict[str, str], run: str | None = None) -> str:
     stamps = {k: list(v["stamp"]) for k, v in files.items() if "stamp" in v}
-    return json.dumps({"version": 1, "inputs": inputs, "files": stamps}, sort_keys=True, separators=(",", ":"))
+    state = {"version": 1, "inputs": inputs, "files": stamps, "run": run}
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
 
 
 def _inside(relative: str) -> bool:
@@ -75,12 +79,13 @@ def _inside(relative: str) -> bool:
 class OutputDir:
     """One render run's writes into `root`; `finish()` removes stale files it owns."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, run: str | None = None):
         self.root = root
+        self.run = run  # this run's key (formats/inputs.py run_key), recorded when it ends
         self.root_text = str(root)
         self.real_root = os.path.realpath(root)
         self.safe_dirs: set[str] = set()  # directories checked to be real ones inside root
-        self.previous, self.previous_inputs = self._read_manifest()
+        self.previous, self.previous_inputs, self.previous_run = self._read_manifest()
         self.current: dict[str, Entry] = {}
         self.inputs: dict[str, str] = {}
         self.written = 0
@@ -89,7 +94,7 @@ class OutputDir:
         self._made: set[str] = set()  # directories known to exist
         self._temp = f".netcfg-render-{os.getpid()}.tmp"
 
-    def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str]]:
+    def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str], str | None]:
         if self.root.exists() and not self.root.is_dir():
             raise InputError([Problem(Location(str(self.root)), "--out is not a directory")])
         data = self._read_json(MANIFEST)
@@ -99,7 +104,7 @@ class OutputDir:
             }
         except (KeyError, TypeError, AttributeError):
             # A damaged manifest: forget it rather than guess which files are ours.
-            return {}, {}
+            return {}, {}, None
         files = {k: v for k, v in files.items() if _inside(k)}
         state = self._read_json(STATE)
         try:
@@ -108,8 +113,23 @@ class OutputDir:
                 if relative in files and isinstance(stamp, list) and all(isinstance(n, int) for n in stamp):
                     files[relative]["stamp"] = tuple(stamp)
         except (KeyError, TypeError, AttributeError):
-            inputs = {}
-        return files, inputs
+            return files, {}, None
+        run = state.get("run")
+        return files, inputs, run if isinstance(run, str) else None
+
+    def unchanged_run(self) -> WriteReport | None:
+        """The report of this run without rendering, when the last run had the same key
+        and finished, and every file it listed is still exactly as written; else None."""
+        if self.run is None or self.run != self.previous_run:
+            return None
+        for relative, entry in self.previous.items():
+            try:
+                st = os.lstat(contained_path(self.root_text, relative, self.safe_dirs, file_too=False))
+            except (OSError, InputError):
+                return None
+            if _stamp(st) != entry.get("stamp"):
+                return None
+        return WriteReport(0, len(self.previous), 0)
 
     def _read_json(self, name: str) -> Any:
         """One of our own JSON files in the output directory; {} if missing or damaged."""
@@ -233,9 +253,10 @@ class OutputDir:
         inputs = {host: key for host, key in self.previous_inputs.items() if not covered_host(host)}
         inputs.update(self.inputs)
         # A no-op run leaves both files as they are without encoding them again.
-        if self.written or removed or manifest != self.previous or inputs != self.previous_inputs:
+        same = manifest == self.previous and inputs == self.previous_inputs and self.run == self.previous_run
+        if self.written or removed or not same:
             self._save(MANIFEST, _manifest_text(manifest))
-            self._save(STATE, _state_text(manifest, inputs))
+            self._save(STATE, _state_text(manifest, inputs, self.run))
         return WriteReport(self.written, self.unchanged, removed)
 
     def _save(self, name: str, text: str) -> None:

@@ -4,6 +4,7 @@ file itself brings it back."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -66,7 +67,8 @@ def test_only_machines_whose_inputs_changed_are_rendered(tmp_path, capsys):
     before = stamps(out)
     target.write_text(target.read_text() + "# reformatted, nothing changes\n")
     assert render(out, capsys, inventory=inventory).startswith("0 files written")
-    assert stamps(out) == before
+    # No output file is touched; the state records the run's new key.
+    assert {p: s for p, s in stamps(out).items() if p != STATE} == {p: s for p, s in before.items() if p != STATE}
     # One VM's address changes within its network: its files change, nobody else's.
     target.write_text(target.read_text().replace("[203.0.113.7,", "[203.0.113.77,", 1))
     render(out, capsys, inventory=inventory)
@@ -97,3 +99,57 @@ def test_a_damaged_state_file_costs_a_comparison_not_a_wrong_skip(tmp_path, caps
     (out / STATE).write_text("{not json")
     (out / "json" / "web01.json").write_text("{}")
     assert render(out, capsys) == f"1 file written, {n - 1} unchanged"
+
+
+def counting_loads(monkeypatch) -> list[Path]:
+    """Every inventory `netcfg render` loads from now on."""
+    import netcfg.cli.render as cli_render
+
+    loads: list[Path] = []
+    real = cli_render.load
+
+    def load(path: Path):  # type: ignore[no-untyped-def]
+        loads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(cli_render, "load", load)
+    return loads
+
+
+def test_the_same_run_again_loads_nothing(tmp_path, capsys, monkeypatch):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(INVENTORY, inventory)
+    out = tmp_path / "out"
+    n = int(render(out, capsys, inventory=inventory).split()[0])
+    loads = counting_loads(monkeypatch)
+    before = stamps(out)
+    assert render(out, capsys, inventory=inventory) == f"0 files written, {n} unchanged"
+    assert loads == [] and stamps(out) == before
+    # Other options, other inventory bytes or a file touched: loaded and compared again.
+    assert render(out, capsys, "--host", "web*", inventory=inventory).startswith("0 files written")
+    assert len(loads) == 1
+    target = next(p for p in (inventory / "machines").rglob("*.yaml") if "web01:" in p.read_text())
+    target.write_text(target.read_text() + "# a comment\n")
+    assert render(out, capsys, inventory=inventory) == f"0 files written, {n} unchanged"
+    assert len(loads) == 2
+    assert render(out, capsys, inventory=inventory) == f"0 files written, {n} unchanged"
+    assert len(loads) == 2
+    (out / "json" / "web01.json").write_text("{}")
+    assert render(out, capsys, inventory=inventory) == f"1 file written, {n - 1} unchanged"
+    assert len(loads) == 3
+
+
+def test_a_run_that_failed_half_way_is_rendered_again(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    n = int(render(out, capsys, "-f", "json").split()[0])
+    mine = tmp_path / "tpl" / "json"
+    mine.mkdir(parents=True)
+    (mine / "host.json.j2").write_text('{% if host.kind == "kvm-host" %}{{ 1 / 0 }}{% endif %}{{ host.name }}\n')
+    assert main(["render", str(INVENTORY), "--out", str(out), "-f", "json", "--templates", str(tmp_path / "tpl")]) == 2
+    assert json.loads((out / STATE).read_text())["run"] is None
+    loads = counting_loads(monkeypatch)
+    # The machines before kvm01 (in name order) got the failed templates' files back.
+    assert not render(out, capsys, "-f", "json").startswith("0 files written")
+    assert len(loads) == 1
+    assert render(out, capsys, "-f", "json") == f"0 files written, {n} unchanged"
+    assert len(loads) == 1
