@@ -18,6 +18,7 @@ import netcfg
 from netcfg.cli import console
 from netcfg.cli.app import app
 from netcfg.errors import NetcfgError
+from netcfg.gc_tuning import rare_full_collections
 
 # Each command module registers its commands on `app` when imported, in this order:
 # pipeline order, the order `netcfg --help` lists them in. A run imports only the module
@@ -71,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
     try:
         _register(args)
-        result = app(args=args, prog_name="netcfg", standalone_mode=False)
+        # A command's loaded inventories stay alive to its end: collections that walk
+        # them all again are made rare for the whole run, reports included (a check's
+        # JSON report at 10,000 machines took 0.3 s with Python's defaults, 0.04 s so).
+        with rare_full_collections():
+            result = app(args=args, prog_name="netcfg", standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except NetcfgError as error:
         print(str(error), file=sys.stderr)

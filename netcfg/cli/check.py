@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -36,6 +35,7 @@ def check(
     report. Exit 0 pass or stagger, 3 blocked by the seatbelt (until an approvals/*.yaml
     names the change's digest), 2 invalid inventory (its errors in the summary)."""
     from netcfg.cli.progress import analyse_showing_progress
+    from netcfg.files import report_json as report_json_text
     from netcfg.files import write_file
     from netcfg.impact.model import Decision, Impact
     from netcfg.present.markdown import summary
@@ -50,7 +50,7 @@ def check(
         code = 2
     markdown = summary(impact)
     if report_json is not None:
-        write_file(report_json, json.dumps(impact.to_json(), indent=2) + "\n")
+        write_file(report_json, report_json_text(impact.to_json()))
     if report_md is not None:
         write_file(report_md, markdown)
     else:

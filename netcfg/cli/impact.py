@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from netcfg.cli.app import app
@@ -43,12 +41,13 @@ def impact(
     BASE and HEAD: each a directory or a git revision (origin/main), read from git
     without touching the work tree; HEAD defaults to the working tree's --inventory."""
     from netcfg.cli.progress import analyse_showing_progress
+    from netcfg.files import report_json
     from netcfg.present import impact as present
     from netcfg.present.markdown import summary
 
     result = analyse_showing_progress(base, head, design, inventory)
     if fmt is OutputFormat.JSON:
-        emit(json.dumps(result.to_json(), indent=2) + "\n")
+        emit(report_json(result.to_json()))
     elif fmt is OutputFormat.MARKDOWN:
         emit(summary(result, title="netcfg impact"))
     else:

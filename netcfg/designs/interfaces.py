@@ -10,8 +10,7 @@ from netcfg.model.inventory import Interface, Inventory, Machine, Network
 
 def interface_config(inventory: Inventory, machine: Machine, iface: Interface) -> InterfaceConfig:
     addresses = []
-    for ip in iface.addresses:
-        network = inventory.network_of(ip, iface.segment)
+    for ip, network in zip(iface.addresses, inventory.holders(iface), strict=True):
         length = network.prefix.prefixlen if network else ip.netmask_bits()
         addresses.append(Address(iface.name, ip.version, f"{ip}/{length}"))
     return InterfaceConfig(
@@ -29,9 +28,8 @@ def interface_configs(inventory: Inventory, machine: Machine) -> tuple[Interface
 def own_networks(inventory: Inventory, iface: Interface, family: int) -> list[Network]:
     """The networks holding the interface's addresses of `family`, first address first."""
     found: list[Network] = []
-    for ip in iface.addresses_of(family):
-        network = inventory.network_of(ip, iface.segment)
-        if network is not None and network not in found:
+    for ip, network in zip(iface.addresses, inventory.holders(iface), strict=True):
+        if ip.version == family and network is not None and network not in found:
             found.append(network)
     return found
 
@@ -51,8 +49,7 @@ def own_reads(inventory: Inventory, machine: Machine) -> Reads:
     """Every design reads a machine's segments and the networks of its addresses."""
     networks: dict[int, Network] = {}
     for iface in machine.interfaces:
-        for ip in iface.addresses:
-            holder = inventory.network_of(ip, iface.segment)
+        for holder in inventory.holders(iface):
             if holder is not None:
                 networks.setdefault(id(holder), holder)
     segments = tuple(dict.fromkeys(i.segment for i in machine.interfaces))

@@ -202,8 +202,7 @@ def addresses_in_networks(inventory: Inventory, skipped: set[str]) -> Iterator[P
                     iface.location, f"interface of machine '{machine.name}'", iface.segment, inventory
                 )
                 continue
-            for address, location in _with_locations(iface):
-                network = inventory.network_of(address, iface.segment)
+            for (address, location), network in zip(_with_locations(iface), inventory.holders(iface), strict=True):
                 if network is None:
                     if isinstance(skipped, _Skipped) and skipped.holds(address):
                         continue  # its network failed to parse: already reported

@@ -186,6 +186,10 @@ class Inventory:
         """The network of `segment` holding `address`, if any."""
         return self.index.lookup(address, segment)
 
+    def holders(self, iface: Interface) -> tuple[Network | None, ...]:
+        """The network of each of `iface`'s addresses (network_of), in address order."""
+        return self.index.holders(iface)
+
     def vms_of(self, host: str) -> tuple[Machine, ...]:
         return self.vms.get(host, ())
 
@@ -214,29 +218,42 @@ class NetworkIndex:
     last network starting at or before the address. Invalid inventories with overlaps
     (reported by the checks) fall back to a scan so lookups stay correct."""
 
-    __slots__ = ("_by_key", "_overlapping")
+    __slots__ = ("_by_key", "_overlapping", "_by_interface")
 
     def __init__(self, networks: tuple[Network, ...]):
-        by_key: dict[tuple[str, int], tuple[list[int], list[Network]]] = {}
+        by_key: dict[tuple[str, int], tuple[list[int], list[int], list[Network]]] = {}
         for n in sorted(networks, key=lambda n: (n.prefix.first, n.prefix.prefixlen)):
-            starts, nets = by_key.setdefault((n.segment, n.family), ([], []))
+            starts, lasts, nets = by_key.setdefault((n.segment, n.family), ([], [], []))
             starts.append(n.prefix.first)
+            lasts.append(n.prefix.last)
             nets.append(n)
         self._by_key = by_key
         self._overlapping = any(
-            a.prefix.last >= b.prefix.first for _, nets in by_key.values() for a, b in pairwise(nets)
+            a.prefix.last >= b.prefix.first for _, _, nets in by_key.values() for a, b in pairwise(nets)
         )
+        # The render, the graph and the checks each ask for a machine's networks: found
+        # once per interface. Keyed by id, the interface kept alive beside its answer so
+        # no other object can take its id over while it is cached.
+        self._by_interface: dict[int, tuple[Interface, tuple[Network | None, ...]]] = {}
+
+    def holders(self, iface: Interface) -> tuple[Network | None, ...]:
+        cached = self._by_interface.get(id(iface))
+        if cached is not None and cached[0] is iface:
+            return cached[1]
+        found = tuple(self.lookup(ip, iface.segment) for ip in iface.addresses)
+        self._by_interface[id(iface)] = (iface, found)
+        return found
 
     def lookup(self, address: IPAddress, segment: str) -> Network | None:
         entry = self._by_key.get((segment, address.version))
         if entry is None:
             return None
-        starts, nets = entry
+        starts, lasts, nets = entry
         value = int(address)
         if self._overlapping:
             holders = [n for n in nets if n.prefix.first <= value <= n.prefix.last]
             return max(holders, key=lambda n: n.prefix.prefixlen) if holders else None
         i = bisect_right(starts, value) - 1
-        if i >= 0 and value <= nets[i].prefix.last:
+        if i >= 0 and value <= lasts[i]:
             return nets[i]
         return None

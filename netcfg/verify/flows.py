@@ -207,7 +207,7 @@ def _routing(inventory: Inventory, machine: Machine, design: DesignName | None) 
         (
             i.segment,
             i.name,
-            tuple(dict.fromkeys(str(n.prefix) for ip in i.addresses if (n := inventory.network_of(ip, i.segment)))),
+            tuple(dict.fromkeys(str(n.prefix) for n in inventory.holders(i) if n is not None)),
         )
         for i in machine.interfaces
     )
