@@ -117,8 +117,10 @@ def contained_path(root: str, relative: str, checked: set[str] | None = None, *,
     `file_too` False the caller judges the file itself from its own lstat."""
     if not relative or relative.startswith("/") or ".." in relative.split("/"):
         raise InputError([Problem(Location(relative), "is not a path inside the output directory")])
-    # Normalised: a trailing slash would make lstat follow a link ("a//b" and "./a" too).
-    path = os.path.join(root, os.path.normpath(relative))
+    # Normalised as pathlib spells paths (the callers compare these strings with
+    # str(Path)), and because a trailing slash would make lstat follow a link.
+    root = os.path.normpath(root)
+    path = os.path.normpath(os.path.join(root, relative))
     parent = os.path.dirname(path)
     if checked is None or parent not in checked:
         current = parent

@@ -27,3 +27,19 @@ def test_each_machine_of_a_report_is_one_line():
     assert lines[1] == '  "decision": "pass",'
     assert [line.strip().rstrip(",") for line in lines[3:6]] == [json.dumps(h) for h in hosts]
     assert lines[-2] == '  "reasons": []'
+
+
+def test_contained_paths_are_spelled_as_pathlib_spells_them(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from netcfg.files import contained, contained_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "json").mkdir()
+    for root in (".", str(tmp_path), "out"):
+        for relative in ("json/web01.json", "json//web01.json", "./json/web01.json"):
+            checked: set[str] = set()
+            path = contained_path(root, relative, checked)
+            assert path == str(Path(root) / relative)
+            assert checked == {str((Path(root) / relative).parent)}
+            assert contained(Path(root), relative) == Path(root) / relative
