@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,16 +120,21 @@ class OutputDir:
     def unchanged_run(self) -> WriteReport | None:
         """The report of this run without rendering, when the last run had the same key
         and finished, and every file it listed is still exactly as written; else None."""
-        if self.run is None or self.run != self.previous_run:
+        if self.run is None or self.run != self.previous_run or not self._as_written(self.previous):
             return None
-        for relative, entry in self.previous.items():
+        return WriteReport(0, len(self.previous), 0)
+
+    def _as_written(self, files: Iterable[str]) -> bool:
+        """Whether each of our `files` is still the one the last run wrote (its stamp)."""
+        for relative in files:
             try:
+                # A link planted in place of the file has another inode: not as written.
                 st = os.lstat(contained_path(self.root_text, relative, self.safe_dirs, file_too=False))
             except (OSError, InputError):
-                return None
-            if _stamp(st) != entry.get("stamp"):
-                return None
-        return WriteReport(0, len(self.previous), 0)
+                return False
+            if _stamp(st) != self.previous[relative].get("stamp"):
+                return False
+        return True
 
     def _read_json(self, name: str) -> Any:
         """One of our own JSON files in the output directory; {} if missing or damaged."""
@@ -160,15 +165,8 @@ class OutputDir:
             for relative, entry in self.previous.items():
                 self._previous_by_host.setdefault(entry["host"], []).append(relative)
         files = self._previous_by_host.get(host, [])
-        for relative in files:
-            entry = self.previous[relative]
-            try:
-                # A link planted in place of the file has another inode: not reused.
-                st = os.lstat(contained_path(self.root_text, relative, self.safe_dirs, file_too=False))
-            except (OSError, InputError):
-                return False
-            if _stamp(st) != entry.get("stamp"):
-                return False
+        if not self._as_written(files):
+            return False
         for relative in files:
             self.current[relative] = self.previous[relative]
         self.inputs[host] = key
