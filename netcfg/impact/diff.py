@@ -111,10 +111,7 @@ class _EntryDiffs:
         return found
 
     def _work_out(self, old: tuple[int, ...], new: tuple[int, ...]) -> tuple[Lines, Lines]:
-        old_count, new_count = Counter(old), Counter(new)
-        common = tuple((old_count & new_count).elements())
-        old_rest = tuple(sorted((old_count - new_count).elements()))
-        new_rest = tuple(sorted((new_count - old_count).elements()))
+        old_rest, common, new_rest = _split(old, new)
         # The differing parts are compared once per distinct pair (a segment's `to`
         # rules before and after a network is added: once for the whole segment) ...
         rest = self._by_rest.get((old_rest, new_rest))
@@ -126,6 +123,19 @@ class _EntryDiffs:
         added = [v for v in rest[0] if not any(shared(n, v) for n in common)]
         removed = [v for v in rest[1] if not any(shared(n, v) for n in common)]
         return _entry_lines(added), _entry_lines(removed)
+
+
+def _split(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The part numbers only in `old`, in both, only in `new` (as multisets), sorted."""
+    old_set, new_set = set(old), set(new)
+    if len(old_set) == len(old) and len(new_set) == len(new):  # no part twice: sets do
+        return tuple(sorted(old_set - new_set)), tuple(sorted(old_set & new_set)), tuple(sorted(new_set - old_set))
+    old_count, new_count = Counter(old), Counter(new)
+    return (
+        tuple(sorted((old_count - new_count).elements())),
+        tuple(sorted((old_count & new_count).elements())),
+        tuple(sorted((new_count - old_count).elements())),
+    )
 
 
 def _entry_lines(values: Iterable[object]) -> Lines:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import Location
 from netcfg.impact.analysis import analyse_inventories
+from netcfg.impact.diff import _split
 from netcfg.impact.seatbelt import decide
 from netcfg.inventory.approvals import Approval, Origin
 from netcfg.model.host import DesignName, Kind
@@ -228,3 +232,13 @@ def test_a_change_cannot_make_itself_hot_or_add_its_own_approver():
     approved = analyse_inventories(base, head, approvals=(mallory,)).impact
     assert approved.decision == "block"
     assert any("mallory is not one of the base's approvers (alice)" in r for r in approved.reasons)
+
+
+@given(st.lists(st.integers(0, 6), max_size=8), st.lists(st.integers(0, 6), max_size=8))
+def test_part_numbers_split_as_multisets(old, new):
+    old, new = tuple(sorted(old)), tuple(sorted(new))
+    only_old, both, only_new = _split(old, new)
+    a, b = Counter(old), Counter(new)
+    assert only_old == tuple(sorted((a - b).elements()))
+    assert both == tuple(sorted((a & b).elements()))
+    assert only_new == tuple(sorted((b - a).elements()))
