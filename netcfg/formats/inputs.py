@@ -31,7 +31,8 @@ def fingerprint(formats: Iterable[str], templates: Path | None, create_links: bo
         _digest_tree(digest, _PACKAGE / folder, suffixes=(".py", ".j2"))
     if templates is not None:
         digest.update(b"\0user templates\0")
-        _digest_tree(digest, templates, suffixes=(".j2",))
+        # Every file: a template may include, import or extend any name beside it.
+        _digest_tree(digest, templates, suffixes=None)
     return digest.digest()
 
 
@@ -53,9 +54,9 @@ def run_key(inventory: Path, shared: bytes, settings: str) -> str | None:
     return digest.hexdigest()
 
 
-def _digest_tree(digest: hashlib._Hash, root: Path, suffixes: tuple[str, ...]) -> None:
+def _digest_tree(digest: hashlib._Hash, root: Path, suffixes: tuple[str, ...] | None) -> None:
     for path in sorted(root.rglob("*")):
-        if path.suffix in suffixes and path.is_file():
+        if (suffixes is None or path.suffix in suffixes) and path.is_file():
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
 
 

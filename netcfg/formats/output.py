@@ -261,7 +261,7 @@ class OutputDir:
         """Replace one of our files, only if its content changed."""
         try:
             old = (self.root / name).read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError):  # missing, damaged, or not a file: replaced
             old = None
         if old != text:
             write_atomic(self._target(name), text.encode("utf-8"))

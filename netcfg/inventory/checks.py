@@ -16,6 +16,7 @@ from netcfg.designs.gateways import by_design, default_route_problems
 from netcfg.errors import Location, Problem, quote
 from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Machine, Network
+from netcfg.model.unusable import UNUSABLE
 from netcfg.names import IPV6_FILE_SUFFIX
 
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
@@ -106,25 +107,6 @@ def networks_disjoint(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
                 yield Problem(network.location, message)
             if widest is None or network.prefix.last > widest.prefix.last:
                 widest = network
-
-
-# Ranges no interface can hold a usable unicast address of (RFC 6890): a network
-# overlapping one can never be applied.
-UNUSABLE = tuple(
-    (IPNetwork(prefix), what)
-    for prefix, what in (
-        ("0.0.0.0/8", "'this network' (unspecified)"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local"),
-        ("224.0.0.0/4", "multicast"),
-        ("240.0.0.0/4", "reserved (and broadcast)"),
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("::ffff:0:0/96", "IPv4-mapped"),
-        ("fe80::/10", "link-local"),
-        ("ff00::/8", "multicast"),
-    )
-)
 
 
 def networks_usable(inventory: Inventory, _: set[str]) -> Iterator[Problem]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from netaddr import AddrFormatError, IPAddress, IPNetwork
+from netaddr import IPAddress
 
 from netcfg.errors import InputError, Location, Problem
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
+from netcfg.model.unusable import UNUSABLE
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 _SCOPES = ("global", "link", "host")
@@ -61,9 +62,7 @@ class _Reader:
         return str(value)
 
     def address(self, value: Any, where: str) -> str | None:
-        try:
-            IPAddress(value)
-        except (AddrFormatError, ValueError, TypeError):
+        if "/" in str(value) or prefix_version(value) is None:
             self.fail(where, f"not an IP address: {value!r}")
             return None
         return str(value)
@@ -85,11 +84,19 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         bridge = r.field(i, "bridge", where, bool, False)
         addresses = []
         for n, text in enumerate(r.field(i, "addresses", where, list, []) or []):
-            prefix = r.prefix(text, f"{where}.addresses[{n}]", None)
+            at = f"{where}.addresses[{n}]"
+            if text is None:
+                r.fail(at, "expected a string, found null")
+                continue
+            prefix = r.prefix(text, at, None)
             if prefix is not None and "/" in prefix:
-                addresses.append(Address(iname or "", prefix_version(prefix) or 4, prefix))
+                version = prefix_version(prefix) or 4
+                unusable = _unusable(prefix.partition("/")[0], version)
+                if unusable:
+                    r.fail(at, f"{prefix} is in the {unusable} range: no interface can use it")
+                addresses.append(Address(iname or "", version, prefix))
             elif prefix is not None:
-                r.fail(f"{where}.addresses[{n}]", f"an address needs its prefix length: {text!r}")
+                r.fail(at, f"an address needs its prefix length: {text!r}")
         interfaces.append(InterfaceConfig(iname or "", segment or "", bool(bridge), tuple(addresses)))
     rules = []
     for where, d in r.items(data, "rules", "$"):
@@ -111,6 +118,8 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         if scope not in _SCOPES:
             r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {scope!r}")
         metric = r.field(d, "metric", where, (int, type(None)), None)
+        if metric is not None and not 0 <= metric <= 2**32 - 1:
+            r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
         routes.append(
             Route(
                 family or 4,
@@ -125,7 +134,14 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         )
     if name is not None and not MACHINE_NAME.fullmatch(name):
         r.fail("$.name", f"{name!r} is not a machine name")
-    devices = {i.name for i in interfaces} | {route.device for route in routes if route.device is not None}
+    names = {i.name for i in interfaces}
+    for n, route in enumerate(routes):
+        # A route reaches the kernel through one of the file's own interfaces, or a gateway.
+        if route.device is not None and route.device not in names:
+            r.fail(f"$.routes[{n}].device", f"{route.device!r} is none of the file's interfaces")
+        elif route.device is None and route.gateway is None:
+            r.fail(f"$.routes[{n}]", "a route needs a device or a gateway")
+    devices = names | {route.device for route in routes if route.device is not None}
     for device in sorted(devices):
         if not INTERFACE_NAME.fullmatch(device):
             r.fail("$", f"{device!r} is not an interface name (at most 15 letters, digits, '.', '_', '-')")
@@ -135,24 +151,30 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
 
 
 def prefix_version(value: Any) -> int | None:
-    """4 or 6 for an IP prefix (or bare address), None for anything else.
-
-    The plain spelling is checked with inet_pton, 20 times faster than netaddr, which a
-    file of 20,000 rules and routes notices; any other spelling is netaddr's to judge."""
-    if isinstance(value, str):
-        address, slash, length = value.partition("/")
-        af = socket.AF_INET6 if ":" in address else socket.AF_INET
-        try:
-            raw = socket.inet_pton(af, address)
-        except OSError:
-            raw = b""
-        plain_length = not slash or (length.isascii() and length.isdigit() and length[:1] != "0") or length == "0"
-        if raw and plain_length and (not slash or int(length) <= len(raw) * 8):
-            return 6 if af == socket.AF_INET6 else 4
-    try:
-        return int(IPNetwork(value).version)
-    except (AddrFormatError, ValueError, TypeError):
+    """4 or 6 for an IP prefix spelled as netcfg renders it, None for anything else: the
+    address as inet_ntop spells it, and an optional `/length` in plain decimal within
+    the family's width. netaddr also takes "10.0.0.0/024", "10.0.0.0/8 " or other
+    digits, which the kernel then reads back spelled otherwise (an apply rolled back)."""
+    if not isinstance(value, str):
         return None
+    address, slash, length = value.partition("/")
+    af = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        raw = socket.inet_pton(af, address)
+    except OSError:
+        return None
+    if socket.inet_ntop(af, raw) != address:
+        return None
+    if slash and not (
+        length.isascii() and length.isdigit() and (length == "0" or length[0] != "0") and int(length) <= len(raw) * 8
+    ):
+        return None
+    return 6 if af == socket.AF_INET6 else 4
+
+
+def _unusable(address: str, version: int) -> str | None:
+    ip = IPAddress(address)
+    return next((what for network, what in UNUSABLE if network.version == version and ip in network), None)
 
 
 def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:

@@ -153,3 +153,25 @@ def test_a_run_that_failed_half_way_is_rendered_again(tmp_path, capsys, monkeypa
     assert len(loads) == 1
     assert render(out, capsys, "-f", "json") == f"0 files written, {n} unchanged"
     assert len(loads) == 1
+
+
+def test_a_file_a_template_includes_is_an_input_whatever_its_name(tmp_path, capsys):
+    own = tmp_path / "templates" / "json"
+    own.mkdir(parents=True)
+    (own / "host.json.j2").write_text('{% include "json/extra.inc" %}{{ host.name }}\n')
+    (own / "extra.inc").write_text("v1 ")
+    out = tmp_path / "out"
+    argv = ("-f", "json", "--templates", str(tmp_path / "templates"))
+    render(out, capsys, *argv)
+    (own / "extra.inc").write_text("v2 ")
+    n = int(render(out, capsys, *argv).split()[0])
+    assert n > 0 and (out / "json" / "web01.json").read_text() == "v2 web01\n"
+
+
+def test_netcfg_files_that_are_directories_are_input_errors(tmp_path, capsys):
+    out = tmp_path / "out"
+    render(out, capsys)
+    (out / STATE).unlink()
+    (out / STATE).mkdir()
+    assert main(["render", str(INVENTORY), "--out", str(out)]) == 2
+    assert "cannot write" in capsys.readouterr().err

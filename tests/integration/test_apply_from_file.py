@@ -67,3 +67,29 @@ def test_not_an_object_or_not_json_is_exit_2(tmp_path, capsys):
         assert main(["apply", "--from", str(bad), "--netns", "nowhere"]) == 2
         err = capsys.readouterr().err
         assert str(bad) in err and "Traceback" not in err
+
+
+def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
+    data = json.loads(rendered.read_text())
+    addresses = data["interfaces"][0]["addresses"]
+    addresses[0] = "203.0.113.10/024"  # netaddr reads it; the kernel would spell it /24
+    n = len(addresses)
+    addresses += [None, "127.0.0.5/8", "10.0.0.5/8 "]
+    on_link = [n for n, route in enumerate(data["routes"]) if route.get("device")]
+    data["routes"][on_link[0]]["device"] = "nosuch"
+    data["routes"][on_link[1]]["device"] = None
+    data["routes"][on_link[1]]["gateway"] = None
+    data["routes"][on_link[2]]["metric"] = 2**32
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    text = str(caught.value)
+    for expected in (
+        "$.interfaces[0].addresses[0]: not an IP prefix: '203.0.113.10/024'",
+        f"$.interfaces[0].addresses[{n}]: expected a string, found null",
+        f"$.interfaces[0].addresses[{n + 1}]: 127.0.0.5/8 is in the loopback range: no interface can use it",
+        f"$.interfaces[0].addresses[{n + 2}]: not an IP prefix: '10.0.0.5/8 '",
+        f"$.routes[{on_link[0]}].device: 'nosuch' is none of the file's interfaces",
+        f"$.routes[{on_link[1]}]: a route needs a device or a gateway",
+        f"$.routes[{on_link[2]}].metric: expected 0-4294967295, found 4294967296",
+    ):
+        assert expected in text, (expected, text)
