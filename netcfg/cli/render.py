@@ -101,7 +101,8 @@ def render(
     # untouched: nothing to load, render or write.
     settings = repr((design.value if design else None, sorted(set(hosts))))
     key = run_key(inventory, fingerprint(chosen, templates, create_links), settings)
-    unchanged = OutputDir(out_dir, key).unchanged_run()
+    output = OutputDir(out_dir, key)
+    unchanged = output.unchanged_run()
     if unchanged is not None:
         say(str(unchanged))
         return
@@ -117,7 +118,7 @@ def render(
     def write() -> WriteReport:
         if len(configs) <= PROGRESS_ABOVE:
             return write_rendered(
-                out_dir, configs, chosen, templates, covers=covers, create_links=create_links, run=key
+                out_dir, configs, chosen, templates, covers=covers, create_links=create_links, output=output
             )
         stage, done = f"rendering {plural(len(configs), 'machine')}", 0
         with progress_bar() as progress:
@@ -135,7 +136,7 @@ def render(
                 advance=advance,
                 covers=covers,
                 create_links=create_links,
-                run=key,
+                output=output,
             )
 
     # A user's templates run in a child process with bounded memory.

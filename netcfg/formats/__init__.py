@@ -86,14 +86,15 @@ def write_rendered(
     advance: Callable[[], None] | None = None,
     covers: Callable[[str], bool] | None = None,
     create_links: bool = False,
-    run: str | None = None,
+    output: OutputDir | None = None,
 ) -> WriteReport:
     """Render `configs` in `formats` under `out`, writing only changed files.
 
     Files an earlier run wrote for a machine name `covers` accepts (default: every name,
     so machines deleted from the inventory lose their files) in one of `formats`, and
     that this run no longer produces, are removed. `advance` is called once per machine
-    (progress bars). `run`: the run's key (inputs.run_key), recorded for the next run."""
+    (progress bars). `output`: `out` as the caller opened it already (with the run's key,
+    inputs.run_key, to record), so its manifest and state are read once."""
     chosen = tuple(dict.fromkeys(formats))
     for name in chosen:
         get_format(name)  # an unknown format fails before any rendering
@@ -101,7 +102,7 @@ def write_rendered(
     hosts = sorted(configs)
     _check_all(configs, hosts, chosen)
     key_of = InputKeys(fingerprint(chosen, directory, create_links))
-    target = OutputDir(out, run)
+    target = output if output is not None else OutputDir(out)
     try:
         for host in hosts:
             key = key_of(configs[host])
