@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from netcfg.designs.base import Endpoint, PathKind, Reads
 from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
 from netcfg.errors import Location
+from netcfg.model.address_text import address_text
 from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, default_prefix
 from netcfg.model.inventory import Inventory, Machine, Network
 
@@ -72,7 +73,7 @@ def preferred_gateway(inventory: Inventory, machine: Machine, family: int) -> tu
     if not candidates:
         return None
     priority, _, network = min(candidates, key=lambda c: (c[0], c[1]))
-    return (str(network.gateway), priority) if network.gateway is not None else None
+    return (address_text(network.gateway), priority) if network.gateway is not None else None
 
 
 DESIGN = Flat()

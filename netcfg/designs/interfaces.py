@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netcfg.designs.base import Reads
 from netcfg.errors import Location
+from netcfg.model.address_text import address_text
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind
 from netcfg.model.inventory import Interface, Inventory, Machine, Network
 
@@ -12,7 +13,7 @@ def interface_config(inventory: Inventory, machine: Machine, iface: Interface) -
     addresses = []
     for ip, network in zip(iface.addresses, inventory.holders(iface), strict=True):
         length = network.prefix.prefixlen if network else ip.netmask_bits()
-        addresses.append(Address(iface.name, ip.version, f"{ip}/{length}"))
+        addresses.append(Address(iface.name, ip.version, f"{address_text(ip)}/{length}"))
     return InterfaceConfig(
         name=iface.name,
         segment=iface.segment,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from netcfg.designs.base import Endpoint, PathKind, Reads
 from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
 from netcfg.errors import Location
+from netcfg.model.address_text import address_text
 from netcfg.model.entries import Entries
 from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, Rule, default_prefix
 from netcfg.model.inventory import Inventory, Machine, Network
@@ -111,11 +112,10 @@ def _rules_and_routes(
         rules.append(tuple(Rule(family, priority, table, src=n.cidr) for n in own))
         rules.append(to_rules[key])
         routes.append(onlink[rkey])
-        gateway = own[0].gateway
-        if gateway is not None:
-            default = default_prefix(family)
-            routes.append((Route(family, table, default, gateway=str(gateway)),))
-            main_defaults.append(Route(family, MAIN_TABLE, default, gateway=str(gateway), metric=priority))
+        if own[0].gateway is not None:
+            default, gateway = default_prefix(family), address_text(own[0].gateway)
+            routes.append((Route(family, table, default, gateway=gateway),))
+            main_defaults.append(Route(family, MAIN_TABLE, default, gateway=gateway, metric=priority))
     return Entries(rules), Entries([*routes, tuple(main_defaults)])
 
 
