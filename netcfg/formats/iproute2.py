@@ -12,31 +12,62 @@ Routes carry `proto 77` and numeric tables; prefixes are written as in the model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import Templates
-from netcfg.model.host import HostConfig
+from netcfg.model.entries import PerPart, parts_of
+from netcfg.model.host import HostConfig, Route, Rule
+
+E = TypeVar("E", Route, Rule)
 
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     name = config.name
-    routes4 = [r for r in config.routes if r.family == 4]
-    routes6 = [r for r in config.routes if r.family != 4]
-    rules4 = [r for r in config.rules if r.family == 4]
-    rules6 = [r for r in config.rules if r.family != 4]
+    family_of = templates.kept(_families)
+    routes4, routes6 = _by_family(config.routes, family_of)
+    rules4, rules6 = _by_family(config.rules, family_of)
     return {
         f"iproute2/{name}.batch": templates.render(
             "iproute2/host.batch.j2",
             host=config,
-            routes=templates.block("iproute2/route.j2", "route", routes4),
-            rules=templates.block("iproute2/rule.j2", "rule", rules4),
+            routes=templates.blocks("iproute2/route.j2", "route", routes4),
+            rules=templates.blocks("iproute2/rule.j2", "rule", rules4),
         ),
         f"iproute2/{name}.6.batch": templates.render(
             "iproute2/host.6.batch.j2",
             host=config,
-            routes=templates.block("iproute2/route.j2", "route", routes6),
-            rules=templates.block("iproute2/rule.j2", "rule", rules6),
+            routes=templates.blocks("iproute2/route.j2", "route", routes6),
+            rules=templates.blocks("iproute2/rule.j2", "rule", rules6),
         ),
     }
+
+
+def _family(part: tuple[Route | Rule, ...]) -> int | None:
+    families = {e.family for e in part}
+    return next(iter(families)) if len(families) == 1 else None
+
+
+def _families() -> PerPart[Route | Rule, int | None]:
+    """The family of every entry of a part, if they share one (a shared part does)."""
+    return PerPart(_family)
+
+
+def _by_family(
+    entries: Sequence[E], family_of: PerPart[Route | Rule, int | None]
+) -> tuple[list[tuple[E, ...]], list[tuple[E, ...]]]:
+    """The runs of IPv4 and of IPv6 entries, in order; a part of one family whole."""
+    v4: list[tuple[E, ...]] = []
+    v6: list[tuple[E, ...]] = []
+    for part in parts_of(entries):
+        family = family_of(part)
+        if family is not None:
+            (v4 if family == 4 else v6).append(part)
+        else:
+            v4.append(tuple(e for e in part if e.family == 4))
+            v6.append(tuple(e for e in part if e.family != 4))
+    return v4, v6
 
 
 FORMAT = register(

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netcfg.errors import InputError, Location, Problem
-from netcfg.formats.attach import attach
+from netcfg.formats.attach import PartFacts, attach
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import MODEL_TYPES, Templates
-from netcfg.model.host import Address, HostConfig
+from netcfg.model.entries import PerPart, parts_of
+from netcfg.model.host import Address, HostConfig, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +57,31 @@ def check(config: HostConfig) -> None:
         )
 
 
+def _first_unselective(part: tuple[Rule, ...]) -> Rule | None:
+    return next((r for r in part if r.src is None and r.dst is None), None)
+
+
+def _unselective_rules() -> PerPart[Rule, Rule | None]:
+    """The first rule of a part that has neither from nor to: netplan cannot say it."""
+    return PerPart(_first_unselective)
+
+
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     check(config)
-    entries = templates.memo(config, lambda: attach(config))
-    for entry in entries:
-        for rule in entry.rules:
-            if rule.src is None and rule.dst is None:
-                raise InputError([Problem(Location(config.name), f"netplan needs from or to in rule {rule}")])
+    entries = templates.memo(config, lambda: attach(config, templates.kept(PartFacts)))
+    unselective = templates.kept(_unselective_rules)
+    for part in parts_of(config.rules):
+        rule = unselective(part)
+        if rule is not None:
+            raise InputError([Problem(Location(config.name), f"netplan needs from or to in rule {rule}")])
     links = [
         NetplanLink(
             name=e.interface.name,
             segment=e.interface.segment,
             bridge=e.interface.bridge,
             addresses=e.interface.addresses,
-            routes=templates.block("netplan/route.j2", "route", e.routes),
-            rules=templates.block("netplan/rule.j2", "rule", e.rules),
+            routes=templates.blocks("netplan/route.j2", "route", e.routes),
+            rules=templates.blocks("netplan/rule.j2", "rule", e.rules),
         )
         for e in entries
     ]

@@ -7,7 +7,7 @@ carry `Protocol=77` and an explicit numeric `Table=`.
 
 from __future__ import annotations
 
-from netcfg.formats.attach import attach
+from netcfg.formats.attach import PartFacts, attach
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import Templates
 from netcfg.model.host import HostConfig
@@ -15,7 +15,7 @@ from netcfg.model.host import HostConfig
 
 def render(config: HostConfig, templates: Templates) -> dict[str, str]:
     files = {}
-    for entry in templates.memo(config, lambda: attach(config)):
+    for entry in templates.memo(config, lambda: attach(config, templates.kept(PartFacts))):
         iface = entry.interface
         base = f"networkd/{config.name}/10-{iface.name}"
         if iface.bridge:
@@ -24,8 +24,8 @@ def render(config: HostConfig, templates: Templates) -> dict[str, str]:
             "networkd/interface.network.j2",
             host=config,
             iface=iface,
-            routes=templates.block("networkd/route.j2", "route", entry.routes),
-            rules=templates.block("networkd/rule.j2", "rule", entry.rules),
+            routes=templates.blocks("networkd/route.j2", "route", entry.routes),
+            rules=templates.blocks("networkd/rule.j2", "rule", entry.rules),
         )
     return files
 

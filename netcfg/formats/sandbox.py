@@ -29,6 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.canonical_json import HostJson
+from netcfg.model.entries import WHOLE_PART
 from netcfg.model.host import (
     MAIN_TABLE,
     PROTOCOL,
@@ -191,15 +192,44 @@ class Templates:
     mostly equal to another machine's: a second cache by value renders each distinct
     one once."""
 
-    __slots__ = ("env", "_compiled", "_by_id", "_by_value", "_alive", "_attached")
+    __slots__ = ("env", "_compiled", "_by_id", "_by_value", "_by_part", "_alive", "_attached", "_kept")
 
     def __init__(self, env: jinja2.Environment):
         self.env = env
         self._compiled: dict[str, jinja2.Template] = {}
         self._by_id: dict[str, dict[int, str]] = {}
         self._by_value: dict[str, dict[object, str]] = {}
+        self._by_part: dict[str, dict[int, str]] = {}
         self._alive: list[object] = []
         self._attached: tuple[object, object] = (None, None)
+        self._kept: dict[Callable[[], object], object] = {}
+
+    def blocks(self, name: str, variable: str, parts: Sequence[Sequence[object]]) -> str:
+        """`block` of each run of entries, joined. A long run is a shared part (a
+        segment's rules: the same object on every machine of the segment), so its whole
+        text is kept by identity: each machine then joins a few texts, not thousands."""
+        by_part = self._by_part.get(name)
+        if by_part is None:
+            by_part = self._by_part[name] = {}
+        texts = []
+        for part in parts:
+            if len(part) < WHOLE_PART:
+                texts.append(self.block(name, variable, part))
+                continue
+            text = by_part.get(id(part))
+            if text is None:
+                text = by_part[id(part)] = self.block(name, variable, part)
+                self._alive.append(part)
+            texts.append(text)
+        return "".join(texts)
+
+    def kept(self, kind: Callable[[], T]) -> T:
+        """One `kind()` for as long as these templates live (one render run): what a
+        format learns of the shared parts, kept across machines."""
+        found = self._kept.get(kind)
+        if found is None:
+            found = self._kept[kind] = kind()
+        return found  # type: ignore[return-value]
 
     def block(self, name: str, variable: str, entries: Sequence[object]) -> str:
         """The texts of template `name` for each entry (bound to `variable`), joined."""

@@ -12,11 +12,15 @@ of the same items.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from typing import Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
+
+# A run of at least this many entries is taken for a shared part: the formats keep its
+# whole text by identity (shorter runs are a machine's own, cached entry by entry).
+WHOLE_PART = 16
 
 
 class Entries(Sequence[T], Generic[T]):
@@ -73,3 +77,25 @@ def parts_of(entries: Sequence[T]) -> tuple[tuple[T, ...], ...]:
     if isinstance(entries, Entries):
         return entries.parts
     return (tuple(entries),) if entries else ()
+
+
+V = TypeVar("V")
+
+
+class PerPart(Generic[T, V]):
+    """`compute(part)` once per part object: a shared part recurs on thousands of
+    machines, and what a format needs to know of it (its family, the link it belongs
+    to) is the same on each. Keyed by identity, the part kept alive beside its answer so
+    no other object can take its id over while it is cached: one instance per run."""
+
+    __slots__ = ("_by_id", "_compute")
+
+    def __init__(self, compute: Callable[[tuple[T, ...]], V]) -> None:
+        self._compute = compute
+        self._by_id: dict[int, tuple[tuple[T, ...], V]] = {}
+
+    def __call__(self, part: tuple[T, ...]) -> V:
+        found = self._by_id.get(id(part))
+        if found is None or found[0] is not part:
+            found = self._by_id[id(part)] = (part, self._compute(part))
+        return found[1]

@@ -9,14 +9,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import render as render_design
-from netcfg.formats import FORMAT_NAMES, render_files, render_host, templates
+from netcfg.formats import FORMAT_NAMES, canonical_json, render_files, render_host, sandbox, templates
 from netcfg.model.host import Kind, Rule
 from netcfg.model.inventory import (
     Interface,
@@ -155,3 +156,21 @@ def test_flat_new_public_network_changes_only_its_machines(shape, data):
         if any(i.segment == segment and i.addresses_of(family) for i in m.interfaces)
     }
     assert changed == dependent | users
+
+
+@PROPERTY_SETTINGS
+@given(shapes(), st.sampled_from(["policy-routing", "flat"]), st.sampled_from([1, 2, 16]))
+def test_shared_parts_render_as_their_entries_do(shape, design, whole_part):
+    """The formats attach and write a shared part whole (formats/attach.py, Templates.blocks):
+    the files are the same as from the flat sequence of the same entries, where every
+    entry is placed on its own (one part mixing links, tables and families)."""
+    configs = render_design(shape.build(), design)
+    flattened = {n: replace(c, rules=tuple(c.rules), routes=tuple(c.routes)) for n, c in configs.items()}
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (sandbox, canonical_json):
+            patch.setattr(module, "WHOLE_PART", whole_part)
+        shared, flat = templates(), templates()
+        for name in sorted(configs):
+            assert render_host(configs[name], FORMAT_NAMES, shared) == render_host(
+                flattened[name], FORMAT_NAMES, flat
+            ), name
