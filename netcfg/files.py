@@ -138,8 +138,12 @@ def contained_path(root: str, relative: str, checked: set[str] | None = None, *,
         if checked is not None:
             checked.add(parent)
     if file_too and os.path.islink(path):
-        raise InputError([Problem(Location(path), "is a symbolic link: netcfg does not write through it")])
+        raise link_refused(path)
     return path
+
+
+def link_refused(path: str) -> InputError:
+    return InputError([Problem(Location(path), "is a symbolic link: netcfg does not write through it")])
 
 
 def cannot_write(path: Path, error: OSError) -> InputError:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 
 from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
-from netcfg.files import cannot_write, contained, contained_path, write_atomic
+from netcfg.files import cannot_write, contained, contained_path, link_refused, write_atomic
 from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"
@@ -52,6 +53,12 @@ class WriteReport:
 
 
 Entry = dict[str, Any]  # {"format", "host"}, and "stamp": the file as written (_stamp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int]:
@@ -92,6 +99,8 @@ class OutputDir:
         self.unchanged = 0
         self._previous_by_host: dict[str, list[str]] | None = None
         self._made: set[str] = set()  # directories known to exist
+        self._fresh: set[str] = set()  # directories this run created
+        self._umask = _umask()
         self._temp = f".netcfg-render-{os.getpid()}.tmp"
 
     def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str], str | None]:
@@ -179,14 +188,25 @@ class OutputDir:
 
     def write(self, relative: str, text: str, fmt: str, host: str, mode: int = 0o644) -> bool:
         """Write one file if its content changed; True when it was (re)written."""
-        path = self._target(relative)
+        path = contained_path(self.root_text, relative, self.safe_dirs, file_too=False)
         data = text.encode("utf-8")
-        try:
-            st = path.stat()
-            # Size and mode first: a changed length needs no read to know it changed.
-            same = st.st_size == len(data) and (st.st_mode & 0o777) == mode and path.read_bytes() == data
-        except (FileNotFoundError, NotADirectoryError):
-            same = False
+        same = False
+        # In a directory this run made there is nothing yet: no need to look.
+        if os.path.dirname(path) not in self._fresh:
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            else:
+                if stat.S_ISLNK(st.st_mode):
+                    raise link_refused(path)
+                # Size and mode first: a changed length needs no read to know it changed.
+                same = (
+                    stat.S_ISREG(st.st_mode)
+                    and st.st_size == len(data)
+                    and stat.S_IMODE(st.st_mode) == mode
+                    and Path(path).read_bytes() == data
+                )
         if same:
             self.unchanged += 1
         else:
@@ -195,14 +215,12 @@ class OutputDir:
         self.current[relative] = {"format": fmt, "host": host, "stamp": _stamp(st)}
         return not same
 
-    def _replace(self, path: Path, data: bytes, mode: int) -> os.stat_result:
+    def _replace(self, path: str, data: bytes, mode: int) -> os.stat_result:
         """Write `data` to the directory's temporary name and rename it over `path`."""
-        directory = str(path.parent)
+        directory = os.path.dirname(path)
         temp = os.path.join(directory, self._temp)
         try:
-            if directory not in self._made:
-                os.makedirs(directory, exist_ok=True)
-                self._made.add(directory)
+            self._make_directory(directory)
             try:
                 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
             except FileExistsError:  # left by a killed run that had this pid
@@ -212,7 +230,8 @@ class OutputDir:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                os.fchmod(fd, mode)  # whatever the umask
+                if mode & self._umask:  # else open() gave the file exactly `mode`
+                    os.fchmod(fd, mode)
             finally:
                 os.close(fd)
             os.replace(temp, path)
@@ -221,9 +240,25 @@ class OutputDir:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             if isinstance(error, OSError):
-                raise cannot_write(path, error) from None
+                raise cannot_write(Path(path), error) from None
             raise
         return st
+
+    def _make_directory(self, directory: str) -> None:
+        """Create `directory` and its missing parents once per run, remembering the ones
+        this run made (they hold nothing but what it writes)."""
+        if directory in self._made:
+            return
+        try:
+            os.mkdir(directory)
+            self._fresh.add(directory)
+        except FileExistsError:  # there already (a file there fails at the open)
+            pass
+        except FileNotFoundError:
+            self._make_directory(os.path.dirname(directory))
+            os.mkdir(directory)
+            self._fresh.add(directory)
+        self._made.add(directory)
 
     def _target(self, relative: str) -> Path:
         """`root/relative`, refused unless it stays inside root (files.contained): a link
