@@ -17,6 +17,7 @@ import compileall
 import importlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,10 @@ def _cache_bytecode() -> None:
     compileall.compile_dir(HERE.parent / "netcfg", quiet=1)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small cases only (a smoke test)")
@@ -82,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs:
         os.environ["NETCFG_BENCH_RUNS"] = str(args.runs)
+    # Stopped with SIGTERM (a CI timeout, kill): unwind like Ctrl-C, so the benchmarks'
+    # temporary directories and namespaces are removed on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
     _cache_bytecode()
     rows: list[dict[str, Any]] = []
     for name in modules():
