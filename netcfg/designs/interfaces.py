@@ -12,7 +12,7 @@ from netcfg.model.inventory import Interface, Inventory, Machine, Network
 def interface_config(inventory: Inventory, machine: Machine, iface: Interface) -> InterfaceConfig:
     addresses = []
     for ip, network in zip(iface.addresses, inventory.holders(iface), strict=True):
-        length = network.prefix.prefixlen if network else ip.netmask_bits()
+        length = network.length if network else ip.netmask_bits()
         addresses.append(Address(iface.name, ip.version, f"{address_text(ip)}/{length}"))
     return InterfaceConfig(
         name=iface.name,

@@ -50,22 +50,22 @@ class Network:
     private: bool = False
     location: Location = field(default=NOWHERE, compare=False)
     gateway_location: Location = field(default=NOWHERE, compare=False, repr=False)
-    # Formatted once: netaddr formats a prefix slowly, and every machine's rules use it.
+    # Read once: netaddr formats, hashes and even reports the version of a prefix slowly,
+    # and the render and the dependency graph ask for them for every machine (hashing
+    # alone was a tenth of a 10,000-machine check).
     cidr: str = field(init=False, compare=False, repr=False)
-    # Hashed once: netaddr hashes a prefix slowly, and the render keys every machine's
-    # groups of networks (a tenth of a 10,000-machine check went to hashing them).
+    family: int = field(init=False, compare=False, repr=False)
+    length: int = field(init=False, compare=False, repr=False)
     _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cidr", str(self.prefix))
+        object.__setattr__(self, "family", self.prefix.version)
+        object.__setattr__(self, "length", self.prefix.prefixlen)
         object.__setattr__(self, "_hash", hash((self.prefix, self.segment, self.gateway, self.private)))
 
     def __hash__(self) -> int:
         return self._hash
-
-    @property
-    def family(self) -> int:
-        return self.prefix.version
 
 
 @dataclass(frozen=True, slots=True)
