@@ -205,13 +205,24 @@ def _attempt(
         return current.with_vm(replace(current.vms[vm_name], incoming=incoming))
 
     lab_state.update(name, run_dir, started)
+    version = cgroup.Version(state.cgroup_version)
+    kills_before = cgroup.oom_kills(version, host.cgroup)
     progress = _Progress({}, {}, time.monotonic())
+    hung = ""
     try:
         verdict, detail = _run(vm.qmp, vm.proc, incoming, uri, rate_mib_s, progress, stop, timeout_s)
     except QmpError as error:
         verdict, detail = Verdict.FAILED, str(error)
+        # The target QEMU gone on its own (no OOM kill), its source alive: QEMU's
+        # breakage like a guest hung there (docs/vmlab.md), the source still intact.
+        if (
+            not procs.alive(incoming_proc)
+            and vm.proc is not None
+            and procs.alive(vm.proc)
+            and cgroup.oom_kills(version, host.cgroup) == kills_before
+        ):
+            hung = f"the target QEMU exited during the migration ({error})"
     seconds = time.monotonic() - progress.began
-    hung = ""
     if verdict is Verdict.COMPLETED:
         # The source is paused and intact until its guest is seen running on the target.
         hung = _guest_silent(incoming)
