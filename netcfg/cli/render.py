@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import say
 from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
@@ -99,8 +100,8 @@ def render(
         raise InputError([Problem(Location(str(out_dir)), "--out is inside the inventory directory")])
     # The same inventory bytes, code and options as the last finished run, and its files
     # untouched: nothing to load, render or write.
-    settings = repr((design.value if design else None, sorted(set(hosts))))
-    key = run_key(inventory, fingerprint(chosen, templates, create_links), settings)
+    run_settings = repr((design.value if design else None, sorted(set(hosts))))
+    key = run_key(inventory, fingerprint(chosen, templates, create_links), run_settings)
     output = OutputDir(out_dir, key)
     unchanged = output.unchanged_run()
     if unchanged is not None:
@@ -118,7 +119,14 @@ def render(
     def write() -> WriteReport:
         if len(configs) <= PROGRESS_ABOVE:
             return write_rendered(
-                out_dir, configs, chosen, templates, covers=covers, create_links=create_links, output=output
+                out_dir,
+                configs,
+                chosen,
+                templates,
+                covers=covers,
+                create_links=create_links,
+                output=output,
+                jobs=settings.jobs(),
             )
         stage, done = f"rendering {plural(len(configs), 'machine')}", 0
         with progress_bar() as progress:
@@ -137,6 +145,7 @@ def render(
                 covers=covers,
                 create_links=create_links,
                 output=output,
+                jobs=settings.jobs(),
             )
 
     # A user's templates run in a child process with bounded memory.

@@ -10,11 +10,11 @@ DEFAULT_VMLAB_CACHE = "/var/cache/netcfg/vmlab"
 
 
 def jobs() -> int:
-    """NETCFG_JOBS: worker processes for large impact analyses (default: the CPUs)."""
+    """NETCFG_JOBS: worker processes for large impact analyses and renders (default: the CPUs)."""
     configured = os.environ.get("NETCFG_JOBS", "")
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
-    from netcfg.impact.parallel import default_jobs  # multiprocessing: only for the commands that fork
+    from netcfg.forked import default_jobs  # multiprocessing: only for the commands that fork
 
     return default_jobs()
 

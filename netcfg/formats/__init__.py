@@ -8,16 +8,19 @@ in the package (`netcfg.templates`) and `templates=DIR` puts a user's copies fir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from netcfg.forked import can_fork, run_split
 from netcfg.formats import iproute2, jsonfmt, netplan, networkd  # noqa: F401 - register
 from netcfg.formats.inputs import InputKeys, fingerprint
-from netcfg.formats.output import OutputDir, WriteReport
+from netcfg.formats.output import OutputDir, WriteReport, Written
 from netcfg.formats.registry import FORMATS, Format, get_format
 from netcfg.formats.safe_names import check_config
 from netcfg.formats.sandbox import Templates, environment
 from netcfg.model.host import HostConfig
+
+PARALLEL_MIN = 2_000  # machines below which forking workers costs more than it saves
 
 # The order formats are rendered and listed in; also the default of `netcfg render`.
 FORMAT_NAMES: tuple[str, ...] = ("iproute2", "networkd", "netplan", "json")
@@ -87,6 +90,7 @@ def write_rendered(
     covers: Callable[[str], bool] | None = None,
     create_links: bool = False,
     output: OutputDir | None = None,
+    jobs: int = 1,
 ) -> WriteReport:
     """Render `configs` in `formats` under `out`, writing only changed files.
 
@@ -94,7 +98,8 @@ def write_rendered(
     so machines deleted from the inventory lose their files) in one of `formats`, and
     that this run no longer produces, are removed. `advance` is called once per machine
     (progress bars). `output`: `out` as the caller opened it already (with the run's key,
-    inputs.run_key, to record), so its manifest and state are read once."""
+    inputs.run_key, to record), so its manifest and state are read once. `jobs`: worker
+    processes for a large fleet (forked.py), each rendering and writing its machines."""
     chosen = tuple(dict.fromkeys(formats))
     for name in chosen:
         get_format(name)  # an unknown format fails before any rendering
@@ -103,16 +108,40 @@ def write_rendered(
     _check_all(configs, hosts, chosen)
     key_of = InputKeys(fingerprint(chosen, directory, create_links))
     target = output if output is not None else OutputDir(out)
-    try:
-        for host in hosts:
-            key = key_of(configs[host])
-            if not target.reuse(host, key):
-                for path, text in render_host(configs[host], chosen, compiled, check=False).items():
-                    fmt = path.split("/", 1)[0]
-                    target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
-                target.record(host, key)
-            if advance is not None:
+
+    def write_part(part: Sequence[str], done: Callable[[int], None]) -> tuple[Written, BaseException | None]:
+        """Render and write `part`; what was written, and the error that stopped it. The
+        error is returned, not raised, so each worker's files are listed whatever fails."""
+        try:
+            for host in part:
+                key = key_of(configs[host])
+                if not target.reuse(host, key):
+                    for path, text in render_host(configs[host], chosen, compiled, check=False).items():
+                        fmt = path.split("/", 1)[0]
+                        target.write(path, text, fmt, host, FORMATS[fmt].file_mode)
+                    target.record(host, key)
+                done(1)
+        except BaseException as error:
+            return target.state(), error
+        return target.state(), None
+
+    def done(count: int) -> None:
+        if advance is not None:
+            for _ in range(count):
                 advance()
+
+    try:
+        if jobs > 1 and len(hosts) >= PARALLEL_MIN and can_fork():
+            for name in chosen:
+                target.prepare(name)
+            results = run_split(write_part, hosts, jobs, done, "render")
+            for written, _ in results[1:]:  # the first is this process's own, already here
+                target.take(written)
+        else:
+            results = [write_part(hosts, done)]
+        for _, error in results:
+            if error is not None:
+                raise error
     except BaseException:
         # A template failing on a later machine: the files already written stay listed
         # as ours, so a later run can still update or remove them.

@@ -55,6 +55,17 @@ class WriteReport:
 Entry = dict[str, Any]  # {"format", "host"}, and "stamp": the file as written (_stamp)
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One process's part of a run: the files it wrote or kept, their machines' input
+    keys, and its counts."""
+
+    files: dict[str, Entry]
+    inputs: dict[str, str]
+    written: int
+    unchanged: int
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -101,7 +112,6 @@ class OutputDir:
         self._made: set[str] = set()  # directories known to exist
         self._fresh: set[str] = set()  # directories this run created
         self._umask = _umask()
-        self._temp = f".netcfg-render-{os.getpid()}.tmp"
 
     def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str], str | None]:
         if self.root.exists() and not self.root.is_dir():
@@ -218,7 +228,8 @@ class OutputDir:
     def _replace(self, path: str, data: bytes, mode: int) -> os.stat_result:
         """Write `data` to the directory's temporary name and rename it over `path`."""
         directory = os.path.dirname(path)
-        temp = os.path.join(directory, self._temp)
+        # Per process: the workers of a parallel render write beside each other.
+        temp = os.path.join(directory, f".netcfg-render-{os.getpid()}.tmp")
         try:
             self._make_directory(directory)
             try:
@@ -259,6 +270,22 @@ class OutputDir:
             os.mkdir(directory)
             self._fresh.add(directory)
         self._made.add(directory)
+
+    def prepare(self, name: str) -> None:
+        """Create the top directory `name` now, before the workers of a parallel render
+        fork: each of them then knows it for one this run made."""
+        self._make_directory(contained_path(self.root_text, name, self.safe_dirs, file_too=False))
+
+    def state(self) -> Written:
+        """What this process wrote and kept so far (a worker's part of the run)."""
+        return Written(self.current, self.inputs, self.written, self.unchanged)
+
+    def take(self, part: Written) -> None:
+        """A worker's part of the run, as if written here."""
+        self.current.update(part.files)
+        self.inputs.update(part.inputs)
+        self.written += part.written
+        self.unchanged += part.unchanged
 
     def _target(self, relative: str) -> Path:
         """`root/relative`, refused unless it stays inside root (files.contained): a link

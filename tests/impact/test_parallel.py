@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from netcfg import forked
 from netcfg.cli import settings
 from netcfg.impact import parallel
 from netcfg.impact.analysis import analyse_inventories
@@ -66,4 +67,4 @@ def test_jobs_setting(monkeypatch):
     monkeypatch.setenv("NETCFG_JOBS", "1")
     assert settings.jobs() == 1
     monkeypatch.setenv("NETCFG_JOBS", "nonsense")
-    assert 1 <= settings.jobs() <= parallel.MAX_JOBS
+    assert 1 <= settings.jobs() <= forked.MAX_JOBS
