@@ -27,27 +27,22 @@ def test_results_come_back_in_chunk_order_with_every_item_counted():
     assert sum(done) == 10
 
 
-def test_an_input_error_in_a_worker_is_raised_as_it_was():
+@pytest.mark.parametrize(
+    ("error", "raised", "message"),
+    [
+        (InputError("bad template"), InputError, "bad template"),  # netcfg's own: as it was
+        (ValueError("a bug"), RuntimeError, "test worker failed: a bug"),  # anything else: internal
+    ],
+)
+def test_an_error_in_a_worker_reaches_the_caller(error, raised, message):
     parent = os.getpid()
 
     def work(chunk, advance):
         if os.getpid() != parent:
-            raise InputError("bad template")
+            raise error
         return chunk
 
-    with pytest.raises(InputError, match="bad template"):
-        run_split(work, range(4), 2, lambda n: None, "test")
-
-
-def test_any_other_error_in_a_worker_is_an_internal_error():
-    parent = os.getpid()
-
-    def work(chunk, advance):
-        if os.getpid() != parent:
-            raise ValueError("a bug")
-        return chunk
-
-    with pytest.raises(RuntimeError, match=r"test worker failed: a bug"):
+    with pytest.raises(raised, match=message):
         run_split(work, range(4), 2, lambda n: None, "test")
 
 
