@@ -4,7 +4,8 @@ Running `netcfg render` on every commit must leave unchanged files untouched (mt
 rsync, config management all notice rewrites), and a crash must never leave a
 half-written routing file: each file is written to a temporary file in its own
 directory and renamed over the old one. One temporary name serves a whole directory
-(each rename consumes it), and each directory is created once.
+(each rename consumes it), and each directory is created once. A run killed while
+writing leaves its temporary file: the next run that writes in that directory removes it.
 
 Beside the manifest (which stays the same bytes for the same input), a state file
 (`.netcfg-render-state.json`) records each machine's input key (formats/inputs.py) and
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +41,8 @@ from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"
 STATE = ".netcfg-render-state.json"
+TEMPORARY = ".netcfg-render-{pid}.tmp"  # each process's one temporary name per directory
+_TEMPORARY = re.compile(r"\.netcfg-render-([0-9]+)\.tmp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,34 @@ class Written:
     inputs: dict[str, str]
     written: int
     unchanged: int
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Remove the temporary files of runs that were killed while writing here (their
+    process no longer runs): their rename never came, and nothing else would remove
+    them. Read through a descriptor that refuses a link, so only this very directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        for name in os.listdir(fd):
+            found = _TEMPORARY.fullmatch(name)
+            if found and not _running(int(found[1])):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's, or not a pid at all: not ours to judge
+    return True
 
 
 def _umask() -> int:
@@ -229,7 +261,7 @@ class OutputDir:
         """Write `data` to the directory's temporary name and rename it over `path`."""
         directory = os.path.dirname(path)
         # Per process: the workers of a parallel render write beside each other.
-        temp = os.path.join(directory, f".netcfg-render-{os.getpid()}.tmp")
+        temp = os.path.join(directory, TEMPORARY.format(pid=os.getpid()))
         try:
             self._make_directory(directory)
             try:
@@ -264,7 +296,7 @@ class OutputDir:
             os.mkdir(directory)
             self._fresh.add(directory)
         except FileExistsError:  # there already (a file there fails at the open)
-            pass
+            _remove_stale_temporaries(directory)
         except FileNotFoundError:
             self._make_directory(os.path.dirname(directory))
             os.mkdir(directory)

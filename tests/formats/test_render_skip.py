@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from netcfg.cli import main
-from netcfg.formats.output import MANIFEST, STATE
+from netcfg.formats.output import MANIFEST, STATE, TEMPORARY
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 TEMPLATES = Path(__file__).resolve().parents[2] / "netcfg" / "templates"
@@ -175,3 +176,23 @@ def test_netcfg_files_that_are_directories_are_input_errors(tmp_path, capsys):
     (out / STATE).mkdir()
     assert main(["render", str(INVENTORY), "--out", str(out)]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_temporary_files_of_killed_runs_are_removed_where_the_next_run_writes(tmp_path, capsys):
+    out = tmp_path / "out"
+    render(out, capsys)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        killed_run = out / "json" / TEMPORARY.format(pid=gone.pid)  # a SIGKILLed render's
+        other_run = out / "json" / TEMPORARY.format(pid=running.pid)  # a render still writing
+        for temporary in (killed_run, other_run):
+            temporary.write_text("half a file")
+        (out / "json" / "web01.json").unlink()  # so that the next run writes in json/
+        assert render(out, capsys).startswith("1 file written")
+        assert not killed_run.exists()
+        assert other_run.exists()
+    finally:
+        running.kill()
+        running.wait()
