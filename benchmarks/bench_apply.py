@@ -16,7 +16,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.harness import Row, at_most, netcfg, time_command
+from benchmarks.harness import Row, Run, at_most, netcfg, time_command, time_pair
 from netcfg.model.host import DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 
 NAME = "apply"
@@ -82,8 +82,10 @@ def run(quick: bool = False, scale: bool = False) -> list[Row]:
                 batch.write_text(_batch(pairs))
                 apply = netcfg("apply", "--from", str(config), "--netns", ns.name)
                 if not noop:
-                    command = time_command(apply, setup=ns.fresh, env=env)
-                    floor = time_command(["ip", "-n", ns.name, "-batch", str(batch)], setup=ns.fresh)
+                    command, floor = time_pair(
+                        Run(apply, setup=ns.fresh, env=env),
+                        Run(["ip", "-n", ns.name, "-batch", str(batch)], setup=ns.fresh),
+                    )
                     rows.append(
                         Row(
                             NAME,
@@ -98,10 +100,9 @@ def run(quick: bool = False, scale: bool = False) -> list[Row]:
                 else:
                     ns.fresh()
                     time_command(apply, runs=1, env=env)
-                    command = time_command(apply, env=env)
                     reading = Path(tmp) / "read.batch"
                     reading.write_text("rule show\nroute show table all\naddress show\n")
-                    floor = time_command(["ip", "-n", ns.name, "-batch", str(reading)])
+                    command, floor = time_pair(Run(apply, env=env), Run(["ip", "-n", ns.name, "-batch", str(reading)]))
                     rows.append(
                         Row(
                             NAME,

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import Row, at_most, baseline, netcfg, time_command
+from benchmarks.harness import Row, Run, at_most, baseline, netcfg, time_command, time_pair
 from benchmarks.inventories import synth, with_network_added
 
 NAME = "check"
@@ -30,10 +30,10 @@ def run(quick: bool = False, scale: bool = False) -> list[Row]:
             shutil.copytree(base, same)
             report = str(Path(tmp) / "report.json")
             case = f"{machines:,} machines / {networks:,} networks"
-            command = time_command(
-                netcfg("check", "--base", str(base), "-i", str(head), "--report-json", report), ok=(3,)
+            command, floor = time_pair(
+                Run(netcfg("check", "--base", str(base), "-i", str(head), "--report-json", report), ok=(3,)),
+                Run(baseline("load", str(base), str(head))),
             )
-            floor = time_command(baseline("load", str(base), str(head)))
             ok = at_most(command.median / floor.median, LIMIT)
             target = f"<= {LIMIT} x loading both"
             if (machines, networks) == LARGE:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import Row, at_most, baseline, netcfg, time_command
+from benchmarks.harness import Row, Run, at_most, baseline, netcfg, time_pair
 from benchmarks.inventories import synth
 
 NAME = "validate"
@@ -19,8 +19,9 @@ def run(quick: bool = False, scale: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="netcfg-bench-validate-") as tmp:
         for machines, networks in cases:
             inventory = synth(Path(tmp) / f"{machines}", machines, networks)
-            command = time_command(netcfg("validate", str(inventory)))
-            floor = time_command(baseline("compose", str(inventory)))
+            command, floor = time_pair(
+                Run(netcfg("validate", str(inventory))), Run(baseline("compose", str(inventory)))
+            )
             case = f"{machines:,} machines / {networks:,} networks"
             ok = at_most(command.median / floor.median, LIMIT)
             rows.append(Row(NAME, case, command, "libyaml compose", floor, f"<= {LIMIT} x libyaml compose", ok))

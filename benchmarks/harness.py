@@ -2,7 +2,8 @@
 
 Every row of the benchmarks is a command run through the CLI several times beside a
 baseline command doing the floor of the same work (ip -batch, cp -r, loading the YAML),
-in the same run, so a busy machine slows both alike. Verdicts come from medians.
+in the same run and by turns (time_pair), so a busy machine slows both alike. Verdicts
+come from medians.
 """
 
 from __future__ import annotations
@@ -50,6 +51,17 @@ class Sample:
         return {"median_s": self.median, "min_s": self.min, "runs": len(self.seconds), "peak_mib": self.peak_mib}
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A command to time: `setup` runs before each run, untimed; an exit outside `ok`
+    is an error naming the command and its stderr."""
+
+    argv: Sequence[str]
+    setup: Callable[[], None] | None = None
+    ok: tuple[int, ...] = (0,)
+    env: dict[str, str] | None = None
+
+
 def time_command(
     argv: Sequence[str],
     runs: int | None = None,
@@ -57,27 +69,46 @@ def time_command(
     ok: tuple[int, ...] = (0,),
     env: dict[str, str] | None = None,
 ) -> Sample:
-    """Run `argv` `runs` times (`setup` before each, untimed); a run exiting outside `ok`
-    is an error naming the command and its stderr."""
-    seconds = []
-    peak = 0
+    """Run `argv` `runs` times."""
+    return _time([Run(argv, setup, ok, env)], runs)[0]
+
+
+def time_pair(command: Run, floor: Run, runs: int | None = None) -> tuple[Sample, Sample]:
+    """A command and its floor, run by turns: this machine's speed drifts over minutes,
+    and taking turns slows both alike (all runs of one, then all of the other, can put
+    them on either side of a drift)."""
+    command_sample, floor_sample = _time([command, floor], runs)
+    return command_sample, floor_sample
+
+
+def _time(commands: Sequence[Run], runs: int | None) -> list[Sample]:
+    seconds: list[list[float]] = [[] for _ in commands]
+    peaks = [0] * len(commands)
     for _ in range(runs or int(os.environ.get("NETCFG_BENCH_RUNS", RUNS))):
-        if setup is not None:
-            setup()
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT, start_new_session=True
-        )
-        assert child.stderr is not None
-        error = child.stderr.read()
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds.append(time.perf_counter() - start)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        peak = max(peak, usage.ru_maxrss)
-        if child.returncode not in ok:
-            tail = error.decode(errors="replace").strip().splitlines()[-3:]
-            raise RuntimeError(f"{' '.join(map(str, argv[:6]))} ... exited {child.returncode}: {' | '.join(tail)}")
-    return Sample(tuple(seconds), peak / 1024)
+        for i, run in enumerate(commands):
+            took, peak = _once(run)
+            seconds[i].append(took)
+            peaks[i] = max(peaks[i], peak)
+    return [Sample(tuple(s), peak / 1024) for s, peak in zip(seconds, peaks, strict=True)]
+
+
+def _once(run: Run) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one run."""
+    if run.setup is not None:
+        run.setup()
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        run.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=run.env, cwd=ROOT, start_new_session=True
+    )
+    assert child.stderr is not None
+    error = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    took = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in run.ok:
+        tail = error.decode(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(map(str, run.argv[:6]))} ... exited {child.returncode}: {' | '.join(tail)}")
+    return took, usage.ru_maxrss
 
 
 @dataclass(frozen=True, slots=True)
