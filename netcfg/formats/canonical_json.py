@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from netcfg.model.entries import WHOLE_PART, parts_of
+from netcfg.model.entries import WHOLE_PART, PerPart, parts_of
 from netcfg.model.host import HostConfig
 
 
@@ -28,7 +28,8 @@ class HostJson:
     def __init__(self) -> None:
         self._by_id: dict[int, str] = {}
         self._by_value: dict[object, str] = {}
-        self._by_part: dict[int, str] = {}
+        # A shared part's fragments joined once (model/entries.py).
+        self._part: PerPart[object, str] = PerPart(lambda part: ",\n".join(self._fragments(part)), WHOLE_PART)
         self._alive: list[object] = []  # keeps cached ids from being reused
 
     def _fragment(self, entry: object) -> str:
@@ -52,16 +53,6 @@ class HostJson:
         if not entries:
             return "[]"
         return "[\n" + ",\n".join(map(self._part, parts_of(entries))) + "\n  ]"
-
-    def _part(self, part: tuple[object, ...]) -> str:
-        """A shared part's fragments joined once, kept by identity (model/entries.py)."""
-        if len(part) < WHOLE_PART:
-            return ",\n".join(self._fragments(part))
-        found = self._by_part.get(id(part))
-        if found is None:
-            found = self._by_part[id(part)] = ",\n".join(self._fragments(part))
-            self._alive.append(part)
-        return found
 
     def __call__(self, value: Any) -> str:
         if not isinstance(value, HostConfig):

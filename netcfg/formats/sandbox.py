@@ -29,7 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from netcfg import limits
 from netcfg.errors import InputError, Location, Problem
 from netcfg.formats.canonical_json import HostJson
-from netcfg.model.entries import WHOLE_PART
+from netcfg.model.entries import WHOLE_PART, PerPart
 from netcfg.model.host import (
     MAIN_TABLE,
     PROTOCOL,
@@ -199,29 +199,19 @@ class Templates:
         self._compiled: dict[str, jinja2.Template] = {}
         self._by_id: dict[str, dict[int, str]] = {}
         self._by_value: dict[str, dict[object, str]] = {}
-        self._by_part: dict[str, dict[int, str]] = {}
+        self._by_part: dict[str, PerPart[object, str]] = {}
         self._alive: list[object] = []
         self._attached: tuple[object, object] = (None, None)
         self._kept: dict[Callable[[], object], object] = {}
 
-    def blocks(self, name: str, variable: str, parts: Sequence[Sequence[object]]) -> str:
+    def blocks(self, name: str, variable: str, parts: Sequence[tuple[object, ...]]) -> str:
         """`block` of each run of entries, joined. A long run is a shared part (a
         segment's rules: the same object on every machine of the segment), so its whole
         text is kept by identity: each machine then joins a few texts, not thousands."""
-        by_part = self._by_part.get(name)
-        if by_part is None:
-            by_part = self._by_part[name] = {}
-        texts = []
-        for part in parts:
-            if len(part) < WHOLE_PART:
-                texts.append(self.block(name, variable, part))
-                continue
-            text = by_part.get(id(part))
-            if text is None:
-                text = by_part[id(part)] = self.block(name, variable, part)
-                self._alive.append(part)
-            texts.append(text)
-        return "".join(texts)
+        text_of = self._by_part.get(name)
+        if text_of is None:
+            text_of = self._by_part[name] = PerPart(lambda part: self.block(name, variable, part), WHOLE_PART)
+        return "".join(map(text_of, parts))
 
     def kept(self, kind: Callable[[], T]) -> T:
         """One `kind()` for as long as these templates live (one render run): what a

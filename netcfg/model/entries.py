@@ -85,16 +85,20 @@ V = TypeVar("V")
 class PerPart(Generic[T, V]):
     """`compute(part)` once per part object: a shared part recurs on thousands of
     machines, and what a format needs to know of it (its family, the link it belongs
-    to) is the same on each. Keyed by identity, the part kept alive beside its answer so
-    no other object can take its id over while it is cached: one instance per run."""
+    to, its text) is the same on each. Keyed by identity, the part kept alive beside its
+    answer so no other object can take its id over while it is cached: one instance per
+    run. Parts shorter than `keep_from` are computed each time (a machine's own runs)."""
 
-    __slots__ = ("_by_id", "_compute")
+    __slots__ = ("_by_id", "_compute", "_keep_from")
 
-    def __init__(self, compute: Callable[[tuple[T, ...]], V]) -> None:
+    def __init__(self, compute: Callable[[tuple[T, ...]], V], keep_from: int = 0) -> None:
         self._compute = compute
+        self._keep_from = keep_from
         self._by_id: dict[int, tuple[tuple[T, ...], V]] = {}
 
     def __call__(self, part: tuple[T, ...]) -> V:
+        if len(part) < self._keep_from:
+            return self._compute(part)
         found = self._by_id.get(id(part))
         if found is None or found[0] is not part:
             found = self._by_id[id(part)] = (part, self._compute(part))
