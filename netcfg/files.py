@@ -153,6 +153,11 @@ def cannot_write(path: Path, error: OSError) -> InputError:
 def read_json(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES) -> Any:
     """A JSON file's value; unreadable, too large, not UTF-8 JSON or nested too deep:
     an input error naming the file (and line:col when known)."""
+    return json_value(read_bytes(path, what, limit), path, what)
+
+
+def read_bytes(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES) -> bytes:
+    """A file's bytes; unreadable or larger than `limit`: an input error naming the file."""
     where = Location(str(path))
     try:
         with open(path, "rb") as handle:
@@ -161,6 +166,12 @@ def read_json(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES) 
         raise InputError([Problem(where, f"cannot read the {what}: {error.strerror or error}")]) from None
     if len(data) > limit:
         raise InputError([Problem(where, f"the {what} is larger than {limit >> 20} MiB: not read")])
+    return data
+
+
+def json_value(data: bytes, path: str | Path, what: str) -> Any:
+    """The value of a JSON file's bytes (see read_json)."""
+    where = Location(str(path))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

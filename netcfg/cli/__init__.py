@@ -1,7 +1,8 @@
 """Command-line entry point: the only layer that prints and chooses exit codes.
 
 Every command module defines its commands on `app`; importing them here registers
-them, in pipeline order, so `netcfg --help` lists them as the data flows.
+them, in pipeline order, so `netcfg --help` lists them as the data flows. Nothing of
+typer or rich is imported before a command needs it (see applying).
 """
 
 from __future__ import annotations
@@ -9,14 +10,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
-
-import typer
-from typer._click.exceptions import ClickException  # typer vendors click since 0.26
 
 import netcfg
 from netcfg.cli import console
-from netcfg.cli.app import app
+from netcfg.cli.applying import applied_without_parser
 from netcfg.errors import NetcfgError
 from netcfg.gc_tuning import rare_full_collections
 
@@ -48,6 +45,8 @@ _ROOT_FLAGS = ("--debug", "--quiet", "-q", "--version", "--help")
 
 def _register(args: list[str]) -> None:
     """Import the module of the command on the line, or every module if there is none."""
+    from netcfg.cli.app import app
+
     words = [a for a in args if a not in _ROOT_FLAGS]
     module = COMMAND_MODULES.get(words[0]) if words and "--help" not in args[: args.index(words[0])] else None
     for name in [module] if module is not None else COMMAND_MODULES.values():
@@ -71,22 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     console.set_quiet("--quiet" in args or "-q" in args)
     args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
     try:
-        _register(args)
-        # A command's loaded inventories stay alive to its end: collections that walk
-        # them all again are made rare for the whole run, reports included (a check's
-        # JSON report at 10,000 machines took 0.3 s with Python's defaults, 0.04 s so).
-        with rare_full_collections():
-            result = app(args=args, prog_name="netcfg", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        code = 0 if applied_without_parser(args) else _run(args)
     except NetcfgError as error:
         print(str(error), file=sys.stderr)
         code = error.exit_code
-    except typer.Exit as done:
-        code = done.exit_code
-    except ClickException as error:  # usage errors: unknown option, bad value
-        error.show()
-        code = 2
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print("netcfg: interrupted", file=sys.stderr)
         code = 130
     except BrokenPipeError:
@@ -96,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     except Exception as error:
         if debug:
+            import traceback
+
             traceback.print_exc()
         else:
             print(
@@ -107,3 +97,27 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _run(args: list[str]) -> int:
+    """Parse the command line and run its command; the exit code."""
+    import typer
+    from typer._click.exceptions import ClickException  # typer vendors click since 0.26
+
+    from netcfg.cli.app import app
+
+    _register(args)
+    try:
+        # A command's loaded inventories stay alive to its end: collections that walk
+        # them all again are made rare for the whole run, reports included (a check's
+        # JSON report at 10,000 machines took 0.3 s with Python's defaults, 0.04 s so).
+        with rare_full_collections():
+            result = app(args=args, prog_name="netcfg", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except ClickException as error:  # usage errors: unknown option, bad value
+        error.show()
+        return 2
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    return result if isinstance(result, int) else 0

@@ -5,22 +5,37 @@ from __future__ import annotations
 import os
 import sys
 from types import TracebackType
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from netcfg.cli.settings import colour_allowed
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # The reader went away (`netcfg impact ... | head`): discard the rest of the
-        # output but let the command finish, so its exit code (3 for a blocked change)
-        # still reaches the caller; rich's default exits 1 here.
-        self.quiet = True
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    out: Console  # data: tables, reports
+    err: Console  # progress
+
+
+def __getattr__(name: str) -> Console:
+    """`out` and `err`, made on first use: rich is a third of the start-up of a command
+    that prints no table (apply, status)."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    made = globals()[name] = _console(stderr=name == "err")
+    return made
 
 
 def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # The reader went away (`netcfg impact ... | head`): discard the rest of the
+            # output but let the command finish, so its exit code (3 for a blocked change)
+            # still reaches the caller; rich's default exits 1 here.
+            self.quiet = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or a CI log, tables get room instead of rich's 80 columns.
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
@@ -36,10 +51,6 @@ def _console(stderr: bool) -> Console:
     )
 
 
-out = _console(stderr=False)  # data: tables, reports
-err = _console(stderr=True)  # messages, progress
-
-
 _quiet = False
 
 
@@ -52,7 +63,9 @@ def set_quiet(quiet: bool) -> None:
 def say(text: str) -> None:
     """A message for the person running the command (stderr, no markup)."""
     if not _quiet:
-        err.print(text, markup=False)
+        # Written through sys.stderr as it is now: under a progress bar, rich's
+        # redirection puts the line above the bar.
+        print(text, file=sys.stderr, flush=True)
 
 
 def emit(text: str) -> None:

@@ -10,8 +10,6 @@ removing an address can take routes with it.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import signal
 import threading
@@ -24,64 +22,23 @@ from netcfg.errors import ApplyError, InputError
 from netcfg.kernel import codec
 from netcfg.kernel.codec import KernelRule
 from netcfg.kernel.foreign import Collisions, Conflict, collisions
+from netcfg.kernel.lock import namespace_lock
 from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
 from netcfg.kernel.read import (
     Live,
     flushable_routes,
-    links_down,
+    live_of,
     read_foreign_routes,
-    read_links,
     read_live,
     read_owned,
 )
 from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, plan
 from netcfg.kernel.rules import MOVED, order_rule_removals
+from netcfg.kernel.settled import Settled, record_settled
+from netcfg.kernel.snapshot import Snapshot, read_snapshot
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 from netcfg.model.host import Address, HostConfig, Rule
 from netcfg.words import plural
-
-# ---------------------------------------------------------------- the lock
-
-
-class LockedError(ApplyError):
-    """Another apply holds the namespace; nothing was changed (exit 5)."""
-
-
-def lock_path(netns: str, lock_dir: str) -> str:
-    """The lock file of a namespace, keyed on the namespace itself: the device and inode
-    of its nsfs mount (the inode is the namespace's). Two names of one namespace (`ip
-    netns attach`, a bind mount under /run/netns) share one lock."""
-    status = os.stat(netns_path(netns))
-    return os.path.join(lock_dir, f"netns-{status.st_dev}-{status.st_ino}.lock")
-
-
-@contextmanager
-def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
-    """One apply per namespace at a time, whatever name it is reached by: a second one
-    fails at once, it does not wait."""
-    os.makedirs(lock_dir, exist_ok=True)
-    try:
-        path = lock_path(netns, lock_dir)
-    except FileNotFoundError:
-        raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})") from None
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise LockedError(
-                f"netns {netns}: another netcfg apply (pid {holder}) holds {path}, the lock of this "
-                "namespace under any of its names; nothing was changed"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
 
 # ---------------------------------------------------------------- signals
 
@@ -203,9 +160,9 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
     }
     switched: list[int] = []
     if links:
-        for message in nl.dump(codec.dump_request(codec.RTM_GETLINK)):
-            index, name = codec.parse_link(message.payload)
-            if name in links and codec.parse_promote_secondaries(message.payload) == 0:
+        for payload in nl.dump(codec.dump_request(codec.RTM_GETLINK)):
+            index, name = codec.parse_link(payload)
+            if name in links and codec.parse_promote_secondaries(payload) == 0:
                 switched.append(index)
     if switched:
         refused = nl.send([codec.promote_secondaries_request(i, 1) for i in switched], stop_on_error=False)
@@ -286,13 +243,13 @@ def restore(
     differs."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
-        steps = plan_changes(read_live(nl, owned, names), before).steps
+        steps = plan_changes(read_live(nl, owned), before).steps
         if not steps:
             problems = ""
             break
         rejected = execute_all(nl, steps, names)
         problems = failure_text(steps, rejected)
-    left = drift(before, read_owned(nl, owned, names)).count
+    left = drift(before, read_owned(nl, owned)).count
     if left:
         return problems or f"{left} entries still differ"
     if foreign:
@@ -358,13 +315,16 @@ def apply_host(
     dry_run: bool = False,
     show: Callable[[Plan], None] | None = None,
     lock_dir: str,
+    source: str | None = None,
 ) -> Outcome:
     """Make the namespace's owned state equal `host`'s; raises InputError (nothing
-    touched) or ApplyError (rolled back)."""
+    touched) or ApplyError (rolled back). `source`, the config_digest of the bytes
+    `host` was read from, is recorded when nothing is left to change (see settled)."""
     if not netns_exists(netns):  # checked first: no lock file for a mistyped name
         raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})")
     with namespace_lock(netns, lock_dir), Netlink(netns) as nl:
-        names = read_links(nl)
+        snapshot = read_snapshot(nl)
+        names = snapshot.names
         missing = missing_interfaces(host, names)
         if missing:
             raise InputError(
@@ -372,7 +332,7 @@ def apply_host(
                 f" {', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not exist; netcfg does not create"
                 " links (nothing was changed)"
             )
-        down = sorted(set(i.name for i in host.interfaces) & links_down(nl))
+        down = sorted(set(i.name for i in host.interfaces) & snapshot.down)
         if down and not dry_run:
             # The kernel refuses a route through a link that is down ("Network is down"):
             # say so before touching anything; link state is not netcfg's to change.
@@ -381,13 +341,15 @@ def apply_host(
                 f" {'is' if len(down) == 1 else 'are'} down; bring {'it' if len(down) == 1 else 'them'} up first"
                 f" (ip link set NAME up) (nothing was changed)"
             )
-        live = read_live(nl, owned, names)
+        live = live_of(snapshot, owned)
         desired, found = _desired_beside_foreign(host, live, names)
         if found.conflicts:
             raise InputError(conflict_text(netns, host, found.conflicts))
         changes = plan_changes(live, desired, found.present)
         if show is not None:
             show(changes)
+        if not changes and not down and source is not None:
+            record_settled(netns, lock_dir, _settled(source, snapshot, host, changes))
         if dry_run or not changes:
             return Outcome(changes, applied=False)
         before = live.owned
@@ -400,10 +362,30 @@ def apply_host(
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))
-            left = drift(desired, read_owned(nl, owned, names))
+            after = read_snapshot(nl)
+            live = live_of(after, owned)
+            left = drift(desired, live.owned)
             if left:
                 raise RuntimeError(verify_text(left))
+        if source is not None:
+            _record_if_settled(host, live, netns, lock_dir, source, after)
         return Outcome(changes, applied=True)
+
+
+def _settled(source: str, snapshot: Snapshot, host: HostConfig, changes: Plan) -> Settled:
+    return Settled(source, snapshot.digest(), host.name, str(host.design), tuple(map(describe, changes.present)))
+
+
+def _record_if_settled(
+    host: HostConfig, live: Live, netns: str, lock_dir: str, source: str, snapshot: Snapshot
+) -> None:
+    """Record the read-back of an apply when planning again from it finds nothing to do
+    (a foreign entry another hand removed meanwhile would be a step)."""
+    desired, found = _desired_beside_foreign(host, live, snapshot.names)
+    if not found.conflicts and not snapshot.down & {i.name for i in host.interfaces}:
+        changes = plan_changes(live, desired, found.present)
+        if not changes:
+            record_settled(netns, lock_dir, _settled(source, snapshot, host, changes))
 
 
 def _desired_beside_foreign(host: HostConfig, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
@@ -438,9 +420,9 @@ class Observation:
 def observe(host: HostConfig, owned: Ownership, netns: str) -> Observation:
     """Read only, takes no lock."""
     with Netlink(netns) as nl:
-        names = read_links(nl)
-        live = read_live(nl, owned, names)
-        desired, found = _desired_beside_foreign(host, live, names)
+        snapshot = read_snapshot(nl)
+        live = live_of(snapshot, owned)
+        desired, found = _desired_beside_foreign(host, live, snapshot.names)
         return Observation(desired, live.owned, found.present, found.conflicts)
 
 

@@ -20,30 +20,50 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
+from netcfg.kernel.wire import ATTRIBUTE as _RTA
+from netcfg.kernel.wire import IFADDR as _IFADDR
+from netcfg.kernel.wire import IFINFO as _IFINFO
+from netcfg.kernel.wire import (  # noqa: F401 - the framing is used as codec's by its callers
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETROUTE,
+    RTM_GETRULE,
+    DumpReading,
+    Failure,
+    MalformedMessage,
+    Message,
+    Request,
+    attributes,
+    dump_request,
+    header,
+    ifname,
+    messages,
+    parse_error,
+    parse_link,
+    parse_link_up,
+)
+from netcfg.kernel.wire import RTMSG as _RTMSG
+from netcfg.kernel.wire import U32 as _U32
+from netcfg.kernel.wire import fixed as _fixed
 from netcfg.model.host import PROTOCOL, Address, Route, Rule
 
 # linux/netlink.h, linux/rtnetlink.h, linux/fib_rules.h, linux/if_addr.h
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-RTM_NEWLINK, RTM_GETLINK = 16, 18
-RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
-RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
-RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE = 32, 33, 34
+RTM_NEWLINK = 16
+RTM_NEWADDR, RTM_DELADDR = 20, 21
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+RTM_NEWRULE, RTM_DELRULE = 32, 33
 
-NLM_F_REQUEST = 0x1
-NLM_F_MULTI = 0x2
-NLM_F_ACK = 0x4
-NLM_F_DUMP_INTR = 0x10
-NLM_F_DUMP = 0x300
 NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
-NLM_F_ACK_TLVS = 0x200  # on NLMSG_ERROR: extended-ack attributes follow
-NLM_F_CAPPED = 0x100  # on NLMSG_ERROR: the request's payload is not echoed
-NLMSGERR_ATTR_MSG = 1
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILY_OF_AF: dict[int, int] = {AF_INET: 4, AF_INET6: 6}
@@ -99,30 +119,16 @@ UNSET32 = 0xFFFFFFFF
 
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 IFA_PROTO = 11  # u8, Linux 5.18+; older kernels ignore it
-IFLA_IFNAME = 3
 # linux/if_link.h, linux/ip.h: a link's per-device IPv4 settings (IFLA_AF_SPEC/AF_INET)
 IFLA_AF_SPEC, IFLA_INET_CONF = 26, 1
 IPV4_DEVCONF_PROMOTE_SECONDARIES = 20
 
 DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
 
-_HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
-_RTMSG = struct.Struct("=BBBBBBBBI")  # rtmsg and fib_rule_hdr share this layout
-_IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg
-_IFINFO = struct.Struct("=BxHiII")  # ifinfomsg
-IFF_UP = 0x1
 _RTNH = struct.Struct("=HBBi")  # rtnexthop: len, flags, hops, ifindex
-_RTA = struct.Struct("=HH")
-_U32 = struct.Struct("=I")
-_I32 = struct.Struct("=i")
 _U16X2 = struct.Struct("=HH")
 _U32X2 = struct.Struct("=II")
 _BE64 = struct.Struct(">Q")
-
-
-class MalformedMessage(ValueError):
-    """A netlink message whose lengths do not add up (truncated, or not what its type
-    says): refused, never guessed at."""
 
 
 # ---------------------------------------------------------------- canonical text
@@ -166,19 +172,6 @@ def _u32(kind: int, value: int) -> bytes:
 
 def _u8(kind: int, value: int) -> bytes:
     return _attr(kind, bytes([value]))
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One netlink request without its header: the socket adds length and sequence."""
-
-    type: int
-    flags: int
-    body: bytes
-
-
-def header(request: Request, seq: int) -> bytes:
-    return _HDR.pack(16 + len(request.body), request.type, request.flags, seq, 0) + request.body
 
 
 CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
@@ -305,76 +298,7 @@ def route_restore_request(payload: bytes) -> Request:
     return Request(RTM_NEWROUTE, CREATE, bytes(head) + payload[_RTMSG.size :])
 
 
-def dump_request(kind: int, family: int = 0) -> Request:
-    """A dump of links, addresses, routes or rules (all tables, all families)."""
-    if kind == RTM_GETLINK:
-        body = _IFINFO.pack(0, 0, 0, 0, 0)
-    elif kind == RTM_GETADDR:
-        body = _IFADDR.pack(family, 0, 0, 0, 0)
-    else:
-        body = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
-    return Request(kind, NLM_F_REQUEST | NLM_F_DUMP, body)
-
-
 # ---------------------------------------------------------------- framing
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    type: int
-    flags: int
-    seq: int
-    payload: bytes
-
-
-def messages(buffer: bytes) -> Iterator[Message]:
-    """Split a buffer read from a netlink socket into its messages; a header cut short or
-    a message longer than what is left of the buffer (truncated) is an error."""
-    offset, end = 0, len(buffer)
-    while offset < end:
-        if end - offset < _HDR.size:
-            raise MalformedMessage(
-                f"{end - offset} bytes at offset {offset} of a {end}-byte netlink buffer: "
-                f"too short for a message header ({_HDR.size} bytes)"
-            )
-        length, kind, flags, seq, _ = _HDR.unpack_from(buffer, offset)
-        if length < _HDR.size:
-            raise MalformedMessage(f"netlink message of length {length} at offset {offset} (the header alone is 16)")
-        if length > end - offset:
-            raise MalformedMessage(
-                f"netlink message of {length} bytes at offset {offset} runs past the end of the "
-                f"{end}-byte buffer (truncated)"
-            )
-        yield Message(kind, flags, seq, buffer[offset + _HDR.size : offset + length])
-        offset += (length + 3) & ~3
-
-
-def attributes(payload: bytes, offset: int) -> dict[int, bytes]:
-    """The attributes after a fixed header of `offset` bytes (the last of a kind wins, as
-    in the kernel); an attribute shorter than its own header or running past the end of
-    the message is an error."""
-    end = len(payload)
-    if offset > end:
-        raise MalformedMessage(f"message of {end} bytes is shorter than its {offset}-byte header")
-    found = {}
-    while offset < end:
-        if end - offset < _RTA.size:
-            raise MalformedMessage(f"{end - offset} stray bytes at offset {offset} of a {end}-byte message")
-        length, kind = _RTA.unpack_from(payload, offset)
-        if length < _RTA.size or length > end - offset:
-            raise MalformedMessage(
-                f"attribute {kind & 0x3FFF} of length {length} at offset {offset} does not fit "
-                f"the {end}-byte message (truncated or malformed)"
-            )
-        found[kind & 0x3FFF] = payload[offset + _RTA.size : offset + length]
-        offset += (length + 3) & ~3
-    return found
-
-
-def _fixed(shape: struct.Struct, payload: bytes, what: str) -> tuple:
-    if len(payload) < shape.size:
-        raise MalformedMessage(f"{what} message of {len(payload)} bytes is shorter than its {shape.size}-byte header")
-    return shape.unpack_from(payload, 0)
 
 
 def _int(attrs: Mapping[int, bytes], kind: int, default: int, shape: struct.Struct = _U32) -> int:
@@ -421,50 +345,7 @@ def _prefix(af: int, value: bytes | None, length: int, kind: int) -> str | None:
     return f"{_ip(af, value, kind)}/{length}"
 
 
-def _name(value: bytes | None) -> str:
-    return value.split(b"\0", 1)[0].decode(errors="replace") if value else ""
-
-
 # ---------------------------------------------------------------- errors, links, addresses
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """The kernel's answer to a request that failed: errno and its extended-ack text."""
-
-    errno: int
-    message: str = ""
-
-
-def parse_error(payload: bytes, flags: int) -> Failure | None:
-    """None for an ack (error 0), else the failure with the kernel's own explanation."""
-    if len(payload) < 4:
-        raise MalformedMessage(f"netlink error message of {len(payload)} bytes (at least 4)")
-    code = _I32.unpack_from(payload, 0)[0]
-    if code == 0:
-        return None
-    text = ""
-    if flags & NLM_F_ACK_TLVS:
-        # The echoed request header (and its payload unless capped) precedes the TLVs.
-        if len(payload) < 4 + _HDR.size:
-            raise MalformedMessage(f"netlink error message of {len(payload)} bytes without the echoed header")
-        echoed = _HDR.size if flags & NLM_F_CAPPED else _U32.unpack_from(payload, 4)[0]
-        tlvs = attributes(payload, 4 + ((echoed + 3) & ~3))
-        if NLMSGERR_ATTR_MSG in tlvs:
-            text = tlvs[NLMSGERR_ATTR_MSG].rstrip(b"\0").decode(errors="replace")
-    return Failure(-code, text)
-
-
-def parse_link(payload: bytes) -> tuple[int, str]:
-    """(ifindex, name) of an RTM_NEWLINK message."""
-    _, _, index, _, _ = _fixed(_IFINFO, payload, "link")
-    return index, _name(attributes(payload, _IFINFO.size).get(IFLA_IFNAME))
-
-
-def parse_link_up(payload: bytes) -> tuple[str, bool]:
-    """(name, administratively up) of an RTM_NEWLINK message."""
-    _, _, _, flags, _ = _fixed(_IFINFO, payload, "link")
-    return _name(attributes(payload, _IFINFO.size).get(IFLA_IFNAME)), bool(flags & IFF_UP)
 
 
 def parse_promote_secondaries(payload: bytes) -> int | None:
@@ -644,8 +525,8 @@ def decode_rule(payload: bytes) -> KernelRule | None:
         dst=_prefix(af, a.get(FRA_DST), dst_len, FRA_DST),
         tos=tos,
         flags=flags & ~FIB_RULE_STATE,
-        iifname=_name(a.get(FRA_IIFNAME)),
-        oifname=_name(a.get(FRA_OIFNAME)),
+        iifname=ifname(a.get(FRA_IIFNAME)),
+        oifname=ifname(a.get(FRA_OIFNAME)),
         fwmark=_int(a, FRA_FWMARK, 0),
         fwmask=_int(a, FRA_FWMASK, 0),
         goto=_int(a, FRA_GOTO, 0),

@@ -5,15 +5,14 @@ one by default; here a name must already exist under /run/netns, and the socket 
 created by a short-lived thread that enters the namespace with setns(2), so the
 process itself never changes namespace.
 
-Requests are sent in batches of prepared messages, each asking for an ack, and the
-acks are collected per batch: one system call per few hundred changes instead of a
+Requests are sent in batches of prepared messages, the last asking for an ack, and the
+answers are collected per batch: a few system calls per thousand changes instead of a
 round trip per change (what `ip -batch` and pyroute2's per-call API do).
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno as errno_mod
 import os
 import socket
@@ -22,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netcfg.errors import InputError
-from netcfg.kernel import codec
-from netcfg.kernel.codec import Failure, Request
+from netcfg.kernel import wire
+from netcfg.kernel.wire import Failure, Request
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -68,7 +67,7 @@ def _open_in_netns(netns: str | None) -> socket.socket:
 
     def enter() -> None:
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc: no ldconfig run
             if libc.setns(fd, CLONE_NEWNET) != 0:
                 code = ctypes.get_errno()
                 if code == errno_mod.EPERM:
@@ -136,40 +135,28 @@ class Netlink:
         self.seq += 1
         return self.seq
 
-    def dump(self, request: Request) -> list[codec.Message]:
-        """Every message of one dump; retried when the kernel says it was interrupted."""
+    def dump(self, request: Request) -> list[bytes]:
+        """The payload of every message of one dump; read again when the kernel says it
+        changed while it was read."""
         for _ in range(10):
-            seq = self._next()
-            self.sock.sendall(codec.header(request, seq))
-            found: list[codec.Message] = []
-            interrupted = False
-            done = False
-            while not done:
-                for message in codec.messages(self.sock.recv(RECV)):
-                    if message.seq != seq:
-                        continue  # a late answer to an earlier request
-                    if message.flags & codec.NLM_F_DUMP_INTR:
-                        interrupted = True
-                    if message.type == codec.NLMSG_DONE:
-                        done = True
-                        break
-                    if message.type == codec.NLMSG_ERROR:
-                        failure = codec.parse_error(message.payload, message.flags)
-                        if failure is not None:
-                            raise OSError(failure.errno, os.strerror(failure.errno))
-                        done = True
-                        break
-                    found.append(message)
-            if not interrupted:
-                return found
+            reading = wire.DumpReading(self._next())
+            self.sock.sendall(wire.header(request, reading.seq))
+            while not reading.done:
+                reading.add(self.sock.recv(RECV))
+            if not reading.interrupted:
+                return reading.payloads
         raise OSError(errno_mod.EINTR, "netlink dump kept being interrupted")
 
     def send(self, requests: Sequence[Request], stop_on_error: bool = True) -> list[Rejected]:
-        """Send requests in batches, each acked; the refused ones, in request order.
+        """Send requests in batches; the refused ones, in request order.
 
-        With stop_on_error, no further batch is sent after a batch with a refusal (the
-        rest of that batch was already processed by the kernel; the caller rolls back
-        from a fresh read, not from a list of what it believes succeeded)."""
+        Only the last request of a batch asks for an ack: the kernel handles a batch's
+        messages in order and answers every one that fails, so when that ack arrives
+        every refusal of the batch has arrived before it (one receive per batch rather
+        than one per change). With stop_on_error, no further batch is sent after a batch
+        with a refusal (the rest of that batch was already processed by the kernel; the
+        caller rolls back from a fresh read, not from a list of what it believes
+        succeeded)."""
         rejected: list[Rejected] = []
         start = 0
         while start < len(requests):
@@ -178,18 +165,19 @@ class Netlink:
             size = 0
             end = start
             while end < len(requests) and end - start < BATCH_MESSAGES and size < BATCH_BYTES:
-                part = codec.header(requests[end], self._next())
+                part = wire.header(requests[end], self._next(), ack=False)
                 parts.append(part)
                 size += len(part)
                 end += 1
+            parts[-1] = wire.header(requests[end - 1], self.seq, ack=True)
             self.sock.sendall(b"".join(parts))
-            pending = end - start
-            while pending:
-                for message in codec.messages(self.sock.recv(RECV)):
-                    if message.type != codec.NLMSG_ERROR or not (first_seq <= message.seq <= self.seq):
+            acked = False
+            while not acked:
+                for message in wire.messages(self.sock.recv(RECV)):
+                    if message.type != wire.NLMSG_ERROR or not (first_seq <= message.seq <= self.seq):
                         continue
-                    pending -= 1
-                    failure = codec.parse_error(message.payload, message.flags)
+                    acked = acked or message.seq == self.seq
+                    failure = wire.parse_error(message.payload, message.flags)
                     if failure is not None:
                         rejected.append(Rejected(start + message.seq - first_seq, failure))
             start = end

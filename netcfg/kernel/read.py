@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from netcfg.kernel import codec
 from netcfg.kernel.codec import KernelRoute, KernelRule
 from netcfg.kernel.netlink import Netlink
+from netcfg.kernel.snapshot import FAMILIES, Snapshot, read_snapshot
 from netcfg.kernel.state import OwnedState, Ownership
 from netcfg.model.host import PROTOCOL, Address, Route, Rule
 
@@ -30,35 +31,33 @@ class Live:
 
 def read_links(nl: Netlink) -> dict[int, str]:
     """ifindex -> interface name."""
-    return dict(codec.parse_link(m.payload) for m in nl.dump(codec.dump_request(codec.RTM_GETLINK)))
+    return dict(codec.parse_link(p) for p in nl.dump(codec.dump_request(codec.RTM_GETLINK)))
 
 
-def links_down(nl: Netlink) -> set[str]:
-    """Names of the links that are administratively down."""
-    dump = nl.dump(codec.dump_request(codec.RTM_GETLINK))
-    return {name for name, up in (codec.parse_link_up(m.payload) for m in dump) if not up}
-
-
-def read_live(nl: Netlink, owned: Ownership, names: dict[int, str]) -> Live:
-    addresses, foreign_addresses = _read_addresses(nl, owned, names)
-    rules, rule_dump = _read_rules(nl)
-    routes, foreign_routes = _read_routes(nl, names)
+def live_of(snapshot: Snapshot, owned: Ownership) -> Live:
+    names = snapshot.names
+    addresses, foreign_addresses = _addresses(snapshot.addresses, owned, names)
+    routes, foreign_routes = _routes(snapshot.routes, names)
     return Live(
-        OwnedState(frozenset(addresses), frozenset(rules), frozenset(routes)),
-        tuple(rule_dump),
+        OwnedState(frozenset(addresses), frozenset(_rules(snapshot.rules)), frozenset(routes)),
+        snapshot.rules,
         tuple(foreign_routes),
         tuple(foreign_addresses),
     )
 
 
-def read_owned(nl: Netlink, owned: Ownership, names: dict[int, str]) -> OwnedState:
-    return read_live(nl, owned, names).owned
+def read_live(nl: Netlink, owned: Ownership) -> Live:
+    return live_of(read_snapshot(nl), owned)
 
 
-def _read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> tuple[list[Address], list[Address]]:
+def read_owned(nl: Netlink, owned: Ownership) -> OwnedState:
+    return read_live(nl, owned).owned
+
+
+def _addresses(dump: tuple[bytes, ...], owned: Ownership, names: dict[int, str]) -> tuple[list[Address], list[Address]]:
     mine, foreign = [], []
-    for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
-        parsed = codec.parse_address(message.payload, names)
+    for payload in dump:
+        parsed = codec.parse_address(payload, names)
         if parsed is None:
             continue
         address, protocol = parsed
@@ -71,34 +70,30 @@ def _read_addresses(nl: Netlink, owned: Ownership, names: dict[int, str]) -> tup
     return mine, foreign
 
 
-def _read_rules(nl: Netlink) -> tuple[list[Rule | KernelRule], list[bytes]]:
+def _rules(dump: tuple[bytes, ...]) -> list[Rule | KernelRule]:
     mine: list[Rule | KernelRule] = []
-    dump = []
-    for family in (codec.AF_INET, codec.AF_INET6):
-        for message in nl.dump(codec.dump_request(codec.RTM_GETRULE, family)):
-            dump.append(message.payload)
-            # The marker decides, whatever the priority: a colleague's rule at a
-            # segment's priority is not netcfg's, and netcfg's rule at a priority the
-            # inventory no longer uses still is.
-            if codec.rule_protocol(message.payload) == PROTOCOL:
-                rule = codec.parse_rule(message.payload)
-                if rule is not None:
-                    mine.append(rule)
-    return mine, dump
+    for payload in dump:
+        # The marker decides, whatever the priority: a colleague's rule at a segment's
+        # priority is not netcfg's, and netcfg's rule at a priority the inventory no
+        # longer uses still is.
+        if codec.rule_protocol(payload) == PROTOCOL:
+            rule = codec.parse_rule(payload)
+            if rule is not None:
+                mine.append(rule)
+    return mine
 
 
-def _read_routes(nl: Netlink, names: dict[int, str]) -> tuple[list[Route | KernelRoute], list[bytes]]:
+def _routes(dump: tuple[bytes, ...], names: dict[int, str]) -> tuple[list[Route | KernelRoute], list[bytes]]:
     mine: list[Route | KernelRoute] = []
     foreign = []
-    for family in (codec.AF_INET, codec.AF_INET6):
-        for message in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):
-            # Owned routes carry netcfg's protocol; the others are kept undecoded.
-            if codec.route_protocol(message.payload) != PROTOCOL:
-                foreign.append(message.payload)
-                continue
-            route = codec.parse_route(message.payload, names)
-            if route is not None:
-                mine.append(route)
+    for payload in dump:
+        # Owned routes carry netcfg's protocol; the others are kept undecoded.
+        if codec.route_protocol(payload) != PROTOCOL:
+            foreign.append(payload)
+            continue
+        route = codec.parse_route(payload, names)
+        if route is not None:
+            mine.append(route)
     return mine, foreign
 
 
@@ -118,9 +113,9 @@ def flushable_routes(live: Live) -> dict[tuple[object, ...], bytes]:
 
 def read_foreign_routes(nl: Netlink) -> dict[tuple[object, ...], bytes]:
     found = {}
-    for family in (codec.AF_INET, codec.AF_INET6):
-        for message in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):
-            if codec.route_protocol(message.payload) in (PROTOCOL, codec.RTPROT_KERNEL):
+    for family in FAMILIES:
+        for payload in nl.dump(codec.dump_request(codec.RTM_GETROUTE, family)):
+            if codec.route_protocol(payload) in (PROTOCOL, codec.RTPROT_KERNEL):
                 continue
-            found[codec.route_identity(message.payload)] = message.payload
+            found[codec.route_identity(payload)] = payload
     return found

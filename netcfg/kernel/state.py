@@ -20,10 +20,13 @@ never desired, so removed, and re-created exactly by a roll-back.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from netcfg.kernel.codec import DEFAULT_METRIC, KernelRoute, KernelRule, canonical_ip, canonical_prefix
 from netcfg.model.host import PROTOCOL, Address, HostConfig, Route, Rule
-from netcfg.model.inventory import Inventory
+
+if TYPE_CHECKING:
+    from netcfg.model.inventory import Inventory
 
 
 @dataclass(frozen=True, slots=True)

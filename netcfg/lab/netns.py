@@ -35,8 +35,10 @@ from netcfg import limits
 from netcfg.designs import render
 from netcfg.errors import InputError, Location, Problem, quote
 from netcfg.files import read_json, write_file
-from netcfg.kernel.apply import apply_host, lock_path
+from netcfg.kernel.apply import apply_host
+from netcfg.kernel.lock import namespace_file
 from netcfg.kernel.netlink import netns_exists
+from netcfg.kernel.settled import SUFFIX as SETTLED
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
@@ -296,11 +298,12 @@ def down(name: str, *, state_dir: str, say: Say = _quiet) -> list[str]:
     removed = []
     # Machines first, the switch last: deleting a namespace deletes its veth ends.
     for ns in reversed(state.namespaces):
-        # The apply lock files of the lab's namespaces go too: nothing of it is left.
-        # A lock is keyed on the namespace itself, so its name is taken while it exists.
+        # The apply files of the lab's namespaces (lock, settled record) go too: nothing
+        # of it is left. They are keyed on the namespace itself, so their names are
+        # taken while it exists.
         locks = [os.path.join(state_dir, f"{ns}.lock")]  # keyed on the name by earlier versions
         if netns_exists(ns):
-            locks.append(lock_path(ns, state_dir))
+            locks += [namespace_file(ns, state_dir, suffix) for suffix in (".lock", SETTLED)]
             pyroute2_netns.remove(ns)
             removed.append(ns)
         for lock in locks:

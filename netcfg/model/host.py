@@ -15,8 +15,6 @@ from enum import StrEnum
 from functools import total_ordering
 from typing import Any
 
-from netaddr import IPNetwork
-
 # The routing protocol number netcfg stamps on every route it installs. It marks the
 # routes netcfg owns; kernel, boot, static and every other protocol's routes are never
 # touched. 77 is unassigned in iproute2's rt_protos and in Linux's rtnetlink.h.
@@ -58,6 +56,8 @@ class Address:
     @property
     def network(self) -> str:
         """The connected network the kernel derives from this address."""
+        from netaddr import IPNetwork  # 10 ms of start-up apply does not need
+
         return str(IPNetwork(self.address).cidr)
 
 

@@ -23,7 +23,8 @@ from netcfg.errors import ApplyError
 from netcfg.inventory.load import load_inventory
 from netcfg.kernel import apply as apply_mod
 from netcfg.kernel import codec
-from netcfg.kernel.apply import apply_host, namespace_lock
+from netcfg.kernel.apply import apply_host
+from netcfg.kernel.lock import lock_path, namespace_lock
 from netcfg.kernel.netlink import Netlink
 from netcfg.kernel.read import read_links
 from netcfg.kernel.rules import MOVED
@@ -438,8 +439,8 @@ def address_markers(ns: str) -> dict[str, int]:
     with Netlink(ns) as nl:
         names = read_links(nl)
         found = {}
-        for message in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
-            parsed = codec.parse_address(message.payload, names)
+        for payload in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
+            parsed = codec.parse_address(payload, names)
             if parsed is not None:
                 found[parsed[0].address] = parsed[1]
         return found
@@ -786,7 +787,7 @@ def test_the_lock_holds_the_namespace_under_any_of_its_names(inventory_dir, netn
         assert "another netcfg apply" in capsys.readouterr().err
         assert snapshot(netns) == before
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", second_name]) == 0
-    assert apply_mod.lock_path(netns, lock_dir) == apply_mod.lock_path(second_name, lock_dir)
+    assert lock_path(netns, lock_dir) == lock_path(second_name, lock_dir)
 
 
 def test_unknown_host_is_an_input_error(inventory_dir, netns, lock_dir, capsys):
@@ -805,18 +806,18 @@ def test_an_interrupt_in_the_middle_of_the_read_back_still_rolls_back(inventory_
     # part it is still in the middle of it.
     batch = "".join(f"route add 10.{i // 250}.{i % 250}.0/24 dev ethfe table 99 proto static\n" for i in range(3000))
     subprocess.run(["ip", "-n", netns, "-batch", "-"], input=batch, text=True, check=True)
-    real_read = apply_mod.read_owned
+    real_read = apply_mod.read_snapshot
     calls = []
 
     def dump_cut_short(nl, *args, **kwargs):
         calls.append(nl)
-        if len(calls) > 1:
-            return real_read(nl, *args, **kwargs)  # the roll-back's own reads
+        if len(calls) != 2:
+            return real_read(nl, *args, **kwargs)  # the read before the changes
         nl.sock.sendall(codec.header(codec.dump_request(codec.RTM_GETROUTE), nl._next()))
         nl.sock.recv(64)  # part of the answer, then the signal arrives
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(apply_mod, "read_owned", dump_cut_short)
+    monkeypatch.setattr(apply_mod, "read_snapshot", dump_cut_short)
     before = snapshot(netns)
     with pytest.raises(ApplyError, match="rolled back"):
         apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir)

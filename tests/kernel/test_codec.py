@@ -11,7 +11,7 @@ from pyroute2.netlink.rtnl.fibmsg import fibmsg
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from netcfg.kernel import codec
+from netcfg.kernel import codec, wire
 from netcfg.model.host import Address, Route, Rule
 
 INDEX = {"eth0": 7, "ethfe": 300}
@@ -339,10 +339,10 @@ def test_gateway_route_drops_resolved_device():
 
 def test_messages_and_error_with_extended_ack():
     text = b"Nexthop has invalid gateway\0"
-    tlv = struct.pack("=HH", 4 + len(text), codec.NLMSGERR_ATTR_MSG) + text
+    tlv = struct.pack("=HH", 4 + len(text), wire.NLMSGERR_ATTR_MSG) + text
     tlv += b"\0" * (-len(tlv) % 4)
     payload = struct.pack("=i", -101) + struct.pack("=IHHII", 40, 24, 5, 9, 0) + tlv
-    flags = codec.NLM_F_ACK_TLVS | codec.NLM_F_CAPPED
+    flags = wire.NLM_F_ACK_TLVS | wire.NLM_F_CAPPED
     buffer = struct.pack("=IHHII", 16 + len(payload), codec.NLMSG_ERROR, flags, 9, 0) + payload
     buffer += struct.pack("=IHHII", 20, codec.NLMSG_ERROR, 0, 10, 0) + struct.pack("=i", 0)
     found = list(codec.messages(buffer))

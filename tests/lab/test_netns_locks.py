@@ -7,7 +7,7 @@ import os
 import subprocess
 import uuid
 
-from netcfg.kernel.apply import lock_path, namespace_lock
+from netcfg.kernel.lock import lock_path, namespace_lock
 from netcfg.lab import netns as lab
 from tests.requirements import needs
 

@@ -1,0 +1,70 @@
+"""One read of a namespace as the kernel answered it, and its digest.
+
+Kept apart from codec's decoding: a no-op apply (see settled) compares digests and
+loads nothing that decodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+from dataclasses import dataclass
+
+from netcfg.kernel import wire
+from netcfg.kernel.netlink import Netlink
+
+FAMILIES = (socket.AF_INET, socket.AF_INET6)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    index: int
+    name: str
+    up: bool  # administratively
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One read of a namespace, every entry as the kernel dumped it (foreign ones too)."""
+
+    links: tuple[Link, ...]
+    addresses: tuple[bytes, ...]
+    rules: tuple[bytes, ...]  # IPv4 then IPv6, in the kernel's order
+    routes: tuple[bytes, ...]  # IPv4 then IPv6
+
+    @property
+    def names(self) -> dict[int, str]:
+        """ifindex -> interface name."""
+        return {link.index: link.name for link in self.links}
+
+    @property
+    def down(self) -> set[str]:
+        """Names of the links that are administratively down."""
+        return {link.name for link in self.links if not link.up}
+
+    def digest(self) -> str:
+        """A digest of everything the plan of an apply depends on in the namespace: the
+        links' indexes, names and states, and every address, rule and route byte for byte."""
+        digest = hashlib.sha256()
+        for link in self.links:
+            digest.update(f"{link.index} {link.name} {link.up}\n".encode())
+        for dump in (self.addresses, self.rules, self.routes):
+            # The lengths first: the payloads alone run together ambiguously.
+            digest.update(struct.pack(f"<I{len(dump)}I", len(dump), *map(len, dump)))
+            digest.update(b"".join(dump))
+        return digest.hexdigest()
+
+
+def read_snapshot(nl: Netlink) -> Snapshot:
+    """Links, addresses, rules and routes, each dumped once."""
+    links = []
+    for payload in nl.dump(wire.dump_request(wire.RTM_GETLINK)):
+        index, name = wire.parse_link(payload)
+        links.append(Link(index, name, wire.parse_link_up(payload)[1]))
+    return Snapshot(
+        tuple(links),
+        tuple(nl.dump(wire.dump_request(wire.RTM_GETADDR))),
+        tuple(p for f in FAMILIES for p in nl.dump(wire.dump_request(wire.RTM_GETRULE, f))),
+        tuple(p for f in FAMILIES for p in nl.dump(wire.dump_request(wire.RTM_GETROUTE, f))),
+    )

@@ -1,0 +1,151 @@
+"""A no-op `netcfg apply --from FILE --netns NAME` is a dump and a compare (kernel/settled.py),
+run before the command-line parser loads (cli/applying.py); anything that differs goes
+the long way and gives the same answer as the whole apply."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netcfg import __version__
+from netcfg.cli import main
+from netcfg.cli.applying import _from_and_netns
+from netcfg.kernel import codec
+from netcfg.kernel.lock import namespace_file, namespace_lock
+from netcfg.kernel.netlink import Netlink
+from netcfg.kernel.settled import SUFFIX, recorded
+from netcfg.kernel.snapshot import Link, Snapshot
+from netcfg.model.host import Rule
+from tests.integration.test_apply import inventory_dir, ip, lock_dir, netns, snapshot  # noqa: F401 - fixtures
+from tests.requirements import needing
+
+# Which of the heavy modules a run loaded: the parser (typer, rich) and the decoder.
+WATCHED = ("typer", "rich", "netcfg.kernel.codec")
+PROBE = f"""
+import json, sys
+from netcfg.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, [m for m in {WATCHED!r} if m in sys.modules]]), file=sys.stderr)
+"""
+
+
+def run(*args: str) -> tuple[int, str, str, list[str]]:
+    """exit code, stdout, stderr and the watched modules loaded, of a whole process."""
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=os.environ)
+    *err, last = done.stderr.splitlines()
+    code, loaded = json.loads(last)
+    return code, done.stdout, "\n".join(err), loaded
+
+
+@pytest.fixture
+def rendered(inventory_dir: Path, tmp_path: Path) -> Path:  # noqa: F811
+    out = tmp_path / "out"
+    assert main(["render", str(inventory_dir), "--out", str(out), "-f", "json", "--host", "web1"]) == 0
+    return out / "json" / "web1.json"
+
+
+@needing("ip", root=True)
+def test_a_settled_namespace_is_answered_without_the_parser_or_the_decoder(rendered, netns, lock_dir):  # noqa: F811
+    code, out, err, loaded = run("apply", "--from", str(rendered), "--netns", netns)
+    assert code == 0 and "applied and verified" in err
+    assert loaded == ["netcfg.kernel.codec"]  # the whole apply, without the parser
+    assert os.path.exists(namespace_file(netns, lock_dir, SUFFIX))
+
+    code, out, err, loaded = run("apply", "--netns", netns, "--from", str(rendered))
+    assert (code, out, err) == (0, "0 changes\n", f"web1 -> netns {netns} (policy-routing): applying")
+    assert loaded == []
+
+    # The parsed command line (HOST given) plans the long way and says the same.
+    assert run("apply", "web1", f"--from={rendered}", f"--netns={netns}")[:3] == (code, out, err)
+
+
+@needing("ip", root=True)
+def test_any_byte_that_differs_goes_the_long_way(rendered, netns, lock_dir):  # noqa: F811
+    assert run("apply", "--from", str(rendered), "--netns", netns)[0] == 0
+    before = snapshot(netns)
+    owned = next(r for r in before["route4"] if r.get("protocol") == "77" and r.get("dst") != "default")
+    ip(netns, "route", "del", owned["dst"], "table", str(owned.get("table", "main")), "proto", "77")
+    code, out, _, loaded = run("apply", "--from", str(rendered), "--netns", netns)
+    assert (code, out.splitlines()[-1], loaded) == (0, "1 change", ["netcfg.kernel.codec"])
+    assert snapshot(netns) == before
+    assert run("apply", "--from", str(rendered), "--netns", netns)[3] == []
+
+    # A foreign rule is no step, but the namespace is not the one recorded.
+    ip(netns, "rule", "add", "from", "192.0.2.200", "lookup", "main", "priority", "5")
+    assert run("apply", "--from", str(rendered), "--netns", netns)[1:4:2] == ("0 changes\n", ["netcfg.kernel.codec"])
+    assert run("apply", "--from", str(rendered), "--netns", netns)[3] == []
+
+    # The same config in other bytes: another file.
+    rendered.write_text(json.dumps(json.loads(rendered.read_text()), indent=1))
+    assert run("apply", "--from", str(rendered), "--netns", netns)[1:4:2] == ("0 changes\n", ["netcfg.kernel.codec"])
+
+    # A record another version wrote, or no record at all, is no answer.
+    record = Path(namespace_file(netns, lock_dir, SUFFIX))
+    data = json.loads(record.read_text())
+    assert recorded(netns, lock_dir) is not None
+    record.write_text(json.dumps({**data, "netcfg": "0.0.1"}))
+    assert recorded(netns, lock_dir) is None
+    record.write_text("{not json")
+    assert recorded(netns, lock_dir) is None
+    assert run("apply", "--from", str(rendered), "--netns", netns)[1:4:2] == ("0 changes\n", ["netcfg.kernel.codec"])
+    assert json.loads(record.read_text())["netcfg"] == __version__
+
+
+@needing("ip", root=True)
+def test_a_held_lock_is_exit_5_also_when_nothing_is_to_change(rendered, netns, lock_dir):  # noqa: F811
+    assert run("apply", "--from", str(rendered), "--netns", netns)[0] == 0
+    with namespace_lock(netns, lock_dir):
+        code, _, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
+    assert code == 5 and "another netcfg apply" in err
+
+
+@needing("ip", root=True)
+def test_a_batch_reports_each_refusal_by_its_index(netns):  # noqa: F811
+    # Only the batch's last request asks for an ack: refusals before it still arrive,
+    # in order, and the requests between them are carried out.
+    fine = [codec.rule_request(Rule(4, 40 + n, 300, src=f"10.9.{n}.0/24"), "add") for n in range(4)]
+    missing = codec.rule_request(Rule(4, 99, 300, src="10.9.99.0/24"), "remove")
+    with Netlink(netns) as nl:
+        rejected = nl.send([fine[0], missing, fine[1], fine[2], missing, fine[3]], stop_on_error=False)
+    assert [r.index for r in rejected] == [1, 4]
+    rules = {r.get("priority") for r in json.loads(ip(netns, "-j", "rule"))}
+    assert {40, 41, 42, 43} <= rules
+
+
+def test_the_digest_covers_every_byte_and_where_each_entry_ends():
+    base = Snapshot((Link(1, "lo", True),), (b"a",), (b"ab", b"c"), ())
+    assert base.digest() == Snapshot((Link(1, "lo", True),), (b"a",), (b"ab", b"c"), ()).digest()
+    for other in (
+        Snapshot((Link(1, "lo", False),), (b"a",), (b"ab", b"c"), ()),
+        Snapshot((Link(2, "lo", True),), (b"a",), (b"ab", b"c"), ()),
+        Snapshot((Link(1, "lo", True),), (b"a",), (b"a", b"bc"), ()),
+        Snapshot((Link(1, "lo", True),), (), (b"a", b"ab", b"c"), ()),
+        Snapshot((Link(1, "lo", True),), (b"a",), (b"ab",), (b"c",)),
+    ):
+        assert other.digest() != base.digest(), other
+
+
+@pytest.mark.parametrize(
+    ("args", "shape"),
+    [
+        (["apply", "--from", "f.json", "--netns", "ns"], ("f.json", "ns")),
+        (["apply", "--netns=ns", "--from=f.json"], ("f.json", "ns")),
+        (["apply", "--from", "f.json"], None),
+        (["apply", "--from", "f.json", "--netns", "ns", "--dry-run"], None),
+        (["apply", "web1", "--from", "f.json", "--netns", "ns"], None),
+        (["apply", "--from", "a", "--from", "b", "--netns", "ns"], None),
+        (["apply", "--from", "--netns", "ns"], None),
+        (["apply", "--from", "f.json", "--netns"], None),
+        (["apply", "--from=", "--netns", "ns"], None),
+        (["apply", "--from", "f.json", "--netns", "ns", "--help"], None),
+        (["status", "--from", "f.json", "--netns", "ns"], None),
+        ([], None),
+    ],
+)
+def test_only_the_exact_form_is_read_without_the_parser(args, shape):
+    assert _from_and_netns(args) == shape
