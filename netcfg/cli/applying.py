@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from netcfg.cli import settings
 from netcfg.cli.console import emit, say
 
+# typing itself is not imported: a few milliseconds of the start-up this module saves.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from netcfg.kernel.reconcile import Plan
     from netcfg.model.host import DesignName, HostConfig
 
@@ -57,7 +59,7 @@ def apply_config(config: HostConfig, source: str | None, netns: str, dry_run: bo
         say("dry run: nothing was changed")
 
 
-def config_from_file(path: Path, host: str | None, design: DesignName | None) -> tuple[HostConfig, str]:
+def config_from_file(path: str | Path, host: str | None, design: DesignName | None) -> tuple[HostConfig, str]:
     """The config in a rendered JSON file, and the digest of its bytes."""
     from netcfg.errors import InputError, Location, Problem
     from netcfg.files import json_value, read_bytes
@@ -81,7 +83,7 @@ def applied_without_parser(args: Sequence[str]) -> bool:
         return False
     path, netns = shape
     if not _settled(path, netns):
-        config, source = config_from_file(Path(path), None, None)
+        config, source = config_from_file(path, None, None)
         apply_config(config, source, netns, dry_run=False)
     return True
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from netcfg.cli.settings import colour_allowed
 
+# typing itself is not imported: a few milliseconds of apply's start-up (see applying).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from rich.console import Console
 

@@ -342,14 +342,15 @@ def apply_host(
                 f" (ip link set NAME up) (nothing was changed)"
             )
         live = live_of(snapshot, owned)
-        desired, found = _desired_beside_foreign(host, live, names)
+        wanted = desired_state(host)
+        desired, found = _beside_foreign(wanted, live, names)
         if found.conflicts:
             raise InputError(conflict_text(netns, host, found.conflicts))
         changes = plan_changes(live, desired, found.present)
         if show is not None:
             show(changes)
         if not changes and not down and source is not None:
-            record_settled(netns, lock_dir, _settled(source, snapshot, host, changes))
+            record_settled(netns, lock_dir, _settled(source, snapshot, host, changes.present))
         if dry_run or not changes:
             return Outcome(changes, applied=False)
         before = live.owned
@@ -367,31 +368,23 @@ def apply_host(
             left = drift(desired, live.owned)
             if left:
                 raise RuntimeError(verify_text(left))
-        if source is not None:
-            _record_if_settled(host, live, netns, lock_dir, source, after)
+        # Verified: the owned state is the desired one. Planning again from the read-back
+        # finds nothing to do unless the foreign entries holding desired ones changed
+        # meanwhile (another hand removed one): only then is there nothing to record.
+        again = collisions(wanted, live, after.names)
+        unchanged = set(again.present) == set(found.present) and not again.conflicts
+        if source is not None and unchanged and not after.down & {i.name for i in host.interfaces}:
+            record_settled(netns, lock_dir, _settled(source, after, host, again.present))
         return Outcome(changes, applied=True)
 
 
-def _settled(source: str, snapshot: Snapshot, host: HostConfig, changes: Plan) -> Settled:
-    return Settled(source, snapshot.digest(), host.name, str(host.design), tuple(map(describe, changes.present)))
+def _settled(source: str, snapshot: Snapshot, host: HostConfig, present: tuple[Entry, ...]) -> Settled:
+    return Settled(source, snapshot.digest(), host.name, str(host.design), tuple(map(describe, present)))
 
 
-def _record_if_settled(
-    host: HostConfig, live: Live, netns: str, lock_dir: str, source: str, snapshot: Snapshot
-) -> None:
-    """Record the read-back of an apply when planning again from it finds nothing to do
-    (a foreign entry another hand removed meanwhile would be a step)."""
-    desired, found = _desired_beside_foreign(host, live, snapshot.names)
-    if not found.conflicts and not snapshot.down & {i.name for i in host.interfaces}:
-        changes = plan_changes(live, desired, found.present)
-        if not changes:
-            record_settled(netns, lock_dir, _settled(source, snapshot, host, changes))
-
-
-def _desired_beside_foreign(host: HostConfig, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
-    """What netcfg must hold itself: `host`'s state less what identical foreign entries
-    already provide."""
-    wanted = desired_state(host)
+def _beside_foreign(wanted: OwnedState, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
+    """What netcfg must hold itself: the state `wanted` less what identical foreign
+    entries already provide."""
     found = collisions(wanted, live, names)
     return wanted.without(found.present), found
 
@@ -422,7 +415,7 @@ def observe(host: HostConfig, owned: Ownership, netns: str) -> Observation:
     with Netlink(netns) as nl:
         snapshot = read_snapshot(nl)
         live = live_of(snapshot, owned)
-        desired, found = _desired_beside_foreign(host, live, snapshot.names)
+        desired, found = _beside_foreign(desired_state(host), live, snapshot.names)
         return Observation(desired, live.owned, found.present, found.conflicts)
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from netcfg.kernel import wire
 from netcfg.kernel.netlink import Netlink
 
-FAMILIES = (socket.AF_INET, socket.AF_INET6)
+AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
+FAMILIES = (AF_INET, AF_INET6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,12 @@ def read_snapshot(nl: Netlink) -> Snapshot:
     return Snapshot(
         tuple(links),
         tuple(nl.dump(wire.dump_request(wire.RTM_GETADDR))),
-        tuple(p for f in FAMILIES for p in nl.dump(wire.dump_request(wire.RTM_GETRULE, f))),
-        tuple(p for f in FAMILIES for p in nl.dump(wire.dump_request(wire.RTM_GETROUTE, f))),
+        tuple(
+            nl.dump(wire.dump_request(wire.RTM_GETRULE, AF_INET))
+            + nl.dump(wire.dump_request(wire.RTM_GETRULE, AF_INET6))
+        ),
+        tuple(
+            nl.dump(wire.dump_request(wire.RTM_GETROUTE, AF_INET))
+            + nl.dump(wire.dump_request(wire.RTM_GETROUTE, AF_INET6))
+        ),
     )

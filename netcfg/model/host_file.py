@@ -8,11 +8,9 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from netaddr import IPAddress
-
 from netcfg.errors import InputError, Location, Problem
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
-from netcfg.model.unusable import UNUSABLE
+from netcfg.model.unusable import unusable_range
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 
 _SCOPES = ("global", "link", "host")
@@ -91,7 +89,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
             prefix = r.prefix(text, at, None)
             if prefix is not None and "/" in prefix:
                 version = prefix_version(prefix) or 4
-                unusable = _unusable(prefix.partition("/")[0], version)
+                unusable = unusable_range(prefix.partition("/")[0])
                 if unusable:
                     r.fail(at, f"{prefix} is in the {unusable} range: no interface can use it")
                 addresses.append(Address(iname or "", version, prefix))
@@ -170,11 +168,6 @@ def prefix_version(value: Any) -> int | None:
     ):
         return None
     return 6 if af == socket.AF_INET6 else 4
-
-
-def _unusable(address: str, version: int) -> str | None:
-    ip = IPAddress(address)
-    return next((what for network, what in UNUSABLE if network.version == version and ip in network), None)
 
 
 def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:
