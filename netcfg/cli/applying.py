@@ -99,12 +99,18 @@ def _from_and_netns(args: Sequence[str]) -> tuple[str, str] | None:
             return None
         if not equals:
             value = next(words, "")
-        if not value or value.startswith("-"):
+        if not value or value.startswith("-") or (option == "--from" and _respelled(value)):
             return None
         values[option] = value
     if len(values) != 2:
         return None
     return values["--from"], values["--netns"]
+
+
+def _respelled(path: str) -> bool:
+    """Whether the parser would read `path` otherwise (its Path drops a trailing `/`, `.`
+    components and doubled slashes): then the parser reads it."""
+    return path.endswith(("/", "/.")) or path.startswith("./") or path == "." or "//" in path or "/./" in path
 
 
 def _settled(path: str, netns: str) -> bool:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from netcfg.cli import settings
-from netcfg.cli.console import err, show_progress
+from netcfg.cli import console, settings
+from netcfg.cli.console import show_progress
 from netcfg.model.host import DesignName
 from netcfg.progress import Progress as Listener
 from netcfg.progress import silent
@@ -41,7 +41,7 @@ def progress_bar() -> Iterator[Listener]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as bars:
+    with Progress(*columns, console=console.err, transient=True) as bars:
         current: dict[str, TaskID] = {}
 
         def listen(stage: str, done: int = 0, total: int | None = None) -> None:

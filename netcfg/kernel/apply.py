@@ -373,7 +373,8 @@ def apply_host(
         # meanwhile (another hand removed one): only then is there nothing to record.
         again = collisions(wanted, live, after.names)
         unchanged = set(again.present) == set(found.present) and not again.conflicts
-        if source is not None and unchanged and not after.down & {i.name for i in host.interfaces}:
+        links = not after.down & {i.name for i in host.interfaces} and not missing_interfaces(host, after.names)
+        if source is not None and unchanged and links:
             record_settled(netns, lock_dir, _settled(source, after, host, again.present))
         return Outcome(changes, applied=True)
 

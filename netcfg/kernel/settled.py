@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass
 
 from netcfg import __version__
@@ -55,11 +56,15 @@ def record_settled(netns: str, run_dir: str, settled: Settled) -> None:
 def recorded(netns: str, run_dir: str) -> Settled | None:
     """The namespace's record; None when there is none or it is not one this version wrote."""
     try:
-        with open(namespace_file(netns, run_dir, SUFFIX), "rb") as handle:
+        # O_NONBLOCK: a FIFO in its place must not hold the apply up.
+        fd = os.open(namespace_file(netns, run_dir, SUFFIX), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             data = json.loads(handle.read(RECORD_BYTES))
         present = data["present"]
         config, state, host, design = (data[name] for name in ("config", "state", "host", "design"))
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
     if data.get("netcfg") != __version__ or not all(isinstance(f, str) for f in (config, state, host, design)):
         return None

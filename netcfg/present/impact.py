@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from netcfg.impact.model import ChangeClass, HostState, Impact
 from netcfg.words import plural
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 def touched(impact: Impact) -> str:
@@ -36,6 +38,8 @@ def summary_lines(impact: Impact) -> list[str]:
 
 def tables(impact: Impact, limit: int) -> list[RenderableType]:
     """Touched per group, then the affected machines (at most `limit`, 0: all)."""
+    from rich.table import Table  # only for the terminal: check's Markdown does not load rich
+
     groups = Table(title="touched / machines", title_justify="left")
     groups.add_column("group")
     groups.add_column("touched", justify="right")

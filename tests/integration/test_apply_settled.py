@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,16 @@ import pytest
 from netcfg import __version__
 from netcfg.cli import main
 from netcfg.cli.applying import _from_and_netns
+from netcfg.kernel import apply as apply_mod
 from netcfg.kernel import codec
+from netcfg.kernel.apply import apply_host
 from netcfg.kernel.lock import namespace_file, namespace_lock
 from netcfg.kernel.netlink import Netlink
 from netcfg.kernel.settled import SUFFIX, recorded
 from netcfg.kernel.snapshot import Link, Snapshot
-from netcfg.model.host import Rule
-from tests.integration.test_apply import inventory_dir, ip, lock_dir, netns, snapshot  # noqa: F401 - fixtures
+from netcfg.kernel.state import ownership
+from netcfg.model.host import InterfaceConfig, Rule
+from tests.integration.test_apply import inventory_dir, ip, lock_dir, netns, snapshot, web1  # noqa: F401 - fixtures
 from tests.requirements import needing
 
 # Which of the heavy modules a run loaded: the parser (typer, rich) and the decoder.
@@ -90,10 +94,40 @@ def test_any_byte_that_differs_goes_the_long_way(rendered, netns, lock_dir):  # 
     assert recorded(netns, lock_dir) is not None
     record.write_text(json.dumps({**data, "netcfg": "0.0.1"}))
     assert recorded(netns, lock_dir) is None
-    record.write_text("{not json")
+    for garbage in ("{not json", "[" * 100_000 + "]" * 100_000):
+        record.write_text(garbage)
+        assert recorded(netns, lock_dir) is None
+    record.unlink()
+    os.mkfifo(record)  # nothing writes to it: read, it would wait forever
     assert recorded(netns, lock_dir) is None
+    record.unlink()
     assert run("apply", "--from", str(rendered), "--netns", netns)[1:4:2] == ("0 changes\n", ["netcfg.kernel.codec"])
     assert json.loads(record.read_text())["netcfg"] == __version__
+
+
+@needing("ip", root=True)
+def test_an_interface_gone_during_the_apply_is_not_recorded_as_settled(inventory_dir, netns, lock_dir, monkeypatch):  # noqa: F811
+    # An interface that carries nothing netcfg owns can go without the verification
+    # noticing; recorded, the next apply would say "0 changes" instead of exit 2.
+    inv, config = web1(inventory_dir)
+    config = replace(config, interfaces=(*config.interfaces, InterfaceConfig("ethx", "fe")))
+    ip(netns, "link", "add", "ethx", "type", "veth", "peer", "name", "pethx")
+    ip(netns, "link", "set", "ethx", "up")
+    real_execute = apply_mod.execute
+
+    def execute_then_remove(*args, **kwargs):
+        rejected = real_execute(*args, **kwargs)
+        ip(netns, "link", "del", "ethx")
+        return rejected
+
+    monkeypatch.setattr(apply_mod, "execute", execute_then_remove)
+    assert apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir, source="digest").applied
+    assert recorded(netns, lock_dir) is None
+    monkeypatch.setattr(apply_mod, "execute", real_execute)
+    ip(netns, "link", "add", "ethx", "type", "veth", "peer", "name", "pethx")
+    ip(netns, "link", "set", "ethx", "up")
+    assert not apply_host(config, ownership(inv, config), netns, lock_dir=lock_dir, source="digest").applied
+    assert recorded(netns, lock_dir) is not None  # the no-op records
 
 
 @needing("ip", root=True)
@@ -142,6 +176,12 @@ def test_the_digest_covers_every_byte_and_where_each_entry_ends():
         (["apply", "--from", "--netns", "ns"], None),
         (["apply", "--from", "f.json", "--netns"], None),
         (["apply", "--from=", "--netns", "ns"], None),
+        # Spelled otherwise by the parser's Path: left to it.
+        (["apply", "--from", "f.json/", "--netns", "ns"], None),
+        (["apply", "--from", "./f.json", "--netns", "ns"], None),
+        (["apply", "--from", "d//f.json", "--netns", "ns"], None),
+        (["apply", "--from", "d/./f.json", "--netns", "ns"], None),
+        (["apply", "--from", "/d/f.json", "--netns", "ns"], ("/d/f.json", "ns")),
         (["apply", "--from", "f.json", "--netns", "ns", "--help"], None),
         (["status", "--from", "f.json", "--netns", "ns"], None),
         ([], None),
