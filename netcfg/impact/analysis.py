@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from netcfg.designs import get_design
 from netcfg.designs.gateways import gateway_problems
 from netcfg.errors import InputError
-from netcfg.gc_tuning import rare_full_collections
+from netcfg.gc_tuning import frozen_heap, rare_full_collections
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.inventory_diff import diff_inventories
 from netcfg.impact.model import ChangeClass, Count, HostDiff, Impact, TouchedHost
@@ -113,7 +113,7 @@ def analyse_inventories(
 ) -> Analysis:
     """The analysis of two loaded inventories. `full_render` renders every machine
     instead of the graph's candidates (used by tests to prove both agree)."""
-    with rare_full_collections():
+    with rare_full_collections(), frozen_heap():
         impact = _impact(base, head, design, approvals, full_render, labels, jobs, progress)
     return Analysis(base, head, impact)
 

@@ -71,16 +71,28 @@ def build_graph(inventory: Inventory, design: DesignName | str | None = None) ->
         node = network_node(network)
         net_nodes[id(network)] = node
         graph.feeds.setdefault(node, []).append(family_node(network.segment, network.family))
-    readers = graph.readers
+    # One reader list per node, found without building the node's tuple for each of
+    # 100,000 machines (a third of the graph's time).
+    by_segment: dict[str, list[str]] = {}
+    by_family: dict[tuple[str, int], list[str]] = {}
+    by_network: dict[int, list[str]] = {}
+    designs = {d: get_design(d) for d in {inventory.design_of(m) for m in inventory.machines.values()}}
     for machine in inventory.machines.values():
         name = machine.name
-        reads = (forced or get_design(inventory.design_of(machine))).reads(inventory, machine)
+        reads = (forced or designs[inventory.design_of(machine)]).reads(inventory, machine)
         for s in reads.segments:
-            readers.setdefault(segment_node(s), []).append(name)
+            by_segment.setdefault(s, []).append(name)
         for n in reads.networks:
-            readers.setdefault(net_nodes[id(n)], []).append(name)
-        for s, f in reads.segment_families:
-            readers.setdefault(family_node(s, f), []).append(name)
+            by_network.setdefault(id(n), []).append(name)
+        for family in reads.segment_families:
+            by_family.setdefault(family, []).append(name)
+    readers = graph.readers
+    for s, names in by_segment.items():
+        readers.setdefault(segment_node(s), []).extend(names)
+    for identity, names in by_network.items():
+        readers.setdefault(net_nodes[identity], []).extend(names)
+    for (s, f), names in by_family.items():
+        readers.setdefault(family_node(s, f), []).extend(names)
     return graph
 
 
