@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from netcfg import __version__
-from netcfg.cli import main
 from netcfg.cli.applying import _from_and_netns
 from netcfg.kernel import apply as apply_mod
 from netcfg.kernel import codec
@@ -26,6 +25,7 @@ from netcfg.kernel.snapshot import Link, Snapshot
 from netcfg.kernel.state import ownership
 from netcfg.model.host import InterfaceConfig, Rule
 from tests.integration.test_apply import inventory_dir, ip, lock_dir, netns, snapshot, web1  # noqa: F401 - fixtures
+from tests.integration.test_apply_from_file import rendered  # noqa: F401 - fixture
 from tests.requirements import needing
 
 # Which of the heavy modules a run loaded: the parser (typer, rich) and the decoder.
@@ -44,13 +44,6 @@ def run(*args: str) -> tuple[int, str, str, list[str]]:
     *err, last = done.stderr.splitlines()
     code, loaded = json.loads(last)
     return code, done.stdout, "\n".join(err), loaded
-
-
-@pytest.fixture
-def rendered(inventory_dir: Path, tmp_path: Path) -> Path:  # noqa: F811
-    out = tmp_path / "out"
-    assert main(["render", str(inventory_dir), "--out", str(out), "-f", "json", "--host", "web1"]) == 0
-    return out / "json" / "web1.json"
 
 
 @needing("ip", root=True)
