@@ -6,8 +6,6 @@ of 10,000 pairs needs in all, so that exact form is recognised here; anything el
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Sequence
 
 from netcfg.cli import settings
@@ -61,12 +59,19 @@ def apply_config(config: HostConfig, source: str | None, netns: str, dry_run: bo
 
 def config_from_file(path: str | Path, host: str | None, design: DesignName | None) -> tuple[HostConfig, str]:
     """The config in a rendered JSON file, and the digest of its bytes."""
+    from netcfg.files import read_bytes
+
+    return config_from_bytes(read_bytes(path, "rendered machine"), path, host, design)
+
+
+def config_from_bytes(
+    data: bytes, path: str | Path, host: str | None, design: DesignName | None
+) -> tuple[HostConfig, str]:
     from netcfg.errors import InputError, Location, Problem
-    from netcfg.files import json_value, read_bytes
+    from netcfg.files import json_value
     from netcfg.kernel.settled import config_digest
     from netcfg.model.host_file import host_config_from_json
 
-    data = read_bytes(path, "rendered machine")
     config = host_config_from_json(json_value(data, path, "rendered machine"), str(path))
     if host is not None and host != config.name:
         raise InputError([Problem(Location(str(path)), f"is the config of {config.name!r}, not of {host!r}")])
@@ -78,13 +83,20 @@ def config_from_file(path: str | Path, host: str | None, design: DesignName | No
 def applied_without_parser(args: Sequence[str]) -> bool:
     """Run the command line if it is exactly `apply --from FILE --netns NAME` (either
     order, `--option=value` too): True. Any other: False, nothing done."""
+    from netcfg import limits
+    from netcfg.kernel.settled import regular_file_bytes
+
     shape = _from_and_netns(args)
     if shape is None:
         return False
     path, netns = shape
-    if not _settled(path, netns):
-        config, source = config_from_file(path, None, None)
-        apply_config(config, source, netns, dry_run=False)
+    # Read once, here; anything but a regular file of a sane size is read (and refused)
+    # the way the parsed command reads it.
+    data = regular_file_bytes(path, limits.JSON_FILE_BYTES)
+    if data is not None and _settled(data, netns):
+        return True
+    config, source = config_from_file(path, None, None) if data is None else config_from_bytes(data, path, None, None)
+    apply_config(config, source, netns, dry_run=False)
     return True
 
 
@@ -113,23 +125,14 @@ def _respelled(path: str) -> bool:
     return path.endswith(("/", "/.")) or path.startswith("./") or path == "." or "//" in path or "/./" in path
 
 
-def _settled(path: str, netns: str) -> bool:
-    """True when the namespace holds the file's config already (kernel/settled.py), said
-    as the whole apply would have said it; False, having said nothing, on any doubt."""
-    from netcfg import limits
+def _settled(data: bytes, netns: str) -> bool:
+    """True when the namespace holds the config of these bytes already
+    (kernel/settled.py), said as the whole apply would have said it; False, having said
+    nothing, on any doubt."""
     from netcfg.errors import NetcfgError
     from netcfg.kernel.settled import config_digest, settled_apply
 
     try:
-        # Not a FIFO or a device: what is read here could not be read again. O_NONBLOCK:
-        # opening a FIFO waits for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return False
-            data = handle.read(limits.JSON_FILE_BYTES + 1)
-        if len(data) > limits.JSON_FILE_BYTES:
-            return False
         found = settled_apply(config_digest(data), netns, settings.run_dir())
     except (OSError, NetcfgError):
         return False  # the whole apply says what is wrong

@@ -53,15 +53,26 @@ def record_settled(netns: str, run_dir: str, settled: Settled) -> None:
         pass
 
 
+def regular_file_bytes(path: str, limit: int) -> bytes | None:
+    """The bytes of a regular file of at most `limit` bytes; None for anything else. A
+    FIFO must not hold a run up (O_NONBLOCK), and what is read from one or from a device
+    could not be read again."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(limit + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except OSError:
+        return None
+    return data if data is not None and len(data) <= limit else None
+
+
 def recorded(netns: str, run_dir: str) -> Settled | None:
     """The namespace's record; None when there is none or it is not one this version wrote."""
     try:
-        # O_NONBLOCK: a FIFO in its place must not hold the apply up.
-        fd = os.open(namespace_file(netns, run_dir, SUFFIX), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            data = json.loads(handle.read(RECORD_BYTES))
+        raw = regular_file_bytes(namespace_file(netns, run_dir, SUFFIX), RECORD_BYTES)
+        if raw is None:
+            return None
+        data = json.loads(raw)
         present = data["present"]
         config, state, host, design = (data[name] for name in ("config", "state", "host", "design"))
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
