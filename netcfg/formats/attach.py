@@ -17,13 +17,13 @@ from what the part holds, not entry by entry; the formats then write its text on
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from netcfg.model.entries import PerPart, parts_of
 from netcfg.model.host import HostConfig, InterfaceConfig, Route, Rule
+from netcfg.model.spans import span
 
 T = TypeVar("T")
 
@@ -79,8 +79,8 @@ def attach(config: HostConfig, facts: PartFacts | None = None) -> list[Attached]
 
     def holder(address: str) -> Attached | None:
         if not networks:
-            networks.extend((_span(a.address), e) for e in entries for a in e.interface.addresses)
-        version, first, last = _span(address)
+            networks.extend((span(a.address), e) for e in entries for a in e.interface.addresses)
+        version, first, last = span(address)
         for (net_version, net_first, net_last), entry in networks:
             if version == net_version and net_first <= first and last <= net_last:
                 return entry
@@ -114,17 +114,6 @@ def attach(config: HostConfig, facts: PartFacts | None = None) -> list[Attached]
             for target, rules in _runs(rule_part, rule_target):
                 target.rules.append(rules)
     return entries
-
-
-def _span(text: str) -> tuple[int, int, int]:
-    """(version, first, last) of an address, or of the network of `address/length`, as
-    the model spells them (inet_ntop's spelling: inet_pton reads it back)."""
-    address, _, length = text.partition("/")
-    version, bits, family = (6, 128, socket.AF_INET6) if ":" in address else (4, 32, socket.AF_INET)
-    value = int.from_bytes(socket.inet_pton(family, address), "big")
-    host_bits = bits - int(length) if length else 0
-    first = value >> host_bits << host_bits
-    return version, first, first | ((1 << host_bits) - 1)
 
 
 def _runs(part: Sequence[T], target_of: Callable[[T], Attached]) -> list[tuple[Attached, tuple[T, ...]]]:

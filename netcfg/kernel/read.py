@@ -29,11 +29,6 @@ class Live:
     foreign_addresses: tuple[Address, ...] = ()  # unmarked addresses on the owned interfaces
 
 
-def read_links(nl: Netlink) -> dict[int, str]:
-    """ifindex -> interface name."""
-    return dict(codec.parse_link(p) for p in nl.dump(codec.dump_request(codec.RTM_GETLINK)))
-
-
 def live_of(snapshot: Snapshot, owned: Ownership) -> Live:
     names = snapshot.names
     addresses, foreign_addresses = _addresses(snapshot.addresses, owned, names)

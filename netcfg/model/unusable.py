@@ -4,13 +4,14 @@ them."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
+
+from netcfg.model.spans import span
 
 
 @dataclass(frozen=True, slots=True)
 class Range:
-    """A prefix as the integers it spans (no netaddr: `apply --from` does not load it)."""
+    """A prefix as the integers it spans."""
 
     cidr: str
     version: int
@@ -19,12 +20,7 @@ class Range:
 
     @classmethod
     def of(cls, cidr: str) -> Range:
-        address, _, length = cidr.partition("/")
-        af = socket.AF_INET6 if ":" in address else socket.AF_INET
-        raw = socket.inet_pton(af, address)
-        host_bits = len(raw) * 8 - int(length)
-        first = int.from_bytes(raw, "big") >> host_bits << host_bits
-        return cls(cidr, 6 if af == socket.AF_INET6 else 4, first, first | ((1 << host_bits) - 1))
+        return cls(cidr, *span(cidr))
 
 
 UNUSABLE = tuple(
@@ -46,7 +42,5 @@ UNUSABLE = tuple(
 
 def unusable_range(address: str) -> str | None:
     """What unusable range a valid address (no prefix length) is in, if any."""
-    af = socket.AF_INET6 if ":" in address else socket.AF_INET
-    value = int.from_bytes(socket.inet_pton(af, address), "big")
-    version = 6 if af == socket.AF_INET6 else 4
-    return next((what for span, what in UNUSABLE if span.version == version and span.first <= value <= span.last), None)
+    version, value, _ = span(address)
+    return next((what for r, what in UNUSABLE if r.version == version and r.first <= value <= r.last), None)

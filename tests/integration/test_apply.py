@@ -26,8 +26,8 @@ from netcfg.kernel import codec
 from netcfg.kernel.apply import apply_host
 from netcfg.kernel.lock import lock_path, namespace_lock
 from netcfg.kernel.netlink import Netlink
-from netcfg.kernel.read import read_links
 from netcfg.kernel.rules import MOVED
+from netcfg.kernel.snapshot import read_snapshot
 from netcfg.kernel.state import desired_state, ownership
 from netcfg.model.host import Address, Route
 from tests.requirements import needs
@@ -430,14 +430,14 @@ def test_rules_of_a_segment_whose_priority_changed_are_removed(tmp_path, netns, 
 def add_marked_address(ns: str, interface: str, address: str) -> None:
     """An address marked as netcfg's (IFA_PROTO 77): iproute2 6.1 cannot set the marker."""
     with Netlink(ns) as nl:
-        index_of = {name: index for index, name in read_links(nl).items()}
+        index_of = {name: index for index, name in read_snapshot(nl).names.items()}
         family = 6 if ":" in address else 4
         assert not nl.send([codec.address_request(Address(interface, family, address), index_of, "add")])
 
 
 def address_markers(ns: str) -> dict[str, int]:
     with Netlink(ns) as nl:
-        names = read_links(nl)
+        names = read_snapshot(nl).names
         found = {}
         for payload in nl.dump(codec.dump_request(codec.RTM_GETADDR)):
             parsed = codec.parse_address(payload, names)
