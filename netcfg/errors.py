@@ -5,7 +5,11 @@ Only the CLI layer turns these into messages and exit codes; library code raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# Neither dataclasses nor typing: every command imports this module, a no-op apply
+# (kernel/settled.py) too, and importing dataclasses costs it more than its own work.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netcfg.problems import Problem
 
 EXCERPT = 40  # characters of a user's value an error message repeats, at most
 
@@ -28,34 +32,6 @@ def quote(value: object, limit: int = EXCERPT) -> str:
     return f"'{shown}{'…' if len(text) > limit else ''}'"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Location:
-    """Where a value came from: 1-based line and column, as editors count."""
-
-    file: str
-    line: int = 0
-    column: int = 0
-
-    def __str__(self) -> str:
-        file = printable(self.file)
-        if self.line:
-            return f"{file}:{self.line}:{self.column}"
-        return file
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Problem:
-    """One thing wrong with the user's input."""
-
-    location: Location
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        hint = f" ({self.hint})" if self.hint else ""
-        return f"{self.location}: error: {self.message}{hint}"
-
-
 class NetcfgError(Exception):
     """Base of every error netcfg reports without a traceback."""
 
@@ -69,6 +45,8 @@ class InputError(NetcfgError):
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...] | str):
         if isinstance(problems, str):
+            from netcfg.problems import Location, Problem
+
             problems = [Problem(Location("netcfg"), problems)]
         self.problems = tuple(sorted(problems))
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
+from netcfg.problems import Location, Problem
 
 
 def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:

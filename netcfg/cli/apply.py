@@ -9,8 +9,9 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.applying import apply_config, config_from_file
 from netcfg.cli.options import DesignOption, InventoryOption, NetnsOption, load, require_machine
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import DesignName, HostConfig
+from netcfg.problems import Location, Problem
 
 
 @app.command(rich_help_panel="Kernel (root)")

@@ -67,10 +67,11 @@ def config_from_file(path: str | Path, host: str | None, design: DesignName | No
 def config_from_bytes(
     data: bytes, path: str | Path, host: str | None, design: DesignName | None
 ) -> tuple[HostConfig, str]:
-    from netcfg.errors import InputError, Location, Problem
+    from netcfg.errors import InputError
     from netcfg.files import json_value
     from netcfg.kernel.settled import config_digest
     from netcfg.model.host_file import host_config_from_json
+    from netcfg.problems import Location, Problem
 
     config = host_config_from_json(json_value(data, path, "rendered machine"), str(path))
     if host is not None and host != config.name:

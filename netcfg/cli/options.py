@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.model.host import DesignName
+from netcfg.problems import Location, Problem
 
 if TYPE_CHECKING:
     from netcfg.model.inventory import Inventory, Machine

@@ -12,8 +12,9 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import say
 from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import DesignName
+from netcfg.problems import Location, Problem
 from netcfg.words import plural
 
 if TYPE_CHECKING:

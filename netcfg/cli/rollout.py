@@ -14,7 +14,8 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.console import err, out, reader_may_leave, say, show_progress
 from netcfg.cli.options import OutputFormat, format_option
-from netcfg.errors import InputError, Location, Problem, printable, quote
+from netcfg.errors import InputError, printable, quote
+from netcfg.problems import Location, Problem
 
 if TYPE_CHECKING:
     from netcfg.execute.driver import Step, StepKind

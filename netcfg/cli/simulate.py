@@ -13,8 +13,9 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.console import out, reader_may_leave, say
 from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load, whole_number
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.files import read_json, write_file
+from netcfg.problems import Location, Problem
 
 if TYPE_CHECKING:
     from netcfg.model.inventory import Inventory

@@ -21,7 +21,8 @@ from netcfg.cli.options import (
     inventory_path,
     load,
 )
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
+from netcfg.problems import Location, Problem
 from netcfg.words import plural
 
 vmlab_app = typer.Typer(

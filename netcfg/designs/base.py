@@ -18,9 +18,9 @@ from typing import Protocol
 
 from netaddr import IPAddress
 
-from netcfg.errors import Location
 from netcfg.model.host import DesignName, HostConfig
 from netcfg.model.inventory import Inventory, Machine, Network
+from netcfg.problems import Location
 
 
 class PathKind(StrEnum):

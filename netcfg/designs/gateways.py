@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from netcfg.designs.base import Design
-from netcfg.errors import Problem
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory, Machine
+from netcfg.problems import Problem
 
 
 def default_route_problems(

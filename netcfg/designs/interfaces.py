@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from netcfg.designs.base import Reads
-from netcfg.errors import Location
 from netcfg.model.address_text import address_text
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind
 from netcfg.model.inventory import Interface, Inventory, Machine, Network
+from netcfg.problems import Location
 
 
 def interface_config(inventory: Inventory, machine: Machine, iface: Interface) -> InterfaceConfig:

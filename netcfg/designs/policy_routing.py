@@ -16,11 +16,11 @@ from collections.abc import Iterable
 
 from netcfg.designs.base import Endpoint, PathKind, Reads
 from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
-from netcfg.errors import Location
 from netcfg.model.address_text import address_text
 from netcfg.model.entries import Entries
 from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, Rule, default_prefix
 from netcfg.model.inventory import Inventory, Machine, Network, Segment
+from netcfg.problems import Location
 
 # (segment, interface name, family, own networks) per interface and family
 Owned = tuple[tuple[str, str, int, tuple[Network, ...]], ...]

@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.execute.command import CommandDriver
 from netcfg.execute.driver import Driver, Step, StepKind
 from netcfg.execute.libvirt import DEFAULT_CONNECT, LibvirtDriver, parse_uri_template
 from netcfg.execute.template import Template, parse_template
+from netcfg.problems import Location, Problem
 
 
 @dataclass(frozen=True, slots=True)

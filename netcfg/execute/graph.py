@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.execute.driver import Step, StepKind
 from netcfg.names import MACHINE_NAME
+from netcfg.problems import Location, Problem
 
 # The plan's lists and the kind of step each holds, in the order a plan file writes them.
 SECTIONS = (("waves", StepKind.HOT), ("migrations", StepKind.MIGRATION), ("maintenance", StepKind.MAINTENANCE))

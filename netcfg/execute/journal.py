@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
+from netcfg.problems import Location, Problem
 
 FORMAT = "netcfg rollout"
 VERSION = 1

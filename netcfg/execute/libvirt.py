@@ -16,10 +16,11 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.execute.driver import Running, Step, StepKind, StepResult
 from netcfg.execute.process import FanOutRunning, ProcessRunning
 from netcfg.execute.template import PLACEHOLDER, Template, expand
+from netcfg.problems import Location, Problem
 
 DEFAULT_CONNECT = "qemu+ssh://{host}/system"
 RECHECK_TIMEOUT_S = 60.0

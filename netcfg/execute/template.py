@@ -21,8 +21,9 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.execute.driver import Step, StepKind
+from netcfg.problems import Location, Problem
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)\}")
 AVAILABLE = {

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.formats.attach import PartFacts, attach
 from netcfg.formats.registry import Format, register
 from netcfg.formats.sandbox import MODEL_TYPES, Templates
 from netcfg.model.entries import PerPart, parts_of
 from netcfg.model.host import Address, HostConfig, Rule
+from netcfg.problems import Location, Problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.files import cannot_write, contained, contained_path, link_refused, write_atomic
+from netcfg.problems import Location, Problem
 from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.formats.sandbox import Templates
 from netcfg.model.host import HostConfig
+from netcfg.problems import Location, Problem
 
 # (config, environment) -> {relative path: text}
 Renderer = Callable[[HostConfig, Templates], dict[str, str]]

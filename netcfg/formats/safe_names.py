@@ -8,9 +8,10 @@ never write outside the output directory or smuggle a second command into a batc
 
 from __future__ import annotations
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import HostConfig
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
+from netcfg.problems import Location, Problem
 
 
 def safe_host_name(name: str, where: Location | None = None) -> str:

@@ -27,7 +27,7 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.formats.canonical_json import HostJson
 from netcfg.model.entries import WHOLE_PART, PerPart
 from netcfg.model.host import (
@@ -40,6 +40,7 @@ from netcfg.model.host import (
     Rule,
     table_name,
 )
+from netcfg.problems import Location, Problem
 
 T = TypeVar("T")
 

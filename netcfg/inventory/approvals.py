@@ -18,7 +18,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
+from netcfg.problems import Location, Problem
 
 APPROVALS_DIR = "approvals"
 _KEYS = ("digest", "by", "reason")

@@ -13,11 +13,12 @@ from netaddr import IPAddress, IPNetwork
 
 from netcfg.designs import DESIGNS
 from netcfg.designs.gateways import by_design, default_route_problems
-from netcfg.errors import Location, Problem, quote
+from netcfg.errors import quote
 from netcfg.model.host import RESERVED_TABLES, Kind
 from netcfg.model.inventory import Inventory, Machine, Network
 from netcfg.model.unusable import UNUSABLE
 from netcfg.names import IPV6_FILE_SUFFIX
+from netcfg.problems import Location, Problem
 
 Check = Callable[[Inventory, set[str]], Iterator[Problem]]
 

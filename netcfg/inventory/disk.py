@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
+from netcfg.problems import Location, Problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -26,7 +26,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR  # read by the seatbelt, not as inventory
 from netcfg.inventory.checks import check_inventory
@@ -46,6 +46,7 @@ from netcfg.model.inventory import (
 )
 from netcfg.model.waves import UNREADABLE, check_waves, normalise_wave
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
+from netcfg.problems import Location, Problem
 
 TOP_LEVEL_KEYS = ("segments", "networks", "machines", "policy")
 NULLS = frozenset({"", "~", "null", "Null", "NULL"})

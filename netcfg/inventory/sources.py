@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
 from netcfg.inventory.disk import YAML_SUFFIXES, yaml_files
 from netcfg.inventory.disk import read_texts as read_files
 from netcfg.inventory.load import load_inventory, load_inventory_texts
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
 
 

@@ -23,8 +23,9 @@ from random import Random
 
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.files import contained, write_atomic
+from netcfg.problems import Location, Problem
 
 MIN_MACHINES = 10
 MIN_NETWORKS = 4

@@ -166,7 +166,7 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
                 switched.append(index)
     if switched:
         refused = nl.send([codec.promote_secondaries_request(i, 1) for i in switched], stop_on_error=False)
-        switched = [i for k, i in enumerate(switched) if k not in {r.index for r in refused}]
+        switched = [i for k, i in enumerate(switched) if k not in {r.position for r in refused}]
     try:
         yield
     finally:
@@ -199,7 +199,7 @@ def execute(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list
         if rejected or cut == len(steps):
             return rejected
         later = nl.send(requests(steps[cut:], index_of), stop_on_error=True)
-        return [Rejected(r.index + cut, r.failure) for r in later]
+        return [Rejected(r.position + cut, r.failure) for r in later]
 
 
 def execute_all(nl: Netlink, steps: tuple[Step, ...], names: dict[int, str]) -> list[Rejected]:
@@ -214,7 +214,7 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
         reason = os.strerror(r.failure.errno)
         if r.failure.message:
             reason += f" ({r.failure.message})"
-        lines.append(f"  {steps[r.index]}: {reason}")
+        lines.append(f"  {steps[r.position]}: {reason}")
     if len(rejected) > 5:
         lines.append(f"  ... and {len(rejected) - 5} more")
     return "\n".join(lines)

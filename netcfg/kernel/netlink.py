@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netcfg.errors import InputError
 from netcfg.kernel import wire
@@ -95,11 +95,10 @@ def _open_in_netns(netns: str | None) -> socket.socket:
     return result[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """A request of a batch the kernel refused."""
 
-    index: int
+    position: int  # in the batch sent
     failure: Failure
 
 
@@ -183,4 +182,4 @@ class Netlink:
             start = end
             if rejected and stop_on_error:
                 break
-        return sorted(rejected, key=lambda r: r.index)
+        return sorted(rejected, key=lambda r: r.position)

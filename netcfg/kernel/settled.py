@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from netcfg import __version__
 from netcfg.kernel.lock import namespace_file, namespace_lock
@@ -26,8 +26,7 @@ SUFFIX = ".settled"
 RECORD_BYTES = 64 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
+class Settled(NamedTuple):
     config: str  # config_digest of the config's bytes
     state: str  # Snapshot.digest of the namespace
     host: str
@@ -47,7 +46,7 @@ def record_settled(netns: str, run_dir: str, settled: Settled) -> None:
         temporary = f"{path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         with os.fdopen(fd, "w") as handle:
-            json.dump({"netcfg": __version__, **asdict(settled)}, handle)
+            json.dump({"netcfg": __version__, **settled._asdict()}, handle)
         os.replace(temporary, path)
     except OSError:
         pass

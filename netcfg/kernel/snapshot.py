@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netcfg.kernel import wire
 from netcfg.kernel.netlink import Netlink
@@ -18,15 +18,13 @@ AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILIES = (AF_INET, AF_INET6)
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    index: int
+class Link(NamedTuple):
+    ifindex: int
     name: str
     up: bool  # administratively
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """One read of a namespace, every entry as the kernel dumped it (foreign ones too)."""
 
     links: tuple[Link, ...]
@@ -37,7 +35,7 @@ class Snapshot:
     @property
     def names(self) -> dict[int, str]:
         """ifindex -> interface name."""
-        return {link.index: link.name for link in self.links}
+        return {link.ifindex: link.name for link in self.links}
 
     @property
     def down(self) -> set[str]:
@@ -49,7 +47,7 @@ class Snapshot:
         links' indexes, names and states, and every address, rule and route byte for byte."""
         digest = hashlib.sha256()
         for link in self.links:
-            digest.update(f"{link.index} {link.name} {link.up}\n".encode())
+            digest.update(f"{link.ifindex} {link.name} {link.up}\n".encode())
         for dump in (self.addresses, self.rules, self.routes):
             # The lengths first: the payloads alone run together ambiguously.
             digest.update(struct.pack(f"<I{len(dump)}I", len(dump), *map(len, dump)))

@@ -2,7 +2,9 @@
 header a snapshot of a namespace keys on.
 
 Apart from codec, which encodes and decodes rtnetlink's rules, routes and addresses, so
-that reading a namespace for a no-op apply loads nothing more than this.
+that reading a namespace for a no-op apply loads nothing more than this. Its records are
+NamedTuples, as are those of the rest of that path (netlink, snapshot, settled): a no-op
+apply imports no dataclasses, which cost it more than its own work (docs/kernel.md).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # linux/netlink.h, linux/rtnetlink.h, linux/if_link.h
 NLMSG_ERROR = 2
@@ -41,8 +43,7 @@ class MalformedMessage(ValueError):
     says): refused, never guessed at."""
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """One netlink request without its header: the socket adds length and sequence."""
 
     type: int
@@ -70,8 +71,7 @@ def dump_request(kind: int, family: int = 0) -> Request:
 # ---------------------------------------------------------------- framing
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     type: int
     flags: int
     seq: int
@@ -108,15 +108,17 @@ def _frame(buffer: bytes, offset: int) -> tuple[int, int, int, int, int]:
     return fields
 
 
-@dataclass(slots=True)
 class DumpReading:
     """The payloads of one dump's messages as its buffers arrive (a dump of 20,000 routes
     is read without a Message object per route)."""
 
-    seq: int
-    payloads: list[bytes] = field(default_factory=list)
-    done: bool = False
-    interrupted: bool = False  # the dump changed while it was read: to be read again
+    __slots__ = ("done", "interrupted", "payloads", "seq")
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.payloads: list[bytes] = []
+        self.done = False
+        self.interrupted = False  # the dump changed while it was read: to be read again
 
     def add(self, buffer: bytes) -> None:
         """Take a buffer's messages; an error answering the dump raises OSError."""
@@ -184,8 +186,7 @@ def ifname(value: bytes | None) -> str:
 # ---------------------------------------------------------------- errors and links
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     """The kernel's answer to a request that failed: errno and its extended-ack text."""
 
     errno: int

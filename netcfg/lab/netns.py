@@ -33,7 +33,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from netcfg import limits
 from netcfg.designs import render
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.files import read_json, write_file
 from netcfg.kernel.apply import apply_host
 from netcfg.kernel.lock import namespace_file
@@ -42,6 +42,7 @@ from netcfg.kernel.settled import SUFFIX as SETTLED
 from netcfg.kernel.state import ownership
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
 from netcfg.words import plural
 

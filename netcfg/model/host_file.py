@@ -8,10 +8,11 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 from netcfg.model.unusable import unusable_range
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
+from netcfg.problems import Location, Problem
 
 _SCOPES = ("global", "link", "host")
 

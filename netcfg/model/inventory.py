@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.errors import Location
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.waves import DEFAULT_WAVES
+from netcfg.problems import Location
 
 NOWHERE = Location("<none>")
 T = TypeVar("T")

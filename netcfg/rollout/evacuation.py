@@ -29,9 +29,10 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory, Machine
+from netcfg.problems import Location, Problem
 from netcfg.rollout.bounds import evacuation_seconds
 from netcfg.rollout.estimate import (
     MIB_PER_GBIT,

@@ -20,9 +20,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Location, Problem
 from netcfg.rollout.simulate import Fleet, Violation, read_plan, replay
 
 KINDS = ("waves", "migrations", "maintenance")

@@ -15,8 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.impact.model import ChangeClass
+from netcfg.problems import Location, Problem
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.impact.model import ChangeClass, Decision, HostState
 from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
 from netcfg.rollout.model import Change, Plan
 from netcfg.rollout.plan import plan_rollout

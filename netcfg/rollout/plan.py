@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from netcfg.errors import InputError, Problem
+from netcfg.errors import InputError
 from netcfg.impact.model import ChangeClass
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Problem
 from netcfg.rollout.bounds import lower_bound_parts
 from netcfg.rollout.evacuation import Evacuation, check_spare_memory, non_converging, where
 from netcfg.rollout.graph import link

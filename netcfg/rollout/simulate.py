@@ -29,9 +29,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Location, Problem
 
 EPS = 1e-3  # plan times are on a millisecond grid
 _GBIT = 1e9 / 8 / 2**20  # MiB/s per Gbit/s

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.files import read_json
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Location, Problem
 from netcfg.words import plural
 
 

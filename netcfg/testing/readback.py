@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import (
     MAIN_TABLE,
     Address,
@@ -23,6 +23,7 @@ from netcfg.model.host import (
     Rule,
     default_prefix,
 )
+from netcfg.problems import Location, Problem
 
 HEADER = re.compile(r"#\s*netcfg:\s*(.*)")
 INTERFACE_COMMENT = re.compile(r"\s*interface (\S+) segment=(\S*) bridge=(yes|no)\s*$")

@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.errors import InputError, Location, Problem
+from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import HostConfig
+from netcfg.problems import Location, Problem
 from netcfg.verify.classes import Classes, build
 from netcfg.verify.engine import Joint, Key, Side, Tally, Verdict, Witness, count, problems, single
 from netcfg.verify.fib import Lookup, Outcome, RpFilter

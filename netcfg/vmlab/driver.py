@@ -25,8 +25,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from netcfg.errors import InputError, Location, NetcfgError, Problem
+from netcfg.errors import InputError, NetcfgError
 from netcfg.execute.driver import Step, StepKind, StepResult
+from netcfg.problems import Location, Problem
 from netcfg.vmlab import net
 from netcfg.vmlab import proc as procs
 from netcfg.vmlab import state as lab_state

@@ -26,9 +26,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from netcfg.errors import InputError, Problem
+from netcfg.errors import InputError
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
+from netcfg.problems import Problem
 from netcfg.rollout.estimate import nic_of
 from netcfg.vmlab import artefacts, cgroup, net
 from netcfg.vmlab import proc as procs

@@ -20,8 +20,9 @@ from types import MappingProxyType
 from typing import Any
 
 from netcfg import limits
-from netcfg.errors import InputError, Location, Problem, quote
+from netcfg.errors import InputError, quote
 from netcfg.files import read_json, write_atomic
+from netcfg.problems import Location, Problem
 from netcfg.vmlab.proc import Proc
 from netcfg.vmlab.scale import Scale
 

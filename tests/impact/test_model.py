@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
-from netcfg.errors import Location
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.impact.diff import _split
 from netcfg.impact.seatbelt import decide
@@ -26,6 +25,7 @@ from netcfg.model.inventory import (
     Seatbelt,
     Segment,
 )
+from netcfg.problems import Location
 
 
 def net(prefix, segment="fe", gateway=None):
