@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +71,8 @@ def _write_in_place(path: Path, raw: bytes) -> None:
 
 def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
     """Replace `path` (never following a link there) with `raw` in one rename."""
+    import tempfile  # here: most runs write nothing, and its import is a few milliseconds of an apply
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
