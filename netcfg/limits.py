@@ -15,5 +15,9 @@ TEMPLATE_OUTPUT_BYTES = 16 << 20  # one rendered file of a user's template
 TEMPLATE_SECONDS = 10.0  # one render of a user's template
 TEMPLATE_SEQUENCE = 1 << 20  # items or characters a template may build with * or **
 TEMPLATE_MEMORY_BYTES = 2 << 30  # what a render with a user's templates may add to the process
+# The fleets `netcfg synth` writes (here, not in inventory/synth.py: its help needs them,
+# and `netcfg --help` must not import netaddr).
+MIN_MACHINES, MAX_MACHINES = 10, 1_000_000
+MIN_NETWORKS, MAX_NETWORKS = 4, 5_000
 # A lab's name (namespace lab and VM lab) becomes part of namespace, cgroup and file names.
 LAB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")

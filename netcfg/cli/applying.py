@@ -84,12 +84,12 @@ def config_from_bytes(
 def applied_without_parser(args: Sequence[str]) -> bool:
     """Run the command line if it is exactly `apply --from FILE --netns NAME` (either
     order, `--option=value` too): True. Any other: False, nothing done."""
+    shape = _from_and_netns(args)
+    if shape is None:
+        return False  # having imported nothing: every other command line comes here first
     from netcfg import limits
     from netcfg.kernel.settled import regular_file_bytes
 
-    shape = _from_and_netns(args)
-    if shape is None:
-        return False
     path, netns = shape
     # Read once, here; anything but a regular file of a sane size is read (and refused)
     # the way the parsed command reads it.

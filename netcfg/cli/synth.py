@@ -9,7 +9,7 @@ import typer
 from netcfg.cli.app import app
 from netcfg.cli.console import say
 from netcfg.cli.options import whole_number
-from netcfg.inventory.synth import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS, write_synth
+from netcfg.limits import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS
 from netcfg.words import plural
 
 
@@ -49,5 +49,7 @@ def synth(
     """Write a deterministic synthetic inventory (segments fe, srv, mgm; many public
     networks on fe; routers, KVM hosts, VMs in services, physical hosts) that validates
     cleanly, for tests and benchmarks."""
+    from netcfg.inventory.synth import write_synth  # netaddr: not for `netcfg --help`
+
     files = write_synth(out_dir, machines, networks, seed)
     say(f"wrote {plural(len(files), 'file')} to {out_dir}: {machines:,} machines, {networks:,} networks (seed {seed})")

@@ -25,14 +25,11 @@ from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import InputError
 from netcfg.files import contained, write_atomic
+from netcfg.limits import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS
 from netcfg.problems import Location, Problem
 
-MIN_MACHINES = 10
-MIN_NETWORKS = 4
 # The files synth writes (and may remove again when they are no longer produced).
 SYNTH_FILE = re.compile(r"(segments|networks|policy)\.yaml|machines/(routers|hypervisors|physical|vms-[0-9]{3,})\.yaml")
-MAX_MACHINES = 1_000_000
-MAX_NETWORKS = 5_000
 MACHINES_PER_FILE = 1_000  # small files load faster and diff more readably
 VMS_PER_HOST = 20
 FILL = 0.66  # at most this share of a host's memory is used: evacuations must fit

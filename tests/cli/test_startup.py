@@ -1,0 +1,43 @@
+"""A command loads what it uses: help and the commands that never touch a namespace do not
+pay for the apply path, and help does not pay for the inventory's readers either."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
+APPLY_PATH = ("netcfg.kernel.settled", "netcfg.kernel.netlink", "netcfg.kernel.codec", "ctypes")
+READERS = ("netaddr", "ruamel.yaml", "jinja2", "netcfg.model.inventory")
+PROBE = """
+import json, sys
+from netcfg.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+print(json.dumps([m for m in json.loads(sys.argv[1]) if m in sys.modules]), file=sys.stderr)
+"""
+
+
+def loaded(watched: tuple[str, ...], *args: str) -> list[str]:
+    """Which of `watched` a whole `netcfg ARGS` process imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(watched), *args], capture_output=True, text=True, check=False
+    )
+    return json.loads(done.stderr.splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["apply", "--help"], ["synth", "--help"], ["status", "--help"]])
+def test_help_loads_neither_the_apply_path_nor_the_readers(args):
+    assert loaded(APPLY_PATH + READERS, *args) == []
+
+
+def test_a_command_that_touches_no_namespace_loads_nothing_of_apply():
+    # The inventory's model among the watched: the run did load what it uses.
+    watched = (*APPLY_PATH, "netcfg.model.inventory")
+    assert loaded(watched, "--quiet", "validate", str(INVENTORY)) == ["netcfg.model.inventory"]
