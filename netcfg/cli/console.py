@@ -11,7 +11,9 @@ from netcfg.cli.settings import colour_allowed
 # typing itself is not imported: a few milliseconds of apply's start-up (see applying).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rich.console import Console
+    from collections.abc import Iterable
+
+    from rich.console import Console, RenderableType
 
     out: Console  # data: tables, reports
     err: Console  # progress
@@ -74,6 +76,25 @@ def emit(text: str) -> None:
     with reader_may_leave():
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def show_lines(lines: Iterable[RenderableType]) -> None:
+    """Lines (or tables) for a person to stdout, wrapped to a terminal, until the reader
+    goes away."""
+    stdout = globals().get("out") or __getattr__("out")
+    with reader_may_leave():
+        for line in lines:
+            stdout.print(line)
+
+
+def show_json(data: object) -> None:
+    """`data` as JSON to stdout, indented (and coloured on a terminal), until the reader
+    goes away."""
+    import json
+
+    stdout = globals().get("out") or __getattr__("out")
+    with reader_may_leave():
+        stdout.print_json(json.dumps(data))
 
 
 def show_progress() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import emit, out, reader_may_leave
+from netcfg.cli.console import emit, show_lines
 from netcfg.cli.options import (
     BaseArgument,
     DesignOption,
@@ -51,8 +51,4 @@ def impact(
     elif fmt is OutputFormat.MARKDOWN:
         emit(summary(result, title="netcfg impact"))
     else:
-        with reader_may_leave():
-            for line in present.summary_lines(result):
-                out.print(line, markup=False)
-            for renderable in present.tables(result, limit):
-                out.print(renderable, markup=False)
+        show_lines([*present.summary_lines(result), *present.tables(result, limit)])

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import emit, out, reader_may_leave, say
+from netcfg.cli.console import emit, say, show_lines
 from netcfg.cli.options import (
     InventoryAlsoOption,
     InventoryArgument,
@@ -68,9 +68,7 @@ def migrate(
     if fmt is OutputFormat.JSON:
         emit(json.dumps(migration.to_json(), indent=1) + "\n")
     else:
-        with reader_may_leave():
-            for line in migration_lines(migration):
-                out.print(line, markup=False)
+        show_lines(migration_lines(migration))
     if migration.refusal is not None:
         say(f"netcfg migrate: no safe order to {target} (exit 3)")
         raise typer.Exit(3)

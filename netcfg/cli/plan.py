@@ -8,7 +8,7 @@ import typer
 
 from netcfg.cli import settings
 from netcfg.cli.app import app
-from netcfg.cli.console import out, reader_may_leave, say
+from netcfg.cli.console import say, show_lines
 from netcfg.cli.options import DesignOption, HeadArgument, InventoryDirOption, load
 from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
@@ -84,9 +84,7 @@ def plan(
             say(f"wrote {html_file}")
         for note in planned.notes:
             say(note)
-        with reader_may_leave():
-            for line in planned_lines(planned):
-                out.print(line, markup=False)
+        show_lines(planned_lines(planned))
         sim = planned.simulation
         if not sim.clean:
             # The planner broke an invariant its own simulator checks: a bug, not bad input.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import err, out, reader_may_leave, say, show_progress
+from netcfg.cli.console import err, say, show_json, show_lines, show_progress
 from netcfg.cli.options import OutputFormat, format_option
 from netcfg.errors import InputError, printable, quote
 from netcfg.problems import Location, Problem
@@ -112,9 +111,7 @@ def rollout_run(
         preview = getattr(entry.factory(options), "preview", None) if entry.inert else None
         from netcfg.present.execution import dry_run_lines
 
-        with reader_may_leave():
-            for line in dry_run_lines(levels(graph.steps), preview, done):
-                out.print(line, markup=False)
+        show_lines(dry_run_lines(levels(graph.steps), preview, done))
         say("dry run: nothing was started, no journal written")
         return
     outcome = _execute(graph, entry.factory(options), driver_name, plan_file, digest, journal_path, resume)
@@ -339,12 +336,10 @@ class _watching:  # noqa: N801 - used as `with _watching(graph) as watcher:`
 def _report(outcome: Outcome, fmt: OutputFormat) -> None:
     from netcfg.present.execution import summary_dict, summary_lines
 
-    with reader_may_leave():
-        if fmt is OutputFormat.JSON:
-            out.print_json(json.dumps(summary_dict(outcome)))
-        else:
-            for line in summary_lines(outcome):
-                out.print(line, markup=False)
+    if fmt is OutputFormat.JSON:
+        show_json(summary_dict(outcome))
+    else:
+        show_lines(summary_lines(outcome))
     failed = [o for o in outcome.steps if o.state.value == "failed"]
     for o in failed:
         say(f"failed: {printable(o.step.id)}: {printable(o.detail)}")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import out, reader_may_leave, say
+from netcfg.cli.console import say, show_json, show_lines
 from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load, whole_number
 from netcfg.errors import InputError
 from netcfg.files import read_json, write_file
@@ -83,12 +82,10 @@ def simulate(
 
     sim = replay(data, inv, source=str(plan_file))
     _page(data, plan_file, sim, html_file)
-    with reader_may_leave():
-        if fmt is OutputFormat.JSON:
-            out.print_json(json.dumps(sim.to_dict()))
-        else:
-            for line in simulation_lines(sim):
-                out.print(line, markup=False)
+    if fmt is OutputFormat.JSON:
+        show_json(sim.to_dict())
+    else:
+        show_lines(simulation_lines(sim))
     if not sim.clean:
         raise typer.Exit(3)
 
@@ -122,11 +119,9 @@ def _jittered(
     result = simulate_jittered(data, inventory, bounds[0], bounds[1], runs, seed, source=str(plan_file))
     if html_file is not None:
         _page(data, plan_file, replay(data, inventory, source=str(plan_file)), html_file)
-    with reader_may_leave():
-        if fmt is OutputFormat.JSON:
-            out.print_json(json.dumps(result.to_dict()))
-        else:
-            for line in jitter_lines(result):
-                out.print(line, markup=False)
+    if fmt is OutputFormat.JSON:
+        show_json(result.to_dict())
+    else:
+        show_lines(jitter_lines(result))
     if not result.clean:
         raise typer.Exit(3)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import emit, out, reader_may_leave, say
+from netcfg.cli.console import emit, say, show_lines
 from netcfg.cli.options import (
     DesignOption,
     InventoryAlsoOption,
@@ -75,20 +75,14 @@ def verify(
             data["destination_address"] = format_address(family, dst)
             emit(json.dumps({**data, **flow_json(path)}, indent=2) + "\n")
         else:
-            with reader_may_leave():
-                for line in flow_lines(path, machine, family, src, dst):
-                    out.print(line, markup=False)
+            show_lines(flow_lines(path, machine, family, src, dst))
         return
     result = verify_configs(configs, rp_filter=mode)
     if fmt is OutputFormat.JSON:
         emit(json.dumps({"design": label, **result.to_json()}, indent=2) + "\n")
     else:
-        with reader_may_leave():
-            for line in summary_lines(result, label):
-                out.print(line, markup=False)
-            for finding in result.findings:
-                for line in finding_lines(finding):
-                    out.print(line, markup=False)
+        show_lines(summary_lines(result, label))
+        show_lines(line for finding in result.findings for line in finding_lines(finding))
     if not result.ok:
         say(f"netcfg verify: {result.broken:,} flow classes break the design's promise (exit 3)")
         raise typer.Exit(3)

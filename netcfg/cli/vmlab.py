@@ -3,7 +3,6 @@ cgroups, VMs as real QEMU guests, live migrations for real (docs/vmlab.md)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ import typer
 
 from netcfg.cli import settings
 from netcfg.cli.app import app
-from netcfg.cli.console import emit, out, reader_may_leave, say
+from netcfg.cli.console import emit, say, show_json, show_lines
 from netcfg.cli.options import (
     InventoryAlsoOption,
     InventoryArgument,
@@ -137,12 +136,10 @@ def vmlab_status(
         # A lab's files are root's alone: to anyone else every lab looks like none.
         raise InputError("netcfg vmlab needs root: a lab's state, QEMU monitors and cgroups are root's")
     status = lab.status(name, settings.run_dir())
-    with reader_may_leave():
-        if fmt is OutputFormat.JSON:
-            out.print_json(json.dumps(status.to_dict()))
-        else:
-            for line in status_lines(status):
-                out.print(line, markup=False)
+    if fmt is OutputFormat.JSON:
+        show_json(status.to_dict())
+    else:
+        show_lines(status_lines(status))
 
 
 @vmlab_app.command("down")
@@ -200,12 +197,10 @@ def vmlab_calibrate(
         cache_dir=settings.vmlab_cache(),
         say=say,
     )
-    with reader_may_leave():
-        if fmt is OutputFormat.JSON:
-            out.print_json(json.dumps(result.to_dict()))
-        else:
-            for line in calibration_lines(result):
-                out.print(line, markup=False)
+    if fmt is OutputFormat.JSON:
+        show_json(result.to_dict())
+    else:
+        show_lines(calibration_lines(result))
 
 
 @vmlab_app.command("fetch")
