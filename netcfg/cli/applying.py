@@ -88,7 +88,7 @@ def applied_without_parser(args: Sequence[str]) -> bool:
     if shape is None:
         return False  # having imported nothing: every other command line comes here first
     from netcfg import limits
-    from netcfg.kernel.settled import regular_file_bytes
+    from netcfg.regular import regular_file_bytes
 
     path, netns = shape
     # Read once, here; anything but a regular file of a sane size is read (and refused)

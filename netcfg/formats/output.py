@@ -38,6 +38,7 @@ from netcfg import limits
 from netcfg.errors import InputError
 from netcfg.files import cannot_write, contained, contained_path, link_refused, write_atomic
 from netcfg.problems import Location, Problem
+from netcfg.regular import regular_file_bytes
 from netcfg.words import plural
 
 MANIFEST = ".netcfg-render.json"
@@ -354,11 +355,9 @@ class OutputDir:
 
     def _save(self, name: str, text: str) -> None:
         """Replace one of our files, only if its content changed."""
-        try:
-            old = (self.root / name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):  # missing, damaged, or not a file: replaced
-            old = None
-        if old != text:
+        # Missing, damaged, or not a regular file (a FIFO must not block the run): replaced.
+        old = regular_file_bytes(str(self.root / name), limits.JSON_FILE_BYTES)
+        if old != text.encode("utf-8"):
             write_atomic(self._target(name), text.encode("utf-8"))
 
     def abort(self) -> None:

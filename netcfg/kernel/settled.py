@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from typing import NamedTuple
 
 from netcfg import __version__
 from netcfg.kernel.lock import namespace_file, namespace_lock
 from netcfg.kernel.netlink import Netlink, netns_exists
 from netcfg.kernel.snapshot import read_snapshot
+from netcfg.regular import regular_file_bytes
 
 SUFFIX = ".settled"
 RECORD_BYTES = 64 << 20
@@ -50,19 +50,6 @@ def record_settled(netns: str, run_dir: str, settled: Settled) -> None:
         os.replace(temporary, path)
     except OSError:
         pass
-
-
-def regular_file_bytes(path: str, limit: int) -> bytes | None:
-    """The bytes of a regular file of at most `limit` bytes; None for anything else. A
-    FIFO must not hold a run up (O_NONBLOCK), and what is read from one or from a device
-    could not be read again."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(limit + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None
-    except OSError:
-        return None
-    return data if data is not None and len(data) <= limit else None
 
 
 def recorded(netns: str, run_dir: str) -> Settled | None:

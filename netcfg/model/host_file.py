@@ -9,7 +9,7 @@ import socket
 from typing import Any
 
 from netcfg.errors import InputError
-from netcfg.model.host import Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
+from netcfg.model.host import PROTOCOL, Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 from netcfg.model.unusable import unusable_range
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 from netcfg.problems import Location, Problem
@@ -128,7 +128,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
                 r.field(d, "device", where, (str, type(None)), None),
                 scope or "global",
                 metric,
-                _number(r, d, "protocol", where, 0, 255, default=77),
+                _protocol(r, d, where),
             )
         )
     if name is not None and not MACHINE_NAME.fullmatch(name):
@@ -193,6 +193,15 @@ def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high:
     if isinstance(value, int) and not low <= value <= high:
         r.fail(f"{where}.{key}", f"expected {low}-{high}, found {value}")
     return value if isinstance(value, int) else 0
+
+
+def _protocol(r: _Reader, d: dict[str, Any], where: str) -> int:
+    """netcfg's marker, the only protocol a rendered route has: apply owns what carries
+    it, and a route written with another would replace netcfg's and then be foreign."""
+    protocol = _number(r, d, "protocol", where, 0, 255, default=PROTOCOL)
+    if protocol != PROTOCOL and 0 <= protocol <= 255:
+        r.fail(f"{where}.protocol", f"expected {PROTOCOL} (netcfg's marker), found {protocol}")
+    return protocol
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -102,6 +102,24 @@ def test_a_damaged_state_file_costs_a_comparison_not_a_wrong_skip(tmp_path, caps
     assert render(out, capsys) == f"1 file written, {n - 1} unchanged"
 
 
+def test_a_fifo_in_place_of_the_state_or_manifest_holds_nothing_up(tmp_path, capsys):
+    # Run in a process of its own with a time limit: the failure this guards against is a hang.
+    out = tmp_path / "out"
+    render(out, capsys, "--format", "json")
+    for name in (STATE, MANIFEST):
+        (out / name).unlink()
+        os.mkfifo(out / name)
+        done = subprocess.run(
+            ["netcfg", "--quiet", "render", str(INVENTORY), "--out", str(out), "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert (out / name).is_file()  # replaced by the file it names
+
+
 def counting_loads(monkeypatch) -> list[Path]:
     """Every inventory `netcfg render` loads from now on."""
     import netcfg.cli.render as cli_render

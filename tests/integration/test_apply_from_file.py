@@ -80,6 +80,7 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
     data["routes"][on_link[1]]["device"] = None
     data["routes"][on_link[1]]["gateway"] = None
     data["routes"][on_link[2]]["metric"] = 2**32
+    data["routes"][on_link[3]]["protocol"] = 4  # would replace netcfg's route with a foreign one
     with pytest.raises(InputError) as caught:
         host_config_from_json(data, "web1.json")
     text = str(caught.value)
@@ -91,5 +92,6 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
         f"$.routes[{on_link[0]}].device: 'nosuch' is none of the file's interfaces",
         f"$.routes[{on_link[1]}]: a route needs a device or a gateway",
         f"$.routes[{on_link[2]}].metric: expected 0-4294967295, found 4294967296",
+        f"$.routes[{on_link[3]}].protocol: expected 77 (netcfg's marker), found 4",
     ):
         assert expected in text, (expected, text)
