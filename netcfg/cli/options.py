@@ -47,6 +47,14 @@ def parse_design(value: str) -> DesignName:
         raise InputError([Problem(Location("--design"), f"unknown design {value!r}", f"known: {known}")]) from None
 
 
+def output_directory(value: str) -> Path:
+    """--out: an empty value (an unset variable) names no directory; the current one
+    must be asked for as `.`."""
+    if not value:
+        raise InputError([Problem(Location("--out"), "is empty: name a directory ('.' for the current one)")])
+    return Path(value)
+
+
 def whole_number(option: str, minimum: int = 0) -> Callable[[str], int]:
     """A parser for an integer option, its error worded like netcfg's other input errors."""
 

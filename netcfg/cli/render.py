@@ -11,7 +11,14 @@ import typer
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import say
-from netcfg.cli.options import DesignOption, InventoryAlsoOption, InventoryArgument, inventory_path, load
+from netcfg.cli.options import (
+    DesignOption,
+    InventoryAlsoOption,
+    InventoryArgument,
+    inventory_path,
+    load,
+    output_directory,
+)
 from netcfg.errors import InputError
 from netcfg.model.host import DesignName
 from netcfg.problems import Location, Problem
@@ -44,7 +51,12 @@ def render(
     inventory_argument: Path | None = InventoryArgument,
     inventory_option: Path | None = InventoryAlsoOption,
     out_dir: Path = typer.Option(
-        ..., "--out", "-o", metavar="DIR", help="Directory to write the files into (created if missing)."
+        ...,
+        "--out",
+        "-o",
+        parser=output_directory,
+        metavar="DIR",
+        help="Directory to write the files into (created if missing).",
     ),
     formats: list[str] = typer.Option(
         [],

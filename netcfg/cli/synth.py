@@ -8,7 +8,7 @@ import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.console import say
-from netcfg.cli.options import whole_number
+from netcfg.cli.options import output_directory, whole_number
 from netcfg.limits import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS
 from netcfg.words import plural
 
@@ -42,6 +42,7 @@ def synth(
         ...,
         "--out",
         "-o",
+        parser=output_directory,
         metavar="DIR",
         help="Directory to write the YAML files into: new, empty, or written by synth before.",
     ),

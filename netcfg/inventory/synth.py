@@ -177,6 +177,9 @@ def _write(out: Path, texts: dict[str, str]) -> list[Path]:
             raise InputError(f"{marker} is a symbolic link: not synth's")
         previous = marker.read_text().split()
     out.mkdir(parents=True, exist_ok=True)
+    # Listed before anything is written: a run cut short leaves a directory that the next
+    # one recognises as synth's and replaces.
+    write_atomic(contained(out, MARKER), "".join(f"{rel}\n" for rel in sorted({*previous, *texts})).encode())
     checked: set[str] = set()
     for stale in previous:
         # Only names synth writes, inside out/: the marker is a file anyone may edit.

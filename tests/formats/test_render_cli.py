@@ -316,3 +316,13 @@ def test_an_unwritable_output_directory_is_invalid_input(tmp_path, capsys):
     blocker.write_text("not a directory")
     assert main(["render", "inventory", "--out", str(blocker / "out"), "-f", "json", "--host", "web01"]) == 2
     assert "error: cannot" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args", [["render", str(INVENTORY), "--out", ""], ["synth", "--machines", "10", "--networks", "4", "--out", ""]]
+)
+def test_an_empty_out_is_refused_not_the_current_directory(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # where an empty --out used to write
+    assert main(args) == 2
+    assert "--out: error: is empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -182,3 +182,24 @@ def test_cli_refuses_a_foreign_directory(tmp_path, capsys):
     (tmp_path / "x.yaml").write_text("{}\n")
     assert main(["synth", "--machines", "20", "--networks", "4", "--out", str(tmp_path)]) == 2
     assert "not written by netcfg synth" in capsys.readouterr().err
+
+
+def test_a_run_cut_short_leaves_a_directory_the_next_run_replaces(tmp_path, monkeypatch):
+    import netcfg.inventory.synth as synth_module
+
+    real, calls = synth_module.write_atomic, []
+
+    def interrupted_after_three(path, data, mode=0o644):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        real(path, data, mode)
+
+    monkeypatch.setattr(synth_module, "write_atomic", interrupted_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        write_synth(tmp_path / "k", 2_500, 20, 0)
+    monkeypatch.setattr(synth_module, "write_atomic", real)
+    assert len(list((tmp_path / "k").rglob("*.yaml"))) == 2  # cut short
+    written = write_synth(tmp_path / "k", 2_500, 20, 0)
+    assert sorted(p.name for p in (tmp_path / "k").rglob("*.yaml")) == sorted(p.name for p in written)
+    assert (tmp_path / "k" / MARKER).read_text().split() == [str(p.relative_to(tmp_path / "k")) for p in written]
