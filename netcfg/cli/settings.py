@@ -20,8 +20,8 @@ def jobs() -> int:
 
 
 def run_dir() -> str:
-    """NETCFG_RUN_DIR: where apply's locks and the labs' state files live."""
-    return os.environ.get("NETCFG_RUN_DIR", DEFAULT_RUN_DIR)
+    """NETCFG_RUN_DIR: where apply's locks and the labs' state files live (empty: unset)."""
+    return os.environ.get("NETCFG_RUN_DIR") or DEFAULT_RUN_DIR
 
 
 def vmlab_cache() -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,12 +34,11 @@ def lock_path(netns: str, lock_dir: str) -> str:
 def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
     """One apply per namespace at a time, whatever name it is reached by: a second one
     fails at once, it does not wait."""
-    os.makedirs(lock_dir, exist_ok=True)
     try:
         path = lock_path(netns, lock_dir)
     except FileNotFoundError:
         raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})") from None
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _open_lock_file(path, lock_dir)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -55,3 +55,21 @@ def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _open_lock_file(path: str, lock_dir: str) -> int:
+    """The lock file, a regular file of the run directory itself: never through a link
+    planted there (the pid would be written into its target), never a FIFO."""
+    try:
+        os.makedirs(lock_dir, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputError(f"{path} is a symbolic link: not a lock netcfg made; remove it") from None
+        raise InputError(
+            f"cannot use the run directory {lock_dir!r} (NETCFG_RUN_DIR) for {path}: {error.strerror}"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{path} is not a regular file: not a lock netcfg made; remove it")
+    return fd

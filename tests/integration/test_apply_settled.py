@@ -184,3 +184,27 @@ def test_the_digest_covers_every_byte_and_where_each_entry_ends():
 )
 def test_only_the_exact_form_is_read_without_the_parser(args, shape):
     assert _from_and_netns(args) == shape
+
+
+@needing("ip", root=True)
+def test_a_lock_file_that_is_not_one_is_an_input_error(rendered, netns, lock_dir, tmp_path):  # noqa: F811
+    os.makedirs(lock_dir)
+    lock = namespace_file(netns, lock_dir, ".lock")
+    outside = tmp_path / "outside"
+    outside.write_text("kept\n")
+    os.symlink(outside, lock)  # the pid would be written into the link's target
+    code, _, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
+    assert (code, outside.read_text()) == (2, "kept\n") and "is a symbolic link" in err
+    os.unlink(lock)
+    os.mkfifo(lock)
+    code, _, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
+    assert code == 2 and "is not a regular file" in err
+
+
+@needing("ip", root=True)
+def test_a_run_directory_that_cannot_be_one_is_an_input_error(rendered, netns, tmp_path, monkeypatch):  # noqa: F811
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv("NETCFG_RUN_DIR", str(not_a_directory))
+    code, _, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
+    assert code == 2 and "cannot use the run directory" in err and "Traceback" not in err
