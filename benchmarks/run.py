@@ -85,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs per command (default 5)")
     parser.add_argument("--json", metavar="FILE", help="also write every row as JSON")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.only) - {m.removeprefix("bench_") for m in modules()} - set(modules()))
+    if unknown:
+        known = ", ".join(m.removeprefix("bench_") for m in modules())
+        parser.error(f"no benchmark named {', '.join(unknown)} (known: {known})")
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.json and (Path(args.json).is_dir() or not os.access(Path(args.json).resolve().parent, os.W_OK)):
+        parser.error(f"--json: cannot write {args.json} (a directory, or in a directory that is missing or not writable)")
     if args.runs:
         os.environ["NETCFG_BENCH_RUNS"] = str(args.runs)
     # Stopped with SIGTERM (a CI timeout, kill): unwind like Ctrl-C, so the benchmarks'
