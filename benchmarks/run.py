@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.json and (Path(args.json).is_dir() or not os.access(Path(args.json).resolve().parent, os.W_OK)):
-        parser.error(f"--json: cannot write {args.json} (a directory, or in a directory that is missing or not writable)")
+        parser.error(f"--json: cannot write {args.json} (a directory, or its directory is missing or read-only)")
     if args.runs:
         os.environ["NETCFG_BENCH_RUNS"] = str(args.runs)
     # Stopped with SIGTERM (a CI timeout, kill): unwind like Ctrl-C, so the benchmarks'

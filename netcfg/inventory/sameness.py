@@ -36,7 +36,9 @@ def same_content(base: Source, head: Source) -> SameContent | None:
             return None
     try:
         texts = _texts(head)
-        if texts is None or texts != _texts(base):
+        # No files at all is a mistyped path, not an unchanged inventory: the full
+        # analysis says so.
+        if not texts or texts != _texts(base):
             return None
     except InputError:
         return None  # the full analysis reports it, with its location

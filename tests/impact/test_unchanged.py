@@ -72,3 +72,11 @@ def test_check_cli_writes_the_report_of_nothing(twins, tmp_path, capsys):
     assert "no machine touched" in capsys.readouterr().out
     assert main(["diff", str(base), str(head), "--format", "json"]) == 0
     assert main(["impact", str(base), str(head)]) == 0
+
+
+def test_two_sides_without_any_file_are_not_the_same_inventory(tmp_path, capsys):
+    (tmp_path / "e1").mkdir()
+    (tmp_path / "e2").mkdir()
+    assert unchanged(str(tmp_path / "e1"), str(tmp_path / "e2")) is None
+    assert main(["check", "--base", str(tmp_path / "e1"), "-i", str(tmp_path / "e2")]) == 2  # a mistyped -i
+    assert "no inventory files" in capsys.readouterr().err
