@@ -5,7 +5,8 @@ an address by interface and IP, a rule by family, priority and selector, a route
 family, table, destination and metric. Same key, other attributes: "different"; so is
 a route left over in the same table to the same destination with another metric. An
 owned rule or route the model cannot express (codec.KernelRule/KernelRoute) is its own
-key: never desired, always extra, removed by every selector it has.
+key: never desired, so extra and removed by every selector it has, unless a desired
+route takes its place (then "different": replaced in one message when in its slot).
 
 The steps run in an order that never blackholes traffic (docs/design.md, "Applying"):
   1. IPv6 addresses whose prefix length changes are removed (the kernel refuses a
@@ -25,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.kernel.codec import KernelRoute, KernelRule
+from netcfg.kernel.codec import DEFAULT_METRIC, KernelRoute, KernelRule
 from netcfg.kernel.state import OwnedState
 from netcfg.model.host import Address, Route, Rule
 
@@ -44,9 +45,22 @@ def key(entry: Entry) -> tuple[Any, ...]:
     return ("as-dumped", str(entry))
 
 
-def place(route: Route) -> tuple[Any, ...]:
+def place(route: Route | KernelRoute) -> tuple[Any, ...]:
     """Where a route sits, whatever its metric: family, table and destination."""
     return ("route", route.family, route.table, route.dst)
+
+
+def slot(route: Entry) -> tuple[Any, ...]:
+    """What the kernel tells routes apart by: family, table, destination, tos and metric.
+    A route in another's slot overwrites it with NLM_F_REPLACE and collides with it as an
+    addition, whatever else either carries (an owned route with an MTU or a preferred
+    source, beyond the model, is replaced by the model's route in one message)."""
+    if isinstance(route, KernelRoute):
+        return ("route", route.family, route.table, route.dst, route.tos, route.metric)
+    if isinstance(route, Route):
+        metric = DEFAULT_METRIC[route.family] if route.metric is None else route.metric
+        return ("route", route.family, route.table, route.dst, 0, metric)
+    return key(route)
 
 
 def describe(entry: Entry) -> str:
@@ -109,14 +123,17 @@ def _kind_drift(desired: frozenset, live: frozenset) -> KindDrift:
             missing.append(entry)
     # A route to the same destination in the same table with another metric is a
     # changed route too (the kernel keeps it as a second route: see `plan`).
+    # So is an owned route beyond the model in the place of a desired one, either way.
     have_by_place: dict[tuple, list[Entry]] = {}
     for entry in sorted(have, key=sort_key):
-        if isinstance(entry, Route) and entry not in paired:
+        if isinstance(entry, Route | KernelRoute) and entry not in paired:
             have_by_place.setdefault(place(entry), []).append(entry)
     unpaired = []
     for entry in missing:
         candidates = (
-            [e for e in have_by_place.get(place(entry), ()) if e not in paired] if isinstance(entry, Route) else []
+            [e for e in have_by_place.get(place(entry), ()) if e not in paired]
+            if isinstance(entry, Route | KernelRoute)
+            else []
         )
         if candidates:
             paired.add(candidates[0])
@@ -174,14 +191,14 @@ def plan(live: OwnedState, desired: OwnedState) -> Plan:
     # One message replaces a route of the same metric; another metric is another
     # kernel route: the new one goes in now, the old one out with the other removals.
     steps += [
-        Step("replace", new, old) if key(new) == key(old) else Step("add", new) for new, old in d.routes.different
+        Step("replace", new, old) if slot(new) == slot(old) else Step("add", new) for new, old in d.routes.different
     ]
     # A rule whose table changes: the new rule goes in before the old one goes out.
     steps += [Step("add", new) for new in d.rules.missing]
     steps += [Step("add", new) for new, _ in d.rules.different]
     steps += [Step("remove", old) for _, old in d.rules.different]
     steps += [Step("remove", old) for old in d.rules.extra]
-    steps += [Step("remove", old) for new, old in d.routes.different if key(new) != key(old)]
+    steps += [Step("remove", old) for new, old in d.routes.different if slot(new) != slot(old)]
     steps += [Step("remove", old) for old in d.routes.extra]
     steps += [Step("remove", old) for _, old in d.addresses.different if old.family == 4]
     steps += [Step("remove", old) for old in d.addresses.extra]

@@ -208,3 +208,18 @@ def test_a_run_directory_that_cannot_be_one_is_an_input_error(rendered, netns, t
     monkeypatch.setenv("NETCFG_RUN_DIR", str(not_a_directory))
     code, _, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
     assert code == 2 and "cannot use the run directory" in err and "Traceback" not in err
+
+
+@needing("ip", root=True)
+def test_an_owned_route_given_an_mtu_by_hand_is_replaced_in_place(rendered, netns, lock_dir):  # noqa: F811
+    assert run("apply", "--from", str(rendered), "--netns", netns)[0] == 0
+    route = next(
+        r for r in snapshot(netns)["route4"] if r.get("protocol") == "77" and "dev" in r and "gateway" not in r
+    )
+    table = str(route.get("table", "main"))
+    ip(netns, "route", "change", route["dst"], "dev", route["dev"], "table", table, "proto", "77", "mtu", "1400")
+    code, out, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [out.splitlines()[-2], "1 change"] and out.splitlines()[-2].startswith("~ route")
+    assert run("apply", "--from", str(rendered), "--netns", netns)[1] == "0 changes\n"
+    assert not [r for r in snapshot(netns)["route4"] if r.get("dst") == route["dst"] and "metrics" in r]

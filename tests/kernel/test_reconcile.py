@@ -145,3 +145,28 @@ def test_plan_applied_to_live_gives_desired(live_rules, live_routes, want_rules,
             assert step.entry not in target
             target.add(step.entry)
     assert (rules_now, routes_now) == (set(want_rules), set(want_routes))
+
+
+def test_an_owned_route_beyond_the_model_in_a_desired_ones_slot_is_replaced_both_ways():
+    from netcfg.kernel.codec import RT_SCOPE_LINK, KernelRoute
+
+    model = Route(4, 2, "10.0.0.0/8", device="eth0", scope="link", protocol=77)
+    with_mtu = KernelRoute(
+        4,
+        2,
+        "10.0.0.0/8",
+        77,
+        scope=RT_SCOPE_LINK,
+        oif=2,
+        attrs=((8, b"\x08\x00\x02\x00" + (1400).to_bytes(4, "little")),),
+    )
+    # Adding the model's route beside it would collide (EEXIST): one message replaces it,
+    # and the roll-back puts it back the same way.
+    forward = plan(OwnedState(routes=frozenset({with_mtu})), OwnedState(routes=frozenset({model})))
+    assert [(s.op, s.entry, s.old) for s in forward.steps] == [("replace", model, with_mtu)]
+    back = plan(OwnedState(routes=frozenset({model})), OwnedState(routes=frozenset({with_mtu})))
+    assert [(s.op, s.entry, s.old) for s in back.steps] == [("replace", with_mtu, model)]
+    # In another slot (another tos) it is a route of its own: added beside, removed after.
+    other = KernelRoute(4, 2, "10.0.0.0/8", 77, scope=RT_SCOPE_LINK, oif=2, tos=8)
+    steps = plan(OwnedState(routes=frozenset({other})), OwnedState(routes=frozenset({model}))).steps
+    assert [(s.op, s.entry) for s in steps] == [("add", model), ("remove", other)]
