@@ -115,8 +115,12 @@ def render(
     # untouched: nothing to load, render or write.
     run_settings = repr((design.value if design else None, sorted(set(hosts))))
     key = run_key(inventory, fingerprint(chosen, templates, create_links), run_settings)
+
+    def covers(host: str) -> bool:
+        return not hosts or any(fnmatch.fnmatchcase(host, p) for p in hosts)
+
     output = OutputDir(out_dir, key)
-    unchanged = output.unchanged_run()
+    unchanged = output.unchanged_run(lambda fmt, host: fmt in chosen and covers(host))
     if unchanged is not None:
         say(str(unchanged))
         return
@@ -125,9 +129,6 @@ def render(
     for name in names:
         safe_host_name(name, inv.machines[name].location)
     configs = render_design(inv, design, [inv.machines[n] for n in names])
-
-    def covers(host: str) -> bool:
-        return not hosts or any(fnmatch.fnmatchcase(host, p) for p in hosts)
 
     def write() -> WriteReport:
         if len(configs) <= PROGRESS_ABOVE:

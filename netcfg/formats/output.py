@@ -170,12 +170,13 @@ class OutputDir:
         run = state.get("run")
         return files, inputs, run if isinstance(run, str) else None
 
-    def unchanged_run(self) -> WriteReport | None:
+    def unchanged_run(self, covered: Callable[[str, str], bool]) -> WriteReport | None:
         """The report of this run without rendering, when the last run had the same key
-        and finished, and every file it listed is still exactly as written; else None."""
+        and finished, and every file it listed is still exactly as written; else None.
+        Its files are those of the (format, host) pairs it `covered`, as a full run counts."""
         if self.run is None or self.run != self.previous_run or not self._as_written(self.previous):
             return None
-        return WriteReport(0, len(self.previous), 0)
+        return WriteReport(0, sum(covered(e["format"], e["host"]) for e in self.previous.values()), 0)
 
     def _as_written(self, files: Iterable[str]) -> bool:
         """Whether each of our `files` is still the one the last run wrote (its stamp)."""

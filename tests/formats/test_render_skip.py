@@ -214,3 +214,13 @@ def test_temporary_files_of_killed_runs_are_removed_where_the_next_run_writes(tm
     finally:
         running.kill()
         running.wait()
+
+
+def test_the_same_narrower_run_again_counts_only_its_own_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    render(out, capsys)  # every machine, every format: the manifest lists them all
+    narrow = ("--host", "web1*", "--format", "json")
+    first = render(out, capsys, *narrow)
+    n = int(first.split(", ")[1].split()[0])  # "0 files written, N unchanged"
+    assert 0 < n < len(json.loads((out / MANIFEST).read_text())["files"])
+    assert render(out, capsys, *narrow) == f"0 files written, {n} unchanged"
