@@ -97,7 +97,12 @@ def _running(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError):
         return True  # another user's, or not a pid at all: not ours to judge
-    return True
+    # A killed render's workers linger as zombies until reaped: they write nothing more.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:
+        return True
 
 
 def _umask() -> int:

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from netcfg.cli import main
@@ -224,3 +225,20 @@ def test_the_same_narrower_run_again_counts_only_its_own_files(tmp_path, capsys)
     n = int(first.split(", ")[1].split()[0])  # "0 files written, N unchanged"
     assert 0 < n < len(json.loads((out / MANIFEST).read_text())["files"])
     assert render(out, capsys, *narrow) == f"0 files written, {n} unchanged"
+
+
+def test_the_temporary_file_of_a_writer_that_is_now_a_zombie_is_removed(tmp_path):
+    from netcfg.formats.output import _remove_stale_temporaries
+
+    child = subprocess.Popen(["true"])  # exits, and stays a zombie until waited for
+    try:
+        for _ in range(100):
+            if Path(f"/proc/{child.pid}/stat").read_bytes().rpartition(b")")[2].split()[0] == b"Z":
+                break
+            time.sleep(0.05)
+        (tmp_path / TEMPORARY.format(pid=child.pid)).write_text("half")
+        (tmp_path / TEMPORARY.format(pid=os.getpid())).write_text("ours, running")
+        _remove_stale_temporaries(str(tmp_path))
+        assert [p.name for p in tmp_path.iterdir()] == [TEMPORARY.format(pid=os.getpid())]
+    finally:
+        child.wait()
