@@ -134,6 +134,11 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
     if name is not None and not MACHINE_NAME.fullmatch(name):
         r.fail("$.name", f"{name!r} is not a machine name")
     names = {i.name for i in interfaces}
+    seen: set[str] = set()
+    for n, interface in enumerate(interfaces):
+        if interface.name in seen:
+            r.fail(f"$.interfaces[{n}].name", f"{interface.name!r} is named by an earlier interface too")
+        seen.add(interface.name)
     for n, route in enumerate(routes):
         # A route reaches the kernel through one of the file's own interfaces, or a gateway.
         if route.device is not None and route.device not in names:

@@ -81,6 +81,8 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
     data["routes"][on_link[1]]["gateway"] = None
     data["routes"][on_link[2]]["metric"] = 2**32
     data["routes"][on_link[3]]["protocol"] = 4  # would replace netcfg's route with a foreign one
+    data["interfaces"].append(dict(data["interfaces"][0], addresses=[]))
+    twice = len(data["interfaces"]) - 1
     with pytest.raises(InputError) as caught:
         host_config_from_json(data, "web1.json")
     text = str(caught.value)
@@ -93,5 +95,6 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
         f"$.routes[{on_link[1]}]: a route needs a device or a gateway",
         f"$.routes[{on_link[2]}].metric: expected 0-4294967295, found 4294967296",
         f"$.routes[{on_link[3]}].protocol: expected 77 (netcfg's marker), found 4",
+        f"$.interfaces[{twice}].name: '{data['interfaces'][0]['name']}' is named by an earlier interface too",
     ):
         assert expected in text, (expected, text)
