@@ -78,10 +78,16 @@ def emit(text: str) -> None:
         sys.stdout.flush()
 
 
+def _stdout() -> Console:
+    """`out`, made now if no one has used it yet (a bare name inside this module would
+    not go through the module's __getattr__)."""
+    return globals().get("out") or __getattr__("out")
+
+
 def show_lines(lines: Iterable[RenderableType]) -> None:
     """Lines (or tables) for a person to stdout, wrapped to a terminal, until the reader
     goes away."""
-    stdout = globals().get("out") or __getattr__("out")
+    stdout = _stdout()
     with reader_may_leave():
         for line in lines:
             stdout.print(line)
@@ -92,9 +98,8 @@ def show_json(data: object) -> None:
     goes away."""
     import json
 
-    stdout = globals().get("out") or __getattr__("out")
     with reader_may_leave():
-        stdout.print_json(json.dumps(data))
+        _stdout().print_json(json.dumps(data))
 
 
 def show_progress() -> bool:
