@@ -12,7 +12,7 @@ def status_lines(status: Status) -> Iterator[str]:
     width = max([len(v.name) for v in status.vms] + [len(h.name) for h in status.hosts] + [4])
     yield f"{'VM':<{width}}  {'HOST':<{width}}  STATE"
     for v in status.vms:
-        yield f"{v.name:<{width}}  {v.host:<{width}}  {v.state.value}"
+        yield f"{v.name:<{width}}  {v.host:<{width}}  {v.state.value}" + (f" ({v.reason})" if v.reason else "")
     yield ""
     yield f"{'HOST':<{width}}  {'USED MiB':>9}  {'LIMIT MiB':>9}"
     for h in status.hosts:

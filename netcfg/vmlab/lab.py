@@ -61,6 +61,7 @@ class VmStatus:
     name: str
     host: str
     state: VmState
+    reason: str = ""  # why a lost VM is lost: its QEMU gone, or its guest silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,10 @@ class Status:
 
     def to_dict(self) -> dict[str, list[dict[str, object]]]:
         return {
-            "vms": [{"name": v.name, "host": v.host, "state": v.state.value} for v in self.vms],
+            "vms": [
+                {"name": v.name, "host": v.host, "state": v.state.value, **({"reason": v.reason} if v.reason else {})}
+                for v in self.vms
+            ],
             "hosts": [{"name": h.name, "used_mib": h.used_mib, "limit_mib": h.limit_mib} for h in self.hosts],
         }
 
@@ -350,15 +354,17 @@ def status_of(state: LabState) -> Status:
     version = cgroup.Version(state.cgroup_version)
     vms = []
     for v in state.vms.values():
+        reason = ""
         if v.proc is None or not procs.alive(v.proc):
-            vm_state = VmState.LOST
+            vm_state, reason = VmState.LOST, _gone(state, v)
         elif v.incoming is not None:
             vm_state = VmState.MIGRATING
         elif _silent(v.serial):
-            vm_state = VmState.LOST  # its QEMU runs, its guest does not (docs/vmlab.md, "Known issues")
+            # Its QEMU runs, its guest does not (docs/vmlab.md, "Known issues").
+            vm_state, reason = VmState.LOST, f"its guest is silent: {_last_line(v.serial)}"
         else:
             vm_state = VmState.RUNNING
-        vms.append(VmStatus(v.name, v.host, vm_state))
+        vms.append(VmStatus(v.name, v.host, vm_state, reason))
     hosts = []
     for h in state.hosts.values():
         try:
@@ -367,6 +373,22 @@ def status_of(state: LabState) -> Status:
             used = limit = 0
         hosts.append(HostStatus(h.name, round(used / 2**20), round(limit / 2**20)))
     return Status(tuple(vms), tuple(hosts))
+
+
+def _gone(state: LabState, vm: Vm) -> str:
+    """Why a VM's QEMU is gone, as far as the lab can tell: the OOM killer or QEMU's own words."""
+    try:
+        kills = cgroup.oom_kills(cgroup.Version(state.cgroup_version), state.hosts[vm.host].cgroup)
+    except OSError:
+        kills = 0
+    if kills:
+        return f"its QEMU is gone; {vm.host}'s memory cgroup OOM-killed {plural(kills, 'process', 'processes')}"
+    return f"its QEMU is gone: {_last_line(vm.serial.removesuffix('.serial') + '.log')}"
+
+
+def _last_line(path: str) -> str:
+    lines = [line.strip() for line in qemu.console(path).splitlines() if line.strip()]
+    return repr(lines[-1]) if lines else "nothing written"
 
 
 def _silent(console: str) -> bool:

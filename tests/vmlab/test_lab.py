@@ -13,7 +13,7 @@ import pytest
 
 from netcfg.cli import main
 from netcfg.execute.driver import Step, StepKind, StepResult
-from netcfg.vmlab import net
+from netcfg.vmlab import lab, net
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab.driver import QemuDriver
 from netcfg.vmlab.qmp import Qmp
@@ -163,7 +163,7 @@ def test_a_target_qemu_that_exits_during_the_migration_is_undone_and_run_again(t
     assert lab_leftovers(name, run_dir) == []
 
 
-def test_overcommit_gets_a_vm_killed_and_reported_lost(tmp_path, lab_names, run_dir, capsys):
+def test_overcommit_gets_a_vm_killed_and_reported_lost(tmp_path, lab_names, run_dir, capsys, monkeypatch):
     # kvmb holds 12 of its 16 GiB; 10 GiB more arriving is the 2017 incident in miniature.
     name = lab_names()
     path = inventory(tmp_path, {"kvma": 24, "kvmb": 16}, {"vm1": ("kvma", 10, 0), "vm2": ("kvmb", 12, 5)})
@@ -179,6 +179,21 @@ def test_overcommit_gets_a_vm_killed_and_reported_lost(tmp_path, lab_names, run_
     # Never restarted: still lost a moment later.
     time.sleep(1)
     assert [v["name"] for v in status(name, capsys)["vms"] if v["state"] == "lost"] == lost
+    assert all("kvmb's memory cgroup OOM-killed" in v["reason"] for v in report["vms"] if v["state"] == "lost")
+
+    # A guest whose QEMU runs but whose console stays silent is lost too, and says so.
+    state = lab_state.read(name, run_dir)
+    survivor = next(v for v in status(name, capsys)["vms"] if v["state"] == "running")
+    frozen = state.vms[survivor["name"]].proc
+    monkeypatch.setattr(lab, "SILENT_S", 1.0)
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        time.sleep(2.5)
+        now = {v["name"]: v for v in status(name, capsys)["vms"]}
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    assert now[survivor["name"]]["state"] == "lost"
+    assert now[survivor["name"]]["reason"].startswith("its guest is silent: 'VMLAB HB"), now
 
     # A crash of everything (kill -9 of every QEMU): status says so, down still cleans up.
     state = lab_state.read(name, run_dir)
