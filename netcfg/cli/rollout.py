@@ -89,10 +89,11 @@ def rollout_run(
     PLAN: a plan JSON file whose steps carry `id` and `after`."""
     from netcfg.execute.drivers import DriverOptions, driver_entry
     from netcfg.execute.graph import levels, read_graph
-    from netcfg.files import read_json
+    from netcfg.files import json_value, read_bytes
 
-    digest = _sha256(plan_file)
-    graph = read_graph(read_json(plan_file, "plan"), str(plan_file))
+    data = read_bytes(plan_file, "plan")  # once: a pipe cannot be read again for its digest
+    digest = hashlib.sha256(data).hexdigest()
+    graph = read_graph(json_value(data, plan_file, "plan"), str(plan_file))
     options = DriverOptions(
         run=_templates(run),
         kinds=frozenset(s.kind for s in graph.steps),
@@ -120,14 +121,6 @@ def rollout_run(
         raise typer.Exit(EXIT_FAILED)
     if not outcome.complete:
         raise typer.Exit(EXIT_INTERRUPTED)
-
-
-def _sha256(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError as error:
-        raise InputError([Problem(Location(str(path)), f"cannot read the plan: {error.strerror or error}")]) from None
 
 
 def _split(text: str) -> list[str]:
@@ -180,12 +173,15 @@ def _jitter(text: str) -> tuple[float, float]:
 
 
 def _done_in_journal(path: Path, digest: str, ids: set[str]) -> set[str]:
+    from netcfg import limits
     from netcfg.execute.journal import read_state
+    from netcfg.regular import regular_file_bytes
 
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError([Problem(Location(str(path)), f"no journal to resume: {error.strerror or error}")]) from None
+    if not path.exists():
+        raise InputError([Problem(Location(str(path)), "no journal to resume", "run without --resume to start")])
+    data = regular_file_bytes(str(path), limits.JSON_FILE_BYTES)
+    if data is None:
+        raise InputError([Problem(Location(str(path)), "cannot read the journal: not a regular file, or too large")])
     state = read_state(data, str(path), digest, ids)
     return {i for i, earlier in state.steps.items() if earlier.ok}
 

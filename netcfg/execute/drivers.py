@@ -104,7 +104,8 @@ def libvirt_driver(options: DriverOptions) -> LibvirtDriver:
     templates = _templates(options, frozenset({StepKind.MIGRATION}), why)
     connect = parse_uri_template("--connect", options.connect or DEFAULT_CONNECT)
     dest = parse_uri_template("--dest-uri", options.dest_uri) if options.dest_uri is not None else None
-    bad = [o for o in options.migrate_options if o in ("--domain", "--desturi", "--live")]
+    own = ("--domain", "--desturi", "--live")
+    bad = [o for o in options.migrate_options if o.partition("=")[0] in own]
     if options.migrate_options and not options.migrate_options[0].startswith("--"):
         bad.append(options.migrate_options[0])
     if bad:

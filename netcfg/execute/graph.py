@@ -48,6 +48,11 @@ def read_graph(data: Any, source: str) -> StepGraph:
     where = Location(source)
     if not isinstance(data, dict):
         raise InputError([Problem(where, "not a plan file: expected a JSON object")])
+    missing = [key for key, _ in SECTIONS if key not in data]
+    if missing:
+        # A report or any other JSON object would run as a plan of no steps.
+        expected = "expected keys waves, migrations, maintenance"
+        raise InputError([Problem(where, f"not a plan file: no {', '.join(missing)}", expected)])
     problems: list[Problem] = []
     steps: list[Step] = []
     first_seen: dict[str, str] = {}
@@ -105,8 +110,9 @@ def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[
         return None
     before = len(problems)
     step_id = item["id"]
-    if not isinstance(step_id, str) or not step_id:
-        problems.append(Problem(where, f"{path}: `id` must be a non-empty string"))
+    if not isinstance(step_id, str) or not step_id or not step_id.isprintable():
+        # An id reaches argv ({id}), where a NUL cannot go, and terminals.
+        problems.append(Problem(where, f"{path}: `id` must be a non-empty string of printable characters"))
     after = item["after"]
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         problems.append(Problem(where, f"{path}: `after` must be a list of step ids"))

@@ -21,6 +21,7 @@ import datetime
 import fcntl
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,15 @@ class Journal:
         try:
             self._fd = os.open(path, flags, 0o644)
         except FileNotFoundError:
-            raise InputError([Problem(where, "no journal to resume", "run without --resume to start")]) from None
+            if resume:
+                raise InputError([Problem(where, "no journal to resume", "run without --resume to start")]) from None
+            raise InputError([Problem(where, "cannot create the journal: its directory does not exist")]) from None
         except OSError as error:
             raise InputError([Problem(where, f"cannot open the journal: {error.strerror or error}")]) from None
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            # /dev/null or a FIFO cannot be synced, nor read back by --resume.
+            os.close(self._fd)
+            raise InputError([Problem(where, "the journal must be a regular file")])
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -25,7 +25,9 @@ from netcfg.errors import InputError, quote
 from netcfg.execute.driver import Step, StepKind
 from netcfg.problems import Location, Problem
 
-PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)\}")
+# `{{`, `}}`, a placeholder `{name}`, or a lone brace (refused: a typo like `{host-name}`
+# or `{}` must not reach a command as literal text).
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 AVAILABLE = {
     StepKind.HOT: ("id", "host", "hosts"),
     StepKind.MIGRATION: ("id", "host", "hosts", "vm", "from", "to"),
@@ -45,7 +47,11 @@ class Template:
 
 
 def _names(word: str) -> list[str]:
-    return [m.group(1) for m in PLACEHOLDER.finditer(word) if m.group(1)]
+    return [m.group(1) for m in PLACEHOLDER.finditer(word) if m.group(1) is not None]
+
+
+def _lone_braces(word: str) -> bool:
+    return any(m.group(0) in ("{", "}") for m in PLACEHOLDER.finditer(word))
 
 
 def parse_template(kind: StepKind, text: str, option: str = "--run") -> Template:
@@ -60,6 +66,8 @@ def parse_template(kind: StepKind, text: str, option: str = "--run") -> Template
         raise InputError([Problem(where, "the template is empty")])
     problems = []
     for word in words:
+        if _lone_braces(word):
+            problems.append(Problem(where, f"a lone brace in {quote(word)}", "{{ and }} are literal braces"))
         for name in _names(word):
             if name not in AVAILABLE[kind]:
                 known = " ".join(f"{{{n}}}" for n in AVAILABLE[kind])
@@ -100,5 +108,5 @@ def _argv(template: Template, step: Step, host: str | None) -> list[str]:
         if word == "{hosts}":
             argv.extend(step.hosts)
             continue
-        argv.append(PLACEHOLDER.sub(lambda m: values[m.group(1)] if m.group(1) else m.group(0)[0], word))
+        argv.append(PLACEHOLDER.sub(lambda m: values[m.group(1)] if m.group(1) is not None else m.group(0)[0], word))
     return argv

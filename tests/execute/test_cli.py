@@ -3,8 +3,12 @@ no journal written."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +92,62 @@ def test_the_qemu_driver_needs_the_vm_lab(plan_file, capsys):
 def test_a_missing_plan(tmp_path, capsys):
     err = refused(capsys, str(tmp_path / "nope.json"), "--driver", "command")
     assert "nope.json: error: cannot read the plan" in err
+
+
+def test_a_json_file_that_is_not_a_plan_is_refused_and_nothing_is_written(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"decision": "pass", "touched": []}))
+    err = refused(capsys, str(report), "--driver", "command", "--run", "maintenance=true")
+    assert "not a plan file: no waves, migrations, maintenance" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_a_step_id_with_a_control_character_is_refused(tmp_path, capsys):
+    plan = write_plan(tmp_path / "plan.json", maint=[maintenance("a\x00b", "kvm1")])
+    err = refused(capsys, str(plan), "--driver", "command", "--run", "maintenance=echo {id}")
+    assert "maintenance[0]: `id` must be a non-empty string of printable characters" in err
+    assert not (tmp_path / "plan.json.journal").exists()
+
+
+def test_a_journal_that_is_not_a_regular_file_is_refused(plan_file, tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    run = ["--driver", "command", "--run", "hot=true", "--run", "migration=true", "--run", "maintenance=true"]
+    for journal in ("/dev/null", str(fifo)):
+        err = refused(capsys, str(plan_file), *run, "--journal", journal)
+        assert f"{journal}: error: the journal must be a regular file" in err
+    err = refused(capsys, str(plan_file), *run, "--journal", str(fifo), "--resume", "--dry-run")
+    assert "cannot read the journal: not a regular file" in err
+    err = refused(capsys, str(plan_file), *run, "--journal", str(tmp_path / "no" / "journal"))
+    assert "cannot create the journal: its directory does not exist" in err
+
+
+def test_the_plan_is_read_once_so_it_can_come_from_a_pipe(tmp_path):
+    plan = write_plan(tmp_path / "plan.json", maint=[maintenance("a", "kvm1")])
+    ran = subprocess.run(
+        [sys.executable, "-m", "netcfg", "rollout", "run", "/dev/stdin", "--driver", "command"]
+        + ["--run", "maintenance=true", "--journal", str(tmp_path / "j")],
+        stdin=plan.open("rb"),
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert '"plan_sha256": "' + hashlib.sha256(plan.read_bytes()).hexdigest() in (tmp_path / "j").read_text()
+
+
+def test_libvirt_refuses_its_own_options_in_either_spelling(plan_file, capsys):
+    for option in ("--domain=evil", "--desturi=qemu+ssh://x/system", "--live"):
+        err = refused(
+            capsys,
+            str(plan_file),
+            "--driver",
+            "libvirt",
+            "--run",
+            "hot=true",
+            "--run",
+            "maintenance=true",
+            "--migrate-option",
+            option,
+            "--dry-run",
+        )
+        assert "netcfg writes --live, --domain and --desturi itself" in err
