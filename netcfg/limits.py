@@ -10,6 +10,7 @@ YAML_FILE_BYTES = 64 << 20  # one inventory or approval file
 NESTING = 100  # YAML and JSON: an inventory needs 6 levels, a plan or report 4
 DIGITS = 20  # an integer in YAML: 2^64 has 20 digits
 JSON_FILE_BYTES = 256 << 20  # a plan or an impact report of a 1,000,000-machine fleet
+PLAN_SECONDS = 1e9  # a time in a plan file: 31 years; far beyond it, a replay's sums overflow
 STATE_FILE_BYTES = 16 << 20  # a lab's state file
 TEMPLATE_OUTPUT_BYTES = 16 << 20  # one rendered file of a user's template
 TEMPLATE_SECONDS = 10.0  # one render of a user's template

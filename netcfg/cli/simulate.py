@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from netcfg.rollout.simulate import Simulation
 
 
+MAX_FACTOR = 1000.0
+
+
 def parse_jitter(value: str) -> tuple[float, float]:
     """--jitter LO:HI: two positive numbers, LO at most HI."""
     where = Location("--jitter")
@@ -35,6 +38,9 @@ def parse_jitter(value: str) -> tuple[float, float]:
         raise InputError([Problem(where, f"the factors must be above 0 (a step takes some time), not {value!r}")])
     if low > high:
         raise InputError([Problem(where, f"LO ({low:g}) is above HI ({high:g}) in {value!r}")])
+    if low < 1 / MAX_FACTOR or high > MAX_FACTOR:
+        # Beyond this the replay says nothing more, and its sums could overflow to infinity.
+        raise InputError([Problem(where, f"the factors must lie within 1/{MAX_FACTOR:g} and {MAX_FACTOR:g}")])
     return low, high
 
 

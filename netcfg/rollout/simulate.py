@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netcfg.errors import InputError
+from netcfg.limits import PLAN_SECONDS
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
@@ -126,6 +127,10 @@ def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
     return sent / rate
 
 
+def _usable(value: float) -> bool:
+    return math.isfinite(value) and abs(value) <= PLAN_SECONDS
+
+
 def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     where = Location(source)
     try:
@@ -159,16 +164,17 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
     # JSON admits NaN and Infinity; a NaN time compares false with everything and would
     # let every check pass.
     bad = [
-        f"migrations[{i}]"
-        for i, m in enumerate(migrations)
-        if not all(math.isfinite(m[k]) for k in ("start", "end", "gib"))
+        f"migrations[{i}]" for i, m in enumerate(migrations) if not all(_usable(m[k]) for k in ("start", "end", "gib"))
     ]
-    bad += [
-        f"maintenance[{i}]" for i, w in enumerate(windows) if not all(math.isfinite(w[k]) for k in ("start", "end"))
-    ]
+    bad += [f"maintenance[{i}]" for i, w in enumerate(windows) if not all(_usable(w[k]) for k in ("start", "end"))]
     if bad:
         raise InputError(
-            [Problem(where, f"not a plan file: {b} has a time or size that is not a finite number") for b in bad]
+            [
+                Problem(
+                    where, f"not a plan file: {b} has a time or size that is not a finite number up to {PLAN_SECONDS:g}"
+                )
+                for b in bad
+            ]
         )
     return migrations, windows
 

@@ -341,6 +341,8 @@ def test_a_plan_with_one_dependency_removed_is_caught(tmp_path, capsys):
         ("1:x", "expected LO:HI"),
         ("nan:1", "expected LO:HI"),
         ("1:inf", "expected LO:HI"),
+        ("1:1e308", "the factors must lie within 1/1000 and 1000"),
+        ("1e-9:1", "the factors must lie within 1/1000 and 1000"),
     ],
 )
 def test_bad_jitter_is_exit_2_with_a_clear_message(tmp_path, capsys, value, message):
@@ -349,6 +351,23 @@ def test_bad_jitter_is_exit_2_with_a_clear_message(tmp_path, capsys, value, mess
     assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), f"--jitter={value}"]) == 2
     err = capsys.readouterr().err
     assert f"--jitter: error: {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("jittered", [False, True])
+def test_times_too_large_to_replay_are_exit_2_not_an_overflow(tmp_path, capsys, jittered):
+    planned = tmp_path / "planned.json"
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(planned)]) == 0
+    data = json.loads(planned.read_text())
+    options = ["--jitter", "1:2", "--runs", "1"] if jittered else []
+    for huge in (1.5e308, 10**400):
+        changed = json.loads(json.dumps(data))
+        changed["maintenance"][-1]["end_s"] = huge
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps(changed))
+        capsys.readouterr()
+        assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), *options]) == 2
+        err = capsys.readouterr().err
+        assert "plan.json: error:" in err and "Traceback" not in err and "internal error" not in err
 
 
 def test_runs_and_seed_need_jitter_and_a_graph(tmp_path, capsys):
