@@ -49,6 +49,8 @@ def hot_waves(inventory: Inventory, hosts: Sequence[str], soak_s: float) -> list
     total = len(remaining)
     for entry in plan.sizes:
         size = plan.size(entry, total)
+        if not groups and len(rest) > 1:
+            size = min(size, len(rest) - 1)  # no canary: a first wave of 99 % must not take all
         if rest and size < len(rest):
             groups.append(rest[:size])
             rest = rest[size:]

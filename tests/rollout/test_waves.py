@@ -116,6 +116,10 @@ def test_wave_sizes_come_from_policy():
     waves = hot_waves(no_canary, [o[0] for o in others], soak_s=60)
     assert [len(w.hosts) for w in waves] == [20, 80]
     assert not waves[0].canary and waves[0].name == "wave 0"
+    # A first wave that would take everything leaves one machine for the next.
+    for first in ("99%", "1000"):
+        greedy = make_inventory([], [], others=others, rollout=RolloutPolicy(waves=(first, "rest")))
+        assert [len(w.hosts) for w in hot_waves(greedy, [o[0] for o in others], soak_s=60)] == [99, 1]
 
 
 @pytest.fixture
