@@ -70,6 +70,8 @@ def non_converging(inventory: Inventory, hosts: Sequence[str]) -> list[NonConver
     found = []
     for host in hosts:
         rate = best_rate(inventory, host, links)
+        if rate <= 0:
+            continue  # no other hypervisor to go to: check_spare_memory says so, not this
         for vm in inventory.vms_of(host):
             dirty = float(vm.dirty_mib_s or 0.0)
             if vm_memory(vm) > 0 and dirty >= rate:

@@ -105,6 +105,12 @@ def test_not_enough_spare_memory_names_hosts_and_missing_memory():
     assert "kvm0" in message and "16 GiB missing" in message
 
 
+def test_a_lone_hypervisor_has_nowhere_to_send_its_vms_which_is_not_a_convergence_problem():
+    inventory = make_inventory([("kvm0", 64, 10)], [("vm0", "kvm0", 8, 0, None)])
+    with pytest.raises(InputError, match="evacuating kvm0 needs 8 GiB free on the other hypervisors.*8 GiB missing"):
+        plan_rollout(inventory, [Change("kvm0", DISRUPTIVE)])
+
+
 def test_a_vm_too_big_for_any_other_host_is_named():
     inventory = make_inventory(
         [("big", 256, 10), ("small", 64, 10), ("small2", 64, 10)], [("huge", "big", 100, 0, None)]
