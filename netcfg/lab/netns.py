@@ -242,15 +242,26 @@ def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say, progres
     for machine, ns in state.machines.items():
         # Addresses are usable at once (no duplicate detection): the lab is built and
         # pinged within a second, and the veths are brand new. Strict reverse-path
-        # filtering everywhere, as `verify` assumes.
+        # filtering everywhere, and no ICMP redirects, as `verify` assumes: a redirect
+        # would send traffic between two networks of one segment direct after its
+        # first packets, where the design (and the model) route it through the router.
         settings = [
             "net.ipv6.conf.default.accept_dad=0",
             "net.ipv6.conf.all.accept_dad=0",
             "net.ipv4.conf.all.rp_filter=1",
             "net.ipv4.conf.default.rp_filter=1",
+            "net.ipv4.conf.all.accept_redirects=0",
+            "net.ipv4.conf.default.accept_redirects=0",
+            "net.ipv6.conf.all.accept_redirects=0",
+            "net.ipv6.conf.default.accept_redirects=0",
         ]
         if configs[machine].forwarding:
-            settings += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
+            settings += [
+                "net.ipv4.ip_forward=1",
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv4.conf.all.send_redirects=0",
+                "net.ipv4.conf.default.send_redirects=0",
+            ]
         sysctl(ns, *settings)
     with IPRoute(netns=state.switch, flags=0) as sw:
         _up(sw, "lo")

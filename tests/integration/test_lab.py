@@ -147,6 +147,19 @@ def test_lab_up_check_down(inventory_dir, lab_names, run_dir, capsys, design):
     assert not list(run_dir.glob("netns-*.lock"))
 
 
+def test_traffic_through_the_router_stays_there_no_redirect_makes_it_direct(inventory_dir, lab_names, capsys):
+    # Flat: vm3 (203.0.113.30) and vm1 (198.51.100.70) share segment fe, not a network.
+    name = lab_names()
+    assert main(["lab", "up", str(inventory_dir), "--design", "flat", "--name", name]) == 0
+    vm3 = f"{name}-m-vm3"
+    ping = ["ip", "netns", "exec", vm3, "ping", "-c", "5", "-i", "0.2", "-W", "1", "-q", "198.51.100.70"]
+    subprocess.run(ping, capture_output=True, check=True)
+    route = subprocess.run(["ip", "-n", vm3, "route", "get", "198.51.100.70"], capture_output=True, text=True).stdout
+    assert "via 203.0.113.1 " in route and "redirected" not in route, route
+    assert main(["verify", str(inventory_dir), "--design", "flat", "--flow", "vm3", "198.51.100.70"]) == 0
+    assert "rt01" in capsys.readouterr().out
+
+
 def test_check_without_ping_says_so(inventory_dir, lab_names, capsys, monkeypatch, tmp_path):
     name = lab_names()
     assert main(["lab", "up", str(inventory_dir), "--name", name]) == 0
