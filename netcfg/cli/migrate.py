@@ -58,7 +58,7 @@ def migrate(
     from netcfg.rollout.migrate import plan_migration
     from netcfg.verify.fib import RpFilter
 
-    target = parse_design(to)
+    target = parse_design(to, "--to")
     inv = load(inventory_path(inventory_argument, inventory_option))
     with progress_bar() as progress:
         migration = plan_migration(inv, target, max_stage, progress=progress, rp_filter=RpFilter(rp_filter))

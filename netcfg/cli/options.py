@@ -38,13 +38,13 @@ InventoryDirOption = typer.Option(
 )
 
 
-def parse_design(value: str) -> DesignName:
-    """A --design value; an unknown one is an input error worded the same everywhere."""
+def parse_design(value: str, option: str = "--design") -> DesignName:
+    """A design option's value; an unknown one is an input error worded the same everywhere."""
     try:
         return DesignName(value)
     except ValueError:
         known = ", ".join(d.value for d in DesignName)
-        raise InputError([Problem(Location("--design"), f"unknown design {value!r}", f"known: {known}")]) from None
+        raise InputError([Problem(Location(option), f"unknown design {value!r}", f"known: {known}")]) from None
 
 
 def output_directory(value: str) -> Path:
@@ -106,6 +106,12 @@ StageOption = typer.Option(
     metavar="PLAN:K",
     help="The fleet after stage K of a migration plan (the JSON `netcfg migrate --format json` wrote).",
 )
+
+
+def stage_alone(stage: str | None, design: DesignName | None) -> None:
+    """--stage decides each machine's design: with --design as well, one would be ignored."""
+    if stage is not None and design is not None:
+        raise InputError([Problem(Location("--stage"), "not with --design: the stage decides each machine's design")])
 
 
 class OutputFormat(StrEnum):

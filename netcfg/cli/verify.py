@@ -19,6 +19,7 @@ from netcfg.cli.options import (
     format_option,
     inventory_path,
     load,
+    stage_alone,
 )
 from netcfg.model.host import DesignName
 
@@ -58,6 +59,7 @@ def verify(
 
     mode = RpFilter(rp_filter)
 
+    stage_alone(stage, design)
     inv = load(inventory_path(inventory_argument, inventory_option))
     label = str(design) if design else (f"{inv.policy.design}, mixed" if inv.mixed else str(inv.policy.design))
     if stage is not None:

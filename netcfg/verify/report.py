@@ -260,18 +260,35 @@ def _verdict_of(classes: Classes, example: Example, j1: Joint, j2: Joint) -> Ver
 
 
 def resolve_destination(configs: Mapping[str, HostConfig], destination: str) -> tuple[int, int]:
-    """DESTINATION: an address, or a machine (its first address)."""
+    """DESTINATION: an address, or a machine (its first address); never silently either."""
+    where = Location("--flow")
+    address = _one_address(destination)
     if destination in configs:
+        if address is not None:
+            raise InputError(
+                [Problem(where, f"{destination!r} is both a machine and an address", "give the machine's address")]
+            )
         for iface in configs[destination].interfaces:
-            for address in iface.addresses:
-                return parse_address(address.address)
-        raise InputError([Problem(Location("--flow"), f"machine {destination!r} has no address")])
+            for held in iface.addresses:
+                return parse_address(held.address)
+        raise InputError([Problem(where, f"machine {destination!r} has no address")])
+    if "/" in destination and _one_address(destination.partition("/")[0]) is not None:
+        raise InputError([Problem(where, f"{destination!r} is a prefix: a flow goes to one address")])
+    if address is None:
+        raise InputError([Problem(where, f"{destination!r} is neither an address nor a machine of the inventory")])
+    family, value = address
+    if value == 0 or (family == 4 and value >> 24 == 127) or (family == 6 and value == 1):
+        raise InputError([Problem(where, f"{destination} never leaves the machine: a flow goes between machines")])
+    return address
+
+
+def _one_address(text: str) -> tuple[int, int] | None:
+    if "/" in text:
+        return None
     try:
-        return parse_address(destination)
+        return parse_address(text)
     except Exception:
-        raise InputError(
-            [Problem(Location("--flow"), f"{destination!r} is neither an address nor a machine of the inventory")]
-        ) from None
+        return None
 
 
 def follow(

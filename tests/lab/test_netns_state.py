@@ -29,6 +29,13 @@ def test_apply_needs_netns(capsys):
     assert main(["apply", "web1"]) == 2
 
 
+def test_a_stage_and_a_design_together_are_refused_before_anything_is_made(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"to": "flat", "stages": [{"index": 1, "machines": ["web01"]}]}')
+    assert main(["lab", "up", "--stage", f"{plan}:1", "--design", "flat", "--name", "never"]) == 2
+    assert "--stage: error: not with --design: the stage decides each machine's design" in capsys.readouterr().err
+
+
 def test_state_file_round_trip(tmp_path):
     state = lab.LabState("l1", "inv", "flat", {"a": "l1-m-a"}, "l1-sw", ("l1-sw", "l1-m-a"), {"fe": "sw0"})
     lab.write_state(state, str(tmp_path))

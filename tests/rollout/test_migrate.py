@@ -154,7 +154,7 @@ def test_nothing_to_move_and_bad_arguments(inventory, capsys):
     assert main(["migrate", "--to", "flat", str(flat)]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert main(["migrate", "--to", "sideways", str(flat)]) == 2
-    assert "unknown design 'sideways'" in capsys.readouterr().err
+    assert "--to: error: unknown design 'sideways'" in capsys.readouterr().err
     assert main(["migrate", "--to", "flat", str(flat), "--max-stage", "0"]) == 2
     assert "--max-stage" in capsys.readouterr().err
 

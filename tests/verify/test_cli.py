@@ -4,6 +4,7 @@ promise breaks, JSON keys, one flow hop by hop, the fleet after a migration stag
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from netcfg.cli import main
@@ -56,6 +57,22 @@ def test_bad_flow_arguments_are_input_errors(capsys):
     assert "neither an address nor a machine" in capsys.readouterr().err
     assert main(["verify", BUNDLED, "--rp-filter", "sometimes"]) == 2
     assert "unknown rp_filter 'sometimes'" in capsys.readouterr().err
+    # A prefix is no destination, nor is an address that never leaves the machine.
+    for prefix in ("10.20.0.0/16", "10.20.1.1/24"):
+        assert main(["verify", BUNDLED, "--flow", "web01", prefix]) == 2
+        assert f"'{prefix}' is a prefix: a flow goes to one address" in capsys.readouterr().err
+    for local in ("127.0.0.1", "::1", "0.0.0.0"):
+        assert main(["verify", BUNDLED, "--flow", "web01", local]) == 2
+        assert f"{local} never leaves the machine" in capsys.readouterr().err
+
+
+def test_a_destination_that_is_a_machine_and_an_address_is_ambiguous(tmp_path, capsys):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(BUNDLED, inventory)
+    machines = next(p for p in sorted(inventory.rglob("*.yaml")) if "\n  db01:" in p.read_text())
+    machines.write_text(machines.read_text().replace("\n  db01:", "\n  10.20.2.1:", 1))
+    assert main(["verify", str(inventory), "--flow", "web01", "10.20.2.1"]) == 2
+    assert "'10.20.2.1' is both a machine and an address" in capsys.readouterr().err
 
 
 def test_the_fleet_after_a_stage(tmp_path, capsys):
@@ -72,6 +89,10 @@ def test_the_fleet_after_a_stage(tmp_path, capsys):
 
 def test_a_bad_stage_is_an_input_error(tmp_path, capsys):
     plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"to": "flat", "stages": [{"index": 1, "machines": ["web01"]}]}))
+    # The stage decides each machine's design: --design beside it would be ignored.
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1", "--design", "flat"]) == 2
+    assert "--stage: error: not with --design" in capsys.readouterr().err
     plan.write_text(json.dumps({"to": "flat", "stages": [{"index": 1, "machines": ["nosuch"]}]}))
     assert main(["verify", BUNDLED, "--stage", f"{plan}:1"]) == 2
     assert "the plan moves machines the inventory does not have: 'nosuch'" in capsys.readouterr().err
