@@ -133,6 +133,29 @@ def test_sigterm_waits_for_the_running_step_and_resume_finishes_the_rest(tmp_pat
     capsys.readouterr()
 
 
+def test_sigkill_of_the_executor_takes_the_steps_own_children_too(tmp_path):
+    # `sh -c 'sleep & wait'`: the kernel tells only sh of the executor's death.
+    plan_file = write_plan(tmp_path / "plan.json", maint=[maintenance("m", "kvm1")])
+    pid_file = tmp_path / "sleep.pid"
+    script = f"sleep 300 & echo $! > {pid_file}; wait"
+    with Executor([str(plan_file), "--driver", "command", "--run", f"maintenance=sh -c '{script}'"]) as executor:
+        executor.wait_for("start  m")
+        deadline = time.monotonic() + WAIT_S
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline, "the step never started its sleep"
+            time.sleep(0.02)
+        grandchild = int(pid_file.read_text())
+        executor.process.kill()
+        executor.finish()
+    try:
+        assert wait_gone(grandchild), "the step's child outlived the killed executor"
+    finally:
+        try:
+            os.kill(grandchild, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_sigkill_of_the_executor_then_resume_repeats_no_finished_step(tmp_path, capsys):
     plan_file, plan = chain(tmp_path)
     gate = tmp_path / "gate"
