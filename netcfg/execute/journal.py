@@ -178,8 +178,6 @@ def read_state(data: bytes, source: str, digest: str, ids: set[str]) -> JournalS
             record = None
         if not isinstance(record, dict) or record.get("event") not in ("run", "start", "end"):
             raise InputError([Problem(Location(source, n, 1), "not a journal line")])
-        if record["event"] != "run" and record.get("id") not in ids:
-            raise InputError([Problem(Location(source, n, 1), f"step {quote(record.get('id'))} is not in the plan")])
         records.append(record)
     header = records[0]
     if header["event"] != "run" or header.get("journal") != FORMAT or header.get("version") != VERSION:
@@ -195,6 +193,10 @@ def read_state(data: bytes, source: str, digest: str, ids: set[str]) -> JournalS
                 )
             ]
         )
+    # After the plan's digest: a journal of another plan names other steps, and says so.
+    for n, record in enumerate(records, 1):
+        if record["event"] != "run" and record.get("id") not in ids:
+            raise InputError([Problem(Location(source, n, 1), f"step {quote(record.get('id'))} is not in the plan")])
     runs = 0
     started: dict[str, dict[str, Any]] = {}
     steps: dict[str, Earlier] = {}

@@ -33,6 +33,7 @@ from netcfg.errors import InputError
 from netcfg.limits import PLAN_SECONDS
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
+from netcfg.names import MACHINE_NAME
 from netcfg.problems import Location, Problem
 
 EPS = 1e-3  # plan times are on a millisecond grid
@@ -127,12 +128,21 @@ def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
     return sent / rate
 
 
+def _names(*names: str) -> bool:
+    return all(MACHINE_NAME.fullmatch(n) for n in names)
+
+
 def _usable(value: float) -> bool:
     return math.isfinite(value) and abs(value) <= PLAN_SECONDS
 
 
 def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     where = Location(source)
+    if not isinstance(plan, dict):
+        raise InputError([Problem(where, "not a plan file: expected a JSON object")])
+    shape = [k for k in ("migrations", "maintenance") if not isinstance(plan.get(k), list)]
+    if shape:
+        raise InputError([Problem(where, f"not a plan file: {k} is not a list") for k in shape])
     try:
         migrations: list[dict[str, Any]] = [
             {
@@ -167,6 +177,12 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
         f"migrations[{i}]" for i, m in enumerate(migrations) if not all(_usable(m[k]) for k in ("start", "end", "gib"))
     ]
     bad += [f"maintenance[{i}]" for i, w in enumerate(windows) if not all(_usable(w[k]) for k in ("start", "end"))]
+    # Names reach the terminal and the page: held to the inventory's rule, as the executor holds them.
+    bad_names = [f"migrations[{i}]" for i, m in enumerate(migrations) if not _names(m["vm"], m["src"], m["dst"])]
+    bad_names += [f"maintenance[{i}]" for i, w in enumerate(windows) if not _names(w["host"])]
+    if bad_names:
+        rule = "a name breaks the inventory's naming rule"
+        raise InputError([Problem(where, f"not a plan file: {b} names no machine ({rule})") for b in bad_names])
     if bad:
         raise InputError(
             [

@@ -151,3 +151,17 @@ def test_libvirt_refuses_its_own_options_in_either_spelling(plan_file, capsys):
             "--dry-run",
         )
         assert "netcfg writes --live, --domain and --desturi itself" in err
+
+
+def test_resuming_with_the_journal_of_another_plan_says_so_whatever_its_steps(tmp_path, capsys):
+    first = write_plan(tmp_path / "first.json", maint=[maintenance("a", "kvm1")])
+    journal = str(tmp_path / "journal")
+    assert (
+        main(["rollout", "run", str(first), "--driver", "command", "--run", "maintenance=true", "--journal", journal])
+        == 0
+    )
+    other = write_plan(tmp_path / "other.json", maint=[maintenance("b", "kvm1")])
+    err = refused(
+        capsys, str(other), "--driver", "command", "--run", "maintenance=true", "--journal", journal, "--resume"
+    )
+    assert "the journal is of another plan" in err and "not in the plan" not in err

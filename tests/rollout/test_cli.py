@@ -370,6 +370,23 @@ def test_times_too_large_to_replay_are_exit_2_not_an_overflow(tmp_path, capsys, 
         assert "plan.json: error:" in err and "Traceback" not in err and "internal error" not in err
 
 
+def test_a_plan_of_the_wrong_shape_or_with_unprintable_names_is_exit_2(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    for data, message in (
+        ({"waves": [], "migrations": {}, "maintenance": []}, "not a plan file: migrations is not a list"),
+        ({"waves": [], "migrations": [], "maintenance": ""}, "not a plan file: maintenance is not a list"),
+        (
+            {"waves": [], "migrations": [], "maintenance": [{"host": "\x1b[31mRED", "start_s": 0, "end_s": 1}]},
+            "not a plan file: maintenance[0] names no machine",
+        ),
+    ):
+        plan.write_text(json.dumps(data))
+        capsys.readouterr()
+        assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "\x1b" not in err
+
+
 def test_runs_and_seed_need_jitter_and_a_graph(tmp_path, capsys):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"waves": [], "migrations": [], "maintenance": []}))
