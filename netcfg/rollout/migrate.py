@@ -6,7 +6,8 @@ one of which drops a flow.
    the flows that force the refusal, and the inventory fixes that would help, are the
    answer.
 2. Stages of at most --max-stage machines (by default the most the seatbelt lets
-   through without an approval), in name order, each intermediate fleet counted
+   through without an approval), in name order, but never every host and VM of a
+   segment the seatbelt guards in one stage (one moves on), each intermediate fleet counted
    against the start (`verify`). A stage whose fleet would drop a flow is merged with
    the next one, until the fleet after it drops none; the last stage is the target,
    which drops none, so a safe order always exists when the target is safe.
@@ -221,7 +222,12 @@ def _plan(
     limit = max_stage or stage_limit(inventory)
     stages_needed = -(-len(movers) // limit)  # as few stages as the limit allows, of even size
     size = -(-len(movers) // stages_needed)
-    chunks = [movers[i : i + size] for i in range(0, len(movers), size)]
+    members = {s: [m.name for m in ms] for s, ms in machines_of_segment(inventory).items()}
+    routers = frozenset(n for n, m in inventory.machines.items() if m.kind is Kind.ROUTER)
+    stagger_above = inventory.policy.seatbelt.stagger_above
+    chunks = spread_segments(
+        [movers[i : i + size] for i in range(0, len(movers), size)], members, routers, stagger_above, limit
+    )
     checks: dict[int, StageCheck] = {}
 
     # Every intermediate fleet at once: each machine still to move taken both moved and
@@ -242,7 +248,6 @@ def _plan(
 
     planned = safe_stages(chunks, safe)
     stages = []
-    members = {s: [m.name for m in ms] for s, ms in machines_of_segment(inventory).items()}
     progress("comparing every moving machine's configuration before and after")
     diffs = moved_diffs(movers, start, target)
     moved = 0
@@ -254,6 +259,44 @@ def _plan(
     if any(len(c) > limit for c in planned):
         notes.append(f"some stages move more than {limit} machines: a smaller one would drop flows")
     return replace(base, stages=tuple(stages), notes=tuple(notes))
+
+
+def spread_segments(
+    chunks: Sequence[Sequence[str]],
+    members: dict[str, list[str]],
+    routers: frozenset[str],
+    stagger_above: int,
+    limit: int,
+) -> list[list[str]]:
+    """`chunks` with none holding every host and VM of a segment the seatbelt guards (more
+    than `stagger_above` of them): such a stage would be blocked. The last of them by
+    name moves on to the next chunk (trading places with one of it when that is full,
+    `limit`), or to a new one. A segment of one host is left as it is: moving it
+    touches all of it."""
+    guarded = [g for g in (frozenset(ms) - routers for ms in members.values()) if len(g) > max(stagger_above, 1)]
+    out = [list(c) for c in chunks]
+    i = 0
+    while i < len(out):
+        full = next((g for g in guarded if g <= set(out[i])), None)
+        if full is None:
+            i += 1
+            continue
+        machine = max(full)
+        out[i].remove(machine)
+        if i + 1 == len(out):
+            out.append([machine])
+            continue
+        nxt = out[i + 1]
+        if len(nxt) >= limit:
+            # Full: trade places with a machine of it that completes no segment here.
+            back = next((m for m in nxt if not any(g <= {*out[i], m} for g in guarded)), None)
+            if back is None:
+                out.insert(i + 1, [machine])
+                continue
+            nxt.remove(back)
+            out[i].append(back)
+        nxt.append(machine)
+    return out
 
 
 def safe_stages(chunks: Sequence[Sequence[str]], safe: Callable[[frozenset[str], int, int], bool]) -> list[list[str]]:
