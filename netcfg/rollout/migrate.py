@@ -36,6 +36,7 @@ from netcfg.impact.diff import diff_configs
 from netcfg.impact.graph import machines_of_segment
 from netcfg.impact.model import ChangeClass, Decision, HostDiff
 from netcfg.impact.seatbelt import decide, digest
+from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
 from netcfg.progress import Progress, silent
@@ -152,6 +153,7 @@ class Migration:
     stages: tuple[Stage, ...] = ()
     refusal: Refusal | None = None
     notes: tuple[str, ...] = ()
+    inventory_digest: str | None = None  # what `--stage PLAN:K` checks its inventory against
 
     @property
     def total_makespan_s(self) -> float:
@@ -162,6 +164,7 @@ class Migration:
         return {
             "to": self.to.value,
             "inventory": self.inventory,
+            "inventory_digest": self.inventory_digest,
             "machines": self.machines,
             "moving": self.moving,
             "stages": [s.to_json() for s in self.stages],
@@ -198,7 +201,9 @@ def _plan(
     movers = sorted(
         m.name for m in inventory.machines.values() if m.kind is not Kind.ROUTER and inventory.design_of(m) != to
     )
-    base = Migration(to, inventory.source, len(inventory.machines), len(movers))
+    base = Migration(
+        to, inventory.source, len(inventory.machines), len(movers), inventory_digest=inventory_digest(inventory)
+    )
     if not movers:
         return base
     progress("rendering the fleet as it is and under the target design")

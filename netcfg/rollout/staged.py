@@ -10,6 +10,7 @@ from typing import Any
 
 from netcfg.errors import InputError, quote
 from netcfg.files import read_json
+from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
@@ -56,8 +57,22 @@ def stage_machines(plan: Any, source: str) -> tuple[DesignName, list[list[str]]]
 def staged_inventory(inventory: Inventory, spec: str) -> tuple[Inventory, str]:
     """The inventory after stage K of the plan, and a label saying so."""
     path, k = parse_stage(spec)
-    to, stages = stage_machines(read_json(path, "migration plan"), path)
+    plan = read_json(path, "migration plan")
+    to, stages = stage_machines(plan, path)
     where = Location(path)
+    recorded = plan.get("inventory_digest")
+    if recorded is not None and recorded != (actual := inventory_digest(inventory)):
+        # Same names, other content: the stages would build a fleet nobody verified.
+        raise InputError(
+            [
+                Problem(
+                    where,
+                    f"the plan is of another inventory: it records inventory digest {quote(recorded, 64)}, "
+                    f"{inventory.source or 'the inventory given'} has {actual}",
+                    "plan the migration again from this inventory",
+                )
+            ]
+        )
     if k > len(stages):
         raise InputError([Problem(Location("--stage"), f"the plan has {plural(len(stages), 'stage')}, not {k}")])
     moved = {m for stage in stages[:k] for m in stage}

@@ -99,6 +99,11 @@ def test_each_stage_is_the_fleet_verify_sees(inventory, tmp_path, capsys):
         report = json.loads(capsys.readouterr().out)
         assert report["flow_classes"] == stage["verification"]["flow_classes"]
         assert report["dropped"] == stage["verification"]["dropped"] == 0
+    # The same names in another inventory: refused, both digests shown.
+    other = inventory(SINGLE_HOMED.replace("memory_gib: 64", "memory_gib: 96"))
+    assert main(["verify", str(other), "--stage", f"{plan_file}:1"]) == 2
+    err = capsys.readouterr().err
+    assert f"the plan is of another inventory: it records inventory digest '{plan['inventory_digest']}'" in err
 
 
 def test_a_target_that_drops_flows_is_refused_with_the_flows_and_what_would_help(inventory, capsys):
