@@ -71,14 +71,9 @@ def lab_up(
         state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say, progress=progress, stage=spec)
     emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
     say(
-        f"lab {name} is up ({state.design or _designs(inv)}, {len(state.machines)} machines); "
+        f"lab {name} is up ({state.design or inv.design_label}, {len(state.machines)} machines); "
         f"`netcfg lab check --name {name}` sends packets, `netcfg lab down --name {name}` removes it"
     )
-
-
-def _designs(inv: Any) -> str:
-    """The fleet's design as the inventory has it (each machine's own when mixed)."""
-    return f"{inv.policy.design}, mixed" if inv.mixed else str(inv.policy.design)
 
 
 @lab_app.command("check")

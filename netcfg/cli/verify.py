@@ -61,7 +61,7 @@ def verify(
 
     stage_alone(stage, design)
     inv = load(inventory_path(inventory_argument, inventory_option))
-    label = str(design) if design else (f"{inv.policy.design}, mixed" if inv.mixed else str(inv.policy.design))
+    label = str(design) if design else inv.design_label
     if stage is not None:
         from netcfg.rollout.staged import staged_inventory
 

@@ -33,7 +33,7 @@ DETAIL_CHARS = 200
 KILL_AFTER_S = 10.0  # after a cancel's first signal, SIGKILL the rest of the session
 FAN_OUT = 32  # processes of one step at once (a hot template run once per host of a wave)
 PR_SET_PDEATHSIG = 1
-PARENT_GONE = signal.SIGUSR1  # the keeper's parent-death signal: never one a cancel sends
+PARENT_GONE = signal.SIGUSR1  # the keeper's parent-death signal (KEEPER names it too): never one a cancel sends
 
 # argv: PARENT-PID PROGRAM ARGS... Python with os, signal and sys only (-S -c: no site).
 KEEPER = r"""

@@ -209,6 +209,11 @@ class Inventory:
         """Whether some machine's design differs from the policy's."""
         return any(m.design is not None and m.design != self.policy.design for m in self.machines.values())
 
+    @property
+    def design_label(self) -> str:
+        """The fleet's design for a person: the policy's, "mixed" when machines differ."""
+        return f"{self.policy.design}, mixed" if self.mixed else str(self.policy.design)
+
 
 def network_order(network: Network) -> tuple[str, int, int, int]:
     return (network.segment, network.family, network.prefix.value, network.prefix.prefixlen)
