@@ -16,7 +16,7 @@ from netcfg.verify.classes import Classes, build
 from netcfg.verify.engine import Joint, Key, Side, Tally, Verdict, Witness, count, problems, single
 from netcfg.verify.fib import Lookup, Outcome, RpFilter
 from netcfg.verify.path import Fleet, FlowPath, Hop, Leg
-from netcfg.verify.prefix import format_address, parse_address
+from netcfg.verify.prefix import WIDTH, format_address, parse_address
 
 EXAMPLES = 3  # per finding
 
@@ -279,7 +279,33 @@ def resolve_destination(configs: Mapping[str, HostConfig], destination: str) -> 
     family, value = address
     if value == 0 or (family == 4 and value >> 24 == 127) or (family == 6 and value == 1):
         raise InputError([Problem(where, f"{destination} never leaves the machine: a flow goes between machines")])
+    network = _network_address_of(configs, family, value)
+    if network:
+        # The kernel sends to a subnet's broadcast, and a router answers its IPv6
+        # subnet-router anycast: neither is one machine's address.
+        raise InputError([Problem(where, f"{destination} is the {network}: a flow goes to one machine")])
     return address
+
+
+def _network_address_of(configs: Mapping[str, HostConfig], family: int, value: int) -> str:
+    """What `value` is to a network some machine is on ('broadcast address of P', ...), or ''."""
+    width = WIDTH[family]
+    for config in configs.values():
+        for iface in config.interfaces:
+            for held in iface.addresses:
+                if held.family != family:
+                    continue
+                length = int(held.address.partition("/")[2] or width)
+                if width - length < 2:  # /31, /32, /127, /128 have no such address
+                    continue
+                host_bits = (1 << (width - length)) - 1
+                base = parse_address(held.address)[1] & ~host_bits
+                prefix = f"{format_address(family, base)}/{length}"
+                if value == base:
+                    return f"network address of {prefix}" + (" (its subnet-router anycast)" if family == 6 else "")
+                if family == 4 and value == base | host_bits:
+                    return f"broadcast address of {prefix}"
+    return ""
 
 
 def _one_address(text: str) -> tuple[int, int] | None:

@@ -64,6 +64,14 @@ def test_bad_flow_arguments_are_input_errors(capsys):
     for local in ("127.0.0.1", "::1", "0.0.0.0"):
         assert main(["verify", BUNDLED, "--flow", "web01", local]) == 2
         assert f"{local} never leaves the machine" in capsys.readouterr().err
+    # A subnet's broadcast and its network address (IPv6: a router answers it) are no machine's.
+    for special, what in (
+        ("10.20.255.255", "broadcast address of 10.20.0.0/16"),
+        ("10.20.0.0", "network address of 10.20.0.0/16"),
+        ("2001:db8:20::", "network address of 2001:db8:20::/64"),
+    ):
+        assert main(["verify", BUNDLED, "--flow", "web01", special]) == 2
+        assert f"{special} is the {what}" in capsys.readouterr().err
 
 
 def test_a_destination_that_is_a_machine_and_an_address_is_ambiguous(tmp_path, capsys):
