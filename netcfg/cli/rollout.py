@@ -15,6 +15,7 @@ from netcfg.cli.console import err, say, show_json, show_lines, show_progress
 from netcfg.cli.options import OutputFormat, format_option
 from netcfg.errors import InputError, printable, quote
 from netcfg.problems import Location, Problem
+from netcfg.words import plural
 
 if TYPE_CHECKING:
     from netcfg.execute.driver import Step, StepKind
@@ -191,6 +192,7 @@ def _execute(
 ) -> Outcome:
     from netcfg.execute.executor import run, stop_signals
     from netcfg.execute.journal import Journal, read_state
+    from netcfg.execute.leftovers import marking, stop_leftovers
 
     running = False  # from then on the executor closes the driver
     try:
@@ -214,9 +216,13 @@ def _execute(
                     )
                 ]
             )
+        if resume:
+            left = stop_leftovers(journal.identity)
+            if left:
+                say(f"stopped {plural(left, 'process', 'processes')} the earlier run left running")
         journal.begin((earlier.runs if earlier else 0) + 1, str(plan_file), digest, driver_name, resume)
         say(f"journal: {journal_path}")
-        with stop_signals() as stop, _watching(graph) as watcher:
+        with stop_signals() as stop, _watching(graph) as watcher, marking(journal.identity):
             running = True
             return run(graph, driver, journal, earlier, stop, watcher)
     except BaseException:

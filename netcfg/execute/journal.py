@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from netcfg.errors import InputError, quote
+from netcfg.execute.leftovers import journal_identity
 from netcfg.problems import Location, Problem
 
 FORMAT = "netcfg rollout"
@@ -84,6 +85,11 @@ class Journal:
             raise InputError([Problem(where, "another `netcfg rollout run` is using this journal")]) from None
         self._t0 = time.monotonic()
         self.run = 0
+
+    @property
+    def identity(self) -> str:
+        """The journal file's identity (device and inode), marking the processes of its runs."""
+        return journal_identity(self._fd)
 
     def read(self) -> bytes:
         size = os.fstat(self._fd).st_size

@@ -1,31 +1,27 @@
 """Steps as child processes: started without a shell, watched without blocking.
 
 Each child runs in its own session, so a Ctrl-C at the terminal reaches the executor
-only, which decides (finish, or cancel through `cancel`). Should the executor die
-(SIGKILL, a crash), the whole session goes with it: an orphan nobody watches would run
-on beside the step `--resume` starts again. The kernel tells only a direct child of its
-parent's death (PR_SET_PDEATHSIG), and `sh -c 'a; b'` leaves `a` behind when `sh` dies,
-so each step runs under a small keeper (KEEPER): told of the executor's death, it kills
-its session; otherwise it waits for the step and exits as the step did. Its output
-goes to anonymous temporary files; the last line of its stderr (else stdout) is the
-step's detail.
+only, which decides (finish, or cancel through `cancel`). Each child is also asked to
+receive SIGTERM should the executor die (SIGKILL, a crash): an orphan nobody watches
+would run on beside the step `--resume` starts again. Its own children the kernel does
+not tell: `--resume` finds them by their environment (leftovers.py). Its output goes
+to anonymous temporary files; the last line of its stderr (else stdout) is the step's
+detail.
 """
 
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from typing import IO
 
 from netcfg.errors import printable
+from netcfg.execute import leftovers
 from netcfg.execute.driver import StepResult
 
 TAIL_BYTES = 4096  # of a child's output, read for the detail
@@ -33,31 +29,6 @@ DETAIL_CHARS = 200
 KILL_AFTER_S = 10.0  # after a cancel's first signal, SIGKILL the rest of the session
 FAN_OUT = 32  # processes of one step at once (a hot template run once per host of a wave)
 PR_SET_PDEATHSIG = 1
-PARENT_GONE = signal.SIGUSR1  # the keeper's parent-death signal (KEEPER names it too): never one a cancel sends
-
-# argv: PARENT-PID PROGRAM ARGS... Python with os, signal and sys only (-S -c: no site).
-KEEPER = r"""
-import os, signal, sys
-signal.signal(signal.SIGUSR1, lambda *_: os.killpg(0, signal.SIGKILL))
-if os.getppid() != int(sys.argv[1]):
-    os.killpg(0, signal.SIGKILL)
-# A cancel signals the whole session: the step acts on it, the keeper waits and reports.
-for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(stop, lambda *_: None)
-default = (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-try:
-    pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ, setsigdef=default)
-except OSError as error:
-    sys.stderr.write(f"cannot run {sys.argv[2]}: {error.strerror or error}\n")
-    os._exit(127)
-code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-if code < 0:  # die of the same signal, for the executor's "killed by SIGx"
-    if -code not in (signal.SIGKILL, signal.SIGSTOP):
-        signal.signal(-code, signal.SIG_DFL)
-    os.kill(os.getpid(), -code)
-    os._exit(128 - code)
-os._exit(code)
-"""
 
 try:
     _libc: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
@@ -66,23 +37,11 @@ except OSError:  # not glibc or musl: children then outlive a killed executor
 
 
 def _die_with_parent(parent: int) -> None:
-    # Runs in the child between fork and exec: only async-signal-safe work. Until the
-    # keeper handles it, PARENT_GONE's default action ends the keeper alone: nothing of
-    # the step runs yet.
+    # Runs in the child between fork and exec: only async-signal-safe work.
     if _libc is not None:
-        _libc.prctl(PR_SET_PDEATHSIG, PARENT_GONE)
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # the executor died before the line above took effect
         os._exit(1)
-
-
-def _not_runnable(program: str) -> str:
-    """Why `program` cannot be run, or '': said here, as the keeper would only say it on
-    the step's stderr."""
-    if shutil.which(program) is not None:
-        return ""
-    if os.sep in program and os.path.exists(program):
-        return os.strerror(errno.EACCES)
-    return os.strerror(errno.ENOENT)
 
 
 class ProcessRunning:
@@ -98,18 +57,14 @@ class ProcessRunning:
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         parent = os.getpid()
-        self._process: subprocess.Popen[bytes] | None = None
-        missing = _not_runnable(self.argv[0])
-        if missing:
-            self._finish(StepResult(False, f"cannot run {printable(self.argv[0])}: {missing}"))
-            return
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-S", "-c", KEEPER, str(parent), *self.argv],
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=self._out,
                 stderr=self._err,
                 start_new_session=True,
+                env=leftovers.environment(),
                 preexec_fn=lambda: _die_with_parent(parent),
                 close_fds=True,
             )

@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -69,8 +70,8 @@ class Executor:
             self.process.wait()
 
 
-def wait_gone(pid: int) -> bool:
-    deadline = time.monotonic() + WAIT_S
+def wait_gone(pid: int, within_s: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
@@ -133,12 +134,14 @@ def test_sigterm_waits_for_the_running_step_and_resume_finishes_the_rest(tmp_pat
     capsys.readouterr()
 
 
-def test_sigkill_of_the_executor_takes_the_steps_own_children_too(tmp_path):
+def test_resume_first_stops_what_the_killed_executor_left_running(tmp_path, capsys):
     # `sh -c 'sleep & wait'`: the kernel tells only sh of the executor's death.
     plan_file = write_plan(tmp_path / "plan.json", maint=[maintenance("m", "kvm1")])
     pid_file = tmp_path / "sleep.pid"
-    script = f"sleep 300 & echo $! > {pid_file}; wait"
-    with Executor([str(plan_file), "--driver", "command", "--run", f"maintenance=sh -c '{script}'"]) as executor:
+    marker = tmp_path / "resumed"
+    script = f"[ -e {marker} ] && exit 0; sleep 300 & echo $! > {pid_file}; wait"
+    run = [str(plan_file), "--driver", "command", "--run", f"maintenance=sh -c '{script}'"]
+    with Executor(run) as executor:
         executor.wait_for("start  m")
         deadline = time.monotonic() + WAIT_S
         while not pid_file.exists() or not pid_file.read_text().strip():
@@ -148,7 +151,12 @@ def test_sigkill_of_the_executor_takes_the_steps_own_children_too(tmp_path):
         executor.process.kill()
         executor.finish()
     try:
-        assert wait_gone(grandchild), "the step's child outlived the killed executor"
+        time.sleep(0.3)
+        assert not wait_gone(grandchild, 0.2), "nothing was left running: the test proves nothing"
+        marker.touch()
+        assert main(["rollout", "run", *run, "--resume"]) == 0
+        assert re.search(r"stopped \d+ process(es)? the earlier run left running", capsys.readouterr().err)
+        assert wait_gone(grandchild), "the step's child outlived the killed executor and the resume"
     finally:
         try:
             os.kill(grandchild, signal.SIGKILL)
