@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = 0 if applied_without_parser(args) else _run(args)
     except NetcfgError as error:
-        print(str(error), file=sys.stderr)
+        _tell(str(error))
         code = error.exit_code
     except KeyboardInterrupt:
-        print("netcfg: interrupted", file=sys.stderr)
+        _tell("netcfg: interrupted")
         code = 130
     except BrokenPipeError:
         # The reader went away (`| head`): point stdout at /dev/null so the interpreter's
@@ -88,15 +88,23 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         else:
-            print(
+            _tell(
                 f"netcfg: internal error: {type(error).__name__}: {error} "
-                "(a bug; run again with --debug for the traceback)",
-                file=sys.stderr,
+                "(a bug; run again with --debug for the traceback)"
             )
         code = 1
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _tell(line: str) -> None:
+    """The last word on stderr. A reader of stderr that went away (`2>&1 | head -1`)
+    must not turn the command's exit code into 1: what it did not read is dropped."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
 def _run(args: list[str]) -> int:

@@ -15,6 +15,7 @@ import os
 import pickle
 import resource
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,7 @@ from netcfg.model.host import (
     table_name,
 )
 from netcfg.problems import Location, Problem
+from netcfg.regular import regular_file_bytes
 
 T = TypeVar("T")
 
@@ -91,12 +93,21 @@ class UserTemplates(jinja2.BaseLoader):
         if not os.path.realpath(path).startswith(self.root.rstrip(os.sep) + os.sep):
             raise TemplateRefused(f"{path} is a link leading outside the templates directory: not read")
         try:
-            if os.stat(path).st_size > limits.TEMPLATE_OUTPUT_BYTES:
-                raise TemplateRefused(f"{path} is larger than {limits.TEMPLATE_OUTPUT_BYTES >> 20} MiB: not read")
-            with open(path, encoding="utf-8") as handle:
-                source = handle.read()
-        except (OSError, UnicodeDecodeError) as error:
-            raise TemplateRefused(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+            found = os.stat(path)
+        except OSError as error:
+            raise TemplateRefused(f"cannot read {path}: {error.strerror or error}") from None
+        if not stat.S_ISREG(found.st_mode):
+            # A FIFO would hold the render up before any time limit runs.
+            raise TemplateRefused(f"{path} is not a regular file (a FIFO, a socket, a device): not read")
+        if found.st_size > limits.TEMPLATE_OUTPUT_BYTES:
+            raise TemplateRefused(f"{path} is larger than {limits.TEMPLATE_OUTPUT_BYTES >> 20} MiB: not read")
+        data = regular_file_bytes(path, limits.TEMPLATE_OUTPUT_BYTES)  # without waiting, if swapped meanwhile
+        try:
+            if data is None:
+                raise TemplateRefused(f"cannot read {path}: no longer a regular file of a sane size")
+            source = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise TemplateRefused(f"cannot read {path}: {error}") from None
         mtime = os.path.getmtime(path)
         return source, path, lambda: os.path.getmtime(path) == mtime
 

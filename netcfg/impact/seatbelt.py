@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
+from netcfg.errors import quote
 from netcfg.impact.model import ChangeClass, Decision, HostDiff, Verdict
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName
@@ -86,7 +87,7 @@ def _refusal(approval: Approval, approvers: Sequence[str]) -> str:
     if not approvers:
         return "the base inventory names no approvers (policy.seatbelt.approvers)"
     if approval.by not in approvers:
-        return f"{approval.by} is not one of the base's approvers ({', '.join(approvers)})"
+        return f"{quote(approval.by)} is not one of the base's approvers ({', '.join(approvers)})"
     origin = approval.origin
     if origin.unverifiable:
         return f"who added it cannot be verified: {origin.unverifiable}"

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
 from netcfg import limits
@@ -170,8 +171,14 @@ class _Reader:
                 message = f"{error.context}, {message}"
             self.problem(where, f"YAML syntax: {message}")
             return
+        except ReaderError as error:  # a character YAML does not allow, found before parsing
+            at = error.position
+            where = Location(name, text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at))
+            character = error.character if isinstance(error.character, int) else ord(error.character)
+            self.problem(where, f"YAML syntax: unacceptable character #x{character:04x}: {error.reason}")
+            return
         except YAMLError as error:
-            self.problem(Location(name), f"YAML syntax: {error}")
+            self.problem(Location(name), f"YAML syntax: {' '.join(str(error).split())}")
             return
         if root is None:
             return  # an empty file is allowed: a placeholder in a new inventory

@@ -132,6 +132,14 @@ def _names(*names: str) -> bool:
     return all(MACHINE_NAME.fullmatch(n) for n in names)
 
 
+def _wave(wave: Any) -> bool:
+    if not isinstance(wave, dict) or not isinstance(hosts := wave.get("hosts", []), list):
+        return False
+    times = [wave.get(k, 0.0) for k in ("start_s", "end_s", "soak_s")]
+    numbers = all(isinstance(t, int | float) and not isinstance(t, bool) and _usable(float(t)) for t in times)
+    return numbers and all(isinstance(h, str) and _names(h) for h in hosts)
+
+
 def _usable(value: float) -> bool:
     return math.isfinite(value) and abs(value) <= PLAN_SECONDS
 
@@ -140,7 +148,7 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
     where = Location(source)
     if not isinstance(plan, dict):
         raise InputError([Problem(where, "not a plan file: expected a JSON object")])
-    shape = [k for k in ("migrations", "maintenance") if not isinstance(plan.get(k), list)]
+    shape = [k for k in ("waves", "migrations", "maintenance") if not isinstance(plan.get(k, []), list)]
     if shape:
         raise InputError([Problem(where, f"not a plan file: {k} is not a list") for k in shape])
     try:
@@ -177,6 +185,8 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
         f"migrations[{i}]" for i, m in enumerate(migrations) if not all(_usable(m[k]) for k in ("start", "end", "gib"))
     ]
     bad += [f"maintenance[{i}]" for i, w in enumerate(windows) if not all(_usable(w[k]) for k in ("start", "end"))]
+    # Waves move nothing the replay checks, but a plan with broken ones is no plan.
+    bad += [f"waves[{i}]" for i, w in enumerate(plan.get("waves", [])) if not _wave(w)]
     # Names reach the terminal and the page: held to the inventory's rule, as the executor holds them.
     bad_names = [f"migrations[{i}]" for i, m in enumerate(migrations) if not _names(m["vm"], m["src"], m["dst"])]
     bad_names += [f"maintenance[{i}]" for i, w in enumerate(windows) if not _names(w["host"])]

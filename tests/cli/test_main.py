@@ -73,6 +73,15 @@ def test_a_reader_closing_early_keeps_the_exit_code(args, code):
     assert b"Traceback" not in err
 
 
+def test_a_reader_of_stderr_closing_early_keeps_the_exit_code(tmp_path):
+    """`netcfg validate BAD 2>&1 | head -1`: an input error is exit 2 even so."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments: {" + ", ".join(f"s{i}: {{table: 100, priority: 40000}}" for i in range(3000)) + "}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "netcfg", "validate", str(bad)], stderr=subprocess.PIPE)
+    proc.stderr.close()  # its error message, thousands of lines, hits EPIPE
+    assert proc.wait() == 2
+
+
 COMMANDS = [
     "validate",
     "synth",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,6 +176,16 @@ def test_broken_user_templates_are_input_errors(tmp_path, capsys, source, messag
     argv = ["render", str(INVENTORY), "--out", str(tmp_path / "o"), "-f", "json"]
     assert main([*argv, "--templates", str(tmp_path / "tpl")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_template_that_is_a_fifo_is_refused_not_waited_for(tmp_path, capsys):
+    mine = tmp_path / "tpl" / "json"
+    mine.mkdir(parents=True)
+    os.mkfifo(mine / "host.json.j2")
+    argv = ["render", str(INVENTORY), "--out", str(tmp_path / "o"), "-f", "json", "--templates", str(tmp_path / "tpl")]
+    done = subprocess.run([sys.executable, "-m", "netcfg", *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "is not a regular file (a FIFO, a socket, a device): not read" in done.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def tiny_inventory(name: str, interface: str = "ethfe") -> Inventory:

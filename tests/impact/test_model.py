@@ -189,7 +189,8 @@ def approval(by: str, **origin: str) -> Approval:
         (approval("alice"), True, "unverified: read from a directory"),
         (approval("alice", commit="c" * 40, author_name="alice", author_email="a@example.org"), True, "verified"),
         (approval("carol@example.org", commit="c" * 40, author_name="C", author_email="Carol@Example.org"), True, ""),
-        (approval("mallory"), False, "mallory is not one of the base's approvers"),
+        (approval("mallory"), False, "'mallory' is not one of the base's approvers"),
+        (approval("Z" * 2000), False, "'" + "Z" * 40 + "…' is not one of the base's approvers"),
         (
             approval("alice", commit="c" * 40, author_name="mallory", author_email="m@example.org"),
             False,
@@ -231,7 +232,7 @@ def test_a_change_cannot_make_itself_hot_or_add_its_own_approver():
     mallory = Approval("approvals/m.yaml", impact.digest, "mallory", "mine", Location("approvals/m.yaml", 1, 1))
     approved = analyse_inventories(base, head, approvals=(mallory,)).impact
     assert approved.decision == "block"
-    assert any("mallory is not one of the base's approvers (alice)" in r for r in approved.reasons)
+    assert any("'mallory' is not one of the base's approvers (alice)" in r for r in approved.reasons)
 
 
 @given(st.lists(st.integers(0, 6), max_size=8), st.lists(st.integers(0, 6), max_size=8))

@@ -75,6 +75,15 @@ def test_yaml_syntax(tmp_path, capsys):
     )
 
 
+def test_a_control_character_is_named_where_it_is_on_one_line(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        'segments: {}\nx: "\x1b"\n',
+        "2:5: error: YAML syntax: unacceptable character #x001b: control characters are not allowed",
+    )
+
+
 def test_yaml_syntax_second_document(tmp_path, capsys):
     expect(
         tmp_path,

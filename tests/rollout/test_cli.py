@@ -379,6 +379,10 @@ def test_a_plan_of_the_wrong_shape_or_with_unprintable_names_is_exit_2(tmp_path,
             {"waves": [], "migrations": [], "maintenance": [{"host": "\x1b[31mRED", "start_s": 0, "end_s": 1}]},
             "not a plan file: maintenance[0] names no machine",
         ),
+        (
+            {"waves": [{"hosts": [[{}]], "start_s": float("nan"), "end_s": 1}], "migrations": [], "maintenance": []},
+            "not a plan file: waves[0] has a time or size that is not a finite number",
+        ),
     ):
         plan.write_text(json.dumps(data))
         capsys.readouterr()
