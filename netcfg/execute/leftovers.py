@@ -5,10 +5,10 @@ process.py): the `sleep` of `sh -c 'sleep 60; echo done'` runs on when `sh` goes
 every step process started while `marking` carries the journal's identity in its
 environment (MARKER, the journal's device and inode), which children inherit; the VM
 lab's QEMUs, which outlive their step on purpose, are not step processes and do not.
-`--resume`, holding the journal's lock
-and before it starts anything, kills every process that carries it: nothing of the
-earlier run runs on beside the step started again. A process that clears its
-environment escapes this; none of the engines a step runs (ssh, ansible, virsh) does.
+`--resume`, holding the journal's lock and before it starts anything, kills every
+process that carries it: nothing of the earlier run runs on beside the step started
+again. A process that clears its environment escapes this; none of the engines a step
+runs (ssh, ansible, virsh) does.
 """
 
 from __future__ import annotations
