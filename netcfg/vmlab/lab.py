@@ -361,7 +361,7 @@ def status_of(state: LabState) -> Status:
             vm_state = VmState.MIGRATING
         elif _silent(v.serial):
             # Its QEMU runs, its guest does not (docs/vmlab.md, "Known issues").
-            vm_state, reason = VmState.LOST, f"its guest is silent: {_last_line(v.serial)}"
+            vm_state, reason = VmState.LOST, f"its guest is silent: {qemu.last_words(v.serial)!r}"
         else:
             vm_state = VmState.RUNNING
         vms.append(VmStatus(v.name, v.host, vm_state, reason))
@@ -383,12 +383,7 @@ def _gone(state: LabState, vm: Vm) -> str:
         kills = 0
     if kills:
         return f"its QEMU is gone; {vm.host}'s memory cgroup OOM-killed {plural(kills, 'process', 'processes')}"
-    return f"its QEMU is gone: {_last_line(vm.serial.removesuffix('.serial') + '.log')}"
-
-
-def _last_line(path: str) -> str:
-    lines = [line.strip() for line in qemu.console(path).splitlines() if line.strip()]
-    return repr(lines[-1]) if lines else "nothing written"
+    return f"its QEMU is gone: {qemu.last_words(qemu.log_of(vm.serial))!r}"
 
 
 def _silent(console: str) -> bool:

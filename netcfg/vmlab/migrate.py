@@ -327,7 +327,7 @@ def _unpause(qmp: str) -> None:
 
 def _last_words(state: LabState, vm_name: str) -> str:
     vm = state.vms[vm_name]
-    log = vm.serial.removesuffix(".serial") + ".log"
+    log = qemu.log_of(vm.serial)
     console = [line for line in qemu.console(vm.serial).splitlines() if line.strip()]
     said = qemu.last_words(log)
     return f"QEMU said {said!r}, its console {console[-1] if console else 'nothing'!r}"

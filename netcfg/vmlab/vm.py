@@ -70,10 +70,15 @@ def console(path: str) -> str:
         return ""
 
 
-def last_words(log: str) -> str:
-    """The last line QEMU wrote to its log, for an error message."""
-    lines = console(log).strip().splitlines()
+def last_words(path: str) -> str:
+    """The last line written to a QEMU log or a guest's console, for a message."""
+    lines = console(path).strip().splitlines()
     return lines[-1] if lines else "no message"
+
+
+def log_of(serial: str) -> str:
+    """The QEMU log beside a guest's console (`files`: vmN-gG.serial, vmN-gG.log)."""
+    return serial.removesuffix(".serial") + ".log"
 
 
 def wait_ready(name: str, started: Proc, where: Files, timeout_s: float = BOOT_TIMEOUT_S) -> None:
