@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def _names_an_open_file(path: Path) -> bool:
 
 
 def _write_in_place(path: Path, raw: bytes) -> None:
+    if _written_through_own_stream(path, raw):
+        return
     try:
         # Appending: on a terminal, a pipe or a device it is a plain write, and through
         # /dev/stdout redirected to a file it adds to what the command wrote there.
@@ -67,6 +70,31 @@ def _write_in_place(path: Path, raw: bytes) -> None:
             handle.write(raw)
     except OSError as error:
         raise cannot_write(path, error) from None
+
+
+def _written_through_own_stream(path: Path, raw: bytes) -> bool:
+    """Write `raw` to our own stdout or stderr when `path` is that file
+    (`--report-json /dev/stdout > out`): a second open of a redirected file has an offset
+    of its own, and what the command prints next would overwrite what was written."""
+    try:
+        target = os.stat(path)
+    except OSError:
+        return False
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        try:
+            own = os.fstat(fd)
+        except OSError:
+            continue
+        if (own.st_dev, own.st_ino) == (target.st_dev, target.st_ino):
+            try:
+                stream.flush()
+                view = memoryview(raw)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as error:
+                raise cannot_write(path, error) from None
+            return True
+    return False
 
 
 def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:

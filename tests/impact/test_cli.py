@@ -182,6 +182,28 @@ def test_check_keeps_its_exit_code_when_stdout_is_closed_early(tmp_path):
         assert proc.wait(timeout=120) == code, args
 
 
+def test_report_json_to_dev_stdout_redirected_to_a_file_keeps_both_outputs_whole(tmp_path):
+    """`--report-json /dev/stdout > out`: the JSON and then the summary, one after the
+    other; a second open of the file would write the JSON at an offset of its own and the
+    summary over it."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out.txt"
+    with out.open("wb") as handle:
+        code = subprocess.run(
+            [sys.executable, "-m", "netcfg", "check", "--base", BEFORE, "-i", AFTER, "--report-json", "/dev/stdout"],
+            stdout=handle,
+            stderr=subprocess.DEVNULL,
+            cwd=root,
+        ).returncode
+    text = out.read_text()
+    report, end = json.JSONDecoder().raw_decode(text)
+    assert code == 0 and report["decision"] == "stagger"
+    assert "| machine | kind | change |" in text[end:]
+
+
 def test_flows_a_change_moves_are_counted_and_dropping_any_blocks(tmp_path, capsys):
     """One machine of the bundled inventory moved to flat: some of its flows now cross
     a router, some are dropped (strict rp_filter, a router without a route): blocked
