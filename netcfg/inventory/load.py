@@ -602,6 +602,14 @@ class _Reader:
                     "choose another name:",
                 )
                 ok = False
+            elif name in SYSCTL_NAMES:
+                self.problem(
+                    _key_node(value, "name") or key_node,
+                    f"interface name '{name}' is refused by the kernel: it names the settings of"
+                    f" every interface (/proc/sys/net/ipv4/conf/{name})",
+                    "choose another name:",
+                )
+                ok = False
             interfaces.append(
                 Interface(
                     segment,
@@ -715,6 +723,7 @@ ROLLOUT: Schema = {
 }
 
 LOOPBACK = "lo"
+SYSCTL_NAMES = ("all", "default")
 # Reject the shorthand forms netaddr would otherwise accept ("10.1" as 10.0.0.1).
 _INET_PTON = 1  # netaddr.INET_PTON
 DEFAULT_NIC_GBIT = 1  # a KVM host without nic_gbit: assume the slow link (pessimistic)

@@ -52,7 +52,7 @@ def test_a_kvm_host_gets_bridges_in_every_format(inventory):
     # The links exist on a real host: only --create-links (an empty namespace) adds them.
     assert "link add" not in files["iproute2/kvm01.batch"]
     created = render_host(config, ["iproute2"], templates(create_links=True))["iproute2/kvm01.batch"]
-    assert "link add brfe type bridge" in created
+    assert "link add name brfe type bridge" in created
     assert "Kind=bridge" in files["networkd/kvm01/10-brfe.netdev"]
     assert "  bridges:\n" in files["netplan/kvm01.yaml"]
     assert "  ethernets:" not in files["netplan/kvm01.yaml"]

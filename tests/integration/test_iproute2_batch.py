@@ -136,9 +136,9 @@ def make_links(ns: str, config: HostConfig) -> None:
     )
     for n, iface in enumerate(config.interfaces):
         if iface.bridge:
-            ip("-n", ns, "link", "add", iface.name, "type", "bridge")
+            ip("-n", ns, "link", "add", "name", iface.name, "type", "bridge")
         else:
-            ip("-n", ns, "link", "add", iface.name, "type", "veth", "peer", "name", f"peer{n}")
+            ip("-n", ns, "link", "add", "name", iface.name, "type", "veth", "peer", "name", f"peer{n}")
             ip("-n", ns, "link", "set", f"peer{n}", "up")
 
 
@@ -227,6 +227,34 @@ def test_hand_built_inventory_with_ipv6_only_segment():
     inventory = Inventory.build(segments, networks, machines)
     for design in ("policy-routing", "flat"):
         check_fleet(render_design(inventory, design))
+
+
+def test_interface_names_that_are_ip_keywords_load():
+    """`link set up up` is `ip`'s syntax error: every line names its link after `dev` or
+    `name`, so any name the kernel takes works (with and without --create-links)."""
+    segments = [Segment("fe", 2, 20)]
+    networks = [Network(IPNetwork("192.0.2.0/24"), "fe", IPAddress("192.0.2.1"))]
+    keywords = ("up", "type", "dev", "name", "help", "mtu", "alias", "group")
+    machines = [Machine("r", Kind.ROUTER, (Interface("fe", "link", (IPAddress("192.0.2.1"),)),))]
+    machines += [
+        Machine(f"m{n}", Kind.PHYSICAL, (Interface("fe", word, (IPAddress(f"192.0.2.{n + 10}"),)),))
+        for n, word in enumerate(keywords)
+    ]
+    machines.append(Machine("k", Kind.KVM_HOST, (Interface("fe", "type", (IPAddress("192.0.2.9"),)),)))
+    configs = render_design(Inventory.build(segments, networks, machines), "policy-routing")
+    check_fleet(configs)
+    # A bridge: the dummy driver a physical host's link would be is not on every kernel.
+    created = render_host(configs["k"], ["iproute2"], templates(create_links=True))
+    ns = f"nctest-{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        batch = Path(tmp) / "k.batch"
+        batch.write_text(created["iproute2/k.batch"])
+        ip("netns", "add", ns)
+        try:
+            ip("-n", ns, "-batch", str(batch))
+            assert read_addresses(ns) == {"type": ["192.0.2.9/24"]}
+        finally:
+            ip("netns", "del", ns)
 
 
 def test_a_wrong_expectation_is_caught():

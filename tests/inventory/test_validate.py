@@ -564,6 +564,18 @@ def test_interface_named_like_the_loopback(tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize("name", ["all", "default"])
+def test_interface_named_like_the_kernels_settings_of_every_interface(tmp_path, capsys, name):
+    # `ip link add name all ...`: EINVAL.
+    expect(
+        tmp_path,
+        capsys,
+        f"machines:\n  db1: {{kind: physical, interfaces: {{fe: {{name: {name}}}}}}}\n",
+        f"2:43: error: interface name '{name}' is refused by the kernel: it names the settings of every"
+        f" interface (/proc/sys/net/ipv4/conf/{name}) (choose another name:)",
+    )
+
+
 def test_a_gateway_no_router_of_its_segment_holds(tmp_path, capsys):
     expect(
         tmp_path,
