@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import emit, say
+from netcfg.cli.console import complain, emit, say
 from netcfg.cli.options import DesignOption, InventoryDirOption
 from netcfg.errors import InputError
 from netcfg.model.host import DesignName
@@ -46,7 +46,7 @@ def check(
     except InputError as error:
         impact = Impact.invalid(error.problems)
         for problem in error.problems:
-            say(str(problem))
+            complain(str(problem))
         code = 2
     markdown = summary(impact)
     if report_json is not None:

@@ -71,6 +71,11 @@ def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+def complain(text: str) -> None:
+    """An error for the person running the command: stderr, also under --quiet."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def emit(text: str) -> None:
     """Data to stdout verbatim: rich would reinterpret ":name:" and brackets."""
     with reader_may_leave():

@@ -182,6 +182,14 @@ def test_check_keeps_its_exit_code_when_stdout_is_closed_early(tmp_path):
         assert proc.wait(timeout=120) == code, args
 
 
+def test_check_quiet_still_prints_an_invalid_inventorys_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("machines: [\n")
+    code = main(["check", "--base", BEFORE, "-i", str(bad), "-q", "--report-md", str(tmp_path / "s.md")])
+    assert code == 2
+    assert f"{bad}:2:1: error: YAML syntax" in capsys.readouterr().err
+
+
 def test_report_json_to_dev_stdout_redirected_to_a_file_keeps_both_outputs_whole(tmp_path):
     """`--report-json /dev/stdout > out`: the JSON and then the summary, one after the
     other; a second open of the file would write the JSON at an offset of its own and the
