@@ -157,6 +157,7 @@ def revision_texts(source: Source) -> dict[str, str]:
     prefix = "" if full == "." else full.rstrip("/") + "/"
     blobs: dict[str, str] = {}  # path from the top -> blob id, of regular files
     links: dict[str, str] = {}  # path from the top -> blob id of the link's target text
+    problems: list[Problem] = []
     for record in listing.stdout.split(b"\0"):
         if not record:
             continue
@@ -164,11 +165,15 @@ def revision_texts(source: Source) -> dict[str, str]:
         mode, kind, oid = meta.decode().split()
         path = raw_path.decode("utf-8", errors="surrogateescape")
         relative = path[len(prefix) :] if path.startswith(prefix) else ""
-        # Submodules are not inventory; hidden entries are skipped as on disk.
-        if kind != "blob" or any(part.startswith(".") for part in relative.split("/")):
-            continue
-        (links if mode == "120000" else blobs)[path] = oid
-    problems: list[Problem] = []
+        if any(part.startswith(".") for part in relative.split("/")):
+            continue  # hidden entries are skipped, as on disk
+        if kind == "commit":
+            # Its files are another repository's: on disk they would be read, here they
+            # cannot be, and skipping them would judge a change without them.
+            where = Location(f"{source.revision}:{path}")
+            problems.append(Problem(where, "is a git submodule: its files are not in this repository, not read"))
+        elif kind == "blob":
+            (links if mode == "120000" else blobs)[path] = oid
     entries: list[tuple[str, str]] = []  # (blob id, path relative to the inventory dir)
     link_targets = dict(zip(links, _cat_blobs(list(links.values()), source.cwd, source), strict=True)) if links else {}
     for path in sorted({*blobs, *links}):

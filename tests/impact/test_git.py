@@ -214,6 +214,16 @@ def test_approvals_linked_from_outside_the_inventory_are_refused(repo, monkeypat
     assert "approvals: error: is a symbolic link to a path outside the inventory" in capsys.readouterr().err
 
 
+def test_a_submodule_inside_the_inventory_is_refused_not_skipped(repo, monkeypatch, capsys):
+    # On disk its files would be read; from git they cannot be.
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{base},inventory/extra")
+    git(repo, "commit", "-q", "-m", "a submodule")
+    monkeypatch.chdir(repo)
+    assert main(["impact", "HEAD~1", "HEAD"]) == 2
+    assert "HEAD:inventory/extra: error: is a git submodule" in capsys.readouterr().err
+
+
 def test_a_head_inventory_leading_out_of_the_repository_is_refused(repo, monkeypatch, tmp_path, capsys):
     shutil.move(repo / "inventory", tmp_path / "outside")
     (repo / "inventory").symlink_to(tmp_path / "outside")
