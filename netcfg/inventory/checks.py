@@ -29,17 +29,20 @@ def check_inventory(
     skipped_networks: Sequence[IPNetwork] | None = (),
     value_locations: dict[tuple, Location] | None = None,
     partial: Sequence[Machine] = (),
+    complete: bool = True,
 ) -> list[Problem]:
     """All semantic problems of `inventory`. `skipped` names machines and segments that
     failed to parse, `skipped_networks` the prefixes of networks that did (None: a
     networks list was unreadable), so references to them are not reported again;
     `partial` holds machines that failed to parse but whose interfaces were read, so
-    their addresses are checked all the same (every problem at once)."""
+    their addresses are checked all the same (every problem at once). Not `complete`
+    (a whole file could not be read): only the checks that need nothing of another
+    entity, as anything referred to may be in that file."""
     skipped = _Skipped(skipped or ())
     skipped.networks = None if skipped_networks is None else tuple(skipped_networks)
     skipped.value_locations = value_locations or {}
     skipped.partial = tuple(partial)
-    return [p for check in CHECKS for p in check(inventory, skipped)]
+    return [p for check in (CHECKS if complete else SELF_CONTAINED_CHECKS) for p in check(inventory, skipped)]
 
 
 class _Skipped(set):
@@ -288,16 +291,20 @@ def gateways_for_defaults(inventory: Inventory, _: set[str]) -> Iterator[Problem
         yield from own
 
 
-CHECKS: tuple[Check, ...] = (
+# Checks that judge entities alone or against each other, never an entity missing.
+SELF_CONTAINED_CHECKS: tuple[Check, ...] = (
     segments_distinct,
-    networks_known_segment,
     networks_disjoint,
     networks_usable,
     gateways_usable,
-    addresses_in_networks,
     interface_names_unique,
     file_names_distinct,
     addresses_unique,
+)
+CHECKS: tuple[Check, ...] = (
+    *SELF_CONTAINED_CHECKS,
+    networks_known_segment,
+    addresses_in_networks,
     vms_on_kvm_hosts,
     gateways_for_defaults,
     gateways_on_routers,

@@ -25,10 +25,22 @@ def yaml_files(root: Path, skip: tuple[str, ...] = (), inside: Path | None = Non
     """The YAML files under `root` (hidden entries and the top-level names in `skip`
     excepted), in path order; nothing outside `inside` (default: `root`) is read, `root`
     itself included. Raises InputError listing every problem."""
+    problems: list[Problem] = []
+    found = yaml_files_and_problems(root, problems, skip, inside)
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def yaml_files_and_problems(
+    root: Path, problems: list[Problem], skip: tuple[str, ...] = (), inside: Path | None = None
+) -> list[Path]:
+    """`yaml_files`, adding its problems to `problems` and returning the files it could
+    walk to."""
     real_root = os.path.realpath(inside if inside is not None else root)
     if not _inside(os.path.realpath(root), real_root):
-        raise InputError([Problem(Location(str(root)), "is a symbolic link to a path outside the inventory: not read")])
-    problems: list[Problem] = []
+        problems.append(Problem(Location(str(root)), "is a symbolic link to a path outside the inventory: not read"))
+        return []
     found: list[Path] = []
     seen: set[str] = set()  # real directories walked: a link to a parent must not loop
 
@@ -67,8 +79,6 @@ def yaml_files(root: Path, skip: tuple[str, ...] = (), inside: Path | None = Non
                     problems.append(Problem(Location(str(path)), "is not a regular file (a FIFO, a socket, a device)"))
 
     walk(root, os.path.realpath(root), True)
-    if problems:
-        raise InputError(problems)
     return found
 
 
@@ -81,23 +91,35 @@ def read_text(path: Path, limit: int = limits.YAML_FILE_BYTES) -> str:
         raise InputError([Problem(Location(str(path)), f"cannot read: {error.strerror}")]) from None
     if len(data) > limit:
         raise InputError([Problem(Location(str(path)), f"is larger than {limit >> 20} MiB: not read")])
+    return utf8_text(data, str(path))
+
+
+def utf8_text(data: bytes, name: str) -> str:
+    """`data` decoded; not UTF-8: InputError at the line and column of the first bad byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InputError(
-            [Problem(Location(str(path)), f"is not UTF-8 text (byte {error.start}): {error.reason}")]
-        ) from None
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - data.rfind(b"\n", 0, error.start)
+        where = Location(name, line, column)
+        raise InputError([Problem(where, f"is not UTF-8 text: {error.reason}")]) from None
 
 
 def read_texts(paths: list[Path]) -> dict[str, str]:
     """{path: text} of every file, every problem of all of them at once."""
-    texts: dict[str, str] = {}
     problems: list[Problem] = []
+    texts = readable_texts(paths, problems)
+    if problems:
+        raise InputError(problems)
+    return texts
+
+
+def readable_texts(paths: list[Path], problems: list[Problem]) -> dict[str, str]:
+    """{path: text} of the files that could be read; the others' problems go to `problems`."""
+    texts: dict[str, str] = {}
     for path in paths:
         try:
             texts[str(path)] = read_text(path)
         except InputError as error:
             problems.extend(error.problems)
-    if problems:
-        raise InputError(problems)
     return texts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from netcfg.errors import InputError, quote
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR  # read by the seatbelt, not as inventory
 from netcfg.inventory.checks import check_inventory
-from netcfg.inventory.disk import read_texts, yaml_files
+from netcfg.inventory.disk import readable_texts, yaml_files_and_problems
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import (
     Interface,
@@ -68,15 +68,17 @@ def _yaml() -> YAML:
     return yaml
 
 
-def inventory_files(path: Path) -> list[Path]:
+def inventory_files(path: Path, problems: list[Problem]) -> list[Path]:
     """The YAML files of an inventory directory (recursively, approvals/ and hidden
-    entries excepted), or the one file given."""
+    entries excepted) that can be walked to, the others' problems added to `problems`;
+    or the one file given."""
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise InputError([Problem(Location(str(path)), "no such inventory file or directory")])
-    files = yaml_files(path, skip=(APPROVALS_DIR,))
-    if not files:
+        what = "is not a regular file or a directory" if path.exists() else "no such inventory file or directory"
+        raise InputError([Problem(Location(str(path)), what)])
+    files = yaml_files_and_problems(path, problems, skip=(APPROVALS_DIR,))
+    if not files and not problems:
         raise InputError([Problem(Location(str(path)), "no inventory files (*.yaml, *.yml) found")])
     return files
 
@@ -84,21 +86,32 @@ def inventory_files(path: Path) -> list[Path]:
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate the inventory at `path`; raises InputError with every problem."""
     path = Path(path)
-    return load_inventory_texts(read_texts(inventory_files(path)), source=str(path))
+    unread: list[Problem] = []
+    texts = readable_texts(inventory_files(path, unread), unread)
+    return load_inventory_texts(texts, source=str(path), unread=unread)
 
 
-def load_inventory_texts(texts: Mapping[str, str], source: str = "") -> Inventory:
-    """Load and validate an inventory given as {file name: YAML text}.
+def load_inventory_texts(texts: Mapping[str, str], source: str = "", unread: Sequence[Problem] = ()) -> Inventory:
+    """Load and validate an inventory given as {file name: YAML text}; `unread`: the
+    problems of its files that could not be read.
 
     The file names appear in error locations as given, so a caller reading from git
-    can pass "REV:inventory/networks.yaml"."""
+    can pass "REV:inventory/networks.yaml". Every problem of every file is reported;
+    checks across files run only when every file could be read, as what a missing file
+    defines would otherwise be reported missing wherever it is used."""
     with rare_full_collections():
         reader = _Reader()
         for name in sorted(texts):
             reader.read_file(name, texts[name])
         inventory = reader.inventory(source)
-        problems = reader.problems + check_inventory(
-            inventory, reader.skipped, reader.skipped_networks, reader.value_locations, reader.partial
+        problems = sorted(unread) + reader.problems
+        problems += check_inventory(
+            inventory,
+            reader.skipped,
+            reader.skipped_networks,
+            reader.value_locations,
+            reader.partial,
+            complete=not unread and not reader.unread,
         )
     if problems:
         raise InputError(problems)
@@ -145,6 +158,7 @@ class _Reader:
     value_locations: dict[tuple, Location] = field(default_factory=dict)
     # Machines that failed to parse but whose interfaces could be read.
     partial: list[Machine] = field(default_factory=list)
+    unread: bool = False  # a file could not be parsed at all
     file: str = ""
 
     def problem(self, node: Node | Location, message: str, hint: str = "") -> None:
@@ -160,6 +174,7 @@ class _Reader:
         self.file = name
         if too_deep(text):
             self.problem(Location(name), f"YAML nesting deeper than {limits.NESTING} levels: not read")
+            self.unread = True
             return
         try:
             root = _yaml().compose(text)
@@ -170,15 +185,18 @@ class _Reader:
             if message.startswith("but ") and error.context:  # "but found another document"
                 message = f"{error.context}, {message}"
             self.problem(where, f"YAML syntax: {message}")
+            self.unread = True
             return
         except ReaderError as error:  # a character YAML does not allow, found before parsing
             at = error.position
             where = Location(name, text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at))
             character = error.character if isinstance(error.character, int) else ord(error.character)
             self.problem(where, f"YAML syntax: unacceptable character #x{character:04x}: {error.reason}")
+            self.unread = True
             return
         except YAMLError as error:
             self.problem(Location(name), f"YAML syntax: {' '.join(str(error).split())}")
+            self.unread = True
             return
         if root is None:
             return  # an empty file is allowed: a placeholder in a new inventory

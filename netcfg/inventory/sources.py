@@ -19,7 +19,7 @@ from netcfg import limits
 from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
-from netcfg.inventory.disk import YAML_SUFFIXES, yaml_files
+from netcfg.inventory.disk import YAML_SUFFIXES, utf8_text, yaml_files
 from netcfg.inventory.disk import read_texts as read_files
 from netcfg.inventory.load import load_inventory, load_inventory_texts
 from netcfg.model.inventory import Inventory
@@ -214,17 +214,16 @@ def _cat_blobs(oids: list[str], cwd: Path, source: Source, names: list[str] | No
         _oid, _kind, size = data[pos:header_end].decode().split()
         start = header_end + 1
         end = start + int(size)
-        where = Location(f"{source.label}/{names[n]}" if names and names[n] else source.label)
-        try:
-            if end - start > limits.YAML_FILE_BYTES:
-                raise ValueError(f"is larger than {limits.YAML_FILE_BYTES >> 20} MiB: not read")
-            texts.append(data[start:end].decode("utf-8"))
-        except UnicodeDecodeError as error:
-            problems.append(Problem(where, f"is not UTF-8 text (byte {error.start}): {error.reason}"))
+        name = f"{source.label}/{names[n]}" if names and names[n] else source.label
+        if end - start > limits.YAML_FILE_BYTES:
+            problems.append(Problem(Location(name), f"is larger than {limits.YAML_FILE_BYTES >> 20} MiB: not read"))
             texts.append("")
-        except ValueError as error:
-            problems.append(Problem(where, str(error)))
-            texts.append("")
+        else:
+            try:
+                texts.append(utf8_text(data[start:end], name))
+            except InputError as error:
+                problems.extend(error.problems)
+                texts.append("")
         pos = end + 1  # the newline git prints after every object
     if problems:
         raise InputError(problems)

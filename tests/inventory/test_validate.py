@@ -612,3 +612,42 @@ def test_every_problem_of_a_machine_at_once(tmp_path, capsys):
         "6:24: error: address 203.0.113.20 of machine 'web01' is already used by machine 'vm01'"
         f" (at {tmp_path / 'base.yaml'}:21:24)",
     )
+
+
+def test_a_file_that_cannot_be_read_hides_no_other_problem(tmp_path, capsys):
+    """Every file's own problems at once, also beside one not UTF-8, too deep, a FIFO or a
+    link out of the inventory; but no check across files, which would report what the
+    unread file defines as missing wherever it is used."""
+    import os
+
+    inventory = tmp_path / "inv"
+    inventory.mkdir()
+    (inventory / "0-unknown.yaml").write_text("yyy: 1\n")
+    (inventory / "a-bad.yaml").write_bytes(b"segments:\n  fe: {table: 2, priority: 20}\n  \xff: 1\n")
+    (inventory / "b-unknown.yaml").write_text("zzz: 1\n")
+    (inventory / "c-fifo.yaml").unlink(missing_ok=True)
+    os.mkfifo(inventory / "c-fifo.yaml")
+    (inventory / "d-out.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    (inventory / "machines.yaml").write_text(
+        "machines:\n  db1: {kind: physical, interfaces: {fe: {addresses: [10.0.0.5]}}}\n"
+        "  db2: {kind: physical, interfaces: {fe: {addresses: [10.0.0.5]}}}\n"
+    )
+    assert main(["validate", str(inventory)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert f"{inventory / 'a-bad.yaml'}:3:3: error: is not UTF-8 text: invalid start byte" in errors
+    assert any(e.startswith(f"{inventory / '0-unknown.yaml'}:1:1: error: unknown key 'yyy'") for e in errors)
+    assert any(e.startswith(f"{inventory / 'b-unknown.yaml'}:1:1: error: unknown key 'zzz'") for e in errors)
+    assert any(e.startswith(f"{inventory / 'c-fifo.yaml'}: error: is not a regular file") for e in errors)
+    assert any(e.startswith(f"{inventory / 'd-out.yaml'}: error: is a symbolic link") for e in errors)
+    assert any("address 10.0.0.5 of machine 'db2' is already used by machine 'db1'" in e for e in errors), errors
+    assert not any("unknown segment" in e for e in errors), errors
+
+
+def test_a_yaml_syntax_error_is_not_followed_by_what_its_file_would_have_defined(tmp_path, capsys):
+    inventory = tmp_path / "inv"
+    inventory.mkdir()
+    (inventory / "segments.yaml").write_text("segments: [\n")
+    (inventory / "machines.yaml").write_text("machines:\n  db1: {kind: physical, interfaces: {fe: {}}}\n")
+    assert main(["validate", str(inventory)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [f"{inventory / 'segments.yaml'}:2:1: error: YAML syntax: did not find expected node content"]
