@@ -108,6 +108,12 @@ def write_rendered(
     _check_all(configs, hosts, chosen)
     key_of = InputKeys(fingerprint(chosen, directory, create_links))
     target = output if output is not None else OutputDir(out)
+    if directory is not None:
+        # A user's template may fail on any machine: every machine to render is rendered
+        # once before the first file is written, so a failure leaves the directory as it was.
+        for host in hosts:
+            if target.previous_inputs.get(host) != key_of(configs[host]):
+                render_host(configs[host], chosen, compiled, check=False)
 
     def write_part(part: Sequence[str], done: Callable[[int], None]) -> tuple[Written, BaseException | None]:
         """Render and write `part`; what was written, and the error that stopped it. The

@@ -305,17 +305,38 @@ def test_netplan_refuses_a_table_it_would_turn_negative(tmp_path, capsys):
     assert main(flat) == 0  # no tables under flat
 
 
-def test_a_template_failing_half_way_leaves_its_files_listed_as_ours(tmp_path, capsys):
-    """Files written before a user's template fails stay in the manifest, so the next
-    run updates or removes them instead of leaving them behind forever."""
-    mine = tmp_path / "tpl" / "json"
-    mine.mkdir(parents=True)
-    (mine / "host.json.j2").write_text(  # fails on kvm01, in name order
-        '{% if host.kind == "kvm-host" %}{{ 1 / 0 }}{% endif %}{{ host.name }}\n'
-    )
+def test_a_user_template_failing_on_one_machine_leaves_the_directory_as_it_was(tmp_path, capsys):
+    """Every machine is rendered before the first file is written: exit 2, and the files,
+    manifest and state of the last run are untouched."""
     out = tmp_path / "out"
     argv = ["render", str(INVENTORY), "--out", str(out), "-f", "json", "-f", "iproute2"]
+    assert main(argv) == 0
+    before = {p: (p.read_bytes(), p.stat().st_ino) for p in out.rglob("*") if p.is_file()}
+    mine = tmp_path / "tpl" / "json"
+    mine.mkdir(parents=True)
+    (mine / "host.json.j2").write_text(  # fails on web01, late in name order
+        '{% if host.name == "web01" %}{{ 1 / 0 }}{% endif %}{{ host.name }}\n'
+    )
     assert main([*argv, "--templates", str(tmp_path / "tpl")]) == 2
+    assert "division by zero" in capsys.readouterr().err
+    assert {p: (p.read_bytes(), p.stat().st_ino) for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_failure_half_way_leaves_the_files_written_listed_as_ours(tmp_path, monkeypatch, capsys):
+    """Files written before a run stops (a disk error, Ctrl-C) stay in the manifest, so
+    the next run updates or removes them instead of leaving them behind forever."""
+    from netcfg import formats
+
+    real = formats.render_host
+
+    def fail_on_kvm01(config, *args, **kwargs):
+        if config.name == "kvm01":
+            raise InputError("out of space, say")
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "render_host", fail_on_kvm01)
+    out = tmp_path / "out"
+    assert main(["render", str(INVENTORY), "--out", str(out), "-f", "json", "-f", "iproute2"]) == 2
     written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {MANIFEST, STATE}
     assert "json/backup01.json" in written  # before kvm01
     listed = set(json.loads((out / MANIFEST).read_text())["files"])

@@ -61,18 +61,23 @@ def test_workers_write_what_one_process_writes(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("failing", [4, 5], ids=["in this process", "in a worker"])
-def test_a_failing_template_is_exit_2_and_every_file_written_stays_listed(tmp_path, monkeypatch, capsys, failing):
+def test_a_failure_is_exit_2_and_every_file_written_stays_listed(tmp_path, monkeypatch, capsys, failing):
+    from netcfg.errors import InputError
+
     hosts = sorted(load_inventory(INVENTORY).machines)
-    templates = tmp_path / "templates"
-    (templates / "json").mkdir(parents=True)
-    # Two processes: even positions are this process's, odd ones the worker's.
-    (templates / "json" / "host.json.j2").write_text(
-        f'{{% if host.name == "{hosts[failing]}" %}}{{{{ 1 // 0 }}}}{{% endif %}}{{{{ host | canonical_json }}}}\n'
-    )
+    real = formats.render_host
+
+    def fail_on(config, *args, **kwargs):
+        # Two processes: even positions are this process's, odd ones the worker's.
+        if config.name == hosts[failing]:
+            raise InputError("no space left, say")
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "render_host", fail_on)
     monkeypatch.setattr(formats, "PARALLEL_MIN", 1)
     out = tmp_path / "out"
-    assert render(out, "2", monkeypatch, "--templates", str(templates)) == 2
-    assert "template error: integer division or modulo by zero" in capsys.readouterr().err
+    assert render(out, "2", monkeypatch, "-f", "json") == 2
+    assert "no space left, say" in capsys.readouterr().err
     written = set(listed(out))
     # What both processes wrote is listed, so a later run can replace or remove it.
     assert {f"json/{hosts[0]}.json", f"json/{hosts[1]}.json"} <= written

@@ -162,13 +162,23 @@ def test_the_same_run_again_loads_nothing(tmp_path, capsys, monkeypatch):
 def test_a_run_that_failed_half_way_is_rendered_again(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     n = int(render(out, capsys, "-f", "json").split()[0])
-    mine = tmp_path / "tpl" / "json"
-    mine.mkdir(parents=True)
-    (mine / "host.json.j2").write_text('{% if host.kind == "kvm-host" %}{{ 1 / 0 }}{% endif %}{{ host.name }}\n')
-    assert main(["render", str(INVENTORY), "--out", str(out), "-f", "json", "--templates", str(tmp_path / "tpl")]) == 2
+    from netcfg import formats
+    from netcfg.errors import InputError
+
+    real = formats.render_host
+
+    def fail_on_kvm01(config, *args, **kwargs):
+        if config.name == "kvm01":
+            raise InputError("no space left, say")
+        return real(config, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(formats, "render_host", fail_on_kvm01)
+        # Under --design flat every machine's files change, those before kvm01 are written.
+        assert main(["render", str(INVENTORY), "--out", str(out), "-f", "json", "--design", "flat"]) == 2
     assert json.loads((out / STATE).read_text())["run"] is None
     loads = counting_loads(monkeypatch)
-    # The machines before kvm01 (in name order) got the failed templates' files back.
+    # The machines before kvm01 (in name order) got the flat files: written back.
     assert not render(out, capsys, "-f", "json").startswith("0 files written")
     assert len(loads) == 1
     assert render(out, capsys, "-f", "json") == f"0 files written, {n} unchanged"
