@@ -8,6 +8,10 @@ import re
 
 YAML_FILE_BYTES = 64 << 20  # one inventory or approval file
 NESTING = 100  # YAML and JSON: an inventory needs 6 levels, a plan or report 4
+# Values (scalars and collections) in one YAML file: about 250 bytes of memory each once
+# composed, so 4,000,000 is about 1 GB. A 100,000-machine inventory in one file has about
+# 2,300,000; `0,` repeated, one value of every two bytes, reached 2 GB at 16 MiB.
+YAML_VALUES = 4_000_000
 DIGITS = 20  # an integer in YAML: 2^64 has 20 digits
 JSON_FILE_BYTES = 256 << 20  # a plan or an impact report of a 1,000,000-machine fleet
 PLAN_SECONDS = 1e9  # a time in a plan file: 31 years; far beyond it, a replay's sums overflow

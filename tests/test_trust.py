@@ -293,6 +293,19 @@ def test_deeply_nested_yaml_is_an_input_error_not_a_crash(tmp_path):
     assert "YAML nesting deeper than 100 levels" in done.stderr
 
 
+def test_a_yaml_file_of_too_many_values_is_refused_before_it_is_composed(tmp_path, monkeypatch, capsys):
+    """`0,` repeated is one value every two bytes: 16 MiB composed to 2 GB."""
+    from netcfg import limits
+
+    monkeypatch.setattr(limits, "YAML_VALUES", 1000)
+    dense = small(tmp_path, "x: [" + "0," * 1000 + "0]\n", "dense.yaml")
+    assert main(["validate", str(dense)]) == 2
+    assert "dense.yaml: error: more than 1,000 YAML values in one file: not read" in errors(capsys)
+    # Commas and colons that are no values (a comment, a quoted string) only cost a count.
+    text = SMALL.replace("segments:", "# " + ", :" * 1000 + "\nsegments:", 1)
+    assert main(["validate", str(small(tmp_path, text, "commented.yaml"))]) == 0
+
+
 def test_a_corrupt_lab_state_file_is_an_input_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NETCFG_RUN_DIR", str(tmp_path))
     (tmp_path / "lab-x.json").write_text('{"name": "x", "machines": 5}')

@@ -21,7 +21,14 @@ from typing import Any
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
@@ -174,6 +181,14 @@ class _Reader:
         self.file = name
         if too_deep(text):
             self.problem(Location(name), f"YAML nesting deeper than {limits.NESTING} levels: not read")
+            self.unread = True
+            return
+        if too_many_values(text):
+            self.problem(
+                Location(name),
+                f"more than {limits.YAML_VALUES:,} YAML values in one file: not read",
+                "split it into several files",
+            )
             self.unread = True
             return
         try:
@@ -798,6 +813,26 @@ def too_deep(text: str) -> bool:
                     return True
             elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
                 depth -= 1
+    except YAMLError:
+        return False  # composing reports the syntax error with its location
+    return False
+
+
+def too_many_values(text: str) -> bool:
+    """Whether a YAML text holds more than limits.YAML_VALUES values, decided before it
+    is composed (composing is what takes the memory). Every value but the first follows
+    one of these characters, so their count bounds the values at C speed; only a text
+    over that bound is counted exactly, with the parser's events, stopping at the limit."""
+    bound = 1 + sum(text.count(c) for c in ",:-\n[{") + text.count(":")
+    if bound <= limits.YAML_VALUES:
+        return False
+    values = 0
+    try:
+        for event in _yaml().parse(text):
+            if isinstance(event, (ScalarEvent, SequenceStartEvent, MappingStartEvent, AliasEvent)):
+                values += 1
+                if values > limits.YAML_VALUES:
+                    return True
     except YAMLError:
         return False  # composing reports the syntax error with its location
     return False

@@ -129,6 +129,18 @@ def test_bad_approval_file_is_an_input_error_with_location(tmp_path, capsys):
     assert f"{head}/approvals/x.yaml:1:1: error: missing 'reason'" in err
 
 
+def test_an_approval_nested_deeply_or_too_long_is_an_input_error(tmp_path, capsys):
+    head = tmp_path / "head"
+    shutil.copytree(AFTER, head)
+    (head / "approvals").mkdir()
+    (head / "approvals" / "deep.yaml").write_text("digest: " + "[" * 5000 + "]" * 5000 + "\n")
+    (head / "approvals" / "long.yaml").write_text("x: [" + "0," * 10_000 + "0]\n")
+    assert main(["check", "--base", BEFORE, "--inventory", str(head), "--report-md", str(tmp_path / "s.md")]) == 2
+    err = capsys.readouterr().err
+    assert f"{head}/approvals/deep.yaml: error: nests too deeply" in err
+    assert f"{head}/approvals/long.yaml: error: is longer than 16,384 characters: not read" in err
+
+
 def test_markdown_summary_fits_a_pull_request_comment():
     from netcfg.impact.model import ChangeClass, Decision, HostDiff, HostState, Impact, TouchedHost, Verdict
     from netcfg.model.host import DesignName, Kind
