@@ -57,12 +57,13 @@ def resolve(
     if candidate.exists() and commit is not None:
         # A pull request adding a directory `origin/main` must not make `--base
         # origin/main` compare the head with itself: a name that is both is refused.
+        what = "directory" if candidate.is_dir() else "file"
         raise InputError(
             [
                 Problem(
                     Location(str(spec)),
-                    f"is both a directory ({candidate}) and a git revision (commit {commit[:12]})",
-                    f"write ./{spec} for the directory, or the full commit id for the revision",
+                    f"is both a {what} ({candidate}) and a git revision (commit {commit[:12]})",
+                    f"write ./{spec} for the {what}, or {spec}^0 for the revision",
                 )
             ]
         )

@@ -239,6 +239,8 @@ def test_a_name_that_is_both_a_directory_and_a_revision_is_refused(repo, monkeyp
     assert main(["check", "--base", "main"]) == 2
     err = capsys.readouterr().err
     assert "is both a directory" in err and "and a git revision (commit" in err
+    assert "write ./main for the directory, or main^0 for the revision" in err
+    assert main(["impact", "main^0", "HEAD"]) == 0  # the revision, said explicitly
     assert main(["impact", "./main"]) == 0  # the directory, said explicitly
 
 
