@@ -32,6 +32,13 @@ def quote(value: object, limit: int = EXCERPT) -> str:
     return f"'{shown}{'…' if len(text) > limit else ''}'"
 
 
+def damage(error: Exception) -> str:
+    """What a damaged file's decoding error says, quoted: a KeyError names its key."""
+    if isinstance(error, KeyError) and error.args:
+        return f"no {quote(error.args[0])}"
+    return quote(error)
+
+
 class NetcfgError(Exception):
     """Base of every error netcfg reports without a traceback."""
 

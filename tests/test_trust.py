@@ -311,6 +311,9 @@ def test_a_corrupt_lab_state_file_is_an_input_error(tmp_path, monkeypatch, capsy
     (tmp_path / "lab-x.json").write_text('{"name": "x", "machines": 5}')
     assert main(["lab", "check", "--name", "x"]) == 2
     assert "the lab state file is damaged" in errors(capsys)
+    (tmp_path / "lab-x.json").write_text('{"name": "x", "inventory": "i", "machines": {}, "namespaces": []}')
+    assert main(["lab", "check", "--name", "x"]) == 2
+    assert "the lab state file is damaged (no 'design')" in errors(capsys)
     (tmp_path / "lab-x.json").write_text("{" * 50_000)
     assert main(["lab", "down", "--name", "x"]) == 2
     errors(capsys)

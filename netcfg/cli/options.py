@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 DEFAULT_INVENTORY = Path("inventory")
 
-INVENTORY_HELP = "Inventory directory (YAML files, merged) or a single YAML file [default: inventory]."
+INVENTORY_HELP = "Inventory directory (YAML files, merged) or a single YAML file."
 # Where the inventory is a command's main object, it may be named either way.
 # Arguments are described in their command's help text: typer would print a type
 # placeholder (<path>, <str>) beside each in an "Arguments" list.

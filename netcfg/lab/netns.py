@@ -33,7 +33,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from netcfg import limits
 from netcfg.designs import render
-from netcfg.errors import InputError, quote
+from netcfg.errors import InputError, damage
 from netcfg.files import read_json, write_file
 from netcfg.kernel.apply import apply_host
 from netcfg.kernel.lock import namespace_file
@@ -131,7 +131,7 @@ def read_state(name: str, state_dir: str) -> LabState | None:
             [
                 Problem(
                     Location(path),
-                    f"the lab state file is damaged ({quote(error)}): which namespaces are the lab's is unknown",
+                    f"the lab state file is damaged ({damage(error)}): which namespaces are the lab's is unknown",
                     f"remove the lab's namespaces ({name}-sw, {name}-m-*) with `ip netns del`, then this file",
                 )
             ]

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from netcfg import limits
-from netcfg.errors import InputError, quote
+from netcfg.errors import InputError, damage, quote
 from netcfg.files import read_json, write_atomic
 from netcfg.problems import Location, Problem
 from netcfg.vmlab.proc import Proc
@@ -250,7 +250,7 @@ def read(name: str, run_dir: str) -> LabState | None:
             [
                 Problem(
                     Location(path),
-                    f"the VM lab state file is damaged ({quote(error)})",
+                    f"the VM lab state file is damaged ({damage(error)})",
                     f"`netcfg vmlab down --name {name}` still removes the lab's namespaces (vml-{name}-*), "
                     "cgroups and processes by their names",
                 )
