@@ -99,15 +99,17 @@ def networks_disjoint(inventory: Inventory, _: set[str]) -> Iterator[Problem]:
     for family in (4, 6):
         nets = sorted(
             (n for n in inventory.networks if n.family == family),
-            key=lambda n: (n.prefix.first, -n.prefix.last),
+            key=lambda n: (n.prefix.first, -n.prefix.last, n.location),
         )
         widest: Network | None = None  # the earlier network reaching furthest
+        first: Network | None = None  # of equal prefixes, neighbours in this order
         for network in nets:
+            if first is not None and network.prefix == first.prefix:
+                yield Problem(network.location, f"network {network.cidr} defined twice (first at {first.location})")
+                continue
+            first = network
             if widest is not None and network.prefix.first <= widest.prefix.last:
-                if network.prefix == widest.prefix:
-                    message = f"network {network.cidr} defined twice (first at {widest.location})"
-                else:
-                    message = f"network {network.cidr} overlaps network {widest.cidr} (at {widest.location})"
+                message = f"network {network.cidr} overlaps network {widest.cidr} (at {widest.location})"
                 yield Problem(network.location, message)
             if widest is None or network.prefix.last > widest.prefix.last:
                 widest = network

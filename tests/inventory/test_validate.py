@@ -157,6 +157,16 @@ def test_overlapping_networks(tmp_path, capsys):
     )
 
 
+def test_a_network_defined_twice_inside_a_wider_one_is_said_to_be_twice(tmp_path, capsys):
+    expect(
+        tmp_path,
+        capsys,
+        "networks:\n  - {prefix: 10.20.5.0/24, segment: srv}\n  - {prefix: 10.20.5.0/24, segment: fe}\n",
+        f"2:5: error: network 10.20.5.0/24 overlaps network 10.20.0.0/16 (at {tmp_path / 'base.yaml'}:6:5)",
+        f"3:5: error: network 10.20.5.0/24 defined twice (first at {tmp_path / 'more.yaml'}:2:5)",
+    )
+
+
 def test_gateway_outside_network(tmp_path, capsys):
     expect(
         tmp_path,
