@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netcfg import limits
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.problems import Location, Problem
 
 
@@ -199,15 +199,25 @@ def read_bytes(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES)
     return data
 
 
-def json_value(data: bytes, path: str | Path, what: str) -> Any:
-    """The value of a JSON file's bytes (see read_json)."""
+def json_value(data: bytes, path: str | Path, what: str, unique_keys: bool = False) -> Any:
+    """The value of a JSON file's bytes (see read_json); with `unique_keys`, an object
+    naming a key twice is an error (json keeps the last silently)."""
     where = Location(str(path))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError([Problem(where, f"the {what} is not UTF-8 JSON (byte {error.start})")]) from None
+    twice: list[str] = []
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) < len(pairs):
+            keys = [key for key, _ in pairs]
+            twice.extend(key for n, key in enumerate(keys) if key in keys[:n])
+        return found
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=unique if unique_keys else None)
     except json.JSONDecodeError as error:
         raise InputError(
             [Problem(Location(str(path), error.lineno, error.colno), f"the {what} is not JSON: {error.msg}")]
@@ -219,6 +229,8 @@ def json_value(data: bytes, path: str | Path, what: str) -> Any:
     if _depth(value) > limits.NESTING:
         # Below Python's recursion limit, yet code walking it recursively might not be.
         raise InputError([Problem(where, f"the {what} nests deeper than {limits.NESTING} levels: not read")])
+    if twice:
+        raise InputError([Problem(where, f"the {what} names key {quote(key)} twice in one object") for key in twice])
     return value
 
 

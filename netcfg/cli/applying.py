@@ -73,7 +73,7 @@ def config_from_bytes(
     from netcfg.model.host_file import host_config_from_json
     from netcfg.problems import Location, Problem
 
-    config = host_config_from_json(json_value(data, path, "rendered machine"), str(path))
+    config = host_config_from_json(json_value(data, path, "rendered machine", unique_keys=True), str(path))
     if host is not None and host != config.name:
         raise InputError([Problem(Location(str(path)), f"is the config of {config.name!r}, not of {host!r}")])
     if design is not None and design != config.design:

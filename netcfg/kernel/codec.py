@@ -53,7 +53,7 @@ from netcfg.kernel.wire import (  # noqa: F401 - the framing is used as codec's 
 from netcfg.kernel.wire import RTMSG as _RTMSG
 from netcfg.kernel.wire import U32 as _U32
 from netcfg.kernel.wire import fixed as _fixed
-from netcfg.model.host import PROTOCOL, Address, Route, Rule
+from netcfg.model.host import DEFAULT_METRIC, PROTOCOL, Address, Route, Rule
 
 # linux/netlink.h, linux/rtnetlink.h, linux/fib_rules.h, linux/if_addr.h
 RTM_NEWLINK = 16
@@ -123,7 +123,6 @@ IFA_PROTO = 11  # u8, Linux 5.18+; older kernels ignore it
 IFLA_AF_SPEC, IFLA_INET_CONF = 26, 1
 IPV4_DEVCONF_PROMOTE_SECONDARIES = 20
 
-DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
 
 _RTNH = struct.Struct("=HBBi")  # rtnexthop: len, flags, hops, ifindex
 _U16X2 = struct.Struct("=HH")

@@ -19,6 +19,7 @@ from typing import Any
 # routes netcfg owns; kernel, boot, static and every other protocol's routes are never
 # touched. 77 is unassigned in iproute2's rt_protos and in Linux's rtnetlink.h.
 PROTOCOL = 77
+DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores for a route given no metric
 MAIN_TABLE = 254
 RESERVED_TABLES = frozenset({0, 253, 254, 255})
 DEFAULT_V4 = "0.0.0.0/0"

@@ -8,13 +8,29 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from netcfg.errors import InputError
-from netcfg.model.host import PROTOCOL, Address, DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
+from netcfg.errors import InputError, quote
+from netcfg.model.host import (
+    DEFAULT_METRIC,
+    PROTOCOL,
+    Address,
+    DesignName,
+    HostConfig,
+    InterfaceConfig,
+    Kind,
+    Route,
+    Rule,
+)
 from netcfg.model.unusable import unusable_range
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 from netcfg.problems import Location, Problem
 
 _SCOPES = ("global", "link", "host")
+# The keys `netcfg render -f json` writes; within rules and routes only the selectors and
+# attributes may be left out (null).
+HOST_KEYS = ("name", "kind", "design", "forwarding", "interfaces", "rules", "routes")
+INTERFACE_KEYS = ("name", "segment", "bridge", "addresses")
+RULE_KEYS = ("family", "priority", "table", "src", "dst")
+ROUTE_KEYS = ("family", "table", "dst", "gateway", "device", "scope", "metric", "protocol")
 
 
 class _Reader:
@@ -39,8 +55,15 @@ class _Reader:
             return None
         return value
 
+    def known(self, data: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
+        """Every key of `data` is one of `keys`: a misspelt one would otherwise stand for
+        its default (a misspelt `routes` for no routes, every owned one removed)."""
+        for key in data:
+            if key not in keys:
+                self.fail(where, f"unknown key {quote(key)} (expected {', '.join(keys)})")
+
     def items(self, data: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
-        values = self.field(data, key, where, list, [])
+        values = self.field(data, key, where, list)
         out = []
         for n, value in enumerate(values or []):
             if isinstance(value, dict):
@@ -49,20 +72,24 @@ class _Reader:
                 self.fail(f"{where}.{key}[{n}]", f"expected an object, found {type(value).__name__}")
         return out
 
-    def prefix(self, value: Any, where: str, family: int | None) -> str | None:
+    def prefix(self, value: Any, where: str, family: int | None, network: bool = False) -> str | None:
+        """A prefix as rendered; with `network`, a network's (no host bits set, as the
+        inventory requires: the kernel would store another one than asked for)."""
         if value is None:
             return None
         version = prefix_version(value)
         if version is None:
-            self.fail(where, f"not an IP prefix: {value!r}")
+            self.fail(where, f"not an IP prefix: {quote(value)}")
             return None
         if family is not None and version != family:
             self.fail(where, f"an IPv{version} prefix in a family {family} entry")
+        if network and host_bits(value):
+            self.fail(where, f"{quote(value)} has host bits set: not a network")
         return str(value)
 
     def address(self, value: Any, where: str) -> str | None:
         if "/" in str(value) or prefix_version(value) is None:
-            self.fail(where, f"not an IP address: {value!r}")
+            self.fail(where, f"not an IP address: {quote(value)}")
             return None
         return str(value)
 
@@ -72,17 +99,19 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
     r = _Reader(source)
     if not isinstance(data, dict):
         raise InputError([Problem(Location(source), "not a rendered machine: expected a JSON object")])
+    r.known(data, HOST_KEYS, "$")
     name = r.field(data, "name", "$", str)
     kind = _choice(r, data, "kind", Kind)
     design = _choice(r, data, "design", DesignName)
-    forwarding = r.field(data, "forwarding", "$", bool, False)
+    forwarding = r.field(data, "forwarding", "$", bool)
     interfaces = []
     for where, i in r.items(data, "interfaces", "$"):
+        r.known(i, INTERFACE_KEYS, where)
         iname = r.field(i, "name", where, str)
         segment = r.field(i, "segment", where, str)
-        bridge = r.field(i, "bridge", where, bool, False)
+        bridge = r.field(i, "bridge", where, bool)
         addresses = []
-        for n, text in enumerate(r.field(i, "addresses", where, list, []) or []):
+        for n, text in enumerate(r.field(i, "addresses", where, list) or []):
             at = f"{where}.addresses[{n}]"
             if text is None:
                 r.fail(at, "expected a string, found null")
@@ -99,23 +128,25 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         interfaces.append(InterfaceConfig(iname or "", segment or "", bool(bridge), tuple(addresses)))
     rules = []
     for where, d in r.items(data, "rules", "$"):
+        r.known(d, RULE_KEYS, where)
         family = _family(r, d, where)
         rules.append(
             Rule(
                 family or 4,
                 _number(r, d, "priority", where, 0, 2**32 - 1),
                 _number(r, d, "table", where, 1, 2**32 - 1),
-                r.prefix(r.field(d, "src", where, (str, type(None)), None), f"{where}.src", family),
-                r.prefix(r.field(d, "dst", where, (str, type(None)), None), f"{where}.dst", family),
+                r.prefix(r.field(d, "src", where, (str, type(None)), None), f"{where}.src", family, network=True),
+                r.prefix(r.field(d, "dst", where, (str, type(None)), None), f"{where}.dst", family, network=True),
             )
         )
     routes = []
     for where, d in r.items(data, "routes", "$"):
+        r.known(d, ROUTE_KEYS, where)
         family = _family(r, d, where)
         gateway = r.field(d, "gateway", where, (str, type(None)), None)
         scope = r.field(d, "scope", where, str, "global")
         if scope not in _SCOPES:
-            r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {scope!r}")
+            r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {quote(scope)}")
         metric = r.field(d, "metric", where, (int, type(None)), None)
         if metric is not None and not 0 <= metric <= 2**32 - 1:
             r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
@@ -123,7 +154,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
             Route(
                 family or 4,
                 _number(r, d, "table", where, 1, 2**32 - 1),
-                r.prefix(r.field(d, "dst", where, str), f"{where}.dst", family) or "",
+                r.prefix(r.field(d, "dst", where, str), f"{where}.dst", family, network=True) or "",
                 r.address(gateway, f"{where}.gateway") if gateway is not None else None,
                 r.field(d, "device", where, (str, type(None)), None),
                 scope or "global",
@@ -132,23 +163,34 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
             )
         )
     if name is not None and not MACHINE_NAME.fullmatch(name):
-        r.fail("$.name", f"{name!r} is not a machine name")
+        r.fail("$.name", f"{quote(name)} is not a machine name")
     names = {i.name for i in interfaces}
     seen: set[str] = set()
     for n, interface in enumerate(interfaces):
         if interface.name in seen:
-            r.fail(f"$.interfaces[{n}].name", f"{interface.name!r} is named by an earlier interface too")
+            r.fail(f"$.interfaces[{n}].name", f"{quote(interface.name)} is named by an earlier interface too")
         seen.add(interface.name)
     for n, route in enumerate(routes):
         # A route reaches the kernel through one of the file's own interfaces, or a gateway.
         if route.device is not None and route.device not in names:
-            r.fail(f"$.routes[{n}].device", f"{route.device!r} is none of the file's interfaces")
+            r.fail(f"$.routes[{n}].device", f"{quote(route.device)} is none of the file's interfaces")
         elif route.device is None and route.gateway is None:
             r.fail(f"$.routes[{n}]", "a route needs a device or a gateway")
     devices = names | {route.device for route in routes if route.device is not None}
     for device in sorted(devices):
         if not INTERFACE_NAME.fullmatch(device):
-            r.fail("$", f"{device!r} is not an interface name (at most 15 letters, digits, '.', '_', '-')")
+            r.fail("$", f"{quote(device)} is not an interface name (at most 15 letters, digits, '.', '_', '-')")
+    _once_each(
+        r,
+        [
+            (f"$.interfaces[{n}].addresses[{k}]", (a.interface, a.ip))
+            for n, i in enumerate(interfaces)
+            for k, a in enumerate(i.addresses)
+        ],
+    )
+    _once_each(r, [(f"$.rules[{n}]", (x.family, x.priority, x.src, x.dst)) for n, x in enumerate(rules)])
+    slots = [(x.family, x.table, x.dst, DEFAULT_METRIC[x.family] if x.metric is None else x.metric) for x in routes]
+    _once_each(r, [(f"$.routes[{n}]", slot) for n, slot in enumerate(slots)])
     if r.problems:
         raise InputError(r.problems)
     return HostConfig(name, kind, design, tuple(interfaces), tuple(rules), tuple(routes), forwarding)
@@ -176,12 +218,32 @@ def prefix_version(value: Any) -> int | None:
     return 6 if af == socket.AF_INET6 else 4
 
 
+def host_bits(prefix: str) -> bool:
+    """Whether a prefix (checked by prefix_version) has bits set beyond its length."""
+    address, _, length = prefix.partition("/")
+    raw = socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+    width = len(raw) * 8
+    return int.from_bytes(raw, "big") & ((1 << (width - int(length or width))) - 1) != 0
+
+
+def _once_each(r: _Reader, entries: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Entries the kernel tells apart by these identities appear once each: a second one
+    would be refused (a route in a taken slot), never match (a rule behind its twin) or
+    replace the first (an address again with another length)."""
+    first: dict[tuple[Any, ...], str] = {}
+    for where, identity in entries:
+        if identity in first:
+            r.fail(where, f"the kernel keeps one entry of its kind where this and {first[identity]} are")
+        else:
+            first[identity] = where
+
+
 def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:
     value = r.field(data, key, "$", str)
     try:
         return enum(value) if value is not None else None
     except ValueError:
-        r.fail(f"$.{key}", f"expected one of {', '.join(e.value for e in enum)}, found {value!r}")
+        r.fail(f"$.{key}", f"expected one of {', '.join(e.value for e in enum)}, found {quote(value)}")
         return None
 
 

@@ -28,15 +28,14 @@ from enum import StrEnum
 from itertools import count
 from typing import Any
 
-from netcfg.model.host import MAIN_TABLE, HostConfig, Route, Rule
+from netcfg.model.host import DEFAULT_METRIC, MAIN_TABLE, HostConfig, Route, Rule
 from netcfg.verify.prefix import WIDTH, Prefix, format_address, key, parse_address, parse_prefix
 
 LOCAL_TABLE = 255
 DEFAULT_TABLE = 253
 LOOPBACK = "lo"
-# What the kernel gives a route without a metric, per family (IPv6: IP6_RT_PRIO_USER),
-# and its connected routes (IPv6: IP6_RT_PRIO_ADDRCONF).
-DEFAULT_METRIC = {4: 0, 6: 1024}
+# What the kernel gives its connected routes (IPv6: IP6_RT_PRIO_ADDRCONF); a route
+# without a metric gets DEFAULT_METRIC (IPv6: IP6_RT_PRIO_USER).
 CONNECTED_METRIC = {4: 0, 6: 256}
 
 

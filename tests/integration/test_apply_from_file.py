@@ -98,3 +98,50 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
         f"$.interfaces[{twice}].name: '{data['interfaces'][0]['name']}' is named by an earlier interface too",
     ):
         assert expected in text, (expected, text)
+
+
+def test_missing_unknown_or_twice_named_keys_and_twin_entries_are_named(rendered, tmp_path, capsys):
+    """A file without `routes` (or with `Routes`) stood for no routes: every owned one
+    removed. Every key the renderer writes is there once, and nothing else; entries the
+    kernel cannot hold side by side, and networks with host bits, are refused."""
+    data = json.loads(rendered.read_text())
+    del data["routes"], data["forwarding"], data["interfaces"][0]["addresses"]
+    data["Routes"] = []
+    data["rules"][0]["gatway"] = "192.0.2.1"
+    data["rules"].append(dict(data["rules"][0], table=99))  # same selectors: never matches
+    data["routes"] = [dict(route) for route in json.loads(rendered.read_text())["routes"]]
+    data["routes"].append(dict(data["routes"][0], device=None, gateway="203.0.113.1"))
+    data["routes"][1]["dst"] = "203.0.113.5/24"
+    routes = data.pop("routes")
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    text = str(caught.value)
+    for expected in (
+        "$: missing key 'routes'",
+        "$: missing key 'forwarding'",
+        "$.interfaces[0]: missing key 'addresses'",
+        "$: unknown key 'Routes' (expected name, kind, design, forwarding, interfaces, rules, routes)",
+        "$.rules[0]: unknown key 'gatway'",
+        f"$.rules[{len(data['rules']) - 1}]: the kernel keeps one entry of its kind where this and $.rules[0] are",
+    ):
+        assert expected in text, (expected, text)
+    data["routes"] = routes
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    text = str(caught.value)
+    assert f"$.routes[{len(routes) - 1}]: the kernel keeps one entry of its kind where this and $.routes[0] are" in text
+    assert "$.routes[1].dst: " in text and "has host bits set: not a network" in text
+    # A key written twice: json would keep the last one silently.
+    twice = tmp_path / "twice.json"
+    twice.write_text(rendered.read_text().replace('"kind": ', '"kind": "router", "kind": ', 1))
+    assert main(["apply", "--from", str(twice), "--netns", "nowhere"]) == 2
+    assert "names key 'kind' twice in one object" in capsys.readouterr().err
+
+
+def test_long_values_are_cut_in_messages(rendered):
+    data = json.loads(rendered.read_text())
+    data["kind"] = "x" * 5000
+    data["routes"][0]["dst"] = "y" * 5000
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    assert max(len(line) for line in str(caught.value).splitlines()) < 200
