@@ -156,42 +156,51 @@ def revision_texts(source: Source) -> dict[str, str]:
     top = _git(["rev-parse", "--show-prefix"], source.cwd).stdout.decode().strip()
     full = os.path.normpath(os.path.join(top, source.inventory_dir)).replace(os.sep, "/")
     prefix = "" if full == "." else full.rstrip("/") + "/"
-    blobs: dict[str, str] = {}  # path from the top -> blob id, of regular files
+    blobs: dict[str, str] = {}  # path from the top -> blob id, of regular files (hidden ones too)
     links: dict[str, str] = {}  # path from the top -> blob id of the link's target text
     problems: list[Problem] = []
+
+    def hidden(path: str) -> bool:
+        relative = path[len(prefix) :] if path.startswith(prefix) else ""
+        return any(part.startswith(".") for part in relative.split("/"))
+
     for record in listing.stdout.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
         mode, kind, oid = meta.decode().split()
         path = raw_path.decode("utf-8", errors="surrogateescape")
-        relative = path[len(prefix) :] if path.startswith(prefix) else ""
-        if any(part.startswith(".") for part in relative.split("/")):
-            continue  # hidden entries are skipped, as on disk
-        if kind == "commit":
+        if kind == "commit" and not hidden(path):
             # Its files are another repository's: on disk they would be read, here they
             # cannot be, and skipping them would judge a change without them.
             where = Location(f"{source.revision}:{path}")
             problems.append(Problem(where, "is a git submodule: its files are not in this repository, not read"))
         elif kind == "blob":
             (links if mode == "120000" else blobs)[path] = oid
+    # Hidden entries are skipped as on disk, but a link may lead into one, as on disk.
+    read = {path: oid for path, oid in blobs.items() if not hidden(path)}
+    targets = dict(zip(links, _cat_blobs(list(links.values()), source.cwd, source), strict=True)) if links else {}
+    for path in sorted(p for p in links if not hidden(p)):
+        target = _link_target(path, targets, prefix, full)
+        where = Location(f"{source.revision}:{path}")
+        if target is None:
+            problems.append(Problem(where, "is a symbolic link to a path outside the inventory: not read"))
+        elif target in blobs:
+            if path.endswith(YAML_SUFFIXES):
+                read[path] = blobs[target]
+        elif any(b.startswith(target + "/") for b in blobs) and hidden(target):
+            # A link to a hidden directory: read under the link's name, as on disk (a
+            # link to a directory that is read anyway adds nothing, as on disk).
+            inner = {p[len(target) :]: o for p, o in blobs.items() if p.startswith(target + "/")}
+            read.update({path + p: o for p, o in inner.items() if "/." not in p})
+        elif path.endswith(YAML_SUFFIXES) and not any(b.startswith(target + "/") for b in blobs):
+            problems.append(Problem(where, "is a broken symbolic link: not read"))
     entries: list[tuple[str, str]] = []  # (blob id, path relative to the inventory dir)
-    link_targets = dict(zip(links, _cat_blobs(list(links.values()), source.cwd, source), strict=True)) if links else {}
-    for path in sorted({*blobs, *links}):
-        if not path.endswith(YAML_SUFFIXES):
-            continue
-        blob = blobs.get(path)
-        if path in links:
-            # A link is followed inside the inventory only, as on disk.
-            target = os.path.normpath(os.path.join(os.path.dirname(path), link_targets[path])).replace(os.sep, "/")
-            blob = blobs.get(target) if (target + "/").startswith(prefix) or target == full else None
-            if blob is None:
-                where = Location(f"{source.revision}:{path}")
-                problems.append(Problem(where, "is a symbolic link to a path outside the inventory: not read"))
-                continue
-        # A single-file inventory is the file itself: "" (shown as just REV:file).
-        relative = path[len(prefix) :] if path.startswith(prefix) else "" if path == full else path
-        entries.append((str(blob), relative))
+    for path in sorted(read):
+        if path.endswith(YAML_SUFFIXES):
+            # A single-file inventory is the file itself: "" (shown as just REV:file).
+            relative = path[len(prefix) :] if path.startswith(prefix) else "" if path == full else path
+            entries.append((read[path], relative))
     if problems:
         raise InputError(problems)
     if not entries:
@@ -200,6 +209,19 @@ def revision_texts(source: Source) -> dict[str, str]:
         )
     texts = _cat_blobs([o for o, _ in entries], source.cwd, source, [p for _, p in entries])
     return dict(zip((p for _, p in entries), texts, strict=True))
+
+
+def _link_target(path: str, targets: Mapping[str, str], prefix: str, full: str) -> str | None:
+    """Where the link at `path` leads, links on the way followed (paths from the
+    repository's top); None when that is outside the inventory."""
+    for _ in range(40):  # the kernel's own limit on links followed
+        target = os.path.normpath(os.path.join(os.path.dirname(path), targets[path])).replace(os.sep, "/")
+        if not ((target + "/").startswith(prefix) or target == full) or target.startswith("../"):
+            return None
+        if target not in targets:
+            return target
+        path = target
+    return None
 
 
 def _cat_blobs(oids: list[str], cwd: Path, source: Source, names: list[str] | None = None) -> list[str]:

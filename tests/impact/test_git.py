@@ -224,6 +224,29 @@ def test_a_submodule_inside_the_inventory_is_refused_not_skipped(repo, monkeypat
     assert "HEAD:inventory/extra: error: is a git submodule" in capsys.readouterr().err
 
 
+def test_links_in_a_revision_are_read_as_on_disk(repo, monkeypatch, capsys):
+    """A link to a directory outside the inventory is refused (it was skipped, files and
+    all); links into hidden entries are followed, as on disk."""
+    git(repo, "add", "inventory")
+    git(repo, "commit", "-q", "-m", "head")
+    inventory = repo / "inventory"
+    (inventory / ".shared").mkdir()
+    shutil.move(inventory / "machines.yaml", inventory / ".shared" / "machines.yaml")
+    (inventory / "machines.yaml").symlink_to(Path(".shared", "machines.yaml"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a machine file behind a link into a hidden directory")
+    monkeypatch.chdir(repo)
+    assert main(["diff", "HEAD~1", "HEAD"]) == 0
+    assert "no machine's configuration changes" in capsys.readouterr().out
+    (repo / "elsewhere").mkdir()
+    (repo / "elsewhere" / "more.yaml").write_text("machines: {}\n")
+    (inventory / "more").symlink_to(Path("..", "elsewhere"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a directory behind a link out of the inventory")
+    assert main(["diff", "HEAD~1", "HEAD"]) == 2
+    assert "HEAD:inventory/more: error: is a symbolic link to a path outside the inventory" in capsys.readouterr().err
+
+
 def test_a_head_inventory_leading_out_of_the_repository_is_refused(repo, monkeypatch, tmp_path, capsys):
     shutil.move(repo / "inventory", tmp_path / "outside")
     (repo / "inventory").symlink_to(tmp_path / "outside")
