@@ -9,13 +9,14 @@ the full analysis, which reports whatever is wrong.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 from netcfg.errors import InputError
 from netcfg.inventory.disk import read_texts, yaml_files
 from netcfg.inventory.load import read_policy
-from netcfg.inventory.sources import Source, revision_texts, tree_id
+from netcfg.inventory.sources import Source, refuse_leaving_repository, revision_texts, tree_id
 from netcfg.model.inventory import Policy
 
 _POLICY_KEY = re.compile(r"^policy[ \t]*:", re.MULTILINE)
@@ -35,6 +36,8 @@ def same_content(base: Source, head: Source) -> SameContent | None:
         if base_tree is None or base_tree != head_tree:
             return None
     try:
+        if base.commit is not None and head.path is not None:
+            refuse_leaving_repository(head)  # the full analysis says why
         texts = _texts(head)
         # No files at all is a mistyped path, not an unchanged inventory: the full
         # analysis says so.
@@ -56,8 +59,7 @@ def _texts(source: Source) -> dict[str, str] | None:
     if not source.path.is_dir():
         return None
     texts = read_texts(yaml_files(source.path))
-    root = len(str(source.path)) + 1
-    return {name[root:]: text for name, text in texts.items()}
+    return {os.path.relpath(name, source.path): text for name, text in texts.items()}
 
 
 def _policy(texts: dict[str, str]) -> Policy | None:

@@ -336,7 +336,7 @@ def worktree_origins(directory: Path, texts: Mapping[str, str]) -> dict[str, Ori
     return origins | (commit_origins(root, head, paths) if head and paths else {})
 
 
-def _refuse_leaving_repository(head: Source) -> None:
+def refuse_leaving_repository(head: Source) -> None:
     """A head directory compared with a git base is read from the repository's work
     tree: one that is a link leading out of it is refused, a pull request must not make
     CI read another directory of the runner."""
@@ -357,7 +357,7 @@ def load_pair(
     problems: list[Problem] = []
     loaded = []
     if base.revision is not None and head.path is not None:
-        _refuse_leaving_repository(head)
+        refuse_leaving_repository(head)
     with rare_full_collections():  # loading builds millions of small objects
         for side in (base, head):
             progress(f"reading {side.label}")

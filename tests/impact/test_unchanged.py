@@ -80,3 +80,27 @@ def test_two_sides_without_any_file_are_not_the_same_inventory(tmp_path, capsys)
     assert unchanged(str(tmp_path / "e1"), str(tmp_path / "e2")) is None
     assert main(["check", "--base", str(tmp_path / "e1"), "-i", str(tmp_path / "e2")]) == 2  # a mistyped -i
     assert "no inventory files" in capsys.readouterr().err
+
+
+def test_files_are_compared_by_their_names_also_from_dot(twins, monkeypatch):
+    """`-i .` named the files without their first two characters: a base holding the same
+    texts under other names passed for the same inventory."""
+    base, head = twins
+    monkeypatch.chdir(head)
+    assert unchanged(str(base), ".") is not None
+    (base / "policy.yaml").rename(base / "policy2.yaml")
+    assert unchanged(str(base), ".") is None
+
+
+def test_a_head_leading_out_of_the_repository_is_refused_also_when_unchanged(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "inventory", repo / "inventory")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "b"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    shutil.move(repo / "inventory", tmp_path / "outside")
+    (repo / "inventory").symlink_to(tmp_path / "outside")
+    monkeypatch.chdir(repo)
+    assert main(["check", "--base", "HEAD"]) == 2
+    assert "leads outside the git repository" in capsys.readouterr().err
