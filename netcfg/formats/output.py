@@ -167,6 +167,10 @@ class OutputDir:
         state = self._read_json(STATE)
         try:
             inputs = {str(k): str(v) for k, v in state["inputs"].items()}
+            if set(state["files"]) != set(files):
+                # Not the manifest this state was written with (one edited or replaced):
+                # nothing is skipped, and the run writes both again.
+                return files, {}, None
             for relative, stamp in state["files"].items():
                 if relative in files and isinstance(stamp, list) and all(isinstance(n, int) for n in stamp):
                     files[relative]["stamp"] = tuple(stamp)

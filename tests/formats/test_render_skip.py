@@ -103,6 +103,17 @@ def test_a_damaged_state_file_costs_a_comparison_not_a_wrong_skip(tmp_path, caps
     assert render(out, capsys) == f"1 file written, {n - 1} unchanged"
 
 
+def test_a_manifest_that_is_not_the_states_own_is_rebuilt(tmp_path, capsys):
+    """A valid manifest listing nothing (or other files) beside an intact state: the
+    machines were reused with the files it listed, none, and it was never rebuilt."""
+    out = tmp_path / "out"
+    n = int(render(out, capsys, "-f", "json").split()[0])
+    for listed in ({}, {"../../etc/passwd": {"format": "json", "host": "web01"}}):
+        (out / MANIFEST).write_text(json.dumps({"version": 1, "files": listed}))
+        assert render(out, capsys, "-f", "json") == f"0 files written, {n} unchanged"
+        assert len(json.loads((out / MANIFEST).read_text())["files"]) == n
+
+
 def test_a_fifo_in_place_of_the_state_or_manifest_holds_nothing_up(tmp_path, capsys):
     # Run in a process of its own with a time limit: the failure this guards against is a hang.
     out = tmp_path / "out"
