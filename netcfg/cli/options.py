@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -55,17 +56,18 @@ def output_directory(value: str) -> Path:
     return Path(value)
 
 
-def whole_number(option: str, minimum: int = 0) -> Callable[[str], int]:
+def whole_number(option: str, minimum: int = 0, maximum: int = 2**64 - 1) -> Callable[[str], int]:
     """A parser for an integer option, its error worded like netcfg's other input errors."""
 
     def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            number = None
-        if number is None or number < minimum:
+        number = int(value) if re.fullmatch(r"\s*[+-]?[0-9]{1,20}\s*", str(value)) else None
+        if number is None or not minimum <= number <= maximum:
             raise InputError(
-                [Problem(Location(option), f"expected a whole number of at least {minimum}, not {value!r}")]
+                [
+                    Problem(
+                        Location(option), f"expected a whole number from {minimum} to {maximum:,}, not {quote(value)}"
+                    )
+                ]
             )
         return number
 

@@ -18,7 +18,7 @@ def synth(
     machines: int = typer.Option(
         ...,
         "--machines",
-        parser=whole_number("--machines"),
+        parser=whole_number("--machines", MIN_MACHINES, MAX_MACHINES),
         metavar="N",
         help=f"Number of machines ({MIN_MACHINES}-{MAX_MACHINES:,}): 2 routers, a few physical"
         " hosts, about one KVM host per 20 VMs, the rest VMs.",
@@ -26,7 +26,7 @@ def synth(
     networks: int = typer.Option(
         ...,
         "--networks",
-        parser=whole_number("--networks"),
+        parser=whole_number("--networks", MIN_NETWORKS, MAX_NETWORKS),
         metavar="N",
         help=f"Number of networks ({MIN_NETWORKS}-{MAX_NETWORKS:,}): all but four (at least one) are public"
         " IPv4 networks on fe.",

@@ -11,6 +11,7 @@ other byte anywhere, or another netcfg version, goes the long way.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -45,11 +46,15 @@ def record_settled(netns: str, run_dir: str, settled: Settled) -> None:
         path = namespace_file(netns, run_dir, SUFFIX)
         temporary = f"{path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as handle:
             json.dump({"netcfg": __version__, **settled._asdict()}, handle)
         os.replace(temporary, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 def recorded(netns: str, run_dir: str) -> Settled | None:

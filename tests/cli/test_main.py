@@ -117,17 +117,24 @@ def test_version_anywhere(capsys, argv):
     assert capsys.readouterr().out == f"netcfg {netcfg.__version__}\n"
 
 
+ANY = "0 to 18,446,744,073,709,551,615"
+
+
 @pytest.mark.parametrize(
-    ("argv", "option", "value"),
+    ("argv", "option", "bounds", "value"),
     [
-        (["synth", "--machines", "abc", "--networks", "4", "--out", "/nonexistent/x"], "--machines", "'abc'"),
-        (["synth", "--machines", "10", "--networks", "4", "--seed", "x", "-o", "/nonexistent/x"], "--seed", "'x'"),
-        (["impact", str(INVENTORY), str(INVENTORY), "--limit", "-3"], "--limit", "'-3'"),
+        (["synth", "--machines", "abc", "--networks", "4", "--out", "/x/y"], "--machines", "10 to 1,000,000", "'abc'"),
+        (["synth", "--machines", "-5", "--networks", "4", "--out", "/x/y"], "--machines", "10 to 1,000,000", "'-5'"),
+        (["synth", "--machines", "1_000", "--networks", "4", "-o", "/x/y"], "--machines", "10 to 1,000,000", "'1_000'"),
+        (["synth", "--machines", "10", "--networks", "4", "--seed", "x", "-o", "/x/y"], "--seed", ANY, "'x'"),
+        (["synth", "--machines", "10", "--networks", "4", "--seed", "9" * 5000, "-o", "/x/y"], "--seed", ANY, None),
+        (["impact", str(INVENTORY), str(INVENTORY), "--limit", "-3"], "--limit", ANY, "'-3'"),
     ],
 )
-def test_a_bad_number_is_worded_like_every_input_error(capsys, argv, option, value):
+def test_a_bad_number_is_worded_like_every_input_error(capsys, argv, option, bounds, value):
     assert main(argv) == 2
-    assert capsys.readouterr().err == f"{option}: error: expected a whole number of at least 0, not {value}\n"
+    shown = value or "'" + "9" * 40 + "…'"
+    assert capsys.readouterr().err == f"{option}: error: expected a whole number from {bounds}, not {shown}\n"
 
 
 def test_the_inventory_is_named_either_way(tmp_path, capsys):

@@ -223,3 +223,12 @@ def test_an_owned_route_given_an_mtu_by_hand_is_replaced_in_place(rendered, netn
     assert out.splitlines()[-2:] == [out.splitlines()[-2], "1 change"] and out.splitlines()[-2].startswith("~ route")
     assert run("apply", "--from", str(rendered), "--netns", netns)[1] == "0 changes\n"
     assert not [r for r in snapshot(netns)["route4"] if r.get("dst") == route["dst"] and "metrics" in r]
+
+
+@needing("ip", root=True)
+def test_a_record_that_cannot_be_written_leaves_no_temporary_file(rendered, netns, lock_dir):  # noqa: F811
+    os.makedirs(namespace_file(netns, lock_dir, SUFFIX))  # a directory where the record goes
+    for _ in range(2):
+        code, _, err, _ = run("apply", "--from", str(rendered), "--netns", netns)
+        assert code == 0, err
+    assert [name for name in os.listdir(lock_dir) if name.endswith(".tmp")] == []

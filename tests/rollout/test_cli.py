@@ -397,7 +397,7 @@ def test_runs_and_seed_need_jitter_and_a_graph(tmp_path, capsys):
     assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), "--runs", "5"]) == 2
     assert "--runs: error: only with --jitter LO:HI" in capsys.readouterr().err
     assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), "--jitter", "1:2", "--runs", "0"]) == 2
-    assert "--runs: error: expected a whole number of at least 1" in capsys.readouterr().err
+    assert "--runs: error: expected a whole number from 1 to" in capsys.readouterr().err
     # A plan written without ids (by hand, or by an older netcfg) has no graph to replay.
     code = main(["simulate", str(INCIDENT / "naive-plan.json"), "-i", str(INCIDENT / "after"), "--jitter", "1:2"])
     assert code == 2
