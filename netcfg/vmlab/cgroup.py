@@ -127,6 +127,22 @@ def remove(path: str, timeout_s: float = 10.0) -> bool:
     return True
 
 
+def holds(group: str, pid: int, tree: Hierarchy) -> bool:
+    """Whether process `pid` is in the memory cgroup `group` (a path under `tree`) or below."""
+    relative = os.path.relpath(group, tree.mount)
+    inside = "/" if relative == "." else "/" + relative
+    try:
+        lines = _read(f"/proc/{pid}/cgroup").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        mine = "memory" in controllers.split(",") if tree.version is Version.V1 else controllers == ""
+        if mine:
+            return path == inside or path.startswith(inside.rstrip("/") + "/")
+    return False
+
+
 def detect() -> Hierarchy | None:
     """Where the memory controller is: a v1 `memory` hierarchy first (a hybrid system
     mounts a v2 tree without controllers beside it), else v2 with `memory` among its

@@ -405,13 +405,14 @@ def down(name: str, *, run_dir: str, say: Say = _quiet) -> list[str]:
         state = lab_state.read(name, run_dir)
     except InputError:
         state = None  # damaged: the names below still find everything
-    if state is not None:
+    tree = cgroup.detect()
+    if state is not None and tree is not None:
         for v in state.vms.values():
             for p in (v.proc, v.incoming.proc if v.incoming is not None else None):
-                if p is not None and procs.alive(p):
+                # Only a process of the lab's own cgroups: a pid reused by another.
+                if p is not None and procs.alive(p) and cgroup.holds(state.cgroup_root, p.pid, tree):
                     procs.kill(p)
                     removed.append(f"process {p.pid}")
-    tree = cgroup.detect()
     groups = {state.cgroup_root} if state is not None else set()
     if tree is not None:
         groups.add(tree.group(name))

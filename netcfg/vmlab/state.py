@@ -23,6 +23,7 @@ from netcfg import limits
 from netcfg.errors import InputError, damage, quote
 from netcfg.files import read_json, write_atomic
 from netcfg.problems import Location, Problem
+from netcfg.vmlab import cgroup, net
 from netcfg.vmlab.proc import Proc
 from netcfg.vmlab.scale import Scale
 
@@ -233,6 +234,19 @@ def state_path(directory: str) -> str:
     return os.path.join(directory, "state.json")
 
 
+def _check_own_names(state: LabState) -> None:
+    """The cgroups and namespaces a state names are the lab's own, as `up` named them:
+    `down` kills every process of its cgroups and deletes its namespaces, so a damaged
+    file must not point it at anyone else's."""
+    tree = cgroup.detect()
+    root = tree.group(state.name) if tree is not None else state.cgroup_root
+    if state.cgroup_root != root or state.switch != net.switch_netns(state.name):
+        raise ValueError("foreign cgroups or namespaces")
+    for host in state.hosts.values():
+        if host.cgroup != os.path.join(root, f"h{host.index}") or host.netns != net.host_netns(state.name, host.index):
+            raise ValueError(f"foreign cgroup or netns of {host.name}")
+
+
 def read(name: str, run_dir: str) -> LabState | None:
     """The lab's state; None when it is not up; a damaged file is an input error saying
     how to recover."""
@@ -244,6 +258,7 @@ def read(name: str, run_dir: str) -> LabState | None:
         state = from_json(data)
         if state.name != name:
             raise ValueError(f"the state of lab {state.name!r}")
+        _check_own_names(state)
         return state
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise InputError(

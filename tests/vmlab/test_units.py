@@ -12,6 +12,7 @@ from netcfg.errors import InputError
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory, Machine
 from netcfg.rollout.estimate import MIB_PER_GBIT
+from netcfg.vmlab import cgroup
 from netcfg.vmlab import state as lab_state
 from netcfg.vmlab.cgroup import memory_mounts
 from netcfg.vmlab.migrate import _Progress
@@ -46,7 +47,9 @@ def test_memory_mounts_finds_v1_memory_and_v2():
 
 
 def sample_state() -> LabState:
-    host = Host("kvm01", 0, "vml-t-h0", "/sys/fs/cgroup/memory/netcfg-vmlab/t/h0", "10.231.0.1", 1024, 1.0, 29.8)
+    tree = cgroup.detect()
+    root = tree.group("t") if tree is not None else "/sys/fs/cgroup/memory/netcfg-vmlab/t"
+    host = Host("kvm01", 0, "vml-t-h0", f"{root}/h0", "10.231.0.1", 1024, 1.0, 29.8)
     vm = Vm("vm1", 0, "kvm01", 128, 2.5, 1, Proc(10, 20), "/run/q", "/run/s", Incoming("kvm02", None))
     return LabState(
         name="t",
@@ -56,7 +59,7 @@ def sample_state() -> LabState:
         efficiency=0.8,
         reconfigure_s=60.0,
         cgroup_version=1,
-        cgroup_root="/sys/fs/cgroup/memory/netcfg-vmlab/t",
+        cgroup_root=root,
         kernel="/k",
         initramfs="/i",
         switch="vml-t-sw",
@@ -82,6 +85,26 @@ def test_a_damaged_state_file_is_an_input_error_saying_how_to_recover(tmp_path):
     with pytest.raises(InputError) as error:
         lab_state.read("t", str(tmp_path))
     assert "damaged" in str(error.value) and "netcfg vmlab down --name t" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"cgroup": {"version": 1, "root": "/sys/fs/cgroup/memory"}},  # down would kill every process
+        {"switch": "some-other-netns"},
+    ],
+)
+def test_a_state_naming_cgroups_or_namespaces_not_the_labs_is_damaged(tmp_path, forged):
+    lab_state.write(sample_state(), str(tmp_path))
+    path = tmp_path / "vmlab" / "t" / "state.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **forged}))
+    with pytest.raises(InputError, match="damaged .'foreign cgroups or namespaces'"):
+        lab_state.read("t", str(tmp_path))
+    data = json.loads(sample_state().to_json())
+    data["hosts"][0]["cgroup"] = "/sys/fs/cgroup/memory/elsewhere"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="foreign cgroup or netns of kvm01"):
+        lab_state.read("t", str(tmp_path))
 
 
 @pytest.mark.parametrize("name", ["", "a/b", "..", "x" * 33, "a b", "lab\n"])
@@ -161,3 +184,17 @@ def test_vmlab_without_root_says_it_needs_root(command, monkeypatch, capsys):
     monkeypatch.setattr("os.geteuid", lambda: 65534)
     assert main(["vmlab", *command]) == 2
     assert "netcfg vmlab needs root" in capsys.readouterr().err
+
+
+def test_a_process_is_held_by_the_cgroups_it_is_in_only():
+    import os
+
+    tree = cgroup.detect()
+    if tree is None:
+        pytest.skip("no memory cgroup controller is mounted")
+    with open(f"/proc/{os.getpid()}/cgroup") as handle:
+        line = next(x for x in handle if ("memory" in x.split(":")[1].split(",")) == (tree.version == 1))
+    own = os.path.join(tree.mount, line.rstrip("\n").split(":", 2)[2].lstrip("/"))
+    assert cgroup.holds(own, os.getpid(), tree)
+    assert cgroup.holds(tree.mount, os.getpid(), tree)  # the root holds everything
+    assert not cgroup.holds(tree.group("no-such-lab"), os.getpid(), tree)
