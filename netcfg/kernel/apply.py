@@ -38,6 +38,7 @@ from netcfg.kernel.settled import Settled, record_settled
 from netcfg.kernel.snapshot import Snapshot, read_snapshot
 from netcfg.kernel.state import OwnedState, Ownership, desired_state
 from netcfg.model.host import Address, HostConfig, Rule
+from netcfg.terminations import STOP_SIGNALS, deferred
 from netcfg.words import plural
 
 # ---------------------------------------------------------------- signals
@@ -50,9 +51,6 @@ class Interrupted(BaseException):
     def __init__(self, signum: int):
         self.signum = signum
         super().__init__(signal.Signals(signum).name)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(slots=True)
@@ -92,20 +90,6 @@ def _stop_signals_interrupt() -> Iterator[_SignalGuard]:
         for sig, old in previous.items():
             # None: a handler not installed from Python; the default is the honest guess.
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Stop signals held back (delivered on exit): for a clean-up that must not be cut
-    in half by the exception a signal raises."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _reason(error: BaseException) -> str:
@@ -171,7 +155,7 @@ def promoting_secondaries(nl: Netlink, steps: tuple[Step, ...]) -> Iterator[None
         yield
     finally:
         if switched:
-            with _signals_deferred():  # a signal must not leave the links' setting changed
+            with deferred():  # a signal must not leave the links' setting changed
                 nl.send([codec.promote_secondaries_request(i, 0) for i in switched], stop_on_error=False)
 
 

@@ -31,7 +31,7 @@ from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netcfg import limits
+from netcfg import limits, terminations
 from netcfg.designs import render
 from netcfg.errors import InputError, damage
 from netcfg.files import read_json, write_file
@@ -219,16 +219,18 @@ def up(
     state = LabState(**{**asdict(state), "namespaces": tuple(planned)})
     write_state(state, state_dir)
     try:
-        _build(state, configs, say, progress)
-        owned = {m: ownership(inventory, configs[m]) for m in machines}
-        stage = f"applying {plural(len(machines), 'machine')}"
-        for done, machine in enumerate(machines, 1):
-            say(f"apply {machine} -> {state.machines[machine]}")
-            apply_host(configs[machine], owned[machine], state.machines[machine], lock_dir=state_dir)
-            progress(stage, done, len(machines))
+        with terminations.raised(f"lab {name}: up"):
+            _build(state, configs, say, progress)
+            owned = {m: ownership(inventory, configs[m]) for m in machines}
+            stage = f"applying {plural(len(machines), 'machine')}"
+            for done, machine in enumerate(machines, 1):
+                say(f"apply {machine} -> {state.machines[machine]}")
+                apply_host(configs[machine], owned[machine], state.machines[machine], lock_dir=state_dir)
+                progress(stage, done, len(machines))
     except BaseException:
         say(f"lab {name}: up failed, removing what was made")
-        down(name, state_dir=state_dir)
+        with terminations.deferred():
+            down(name, state_dir=state_dir)
         raise
     return state
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from netcfg import terminations
 from netcfg.errors import InputError
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
@@ -174,11 +175,13 @@ def up(
     with lab_state.locked(name, run_dir):
         lab_state.write(state, run_dir)
     try:
-        _build(state, tree, say)
-        _boot(state, run_dir, say)
+        with terminations.raised(f"VM lab {name}: up"):
+            _build(state, tree, say)
+            _boot(state, run_dir, say)
     except BaseException:
         say(f"VM lab {name}: up failed, removing what was made")
-        down(name, run_dir=run_dir)
+        with terminations.deferred():
+            down(name, run_dir=run_dir)
         raise
     final = lab_state.read(name, run_dir)
     assert final is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -230,4 +231,31 @@ def test_a_link_faster_than_tc_can_shape_is_refused(tmp_path, lab_names, run_dir
     assert main(["vmlab", "up", str(path), "--name", name, "--speedup", "1e9"]) == 2
     err = capsys.readouterr().err
     assert "KVM host 'kvma' would get a" in err and "choose a smaller --scale or --speedup" in err
+    assert lab_leftovers(name, run_dir) == []
+
+
+def test_an_up_stopped_by_sigterm_removes_what_it_made(tmp_path, lab_names, run_dir):
+    """`timeout 120 netcfg vmlab up ...` left its QEMUs, namespaces and cgroups running."""
+    import sys
+
+    name = lab_names()
+    path = inventory(tmp_path, {"kvma": 24}, {"vm1": ("kvma", 8, 0)})
+    up = subprocess.Popen(
+        [sys.executable, "-m", "netcfg", "vmlab", "up", str(path), "--name", name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(t.startswith("process") for t in lab_leftovers(name, run_dir)) and time.monotonic() < deadline:
+            assert up.poll() is None, up.communicate()[1]
+            time.sleep(0.05)
+        up.send_signal(signal.SIGTERM)
+        _, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 128 + signal.SIGTERM, err
+    assert f"VM lab {name}: up: stopped by SIGTERM" in err
     assert lab_leftovers(name, run_dir) == []
