@@ -106,17 +106,20 @@ def rollout_run(
     )
     entry = driver_entry(driver_name)
     journal_path = journal_file or default_journal(plan_file)
+    driver = entry.factory(options)
+    check_plan = getattr(driver, "check_plan", None)
+    if check_plan is not None:
+        check_plan(graph.steps)  # what the driver cannot run, refused before anything starts
     if dry_run:
         done: set[str] = set()
         if resume:
             done = _done_in_journal(journal_path, digest, {s.id for s in graph.steps})
-        preview = getattr(entry.factory(options), "preview", None) if entry.inert else None
         from netcfg.present.execution import dry_run_lines
 
-        show_lines(dry_run_lines(levels(graph.steps), preview, done))
+        show_lines(dry_run_lines(levels(graph.steps), getattr(driver, "preview", None), done))
         say("dry run: nothing was started, no journal written")
         return
-    outcome = _execute(graph, entry.factory(options), driver_name, plan_file, digest, journal_path, resume)
+    outcome = _execute(graph, driver, driver_name, plan_file, digest, journal_path, resume)
     _report(outcome, fmt)
     if outcome.failed or outcome.stuck:
         raise typer.Exit(EXIT_FAILED)

@@ -2,8 +2,9 @@
 
 Adding a driver: a module with a class following `driver.Driver`, and an entry in
 `DRIVERS`. A factory checks every option it is given before anything starts (an
-InputError lists what is wrong). An `inert` driver's factory touches nothing, so
-`--dry-run` builds it to show what each step would run (`preview`).
+InputError lists what is wrong) and touches nothing, so `--dry-run` builds it too: to
+check its options and the plan (`check_plan`), and to show what each step would run
+(`preview`).
 
 The qemu driver lives with the VM lab: `netcfg.vmlab.driver.make_driver(options)`,
 imported only when asked for.
@@ -138,13 +139,12 @@ def qemu_driver(options: DriverOptions) -> Driver:
 class DriverEntry:
     factory: Factory
     summary: str
-    inert: bool  # building it touches nothing: --dry-run builds it to show each step's argv
 
 
 DRIVERS: dict[str, DriverEntry] = {
-    "command": DriverEntry(command_driver, "each step runs its kind's --run template", inert=True),
-    "libvirt": DriverEntry(libvirt_driver, "migrations through virsh migrate --live; --run for the rest", inert=True),
-    "qemu": DriverEntry(qemu_driver, "the VM lab over QMP (netcfg vmlab)", inert=False),
+    "command": DriverEntry(command_driver, "each step runs its kind's --run template"),
+    "libvirt": DriverEntry(libvirt_driver, "migrations through virsh migrate --live; --run for the rest"),
+    "qemu": DriverEntry(qemu_driver, "the VM lab over QMP (netcfg vmlab)"),
 }
 
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from netcfg.errors import InputError, NetcfgError
+from netcfg.errors import InputError, NetcfgError, quote
 from netcfg.execute.driver import Step, StepKind, StepResult
 from netcfg.problems import Location, Problem
 from netcfg.vmlab import net
@@ -91,6 +92,22 @@ class QemuDriver:
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
         self._running: list[_Running] = []
+
+    def check_plan(self, steps: Sequence[Step]) -> None:
+        """Before anything starts: every migration moves a VM of the lab between its
+        hypervisors (found only when the step started, independent steps had run)."""
+        state = self._state()
+        problems = []
+        for step in steps:
+            if step.kind is not StepKind.MIGRATION:
+                continue
+            if step.vm not in state.vms:
+                problems.append(f"{step.id}: {quote(step.vm)} is not a VM of lab {self.lab}")
+            for host in (step.source, step.target):
+                if host is not None and host not in state.hosts:
+                    problems.append(f"{step.id}: {quote(host)} is not a hypervisor of lab {self.lab}")
+        if problems:
+            raise InputError([Problem(Location("--lab"), problem) for problem in problems])
 
     def start(self, step: Step) -> _Running:
         running = _Running()

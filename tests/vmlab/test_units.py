@@ -198,3 +198,28 @@ def test_a_process_is_held_by_the_cgroups_it_is_in_only():
     assert cgroup.holds(own, os.getpid(), tree)
     assert cgroup.holds(tree.mount, os.getpid(), tree)  # the root holds everything
     assert not cgroup.holds(tree.group("no-such-lab"), os.getpid(), tree)
+
+
+def test_a_plan_the_lab_cannot_run_is_refused_before_anything_starts(tmp_path, monkeypatch, capsys):
+    """A migration naming a VM or hypervisor the lab lacks failed only when it started,
+    independent steps having run; a dry run did not check --lab at all."""
+    from netcfg.cli import main
+    from tests.execute.helpers import hot, migration, write_plan
+
+    monkeypatch.setenv("NETCFG_RUN_DIR", str(tmp_path))
+    lab_state.write(sample_state(), str(tmp_path))
+    plan = write_plan(
+        tmp_path / "plan.json",
+        waves=[hot("hot-0", ["web01"])],
+        migrations=[migration("migrate-0", "vm9", "kvm01", "kvm09", ["hot-0"])],
+        maint=[],
+    )
+    for extra in ([], ["--dry-run"]):
+        assert main(["rollout", "run", str(plan), "--driver", "qemu", "--lab", "t", *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--lab: error: migrate-0: 'vm9' is not a VM of lab t" in err
+        assert "--lab: error: migrate-0: 'kvm09' is not a hypervisor of lab t" in err
+    assert not list(tmp_path.glob("*.journal*"))
+    for lab in ([], ["--lab", "absent"]):
+        assert main(["rollout", "run", str(plan), "--driver", "qemu", "--dry-run", *lab]) == 2
+        assert "--lab: error:" in capsys.readouterr().err
