@@ -85,7 +85,10 @@ def wait_ready(name: str, started: Proc, where: Files, timeout_s: float = BOOT_T
     deadline = time.monotonic() + timeout_s
     while not ready(console(where.serial)):
         if not procs.alive(started):
-            raise VmError(f"the QEMU of {name} exited while booting: {last_words(where.log)}")
+            raise VmError(
+                f"the QEMU of {name} exited while booting: {last_words(where.log)}"
+                f" (its guest's console: {last_words(where.serial)})"
+            )
         if time.monotonic() >= deadline:
             raise VmError(f"{name} did not fill its memory within {timeout_s:.0f} s (console: {where.serial})")
         time.sleep(0.2)

@@ -74,6 +74,13 @@ def test_guest_fills_all_but_what_its_kernel_keeps():
     assert f"fill={192 - GUEST_RESERVE_MIB} dirty=2560 tick=" in guest.kernel_args()
 
 
+def test_a_large_guest_keeps_more_for_its_kernel():
+    # -m 768 with 688 MiB to fill ran out of memory and panicked (exit: "no message").
+    assert Guest(memory_mib=512, dirty_mib_s=0).fill_mib == 512 - GUEST_RESERVE_MIB
+    assert Guest(memory_mib=768, dirty_mib_s=0).fill_mib == 768 - GUEST_RESERVE_MIB - 32
+    assert "transparent_hugepage=never" in Guest(768, 0).kernel_args()
+
+
 def test_qemu_argv_escapes_commas_in_paths_and_is_identical_but_for_incoming():
     guest = Guest(128, 0.0)
     common = {"kernel": "/k", "initramfs": "/i", "serial": "/run/a,b/s", "qmp": "/run/a,b/q", "name": "vml-0-g0"}

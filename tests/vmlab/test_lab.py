@@ -259,3 +259,11 @@ def test_an_up_stopped_by_sigterm_removes_what_it_made(tmp_path, lab_names, run_
     assert up.returncode == 128 + signal.SIGTERM, err
     assert f"VM lab {name}: up: stopped by SIGTERM" in err
     assert lab_leftovers(name, run_dir) == []
+
+
+def test_a_guest_of_768_mib_boots(tmp_path, lab_names, run_dir, capsys):
+    """Its kernel keeps more than a small guest's: filled like one, it ran out of memory."""
+    name = lab_names()
+    path = inventory(tmp_path, {"kvma": 24}, {"vm1": ("kvma", 8, 0)})
+    assert main(["vmlab", "up", str(path), "--name", name, "--scale", "96"]) == 0, capsys.readouterr().err
+    assert [v["state"] for v in status(name, capsys)["vms"]] == ["running"]
