@@ -52,6 +52,7 @@ class Outcome:
     planned_makespan_s: float
     interrupted: bool  # a stop request came
     stuck: bool  # the plan's limits held back every ready step with nothing running
+    clock: float = 1.0  # the driver's seconds per plan second (the VM lab runs faster)
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -262,9 +263,12 @@ class _Run:
         return bool(over)
 
     def _soak_s(self, step: Step) -> float:
+        return self._real_seconds(step.soak_s)
+
+    def _real_seconds(self, plan_seconds: float) -> float:
         if isinstance(self.driver, Clocked):
-            return self.driver.real_seconds(step.soak_s)
-        return step.soak_s
+            return self.driver.real_seconds(plan_seconds)
+        return plan_seconds
 
     def _load(self) -> _Load:
         per_host: dict[str, int] = {}
@@ -436,6 +440,7 @@ class _Run:
             planned_makespan_s=self.graph.planned_makespan_s,
             interrupted=self.stop.requests > 0,
             stuck=self.stuck,
+            clock=self._real_seconds(1.0),
         )
 
     def _why_not(self, cause: str | None) -> str:

@@ -60,14 +60,15 @@ def summary_dict(outcome: Outcome) -> dict[str, Any]:
                 "id": o.step.id,
                 "kind": o.step.kind.value,
                 "state": o.state.value,
-                "planned_s": round(o.step.planned_duration_s, 3),
+                "planned_s": round(o.step.planned_duration_s * outcome.clock, 3),
                 "actual_s": None if o.actual_s is None else round(o.actual_s, 3),
                 "detail": o.detail,
             }
             for o in outcome.steps
         ],
         "makespan_s": round(outcome.elapsed_s, 3),
-        "planned_makespan_s": round(outcome.planned_makespan_s, 3),
+        "planned_makespan_s": round(outcome.planned_makespan_s * outcome.clock, 3),
+        "clock": outcome.clock,
         "failed": list(outcome.failed),
     }
 
@@ -81,7 +82,7 @@ def summary_lines(outcome: Outcome) -> list[str]:
                 printable(o.step.id),
                 o.step.kind.value,
                 o.state.value,
-                seconds(o.step.planned_duration_s),
+                seconds(o.step.planned_duration_s * outcome.clock),
                 seconds(o.actual_s),
                 printable(o.detail),
             )
@@ -97,7 +98,12 @@ def summary_lines(outcome: Outcome) -> list[str]:
     counts = {state: sum(1 for o in outcome.steps if o.state is state) for state in State}
     tally = ", ".join(f"{n} {state.value.replace('_', ' ')}" for state, n in counts.items() if n)
     lines.append(
-        f"makespan: planned {seconds(outcome.planned_makespan_s)}, actual {seconds(outcome.elapsed_s)} (this run); "
-        + (tally or "no steps")
+        f"makespan: planned {seconds(outcome.planned_makespan_s * outcome.clock)}, actual"
+        f" {seconds(outcome.elapsed_s)} (this run); " + (tally or "no steps")
     )
+    if outcome.clock != 1.0:
+        lines.append(
+            f"planned times are on the driver's clock: the plan's x {outcome.clock:g}"
+            f" ({seconds(outcome.planned_makespan_s)} in the plan)"
+        )
     return lines

@@ -47,7 +47,8 @@ def test_random_plans_run_each_step_once_after_its_dependencies(tmp_path, capsys
 
     assert code == 0, err
     summary = json.loads(out)
-    assert set(summary) == {"steps", "makespan_s", "planned_makespan_s", "failed"}
+    assert set(summary) == {"steps", "makespan_s", "planned_makespan_s", "clock", "failed"}
+    assert summary["clock"] == 1.0
     assert [s["id"] for s in summary["steps"]] == ids
     assert {s["state"] for s in summary["steps"]} == {"done"} and summary["failed"] == []
     assert all(s["actual_s"] > 0 and s["planned_s"] == 1.0 for s in summary["steps"])
@@ -252,3 +253,19 @@ def test_the_text_summary_sets_planned_against_actual(tmp_path, capsys):
     assert lines[0].split() == ["step", "kind", "state", "planned", "actual", "detail"]
     assert lines[1].split()[:5] == ["maint-a", "maintenance", "done", "90.0", "s"]
     assert lines[-1].startswith("makespan: planned 90.0 s, actual ") and lines[-1].endswith("2 done")
+
+
+def test_planned_times_are_shown_on_the_drivers_clock():
+    """The VM lab runs the plan's clock 16 times faster: planned 96 s beside actual 8.4 s
+    read as a lab 12 times faster than planned."""
+    from netcfg.execute.driver import Step, StepKind
+    from netcfg.execute.executor import Outcome, State, StepOutcome
+    from netcfg.present.execution import summary_dict, summary_lines
+
+    step = Step("migrate-0", StepKind.MIGRATION, (), ("kvm01", "kvm02"), "vm1", "kvm01", "kvm02", 0.0, 96.0)
+    outcome = Outcome((StepOutcome(step, State.DONE, 6.5, "ok"),), 6.5, 96.0, False, False, clock=1 / 16)
+    summary = summary_dict(outcome)
+    assert (summary["steps"][0]["planned_s"], summary["planned_makespan_s"], summary["clock"]) == (6.0, 6.0, 0.0625)
+    lines = summary_lines(outcome)
+    assert "planned times are on the driver's clock: the plan's x 0.0625" in lines[-1]
+    assert "6.00 s" in lines[1] and "96" not in lines[1]

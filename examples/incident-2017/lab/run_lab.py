@@ -83,7 +83,7 @@ def replay(run: str) -> dict[str, Any]:
         "lost": lost,
         "misplaced": misplaced(status, lost, planned),
         "measured_makespan_s": report["makespan_s"],
-        "planned_makespan_s": round(report["planned_makespan_s"] / SPEEDUP, 1),
+        "planned_makespan_s": round(report["planned_makespan_s"], 1),  # on the lab's clock
     }
 
 
