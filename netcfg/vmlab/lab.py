@@ -272,7 +272,8 @@ def _boot(state: LabState, run_dir: str, say: Say) -> None:
         started = []
         for vm in batch:
             _, begun, where = qemu.start(state, run_dir, vm, state.hosts[vm.host], 0)
-            record_vm(state.name, run_dir, replace(vm, proc=begun, qmp=where.qmp, serial=where.serial))
+            kills = lab_state.oom_kills(state, vm.host)
+            record_vm(state.name, run_dir, replace(vm, proc=begun, qmp=where.qmp, serial=where.serial, oom_kills=kills))
             started.append((vm, begun, where))
         for vm, begun, where in started:
             try:
@@ -297,7 +298,7 @@ def add_vm(name: str, run_dir: str, vm_name: str, host: str, memory_mib: int, di
     state = record_vm(name, run_dir, vm)  # its allowance first, then its QEMU
     apply_limits(state, [host])
     _, begun, where = qemu.start(state, run_dir, vm, state.hosts[host], 0)
-    vm = replace(vm, proc=begun, qmp=where.qmp, serial=where.serial)
+    vm = replace(vm, proc=begun, qmp=where.qmp, serial=where.serial, oom_kills=lab_state.oom_kills(state, host))
     record_vm(name, run_dir, vm)
     try:
         qemu.wait_ready(vm_name, begun, where)
@@ -379,14 +380,15 @@ def status_of(state: LabState) -> Status:
 
 
 def _gone(state: LabState, vm: Vm) -> str:
-    """Why a VM's QEMU is gone, as far as the lab can tell: the OOM killer or QEMU's own words."""
-    try:
-        kills = cgroup.oom_kills(cgroup.Version(state.cgroup_version), state.hosts[vm.host].cgroup)
-    except OSError:
-        kills = 0
-    if kills:
-        return f"its QEMU is gone; {vm.host}'s memory cgroup OOM-killed {plural(kills, 'process', 'processes')}"
-    return f"its QEMU is gone: {qemu.last_words(qemu.log_of(vm.serial))!r}"
+    """Why a VM's QEMU is gone, as far as the lab can tell: the OOM killer (a kill on its
+    host since it began to run there) or QEMU's own last words."""
+    kills = lab_state.oom_kills(state, vm.host) - vm.oom_kills
+    if kills > 0:
+        return (
+            f"its QEMU is gone; {vm.host}'s memory cgroup OOM-killed {plural(kills, 'process', 'processes')}"
+            " since it began to run there"
+        )
+    return f"its QEMU is gone; its log's last line: {qemu.last_words(qemu.log_of(vm.serial))!r}"
 
 
 def _silent(console: str) -> bool:

@@ -270,6 +270,7 @@ def _finish(name: str, run_dir: str, vm_name: str, incoming: Incoming, generatio
                 serial=incoming.serial,
                 generation=generation,
                 incoming=None,
+                oom_kills=lab_state.oom_kills(current, incoming.target),
             )
         )
 

@@ -64,6 +64,8 @@ class Vm:
     qmp: str = ""
     serial: str = ""
     incoming: Incoming | None = None
+    # Its host cgroup's OOM kills when it began to run there: a later one may be its death.
+    oom_kills: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ class LabState:
                     "proc": proc(v.proc),
                     "qmp": v.qmp,
                     "serial": v.serial,
+                    "oom_kills": v.oom_kills,
                     "incoming": None
                     if v.incoming is None
                     else {
@@ -193,6 +196,7 @@ def from_json(data: Any) -> LabState:
             text(v["qmp"]),
             text(v["serial"]),
             incoming(v["incoming"]),
+            whole(v["oom_kills"]),
         )
         for v in data["vms"]
     ]
@@ -232,6 +236,14 @@ def lab_dir(name: str, run_dir: str) -> str:
 
 def state_path(directory: str) -> str:
     return os.path.join(directory, "state.json")
+
+
+def oom_kills(state: LabState, host: str) -> int:
+    """How many processes `host`'s memory cgroup has had OOM-killed (0 when unreadable)."""
+    try:
+        return cgroup.oom_kills(cgroup.Version(state.cgroup_version), state.hosts[host].cgroup)
+    except OSError:
+        return 0
 
 
 def _check_own_names(state: LabState) -> None:

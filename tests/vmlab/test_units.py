@@ -223,3 +223,20 @@ def test_a_plan_the_lab_cannot_run_is_refused_before_anything_starts(tmp_path, m
     for lab in ([], ["--lab", "absent"]):
         assert main(["rollout", "run", str(plan), "--driver", "qemu", "--dry-run", *lab]) == 2
         assert "--lab: error:" in capsys.readouterr().err
+
+
+def test_a_lost_vm_is_blamed_on_the_oom_killer_only_for_kills_since_it_came(monkeypatch):
+    """Its host's cgroup counts OOM kills for ever: one from before the VM arrived is
+    another's death."""
+    from dataclasses import replace
+
+    from netcfg.vmlab import lab
+
+    state = sample_state()
+    vm = replace(state.vms["vm1"], oom_kills=2)
+    monkeypatch.setattr(lab_state, "oom_kills", lambda state, host: 2)
+    assert lab._gone(state, vm).startswith("its QEMU is gone; its log's last line: ")
+    monkeypatch.setattr(lab_state, "oom_kills", lambda state, host: 3)
+    assert lab._gone(state, vm) == (
+        "its QEMU is gone; kvm01's memory cgroup OOM-killed 1 process since it began to run there"
+    )
