@@ -294,8 +294,11 @@ def locked(name: str, run_dir: str) -> Iterator[None]:
     """Hold the lab's lock: one open file description per holder, so threads exclude
     each other as processes do."""
     directory = lab_dir(name, run_dir)
-    os.makedirs(directory, exist_ok=True)
-    fd = os.open(os.path.join(directory, "state.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        # Never made here: a lab taken down meanwhile must not get its directory back.
+        fd = os.open(os.path.join(directory, "state.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        raise InputError(f"VM lab {name!r} is not up (it was taken down meanwhile)") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -240,3 +240,14 @@ def test_a_lost_vm_is_blamed_on_the_oom_killer_only_for_kills_since_it_came(monk
     assert lab._gone(state, vm) == (
         "its QEMU is gone; kvm01's memory cgroup OOM-killed 1 process since it began to run there"
     )
+
+
+def test_a_lab_taken_down_meanwhile_does_not_get_its_directory_back(tmp_path):
+    lab_state.write(sample_state(), str(tmp_path))
+    directory = tmp_path / "vmlab" / "t"
+    import shutil
+
+    shutil.rmtree(directory)  # what `down` does while a rollout runs
+    with pytest.raises(InputError, match="taken down meanwhile"):
+        lab_state.update("t", str(tmp_path), lambda state: state)
+    assert not directory.exists()
