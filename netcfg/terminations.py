@@ -9,6 +9,7 @@ signals back while a clean-up runs.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -36,8 +37,14 @@ def raised(what: str) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    owner = os.getpid()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # A child forked without exec (pyroute2 forks one per namespace socket) must
+            # not unwind through its parent's stack and clean-up: it dies as by default.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
         raise Terminated(signum, what)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}

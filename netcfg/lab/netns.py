@@ -238,7 +238,10 @@ def up(
 def _build(state: LabState, configs: Mapping[str, HostConfig], say: Say, progress: Progress) -> None:
     stage = f"creating {plural(len(state.namespaces), 'namespace')}"
     for done, ns in enumerate(state.namespaces, 1):
-        pyroute2_netns.create(ns)
+        # pyroute2 creates it in a forked child: a stop signal now would let `down` run
+        # before the child has mounted it, and leave it behind.
+        with terminations.deferred():
+            pyroute2_netns.create(ns)
         progress(stage, done, len(state.namespaces))
     say(f"namespaces: {len(state.namespaces)} created")
     for machine, ns in state.machines.items():
