@@ -31,9 +31,10 @@ class Terminated(NetcfgError):
 
 @contextmanager
 def raised(what: str) -> Iterator[None]:
-    """SIGTERM and SIGHUP raise Terminated (saying `what` was stopped) inside; the
-    previous handlers are put back on exit. Python runs handlers in the main thread
-    only: elsewhere nothing is installed."""
+    """SIGTERM and SIGHUP raise Terminated (saying `what` was stopped) inside, SIGINT
+    KeyboardInterrupt as always, in this process only; the previous handlers are put
+    back on exit. Python runs handlers in the main thread only: elsewhere nothing is
+    installed."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -45,9 +46,11 @@ def raised(what: str) -> Iterator[None]:
             # not unwind through its parent's stack and clean-up: it dies as by default.
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated(signum, what)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
