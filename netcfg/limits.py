@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 YAML_FILE_BYTES = 64 << 20  # one inventory or approval file
@@ -26,3 +27,16 @@ MIN_MACHINES, MAX_MACHINES = 10, 1_000_000
 MIN_NETWORKS, MAX_NETWORKS = 4, 5_000
 # A lab's name (namespace lab and VM lab) becomes part of namespace, cgroup and file names.
 LAB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
+
+
+def plan_seconds(value: object) -> float | None:
+    """A time as a plan file must give it: a JSON number (not a boolean, not text),
+    finite, at most PLAN_SECONDS from 0; else None. The planner, the replays and the
+    executor read plans alike with it."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and abs(value) > PLAN_SECONDS:
+            return None  # 10**400 is a JSON number too, and no float
+        number = float(value)
+        if math.isfinite(number) and abs(number) <= PLAN_SECONDS:
+            return number
+    return None

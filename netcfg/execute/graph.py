@@ -8,13 +8,13 @@ anything starts.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from netcfg.errors import InputError, quote
 from netcfg.execute.driver import Step, StepKind
+from netcfg.limits import plan_seconds
 from netcfg.names import MACHINE_NAME
 from netcfg.problems import Location, Problem
 
@@ -88,17 +88,10 @@ def read_graph(data: Any, source: str) -> StepGraph:
             problems.append(Problem(where, f"dependency cycle: {shown}", "a plan's `after` edges must not loop"))
     if problems:
         raise InputError(problems)
-    makespan = _number(data.get("makespan_s"))
+    makespan = plan_seconds(data.get("makespan_s"))
     if makespan is None:
         makespan = max((s.planned_start_s + s.planned_duration_s for s in steps), default=0.0)
     return StepGraph(tuple(steps), limits, makespan)
-
-
-def _number(value: Any) -> float | None:
-    """A finite JSON number as a float, else None (true and false are not numbers)."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[Problem]) -> Step | None:
@@ -119,14 +112,14 @@ def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[
         after = []
     elif len(set(after)) != len(after):
         after = list(dict.fromkeys(after))  # the same id twice waits once
-    start, end = _number(item.get("start_s")), _number(item.get("end_s"))
+    start, end = plan_seconds(item.get("start_s")), plan_seconds(item.get("end_s"))
     if start is None or end is None or end < start:
         problems.append(Problem(where, f"{path}: `start_s` and `end_s` must be numbers, end not before start"))
         start = end = 0.0
     vm = source = target = None
     soak: float | None = 0.0
     if kind is StepKind.HOT:
-        soak = _number(item.get("soak_s", 0.0))
+        soak = plan_seconds(item.get("soak_s", 0.0))
         if soak is None or soak < 0:
             problems.append(Problem(where, f"{path}: `soak_s` must be a number, not negative"))
         hosts = item.get("hosts")

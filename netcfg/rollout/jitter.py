@@ -22,7 +22,7 @@ from typing import Any
 
 from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
-from netcfg.limits import PLAN_SECONDS
+from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
 from netcfg.rollout.simulate import Fleet, Violation, read_plan, replay
@@ -129,15 +129,15 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
                 problems.append(Problem(where, f"{name}: after must be a list of step ids"))
                 wanted = []
             raw_after.append(wanted)
-            try:
-                start, end = float(entry.get("start_s", 0.0)), float(entry.get("end_s", 0.0))
-                wait = float(entry.get("soak_s", 0.0)) if kind == "waves" else 0.0
-            except (TypeError, ValueError, OverflowError):
-                start = end = wait = 0.0
-                problems.append(Problem(where, f"{name}: start_s, end_s and soak_s must be numbers"))
-            if not all(math.isfinite(v) and abs(v) <= PLAN_SECONDS for v in (start, end, wait)):
+            start, end = plan_seconds(entry.get("start_s", 0.0)), plan_seconds(entry.get("end_s", 0.0))
+            wait = plan_seconds(entry.get("soak_s", 0.0)) if kind == "waves" else 0.0
+            if start is None or end is None or wait is None or end < start or wait < 0:
                 problems.append(
-                    Problem(where, f"{name}: a time that is not a finite number of at most {PLAN_SECONDS:g} s")
+                    Problem(
+                        where,
+                        f"{name}: start_s, end_s and soak_s must be numbers of at most {PLAN_SECONDS:g} s,"
+                        " end not before start",
+                    )
                 )
                 start = end = wait = 0.0
             duration.append(max(0.0, end - start))

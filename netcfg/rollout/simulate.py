@@ -24,13 +24,12 @@ Invariants checked (each violation carries time, host and amount):
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from netcfg.errors import InputError
-from netcfg.limits import PLAN_SECONDS
+from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.host import Kind
 from netcfg.model.inventory import Inventory
 from netcfg.names import MACHINE_NAME
@@ -135,13 +134,15 @@ def _names(*names: str) -> bool:
 def _wave(wave: Any) -> bool:
     if not isinstance(wave, dict) or not isinstance(hosts := wave.get("hosts", []), list):
         return False
-    times = [wave.get(k, 0.0) for k in ("start_s", "end_s", "soak_s")]
-    numbers = all(isinstance(t, int | float) and not isinstance(t, bool) and _usable(float(t)) for t in times)
-    return numbers and all(isinstance(h, str) and _names(h) for h in hosts)
+    return _times(wave, "start_s", "end_s") and all(isinstance(h, str) and _names(h) for h in hosts)
 
 
-def _usable(value: float) -> bool:
-    return math.isfinite(value) and abs(value) <= PLAN_SECONDS
+def _times(entry: dict[str, Any], start: str, end: str) -> bool:
+    """A step's times: numbers (not text) within limits.PLAN_SECONDS, its end not before
+    its start, as the executor requires; a wave's soak not negative."""
+    begin, until = plan_seconds(entry.get(start, 0.0)), plan_seconds(entry.get(end, 0.0))
+    soak = plan_seconds(entry.get("soak_s", 0.0))
+    return begin is not None and until is not None and until >= begin and soak is not None and soak >= 0
 
 
 def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -180,11 +181,14 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
             ]
         ) from None
     # JSON admits NaN and Infinity; a NaN time compares false with everything and would
-    # let every check pass.
+    # let every check pass. A time given as text, or an end before its start, is no plan
+    # the executor would run either.
     bad = [
-        f"migrations[{i}]" for i, m in enumerate(migrations) if not all(_usable(m[k]) for k in ("start", "end", "gib"))
+        f"migrations[{i}]"
+        for i, m in enumerate(plan["migrations"])
+        if not _times(m, "start_s", "end_s") or plan_seconds(m["gib"]) is None or m["gib"] < 0
     ]
-    bad += [f"maintenance[{i}]" for i, w in enumerate(windows) if not all(_usable(w[k]) for k in ("start", "end"))]
+    bad += [f"maintenance[{i}]" for i, w in enumerate(plan["maintenance"]) if not _times(w, "start_s", "end_s")]
     # Waves move nothing the replay checks, but a plan with broken ones is no plan.
     bad += [f"waves[{i}]" for i, w in enumerate(plan.get("waves", [])) if not _wave(w)]
     # Names reach the terminal and the page: held to the inventory's rule, as the executor holds them.
@@ -197,7 +201,9 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
         raise InputError(
             [
                 Problem(
-                    where, f"not a plan file: {b} has a time or size that is not a finite number up to {PLAN_SECONDS:g}"
+                    where,
+                    f"not a plan file: {b} has a time or size that is not a number up to {PLAN_SECONDS:g}"
+                    " (or an end before its start)",
                 )
                 for b in bad
             ]
