@@ -539,14 +539,17 @@ class Fib:
         return back.device == iif, back
 
     def source_address(self, family: int, result: Lookup, dst: int) -> int | None:
-        """The address the kernel would send from (no `from` given): on the outgoing
-        interface, preferably in the network of the next hop, else its first; else the
-        first of the family anywhere."""
-        hop = result.gateway if result.gateway is not None else dst
+        """The address the kernel would send from (no `from` given, the route naming no
+        source): on the outgoing interface, the one in the network of the next hop, else
+        its first; else the first of the family anywhere. The next hop of an on-link IPv4
+        route is none (the kernel selects for the route's gateway, 0): its first address,
+        whatever the destination; IPv6 prefers the address that shares most of the
+        destination's prefix (RFC 6724, rule 8)."""
+        hop = result.gateway if result.gateway is not None else (dst if family == 6 else None)
         iface = self.interfaces.get(result.device or "")
         candidates = [a for a in (iface.addresses if iface else ()) if a[0] == family]
         for fam, value, length in candidates:
-            if key(fam, length, value) == key(fam, length, hop):
+            if hop is not None and key(fam, length, value) == key(fam, length, hop):
                 return value
         if candidates:
             return candidates[0][1]

@@ -111,3 +111,38 @@ def test_a_bad_stage_is_an_input_error(tmp_path, capsys):
     plan.write_text("{}")
     assert main(["verify", BUNDLED, "--stage", f"{plan}:1"]) == 2
     assert "not a migration plan" in capsys.readouterr().err
+
+
+FLOW_FLEET = """\
+segments:
+  fe:  {table: 2, priority: 20}
+networks:
+  - {prefix: 192.0.2.0/26, segment: fe, gateway: 192.0.2.1}
+  - {prefix: 198.51.100.0/26, segment: fe, gateway: 198.51.100.1}
+machines:
+  r1: {kind: router, interfaces: {fe: {addresses: [192.0.2.1, 198.51.100.1]}}}
+  b: {kind: physical, interfaces: {fe: {addresses: [198.51.100.10]}}}
+  c: {kind: physical, interfaces: {fe: {addresses: [192.0.2.11, 198.51.100.11]}}}
+"""
+
+
+def test_a_flow_leaves_from_the_address_the_kernel_chooses(tmp_path, capsys):
+    """An on-link route without a source: IPv4 sends from the interface's first address,
+    not the one in the destination's network (`ip route get` said src 192.0.2.11; the
+    model said 198.51.100.11 and so a direct path where the reply crosses the router)."""
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(FLOW_FLEET)
+    assert main(["verify", str(inventory), "--flow", "c", "198.51.100.10"]) == 0
+    assert capsys.readouterr().out.startswith("c 192.0.2.11 -> 198.51.100.10: ")
+
+
+def test_link_local_and_multicast_destinations_are_refused(capsys):
+    # The kernel sends them on-link or to a group; the model said "dropped at the router".
+    for destination, what in (
+        ("fe80::1", "a link-local address"),
+        ("169.254.1.1", "a link-local address"),
+        ("224.0.0.1", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+    ):
+        assert main(["verify", BUNDLED, "--flow", "web01", destination]) == 2
+        assert f"{destination} is {what}" in capsys.readouterr().err
