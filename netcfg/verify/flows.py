@@ -274,26 +274,28 @@ def examples_of(
     rp_filter: RpFilter,
     limit: int,
 ) -> list[MovedFlow]:
-    """Concrete flows of the keys of `witnesses` (in their order, one per key, at most
-    `limit`): each one followed for real on both sides and kept only if it has the
-    verdicts of its key."""
+    """Concrete flows of the keys of `witnesses` (at most `limit`): one per key in their
+    order, then, while there is room, more of each key's classes in turn. Each one is
+    followed for real on both sides and kept only if it has the verdicts of its key."""
     fleets = [Fleet.lazy(s.c.configs, s.c.holders, s.c.entries, rp_filter) for s in sides]
     by_net: dict[object, list[Joint]] = {}
     for j in counted.joints:
         by_net.setdefault(j.network, []).append(j)
     out: list[MovedFlow] = []
     seen: set[tuple[str, str]] = set()
-    for k, found in witnesses.items():
-        if counted.tally.counts.get(k, 0) <= 0:
-            continue
-        for witness in found:
-            example = _one(sides, witness, by_net, fleets, k, seen, counted)
-            if example is not None:
-                seen.add((example.source, example.destination_address))
-                out.append(example)
+    left = {k: iter(found) for k, found in witnesses.items() if counted.tally.counts.get(k, 0) > 0}
+    while left and len(out) < limit:
+        for k in list(left):
+            for witness in left[k]:
+                example = _one(sides, witness, by_net, fleets, k, seen, counted)
+                if example is not None:
+                    seen.add((example.source, example.destination_address))
+                    out.append(example)
+                    break
+            else:
+                del left[k]  # no other class of it gives a new flow
+            if len(out) >= limit:
                 break
-        if len(out) >= limit:
-            break
     return out
 
 

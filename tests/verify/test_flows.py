@@ -94,3 +94,37 @@ def test_moved_flows_are_sorted_by_how_they_moved():
     assert moved.examples[0].change == Change.DROPPED
     assert all("web01" in (e.source, e.destination) for e in moved.examples)
     assert moved.blocker().startswith(f"{moved.dropped} flow classes delivered before the change and dropped after")
+
+
+MIXED = """\
+segments:
+  fe:  {table: 2, priority: 20}
+  srv: {table: 3, priority: 30}
+networks:
+  - {prefix: 192.0.2.0/26, segment: fe, gateway: 192.0.2.1}
+  - {prefix: 198.51.100.0/26, segment: fe, gateway: 198.51.100.1}
+  - {prefix: "2001:db8:1::/64", segment: fe, gateway: "2001:db8:1::1"}
+  - {prefix: 10.0.0.0/24, segment: srv, gateway: 10.0.0.1, private: true}
+machines:
+  r1:
+    kind: router
+    interfaces: {fe: {addresses: [192.0.2.1, 198.51.100.1, "2001:db8:1::1"]}, srv: {addresses: [10.0.0.1]}}
+  a: {kind: physical, interfaces: {fe: {addresses: [192.0.2.10]}, srv: {addresses: [10.0.0.10]}}}
+  b: {kind: physical, interfaces: {fe: {addresses: [198.51.100.10]}, srv: {addresses: [10.0.0.11]}}}
+  c: {kind: physical, interfaces: {fe: {addresses: [192.0.2.11, 198.51.100.11]}}}
+  v6: {kind: physical, interfaces: {fe: {addresses: ["2001:db8:1::10"]}}}
+  v6b: {kind: physical, design: flat, interfaces: {fe: {addresses: ["2001:db8:1::11"]}}}
+"""
+
+
+def test_room_for_examples_is_filled_beyond_one_per_kind_of_move():
+    """8 classes moved in 4 ways: one example per way left 6 of the 10 places empty."""
+    from netcfg.inventory.load import load_inventory_texts
+
+    before = load_inventory_texts({"inv.yaml": MIXED})
+    flat_b = MIXED.replace("  b: {kind: physical,", "  b: {kind: physical, design: flat,")
+    after = load_inventory_texts({"inv.yaml": flat_b})
+    changes = compare(render(before), render(after))
+    moved = sum(n for _, n in changes.by_change)
+    ways = len({(e.change, e.source, e.destination_address) for e in changes.examples})
+    assert moved == 8 and ways == len(changes.examples) > 4
