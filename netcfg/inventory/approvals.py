@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 
 from netcfg.errors import InputError, quote
+from netcfg.inventory.yaml_size import too_deep
 from netcfg.problems import Location, Problem
 
 APPROVALS_DIR = "approvals"
@@ -73,27 +73,12 @@ def parse_approvals(
     return tuple(approvals)
 
 
-def _nesting(text: str) -> int:
-    """How deep `text` nests collections (0 when it is no YAML: the loader says why)."""
-    depth = deepest = 0
-    try:
-        for event in YAML(typ="safe", pure=False).parse(text):
-            if isinstance(event, CollectionStartEvent):
-                depth += 1
-                deepest = max(deepest, depth)
-            elif isinstance(event, CollectionEndEvent):
-                depth -= 1
-    except YAMLError:
-        return 0
-    return deepest
-
-
 def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | None:
     if len(text) > APPROVAL_CHARACTERS:
         # The round-trip loader is pure Python: 600 KB of YAML took it 30 s and 440 MB.
         problems.append(Problem(Location(shown), f"is longer than {APPROVAL_CHARACTERS:,} characters: not read"))
         return None
-    if _nesting(text) > APPROVAL_NESTING:
+    if too_deep(text, APPROVAL_NESTING):
         # The round-trip loader recurses per level, and slowly: measured first, with the C parser.
         problems.append(Problem(Location(shown), "nests too deeply: an approval is three values"))
         return None

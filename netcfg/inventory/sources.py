@@ -185,15 +185,17 @@ def revision_texts(source: Source) -> dict[str, str]:
         where = Location(f"{source.revision}:{path}")
         if target is None:
             problems.append(Problem(where, "is a symbolic link to a path outside the inventory: not read"))
-        elif target in blobs:
+            continue
+        if target in blobs:
             if path.endswith(YAML_SUFFIXES):
                 read[path] = blobs[target]
-        elif any(b.startswith(target + "/") for b in blobs) and hidden(target):
+            continue
+        inner = {p[len(target) :]: o for p, o in blobs.items() if p.startswith(target + "/")}
+        if inner and hidden(target):
             # A link to a hidden directory: read under the link's name, as on disk (a
             # link to a directory that is read anyway adds nothing, as on disk).
-            inner = {p[len(target) :]: o for p, o in blobs.items() if p.startswith(target + "/")}
             read.update({path + p: o for p, o in inner.items() if "/." not in p})
-        elif path.endswith(YAML_SUFFIXES) and not any(b.startswith(target + "/") for b in blobs):
+        elif not inner and path.endswith(YAML_SUFFIXES):
             problems.append(Problem(where, "is a broken symbolic link: not read"))
     entries: list[tuple[str, str]] = []  # (blob id, path relative to the inventory dir)
     for path in sorted(read):

@@ -43,4 +43,9 @@ UNUSABLE = tuple(
 def unusable_range(address: str) -> str | None:
     """What unusable range a valid address (no prefix length) is in, if any."""
     version, value, _ = span(address)
+    return range_of(version, value)
+
+
+def range_of(version: int, value: int) -> str | None:
+    """What unusable range the address `value` of IP `version` is in, if any."""
     return next((what for r, what in UNUSABLE if r.version == version and r.first <= value <= r.last), None)

@@ -11,6 +11,7 @@ from typing import Any
 from netcfg.errors import InputError
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import HostConfig
+from netcfg.model.unusable import range_of
 from netcfg.problems import Location, Problem
 from netcfg.verify.classes import Classes, build
 from netcfg.verify.engine import Joint, Key, Side, Tally, Verdict, Witness, count, problems, single
@@ -279,26 +280,19 @@ def resolve_destination(configs: Mapping[str, HostConfig], destination: str) -> 
     family, value = address
     if value == 0 or (family == 4 and value >> 24 == 127) or (family == 6 and value == 1):
         raise InputError([Problem(where, f"{destination} never leaves the machine: a flow goes between machines")])
-    scope = _not_routed(family, value)
-    if scope:
+    scope = range_of(family, value)
+    if scope in ("link-local", "multicast"):
         # The kernel sends these on-link or to a group, never through a router; the
         # model follows what routes decide.
-        raise InputError([Problem(where, f"{destination} is {scope}: a flow goes to one machine's routed address")])
+        raise InputError(
+            [Problem(where, f"{destination} is a {scope} address: a flow goes to one machine's routed address")]
+        )
     network = _network_address_of(configs, family, value)
     if network:
         # The kernel sends to a subnet's broadcast, and a router answers its IPv6
         # subnet-router anycast: neither is one machine's address.
         raise InputError([Problem(where, f"{destination} is the {network}: a flow goes to one machine")])
     return address
-
-
-def _not_routed(family: int, value: int) -> str:
-    """'a link-local address' or 'a multicast address' when `value` is one, else ''."""
-    if family == 4:
-        link_local, multicast = value >> 16 == 0xA9FE, value >> 28 == 0xE
-    else:
-        link_local, multicast = value >> 118 == 0x3FA, value >> 120 == 0xFF
-    return "a link-local address" if link_local else "a multicast address" if multicast else ""
 
 
 def _network_address_of(configs: Mapping[str, HostConfig], family: int, value: int) -> str:

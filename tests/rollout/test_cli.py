@@ -353,38 +353,39 @@ def test_bad_jitter_is_exit_2_with_a_clear_message(tmp_path, capsys, value, mess
     assert f"--jitter: error: {message}" in err and "Traceback" not in err
 
 
+def simulate_changed(tmp_path, capsys, where: tuple[str, int, str], value, options: list[str]) -> tuple[int, str]:
+    """Exit code and stderr of `simulate` of the incident's plan with one time changed:
+    `where` is (kind, index, field)."""
+    planned = tmp_path / "planned.json"
+    if not planned.exists():
+        assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(planned)]) == 0
+    changed = json.loads(planned.read_text())
+    kind, index, field = where
+    changed[kind][index][field] = value
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(changed))
+    capsys.readouterr()
+    code = main(["simulate", str(plan), "-i", str(INCIDENT / "after"), *options])
+    return code, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("jittered", [False, True])
 def test_times_too_large_to_replay_are_exit_2_not_an_overflow(tmp_path, capsys, jittered):
-    planned = tmp_path / "planned.json"
-    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(planned)]) == 0
-    data = json.loads(planned.read_text())
     options = ["--jitter", "1:2", "--runs", "1"] if jittered else []
     for huge in (1.5e308, 10**400):
-        changed = json.loads(json.dumps(data))
-        changed["maintenance"][-1]["end_s"] = huge
-        plan = tmp_path / "plan.json"
-        plan.write_text(json.dumps(changed))
-        capsys.readouterr()
-        assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), *options]) == 2
-        err = capsys.readouterr().err
+        code, err = simulate_changed(tmp_path, capsys, ("maintenance", -1, "end_s"), huge, options)
+        assert code == 2
         assert "plan.json: error:" in err and "Traceback" not in err and "internal error" not in err
 
 
 @pytest.mark.parametrize("jittered", [False, True])
 def test_a_step_ending_before_it_starts_or_timed_in_text_is_exit_2(tmp_path, capsys, jittered):
     """Jittered, a negative duration let its dependants start before it: "clean", exit 0."""
-    planned = tmp_path / "planned.json"
-    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(planned)]) == 0
-    data = json.loads(planned.read_text())
     options = ["--jitter", "0.3:3", "--runs", "5"] if jittered else []
     for field, value in (("end_s", -5), ("start_s", "0")):
-        changed = json.loads(json.dumps(data))
-        changed["migrations"][0][field] = value
-        plan = tmp_path / "plan.json"
-        plan.write_text(json.dumps(changed))
-        capsys.readouterr()
-        assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), *options]) == 2
-        assert "end" in (err := capsys.readouterr().err) and "before" in err and "migrations[0]" in err
+        code, err = simulate_changed(tmp_path, capsys, ("migrations", 0, field), value, options)
+        assert code == 2
+        assert "end" in err and "before" in err and "migrations[0]" in err
 
 
 def test_a_plan_of_the_wrong_shape_or_with_unprintable_names_is_exit_2(tmp_path, capsys):
