@@ -2,10 +2,12 @@
 
 One writer for every file netcfg writes. A regular file is replaced atomically (a
 temporary file beside it, renamed over it), so a reader (a CI step posting a summary,
-networkd) sees the old file or the new one. A device, a FIFO or a socket, or a name of an
-open file (`--report-json /dev/stdout`, /dev/fd/N), is written in place: replacing it
-would turn a device into a regular file. A link to a regular file has its
-target replaced, so the link stays a link.
+networkd) sees the old file or the new one. A device, a FIFO or a socket named as such,
+or a name of netcfg's own open file (`--report-json /dev/stdout`, /dev/fd/N), is written
+in place: replacing it would turn a device into a regular file. Any other symbolic link
+is replaced by the file, never written through: a pull request can commit a link where
+CI writes its report, and it must not make the report overwrite a file or a disk
+elsewhere.
 """
 
 from __future__ import annotations
@@ -27,35 +29,68 @@ def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
     problem (exit 2), named at the path."""
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    _refuse_links_out(path)
     if _in_place(path):
         _write_in_place(path, raw)
     else:
-        write_atomic(Path(os.path.realpath(path)) if path.is_symlink() else path, raw, mode)
+        write_atomic(path, raw, mode)
+
+
+def _refuse_links_out(path: Path) -> None:
+    """A relative path is the job's: a directory on its way that is a link leading out of
+    the working directory (one a pull request committed) is refused, not written through.
+    An absolute path is the caller's own choice."""
+    if path.is_absolute():
+        return
+    here = os.path.realpath(os.curdir)
+    for depth in range(1, len(path.parts)):
+        directory = Path(*path.parts[:depth])
+        if directory.is_symlink():
+            try:
+                target = os.path.realpath(directory)
+            except OSError:
+                target = "/"
+            if target != here and not target.startswith(here.rstrip(os.sep) + os.sep):
+                raise InputError(
+                    [
+                        Problem(
+                            Location(str(directory)),
+                            "is a symbolic link out of the working directory: not written through",
+                        )
+                    ]
+                )
 
 
 def _in_place(path: Path) -> bool:
     if _names_an_open_file(path):
         return True
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError:
         return False  # nothing there yet (or not reachable: the atomic write says why)
     if stat.S_ISDIR(st.st_mode):
         raise InputError([Problem(Location(str(path)), "cannot write: is a directory")])
-    return not stat.S_ISREG(st.st_mode)
+    return not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
 
 
 def _names_an_open_file(path: Path) -> bool:
-    """Whether `path` reaches a file through /proc (/dev/stdout, /dev/fd/1,
-    /proc/self/fd/1): that file is someone's open file, written through, not replaced."""
-    current = os.path.abspath(path)
-    for _ in range(40):  # the kernel's own limit on links followed
-        current = os.path.join(os.path.realpath(os.path.dirname(current)), os.path.basename(current))
-        if current.startswith("/proc/"):
-            return True
-        if not os.path.islink(current):
-            return False
-        current = os.path.join(os.path.dirname(current), os.readlink(current))
+    """Whether `path` reaches one of netcfg's own open files through /proc
+    (/dev/stdout, /dev/fd/1, /proc/self/fd/1): written through, not replaced. Another
+    process's files, or /proc's other entries, are not netcfg's to write."""
+    try:
+        current = os.path.abspath(path)
+        for _ in range(40):  # the kernel's own limit on links followed
+            # The directory resolved: /proc/self and /proc/thread-self become this process's.
+            current = os.path.join(os.path.realpath(os.path.dirname(current)), os.path.basename(current))
+            if current.startswith("/proc/"):
+                process, _, fd = current.rpartition("/fd/")
+                mine = f"/proc/{os.getpid()}"
+                return fd.isdigit() and (process == mine or process.rpartition("/task/")[0] == mine)
+            if not os.path.islink(current):
+                return False
+            current = os.path.join(os.path.dirname(current), os.readlink(current))
+    except OSError:  # a link that cannot be read: not followed
+        return False
     return False
 
 

@@ -68,6 +68,14 @@ def test_a_symlink_out_of_the_inventory_is_refused_and_its_content_never_shown(i
     assert "SECRETTOKEN" not in md.read_text() + report.read_text() + errors(capsys)
 
 
+def test_a_symlink_whose_target_cannot_be_read_is_refused_not_a_crash(inventory, capsys):
+    # /proc/1/cwd cannot be read by anyone but init's owner (in a container, not even
+    # by root): resolving it raised PermissionError, exit 1.
+    (inventory / "c").symlink_to("/proc/1/cwd")
+    assert main(["validate", str(inventory)]) == 2
+    assert f"{inventory}/c: error: is a symbolic link to a path outside the inventory" in errors(capsys)
+
+
 def test_a_symlink_inside_the_inventory_is_read(inventory, capsys):
     (inventory / "machines").rename(inventory.parent / "elsewhere")
     (inventory / "more").mkdir()
@@ -160,28 +168,64 @@ def test_a_report_to_a_fifo_is_written_into_it(tmp_path):
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
-def test_a_report_through_a_link_replaces_the_target_and_keeps_the_link(tmp_path):
-    target = tmp_path / "reports" / "r.json"
-    target.parent.mkdir()
-    target.write_text("old")
-    (tmp_path / "r.json").symlink_to(target)
-    assert (
-        main(
-            [
-                "check",
-                "--base",
-                str(BEFORE),
-                "--inventory",
-                str(AFTER),
-                "--report-json",
-                str(tmp_path / "r.json"),
-                "--report-md",
-                str(tmp_path / "s.md"),
-            ]
-        )
-        == 3
+def _check_writing(report: str, md: str = "s.md") -> int:
+    return main(["check", "--base", str(BEFORE), "--inventory", str(AFTER), "--report-json", report, "--report-md", md])
+
+
+def test_a_report_path_that_is_a_link_is_replaced_never_written_through(tmp_path, monkeypatch):
+    # A pull request commits `netcfg-report.json -> /some/file` where CI writes its
+    # report: the link is replaced by the report, the file it named stays as it was.
+    monkeypatch.chdir(tmp_path)
+    victim = tmp_path / "elsewhere" / "precious"
+    victim.parent.mkdir()
+    victim.write_text("precious")
+    Path("netcfg-report.json").symlink_to(victim)
+    Path("netcfg-summary.md").symlink_to(victim)
+    assert _check_writing("netcfg-report.json", "netcfg-summary.md") == 3
+    assert victim.read_text() == "precious"
+    assert not Path("netcfg-report.json").is_symlink() and not Path("netcfg-summary.md").is_symlink()
+    assert json.loads(Path("netcfg-report.json").read_text())["decision"] == "block"
+
+
+def test_a_report_link_to_a_fifo_is_replaced_not_written_into(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fifo = tmp_path / "elsewhere.fifo"
+    os.mkfifo(fifo)
+    Path("r.json").symlink_to(fifo)
+    assert _check_writing("r.json") == 3  # writing into the FIFO would wait for a reader
+    assert json.loads(Path("r.json").read_text())["decision"] == "block"
+
+
+def test_a_report_link_into_another_process_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("r.json").symlink_to("/proc/1/fd/1")
+    assert _check_writing("r.json") == 3
+    assert not Path("r.json").is_symlink()
+
+
+def test_a_report_under_a_directory_link_leading_out_is_refused(tmp_path, monkeypatch, capsys):
+    (tmp_path / "job").mkdir()
+    monkeypatch.chdir(tmp_path / "job")
+    (tmp_path / "outside").mkdir()
+    Path("reports").symlink_to(tmp_path / "outside")
+    assert _check_writing("reports/r.json") == 2
+    assert "reports: error: is a symbolic link out of the working directory" in errors(capsys)
+    assert not (tmp_path / "outside" / "r.json").exists()
+    Path("inside").mkdir()
+    Path("here").symlink_to("inside")  # a link staying in the job is a directory like another
+    assert _check_writing("here/r.json") == 3
+    assert (tmp_path / "job" / "inside" / "r.json").exists()
+
+
+def test_a_report_to_dev_stdout_is_still_written_through(tmp_path):
+    done = subprocess.run(
+        [str(NETCFG), "check", "--base", str(BEFORE), "--inventory", str(AFTER), "--report-json", "/dev/fd/1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
-    assert (tmp_path / "r.json").is_symlink() and json.loads(target.read_text())["decision"] == "block"
+    assert done.returncode == 3, done.stderr
+    assert json.JSONDecoder().raw_decode(done.stdout)[0]["decision"] == "block"
 
 
 SMALL = """\

@@ -21,6 +21,15 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _real(path: str | Path) -> str | None:
+    """The real path, or None when a link on the way cannot be read (/proc/1/cwd to
+    anyone but its owner): such a link is not followed, let alone read."""
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        return None
+
+
 def yaml_files(root: Path, skip: tuple[str, ...] = (), inside: Path | None = None) -> list[Path]:
     """The YAML files under `root` (hidden entries and the top-level names in `skip`
     excepted), in path order; nothing outside `inside` (default: `root`) is read, `root`
@@ -37,8 +46,9 @@ def yaml_files_and_problems(
 ) -> list[Path]:
     """`yaml_files`, adding its problems to `problems` and returning the files it could
     walk to."""
-    real_root = os.path.realpath(inside if inside is not None else root)
-    if not _inside(os.path.realpath(root), real_root):
+    real_root = _real(inside if inside is not None else root)
+    real_top = _real(root)
+    if real_root is None or real_top is None or not _inside(real_top, real_root):
         problems.append(Problem(Location(str(root)), "is a symbolic link to a path outside the inventory: not read"))
         return []
     found: list[Path] = []
@@ -57,8 +67,8 @@ def yaml_files_and_problems(
             if entry.name.startswith(".") or (top and entry.name in skip):
                 continue
             path = directory / entry.name
-            target = os.path.realpath(path)
-            if entry.is_symlink() and not _inside(target, real_root):
+            target = _real(path)
+            if target is None or (entry.is_symlink() and not _inside(target, real_root)):
                 outside = "is a symbolic link to a path outside the inventory: not read"
                 problems.append(Problem(Location(str(path)), outside))
                 continue
@@ -78,7 +88,7 @@ def yaml_files_and_problems(
                 else:
                     problems.append(Problem(Location(str(path)), "is not a regular file (a FIFO, a socket, a device)"))
 
-    walk(root, os.path.realpath(root), True)
+    walk(root, real_top, True)
     return found
 
 
