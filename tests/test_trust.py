@@ -228,6 +228,56 @@ def test_a_report_to_dev_stdout_is_still_written_through(tmp_path):
     assert json.JSONDecoder().raw_decode(done.stdout)[0]["decision"] == "block"
 
 
+def test_machines_a_change_adds_do_not_dilute_its_own_fraction(tmp_path):
+    """A pull request padding the head with machines it does not touch (no interfaces)
+    must not bring its touched fraction under max_fraction: the fraction is of the
+    smaller fleet of base and head."""
+    base, head = tmp_path / "base", tmp_path / "head"
+    shutil.copytree(BEFORE, base)
+    policy = base / "policy.yaml"
+    policy.write_text(policy.read_text().replace("max_fraction: 0.5", "max_fraction: 0.25"))
+    shutil.copytree(base, head)
+    networks = head / "networks.yaml"
+    networks.write_text(
+        networks.read_text() + '  - {prefix: "2001:db8:21::/64", segment: srv, gateway: "2001:db8:21::1"}\n'
+    )
+    machines = head / "machines.yaml"
+    machines.write_text(
+        machines.read_text().replace(
+            'srv: {addresses: [10.20.0.1, "2001:db8:20::1"]}',
+            'srv: {addresses: [10.20.0.1, "2001:db8:20::1", "2001:db8:21::1"]}',
+        )
+    )
+
+    def verdict() -> dict:
+        report = tmp_path / "r.json"
+        main(
+            [
+                "check",
+                "--base",
+                str(base),
+                "--inventory",
+                str(head),
+                "--report-json",
+                str(report),
+                "--report-md",
+                str(tmp_path / "s.md"),
+            ]
+        )
+        return json.loads(report.read_text())
+
+    first = verdict()
+    assert first["decision"] == "block" and any("above max_fraction" in r for r in first["reasons"]), first["reasons"]
+    (head / "pad.yaml").write_text(
+        "machines:\n" + "".join(f"  pad{i}: {{kind: physical, interfaces: {{}}}}\n" for i in range(40))
+    )
+    padded = verdict()
+    assert padded["decision"] == "block", padded["reasons"]
+    assert any("of 23 machines touched" in r and "above max_fraction" in r for r in padded["reasons"]), padded[
+        "reasons"
+    ]
+
+
 SMALL = """\
 segments:
   fe: {table: 2, priority: 20}

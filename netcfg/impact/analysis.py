@@ -165,7 +165,7 @@ def _impact(
     seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
     verdict = decide(
         {t.diff.name for t in touched},
-        total,
+        fraction_of(len(base.machines), len(head.machines)),
         members,
         seatbelt,
         change_digest,
@@ -194,6 +194,13 @@ def _impact(
         inventory_digest=inventory_digest(head),
         flows=flows,
     )
+
+
+def fraction_of(base: int, head: int) -> int:
+    """The fleet max_fraction is measured against: the smaller of base's and head's, as
+    for every limit (machines a change adds, say with no interfaces, touch nothing and
+    would otherwise dilute its own fraction); the other side's when one is empty."""
+    return min(base, head) or max(base, head)
 
 
 def _self_judging(base: Inventory, head: Inventory, seatbelt: Seatbelt, reconfigure: Reconfigure) -> list[str]:
