@@ -278,6 +278,66 @@ def test_machines_a_change_adds_do_not_dilute_its_own_fraction(tmp_path):
     ]
 
 
+def _report(tmp_path: Path, base: Path, head: Path) -> dict:
+    report = tmp_path / "r.json"
+    main(
+        [
+            "check",
+            "--base",
+            str(base),
+            "--inventory",
+            str(head),
+            "--report-json",
+            str(report),
+            "--report-md",
+            "/dev/null",
+        ]
+    )
+    return json.loads(report.read_text())
+
+
+def _edited(tmp_path: Path, name: str, *edits: tuple[str, str]) -> Path:
+    """BEFORE with kvm01's fe address changed (a disruptive change under restart and a
+    live one under live alike), and `edits` to machines.yaml."""
+    inventory = tmp_path / name
+    shutil.copytree(BEFORE, inventory)
+    machines = inventory / "machines.yaml"
+    text = machines.read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    machines.write_text(text)
+    return inventory
+
+
+READDRESS_KVM01 = ("fe: {addresses: [203.0.113.11]}", "fe: {addresses: [203.0.113.14]}")
+
+
+def test_moving_vms_off_a_hypervisor_the_change_restarts_blocks(tmp_path):
+    # The inventory says kvm01's VMs are on kvm02 now; nothing moved them, and the plan
+    # (head placement) would restart kvm01 with its VMs still running there.
+    head = _edited(tmp_path, "head", READDRESS_KVM01, ("host: kvm01,", "host: kvm02,"))
+    report = _report(tmp_path, BEFORE, head)
+    assert report["decision"] == "block"
+    assert any("it moves 4 VMs (app01, db01, web01, web05)" in r for r in report["reasons"]), report["reasons"]
+
+
+def test_renaming_a_hypervisor_blocks_and_the_report_evacuates_nothing_the_plan_does_not(tmp_path):
+    head = _edited(tmp_path, "head", READDRESS_KVM01)
+    machines = head / "machines.yaml"
+    machines.write_text(machines.read_text().replace("kvm01", "kvm01x"))
+    report = _report(tmp_path, BEFORE, head)
+    assert report["decision"] == "block"
+    assert any("it moves 4 VMs" in r for r in report["reasons"]), report["reasons"]
+    # kvm01x is new to the inventory: the plan rolls it out hot, the report agrees.
+    assert report["totals"]["evacuate"] == 0 and all(h["evacuate"] == [] for h in report["hosts"])
+
+
+def test_moving_a_vm_between_hypervisors_the_change_leaves_alone_does_not_block(tmp_path):
+    head = _edited(tmp_path, "head", ("web01: {kind: vm, host: kvm01,", "web01: {kind: vm, host: kvm02,"))
+    assert _report(tmp_path, BEFORE, head)["decision"] == "pass"
+
+
 SMALL = """\
 segments:
   fe: {table: 2, priority: 20}

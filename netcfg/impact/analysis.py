@@ -23,7 +23,7 @@ from netcfg.errors import InputError
 from netcfg.gc_tuning import frozen_heap, rare_full_collections
 from netcfg.impact.graph import build_graph, dependents, machines_of_segment
 from netcfg.impact.inventory_diff import diff_inventories
-from netcfg.impact.model import ChangeClass, Count, HostDiff, Impact, TouchedHost
+from netcfg.impact.model import ChangeClass, Count, HostDiff, HostState, Impact, TouchedHost
 from netcfg.impact.parallel import render_and_diff
 from netcfg.impact.seatbelt import decide, digest, stricter, stricter_reconfigure
 from netcfg.inventory.approvals import Approval
@@ -34,6 +34,7 @@ from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
 from netcfg.progress import Progress, silent
 from netcfg.verify.flows import flow_changes
+from netcfg.words import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +172,7 @@ def _impact(
         change_digest,
         approvals,
         frozenset(n for n, m in head.machines.items() if m.kind is Kind.ROUTER),
-        blocked_because=[b for b in [flows.blocker()] if b],
+        blocked_because=[b for b in [flows.blocker(), _moves_vms_it_disrupts(base, head, touched)] if b],
     )
     verdict = replace(verdict, reasons=(*_self_judging(base, head, seatbelt, reconfigure), *verdict.reasons))
     names = {t.diff.name for t in touched}
@@ -193,6 +194,32 @@ def _impact(
         approvals=tuple(sorted(approvals)),
         inventory_digest=inventory_digest(head),
         flows=flows,
+    )
+
+
+def _moves_vms_it_disrupts(base: Inventory, head: Inventory, touched: list[TouchedHost]) -> str:
+    """Why a change moving VMs to or from a hypervisor it restarts, adds or removes
+    blocks ('' if it does not). netcfg moves no VM and plans on the head's placement:
+    a change that moved kvm01's VMs to kvm02 in the inventory would restart kvm01 with
+    its VMs still on it (renaming a hypervisor does the same). Only a person can say
+    where they run; the approval names this exact move (the digest covers it)."""
+    shaken = {
+        t.diff.name for t in touched if t.change is ChangeClass.DISRUPTIVE or t.diff.state is not HostState.CHANGED
+    }
+    moved = sorted(
+        name
+        for name, vm in head.machines.items()
+        if vm.kind is Kind.VM
+        and (was := base.machines.get(name)) is not None
+        and was.host != vm.host
+        and {was.host, vm.host} & shaken
+    )
+    if not moved:
+        return ""
+    shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+    return (
+        f"it moves {plural(len(moved), 'VM')} ({shown}) to or from a hypervisor it restarts, adds or removes: "
+        "netcfg moves no VM and plans on the head's placement, so approve it once they run where the head says"
     )
 
 
@@ -243,7 +270,9 @@ def classify(
     touched = []
     for name, d in diffs.items():
         change = d.change(reconfigure)
-        disruptive_kvm = change is ChangeClass.DISRUPTIVE and d.kind is Kind.KVM_HOST
+        # A hypervisor the change adds runs nothing yet: rolled out with the hot waves
+        # (rollout.pipeline), nothing to evacuate.
+        disruptive_kvm = change is ChangeClass.DISRUPTIVE and d.kind is Kind.KVM_HOST and d.state is not HostState.ADDED
         evacuate = tuple(sorted(vm.name for vm in head.vms_of(name))) if disruptive_kvm else ()
         # A machine always has a cause when the graph is right; the fallback keeps the
         # report honest if it ever is not.
