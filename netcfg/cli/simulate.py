@@ -84,9 +84,9 @@ def simulate(
         _jittered(data, inv, plan_file, bounds, runs or 100, seed or 0, fmt, html_file)
         return
     from netcfg.present.rollout import simulation_lines
-    from netcfg.rollout.simulate import simulate as replay
+    from netcfg.rollout.jitter import simulate_plan
 
-    sim = replay(data, inv, source=str(plan_file))
+    sim = simulate_plan(data, inv, source=str(plan_file))
     _page(data, plan_file, sim, html_file)
     if fmt is OutputFormat.JSON:
         show_json(sim.to_dict())

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from netcfg.errors import InputError
@@ -25,7 +25,7 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
-from netcfg.rollout.simulate import Fleet, Violation, read_plan, replay
+from netcfg.rollout.simulate import Fleet, Simulation, Violation, read_plan, replay, simulate
 
 KINDS = ("waves", "migrations", "maintenance")
 EXAMPLES = 20  # violations kept with their run, to show; all are counted
@@ -218,6 +218,65 @@ def retime(graph: Graph, factors: list[float]) -> tuple[list[float], list[float]
         ends[step] = start + graph.duration[step] * factors[step]
         release[step] = ends[step] + graph.soak[step]
     return starts, ends
+
+
+def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
+    """The exact replay of a plan's times (netcfg.rollout.simulate) and the checks of its
+    dependency graph (graph_violations), together."""
+    exact = simulate(plan, inventory, source)
+    found = graph_violations(plan, inventory, source)
+    return replace(exact, violations=exact.violations + found) if found else exact
+
+
+def graph_violations(plan: Any, inventory: Inventory, source: str = "<plan>") -> tuple[Violation, ...]:
+    """What the exact replay of a plan's times cannot see of its dependency graph, which
+    is what an executor runs: a step timed before a step it waits for has ended (and
+    soaked), and any invariant the graph breaks when run at the planned durations (a
+    dependency removed by hand leaves the times safe and the graph not). A plan with no
+    graph at all (an older netcfg's, or one written by hand) is only timed; a graph that
+    is not one (ids twice, unknown or cyclic dependencies) is an InputError."""
+    if not any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k)):
+        return ()
+    graph = read_graph(plan, source)
+    steps = [e for k in KINDS for e in _entries(plan, k)]
+    found = []
+    for step, entry in enumerate(steps):
+        start = float(entry.get("start_s", 0.0))
+        for d in graph.after[step]:
+            ready = float(steps[d].get("end_s", 0.0)) + graph.soak[d]
+            if start + 1e-3 < ready:
+                found.append(
+                    Violation(
+                        start,
+                        str(entry.get("host") or entry.get("vm") or entry["id"]),
+                        "order",
+                        ready - start,
+                        "s",
+                        f"{entry['id']} starts at {start:g} s, before {steps[d]['id']}, which it waits for, "
+                        f"is done at {ready:g} s",
+                    )
+                )
+    starts, ends = retime(graph, [1.0] * len(graph.duration))
+    migrations, windows = read_plan(plan, source)
+    first_migration, first_window = graph.waves, graph.waves + graph.migrations
+    run = replay(
+        [
+            m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
+            for i, m in enumerate(migrations)
+        ],
+        [w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)],
+        inventory,
+        jittered=True,
+    )
+    found += [
+        replace(v, message=f"run by its dependencies at the planned durations: {v.message}") for v in run.violations
+    ]
+    return tuple(found)
+
+
+def _entries(plan: Any, kind: str) -> list[Any]:
+    entries = plan.get(kind, []) if isinstance(plan, dict) else []
+    return entries if isinstance(entries, list) else []
 
 
 def simulate_jittered(

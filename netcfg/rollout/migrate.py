@@ -40,9 +40,9 @@ from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory
 from netcfg.progress import Progress, silent
+from netcfg.rollout.jitter import simulate_plan
 from netcfg.rollout.model import Change
 from netcfg.rollout.plan import plan_rollout
-from netcfg.rollout.simulate import simulate
 from netcfg.verify.classes import build
 from netcfg.verify.engine import Key, Side, Verdict
 from netcfg.verify.fib import RpFilter
@@ -495,7 +495,7 @@ def _stage(
             dict(inventory.segments), (), [inventory.machines[c.host] for c in changes], inventory.policy
         )
     plan = plan_rollout(planned, changes)
-    simulation = simulate(plan.to_dict(), planned)
+    simulation = simulate_plan(plan.to_dict(), planned)
     if not simulation.clean:
         raise RuntimeError(f"stage {index}: the planner produced a plan its simulator rejects")
     return Stage(

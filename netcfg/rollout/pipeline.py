@@ -18,9 +18,10 @@ from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
+from netcfg.rollout.jitter import simulate_plan
 from netcfg.rollout.model import Change, Plan
 from netcfg.rollout.plan import plan_rollout
-from netcfg.rollout.simulate import Simulation, simulate
+from netcfg.rollout.simulate import Simulation
 from netcfg.words import plural
 
 
@@ -117,7 +118,7 @@ def _planned(
         plan = plan_rollout(inventory, changes)
         progress("simulating the plan")
         data = plan.to_dict()
-        simulation = simulate(data, inventory)
+        simulation = simulate_plan(data, inventory)
     return PlannedRollout(plan, simulation, inventory, decision, touched, total, data=data)
 
 

@@ -326,8 +326,27 @@ def test_a_plan_with_one_dependency_removed_is_caught(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"VIOLATION maintenance +kvm03 .*enters maintenance holding", out), out
     assert re.search(r"\d+ violations? in \d+ of 200 runs", out)
-    # The exact replay of the same file is clean: only the graph lost the dependency.
-    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 0
+    # The plan's times are still safe, but the exact replay also runs the graph at the
+    # planned durations, as an executor would, and sees kvm03 maintained too early.
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 3
+    out = capsys.readouterr().out
+    assert re.search(r"VIOLATION maintenance +kvm03 .*run by its dependencies at the planned durations", out), out
+
+
+def test_a_plan_timed_before_its_dependencies_or_not_a_graph_is_caught_by_the_exact_replay(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(plan)]) == 0
+    data = json.loads(plan.read_text())
+    early, cyclic = tmp_path / "early.json", tmp_path / "cyclic.json"
+    window = next(w for w in data["maintenance"] if w["host"] == "kvm03")
+    early.write_text(json.dumps(data).replace(json.dumps(window), json.dumps(window | {"start_s": 0.0})))
+    data["migrations"][0]["after"] = [data["maintenance"][-1]["id"]]
+    cyclic.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["simulate", str(early), "-i", str(INCIDENT / "after")]) == 3
+    assert f"{window['id']} starts at 0 s, before" in capsys.readouterr().out
+    assert main(["simulate", str(cyclic), "-i", str(INCIDENT / "after")]) == 2
+    assert "the dependencies form a cycle" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
