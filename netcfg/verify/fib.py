@@ -101,6 +101,7 @@ class FibRoute:
     local: bool = False
     text: str = ""
     kernel: bool = False  # the kernel's own route for an address (connected, or local)
+    source: int | None = None  # a connected IPv4 route's preferred source: the address that made it
 
     @property
     def onlink(self) -> bool:
@@ -112,7 +113,8 @@ class FibRoute:
         if self.kernel and self.local:
             return f"local {format_address(self.family, self.prefix.value)} dev {self.device} table local"
         if self.kernel:
-            return f"{self.prefix} dev {self.device} proto kernel scope link"
+            source = f" src {format_address(self.family, self.source)}" if self.source is not None else ""
+            return f"{self.prefix} dev {self.device} proto kernel scope link{source}"
         parts = ["local" if self.local else ""]
         parts.append("default" if self.prefix.length == 0 else str(self.prefix))
         if self.gateway is not None:
@@ -335,7 +337,16 @@ class Fib:
                 width = WIDTH[family]
                 network = Prefix(family, length, value >> (width - length) << (width - length) if length else 0)
                 self._add(
-                    FibRoute(family, MAIN_TABLE, network, None, iface.name, CONNECTED_METRIC[family], kernel=True)
+                    FibRoute(
+                        family,
+                        MAIN_TABLE,
+                        network,
+                        None,
+                        iface.name,
+                        CONNECTED_METRIC[family],
+                        kernel=True,
+                        source=value if family == 4 else None,
+                    )
                 )
                 host = Prefix(family, width, value)
                 self._add(FibRoute(family, LOCAL_TABLE, host, None, iface.name, local=True, kernel=True))
@@ -343,9 +354,11 @@ class Fib:
 
     def _add(self, route: FibRoute) -> None:
         p = route.prefix
-        self._connected.setdefault((p.family, route.table, p.length, key(p.family, p.length, p.value)), []).append(
-            route
-        )
+        routes = self._connected.setdefault((p.family, route.table, p.length, key(p.family, p.length, p.value)), [])
+        # A second address in a subnet the interface has is a secondary: no route of its
+        # own, the first one's (with its source) stays.
+        if not any(r.device == route.device for r in routes):
+            routes.append(route)
 
     @staticmethod
     def of(config: HostConfig, entries: Entries | None = None, rp_filter: RpFilter = RpFilter.STRICT) -> Fib:
@@ -539,12 +552,15 @@ class Fib:
         return back.device == iif, back
 
     def source_address(self, family: int, result: Lookup, dst: int) -> int | None:
-        """The address the kernel would send from (no `from` given, the route naming no
-        source): on the outgoing interface, the one in the network of the next hop, else
+        """The address the kernel would send from (no `from` given): a connected IPv4
+        route's own source (the address that made it); else, the route naming no source,
+        on the outgoing interface, the one in the network of the next hop, else
         its first; else the first of the family anywhere. The next hop of an on-link IPv4
         route is none (the kernel selects for the route's gateway, 0): its first address,
         whatever the destination; IPv6 prefers the address that shares most of the
         destination's prefix (RFC 6724, rule 8)."""
+        if result.route is not None and result.route.source is not None:
+            return result.route.source  # `ip route get` shows it as `src`
         hop = result.gateway if result.gateway is not None else (dst if family == 6 else None)
         iface = self.interfaces.get(result.device or "")
         candidates = [a for a in (iface.addresses if iface else ()) if a[0] == family]

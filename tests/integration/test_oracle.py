@@ -3,8 +3,9 @@ inventory, under both designs, every machine is asked `ip route get TO from FROM
 every one of its addresses and every address of the fleet (the bundled inventory is
 small enough for all of them), routers `... iif DEV` for traffic they forward, and
 every machine `... iif DEV` for its own addresses from one address of every network
-(local delivery after strict rp_filter). The model must answer the same: the same
-interface and gateway, a local delivery, or a refusal (no route; rp_filter).
+(local delivery after strict rp_filter), and every machine `ip route get TO` with the
+source left to the kernel. The model must answer the same: the same interface and
+gateway (and source chosen), a local delivery, or a refusal (no route; rp_filter).
 
 Then random small fleets (hypothesis, a few examples): the same questions, the same
 answers."""
@@ -35,7 +36,8 @@ BUNDLED = Path(__file__).resolve().parents[2] / "inventory"
 
 
 def questions(configs: Mapping[str, HostConfig]) -> Iterator[Query]:
-    """Every machine: each of its addresses to every other address of the fleet; what it
+    """Every machine: to every other address of the fleet, from the source the kernel
+    chooses and from each of its addresses; what it
     receives for its own addresses from one address of every network; routers, what
     they forward from one address of every network to every address, on each
     interface."""
@@ -46,6 +48,10 @@ def questions(configs: Mapping[str, HostConfig]) -> Iterator[Query]:
             one_per_network.setdefault(a.network, (a.family, a.ip))
     sources = list(one_per_network.values())
     for name, config in configs.items():
+        families = {a.family for a in config.addresses}
+        for family, dst in everyone:
+            if family in families and dst not in {a.ip for a in config.addresses}:
+                yield Query(name, dst, None)  # the source the kernel chooses
         for own in config.addresses:
             for family, dst in everyone:
                 if family == own.family and dst != own.ip:

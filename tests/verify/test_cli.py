@@ -136,6 +136,21 @@ def test_a_flow_leaves_from_the_address_the_kernel_chooses(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("c 192.0.2.11 -> 198.51.100.10: ")
 
 
+def test_a_flow_over_a_connected_route_leaves_from_the_routes_own_source(tmp_path, capsys):
+    """Under flat the kernel's connected route decides, and it carries its address as
+    `src`: c sends from 198.51.100.11 (`ip route get` and a plain ping agree), not from
+    its interface's first address, which strict rp_filter at b would drop the reply to."""
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(FLOW_FLEET + "policy: {design: flat}\n")
+    assert main(["verify", str(inventory), "--flow", "c", "198.51.100.10", "--format", "json"]) == 0
+    flow = json.loads(capsys.readouterr().out)
+    assert (flow["source_address"], flow["verdict"]) == ("198.51.100.11", "delivered"), flow
+    assert main(["verify", str(inventory), "--flow", "r1", "198.51.100.10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("r1 198.51.100.1 -> 198.51.100.10: delivered"), out
+    assert "198.51.100.0/26 dev ethfe proto kernel scope link src 198.51.100.1`" in out
+
+
 def test_link_local_and_multicast_destinations_are_refused(capsys):
     # The kernel sends them on-link or to a group; the model said "dropped at the router".
     for destination, what in (
