@@ -66,14 +66,23 @@ def set_quiet(quiet: bool) -> None:
 def say(text: str) -> None:
     """A message for the person running the command (stderr, no markup)."""
     if not _quiet:
-        # Written through sys.stderr as it is now: under a progress bar, rich's
-        # redirection puts the line above the bar.
-        print(text, file=sys.stderr, flush=True)
+        _to_stderr(text)
 
 
 def complain(text: str) -> None:
     """An error for the person running the command: stderr, also under --quiet."""
-    print(text, file=sys.stderr, flush=True)
+    _to_stderr(text)
+
+
+def _to_stderr(text: str) -> None:
+    """Written through sys.stderr as it is now (under a progress bar, rich's redirection
+    puts the line above the bar). A reader that went away (`2>&1 | head -1`) must not
+    change the command's exit code (click turns a broken pipe into 1): the rest goes
+    nowhere."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
 def emit(text: str) -> None:

@@ -103,9 +103,15 @@ def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[
         return None
     before = len(problems)
     step_id = item["id"]
-    if not isinstance(step_id, str) or not step_id or not step_id.isprintable():
-        # An id reaches argv ({id}), where a NUL cannot go, and terminals.
-        problems.append(Problem(where, f"{path}: `id` must be a non-empty string of printable characters"))
+    if not _is_name(step_id):
+        # An id reaches argv ({id}) and terminals: held to the machines' naming rule, so
+        # that it can never be read as an option (`-oProxyCommand=...`) or a second word.
+        problems.append(
+            Problem(
+                where,
+                f"{path}: `id` must be a name (letters, digits, '.', '_', '-', not first), not {quote(str(step_id))}",
+            )
+        )
     after = item["after"]
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         problems.append(Problem(where, f"{path}: `after` must be a list of step ids"))

@@ -102,10 +102,12 @@ def test_a_json_file_that_is_not_a_plan_is_refused_and_nothing_is_written(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
-def test_a_step_id_with_a_control_character_is_refused(tmp_path, capsys):
-    plan = write_plan(tmp_path / "plan.json", maint=[maintenance("a\x00b", "kvm1")])
+@pytest.mark.parametrize("step_id", ["a\x00b", "-oProxyCommand=touch /tmp/x", "two words", ""])
+def test_a_step_id_that_is_not_a_name_is_refused(tmp_path, capsys, step_id):
+    # {id} reaches argv: a control character, an option or a second word must not.
+    plan = write_plan(tmp_path / "plan.json", maint=[maintenance(step_id, "kvm1")])
     err = refused(capsys, str(plan), "--driver", "command", "--run", "maintenance=echo {id}")
-    assert "maintenance[0]: `id` must be a non-empty string of printable characters" in err
+    assert "maintenance[0]: `id` must be a name (letters, digits" in err
     assert not (tmp_path / "plan.json.journal").exists()
 
 
@@ -165,3 +167,15 @@ def test_resuming_with_the_journal_of_another_plan_says_so_whatever_its_steps(tm
         capsys, str(other), "--driver", "command", "--run", "maintenance=true", "--journal", journal, "--resume"
     )
     assert "the journal is of another plan" in err and "not in the plan" not in err
+
+
+def test_a_reader_of_both_streams_leaving_early_does_not_change_the_exit_code(plan_file):
+    # `rollout run ... 2>&1 | head -1`: the message after the table hit the closed pipe
+    # and click turned the broken pipe into exit 1.
+    netcfg = [sys.executable, "-m", "netcfg", "rollout", "run", str(plan_file), "--driver", "command", "--dry-run"]
+    runs = ["--run", "hot=true", "--run", "migration=true", "--run", "maintenance=true"]
+    with subprocess.Popen([*netcfg, *runs], stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()
+        assert process.wait(timeout=60) == 0
