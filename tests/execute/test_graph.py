@@ -88,7 +88,8 @@ def test_a_cycle_is_named_step_by_step():
         (dict(maintenance("m", "h"), start_s="soon"), "must be numbers"),
         (dict(maintenance("m", "h"), start_s=5, end_s=1), "end not before start"),
         (dict(maintenance("m", "h"), after="x"), "`after` must be a list of step ids"),
-        (dict(maintenance("m", "h"), id=7), "`id` must be a non-empty string"),
+        (dict(maintenance("m", "h"), id=7), "`id` must be a name"),
+        (dict(maintenance("m", "h"), id="-x"), "`id` must be a name"),
     ],
 )
 def test_malformed_steps(broken, message):
