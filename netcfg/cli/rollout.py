@@ -110,6 +110,9 @@ def rollout_run(
     check_plan = getattr(driver, "check_plan", None)
     if check_plan is not None:
         check_plan(graph.steps)  # what the driver cannot run, refused before anything starts
+    check_tools = getattr(driver, "check_tools", None)
+    if check_tools is not None and not dry_run:
+        check_tools(graph.steps)  # a preview needs none of them
     if dry_run:
         done: set[str] = set()
         if resume:

@@ -4,7 +4,8 @@ Adding a driver: a module with a class following `driver.Driver`, and an entry i
 `DRIVERS`. A factory checks every option it is given before anything starts (an
 InputError lists what is wrong) and touches nothing, so `--dry-run` builds it too: to
 check its options and the plan (`check_plan`), and to show what each step would run
-(`preview`).
+(`preview`). What only a real run needs (the libvirt driver's virsh) it checks in
+`check_tools`, called before the first step, never for a dry run.
 
 The qemu driver lives with the VM lab: `netcfg.vmlab.driver.make_driver(options)`,
 imported only when asked for.

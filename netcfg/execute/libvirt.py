@@ -12,9 +12,10 @@ come from templates over `{host}`: the source host for `--connect`, the target f
 from __future__ import annotations
 
 import shlex
+import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from netcfg.errors import InputError, quote
 from netcfg.execute.driver import Running, Step, StepKind, StepResult
@@ -56,6 +57,20 @@ class LibvirtDriver:
         self.dest_uri = dest_uri or connect
         self.migrate_options = migrate_options
         self.virsh = virsh
+
+    def check_tools(self, steps: Sequence[Step]) -> None:
+        """Before anything runs: a plan with migrations needs virsh (else its maintenance
+        steps would run and every migration fail)."""
+        if any(s.kind is StepKind.MIGRATION for s in steps) and shutil.which(self.virsh) is None:
+            raise InputError(
+                [
+                    Problem(
+                        Location("--driver libvirt"),
+                        f"{self.virsh} is not installed or not on PATH: the migrations run `virsh migrate --live`",
+                        "install libvirt's client (Debian: apt-get install libvirt-clients)",
+                    )
+                ]
+            )
 
     def migrate_argv(self, step: Step) -> list[str]:
         assert step.vm is not None and step.source is not None and step.target is not None

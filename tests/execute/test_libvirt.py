@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -232,3 +233,18 @@ def test_dry_run_shows_the_virsh_command(tmp_path, capsys):
         "--desturi qemu+ssh://kvm02/system"
     ) in captured.out.splitlines()
     assert not (tmp_path / "plan.json.journal").exists()
+
+
+def test_without_virsh_nothing_runs_and_the_dry_run_still_previews(tmp_path, capsys, monkeypatch):
+    plan_file = write_plan(
+        tmp_path / "plan.json",
+        migrations=[migration("migrate-0", "vm1", "kvm01", "kvm02")],
+        maint=[maintenance("maint-kvm02", "kvm02"), maintenance("maint-kvm01", "kvm01", ["migrate-0"])],
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no virsh, and no touch either: only --run's argv
+    args = ["rollout", "run", str(plan_file), "--driver", "libvirt", "--run", f"maintenance={sys.executable} -c pass"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--driver libvirt: error: virsh is not installed or not on PATH" in err
+    assert not (tmp_path / "plan.json.journal").exists()  # maint-kvm02, independent, never started
+    assert main([*args, "--dry-run"]) == 0
