@@ -328,7 +328,7 @@ def replay(
                 f"(max_parallel_evacuations {rollout.max_parallel_evacuations})",
             )
 
-    in_maintenance: set[str] = set()
+    in_maintenance: dict[str, int] = defaultdict(int)  # host -> its windows open (two overlap: flagged)
     down_by_service: dict[str, set[str]] = defaultdict(set)
     touching: dict[str, set[int]] = defaultdict(set)  # host -> migrations in flight
     moving: dict[str, int] = {}  # vm -> migration in flight
@@ -368,9 +368,9 @@ def replay(
             record(m["src"], t)
         elif kind == MAINT_END:
             host = windows[i]["host"]
-            in_maintenance.discard(host)
+            in_maintenance[host] -= 1
             service = machines[host].service if host in machines else None
-            if service:
+            if service and not in_maintenance[host]:
                 down_by_service[service].discard(host)
         elif kind == MIG_START:
             m = migrations[i]
@@ -398,10 +398,10 @@ def replay(
                     "GiB",
                     f"{vm} is {size[vm]:g} GiB, the plan says {m['gib']:g}",
                 )
-            if vm in in_maintenance:
+            if in_maintenance[vm] > 0:
                 flag(t, vm, "maintenance", size[vm], "GiB", f"{vm} migrates during its own maintenance")
             for end in (src, dst):
-                if end in in_maintenance:
+                if in_maintenance[end] > 0:
                     flag(
                         t,
                         end,
@@ -457,6 +457,8 @@ def replay(
                 )
             if host in moving:
                 flag(t, host, "maintenance", size.get(host, 0.0), "GiB", f"{host} enters maintenance while migrating")
+            if in_maintenance[host] > 0:
+                flag(t, host, "maintenance", 0.0, "", f"{host} enters maintenance while already in maintenance")
             service = machines[host].service
             if service:
                 others = down_by_service[service] - {host}
@@ -470,7 +472,7 @@ def replay(
                         f"service {service}: {host} down together with {', '.join(sorted(others))}",
                     )
                 down_by_service[service].add(host)
-            in_maintenance.add(host)
+            in_maintenance[host] += 1
 
     # VMs down while their hypervisor is maintained count as down too, for anti-affinity
     # that is covered above: such a hypervisor "holds" them and was flagged already.

@@ -138,6 +138,21 @@ def test_service_members_are_never_down_together():
     assert [(v.invariant, v.host) for v in sim.violations] == [("service", "w1")]
 
 
+def test_two_overlapping_windows_of_one_host_are_caught_and_hide_nothing():
+    # The first of v1's windows ended and cleared it from "down" while the second still
+    # ran: w1, of the same service, went down beside it unseen.
+    p = plan(
+        maintenance=[
+            {"host": "v1", "start_s": 0, "end_s": 60},
+            {"host": "v1", "start_s": 30, "end_s": 120},
+            {"host": "w1", "start_s": 90, "end_s": 150},
+        ]
+    )
+    sim = simulate(p, inv())
+    assert [(v.invariant, v.host) for v in sim.violations] == [("maintenance", "v1"), ("service", "w1")]
+    assert "v1 enters maintenance while already in maintenance" in sim.violations[0].message
+
+
 def test_back_to_back_windows_do_not_overlap():
     p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60}, {"host": "w1", "start_s": 60, "end_s": 120}])
     assert simulate(p, inv()).clean
