@@ -309,7 +309,13 @@ class _Run:
             if before is None:
                 continue
             if before.ok:
-                self._mark_earlier(step, before.actual_s, before.detail or "done in an earlier run")
+                # A wave's soak goes on from when it ended, not from now, nor skipped:
+                # a Ctrl-C and --resume must not cut a canary's soak short.
+                soak = self._soak_s(step)
+                if soak > 0:
+                    since = time.time() - before.ended_at if before.ended_at is not None else 0.0
+                    soak = max(0.0, soak - max(0.0, since))
+                self._mark_earlier(step, before.actual_s, before.detail or "done in an earlier run", soak)
                 continue
             try:
                 result = self.driver.recheck(step)
@@ -320,10 +326,10 @@ class _Run:
                 self.journal.append("end", step.id, step.kind.value, True, detail)
                 self._mark_earlier(step, None, detail)
 
-    def _mark_earlier(self, step: Step, actual_s: float | None, detail: str) -> None:
+    def _mark_earlier(self, step: Step, actual_s: float | None, detail: str, soak_s: float = 0.0) -> None:
         if step.kind is StepKind.MIGRATION and step.source is not None:
             self.out_started[step.source] = self.out_started.get(step.source, 0) + 1
-        self._done(step, StepOutcome(step, State.DONE, actual_s, detail))
+        self._done(step, StepOutcome(step, State.DONE, actual_s, detail), soak_s)
 
     def _loop(self) -> None:
         interval = POLL_MIN_S

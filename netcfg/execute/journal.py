@@ -51,6 +51,7 @@ class Earlier:
     ended: bool
     detail: str
     actual_s: float | None  # start to end, when it ended
+    ended_at: float | None = None  # when it ended (a Unix time), if the journal says
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +220,16 @@ def read_state(data: bytes, source: str, digest: str, ids: set[str]) -> JournalS
                 ended=True,
                 detail=str(record.get("detail", "")),
                 actual_s=_duration(begun, record),
+                ended_at=_wall(record),
             )
     return JournalState(runs, steps)
+
+
+def _wall(record: dict[str, Any]) -> float | None:
+    try:
+        return parse_wall(str(record["wall"]))
+    except (KeyError, ValueError, OverflowError):
+        return None
 
 
 def _duration(start: dict[str, Any] | None, end: dict[str, Any]) -> float | None:

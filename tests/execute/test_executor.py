@@ -171,3 +171,33 @@ def test_the_steps_after_a_wave_wait_for_its_soak_on_the_drivers_clock(tmp_path)
 def test_a_negative_soak_is_refused():
     with pytest.raises(InputError, match="soak_s"):
         read_graph({"waves": [dict(hot("w", ["a"]), soak_s=-1)], "migrations": [], "maintenance": []}, "plan.json")
+
+
+def test_resume_lets_a_finished_wave_soak_for_what_is_left_of_its_soak(tmp_path):
+    # Ctrl-C during a canary's soak, then --resume: the next wave started at once.
+    from netcfg.execute.journal import parse_wall
+
+    plan = read_graph(
+        {
+            "waves": [
+                dict(hot("wave-0", ["a"]), soak_s=300.0),
+                hot("wave-1", ["b"], after=["wave-0"], start=301, end=302),
+            ],
+            "migrations": [],
+            "maintenance": [],
+        },
+        "plan.json",
+    )
+    first = journal(tmp_path / "j")
+    first.begin(1, "plan.json", "d", "fast", False)
+    first.append("start", "wave-0", "hot")
+    first.append("end", "wave-0", "hot", True, "done")
+    first.close()
+    earlier = read_state((tmp_path / "j").read_bytes(), "j", "d", {"wave-0", "wave-1"})
+    again = journal(tmp_path / "j", resume=True)
+    again.begin(2, "plan.json", "d", "fast", True)
+    outcome = run(plan, FastClock(), again, earlier)
+    again.close()
+    assert outcome.complete
+    wall = {(r["event"], r["id"]): parse_wall(r["wall"]) for r in read_journal(tmp_path / "j") if "id" in r}
+    assert wall[("start", "wave-1")] - wall[("end", "wave-0")] >= 0.29  # 300 s of the plan's clock
