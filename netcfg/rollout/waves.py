@@ -138,9 +138,11 @@ def _spread_services(
     groups: list[list[str]], machines: Mapping[str, Machine], members: dict[str, int], canary: bool
 ) -> list[list[str]]:
     """No wave holds every member of a service of two or more machines: the last such
-    member moves to the next wave; from the last wave to the one before (never into the
-    canary: a wave of its own then). One pass: a moved member never completes a service
-    in the wave it joins, since the others stay where they were."""
+    member moves to the next wave; from the last wave to the one before, if that one is
+    not the canary and at least as large as what moves (a first wave of 1 must not grow
+    to 23), else to a wave of their own just before the last, which keeps the riskiest
+    machines last. One pass: a moved member never completes a service in the wave it
+    joins, since the others stay where they were."""
     groups = [list(g) for g in groups]
     index = 0
     while index < len(groups):
@@ -156,9 +158,10 @@ def _spread_services(
             groups[index] = [h for h in groups[index] if h not in moved]
             if index + 1 < len(groups):
                 groups[index + 1].extend(movers)
-            elif index - 1 >= (1 if canary else 0):
+            elif index - 1 >= (1 if canary else 0) and len(groups[index - 1]) >= len(movers):
                 groups[index - 1].extend(movers)
             else:
-                groups.append(movers)
+                groups.insert(index, movers)
+                index += 1
         index += 1
     return [sorted(g) for g in groups]

@@ -122,6 +122,26 @@ def test_wave_sizes_come_from_policy():
         assert [len(w.hosts) for w in hot_waves(greedy, [o[0] for o in others], soak_s=60)] == [99, 1]
 
 
+@pytest.mark.parametrize(
+    "sizes, first",
+    [(("1", "rest"), [1]), (("canary", "rest"), [2]), (("canary", "1", "1", "rest"), [2, 1, 1])],
+)
+def test_small_waves_keep_their_size_and_hypervisors_stay_last(sizes, first):
+    # Services whose every member would sit in the last wave used to send one member each
+    # back into the wave before it (a first wave of 1 grew to 23), or after the last wave.
+    inventory = mixed(RolloutPolicy(waves=sizes))
+    waves = hot_waves(inventory, sorted(inventory.machines), soak_s=300)
+    assert [len(w.hosts) for w in waves[: len(first)]] == first
+    high = [i for i, w in enumerate(waves) if kinds(inventory, w.hosts) & set(HIGH)]
+    assert high == [len(waves) - 1]
+    members = defaultdict(set)
+    for name, m in inventory.machines.items():
+        if m.service:
+            members[m.service].add(name)
+    assert not any(names <= set(w.hosts) for w in waves for names in members.values())
+    assert sorted(h for w in waves for h in w.hosts) == sorted(inventory.machines)
+
+
 @pytest.fixture
 def bundled_hot_change(tmp_path) -> tuple[Path, Path]:
     """The bundled data centre with one more public network on fe: hot under `live`."""
