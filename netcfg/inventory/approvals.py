@@ -89,6 +89,8 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = getattr(error, "problem", None) or str(error)
+        # ruamel quotes the values it found (a duplicate key's, both of them) whole.
+        message = re.sub(r'"([^"]*)"', lambda m: quote(m.group(1)), " ".join(str(message).split()))
         problems.append(Problem(Location(shown, line, col), f"invalid YAML: {message}"))
         return None
     if not isinstance(data, CommentedMap):

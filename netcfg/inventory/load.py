@@ -714,10 +714,12 @@ NETWORK: Schema = {
 }
 MACHINE: Schema = {
     "kind": (_choices(Kind), True),
-    "memory_gib": (_number(0.001), False),
-    "nic_gbit": (_number(0.001), False),
+    # Upper bounds far beyond any machine: past them the planner's sums lose the small
+    # terms (a host of 10^20 GiB made 576 GiB free read as 0).
+    "memory_gib": (_number(0.001, 2**20), False),
+    "nic_gbit": (_number(0.001, 100_000), False),
     "host": (_Reader.text, False),
-    "dirty_mib_s": (_number(0), False),
+    "dirty_mib_s": (_number(0, 2**30), False),
     "service": (_Reader.text, False),
     "design": (_choices(DesignName), False),
     "interfaces": (_raw, True),
@@ -743,8 +745,9 @@ ROLLOUT: Schema = {
     "max_parallel_evacuations": (_integer(1), False),
     "max_migrations_per_host": (_integer(1), False),
     "migration_efficiency": (_number(0.01, 1), False),
-    "reconfigure_s": (_number(0), False),
-    "soak_s": (_number(0), False),
+    # A week each: a plan of thousands of them stays within limits.PLAN_SECONDS.
+    "reconfigure_s": (_number(0, 7 * 86_400), False),
+    "soak_s": (_number(0, 7 * 86_400), False),
     "waves": (_Reader.waves, False),
 }
 
@@ -791,4 +794,6 @@ def _shape(node: Node) -> str:
 
 
 def _fmt(value: float) -> str:
+    if abs(value) >= 1e15:
+        return f"{value:g}"  # 1e+300, not its 301 digits
     return str(int(value)) if isinstance(value, int) or value.is_integer() else f"{value:g}"

@@ -141,6 +141,18 @@ def test_an_approval_nested_deeply_or_too_long_is_an_input_error(tmp_path, capsy
     assert f"{head}/approvals/long.yaml: error: is longer than 16,384 characters: not read" in err
 
 
+def test_an_approvals_yaml_error_quotes_its_values_short(tmp_path, capsys):
+    head = tmp_path / "head"
+    shutil.copytree(AFTER, head)
+    (head / "approvals").mkdir()
+    twice = f'digest: "{"S" * 3000}"\nby: alice\nreason: x\ndigest: "{"T" * 3000}"\n'
+    (head / "approvals" / "x.yaml").write_text(twice)
+    assert main(["check", "--base", BEFORE, "--inventory", str(head), "--report-md", str(tmp_path / "s.md")]) == 2
+    err = capsys.readouterr().err
+    assert f"{head}/approvals/x.yaml:4:1: error: invalid YAML: found duplicate key 'digest' with value 'TTTT" in err
+    assert "S" * 41 not in err and "T" * 41 not in err
+
+
 def test_markdown_summary_fits_a_pull_request_comment():
     from netcfg.impact.model import ChangeClass, Decision, HostDiff, HostState, Impact, TouchedHost, Verdict
     from netcfg.model.host import DesignName, Kind

@@ -459,6 +459,24 @@ def test_every_policy_problem_is_reported_at_once(tmp_path, capsys):
     )
 
 
+def test_sizes_and_times_beyond_any_machine_are_refused(tmp_path, capsys):
+    # 10^20 GiB was accepted, and the planner's sums then lost the other hosts' free memory.
+    expect(
+        tmp_path,
+        capsys,
+        """\
+        machines:
+          kvm9: {kind: kvm-host, memory_gib: 99999999999999999999, nic_gbit: 1e9, interfaces: {}}
+        policy:
+          rollout: {reconfigure_s: 1000000000, soak_s: 1e300}
+        """,
+        "2:38: error: 1e+20 is above the maximum 1048576",
+        "2:70: error: 1000000000 is above the maximum 100000",
+        "4:28: error: 1000000000 is above the maximum 604800",
+        "4:48: error: 1e+300 is above the maximum 604800",
+    )
+
+
 def test_rollout_waves_each_problem_at_its_entry(tmp_path, capsys):
     expect(
         tmp_path,
