@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import HostConfig
 from netcfg.model.unusable import range_of
@@ -267,16 +267,16 @@ def resolve_destination(configs: Mapping[str, HostConfig], destination: str) -> 
     if destination in configs:
         if address is not None:
             raise InputError(
-                [Problem(where, f"{destination!r} is both a machine and an address", "give the machine's address")]
+                [Problem(where, f"{quote(destination)} is both a machine and an address", "give the machine's address")]
             )
         for iface in configs[destination].interfaces:
             for held in iface.addresses:
                 return parse_address(held.address)
-        raise InputError([Problem(where, f"machine {destination!r} has no address")])
+        raise InputError([Problem(where, f"machine {quote(destination)} has no address")])
     if "/" in destination and _one_address(destination.partition("/")[0]) is not None:
-        raise InputError([Problem(where, f"{destination!r} is a prefix: a flow goes to one address")])
+        raise InputError([Problem(where, f"{quote(destination)} is a prefix: a flow goes to one address")])
     if address is None:
-        raise InputError([Problem(where, f"{destination!r} is neither an address nor a machine of the inventory")])
+        raise InputError([Problem(where, f"{quote(destination)} is neither an address nor a machine of the inventory")])
     family, value = address
     if value == 0 or (family == 4 and value >> 24 == 127) or (family == 6 and value == 1):
         raise InputError([Problem(where, f"{destination} never leaves the machine: a flow goes between machines")])
@@ -287,6 +287,8 @@ def resolve_destination(configs: Mapping[str, HostConfig], destination: str) -> 
         raise InputError(
             [Problem(where, f"{destination} is a {scope} address: a flow goes to one machine's routed address")]
         )
+    if scope is not None:  # 255.255.255.255, ::ffff:a.b.c.d: no machine holds one
+        raise InputError([Problem(where, f"{destination} is an address of the {scope} range: no machine holds one")])
     network = _network_address_of(configs, family, value)
     if network:
         # The kernel sends to a subnet's broadcast, and a router answers its IPv6
@@ -331,7 +333,7 @@ def follow(
     """One flow from `machine` (from the address the kernel would choose) to
     `destination`: its path, the family, the source and the destination address."""
     if machine not in configs:
-        raise InputError([Problem(Location("--flow"), f"unknown machine {machine!r}")])
+        raise InputError([Problem(Location("--flow"), f"unknown machine {quote(machine)}")])
     family, dst = resolve_destination(configs, destination)
     fleet = Fleet.of(configs.values(), rp_filter)
     fib = fleet.fibs[machine]

@@ -158,6 +158,16 @@ def test_link_local_and_multicast_destinations_are_refused(capsys):
         ("169.254.1.1", "a link-local address"),
         ("224.0.0.1", "a multicast address"),
         ("ff02::1", "a multicast address"),
+        ("255.255.255.255", "an address of the reserved (and broadcast) range"),
+        ("::ffff:10.20.1.2", "an address of the IPv4-mapped range"),
     ):
         assert main(["verify", BUNDLED, "--flow", "web01", destination]) == 2
         assert f"{destination} is {what}" in capsys.readouterr().err
+
+
+def test_a_long_flow_argument_is_quoted_short(capsys):
+    assert main(["verify", BUNDLED, "--flow", "web01", "a" * 5000]) == 2
+    err = capsys.readouterr().err
+    assert "'" + "a" * 40 + "…' is neither an address nor a machine" in err and "a" * 41 not in err
+    assert main(["verify", BUNDLED, "--flow", "b" * 5000, "10.20.1.2"]) == 2
+    assert "b" * 41 not in capsys.readouterr().err
