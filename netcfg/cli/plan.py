@@ -76,7 +76,10 @@ def plan(
             raise InputError("give BASE [HEAD] (directories or git revisions) or --from-report REPORT.json")
         # Files first: a reader that closes stdout early (`| head`) must not cost them.
         if json_file is not None:
-            write_file(json_file, plan_text(planned.data if planned.data is not None else planned.plan.to_dict()))
+            data = dict(planned.data if planned.data is not None else planned.plan.to_dict())
+            if planned.decision is not None:
+                data["decision"] = planned.decision.value  # rollout run refuses a blocked change's plan
+            write_file(json_file, plan_text(data))
             say(f"wrote {json_file}")
         if html_file is not None:
             page = render_html(planned.plan, planned.simulation, "netcfg rollout plan", planned.decision)

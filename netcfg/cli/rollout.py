@@ -26,6 +26,7 @@ rollout_app = typer.Typer(
 )
 app.add_typer(rollout_app, name="rollout", rich_help_panel="Rollout")
 
+EXIT_BLOCKED = 3
 EXIT_FAILED = 5
 EXIT_INTERRUPTED = 130
 
@@ -94,7 +95,9 @@ def rollout_run(
 
     data = read_bytes(plan_file, "plan")  # once: a pipe cannot be read again for its digest
     digest = hashlib.sha256(data).hexdigest()
-    graph = read_graph(json_value(data, plan_file, "plan"), str(plan_file))
+    plan = json_value(data, plan_file, "plan")
+    graph = read_graph(plan, str(plan_file))
+    _refuse_blocked(plan, plan_file, rehearsal=driver_name == "qemu" or dry_run)
     options = DriverOptions(
         run=_templates(run),
         kinds=frozenset(s.kind for s in graph.steps),
@@ -128,6 +131,25 @@ def rollout_run(
         raise typer.Exit(EXIT_FAILED)
     if not outcome.complete:
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _refuse_blocked(plan: object, plan_file: Path, rehearsal: bool) -> None:
+    """A plan `netcfg plan` made of a change the seatbelt blocks runs only once the change
+    is approved, and then a new plan says so; the VM lab and a dry run (`rehearsal`) are
+    where it is tried before. What a plan leaves unscheduled is said."""
+    if not isinstance(plan, dict):
+        return
+    if plan.get("decision") == "block" and rehearsal:
+        say("note: the seatbelt blocks this change: a rehearsal, not an approval")
+    elif plan.get("decision") == "block":
+        say(
+            f"netcfg rollout run: {plan_file} is the plan of a change the seatbelt blocks (exit 3): approve it "
+            "(an approvals/*.yaml naming its digest), plan it again, and run that plan"
+        )
+        raise typer.Exit(EXIT_BLOCKED)
+    left = plan.get("unscheduled")
+    if isinstance(left, list) and left:
+        say(f"note: the plan leaves {len(left)} hosts of the change unscheduled: {', '.join(map(str, left[:10]))}")
 
 
 def _split(text: str) -> list[str]:
