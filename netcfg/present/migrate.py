@@ -57,7 +57,8 @@ def migration_lines(m: Migration) -> Iterator[str]:
         yield stage_line(stage)
     for note in m.notes:
         yield f"note: {note}"
-    yield f"total: {plural(len(m.stages), 'stage')}, {clock(m.total_makespan_s)} stage after stage"
+    soak = f", {m.soak_s:g} s of soak between stages" if len(m.stages) > 1 and m.soak_s else ""
+    yield f"total: {plural(len(m.stages), 'stage')}, {clock(m.total_makespan_s)} stage after stage{soak}"
 
 
 def render_html(m: Migration, title: str = "netcfg migrate") -> str:

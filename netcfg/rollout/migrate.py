@@ -154,11 +154,14 @@ class Migration:
     refusal: Refusal | None = None
     notes: tuple[str, ...] = ()
     inventory_digest: str | None = None  # what `--stage PLAN:K` checks its inventory against
+    soak_s: float = 0.0  # watched between two stages, as between two waves
 
     @property
     def total_makespan_s(self) -> float:
-        """Stages run one after the other: each begins once the one before has ended."""
-        return sum(s.makespan_s for s in self.stages)
+        """Stages run one after the other: each begins once the one before has ended and
+        soaked (a stage of one wave has no soak of its own, and 24 stages of one machine
+        are not 24 x 5 s)."""
+        return sum(s.makespan_s for s in self.stages) + self.soak_s * max(0, len(self.stages) - 1)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -202,7 +205,12 @@ def _plan(
         m.name for m in inventory.machines.values() if m.kind is not Kind.ROUTER and inventory.design_of(m) != to
     )
     base = Migration(
-        to, inventory.source, len(inventory.machines), len(movers), inventory_digest=inventory_digest(inventory)
+        to,
+        inventory.source,
+        len(inventory.machines),
+        len(movers),
+        inventory_digest=inventory_digest(inventory),
+        soak_s=float(inventory.policy.rollout.soak_s),
     )
     if not movers:
         return base
