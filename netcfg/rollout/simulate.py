@@ -14,6 +14,8 @@ Invariants checked (each violation carries time, host and amount):
 - at most `max_migrations_per_host` migrations touching one host at once;
 - members of one service are never in maintenance together, and a VM is not
   maintained while it migrates;
+- hot waves: never every host of the change in one wave, no wave holding every member
+  of a service;
 - a migration starts where its VM is, of a VM that exists with the memory it claims,
   and lasts at least what pre-copy needs at the bandwidth it really gets (its link
   ends shared evenly among the migrations touching each end); a VM whose dirty rate
@@ -25,7 +27,7 @@ Invariants checked (each violation carries time, host and amount):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netcfg.errors import InputError
@@ -214,7 +216,32 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
 def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
     """Replay `plan` (the plan file's JSON) against `inventory`; every violation found."""
     migrations, windows = read_plan(plan, source)
-    return replay(migrations, windows, inventory)
+    result = replay(migrations, windows, inventory)
+    found = wave_violations(plan.get("waves", []), inventory)
+    return replace(result, violations=result.violations + found) if found else result
+
+
+def wave_violations(waves: list[dict[str, Any]], inventory: Inventory) -> tuple[Violation, ...]:
+    """The hot waves' own rules: never every host of the change in one wave, and no wave
+    holding every member of a service of two or more machines."""
+    members: dict[str, set[str]] = defaultdict(set)
+    for name, machine in inventory.machines.items():
+        if machine.service:
+            members[machine.service].add(name)
+    everyone = {h for w in waves for h in w.get("hosts", [])}
+    found = []
+    for n, wave in enumerate(waves):
+        hosts = set(wave.get("hosts", []))
+        t = float(wave.get("start_s", 0.0))
+        if len(everyone) > 1 and hosts >= everyone:
+            first = min(hosts)
+            found.append(Violation(t, first, "waves", len(hosts), "hosts", f"wave {n} holds every host of the change"))
+        for service, names in sorted(members.items()):
+            if len(names) > 1 and hosts >= names:
+                first = min(names)
+                message = f"service {service}: wave {n} holds every one of its {len(names)} members"
+                found.append(Violation(t, first, "service", len(names), "machines", message))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,19 @@ def test_two_overlapping_windows_of_one_host_are_caught_and_hide_nothing():
     assert "v1 enters maintenance while already in maintenance" in sim.violations[0].message
 
 
+def test_hot_waves_keep_their_own_rules():
+    def wave(hosts, start=0.0):
+        return {"hosts": hosts, "start_s": start, "end_s": start + 5, "soak_s": 0}
+
+    p = plan() | {"waves": [wave(["v1", "w1", "x1"])]}  # v1 and w1: service web
+    sim = simulate(p, inv())
+    assert [(v.invariant, v.host) for v in sim.violations] == [("waves", "v1"), ("service", "v1")]
+    assert "wave 0 holds every host of the change" in sim.violations[0].message
+    assert "service web: wave 0 holds every one of its 2 members" in sim.violations[1].message
+    assert simulate(plan() | {"waves": [wave(["v1"]), wave(["w1", "x1"], 10)]}, inv()).clean
+    assert simulate(plan() | {"waves": [wave(["x1"])]}, inv()).clean  # one host: one wave
+
+
 def test_back_to_back_windows_do_not_overlap():
     p = plan(maintenance=[{"host": "v1", "start_s": 0, "end_s": 60}, {"host": "w1", "start_s": 60, "end_s": 120}])
     assert simulate(p, inv()).clean
