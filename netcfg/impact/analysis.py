@@ -166,7 +166,7 @@ def _impact(
     seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
     verdict = decide(
         {t.diff.name for t in touched},
-        fraction_of(len(base.machines), len(head.machines)),
+        _fraction_of(len(base.machines), len(head.machines)),
         members,
         seatbelt,
         change_digest,
@@ -223,7 +223,7 @@ def _moves_vms_it_disrupts(base: Inventory, head: Inventory, touched: list[Touch
     )
 
 
-def fraction_of(base: int, head: int) -> int:
+def _fraction_of(base: int, head: int) -> int:
     """The fleet max_fraction is measured against: the smaller of base's and head's, as
     for every limit (machines a change adds, say with no interfaces, touch nothing and
     would otherwise dilute its own fraction); the other side's when one is empty."""

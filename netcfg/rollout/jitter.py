@@ -256,22 +256,31 @@ def graph_violations(plan: Any, inventory: Inventory, source: str = "<plan>") ->
                         f"is done at {ready:g} s",
                     )
                 )
-    starts, ends = retime(graph, [1.0] * len(graph.duration))
     migrations, windows = read_plan(plan, source)
-    first_migration, first_window = graph.waves, graph.waves + graph.migrations
-    run = replay(
-        [
-            m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
-            for i, m in enumerate(migrations)
-        ],
-        [w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)],
-        inventory,
-        jittered=True,
-    )
+    run = _replay_retimed(graph, migrations, windows, inventory, *retime(graph, [1.0] * len(graph.duration)))
     found += [
         replace(v, message=f"run by its dependencies at the planned durations: {v.message}") for v in run.violations
     ]
     return tuple(found)
+
+
+def _replay_retimed(
+    graph: Graph,
+    migrations: list[dict[str, Any]],
+    windows: list[dict[str, Any]],
+    inventory: Inventory,
+    starts: list[float],
+    ends: list[float],
+    fleet: Fleet | None = None,
+) -> Simulation:
+    """The independent replay of the plan's migrations and windows at the times `retime`
+    gave them."""
+    first_migration, first_window = graph.waves, graph.waves + graph.migrations
+    moved = [
+        m | {"start": starts[first_migration + i], "end": ends[first_migration + i]} for i, m in enumerate(migrations)
+    ]
+    maintained = [w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)]
+    return replay(moved, maintained, inventory, jittered=True, fleet=fleet)
 
 
 def _entries(plan: Any, kind: str) -> list[Any]:
@@ -286,8 +295,6 @@ def simulate_jittered(
     [low, high] (random.Random(seed), so a run can be repeated)."""
     graph = read_graph(plan, source)
     migrations, windows = read_plan(plan, source)
-    first_migration = graph.waves
-    first_window = graph.waves + graph.migrations
     planned = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
     planned = max([planned] + [float(w.get("end_s", 0.0)) for w in plan.get("waves", [])])
     fleet = Fleet.of(inventory)
@@ -299,14 +306,7 @@ def simulate_jittered(
         for run in range(runs):
             factors = [rng.uniform(low, high) for _ in graph.duration]
             starts, ends = retime(graph, factors)
-            moved = [
-                m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
-                for i, m in enumerate(migrations)
-            ]
-            maintained = [
-                w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
-            ]
-            simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
+            simulation = _replay_retimed(graph, migrations, windows, inventory, starts, ends, fleet)
             makespans.append(max(ends, default=0.0))
             if simulation.violations:
                 failed += 1

@@ -57,7 +57,7 @@ ZERO, LATE = 1.5, 4
 class Violation:
     time_s: float
     host: str
-    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration, bandwidth
+    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration, bandwidth, waves, order
     amount: float
     unit: str
     message: str
