@@ -228,6 +228,24 @@ def test_a_report_to_dev_stdout_is_still_written_through(tmp_path):
     assert json.JSONDecoder().raw_decode(done.stdout)[0]["decision"] == "block"
 
 
+def _report(tmp_path: Path, base: Path, head: Path) -> dict:
+    report = tmp_path / "r.json"
+    main(
+        [
+            "check",
+            "--base",
+            str(base),
+            "--inventory",
+            str(head),
+            "--report-json",
+            str(report),
+            "--report-md",
+            "/dev/null",
+        ]
+    )
+    return json.loads(report.read_text())
+
+
 def test_machines_a_change_adds_do_not_dilute_its_own_fraction(tmp_path):
     """A pull request padding the head with machines it does not touch (no interfaces)
     must not bring its touched fraction under max_fraction: the fraction is of the
@@ -249,51 +267,16 @@ def test_machines_a_change_adds_do_not_dilute_its_own_fraction(tmp_path):
         )
     )
 
-    def verdict() -> dict:
-        report = tmp_path / "r.json"
-        main(
-            [
-                "check",
-                "--base",
-                str(base),
-                "--inventory",
-                str(head),
-                "--report-json",
-                str(report),
-                "--report-md",
-                str(tmp_path / "s.md"),
-            ]
-        )
-        return json.loads(report.read_text())
-
-    first = verdict()
+    first = _report(tmp_path, base, head)
     assert first["decision"] == "block" and any("above max_fraction" in r for r in first["reasons"]), first["reasons"]
     (head / "pad.yaml").write_text(
         "machines:\n" + "".join(f"  pad{i}: {{kind: physical, interfaces: {{}}}}\n" for i in range(40))
     )
-    padded = verdict()
+    padded = _report(tmp_path, base, head)
     assert padded["decision"] == "block", padded["reasons"]
     assert any("of 23 machines touched" in r and "above max_fraction" in r for r in padded["reasons"]), padded[
         "reasons"
     ]
-
-
-def _report(tmp_path: Path, base: Path, head: Path) -> dict:
-    report = tmp_path / "r.json"
-    main(
-        [
-            "check",
-            "--base",
-            str(base),
-            "--inventory",
-            str(head),
-            "--report-json",
-            str(report),
-            "--report-md",
-            "/dev/null",
-        ]
-    )
-    return json.loads(report.read_text())
 
 
 def _edited(tmp_path: Path, name: str, *edits: tuple[str, str]) -> Path:
