@@ -221,20 +221,19 @@ def retime(graph: Graph, factors: list[float]) -> tuple[list[float], list[float]
 
 
 def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
-    """The exact replay of a plan's times (netcfg.rollout.simulate) and the checks of its
-    dependency graph (graph_violations), together."""
+    """The exact replay of a plan's times (netcfg.rollout.simulate) and the times checked
+    against its dependency graph (graph_violations), together."""
     exact = simulate(plan, inventory, source)
-    found = graph_violations(plan, inventory, source)
+    found = graph_violations(plan, source)
     return replace(exact, violations=exact.violations + found) if found else exact
 
 
-def graph_violations(plan: Any, inventory: Inventory, source: str = "<plan>") -> tuple[Violation, ...]:
-    """What the exact replay of a plan's times cannot see of its dependency graph, which
-    is what an executor runs: a step timed before a step it waits for has ended (and
-    soaked), and any invariant the graph breaks when run at the planned durations (a
-    dependency removed by hand leaves the times safe and the graph not). A plan with no
-    graph at all (an older netcfg's, or one written by hand) is only timed; a graph that
-    is not one (ids twice, unknown or cyclic dependencies) is an InputError."""
+def graph_violations(plan: Any, source: str = "<plan>") -> tuple[Violation, ...]:
+    """What the exact replay of a plan's times cannot see of its dependency graph: a step
+    timed before a step it waits for has ended (and soaked). A plan with no graph at all
+    (an older netcfg's, or one written by hand) is only timed; a graph that is not one
+    (ids twice, unknown or cyclic dependencies) is an InputError. Whether the graph
+    alone keeps the invariants is what --jitter replays."""
     if not any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k)):
         return ()
     graph = read_graph(plan, source)
@@ -256,31 +255,7 @@ def graph_violations(plan: Any, inventory: Inventory, source: str = "<plan>") ->
                         f"is done at {ready:g} s",
                     )
                 )
-    migrations, windows = read_plan(plan, source)
-    run = _replay_retimed(graph, migrations, windows, inventory, *retime(graph, [1.0] * len(graph.duration)))
-    found += [
-        replace(v, message=f"run by its dependencies at the planned durations: {v.message}") for v in run.violations
-    ]
     return tuple(found)
-
-
-def _replay_retimed(
-    graph: Graph,
-    migrations: list[dict[str, Any]],
-    windows: list[dict[str, Any]],
-    inventory: Inventory,
-    starts: list[float],
-    ends: list[float],
-    fleet: Fleet | None = None,
-) -> Simulation:
-    """The independent replay of the plan's migrations and windows at the times `retime`
-    gave them."""
-    first_migration, first_window = graph.waves, graph.waves + graph.migrations
-    moved = [
-        m | {"start": starts[first_migration + i], "end": ends[first_migration + i]} for i, m in enumerate(migrations)
-    ]
-    maintained = [w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)]
-    return replay(moved, maintained, inventory, jittered=True, fleet=fleet)
 
 
 def _entries(plan: Any, kind: str) -> list[Any]:
@@ -295,6 +270,8 @@ def simulate_jittered(
     [low, high] (random.Random(seed), so a run can be repeated)."""
     graph = read_graph(plan, source)
     migrations, windows = read_plan(plan, source)
+    first_migration = graph.waves
+    first_window = graph.waves + graph.migrations
     planned = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
     planned = max([planned] + [float(w.get("end_s", 0.0)) for w in plan.get("waves", [])])
     fleet = Fleet.of(inventory)
@@ -306,7 +283,14 @@ def simulate_jittered(
         for run in range(runs):
             factors = [rng.uniform(low, high) for _ in graph.duration]
             starts, ends = retime(graph, factors)
-            simulation = _replay_retimed(graph, migrations, windows, inventory, starts, ends, fleet)
+            moved = [
+                m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
+                for i, m in enumerate(migrations)
+            ]
+            maintained = [
+                w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
+            ]
+            simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
             makespans.append(max(ends, default=0.0))
             if simulation.violations:
                 failed += 1
