@@ -78,7 +78,7 @@ def plan(
         if json_file is not None:
             data = dict(planned.data if planned.data is not None else planned.plan.to_dict())
             if planned.decision is not None:
-                data["decision"] = planned.decision.value  # rollout run refuses a blocked change's plan
+                data["decision"] = planned.decision.value  # rollout run says so
             write_file(json_file, plan_text(data))
             say(f"wrote {json_file}")
         if html_file is not None:
