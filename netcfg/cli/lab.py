@@ -65,8 +65,10 @@ def lab_up(
 
         path, k = parse_stage(stage)
         spec = f"{os.path.abspath(path)}:{k}"  # `lab check` reads it from anywhere
-        inv, label = staged_inventory(inv, spec)
+        inv, label, planned = staged_inventory(inv, spec)
         say(f"lab {name}: the fleet {label}")
+        if planned != "strict":
+            say(f"note: the migration plan was verified under rp_filter {planned}; the lab sets strict")
     with progress_bar() as progress:
         state = netns.up(inv, name, design, hosts, state_dir=settings.run_dir(), say=say, progress=progress, stage=spec)
     emit("".join(f"{m} {ns}\n" for m, ns in state.machines.items()))
@@ -107,7 +109,7 @@ def lab_check(
     if state.stage:
         from netcfg.rollout.staged import staged_inventory
 
-        inv, _ = staged_inventory(inv, state.stage)
+        inv, _, _ = staged_inventory(inv, state.stage)
     result = check_lab(state, inv, design, hosts)
     for d in result.drifted:
         emit("".join(f"FAIL state {d.machine} {d.netns}: {line}\n" for line in drift_lines(d.drift)))

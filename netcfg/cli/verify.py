@@ -65,7 +65,9 @@ def verify(
     if stage is not None:
         from netcfg.rollout.staged import staged_inventory
 
-        inv, label = staged_inventory(inv, stage)
+        inv, label, planned = staged_inventory(inv, stage)
+        if planned != mode.value:
+            say(f"note: the migration plan was verified under rp_filter {planned}; this models {mode} (--rp-filter)")
     configs = render(inv, design)
     if flow is not None:
         machine, destination = flow

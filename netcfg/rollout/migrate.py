@@ -155,6 +155,7 @@ class Migration:
     notes: tuple[str, ...] = ()
     inventory_digest: str | None = None  # what `--stage PLAN:K` checks its inventory against
     soak_s: float = 0.0  # watched between two stages, as between two waves
+    rp_filter: str = "strict"  # what every stage was verified under
 
     @property
     def total_makespan_s(self) -> float:
@@ -172,6 +173,7 @@ class Migration:
             "moving": self.moving,
             "stages": [s.to_json() for s in self.stages],
             "total_makespan_s": round(self.total_makespan_s, 3),
+            "rp_filter": self.rp_filter,
             "refused": self.refusal.to_json() if self.refusal else None,
             "notes": list(self.notes),
         }
@@ -211,6 +213,7 @@ def _plan(
         len(movers),
         inventory_digest=inventory_digest(inventory),
         soak_s=float(inventory.policy.rollout.soak_s),
+        rp_filter=rp_filter.value,
     )
     if not movers:
         return base

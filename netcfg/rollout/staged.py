@@ -54,8 +54,9 @@ def stage_machines(plan: Any, source: str) -> tuple[DesignName, list[list[str]]]
     return DesignName(str(to)), found
 
 
-def staged_inventory(inventory: Inventory, spec: str) -> tuple[Inventory, str]:
-    """The inventory after stage K of the plan, and a label saying so."""
+def staged_inventory(inventory: Inventory, spec: str) -> tuple[Inventory, str, str]:
+    """The inventory after stage K of the plan, a label saying so, and the rp_filter
+    (strict, loose or off) the plan was verified under."""
     path, k = parse_stage(spec)
     plan = read_json(path, "migration plan")
     to, stages = stage_machines(plan, path)
@@ -93,4 +94,7 @@ def staged_inventory(inventory: Inventory, spec: str) -> tuple[Inventory, str]:
         raise InputError([Problem(where, f"the plan moves routers ({', '.join(routers)}): routers have no design")])
     machines = {name: replace(m, design=to) if name in moved else m for name, m in inventory.machines.items()}
     staged = Inventory.build(dict(inventory.segments), inventory.networks, machines, inventory.policy, inventory.source)
-    return staged, f"after stage {k} of {path}: {len(moved)} machines {to}"
+    rp_filter = plan.get("rp_filter", "strict")  # older plans were verified strict
+    if rp_filter not in ("strict", "loose", "off"):
+        raise InputError([Problem(where, f"rp_filter must be strict, loose or off, not {quote(rp_filter)}")])
+    return staged, f"after stage {k} of {path}: {len(moved)} machines {to}", str(rp_filter)

@@ -87,6 +87,7 @@ def test_a_safe_target_is_reached_in_stages_each_verified_judged_and_planned(inv
     soaks = 300 * (len(stages) - 1)  # the policy's soak_s between two stages
     assert plan["total_makespan_s"] == pytest.approx(sum(s["makespan_s"] for s in stages) + soaks, abs=0.01)
     assert plan["refused"] is None and plan["to"] == "flat"
+    assert plan["rp_filter"] == "strict"
 
 
 def test_each_stage_is_the_fleet_verify_sees(inventory, tmp_path, capsys):

@@ -95,6 +95,19 @@ def test_the_fleet_after_a_stage(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["designs"] == {"policy-routing": 189}
 
 
+def test_a_stage_says_when_the_plan_was_verified_under_another_rp_filter(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    stages = [{"index": 1, "machines": ["web01"]}]
+    plan.write_text(json.dumps({"to": "flat", "stages": stages, "rp_filter": "loose"}))
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1", "--format", "json"]) == 0
+    assert "the migration plan was verified under rp_filter loose; this models strict" in capsys.readouterr().err
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1", "--format", "json", "--rp-filter", "loose"]) == 0
+    assert "verified under" not in capsys.readouterr().err
+    plan.write_text(json.dumps({"to": "flat", "stages": stages, "rp_filter": "x" * 100}))
+    assert main(["verify", BUNDLED, "--stage", f"{plan}:1"]) == 2
+    assert "rp_filter must be strict, loose or off" in capsys.readouterr().err
+
+
 def test_a_bad_stage_is_an_input_error(tmp_path, capsys):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"to": "flat", "stages": [{"index": 1, "machines": ["web01"]}]}))
