@@ -316,6 +316,21 @@ def test_renaming_a_hypervisor_blocks_and_the_report_evacuates_nothing_the_plan_
     assert report["totals"]["evacuate"] == 0 and all(h["evacuate"] == [] for h in report["hosts"])
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("web01: {kind: vm, host: kvm01,", "web01x: {kind: vm, host: kvm02,"),  # renamed as it moves
+        ("web01: {kind: vm, host: kvm01, memory_gib: 16, dirty_mib_s: 40, service: web,", "web01: {kind: physical,"),
+    ],
+)
+def test_a_vm_leaving_a_restarted_hypervisor_under_another_name_or_kind_blocks(tmp_path, edit):
+    # Matched by name alone, web01 renamed (or made physical) passed, and kvm01 was
+    # evacuated without it.
+    report = _report(tmp_path, BEFORE, _edited(tmp_path, "head", READDRESS_KVM01, edit))
+    assert report["decision"] == "block"
+    assert any("it moves" in r and "web01" in r for r in report["reasons"]), report["reasons"]
+
+
 def test_moving_a_vm_between_hypervisors_the_change_leaves_alone_does_not_block(tmp_path):
     head = _edited(tmp_path, "head", ("web01: {kind: vm, host: kvm01,", "web01: {kind: vm, host: kvm02,"))
     assert _report(tmp_path, BEFORE, head)["decision"] == "pass"

@@ -201,25 +201,35 @@ def _moves_vms_it_disrupts(base: Inventory, head: Inventory, touched: list[Touch
     """Why a change moving VMs to or from a hypervisor it restarts, adds or removes
     blocks ('' if it does not). netcfg moves no VM and plans on the head's placement:
     a change that moved kvm01's VMs to kvm02 in the inventory would restart kvm01 with
-    its VMs still on it (renaming a hypervisor does the same). Only a person can say
-    where they run; the approval names this exact move (the digest covers it)."""
+    its VMs still on it (renaming a hypervisor does the same). So every VM that runs on
+    such a hypervisor in the base must be there in the head, under its name and as a
+    VM (renamed, made physical or removed, it would not be evacuated), and a VM the
+    head puts there must have been there. Only a person can say where they run; the
+    approval names this exact move (the digest covers it)."""
     shaken = {
         t.diff.name for t in touched if t.change is ChangeClass.DISRUPTIVE or t.diff.state is not HostState.CHANGED
     }
-    moved = sorted(
+    moved = {
         name
         for name, vm in head.machines.items()
         if vm.kind is Kind.VM
         and (was := base.machines.get(name)) is not None
         and was.host != vm.host
         and {was.host, vm.host} & shaken
-    )
+    }
+    for host in shaken:
+        for vm in base.vms_of(host):
+            now = head.machines.get(vm.name)
+            if now is None or now.kind is not Kind.VM or now.host != host:
+                moved.add(vm.name)
     if not moved:
         return ""
-    shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+    names = sorted(moved)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return (
-        f"it moves {plural(len(moved), 'VM')} ({shown}) to or from a hypervisor it restarts, adds or removes: "
-        "netcfg moves no VM and plans on the head's placement, so approve it once they run where the head says"
+        f"it moves {plural(len(names), 'VM')} ({shown}) to or from a hypervisor it restarts, adds or removes "
+        "(or renames, removes or retypes them there): netcfg moves no VM and plans on the head's placement, "
+        "so approve it once they run where the head says"
     )
 
 
