@@ -25,7 +25,7 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
-from netcfg.rollout.simulate import Fleet, Simulation, Violation, read_plan, replay, simulate
+from netcfg.rollout.simulate import Fleet, Simulation, Violation, read_plan, replay, simulate, wave_violations
 
 KINDS = ("waves", "migrations", "maintenance")
 EXAMPLES = 20  # violations kept with their run, to show; all are counted
@@ -272,6 +272,7 @@ def simulate_jittered(
     migrations, windows = read_plan(plan, source)
     first_migration = graph.waves
     first_window = graph.waves + graph.migrations
+    waves = _entries(plan, "waves")
     planned = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
     planned = max([planned] + [float(w.get("end_s", 0.0)) for w in plan.get("waves", [])])
     fleet = Fleet.of(inventory)
@@ -291,6 +292,11 @@ def simulate_jittered(
                 w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
             ]
             simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
+            waved = wave_violations(
+                waves, inventory, list(zip(starts[: graph.waves], ends[: graph.waves], strict=True))
+            )
+            if waved:
+                simulation = replace(simulation, violations=simulation.violations + waved)
             makespans.append(max(ends, default=0.0))
             if simulation.violations:
                 failed += 1

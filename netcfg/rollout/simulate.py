@@ -221,26 +221,39 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
     return replace(result, violations=result.violations + found) if found else result
 
 
-def wave_violations(waves: list[dict[str, Any]], inventory: Inventory) -> tuple[Violation, ...]:
-    """The hot waves' own rules: never every host of the change in one wave, and no wave
-    holding every member of a service of two or more machines."""
+def wave_violations(
+    waves: list[dict[str, Any]], inventory: Inventory, times: list[tuple[float, float]] | None = None
+) -> tuple[Violation, ...]:
+    """The hot waves' own rules, over the waves that run at once (each wave at its
+    `times`, else its planned ones): never every host of the change changing together,
+    nor every member of a service of two or more machines."""
     members: dict[str, set[str]] = defaultdict(set)
     for name, machine in inventory.machines.items():
         if machine.service:
             members[machine.service].add(name)
-    everyone = {h for w in waves for h in w.get("hosts", [])}
+    spans = times if times is not None else [(float(w.get("start_s", 0.0)), float(w.get("end_s", 0.0))) for w in waves]
+    hosts = [set(w.get("hosts", [])) for w in waves]
+    everyone = set().union(*hosts)
     found = []
-    for n, wave in enumerate(waves):
-        hosts = set(wave.get("hosts", []))
-        t = float(wave.get("start_s", 0.0))
-        if len(everyone) > 1 and hosts >= everyone:
-            first = min(hosts)
-            found.append(Violation(t, first, "waves", len(hosts), "hosts", f"wave {n} holds every host of the change"))
+    seen: set[frozenset[int]] = set()
+    for n, (start, end) in enumerate(spans):
+        together = frozenset(
+            m for m, (s, e) in enumerate(spans) if m == n or (s < end and start < e) or (s == start and e == end)
+        )
+        if together in seen:
+            continue
+        seen.add(together)
+        changing = set().union(*(hosts[m] for m in together))
+        which = (
+            f"wave {n} holds" if len(together) == 1 else f"waves {', '.join(map(str, sorted(together)))} at once hold"
+        )
+        if len(everyone) > 1 and changing >= everyone:
+            message = f"{which} every host of the change"
+            found.append(Violation(start, min(changing), "waves", len(changing), "hosts", message))
         for service, names in sorted(members.items()):
-            if len(names) > 1 and hosts >= names:
-                first = min(names)
-                message = f"service {service}: wave {n} holds every one of its {len(names)} members"
-                found.append(Violation(t, first, "service", len(names), "machines", message))
+            if len(names) > 1 and changing >= names:
+                message = f"service {service}: {which} every one of its {len(names)} members"
+                found.append(Violation(start, min(names), "service", len(names), "machines", message))
     return tuple(found)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from netcfg.cli import main
 
-from .conftest import INCIDENT
+from .conftest import INCIDENT, REPO
 
 TIGHT = """\
 segments:
@@ -329,6 +329,23 @@ def test_a_plan_with_one_dependency_removed_is_caught(tmp_path, capsys):
     # The exact replay of the same file is clean: its times still keep every invariant
     # and respect what is left of the graph; only the graph lost the dependency.
     assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 0
+
+
+def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_replay(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    before, after = (
+        REPO / "examples" / "add-public-network" / "before",
+        REPO / "examples" / "add-public-network" / "after",
+    )
+    assert main(["plan", str(before), str(after), "--json", str(plan)]) == 0
+    data = json.loads(plan.read_text())
+    for wave in data["waves"]:
+        wave["after"] = []  # every wave may start at once: no canary, no soak
+    plan.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["simulate", str(plan), "-i", str(after)]) == 0  # its times still keep the waves apart
+    assert main(jitter(plan, after)) == 3
+    assert "at once hold every host of the change" in capsys.readouterr().out
 
 
 def test_a_plan_timed_before_its_dependencies_or_not_a_graph_is_caught_by_the_exact_replay(tmp_path, capsys):

@@ -164,6 +164,12 @@ def test_hot_waves_keep_their_own_rules():
     assert "service web: wave 0 holds every one of its 2 members" in sim.violations[1].message
     assert simulate(plan() | {"waves": [wave(["v1"]), wave(["w1", "x1"], 10)]}, inv()).clean
     assert simulate(plan() | {"waves": [wave(["x1"])]}, inv()).clean  # one host: one wave
+    # Split into waves that run at once, they change every host together all the same.
+    sim = simulate(plan() | {"waves": [wave(["v1"]), wave(["w1", "x1"], 2)]}, inv())
+    assert [v.message for v in sim.violations] == [
+        "waves 0, 1 at once hold every host of the change",
+        "service web: waves 0, 1 at once hold every one of its 2 members",
+    ]
 
 
 def test_back_to_back_windows_do_not_overlap():
