@@ -18,6 +18,7 @@ One executor at a time: the journal is locked while a run holds it.
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -66,7 +67,9 @@ class Journal:
     def __init__(self, path: Path, *, resume: bool):
         self.path = path
         where = Location(str(path))
-        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | (0 if resume else os.O_CREAT)
+        # O_NOFOLLOW: a link where the journal goes (one committed beside the plan) is not
+        # written through to a file elsewhere.
+        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | (0 if resume else os.O_CREAT)
         try:
             self._fd = os.open(path, flags, 0o644)
         except FileNotFoundError:
@@ -74,6 +77,10 @@ class Journal:
                 raise InputError([Problem(where, "no journal to resume", "run without --resume to start")]) from None
             raise InputError([Problem(where, "cannot create the journal: its directory does not exist")]) from None
         except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise InputError(
+                    [Problem(where, "the journal is a symbolic link: netcfg does not write through it")]
+                ) from None
             raise InputError([Problem(where, f"cannot open the journal: {error.strerror or error}")]) from None
         if not stat.S_ISREG(os.fstat(self._fd).st_mode):
             # /dev/null or a FIFO cannot be synced, nor read back by --resume.

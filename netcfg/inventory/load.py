@@ -794,6 +794,7 @@ def _shape(node: Node) -> str:
 
 
 def _fmt(value: float) -> str:
+    # All the digits a value needs (100000.01 is not "100000"), and 1e+300, not 301 digits.
     if abs(value) >= 1e15:
-        return f"{value:g}"  # 1e+300, not its 301 digits
-    return str(int(value)) if isinstance(value, int) or value.is_integer() else f"{value:g}"
+        return f"{value:.15g}"
+    return str(int(value)) if isinstance(value, int) or value.is_integer() else f"{value:.15g}"

@@ -193,3 +193,23 @@ def test_the_plan_of_a_blocked_change_runs_with_a_warning(tmp_path, capsys):
     runs = ["--driver", "command", "--run", "hot=true", "--run", "maintenance=true", "--run", "migration=true"]
     assert main(["rollout", "run", str(plan), *runs, "--dry-run"]) == 0
     assert "warning: the seatbelt blocks this change until an approver approves it" in capsys.readouterr().err
+
+
+def test_a_journal_path_that_is_a_link_is_refused_not_written_through(plan_file, tmp_path, capsys):
+    outside = tmp_path / "elsewhere" / "journal"
+    outside.parent.mkdir()
+    (tmp_path / "plan.json.journal").symlink_to(outside)  # dangling: opening would create the target
+    err = refused(
+        capsys,
+        str(plan_file),
+        "--driver",
+        "command",
+        "--run",
+        "hot=true",
+        "--run",
+        "migration=true",
+        "--run",
+        "maintenance=true",
+    )
+    assert "plan.json.journal: error: the journal is a symbolic link: netcfg does not write through it" in err
+    assert not outside.exists()

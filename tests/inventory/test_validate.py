@@ -467,13 +467,16 @@ def test_sizes_and_times_beyond_any_machine_are_refused(tmp_path, capsys):
         """\
         machines:
           kvm9: {kind: kvm-host, memory_gib: 99999999999999999999, nic_gbit: 1e9, interfaces: {}}
+          kvm8: {kind: kvm-host, memory_gib: 1048576.5, nic_gbit: 100000.01, interfaces: {}}
         policy:
           rollout: {reconfigure_s: 1000000000, soak_s: 1e300}
         """,
         "2:38: error: 1e+20 is above the maximum 1048576",
         "2:70: error: 1000000000 is above the maximum 100000",
-        "4:28: error: 1000000000 is above the maximum 604800",
-        "4:48: error: 1e+300 is above the maximum 604800",
+        "3:38: error: 1048576.5 is above the maximum 1048576",
+        "3:59: error: 100000.01 is above the maximum 100000",
+        "5:28: error: 1000000000 is above the maximum 604800",
+        "5:48: error: 1e+300 is above the maximum 604800",
     )
 
 
