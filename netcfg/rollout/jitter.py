@@ -292,9 +292,7 @@ def simulate_jittered(
                 w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
             ]
             simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
-            waved = wave_violations(
-                waves, inventory, list(zip(starts[: graph.waves], ends[: graph.waves], strict=True))
-            )
+            waved = wave_violations(waves, fleet, list(zip(starts[: graph.waves], ends[: graph.waves], strict=True)))
             if waved:
                 simulation = replace(simulation, violations=simulation.violations + waved)
             makespans.append(max(ends, default=0.0))

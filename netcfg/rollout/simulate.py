@@ -216,21 +216,18 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
 def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
     """Replay `plan` (the plan file's JSON) against `inventory`; every violation found."""
     migrations, windows = read_plan(plan, source)
-    result = replay(migrations, windows, inventory)
-    found = wave_violations(plan.get("waves", []), inventory)
+    fleet = Fleet.of(inventory)
+    result = replay(migrations, windows, inventory, fleet=fleet)
+    found = wave_violations(plan.get("waves", []), fleet)
     return replace(result, violations=result.violations + found) if found else result
 
 
 def wave_violations(
-    waves: list[dict[str, Any]], inventory: Inventory, times: list[tuple[float, float]] | None = None
+    waves: list[dict[str, Any]], fleet: Fleet, times: list[tuple[float, float]] | None = None
 ) -> tuple[Violation, ...]:
     """The hot waves' own rules, over the waves that run at once (each wave at its
     `times`, else its planned ones): never every host of the change changing together,
     nor every member of a service of two or more machines."""
-    members: dict[str, set[str]] = defaultdict(set)
-    for name, machine in inventory.machines.items():
-        if machine.service:
-            members[machine.service].add(name)
     spans = times if times is not None else [(float(w.get("start_s", 0.0)), float(w.get("end_s", 0.0))) for w in waves]
     hosts = [set(w.get("hosts", [])) for w in waves]
     everyone = set().union(*hosts)
@@ -250,8 +247,8 @@ def wave_violations(
         if len(everyone) > 1 and changing >= everyone:
             message = f"{which} every host of the change"
             found.append(Violation(start, min(changing), "waves", len(changing), "hosts", message))
-        for service, names in sorted(members.items()):
-            if len(names) > 1 and changing >= names:
+        for service, names in fleet.services:
+            if changing >= names:
                 message = f"service {service}: {which} every one of its {len(names)} members"
                 found.append(Violation(start, min(names), "service", len(names), "machines", message))
     return tuple(found)
@@ -266,22 +263,27 @@ class Fleet:
     nic: dict[str, float]
     host_of: dict[str, str]  # VM -> the hypervisor it runs on before the plan
     size: dict[str, float]
+    services: tuple[tuple[str, frozenset[str]], ...]  # of two or more members, by name
 
     @staticmethod
     def of(inventory: Inventory) -> Fleet:
         machines = inventory.machines
         hypervisors = frozenset(n for n, m in machines.items() if m.kind is Kind.KVM_HOST)
         host_of, size = {}, {}
+        members: dict[str, set[str]] = defaultdict(set)
         for name, machine in machines.items():
             if machine.kind is Kind.VM and machine.host in hypervisors:
                 host_of[name] = str(machine.host)
                 size[name] = float(machine.memory_gib or 0.0)
+            if machine.service:
+                members[machine.service].add(name)
         return Fleet(
             hypervisors,
             {h: float(machines[h].memory_gib or 0.0) for h in hypervisors},
             {h: float(machines[h].nic_gbit or 1.0) for h in hypervisors},
             host_of,
             size,
+            tuple((s, frozenset(n)) for s, n in sorted(members.items()) if len(n) > 1),
         )
 
 
