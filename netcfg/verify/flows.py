@@ -8,7 +8,8 @@ network, a VM moved to another hypervisor, the seatbelt retuned): `may_move` say
 from the inventories alone, and nothing is rendered or counted. Adding a network never
 moves an existing flow: no address of either side is in it. A host's routing is its
 design and, per interface, its networks in order: an address replaced by another of
-the same network ends one flow and starts another, and moves none.
+the same network ends one flow and starts another, and moves none. An address moved
+to another network is compared interface by interface (`renumbered`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory, Machine
 from netcfg.progress import Progress, silent
-from netcfg.verify.classes import build
+from netcfg.verify.classes import Endpoint, build
 from netcfg.verify.engine import Joint, Key, Side, Verdict, Witness, verdict_of_path
 from netcfg.verify.fib import RpFilter
 from netcfg.verify.joint import Counted, JointRef, tally
 from netcfg.verify.path import Fleet, FlowPath
 from netcfg.verify.prefix import format_address
+from netcfg.verify.renumbered import Lost, lost
 
 EXAMPLES = 10
 
@@ -259,12 +261,56 @@ def compare(
         key=lambda k: (order.index(_change(k) or Change.OTHER), -counted.counts[k]),
     )
     examples = examples_of(sides, result, {k: counted.witnesses[k] for k in keys}, rp_filter, EXAMPLES)
+    disconnected = lost(sides)
+    if disconnected:
+        by_change[Change.DROPPED] = by_change.get(Change.DROPPED, 0) + sum(loss.classes for loss in disconnected)
+        dropped = [e for e in examples if e.change == Change.DROPPED]
+        renumbered = _renumbered_examples(sides, disconnected, rp_filter, EXAMPLES - len(dropped))
+        examples = (dropped + renumbered + [e for e in examples if e.change != Change.DROPPED])[:EXAMPLES]
     return FlowChanges(
         True,
         compared,
         tuple((c, by_change[c]) for c in order if by_change.get(c)),
         tuple(examples),
     )
+
+
+def _renumbered_examples(
+    sides: Sequence[Side], found: Sequence[Lost], rp_filter: RpFilter, limit: int
+) -> list[MovedFlow]:
+    """One concrete flow per loss (at most `limit`), dropped after the change, beside one
+    the same two interfaces had delivered before it."""
+    fleets = [Fleet.lazy(s.c.configs, s.c.holders, s.c.entries, rp_filter) for s in sides]
+    out: list[MovedFlow] = []
+    for loss in found[: max(limit, 0)]:
+        paths = []
+        for side, fleet, (e1, e2) in zip(sides, fleets, (loss.before, loss.after), strict=True):
+            family = side.c.networks[e1.network].family
+            src, dst = _member_address(side, loss.source, e1), _member_address(side, loss.destination, e2)
+            paths.append((family, src, dst, fleet.flow(loss.source, family, src, dst)))
+        (family, old_src, old_dst, before), (_, src, dst, after) = paths
+        leg = after.dropped
+        deciding = (leg.deciding or leg.hops[-1].lookup) if leg is not None else None
+        out.append(
+            MovedFlow(
+                Change.DROPPED,
+                loss.source,
+                format_address(family, src),
+                loss.destination,
+                format_address(family, dst),
+                f"{_said(before)}, from {format_address(family, old_src)} to {format_address(family, old_dst)}",
+                _said(after),
+                leg.at if leg is not None else "",
+                leg.detail if leg is not None else "",
+                bool(deciding and deciding.route and deciding.route.prefix.length == 0),
+            )
+        )
+    return out
+
+
+def _member_address(side: Side, machine: str, endpoint: Endpoint) -> int:
+    """`machine`'s address at `endpoint` (its class's, in the endpoint's network)."""
+    return next(v for m, v in side.c.classes[endpoint.klass].addresses[endpoint.network] if m == machine)
 
 
 def examples_of(

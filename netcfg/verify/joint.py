@@ -5,7 +5,8 @@ A joint class is the machines in one class on each side; a joint endpoint is suc
 class at a network it holds an address in on both sides. Its halves are its sides'
 halves, each computed class by class (`engine.Side`); counting is the engine's.
 Machines on one side only, and addresses moved to another network, have no flow on
-the other side to compare with: they are new flows or gone ones, not changed ones.
+the other side to compare with: they are new flows or gone ones, not changed ones
+(`renumbered` says when such a move leaves two machines' interfaces no flow delivered).
 
 For a stage of a migration the sides are the start and the target, and each machine
 is compared on the start and on the side it is on at that stage (`choose`). To find

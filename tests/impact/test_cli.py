@@ -266,3 +266,23 @@ def test_a_change_that_cannot_move_a_flow_is_not_followed(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["flows_changed"] == 0 and report["flows_dropped"] == 0
     assert report["flows"]["evaluated"] is False
+
+
+def test_a_machine_renumbered_out_of_its_peers_reach_is_blocked(tmp_path):
+    """cust01-1 moves from rt01's public network to rt02's, which rt01 (the only router
+    monitoring and backups reach it through) has no route to: one machine touched, but
+    flows that were delivered are now dropped."""
+    bundled = Path(__file__).resolve().parents[2] / "inventory"
+    head = tmp_path / "head"
+    shutil.copytree(bundled, head)
+    customers = head / "machines" / "vms-customers.yaml"
+    text = customers.read_text()
+    assert "addresses: [203.0.113.29," in text
+    customers.write_text(text.replace("addresses: [203.0.113.29,", "addresses: [198.51.100.60,"))
+    report_file = tmp_path / "report.json"
+    assert main(["check", "--base", str(bundled), "-i", str(head), "--report-json", str(report_file)]) == 3
+    report = json.loads(report_file.read_text())
+    assert report["hosts_touched"] == 1 and report["decision"] == "block"
+    assert report["flows_dropped"] > 0 and "dropped after it" in report["reasons"][0]
+    first = report["flows"]["examples"][0]
+    assert "cust01-1" in (first["source"], first["destination"]) and "203.0.113.29" in first["before"]

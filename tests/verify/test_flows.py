@@ -13,7 +13,10 @@ from netaddr import IPNetwork
 from netcfg.designs import render
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Interface, Inventory, Network
+from netcfg.verify.classes import build
+from netcfg.verify.engine import Side
 from netcfg.verify.flows import Change, compare, may_move
+from netcfg.verify.renumbered import lost as renumbered_lost
 from tests.verify.strategies import fleets
 
 
@@ -128,3 +131,143 @@ def test_room_for_examples_is_filled_beyond_one_per_kind_of_move():
     moved = sum(n for _, n in changes.by_change)
     ways = len({(e.change, e.source, e.destination_address) for e in changes.examples})
     assert moved == 8 and ways == len(changes.examples) > 4
+
+
+# --- an address moved to another network ------------------------------------------------
+
+RENUMBERED = """\
+segments:
+  fe:  {table: 2, priority: 20}
+  srv: {table: 3, priority: 30}
+networks:
+  - {prefix: 192.0.2.0/26, segment: fe, gateway: 192.0.2.1}
+  - {prefix: 198.51.100.0/26, segment: fe, gateway: 198.51.100.1}
+  - {prefix: 10.0.0.0/24, segment: srv, gateway: 10.0.0.1, private: true}
+  - {prefix: 10.0.1.0/24, segment: srv, gateway: 10.0.1.1, private: true}
+machines:
+  r1: {kind: router, interfaces: {fe: {addresses: [192.0.2.1]}, srv: {addresses: [10.0.0.1]}}}
+  r2: {kind: router, interfaces: {fe: {addresses: [198.51.100.1]}, srv: {addresses: [10.0.1.1]}}}
+  web: {kind: physical, interfaces: {fe: {addresses: [192.0.2.10]}}}
+  db: {kind: physical, interfaces: {srv: {addresses: [10.0.0.10]}}}
+"""
+
+
+def _texts(text: str) -> Inventory:
+    from netcfg.inventory.load import load_inventory_texts
+
+    return load_inventory_texts({"inv.yaml": text})
+
+
+def test_an_address_moved_into_a_network_its_peers_cannot_reach_drops_their_flows():
+    """web moves from r1's network to r2's; db's only router, r1, has no route to it.
+    Both ends stay, so the flow web <-> db is lost, not gone: the change is blocked."""
+    after = RENUMBERED.replace("fe: {addresses: [192.0.2.10]}", "fe: {addresses: [198.51.100.10]}")
+    changes = compare(render(_texts(RENUMBERED)), render(_texts(after)))
+    assert changes.dropped == 2, changes.by_change  # web -> db and db -> web
+    example = changes.examples[0]
+    assert example.change == Change.DROPPED and {example.source, example.destination} == {"web", "db"}
+    assert "198.51.100.10" in (example.source_address, example.destination_address)
+    assert "192.0.2.10" in example.before and example.before.startswith("delivered through r1")
+    assert example.after.endswith("no route") and example.dropped_at in ("r1", "r2")
+    assert changes.blocker() is not None
+
+
+def test_an_address_added_beside_or_removed_drops_nothing():
+    """web keeps a delivered path to db (a second address in r2's network), or has no
+    IPv4 address left at all: flows added or removed, none dropped."""
+    before = render(_texts(RENUMBERED))
+    beside = RENUMBERED.replace("fe: {addresses: [192.0.2.10]}", "fe: {addresses: [192.0.2.10, 198.51.100.10]}")
+    assert compare(before, render(_texts(beside))).dropped == 0
+    gone = (
+        RENUMBERED.replace("fe: {addresses: [192.0.2.10]}", 'fe: {addresses: ["2001:db8::10"]}')
+        .replace("networks:\n", 'networks:\n  - {prefix: "2001:db8::/64", segment: fe, gateway: "2001:db8::1"}\n')
+        .replace("fe: {addresses: [192.0.2.1]}", 'fe: {addresses: [192.0.2.1, "2001:db8::1"]}')
+    )
+    assert compare(before, render(_texts(gone))).dropped == 0
+
+
+@st.composite
+def renumbered(draw, inventory: Inventory) -> Inventory:
+    """One host's address moved to another network of its segment and family."""
+    hosts = [m for m in inventory.machines.values() if m.kind is not Kind.ROUTER]
+    host = draw(st.sampled_from(hosts))
+    i = draw(st.integers(0, len(host.interfaces) - 1))
+    iface = host.interfaces[i]
+    address = draw(st.sampled_from(iface.addresses))
+    network = inventory.network_of(address, iface.segment)
+    others = [
+        n
+        for n in inventory.networks
+        if n.segment == iface.segment and n.prefix.version == address.version and n != network
+    ]
+    if not others:
+        return inventory
+    target = draw(st.sampled_from(others))
+    moved = target.prefix[40 + draw(st.integers(0, 9))]
+    addresses = tuple(dict.fromkeys(moved if a == address else a for a in iface.addresses))
+    interfaces = (*host.interfaces[:i], replace(iface, addresses=addresses), *host.interfaces[i + 1 :])
+    return rebuilt(inventory, {**inventory.machines, host.name: replace(host, interfaces=interfaces)})
+
+
+def _ports(configs) -> dict[str, dict[tuple[str, int], list[tuple[int, int]]]]:
+    """Per machine and (interface, family): its addresses, each with its network."""
+    from netcfg.verify.classes import _fast_address
+
+    found: dict[str, dict[tuple[str, int], list[tuple[int, int]]]] = {}
+    for config in configs.values():
+        if config.forwarding:
+            continue
+        for i in config.interfaces:
+            for a in i.addresses:
+                family, value, length = _fast_address(a.address)
+                network = value >> ((32 if family == 4 else 128) - length)
+                found.setdefault(config.name, {}).setdefault((i.name, family), []).append((value, network))
+    return found
+
+
+def _connected(fleet, m1: str, a1, m2: str, a2, family: int) -> bool:
+    return any(fleet.flow(m1, family, x, y).delivered for x, _ in a1 for y, _ in a2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), base=fleets())
+def test_a_renumbered_host_losing_every_path_to_a_peer_is_a_drop(data, base):
+    """Followed address by address: whenever an interface of one machine can reach an
+    interface of another before and cannot after, while both still have addresses of
+    that family, `compare` counts newly dropped flows."""
+    from netcfg.verify.path import Fleet
+
+    head = data.draw(renumbered(base))
+    before, after = render(base), render(head)
+    fleets_ = Fleet.of(before.values()), Fleet.of(after.values())
+    ports = _ports(before), _ports(after)
+    lost, renumbered_ends = [], []
+    for m1 in ports[1]:
+        for m2 in ports[1]:
+            if m1 == m2 or m1 not in ports[0] or m2 not in ports[0]:
+                continue
+            for p1, a1 in ports[1][m1].items():
+                for p2, a2 in ports[1][m2].items():
+                    was1, was2 = ports[0][m1].get(p1), ports[0][m2].get(p2)
+                    if p1[1] != p2[1] or not was1 or not was2:
+                        continue
+                    if _connected(fleets_[0], m1, was1, m2, was2, p1[1]) and not _connected(
+                        fleets_[1], m1, a1, m2, a2, p1[1]
+                    ):
+                        lost.append((m1, p1[0], m2, p2[0]))
+                        left1 = [x for x in was1 if x[1] not in {n for _, n in a1}]
+                        left2 = [y for y in was2 if y[1] not in {n for _, n in a2}]
+                        if _connected(fleets_[0], m1, left1, m2, was2, p1[1]) or _connected(
+                            fleets_[0], m1, was1, m2, left2, p1[1]
+                        ):
+                            renumbered_ends.append(lost[-1])
+    sides = [Side(build(before.values())), Side(build(after.values()))]
+    found = {
+        (loss.source, loss.after[0].interface, loss.destination, loss.after[1].interface)
+        for loss in renumbered_lost(sides)
+    }
+    # One pair of machines stands for its classes; flows delivered from networks both
+    # ports kept are the joint count's.
+    assert found <= set(renumbered_ends) and bool(found) == bool(renumbered_ends), (found, lost)
+    if lost:
+        assert compare(before, after).dropped > 0
