@@ -9,7 +9,7 @@ from the inventories alone, and nothing is rendered or counted. Adding a network
 moves an existing flow: no address of either side is in it. A host's routing is its
 design and, per interface, its networks in order: an address replaced by another of
 the same network ends one flow and starts another, and moves none. An address moved
-to another network is compared interface by interface (`renumbered`).
+to another network is compared with the one it replaces (`joint.Renumbered`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import DesignName, HostConfig, Kind
 from netcfg.model.inventory import Inventory, Machine
 from netcfg.progress import Progress, silent
-from netcfg.verify.classes import Endpoint, build
+from netcfg.verify.classes import build
 from netcfg.verify.engine import Joint, Key, Side, Verdict, Witness, verdict_of_path
 from netcfg.verify.fib import RpFilter
-from netcfg.verify.joint import Counted, JointRef, tally
+from netcfg.verify.joint import Counted, JointRef, prefix_on, tally
 from netcfg.verify.path import Fleet, FlowPath
-from netcfg.verify.prefix import format_address
-from netcfg.verify.renumbered import Lost, lost
+from netcfg.verify.prefix import Prefix, format_address
 
 EXAMPLES = 10
 
@@ -261,56 +260,12 @@ def compare(
         key=lambda k: (order.index(_change(k) or Change.OTHER), -counted.counts[k]),
     )
     examples = examples_of(sides, result, {k: counted.witnesses[k] for k in keys}, rp_filter, EXAMPLES)
-    disconnected = lost(sides)
-    if disconnected:
-        by_change[Change.DROPPED] = by_change.get(Change.DROPPED, 0) + sum(loss.classes for loss in disconnected)
-        dropped = [e for e in examples if e.change == Change.DROPPED]
-        renumbered = _renumbered_examples(sides, disconnected, rp_filter, EXAMPLES - len(dropped))
-        examples = (dropped + renumbered + [e for e in examples if e.change != Change.DROPPED])[:EXAMPLES]
     return FlowChanges(
         True,
         compared,
         tuple((c, by_change[c]) for c in order if by_change.get(c)),
         tuple(examples),
     )
-
-
-def _renumbered_examples(
-    sides: Sequence[Side], found: Sequence[Lost], rp_filter: RpFilter, limit: int
-) -> list[MovedFlow]:
-    """One concrete flow per loss (at most `limit`), dropped after the change, beside one
-    the same two interfaces had delivered before it."""
-    fleets = [Fleet.lazy(s.c.configs, s.c.holders, s.c.entries, rp_filter) for s in sides]
-    out: list[MovedFlow] = []
-    for loss in found[: max(limit, 0)]:
-        paths = []
-        for side, fleet, (e1, e2) in zip(sides, fleets, (loss.before, loss.after), strict=True):
-            family = side.c.networks[e1.network].family
-            src, dst = _member_address(side, loss.source, e1), _member_address(side, loss.destination, e2)
-            paths.append((family, src, dst, fleet.flow(loss.source, family, src, dst)))
-        (family, old_src, old_dst, before), (_, src, dst, after) = paths
-        leg = after.dropped
-        deciding = (leg.deciding or leg.hops[-1].lookup) if leg is not None else None
-        out.append(
-            MovedFlow(
-                Change.DROPPED,
-                loss.source,
-                format_address(family, src),
-                loss.destination,
-                format_address(family, dst),
-                f"{_said(before)}, from {format_address(family, old_src)} to {format_address(family, old_dst)}",
-                _said(after),
-                leg.at if leg is not None else "",
-                leg.detail if leg is not None else "",
-                bool(deciding and deciding.route and deciding.route.prefix.length == 0),
-            )
-        )
-    return out
-
-
-def _member_address(side: Side, machine: str, endpoint: Endpoint) -> int:
-    """`machine`'s address at `endpoint` (its class's, in the endpoint's network)."""
-    return next(v for m, v in side.c.classes[endpoint.klass].addresses[endpoint.network] if m == machine)
 
 
 def examples_of(
@@ -371,7 +326,8 @@ def _one(
                     found = _concrete(j1, j2, fleets)
                     if found is None:
                         continue
-                    (m1, a1, m2, a2, family), paths = found
+                    (m1, m2, family, addresses), paths = found
+                    (old1, old2), (a1, a2) = addresses
                     if (m1, format_address(family, a2)) in seen:
                         continue
                     verdicts = tuple(_verdict(sides[i], paths[i], j1, j2, i, m1, m2) for i in range(2))
@@ -379,13 +335,15 @@ def _one(
                         continue
                     leg = paths[1].dropped
                     deciding = (leg.deciding or leg.hops[-1].lookup) if leg is not None else None
+                    moved = (old1, old2) != (a1, a2)
                     return MovedFlow(
                         _change(key) or Change.OTHER,
                         m1,
                         format_address(family, a1),
                         m2,
                         format_address(family, a2),
-                        _said(paths[0]),
+                        _said(paths[0])
+                        + (f", from {format_address(family, old1)} to {format_address(family, old2)}" if moved else ""),
                         _said(paths[1]),
                         leg.at if leg is not None else "",
                         leg.detail if leg is not None else "",
@@ -418,13 +376,15 @@ def _verdict(side: Side, path: FlowPath, j1: Joint, j2: Joint, i: int, source: s
         n1.segment,
         n2.segment,
         n1.family,
-        n1.index == n2.index,
+        j1.network == j2.network,  # as counted: a moved address is in another network than its old one's
     )
 
 
 def _concrete(
     j1: Joint, j2: Joint, fleets: list[Fleet]
-) -> tuple[tuple[str, int, str, int, int], list[FlowPath]] | None:
+) -> tuple[tuple[str, str, int, list[tuple[int, int]]], list[FlowPath]] | None:
+    """A flow between members of `j1` and `j2`: its machines, family, addresses on
+    each side (a moved address differs), and its path on each side."""
     r1: JointRef = j1.ref
     r2: JointRef = j2.ref
     m1 = r1.members[0]
@@ -432,17 +392,19 @@ def _concrete(
     if m2 is None:
         return None
     family = j1.family
-    src = _address(fleets[0], m1, j1)
-    dst = _address(fleets[0], m2, j2)
-    if src is None or dst is None:
-        return None
-    paths = [fleet.flow(m1, family, src, dst) for fleet in fleets]
-    return (m1, src, m2, dst, family), paths
+    addresses = []
+    for i in range(len(fleets)):
+        src = _address(fleets[i], m1, prefix_on(j1.network, i))
+        dst = _address(fleets[i], m2, prefix_on(j2.network, i))
+        if src is None or dst is None:
+            return None
+        addresses.append((src, dst))
+    paths = [fleet.flow(m1, family, src, dst) for fleet, (src, dst) in zip(fleets, addresses, strict=True)]
+    return (m1, m2, family, addresses), paths
 
 
-def _address(fleet: Fleet, machine: str, j: Joint) -> int | None:
-    """`machine`'s address in the joint network (the same prefix on every side)."""
-    prefix = j.network
+def _address(fleet: Fleet, machine: str, prefix: Prefix) -> int | None:
+    """`machine`'s address in `prefix`."""
     fib = fleet.fibs[machine]
     for iface in fib.interfaces.values():
         for family, value, length in iface.addresses:

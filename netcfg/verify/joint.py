@@ -4,9 +4,11 @@ its stages): the flow classes present on both, and their verdict on each.
 A joint class is the machines in one class on each side; a joint endpoint is such a
 class at a network it holds an address in on both sides. Its halves are its sides'
 halves, each computed class by class (`engine.Side`); counting is the engine's.
-Machines on one side only, and addresses moved to another network, have no flow on
-the other side to compare with: they are new flows or gone ones, not changed ones
-(`renumbered` says when such a move leaves two machines' interfaces no flow delivered).
+Machines on one side only have no flow on the other side to compare with: they are
+new flows or gone ones, not changed ones. An address moved to another network (on the
+same interface, in the same family) is one endpoint whose network is the one it left
+on the first side and the one it joined on the second (`Renumbered`): its flows from
+the new address are compared with those from the old.
 
 For a stage of a migration the sides are the start and the target, and each machine
 is compared on the start and on the side it is on at that stage (`choose`). To find
@@ -21,9 +23,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.verify.classes import Endpoint
+from netcfg.verify.classes import Endpoint, MachineClass
 from netcfg.verify.engine import Halves, Joint, Key, Side, Tally, count
 from netcfg.verify.prefix import Prefix
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Renumbered:
+    """A network an interface left, paired with one it joined: a joint network that is
+    `before` on the first side and `after` on the second."""
+
+    before: Prefix
+    after: Prefix
+
+    @property
+    def family(self) -> int:
+        return self.before.family
+
+    def on(self, side: int) -> Prefix:
+        return self.before if side == 0 else self.after
+
+
+def prefix_on(network: Prefix | Renumbered, side: int) -> Prefix:
+    """The network a joint network is on `side`."""
+    return network.on(side) if isinstance(network, Renumbered) else network
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +67,8 @@ def joints(
     `choose`, the machines in `both` are on the start and on side 1 at once."""
     machines = [m for m in sides[0].c.class_of if all(m in s.c.class_of for s in sides)]
     # A network is the same on every side if its prefix is.
-    net_index: list[dict[Prefix, int]] = [{n.prefix: n.index for n in s.c.networks} for s in sides]
+    net_index: list[dict[Prefix | Renumbered, int]] = [{n.prefix: n.index for n in s.c.networks} for s in sides]
+    renumbering = choose is None and len(sides) == 2
 
     def compared_on(machine: str) -> list[tuple[int, ...]]:
         if choose is None:
@@ -63,23 +87,53 @@ def joints(
     same: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     found: list[Joint] = []
+    # Per group: its special set, and the networks each side's class routes specially.
+    specials: list[tuple[set[Prefix | Renumbered], list[set[Prefix]]]] = []
+    moves: set[Renumbered] = set()
     for key, members in groups.items():
         klasses = [sides[i].c.classes[c] for i, c in key]
         held = [{sides[i].c.networks[n].prefix: n for n in k.own} for (i, _), k in zip(key, klasses, strict=True)]
-        special: set[Prefix] = set()
-        for (i, _), k in zip(key, klasses, strict=True):
-            special.update(sides[i].c.networks[n].prefix for n in k.special if sides[i].c.networks[n].endpoints)
-        special = {p for p in special if all(p in index for index in net_index)}
-        for prefix in sorted(p for p in held[0] if all(p in h for h in held[1:])):
-            endpoints = tuple(
-                next(sides[i].c.endpoints[e] for e in k.endpoints if sides[i].c.endpoints[e].network == h[prefix])
-                for (i, _), k, h in zip(key, klasses, held, strict=True)
+        routed = [
+            {sides[i].c.networks[n].prefix for n in k.special if sides[i].c.networks[n].endpoints}
+            for (i, _), k in zip(key, klasses, strict=True)
+        ]
+        special: set[Prefix | Renumbered] = {p for p in set().union(*routed) if all(p in index for index in net_index)}
+        specials.append((special, routed))
+        at: list[tuple[Prefix | Renumbered, tuple[Endpoint, ...]]] = [
+            (
+                prefix,
+                tuple(
+                    next(sides[i].c.endpoints[e] for e in k.endpoints if sides[i].c.endpoints[e].network == h[prefix])
+                    for (i, _), k, h in zip(key, klasses, held, strict=True)
+                ),
             )
+            for prefix in sorted(p for p in held[0] if all(p in h for h in held[1:]))
+        ]
+        if renumbering:
+            for move, endpoints in _renumbered(sides, klasses):
+                net_index[0][move] = endpoints[0].network
+                net_index[1][move] = endpoints[1].network
+                moves.add(move)
+                at.append((move, endpoints))
+        group = same.setdefault(tuple(members), tuple(members))
+        for network, endpoints in at:
             ref = JointRef(tuple(members), tuple(i for i, _ in key), endpoints)
-            group = same.setdefault(tuple(members), tuple(members))
-            found.append(Joint(len(found), prefix, prefix.family, len(members) == 1, group, special=special, ref=ref))
+            found.append(Joint(len(found), network, network.family, len(members) == 1, group, special=special, ref=ref))
+    # A moved address's flows are routed specially by whoever routes the network it
+    # left (on the first side) or the one it joined (on the second) specially.
+    if moves:
+        left: dict[Prefix, list[Renumbered]] = {}
+        joined: dict[Prefix, list[Renumbered]] = {}
+        for move in moves:
+            left.setdefault(move.before, []).append(move)
+            joined.setdefault(move.after, []).append(move)
+        for special, (before, after) in specials:
+            for network in before:
+                special.update(left.get(network, ()))
+            for network in after:
+                special.update(joined.get(network, ()))
 
-    kinds: dict[Prefix, tuple[int, ...]] = {
+    kinds: dict[Prefix | Renumbered, tuple[int, ...]] = {
         p: tuple(s.c.networks[net_index[i][p]].kind for i, s in enumerate(sides)) for p in {j.network for j in found}
     }
     by_family: dict[int, set[tuple[int, ...]]] = {}
@@ -91,10 +145,10 @@ def joints(
             j.kind_out[per_side] = tuple(sides[s].out_by_kind(e, per_side[s]) for s, e in where)
             j.kind_in[per_side] = tuple(sides[s].in_by_kind(e, per_side[s]) for s, e in where)
 
-    def kind_of(prefix: Prefix) -> tuple[int, ...]:
+    def kind_of(prefix: Prefix | Renumbered) -> tuple[int, ...]:
         return kinds[prefix]
 
-    def exact(j: Joint, prefix: Prefix) -> Halves:
+    def exact(j: Joint, prefix: Prefix | Renumbered) -> Halves:
         pairs = list(zip(j.ref.sides, j.ref.endpoints, strict=True))
         return (
             tuple(sides[i].out(e, net_index[i][prefix]) for i, e in pairs),
@@ -102,6 +156,28 @@ def joints(
         )
 
     return found, kind_of, exact
+
+
+def _renumbered(
+    sides: Sequence[Side], klasses: Sequence[MachineClass]
+) -> list[tuple[Renumbered, tuple[Endpoint, ...]]]:
+    """A group's addresses moved to another network: per interface and family, the
+    networks it left and those it joined, paired in order (the rest are gone or new)."""
+    ports: list[dict[tuple[str, int], dict[Prefix, Endpoint]]] = []
+    for side, klass in zip(sides, klasses, strict=True):
+        found: dict[tuple[str, int], dict[Prefix, Endpoint]] = {}
+        for index in klass.endpoints:
+            e = side.c.endpoints[index]
+            prefix = side.c.networks[e.network].prefix
+            found.setdefault((e.interface, prefix.family), {})[prefix] = e
+        ports.append(found)
+    moved: list[tuple[Renumbered, tuple[Endpoint, ...]]] = []
+    for port, before in ports[0].items():
+        after = ports[1].get(port, {})
+        left = sorted(p for p in before if p not in after)
+        joined = sorted(p for p in after if p not in before)
+        moved.extend((Renumbered(a, b), (before[a], after[b])) for a, b in zip(left, joined, strict=False))
+    return moved
 
 
 @dataclass(frozen=True, slots=True)
