@@ -80,7 +80,8 @@ def rollout_run(
     the journal, fsynced; --resume never repeats a step that ended OK and rechecks the
     ones that were running (libvirt: is the VM already on its target?). The first failed
     step stops all new starts, what runs finishes: exit 5 with a summary. Ctrl-C or
-    SIGTERM: no new starts, wait for what runs (exit 130); a second Ctrl-C cancels it.
+    SIGTERM: no new starts, wait for what runs (exit 130); a second Ctrl-C cancels the
+    running migrations, a third stops waiting.
 
     Drivers: `command` runs --run templates (ssh, Ansible, a site's tool: a step succeeds
     when its process exits 0); `libvirt` runs `virsh -c URI migrate --live` for

@@ -3,7 +3,9 @@
 One thread: the executor starts steps through a driver, polls what runs, and journals
 every start (before the driver is asked) and every end. The first failure stops all
 new starts; what already runs finishes. A stop request (Ctrl-C, SIGTERM, SIGHUP) does
-the same; a second one cancels what runs through the driver; a third stops waiting.
+the same; a second one cancels the running migrations through the driver (a maintenance
+or hot step cut short could leave a host half reconfigured: it is waited for); a third
+stops waiting.
 The plan's `limits`, when present, are a safety net over its dependencies: a step they
 hold back waits even when its dependencies have ended.
 """
@@ -364,14 +366,19 @@ class _Run:
             if self.running:
                 self.watcher.notice(
                     f"{name}: starting no more steps; waiting for {len(self.running)} running "
-                    f"(Ctrl-C again cancels them)"
+                    f"(Ctrl-C again cancels the running migrations)"
                 )
             return False
         if requests == 2:
-            self.watcher.notice(f"{name} again: cancelling {len(self.running)} running steps")
-            for step_id, (running, _) in self.running.items():
+            migrations = [i for i in self.running if self.by_id[i].kind is StepKind.MIGRATION]
+            others = len(self.running) - len(migrations)
+            self.watcher.notice(
+                f"{name} again: cancelling {len(migrations)} running migrations"
+                + (f"; waiting for {others} other running steps (Ctrl-C again stops waiting)" if others else "")
+            )
+            for step_id in migrations:
                 self.cancelling.add(step_id)
-                _cancel(running)
+                _cancel(self.running[step_id][0])
             return False
         self.watcher.notice(f"{name} a third time: not waiting for {len(self.running)} steps")
         for step_id, (_, started) in list(self.running.items()):

@@ -1,7 +1,7 @@
 """Signals, crashes and --resume, with the executor as a real process: SIGTERM waits for
-what runs, a second Ctrl-C cancels it, SIGKILL loses nothing the journal recorded, and
-a resumed run never repeats a step that finished. Steps wait on gate files the test
-opens, never on the clock."""
+what runs, a second Ctrl-C cancels the running migrations (never a maintenance),
+SIGKILL loses nothing the journal recorded, and a resumed run never repeats a step that
+finished. Steps wait on gate files the test opens, never on the clock."""
 
 from __future__ import annotations
 
@@ -117,7 +117,9 @@ def test_sigterm_waits_for_the_running_step_and_resume_finishes_the_rest(tmp_pat
         try:
             executor.wait_for("start  s2")
             executor.process.send_signal(signal.SIGTERM)
-            executor.wait_for("SIGTERM: starting no more steps; waiting for 1 running (Ctrl-C again cancels them)")
+            executor.wait_for(
+                "SIGTERM: starting no more steps; waiting for 1 running (Ctrl-C again cancels the running migrations)"
+            )
         finally:
             gate.touch()  # s2 may finish now: the executor waited for it
         code, out = executor.finish()
@@ -204,7 +206,7 @@ def test_a_second_ctrl_c_cancels_the_running_steps(tmp_path):
             executor.process.send_signal(signal.SIGINT)
             executor.wait_for("SIGINT: starting no more steps; waiting for 2 running")
             executor.process.send_signal(signal.SIGINT)
-            executor.wait_for("SIGINT again: cancelling 2 running steps")
+            executor.wait_for("SIGINT again: cancelling 2 running migrations")
             code, out = executor.finish()
         finally:
             never.touch()  # nothing of this test waits forever, whatever failed
@@ -216,6 +218,37 @@ def test_a_second_ctrl_c_cancels_the_running_steps(tmp_path):
     assert all(wait_gone(pid) for pid in pids)
     ends = [r for r in read_journal(tmp_path / "plan.json.journal") if r["event"] == "end"]
     assert sorted(r["id"] for r in ends) == ["g1", "g2"] and not any(r["ok"] for r in ends)
+
+
+def test_a_second_ctrl_c_cancels_migrations_and_waits_for_a_running_maintenance(tmp_path):
+    """Cut short, a maintenance (a reboot, a configuration being applied) could leave its
+    host half reconfigured: the second Ctrl-C cancels only the migration beside it."""
+    never, gate = tmp_path / "never", tmp_path / "gate"
+    plan_file = write_plan(
+        tmp_path / "plan.json",
+        migrations=[migration("g1", "vm1", "kvm1", "kvm3")],
+        maint=[maintenance("m2", "kvm2"), maintenance("m1", "kvm1", ["g1"])],
+    )
+    stepper = make_stepper(tmp_path / "steps", {"g1": {"gate": str(never)}, "m2": {"gate": str(gate)}})
+    with Executor([str(plan_file), "--driver", "command", *stepper.run_options(), "--format", "json"]) as executor:
+        try:
+            wait_logged(stepper, "g1")
+            wait_logged(stepper, "m2")
+            executor.process.send_signal(signal.SIGINT)
+            executor.wait_for("SIGINT: starting no more steps; waiting for 2 running")
+            executor.process.send_signal(signal.SIGINT)
+            executor.wait_for("SIGINT again: cancelling 1 running migrations; waiting for 1 other running steps")
+            executor.wait_for("g1")  # its end: cancelled
+            assert executor.process.poll() is None  # still waiting for m2
+            gate.touch()
+            code, out = executor.finish()
+        finally:
+            never.touch()
+            gate.touch()
+    assert code == 130
+    steps = {s["id"]: s for s in json.loads(out)["steps"]}
+    assert steps["g1"]["state"] == "cancelled" and steps["m2"]["state"] == "done"
+    assert steps["m1"]["state"] == "not_started"
 
 
 def test_resume_refuses_a_journal_of_another_plan(tmp_path, capsys):
