@@ -20,6 +20,7 @@ def lower_bound_parts(
     - hot waves: the canary/growing-wave schedule the policy mandates;
     - reconfigure: any disruptive change takes at least `reconfigure_s`;
     - service: members of one service are maintained one after another;
+    - routers: one after another, the first once the canary wave has soaked;
     - single host: a hypervisor sends all its VMs through its own link (at most its
       full rate, at which pre-copy sends the least data), then is maintained;
     - bandwidth: at most `max_parallel_evacuations` hypervisors send at once, each at
@@ -47,6 +48,10 @@ def lower_bound_parts(
                 per_service[service] += 1
         if per_service:
             parts.append(("service", max(per_service.values()) * reconf))
+        routers = sum(1 for host in disruptive if inventory.machines[host].kind is Kind.ROUTER)
+        if routers:
+            canary = waves[0].end_s - waves[0].start_s + waves[0].soak_s if waves else 0.0
+            parts.append(("routers", canary + routers * reconf))
     if evacuate:
         kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
         others = FastestLinks(kvm_hosts)

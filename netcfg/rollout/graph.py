@@ -19,7 +19,8 @@ that takes it, so every resource is used as a chain (or by at most its limit of 
   they can);
 - a host evacuates once what it was receiving has landed, is maintained once its last
   VM has left, and receives again only after its maintenance;
-- a service's maintenance windows, one after another (anti-affinity);
+- a service's maintenance windows, one after another (anti-affinity), and the routers',
+  after the canary wave (and its soak);
 - hot waves, one after another.
 
 The times stay the projection under the estimates: every dependency goes from a step
@@ -280,12 +281,18 @@ def _maintenance(graph: _Graph, lanes: dict[str, list[list[int]]], window_of: di
 
 
 def _services(graph: _Graph, inventory: Inventory) -> None:
-    """Members of one service are maintained one after another."""
+    """Members of one service are maintained one after another, and so are routers, the
+    first after the canary wave."""
     windows: dict[str, list[int]] = defaultdict(list)
+    routers: list[int] = []
     machines = inventory.machines
     for step, host in graph.host_of_window.items():
         machine = machines.get(host)
         if machine is not None and machine.service:
             windows[machine.service].append(step)
+        if machine is not None and machine.kind is Kind.ROUTER:
+            routers.append(step)
     for items in windows.values():
         graph.chain(graph.in_order(items))
+    if routers:
+        graph.chain(([0] if graph.m0 else []) + graph.in_order(routers))

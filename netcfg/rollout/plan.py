@@ -1,6 +1,7 @@
 """The rollout planner: waves for hot changes (waves.py), an evacuation for every
 hypervisor with a disruptive change (evacuation.py), and a maintenance slot for every
-other disruptive machine, judged against a lower bound (bounds.py); the timetable then
+other disruptive machine (a router only once the canary has soaked, and never two
+routers at once), judged against a lower bound (bounds.py); the timetable then
 becomes a dependency graph (graph.py). The plan is checked by `netcfg.rollout.simulate`,
 which shares none of this code.
 """
@@ -55,7 +56,10 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
             migrations, kvm_maintenance = Evacuation(inventory, evacuate, held, keep_fast_room=True).run()
         except InputError:
             raise stuck from None
-    maintenance = kvm_maintenance + _maintenance_slots(inventory, others, migrations, kvm_maintenance)
+    # A router restarted before the change has proved itself on the canary, or beside
+    # another router, takes down the routing of whole segments.
+    routers_from = waves[0].end_s + waves[0].soak_s if waves else 0.0
+    maintenance = kvm_maintenance + _maintenance_slots(inventory, others, migrations, kvm_maintenance, routers_from)
     ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [m.end_s for m in maintenance]
     scheduled = [h for h in disruptive if h not in held]
     parts = lower_bound_parts(inventory, waves, evacuate, scheduled)
@@ -103,10 +107,14 @@ def _free_after(start: float, duration: float, busy: list[tuple[float, float]]) 
 
 
 def _maintenance_slots(
-    inventory: Inventory, hosts: Sequence[str], migrations: Sequence[Migration], fixed: Sequence[Maintenance]
+    inventory: Inventory,
+    hosts: Sequence[str],
+    migrations: Sequence[Migration],
+    fixed: Sequence[Maintenance],
+    routers_from: float,
 ) -> list[Maintenance]:
     """Each machine gets `reconfigure_s`; members of one service never together; a VM
-    never while it migrates."""
+    never while it migrates; routers one at a time, from `routers_from`."""
     duration = float(inventory.policy.rollout.reconfigure_s)
     moving: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for m in migrations:
@@ -116,12 +124,17 @@ def _maintenance_slots(
         service = inventory.machines[window.host].service
         if service:
             service_busy[service].append((window.start_s, window.end_s))
+    routers: list[tuple[float, float]] = []
     slots = []
     for name in sorted(hosts, key=lambda h: (inventory.machines[h].service or "", h)):
-        service = inventory.machines[name].service
-        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []))
-        start = _free_after(0.0, duration, busy)
+        machine = inventory.machines[name]
+        service = machine.service
+        router = machine.kind is Kind.ROUTER
+        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []) + (routers if router else []))
+        start = _free_after(routers_from if router else 0.0, duration, busy)
         slots.append(Maintenance(name, start, start + duration))
         if service:
             service_busy[service].append((start, start + duration))
+        if router:
+            routers.append((start, start + duration))
     return slots

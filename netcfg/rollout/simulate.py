@@ -12,8 +12,8 @@ Invariants checked (each violation carries time, host and amount):
 - at most `max_parallel_evacuations` hosts evacuating at once (a host evacuates from
   the start of its first outgoing migration to the end of its last one);
 - at most `max_migrations_per_host` migrations touching one host at once;
-- members of one service are never in maintenance together, and a VM is not
-  maintained while it migrates;
+- members of one service are never in maintenance together, nor two routers, and a VM
+  is not maintained while it migrates;
 - hot waves: never every host of the change in one wave, no wave holding every member
   of a service;
 - a migration starts where its VM is, of a VM that exists with the memory it claims,
@@ -57,7 +57,9 @@ ZERO, LATE = 1.5, 4
 class Violation:
     time_s: float
     host: str
-    invariant: str  # capacity, maintenance, evacuations, migrations, service, migration, bandwidth, waves, order
+    invariant: (
+        str  # capacity, maintenance, evacuations, migrations, service, routers, migration, bandwidth, waves, order
+    )
     amount: float
     unit: str
     message: str
@@ -372,6 +374,7 @@ def replay(
 
     in_maintenance: dict[str, int] = defaultdict(int)  # host -> its windows open (two overlap: flagged)
     down_by_service: dict[str, set[str]] = defaultdict(set)
+    routers_down: set[str] = set()
     touching: dict[str, set[int]] = defaultdict(set)  # host -> migrations in flight
     moving: dict[str, int] = {}  # vm -> migration in flight
     share = [[1, 1] for _ in migrations]  # most migrations seen on (src, dst) meanwhile
@@ -414,6 +417,8 @@ def replay(
             service = machines[host].service if host in machines else None
             if service and not in_maintenance[host]:
                 down_by_service[service].discard(host)
+            if not in_maintenance[host]:
+                routers_down.discard(host)
         elif kind == MIG_START:
             m = migrations[i]
             vm, src, dst = m["vm"], m["src"], m["dst"]
@@ -514,6 +519,17 @@ def replay(
                         f"service {service}: {host} down together with {', '.join(sorted(others))}",
                     )
                 down_by_service[service].add(host)
+            if machines[host].kind is Kind.ROUTER:
+                if routers_down - {host}:
+                    flag(
+                        t,
+                        host,
+                        "routers",
+                        len(routers_down - {host}),
+                        "machines",
+                        f"router {host} down together with {', '.join(sorted(routers_down - {host}))}",
+                    )
+                routers_down.add(host)
             in_maintenance[host] += 1
 
     # VMs down while their hypervisor is maintained count as down too, for anti-affinity

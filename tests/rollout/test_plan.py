@@ -307,3 +307,23 @@ def test_a_fast_host_among_slower_ones_is_not_starved():
     # Before the fix it waited for everything else (ratio 2.7); what remains over the
     # bound is VMs moved twice in a fleet this small.
     assert plan.ratio <= 2.0
+
+
+def test_routers_are_maintained_one_at_a_time_once_the_canary_has_soaked():
+    """Both routers restarted at t=0, beside the canary and together, took down the
+    routing of every segment before the change had proved itself anywhere."""
+    from netcfg.rollout.jitter import simulate_jittered
+
+    others = [("rt1", Kind.ROUTER, ["fe", "srv"], None), ("rt2", Kind.ROUTER, ["fe", "srv"], None)]
+    others += [(f"web{i}", Kind.PHYSICAL, ["fe"], None) for i in range(1, 5)]
+    inventory = make_inventory([("kvm1", 64, 10)], [], others=others, rollout=RolloutPolicy(soak_s=300))
+    changes = [Change(f"web{i}", HOT) for i in range(1, 5)] + [Change("rt1", DISRUPTIVE), Change("rt2", DISRUPTIVE)]
+    plan = plan_rollout(inventory, changes)
+    canary = plan.waves[0]
+    windows = sorted(plan.maintenance, key=lambda w: w.start_s)
+    assert [w.host for w in windows] == ["rt1", "rt2"]
+    assert windows[0].start_s >= canary.end_s + canary.soak_s and windows[1].start_s >= windows[0].end_s
+    assert windows[0].after == (canary.id,) and windows[1].after == (windows[0].id,)
+    assert ("routers", canary.end_s + canary.soak_s + 2 * 60.0) in plan.lower_bound_parts
+    assert not simulate(plan.to_dict(), inventory).violations
+    assert not simulate_jittered(plan.to_dict(), inventory, 0.3, 3.0, 50, 3).violations

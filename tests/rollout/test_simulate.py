@@ -8,6 +8,7 @@ import math
 import pytest
 
 from netcfg.errors import InputError
+from netcfg.model.host import Kind
 from netcfg.model.inventory import RolloutPolicy
 from netcfg.rollout.estimate import link_rate_mib_s, precopy
 from netcfg.rollout.simulate import simulate
@@ -300,3 +301,14 @@ def test_the_simulator_shares_no_code_with_the_planner():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m and m.startswith("netcfg.rollout")}, imported
+
+
+def test_two_routers_are_never_down_together():
+    others = [("rt1", Kind.ROUTER, ["srv"], None), ("rt2", Kind.ROUTER, ["srv"], None)]
+    inventory = make_inventory(HOSTS, VMS, others=others)
+    together = plan(
+        maintenance=[{"host": "rt1", "start_s": 0, "end_s": 60}, {"host": "rt2", "start_s": 59, "end_s": 90}]
+    )
+    assert [(v.invariant, v.host) for v in simulate(together, inventory).violations] == [("routers", "rt2")]
+    apart = plan(maintenance=[{"host": "rt1", "start_s": 0, "end_s": 60}, {"host": "rt2", "start_s": 60, "end_s": 90}])
+    assert not simulate(apart, inventory).violations
