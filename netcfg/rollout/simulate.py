@@ -236,8 +236,10 @@ def wave_violations(
     found = []
     seen: set[frozenset[int]] = set()
     for n, (start, end) in enumerate(spans):
+        # The waves running when this one starts: any set running at once all run at
+        # the latest of their starts.
         together = frozenset(
-            m for m, (s, e) in enumerate(spans) if m == n or (s < end and start < e) or (s == start and e == end)
+            m for m, (s, e) in enumerate(spans) if m == n or (s <= start < e) or (s == start and e == end)
         )
         if together in seen:
             continue

@@ -171,6 +171,10 @@ def test_hot_waves_keep_their_own_rules():
         "waves 0, 1 at once hold every host of the change",
         "service web: waves 0, 1 at once hold every one of its 2 members",
     ]
+    # Waves 0 and 2 each overlap wave 1 but never each other: no instant has v1 and w1
+    # changing together.
+    staggered = [wave(["v1"]), wave(["x1"], 4), wave(["w1"], 6)]
+    assert simulate(plan() | {"waves": staggered}, inv()).clean
 
 
 def test_back_to_back_windows_do_not_overlap():
