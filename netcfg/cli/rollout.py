@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from netcfg.cli.app import app
-from netcfg.cli.console import err, say, show_json, show_lines, show_progress
+from netcfg.cli.console import complain, err, say, show_json, show_lines, show_progress
 from netcfg.cli.options import OutputFormat, format_option
 from netcfg.errors import InputError, printable, quote
 from netcfg.problems import Location, Problem
@@ -28,6 +28,8 @@ app.add_typer(rollout_app, name="rollout", rich_help_panel="Rollout")
 
 EXIT_FAILED = 5
 EXIT_INTERRUPTED = 130
+CHECK_RUNS = 20  # jittered replays before a run: a graph that breaks an invariant rarely passes them all
+CHECK_JITTER = (0.3, 3.0)
 
 
 def default_journal(plan_file: Path) -> Path:
@@ -74,6 +76,14 @@ def rollout_run(
     jitter: str | None = typer.Option(
         None, "--jitter", metavar="LO:HI", help="qemu: scale each migration's bandwidth by a random factor in [LO, HI]."
     ),
+    inventory: Path | None = typer.Option(
+        None,
+        "--inventory",
+        "-i",
+        metavar="PATH",
+        help="Check the plan against this inventory before anything starts (as netcfg simulate does, its times "
+        f"and {CHECK_RUNS} jittered replays of its graph): a violation is exit 3, nothing started.",
+    ),
 ) -> None:
     """Run a plan (netcfg plan --json): each step starts when every step it waits for
     (`after`) has ended OK, never beyond the plan's `limits`. Every start and end goes to
@@ -81,7 +91,8 @@ def rollout_run(
     ones that were running (libvirt: is the VM already on its target?). The first failed
     step stops all new starts, what runs finishes: exit 5 with a summary. Ctrl-C or
     SIGTERM: no new starts, wait for what runs (exit 130); a second Ctrl-C cancels the
-    running migrations, a third stops waiting.
+    running migrations, a third stops waiting. With --inventory the plan is first checked
+    against it (netcfg simulate, exact and jittered): a violation is exit 3.
 
     Drivers: `command` runs --run templates (ssh, Ansible, a site's tool: a step succeeds
     when its process exits 0); `libvirt` runs `virsh -c URI migrate --live` for
@@ -97,6 +108,8 @@ def rollout_run(
     digest = hashlib.sha256(data).hexdigest()
     plan = json_value(data, plan_file, "plan")
     graph = read_graph(plan, str(plan_file))
+    if inventory is not None:
+        _check_against(plan, plan_file, inventory)
     _say_what_the_plan_left(plan)
     options = DriverOptions(
         run=_templates(run),
@@ -131,6 +144,34 @@ def rollout_run(
         raise typer.Exit(EXIT_FAILED)
     if not outcome.complete:
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _check_against(plan: object, plan_file: Path, inventory: Path) -> None:
+    """Refuse (exit 3) a plan that breaks an invariant of the rollout on `inventory`: in
+    its own times, or in a replay of its graph with durations off by 0.3-3x."""
+    from netcfg.cli.options import load
+    from netcfg.present.rollout import jitter_lines, simulation_lines
+    from netcfg.rollout.jitter import simulate_jittered, simulate_plan
+
+    if not isinstance(plan, dict):
+        raise InputError([Problem(Location(str(plan_file)), "not a plan file: expected a JSON object")])
+    inv = load(inventory)
+    exact = simulate_plan(plan, inv, source=str(plan_file))
+    lines = [] if exact.clean else simulation_lines(exact)
+    if exact.clean:
+        low, high = CHECK_JITTER
+        jittered = simulate_jittered(plan, inv, low, high, CHECK_RUNS, 0, source=str(plan_file))
+        lines = [] if jittered.clean else jitter_lines(jittered)
+    if lines:
+        # The violations and their count; not the peaks and makespans around them.
+        shown = [line for line in lines if line.startswith("VIOLATION")][:20] + lines[-1:]
+        for line in shown:
+            complain(line)
+        complain(
+            f"netcfg rollout run: the plan breaks the rollout's invariants on {inventory}: nothing started (exit 3)"
+        )
+        raise typer.Exit(3)
+    say(f"checked against {inventory}: clean in its own times and in {CHECK_RUNS} jittered replays of its graph")
 
 
 def _say_what_the_plan_left(plan: object) -> None:

@@ -213,3 +213,51 @@ def test_a_journal_path_that_is_a_link_is_refused_not_written_through(plan_file,
     )
     assert "plan.json.journal: error: the journal is a symbolic link: netcfg does not write through it" in err
     assert not outside.exists()
+
+
+def _routers_restarted(tmp_path: Path) -> tuple[Path, Path]:
+    """The bundled inventory with a network added to mgm, both routers holding an
+    address in it, under reconfigure: restart; and the plan of that change."""
+    bundled = Path(__file__).resolve().parents[2] / "inventory"
+    head = tmp_path / "head"
+    import shutil
+
+    shutil.copytree(bundled, head)
+    networks = head / "networks.yaml"
+    old = "  - {prefix: 10.40.0.0/24, segment: mgm, gateway: 10.40.0.1, private: true}\n"
+    assert old in networks.read_text()
+    networks.write_text(
+        networks.read_text().replace(old, old + "  - {prefix: 10.41.0.0/24, segment: mgm, gateway: 10.41.0.1}\n")
+    )
+    routers = head / "machines" / "routers.yaml"
+    text = routers.read_text().replace("mgm: {addresses: [10.40.0.1]}", "mgm: {addresses: [10.40.0.1, 10.41.0.1]}")
+    routers.write_text(text.replace("mgm: {addresses: [10.40.0.2]}", "mgm: {addresses: [10.40.0.2, 10.41.0.2]}"))
+    policy = head / "policy.yaml"
+    policy.write_text(policy.read_text().replace("reconfigure: live", "reconfigure: restart"))
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", str(bundled), str(head), "--json", str(plan_file)]) == 0
+    return head, plan_file
+
+
+def test_a_plan_checked_against_the_inventory_runs_when_clean_and_is_refused_when_not(tmp_path, capsys):
+    """Both routers' windows stripped of their dependencies: timed one after the other
+    they look fine, but run as the graph allows they restart together. --inventory
+    catches it before anything starts."""
+    head, plan_file = _routers_restarted(tmp_path)
+    capsys.readouterr()
+    args = ["--driver", "command", "--inventory", str(head)]
+    args += ["--run", "maintenance=true", "--run", "hot=true", "--run", "migration=true"]
+    assert main(["rollout", "run", str(plan_file), *args]) == 0
+    assert "clean in its own times and in 20 jittered replays" in capsys.readouterr().err
+
+    plan = json.loads(plan_file.read_text())
+    routers = [w for w in plan["maintenance"] if w["host"] in ("rt01", "rt02")]
+    assert len(routers) == 2 and routers[1]["start_s"] >= routers[0]["end_s"]
+    for window in routers:
+        window["after"] = []
+    stripped = tmp_path / "stripped.json"
+    stripped.write_text(json.dumps(plan))
+    assert main(["rollout", "run", str(stripped), *args]) == 3
+    err = capsys.readouterr().err
+    assert "router rt02 down together with rt01" in err and "nothing started (exit 3)" in err
+    assert not (tmp_path / "stripped.json.journal").exists()
