@@ -409,7 +409,11 @@ def _report(outcome: Outcome, fmt: OutputFormat) -> None:
     for o in failed:
         say(f"failed: {printable(o.step.id)}: {printable(o.detail)}")
     not_started = sum(1 for o in outcome.steps if o.state.value == "not_started")
+    cancelled = sum(1 for o in outcome.steps if o.state.value == "cancelled")
     if outcome.stuck:
         say("stopped: the plan's limits hold back every step that may start, with nothing running (re-run netcfg plan)")
-    if failed or not_started:
-        say(f"{len(failed)} failed, {not_started} not started; `--resume` continues from the journal")
+    if failed or not_started or cancelled:
+        say(
+            f"{len(failed)} failed, {cancelled} cancelled, {not_started} not started; "
+            "`--resume` continues from the journal"
+        )

@@ -3,7 +3,8 @@
 One thread: the executor starts steps through a driver, polls what runs, and journals
 every start (before the driver is asked) and every end. The first failure stops all
 new starts; what already runs finishes. A stop request (Ctrl-C, SIGTERM, SIGHUP) does
-the same; a second one cancels the running migrations through the driver (a maintenance
+the same (a step made of several processes, a hot wave run host by host, starts no more
+of them); a second one cancels the running migrations through the driver (a maintenance
 or hot step cut short could leave a host half reconfigured: it is waited for); a third
 stops waiting.
 The plan's `limits`, when present, are a safety net over its dependencies: a step they
@@ -27,6 +28,7 @@ from typing import Protocol
 from netcfg.execute.driver import Clocked, Driver, Running, Step, StepKind, StepResult
 from netcfg.execute.graph import Limits, StepGraph, dependents_of
 from netcfg.execute.journal import Journal, JournalState
+from netcfg.words import plural
 
 POLL_MIN_S = 0.002  # right after something happened: short steps end soon
 POLL_MAX_S = 0.1  # nothing happening: a signal or an end is noticed within this
@@ -362,20 +364,29 @@ class _Run:
     def _on_stop(self, requests: int) -> bool:
         """React to the n-th stop request; True to stop waiting at once."""
         name = self.stop.signal_name or "a stop request"
+        migrations = [i for i in self.running if self.by_id[i].kind is StepKind.MIGRATION]
         if requests == 1:
+            for step_id, (running, _) in self.running.items():
+                hold = getattr(running, "hold", None)
+                if hold is not None:
+                    self.cancelling.add(step_id)  # what it leaves unstarted is not a failure
+                    hold()
             if self.running:
                 self.watcher.notice(
-                    f"{name}: starting no more steps; waiting for {len(self.running)} running "
-                    f"(Ctrl-C again cancels the running migrations)"
+                    f"{name}: starting no more steps; waiting for {len(self.running)} running"
+                    + (" (Ctrl-C again cancels the running migrations)" if migrations else "")
                 )
             return False
         if requests == 2:
-            migrations = [i for i in self.running if self.by_id[i].kind is StepKind.MIGRATION]
             others = len(self.running) - len(migrations)
-            self.watcher.notice(
-                f"{name} again: cancelling {len(migrations)} running migrations"
-                + (f"; waiting for {others} other running steps (Ctrl-C again stops waiting)" if others else "")
-            )
+            waiting = f"waiting for {plural(others, 'running step')} (Ctrl-C again stops waiting)"
+            if not migrations:
+                self.watcher.notice(f"{name} again: no migration to cancel; {waiting}")
+            else:
+                self.watcher.notice(
+                    f"{name} again: cancelling {plural(len(migrations), 'running migration')}"
+                    + (f"; {waiting}" if others else "")
+                )
             for step_id in migrations:
                 self.cancelling.add(step_id)
                 _cancel(self.running[step_id][0])

@@ -134,9 +134,10 @@ def _last_line(handle: IO[bytes]) -> str:
 
 class FanOutRunning:
     """Several processes as one step (a hot wave run once per host): at most `at_once` at
-    a time, the next starting as one ends; OK when every one exits 0. After a failure, or
-    a cancel, no more of them start, as no step starts after a failed one; the detail
-    names the first host that failed and counts those never started."""
+    a time, the next starting as one ends; OK when every one exits 0. After a failure, a
+    hold (a stop request: what runs finishes) or a cancel, no more of them start, as no
+    step starts after a failed one; the detail names the first host that failed and
+    counts those never started."""
 
     def __init__(self, runs: Sequence[tuple[str, Sequence[str]]], at_once: int = FAN_OUT):
         self._waiting = list(runs)[::-1]  # popped from the end: in order
@@ -169,9 +170,12 @@ class FanOutRunning:
             return StepResult(True, "")
         never = f"; {len(self._waiting)} not started" if self._waiting else ""
         if not self._failed:
-            return StepResult(False, f"cancelled{never}")
+            return StepResult(False, f"stopped{never}")
         label, first = self._failed[0]
         return StepResult(False, f"{len(self._failed)} of {self._total} failed; {label}: {first.detail}{never}")
+
+    def hold(self) -> None:
+        self._stopped = True
 
     def cancel(self) -> None:
         self._stopped = True

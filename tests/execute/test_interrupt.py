@@ -19,7 +19,7 @@ from pathlib import Path
 
 from netcfg.cli import main
 
-from .helpers import check_order, maintenance, make_stepper, migration, read_journal, write_plan
+from .helpers import check_order, hot, maintenance, make_stepper, migration, read_journal, write_plan
 
 WAIT_S = 60.0  # a hang guard for a loaded machine, not a measurement
 
@@ -237,7 +237,7 @@ def test_a_second_ctrl_c_cancels_migrations_and_waits_for_a_running_maintenance(
             executor.process.send_signal(signal.SIGINT)
             executor.wait_for("SIGINT: starting no more steps; waiting for 2 running")
             executor.process.send_signal(signal.SIGINT)
-            executor.wait_for("SIGINT again: cancelling 1 running migrations; waiting for 1 other running steps")
+            executor.wait_for("SIGINT again: cancelling 1 running migration; waiting for 1 running step")
             executor.wait_for("g1")  # its end: cancelled
             assert executor.process.poll() is None  # still waiting for m2
             gate.touch()
@@ -249,6 +249,36 @@ def test_a_second_ctrl_c_cancels_migrations_and_waits_for_a_running_maintenance(
     steps = {s["id"]: s for s in json.loads(out)["steps"]}
     assert steps["g1"]["state"] == "cancelled" and steps["m2"]["state"] == "done"
     assert steps["m1"]["state"] == "not_started"
+
+
+def test_a_stop_request_starts_no_more_hosts_of_a_hot_wave(tmp_path, capsys):
+    """A hot wave runs its template host by host, 32 at a time: after Ctrl-C the hosts
+    already changing finish and no other host starts (two Ctrl-Cs used to push the
+    change to every host left). The wave is not done: --resume runs it again."""
+    from netcfg.execute.process import FAN_OUT
+
+    hosts = [f"web{i:02}" for i in range(FAN_OUT + 8)]
+    plan_file = write_plan(tmp_path / "plan.json", waves=[hot("hot-0", hosts)], maint=[maintenance("m", "kvm1")])
+    log, gate = tmp_path / "started", tmp_path / "gate"
+    template = f"hot=sh -c 'echo $0 >> {log}; while [ ! -e {gate} ]; do sleep 0.05; done' {{host}}"
+    args = [str(plan_file), "--driver", "command", "--run", template, "--run", "maintenance=true", "--format", "json"]
+    with Executor(args) as executor:
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while (not log.exists() or len(log.read_text().split()) < FAN_OUT) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            executor.process.send_signal(signal.SIGINT)
+            executor.wait_for("SIGINT: starting no more steps")
+        finally:
+            gate.touch()
+        code, out = executor.finish()
+    assert code == 130
+    assert len(log.read_text().split()) == FAN_OUT
+    steps = {s["id"]: s for s in json.loads(out)["steps"]}
+    assert steps["hot-0"]["state"] == "cancelled" and steps["hot-0"]["detail"] == "stopped; 8 not started"
+    log.unlink()
+    assert main(["rollout", "run", *args[:-2], "--resume"]) == 0
+    assert sorted(log.read_text().split()) == hosts
 
 
 def test_resume_refuses_a_journal_of_another_plan(tmp_path, capsys):
