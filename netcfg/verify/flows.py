@@ -259,7 +259,11 @@ def compare(
         (k for k in counted.witnesses if counted.counts.get(k, 0) > 0 and _change(k) is not None),
         key=lambda k: (order.index(_change(k) or Change.OTHER), -counted.counts[k]),
     )
-    examples = examples_of(sides, result, {k: counted.witnesses[k] for k in keys}, rp_filter, EXAMPLES)
+    # Every newly dropped class an example can show first, then the other moves in turn.
+    dropped = {k: counted.witnesses[k] for k in keys if _change(k) == Change.DROPPED}
+    examples = examples_of(sides, result, dropped, rp_filter, EXAMPLES)
+    others = {k: counted.witnesses[k] for k in keys if k not in dropped}
+    examples += examples_of(sides, result, others, rp_filter, EXAMPLES - len(examples))
     return FlowChanges(
         True,
         compared,

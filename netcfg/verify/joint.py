@@ -6,9 +6,11 @@ class at a network it holds an address in on both sides. Its halves are its side
 halves, each computed class by class (`engine.Side`); counting is the engine's.
 Machines on one side only have no flow on the other side to compare with: they are
 new flows or gone ones, not changed ones. An address moved to another network (on the
-same interface, in the same family) is one endpoint whose network is the one it left
-on the first side and the one it joined on the second (`Renumbered`): its flows from
-the new address are compared with those from the old.
+same interface, in the same family: a network the machine has fewer addresses in,
+and one it has more in) is one endpoint whose network is the one it left on the first
+side and the one it joined on the second (`Renumbered`): its flows from the new
+address are compared with those from the old. Machines are grouped by their moves as
+well as their classes.
 
 For a stage of a migration the sides are the start and the target, and each machine
 is compared on the start and on the side it is on at that stage (`choose`). To find
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netcfg.verify.classes import Endpoint, MachineClass
+from netcfg.verify.classes import Endpoint
 from netcfg.verify.engine import Halves, Joint, Key, Side, Tally, count
 from netcfg.verify.prefix import Prefix
 
@@ -77,11 +79,12 @@ def joints(
             return [(0, 0), (0, 1)]
         return [(0, choose(machine))]
 
-    groups: dict[tuple[tuple[int, int], ...], list[str]] = {}
+    moves = _moves(sides, machines) if renumbering else {}
+    groups: dict[tuple[tuple[tuple[int, int], ...], tuple[Renumbered, ...]], list[str]] = {}
     for machine in machines:
         for on in compared_on(machine):
             key = tuple((i, sides[i].c.class_of[machine]) for i in on)
-            groups.setdefault(key, []).append(machine)
+            groups.setdefault((key, moves.get(machine, ())), []).append(machine)
     # The same machines twice (moved and not) are one group: no flow between a lone
     # machine's two selves.
     same: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -89,8 +92,8 @@ def joints(
     found: list[Joint] = []
     # Per group: its special set, and the networks each side's class routes specially.
     specials: list[tuple[set[Prefix | Renumbered], list[set[Prefix]]]] = []
-    moves: set[Renumbered] = set()
-    for key, members in groups.items():
+    renumbered: set[Renumbered] = set()
+    for (key, moved), members in groups.items():
         klasses = [sides[i].c.classes[c] for i, c in key]
         held = [{sides[i].c.networks[n].prefix: n for n in k.own} for (i, _), k in zip(key, klasses, strict=True)]
         routed = [
@@ -109,22 +112,25 @@ def joints(
             )
             for prefix in sorted(p for p in held[0] if all(p in h for h in held[1:]))
         ]
-        if renumbering:
-            for move, endpoints in _renumbered(sides, klasses):
-                net_index[0][move] = endpoints[0].network
-                net_index[1][move] = endpoints[1].network
-                moves.add(move)
-                at.append((move, endpoints))
+        for move in moved:
+            nets = (net_index[0][move.before], net_index[1][move.after])
+            endpoints = tuple(
+                next(side.c.endpoints[e] for e in k.endpoints if side.c.endpoints[e].network == net)
+                for side, k, net in zip(sides, klasses, nets, strict=True)
+            )
+            net_index[0][move], net_index[1][move] = nets
+            renumbered.add(move)
+            at.append((move, endpoints))
         group = same.setdefault(tuple(members), tuple(members))
         for network, endpoints in at:
             ref = JointRef(tuple(members), tuple(i for i, _ in key), endpoints)
             found.append(Joint(len(found), network, network.family, len(members) == 1, group, special=special, ref=ref))
     # A moved address's flows are routed specially by whoever routes the network it
     # left (on the first side) or the one it joined (on the second) specially.
-    if moves:
+    if renumbered:
         left: dict[Prefix, list[Renumbered]] = {}
         joined: dict[Prefix, list[Renumbered]] = {}
-        for move in moves:
+        for move in renumbered:
             left.setdefault(move.before, []).append(move)
             joined.setdefault(move.after, []).append(move)
         for special, (before, after) in specials:
@@ -158,26 +164,39 @@ def joints(
     return found, kind_of, exact
 
 
-def _renumbered(
-    sides: Sequence[Side], klasses: Sequence[MachineClass]
-) -> list[tuple[Renumbered, tuple[Endpoint, ...]]]:
-    """A group's addresses moved to another network: per interface and family, the
-    networks it left and those it joined, paired in order (the rest are gone or new)."""
-    ports: list[dict[tuple[str, int], dict[Prefix, Endpoint]]] = []
-    for side, klass in zip(sides, klasses, strict=True):
-        found: dict[tuple[str, int], dict[Prefix, Endpoint]] = {}
-        for index in klass.endpoints:
-            e = side.c.endpoints[index]
-            prefix = side.c.networks[e.network].prefix
-            found.setdefault((e.interface, prefix.family), {})[prefix] = e
-        ports.append(found)
-    moved: list[tuple[Renumbered, tuple[Endpoint, ...]]] = []
-    for port, before in ports[0].items():
-        after = ports[1].get(port, {})
-        left = sorted(p for p in before if p not in after)
-        joined = sorted(p for p in after if p not in before)
-        moved.extend((Renumbered(a, b), (before[a], after[b])) for a, b in zip(left, joined, strict=False))
-    return moved
+def _moves(sides: Sequence[Side], machines: Sequence[str]) -> dict[str, tuple[Renumbered, ...]]:
+    """Per machine, its addresses moved to another network: per interface and family,
+    every network it has fewer addresses in against every network it has more in (an
+    address compared with each one it may replace). Machines with none are left out."""
+    counts = [_address_counts(side) for side in sides]
+    found: dict[str, tuple[Renumbered, ...]] = {}
+    for machine in machines:
+        before, after = counts[0].get(machine, {}), counts[1].get(machine, {})
+        if before == after:
+            continue
+        moved = []
+        for port in before.keys() & after.keys():
+            was, now = before[port], after[port]
+            left = [p for p, n in was.items() if n > now.get(p, 0)]
+            joined = [p for p, n in now.items() if n > was.get(p, 0)]
+            moved += [Renumbered(a, b) for a in left for b in joined]
+        if moved:
+            found[machine] = tuple(sorted(moved))
+    return found
+
+
+def _address_counts(side: Side) -> dict[str, dict[tuple[str, int], dict[Prefix, int]]]:
+    """Machine -> (interface, family) -> network -> how many of its addresses are in it."""
+    c = side.c
+    found: dict[str, dict[tuple[str, int], dict[Prefix, int]]] = {}
+    for klass in c.classes:
+        for net, held in klass.addresses.items():
+            prefix = c.networks[net].prefix
+            port = (klass.own[net][0], prefix.family)
+            for member, _ in held:
+                networks = found.setdefault(member, {}).setdefault(port, {})
+                networks[prefix] = networks.get(prefix, 0) + 1
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,16 @@ def test_an_address_moved_into_a_network_its_peers_cannot_reach_drops_their_flow
     assert changes.blocker() is not None
 
 
+def test_a_second_address_moved_out_of_a_network_the_machine_keeps_is_compared_too():
+    """web keeps 192.0.2.10 and moves 192.0.2.11 into r2's network: no network is left,
+    yet flows to the address it moved are dropped now."""
+    before = RENUMBERED.replace("fe: {addresses: [192.0.2.10]}", "fe: {addresses: [192.0.2.10, 192.0.2.11]}")
+    after = RENUMBERED.replace("fe: {addresses: [192.0.2.10]}", "fe: {addresses: [192.0.2.10, 198.51.100.11]}")
+    changes = compare(render(_texts(before)), render(_texts(after)))
+    assert changes.dropped == 2, changes.by_change
+    assert all("198.51.100.11" in (e.source_address, e.destination_address) for e in changes.examples)
+
+
 def test_an_address_added_beside_or_removed_drops_nothing():
     """web keeps a delivered path to db (a second address in r2's network), or has no
     IPv4 address left at all: flows added or removed, none dropped."""
@@ -185,7 +195,8 @@ def test_an_address_added_beside_or_removed_drops_nothing():
 
 @st.composite
 def renumbered(draw, inventory: Inventory) -> Inventory:
-    """One host's address moved to another network of its segment and family."""
+    """One host's address moved to another network of its segment and family; sometimes
+    a second address of the interface with it (two networks left, one joined)."""
     hosts = [m for m in inventory.machines.values() if m.kind is not Kind.ROUTER]
     host = draw(st.sampled_from(hosts))
     i = draw(st.integers(0, len(host.interfaces) - 1))
@@ -201,16 +212,17 @@ def renumbered(draw, inventory: Inventory) -> Inventory:
         return inventory
     target = draw(st.sampled_from(others))
     moved = target.prefix[40 + draw(st.integers(0, 9))]
-    addresses = tuple(dict.fromkeys(moved if a == address else a for a in iface.addresses))
+    second = draw(st.sampled_from(iface.addresses)) if draw(st.booleans()) else address
+    addresses = tuple(dict.fromkeys(moved if a in (address, second) else a for a in iface.addresses))
     interfaces = (*host.interfaces[:i], replace(iface, addresses=addresses), *host.interfaces[i + 1 :])
     return rebuilt(inventory, {**inventory.machines, host.name: replace(host, interfaces=interfaces)})
 
 
-def _endpoints(configs) -> dict[str, dict[tuple[str, int], dict[tuple[int, int], int]]]:
-    """Per machine and (interface, family): its first address in each of its networks."""
+def _endpoints(configs) -> dict[str, dict[tuple[str, int], dict[tuple[int, int], list[int]]]]:
+    """Per machine and (interface, family): its addresses in each of its networks."""
     from netcfg.verify.classes import _fast_address
 
-    found: dict[str, dict[tuple[str, int], dict[tuple[int, int], int]]] = {}
+    found: dict[str, dict[tuple[str, int], dict[tuple[int, int], list[int]]]] = {}
     for config in configs.values():
         if config.forwarding:
             continue
@@ -218,17 +230,17 @@ def _endpoints(configs) -> dict[str, dict[tuple[str, int], dict[tuple[int, int],
             for a in i.addresses:
                 family, value, length = _fast_address(a.address)
                 network = (length, value >> ((32 if family == 4 else 128) - length))
-                found.setdefault(config.name, {}).setdefault((i.name, family), {}).setdefault(network, value)
+                found.setdefault(config.name, {}).setdefault((i.name, family), {}).setdefault(network, []).append(value)
     return found
 
 
 def _slots(before: dict, after: dict) -> list[tuple[int, int]]:
-    """An interface's addresses before and after, paired: the same network, or the
-    networks it left and joined, in order."""
-    pairs = [(before[n], after[n]) for n in before if n in after]
-    left = sorted(n for n in before if n not in after)
-    joined = sorted(n for n in after if n not in before)
-    return pairs + [(before[a], after[b]) for a, b in zip(left, joined, strict=False)]
+    """An interface's addresses before and after, paired: the same network, or a network
+    it has fewer addresses in against each one it has more in."""
+    pairs = [(before[n][0], after[n][0]) for n in before if n in after]
+    left = [n for n in before if len(before[n]) > len(after.get(n, ()))]
+    joined = [n for n in after if len(after[n]) > len(before.get(n, ()))]
+    return pairs + [(before[a][0], after[b][0]) for a in left for b in joined]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
