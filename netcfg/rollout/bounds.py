@@ -20,7 +20,8 @@ def lower_bound_parts(
     - hot waves: the canary/growing-wave schedule the policy mandates;
     - reconfigure: any disruptive change takes at least `reconfigure_s`;
     - service: members of one service are maintained one after another;
-    - routers: one after another, the first once the canary wave has soaked;
+    - routers: one after another, the first once the canary wave has soaked (with no
+      hot wave, once another machine's maintenance has ended);
     - single host: a hypervisor sends all its VMs through its own link (at most its
       full rate, at which pre-copy sends the least data), then is maintained;
     - bandwidth: at most `max_parallel_evacuations` hypervisors send at once, each at
@@ -50,8 +51,11 @@ def lower_bound_parts(
             parts.append(("service", max(per_service.values()) * reconf))
         routers = sum(1 for host in disruptive if inventory.machines[host].kind is Kind.ROUTER)
         if routers:
-            canary = waves[0].end_s - waves[0].start_s + waves[0].soak_s if waves else 0.0
-            parts.append(("routers", canary + routers * reconf))
+            if waves:
+                proof = waves[0].end_s - waves[0].start_s + waves[0].soak_s
+            else:
+                proof = reconf if routers < len(disruptive) else 0.0
+            parts.append(("routers", proof + routers * reconf))
     if evacuate:
         kvm_hosts = [m for m in inventory.machines.values() if m.kind is Kind.KVM_HOST]
         others = FastestLinks(kvm_hosts)

@@ -20,7 +20,8 @@ that takes it, so every resource is used as a chain (or by at most its limit of 
 - a host evacuates once what it was receiving has landed, is maintained once its last
   VM has left, and receives again only after its maintenance;
 - a service's maintenance windows, one after another (anti-affinity), and the routers',
-  after the canary wave (and its soak);
+  the first after the canary wave (and its soak), or with no hot wave after the other
+  maintenance window that ends first;
 - hot waves, one after another.
 
 The times stay the projection under the estimates: every dependency goes from a step
@@ -282,7 +283,7 @@ def _maintenance(graph: _Graph, lanes: dict[str, list[list[int]]], window_of: di
 
 def _services(graph: _Graph, inventory: Inventory) -> None:
     """Members of one service are maintained one after another, and so are routers, the
-    first after the canary wave."""
+    first after the canary wave, or with no hot wave after the first other window."""
     windows: dict[str, list[int]] = defaultdict(list)
     routers: list[int] = []
     machines = inventory.machines
@@ -295,4 +296,6 @@ def _services(graph: _Graph, inventory: Inventory) -> None:
     for items in windows.values():
         graph.chain(graph.in_order(items))
     if routers:
-        graph.chain(([0] if graph.m0 else []) + graph.in_order(routers))
+        others = [s for s in graph.host_of_window if s not in set(routers)]
+        proof = [0] if graph.m0 else [min(others, key=lambda s: (graph.end[s], graph.start[s], s))] if others else []
+        graph.chain(proof + graph.in_order(routers))

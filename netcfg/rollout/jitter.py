@@ -25,7 +25,16 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
-from netcfg.rollout.simulate import Fleet, Simulation, Violation, read_plan, replay, simulate, wave_violations
+from netcfg.rollout.simulate import (
+    Fleet,
+    Simulation,
+    Violation,
+    read_plan,
+    replay,
+    router_violations,
+    simulate,
+    wave_violations,
+)
 
 KINDS = ("waves", "migrations", "maintenance")
 EXAMPLES = 20  # violations kept with their run, to show; all are counted
@@ -221,11 +230,53 @@ def retime(graph: Graph, factors: list[float]) -> tuple[list[float], list[float]
 
 
 def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
-    """The exact replay of a plan's times (netcfg.rollout.simulate) and the times checked
-    against its dependency graph (graph_violations), together."""
+    """The exact replay of a plan's times (netcfg.rollout.simulate), the times checked
+    against its dependency graph (graph_violations), and the graph run at the planned
+    durations: an invariant only the times kept (a dependency removed by hand) breaks
+    there. Each (invariant, host) the exact replay already reported is not repeated."""
     exact = simulate(plan, inventory, source)
     found = graph_violations(plan, source)
+    if _has_graph(plan):
+        graph = read_graph(plan, source)
+        migrations, windows = read_plan(plan, source)
+        run, _ = _run(graph, [1.0] * len(graph.duration), migrations, windows, _entries(plan, "waves"), inventory)
+        seen = {(v.invariant, v.host) for v in exact.violations}
+        found += tuple(
+            replace(v, message=f"{v.message} (when the graph runs at the planned durations)")
+            for v in run.violations
+            if (v.invariant, v.host) not in seen
+        )
     return replace(exact, violations=exact.violations + found) if found else exact
+
+
+def _run(
+    graph: Graph,
+    factors: list[float],
+    migrations: list[dict[str, Any]],
+    windows: list[dict[str, Any]],
+    waves: list[Any],
+    inventory: Inventory,
+    fleet: Fleet | None = None,
+) -> tuple[Simulation, float]:
+    """One replay of the graph with each duration times its factor: the invariants it
+    breaks, and its makespan."""
+    fleet = fleet or Fleet.of(inventory)
+    starts, ends = retime(graph, factors)
+    first_migration, first_window = graph.waves, graph.waves + graph.migrations
+    moved = [
+        m | {"start": starts[first_migration + i], "end": ends[first_migration + i]} for i, m in enumerate(migrations)
+    ]
+    maintained = [w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)]
+    simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
+    spans = list(zip(starts[: graph.waves], ends[: graph.waves], strict=True))
+    waved = wave_violations(waves, fleet, spans) + router_violations(maintained, spans, fleet)
+    if waved:
+        simulation = replace(simulation, violations=simulation.violations + waved)
+    return simulation, max(ends, default=0.0)
+
+
+def _has_graph(plan: Any) -> bool:
+    return any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k))
 
 
 def graph_violations(plan: Any, source: str = "<plan>") -> tuple[Violation, ...]:
@@ -234,7 +285,7 @@ def graph_violations(plan: Any, source: str = "<plan>") -> tuple[Violation, ...]
     (an older netcfg's, or one written by hand) is only timed; a graph that is not one
     (ids twice, unknown or cyclic dependencies) is an InputError. Whether the graph
     alone keeps the invariants is what --jitter replays."""
-    if not any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k)):
+    if not _has_graph(plan):
         return ()
     graph = read_graph(plan, source)
     steps = [e for k in KINDS for e in _entries(plan, k)]
@@ -270,8 +321,6 @@ def simulate_jittered(
     [low, high] (random.Random(seed), so a run can be repeated)."""
     graph = read_graph(plan, source)
     migrations, windows = read_plan(plan, source)
-    first_migration = graph.waves
-    first_window = graph.waves + graph.migrations
     waves = _entries(plan, "waves")
     planned = max([m["end"] for m in migrations] + [w["end"] for w in windows], default=0.0)
     planned = max([planned] + [float(w.get("end_s", 0.0)) for w in plan.get("waves", [])])
@@ -283,19 +332,8 @@ def simulate_jittered(
     with rare_full_collections():  # each run builds tens of thousands of short-lived objects
         for run in range(runs):
             factors = [rng.uniform(low, high) for _ in graph.duration]
-            starts, ends = retime(graph, factors)
-            moved = [
-                m | {"start": starts[first_migration + i], "end": ends[first_migration + i]}
-                for i, m in enumerate(migrations)
-            ]
-            maintained = [
-                w | {"start": starts[first_window + j], "end": ends[first_window + j]} for j, w in enumerate(windows)
-            ]
-            simulation = replay(moved, maintained, inventory, jittered=True, fleet=fleet)
-            waved = wave_violations(waves, fleet, list(zip(starts[: graph.waves], ends[: graph.waves], strict=True)))
-            if waved:
-                simulation = replace(simulation, violations=simulation.violations + waved)
-            makespans.append(max(ends, default=0.0))
+            simulation, makespan = _run(graph, factors, migrations, windows, waves, inventory, fleet)
+            makespans.append(makespan)
             if simulation.violations:
                 failed += 1
                 count += len(simulation.violations)

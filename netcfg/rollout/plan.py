@@ -1,7 +1,7 @@
 """The rollout planner: waves for hot changes (waves.py), an evacuation for every
 hypervisor with a disruptive change (evacuation.py), and a maintenance slot for every
-other disruptive machine (a router only once the canary has soaked, and never two
-routers at once), judged against a lower bound (bounds.py); the timetable then
+other disruptive machine (a router only once the change has proved itself elsewhere,
+and never two routers at once), judged against a lower bound (bounds.py); the timetable then
 becomes a dependency graph (graph.py). The plan is checked by `netcfg.rollout.simulate`,
 which shares none of this code.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from netcfg.errors import InputError
 from netcfg.impact.model import ChangeClass
@@ -56,10 +57,21 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
             migrations, kvm_maintenance = Evacuation(inventory, evacuate, held, keep_fast_room=True).run()
         except InputError:
             raise stuck from None
-    # A router restarted before the change has proved itself on the canary, or beside
-    # another router, takes down the routing of whole segments.
-    routers_from = waves[0].end_s + waves[0].soak_s if waves else 0.0
-    maintenance = kvm_maintenance + _maintenance_slots(inventory, others, migrations, kvm_maintenance, routers_from)
+    # A router restarted before the change has proved itself elsewhere, or beside
+    # another router, takes down the routing of whole segments: routers go one at a
+    # time, after the canary wave has soaked (the canary soaks even when it is the only
+    # wave), or without hot waves after the first other maintenance window has ended.
+    routers = [h for h in others if inventory.machines[h].kind is Kind.ROUTER]
+    if routers and waves and waves[0].soak_s < policy.soak_s:
+        waves[0] = replace(waves[0], soak_s=float(policy.soak_s))
+    maintenance = kvm_maintenance + _maintenance_slots(
+        inventory, [h for h in others if h not in routers], migrations, kvm_maintenance
+    )
+    if waves:
+        routers_from = waves[0].end_s + waves[0].soak_s
+    else:
+        routers_from = min((m.end_s for m in maintenance), default=0.0)
+    maintenance += _router_slots(inventory, routers, routers_from, maintenance)
     ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [m.end_s for m in maintenance]
     scheduled = [h for h in disruptive if h not in held]
     parts = lower_bound_parts(inventory, waves, evacuate, scheduled)
@@ -106,15 +118,32 @@ def _free_after(start: float, duration: float, busy: list[tuple[float, float]]) 
     return t
 
 
+def _router_slots(
+    inventory: Inventory, routers: Sequence[str], start: float, fixed: Sequence[Maintenance]
+) -> list[Maintenance]:
+    """One router at a time from `start`, each clear of its service's windows."""
+    duration = float(inventory.policy.rollout.reconfigure_s)
+    service_busy: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for window in fixed:
+        service = inventory.machines[window.host].service
+        if service:
+            service_busy[service].append((window.start_s, window.end_s))
+    slots: list[Maintenance] = []
+    for name in sorted(routers):
+        service = inventory.machines[name].service
+        busy = sorted((service_busy[service] if service else []) + [(s.start_s, s.end_s) for s in slots])
+        begin = _free_after(start, duration, busy)
+        slots.append(Maintenance(name, begin, begin + duration))
+        if service:
+            service_busy[service].append((begin, begin + duration))
+    return slots
+
+
 def _maintenance_slots(
-    inventory: Inventory,
-    hosts: Sequence[str],
-    migrations: Sequence[Migration],
-    fixed: Sequence[Maintenance],
-    routers_from: float,
+    inventory: Inventory, hosts: Sequence[str], migrations: Sequence[Migration], fixed: Sequence[Maintenance]
 ) -> list[Maintenance]:
     """Each machine gets `reconfigure_s`; members of one service never together; a VM
-    never while it migrates; routers one at a time, from `routers_from`."""
+    never while it migrates."""
     duration = float(inventory.policy.rollout.reconfigure_s)
     moving: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for m in migrations:
@@ -124,17 +153,12 @@ def _maintenance_slots(
         service = inventory.machines[window.host].service
         if service:
             service_busy[service].append((window.start_s, window.end_s))
-    routers: list[tuple[float, float]] = []
     slots = []
     for name in sorted(hosts, key=lambda h: (inventory.machines[h].service or "", h)):
-        machine = inventory.machines[name]
-        service = machine.service
-        router = machine.kind is Kind.ROUTER
-        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []) + (routers if router else []))
-        start = _free_after(routers_from if router else 0.0, duration, busy)
+        service = inventory.machines[name].service
+        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []))
+        start = _free_after(0.0, duration, busy)
         slots.append(Maintenance(name, start, start + duration))
         if service:
             service_busy[service].append((start, start + duration))
-        if router:
-            routers.append((start, start + duration))
     return slots

@@ -14,6 +14,9 @@ Invariants checked (each violation carries time, host and amount):
 - at most `max_migrations_per_host` migrations touching one host at once;
 - members of one service are never in maintenance together, nor two routers, and a VM
   is not maintained while it migrates;
+- a router enters maintenance only once the change has proved itself elsewhere: after
+  the first hot wave has ended and soaked (the policy's `soak_s`), or, with no hot wave,
+  after another machine's maintenance has ended;
 - hot waves: never every host of the change in one wave, no wave holding every member
   of a service;
 - a migration starts where its VM is, of a VM that exists with the memory it claims,
@@ -220,8 +223,44 @@ def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulat
     migrations, windows = read_plan(plan, source)
     fleet = Fleet.of(inventory)
     result = replay(migrations, windows, inventory, fleet=fleet)
-    found = wave_violations(plan.get("waves", []), fleet)
+    waves = plan.get("waves", [])
+    found = wave_violations(waves, fleet) + router_violations(windows, _spans(waves), fleet)
     return replace(result, violations=result.violations + found) if found else result
+
+
+def _spans(waves: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    return [(float(w.get("start_s", 0.0)), float(w.get("end_s", 0.0))) for w in waves]
+
+
+def router_violations(
+    windows: list[dict[str, Any]], waves: list[tuple[float, float]], fleet: Fleet
+) -> tuple[Violation, ...]:
+    """Routers' windows (at their `start`) against the proof the change must have given
+    first: the first hot wave (at its time in `waves`) ended and soaked, or with no hot
+    wave another machine's window ended."""
+    routers = [w for w in windows if w["host"] in fleet.routers]
+    if not routers:
+        return ()
+    if waves:
+        ready = min(waves)[1] + fleet.soak_s
+        why = f"the first hot wave has ended and soaked (soak_s {fleet.soak_s:g})"
+    else:
+        ends = [w["end"] for w in windows if w["host"] not in fleet.routers]
+        if not ends:
+            return ()
+        ready, why = min(ends), "another machine's maintenance has ended"
+    return tuple(
+        Violation(
+            w["start"],
+            w["host"],
+            "routers",
+            ready - w["start"],
+            "s",
+            f"router {w['host']} enters maintenance before {why}, at {ready:g} s",
+        )
+        for w in routers
+        if w["start"] + EPS < ready
+    )
 
 
 def wave_violations(
@@ -230,7 +269,7 @@ def wave_violations(
     """The hot waves' own rules, over the waves that run at once (each wave at its
     `times`, else its planned ones): never every host of the change changing together,
     nor every member of a service of two or more machines."""
-    spans = times if times is not None else [(float(w.get("start_s", 0.0)), float(w.get("end_s", 0.0))) for w in waves]
+    spans = times if times is not None else _spans(waves)
     hosts = [set(w.get("hosts", [])) for w in waves]
     everyone = set().union(*hosts)
     found = []
@@ -268,6 +307,8 @@ class Fleet:
     host_of: dict[str, str]  # VM -> the hypervisor it runs on before the plan
     size: dict[str, float]
     services: tuple[tuple[str, frozenset[str]], ...]  # of two or more members, by name
+    routers: frozenset[str]
+    soak_s: float
 
     @staticmethod
     def of(inventory: Inventory) -> Fleet:
@@ -288,6 +329,8 @@ class Fleet:
             host_of,
             size,
             tuple((s, frozenset(n)) for s, n in sorted(members.items()) if len(n) > 1),
+            frozenset(n for n, m in machines.items() if m.kind is Kind.ROUTER),
+            float(inventory.policy.rollout.soak_s),
         )
 
 

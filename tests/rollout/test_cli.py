@@ -326,9 +326,12 @@ def test_a_plan_with_one_dependency_removed_is_caught(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"VIOLATION maintenance +kvm03 .*enters maintenance holding", out), out
     assert re.search(r"\d+ violations? in \d+ of 200 runs", out)
-    # The exact replay of the same file is clean: its times still keep every invariant
-    # and respect what is left of the graph; only the graph lost the dependency.
-    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 0
+    # Without --jitter the file's times still keep every invariant and respect what is
+    # left of the graph, but the graph itself, run at the planned durations, does not.
+    capsys.readouterr()
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after")]) == 3
+    out = capsys.readouterr().out
+    assert re.search(r"VIOLATION maintenance +kvm03 .*\(when the graph runs at the planned durations\)", out), out
 
 
 def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_replay(tmp_path, capsys):
@@ -343,7 +346,11 @@ def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_rep
         wave["after"] = []  # every wave may start at once: no canary, no soak
     plan.write_text(json.dumps(data))
     capsys.readouterr()
-    assert main(["simulate", str(plan), "-i", str(after)]) == 0  # its times still keep the waves apart
+    # Its times still keep the waves apart; its graph, run at the planned durations, does not.
+    assert main(["simulate", str(plan), "-i", str(after)]) == 3
+    assert "at once hold every host of the change (when the graph runs at the planned durations)" in (
+        capsys.readouterr().out
+    )
     assert main(jitter(plan, after)) == 3
     assert "at once hold every host of the change" in capsys.readouterr().out
 

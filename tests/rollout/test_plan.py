@@ -327,3 +327,36 @@ def test_routers_are_maintained_one_at_a_time_once_the_canary_has_soaked():
     assert ("routers", canary.end_s + canary.soak_s + 2 * 60.0) in plan.lower_bound_parts
     assert not simulate(plan.to_dict(), inventory).violations
     assert not simulate_jittered(plan.to_dict(), inventory, 0.3, 3.0, 50, 3).violations
+
+
+def _routers_fleet(hot_hosts: int, others_disruptive: int) -> tuple:
+    others = [("rt1", Kind.ROUTER, ["fe", "srv"], None), ("rt2", Kind.ROUTER, ["fe", "srv"], None)]
+    others += [(f"web{i}", Kind.PHYSICAL, ["fe"], None) for i in range(hot_hosts + others_disruptive)]
+    inventory = make_inventory([("kvm1", 64, 10)], [], others=others, rollout=RolloutPolicy(soak_s=300))
+    changes = [Change(f"web{i}", HOT) for i in range(hot_hosts)]
+    changes += [Change(f"web{i}", DISRUPTIVE) for i in range(hot_hosts, hot_hosts + others_disruptive)]
+    return inventory, changes + [Change("rt1", DISRUPTIVE), Change("rt2", DISRUPTIVE)]
+
+
+def test_a_lone_canary_still_soaks_before_the_routers():
+    """The last wave soaks 0 s (nothing follows it); a canary that is the only wave was
+    followed by the routers at once."""
+    inventory, changes = _routers_fleet(1, 0)
+    plan = plan_rollout(inventory, changes)
+    (canary,) = plan.waves
+    assert canary.soak_s == 300
+    first = min(plan.maintenance, key=lambda w: w.start_s)
+    assert first.start_s == canary.end_s + 300 and first.after == (canary.id,)
+    assert simulate(plan.to_dict(), inventory).clean
+
+
+def test_without_hot_waves_routers_wait_for_another_machine_to_come_back():
+    inventory, changes = _routers_fleet(0, 3)
+    plan = plan_rollout(inventory, changes)
+    windows = {w.host: w for w in plan.maintenance}
+    routers = sorted((windows["rt1"], windows["rt2"]), key=lambda w: w.start_s)
+    first_back = min((w for h, w in windows.items() if h.startswith("web")), key=lambda w: w.end_s)
+    assert routers[0].start_s >= first_back.end_s and routers[0].after == (first_back.id,)
+    assert routers[1].after == (routers[0].id,)
+    assert ("routers", 3 * 60.0) in plan.lower_bound_parts
+    assert simulate(plan.to_dict(), inventory).clean

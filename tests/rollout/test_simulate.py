@@ -316,3 +316,20 @@ def test_two_routers_are_never_down_together():
     assert [(v.invariant, v.host) for v in simulate(together, inventory).violations] == [("routers", "rt2")]
     apart = plan(maintenance=[{"host": "rt1", "start_s": 0, "end_s": 60}, {"host": "rt2", "start_s": 60, "end_s": 90}])
     assert not simulate(apart, inventory).violations
+
+
+def test_a_router_waits_for_the_change_to_prove_itself_elsewhere():
+    others = [("rt1", Kind.ROUTER, ["srv"], None), ("lb1", Kind.PHYSICAL, ["srv"], None)]
+    inventory = make_inventory(HOSTS, VMS, others=others, rollout=RolloutPolicy(soak_s=300))
+    canary = {"hosts": ["lb1"], "start_s": 0, "end_s": 5, "soak_s": 0}  # its soak_s edited away
+    early = plan(maintenance=[{"host": "rt1", "start_s": 5, "end_s": 65}]) | {"waves": [canary]}
+    violations = simulate(early, inventory).violations
+    assert [(v.invariant, v.host) for v in violations] == [("routers", "rt1")]
+    assert "before the first hot wave has ended and soaked (soak_s 300), at 305 s" in violations[0].message
+    late = plan(maintenance=[{"host": "rt1", "start_s": 305, "end_s": 365}]) | {"waves": [canary]}
+    assert simulate(late, inventory).clean
+    # No hot wave: another machine's window must have ended first.
+    beside = plan(maintenance=[{"host": "lb1", "start_s": 0, "end_s": 60}, {"host": "rt1", "start_s": 30, "end_s": 90}])
+    assert [(v.invariant, v.host) for v in simulate(beside, inventory).violations] == [("routers", "rt1")]
+    after = plan(maintenance=[{"host": "lb1", "start_s": 0, "end_s": 60}, {"host": "rt1", "start_s": 60, "end_s": 120}])
+    assert simulate(after, inventory).clean
