@@ -259,5 +259,5 @@ def test_a_plan_checked_against_the_inventory_runs_when_clean_and_is_refused_whe
     stripped.write_text(json.dumps(plan))
     assert main(["rollout", "run", str(stripped), *args]) == 3
     err = capsys.readouterr().err
-    assert "router rt02 down together with rt01" in err and "nothing started (exit 3)" in err
+    assert "VIOLATION routers" in err and "nothing started (exit 3)" in err
     assert not (tmp_path / "stripped.json.journal").exists()
