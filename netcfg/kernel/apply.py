@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -36,7 +36,7 @@ from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, p
 from netcfg.kernel.rules import MOVED, order_rule_removals
 from netcfg.kernel.settled import Settled, record_settled
 from netcfg.kernel.snapshot import Snapshot, read_snapshot
-from netcfg.kernel.state import OwnedState, Ownership, desired_state
+from netcfg.kernel.state import OwnedState, Ownership, address_order, desired_state
 from netcfg.model.host import Address, HostConfig, Rule
 from netcfg.terminations import STOP_SIGNALS, deferred
 from netcfg.words import plural
@@ -204,10 +204,12 @@ def failure_text(steps: tuple[Step, ...], rejected: list[Rejected]) -> str:
     return "\n".join(lines)
 
 
-def plan_changes(live: Live, desired: OwnedState, present: tuple[Entry, ...] = ()) -> Plan:
-    """The steps from `live` to `desired`, rule removals in an order the kernel carries
-    out exactly (see rules)."""
-    steps = plan(live.owned, desired).steps
+def plan_changes(
+    live: Live, desired: OwnedState, present: tuple[Entry, ...] = (), order: Mapping[object, int] | None = None
+) -> Plan:
+    """The steps from `live` to `desired` (addresses added in `order`), rule removals in
+    an order the kernel carries out exactly (see rules)."""
+    steps = plan(live.owned, desired, order).steps
     return Plan(order_rule_removals(steps, live.rules), present)
 
 
@@ -330,7 +332,7 @@ def apply_host(
         desired, found = _beside_foreign(wanted, live, names)
         if found.conflicts:
             raise InputError(conflict_text(netns, host, found.conflicts))
-        changes = plan_changes(live, desired, found.present)
+        changes = plan_changes(live, desired, found.present, address_order(host))
         if show is not None:
             show(changes)
         if not changes and not down and source is not None:

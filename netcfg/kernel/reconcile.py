@@ -10,8 +10,10 @@ route takes its place (then "different": replaced in one message when in its slo
 
 The steps run in an order that never blackholes traffic (docs/design.md, "Applying"):
   1. IPv6 addresses whose prefix length changes are removed (the kernel refuses a
-     second copy of an IPv6 address), then missing addresses added: gateways become
-     reachable before routes need them;
+     second copy of an IPv6 address), then missing addresses added, in the config's
+     order when it is given (the kernel's first address of a link is the source of its
+     routes that name none, as with systemd-networkd): gateways become reachable before
+     routes need them;
   2. routes added or replaced: every table is complete before a rule points at it;
   3. rules added;
   4. rules removed: nothing points at a table any more ...
@@ -23,6 +25,7 @@ The steps run in an order that never blackholes traffic (docs/design.md, "Applyi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,16 +180,19 @@ class Plan:
         return bool(self.steps)
 
 
-def plan(live: OwnedState, desired: OwnedState) -> Plan:
-    """The steps taking `live` to `desired`, in the safe order described above."""
+def plan(live: OwnedState, desired: OwnedState, order: Mapping[object, int] | None = None) -> Plan:
+    """The steps taking `live` to `desired`, in the safe order described above;
+    `order`: the desired addresses' positions in the config."""
     d = drift(desired, live)
     steps: list[Step] = []
     # IPv6 refuses a second copy of an address: the old length goes first. IPv4 keeps
     # one address per length, and removing the old one first could remove the link's
     # last IPv4 address, which makes the kernel flush every IPv4 route of the link.
     steps += [Step("remove", old) for _, old in d.addresses.different if old.family == 6]
-    steps += [Step("add", new) for new in d.addresses.missing]
-    steps += [Step("add", new) for new, _ in d.addresses.different]
+    added = [*d.addresses.missing, *(new for new, _ in d.addresses.different)]
+    if order:
+        added.sort(key=lambda a: order.get(a, len(order)))
+    steps += [Step("add", new) for new in added]
     steps += [Step("add", new) for new in d.routes.missing]
     # One message replaces a route of the same metric; another metric is another
     # kernel route: the new one goes in now, the old one out with the other removals.

@@ -93,6 +93,11 @@ def canonical_route(route: Route) -> Route:
     )
 
 
+def address_order(host: HostConfig) -> dict[object, int]:
+    """Each address's position in the config, as the kernel spells it."""
+    return {canonical_address(a): i for i, a in enumerate(host.addresses)}
+
+
 def desired_state(host: HostConfig) -> OwnedState:
     """The owned state `host` asks for, spelled as the kernel reports it."""
     return OwnedState(

@@ -554,16 +554,24 @@ class Fib:
     def source_address(self, family: int, result: Lookup, dst: int) -> int | None:
         """The address the kernel would send from (no `from` given): a connected IPv4
         route's own source (the address that made it); else, the route naming no source,
-        on the outgoing interface, the one in the network of the next hop, else
-        its first; else the first of the family anywhere. The next hop of an on-link IPv4
-        route is none (the kernel selects for the route's gateway, 0): its first address,
-        whatever the destination; IPv6 prefers the address that shares most of the
-        destination's prefix (RFC 6724, rule 8)."""
+        on the outgoing interface: IPv4, the one in the network of the next hop, else
+        its first (the next hop of an on-link route is none: the kernel selects for the
+        route's gateway, 0); IPv6, the one sharing most of the destination's prefix, at
+        most its own prefix length (RFC 6724 rule 8, as Linux caps it), the last
+        configured of those that tie (the kernel lists a link's addresses of one scope
+        newest first, and keeps the first best); else the first of the family anywhere.
+        Addresses are taken as configured in order, as systemd-networkd and netcfg apply
+        add them."""
         if result.route is not None and result.route.source is not None:
             return result.route.source  # `ip route get` shows it as `src`
-        hop = result.gateway if result.gateway is not None else (dst if family == 6 else None)
         iface = self.interfaces.get(result.device or "")
         candidates = [a for a in (iface.addresses if iface else ()) if a[0] == family]
+        if family == 6 and candidates:
+            width = WIDTH[6]
+            scores = [min(width - (value ^ dst).bit_length(), length) for _, value, length in candidates]
+            best = max(scores)
+            return next(c[1] for c, s in zip(reversed(candidates), reversed(scores), strict=True) if s == best)
+        hop = result.gateway
         for fam, value, length in candidates:
             if hop is not None and key(fam, length, value) == key(fam, length, hop):
                 return value
