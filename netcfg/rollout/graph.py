@@ -296,6 +296,7 @@ def _services(graph: _Graph, inventory: Inventory) -> None:
     for items in windows.values():
         graph.chain(graph.in_order(items))
     if routers:
-        others = [s for s in graph.host_of_window if s not in set(routers)]
+        routed = set(routers)
+        others = [s for s in graph.host_of_window if s not in routed]
         proof = [0] if graph.m0 else [min(others, key=lambda s: (graph.end[s], graph.start[s], s))] if others else []
         graph.chain(proof + graph.in_order(routers))

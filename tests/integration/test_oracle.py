@@ -104,17 +104,23 @@ def _down(name: str, run_dir: str) -> None:
     assert not left, f"namespaces left behind: {left}"
 
 
-@pytest.mark.parametrize("design", [DesignName.POLICY_ROUTING, DesignName.FLAT])
-def test_the_kernel_agrees_with_the_model_on_the_bundled_inventory(design, run_dir):
-    inventory = load_inventory(BUNDLED)
+def asked_in_a_lab(inventory, design: DesignName | None, run_dir: str) -> int:
+    """How many questions the kernel of `inventory`'s lab answered; fails on any answer
+    the model gives otherwise."""
     name = _name()
     try:
         state = lab.up(inventory, name, design, state_dir=run_dir)
         asked, wrong = disagreements(state, render(inventory, design))
     finally:
         _down(name, run_dir)
-    assert asked > 150_000  # every machine, every address, both ways
     assert not wrong, f"{len(wrong)} of {asked} answers differ:\n" + "\n".join(wrong[:30])
+    return asked
+
+
+@pytest.mark.parametrize("design", [DesignName.POLICY_ROUTING, DesignName.FLAT])
+def test_the_kernel_agrees_with_the_model_on_the_bundled_inventory(design, run_dir):
+    asked = asked_in_a_lab(load_inventory(BUNDLED), design, run_dir)
+    assert asked > 150_000  # every machine, every address, both ways
 
 
 # --- random small fleets -------------------------------------------------------------
@@ -123,15 +129,7 @@ def test_the_kernel_agrees_with_the_model_on_the_bundled_inventory(design, run_d
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(inventory=fleets())
 def test_the_kernel_agrees_with_the_model_on_random_fleets(inventory, tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp("run"))
-    name = _name()
-    try:
-        state = lab.up(inventory, name, None, state_dir=run_dir)
-        asked, wrong = disagreements(state, render(inventory))
-    finally:
-        _down(name, run_dir)
-    assert asked
-    assert not wrong, f"{len(wrong)} of {asked} answers differ:\n" + "\n".join(wrong[:30])
+    assert asked_in_a_lab(inventory, None, str(tmp_path_factory.mktemp("run")))
 
 
 SOURCES = """\
@@ -157,19 +155,11 @@ machines:
 """
 
 
-def test_the_kernel_and_the_model_choose_the_same_source(tmp_path, run_dir):
+def test_the_kernel_and_the_model_choose_the_same_source(run_dir):
     """Found by the random fleets: an interface whose first address is not the lowest
     (apply added addresses sorted, so the kernel's first was another one), and two IPv6
     addresses of one /64 (Linux caps rule 8 at the prefix length; of those that tie it
     keeps the newest)."""
     from netcfg.inventory.load import load_inventory_texts
 
-    inventory = load_inventory_texts({"inv.yaml": SOURCES})
-    name = _name()
-    try:
-        state = lab.up(inventory, name, None, state_dir=run_dir)
-        asked, wrong = disagreements(state, render(inventory))
-    finally:
-        _down(name, run_dir)
-    assert asked
-    assert not wrong, f"{len(wrong)} of {asked} answers differ:\n" + "\n".join(wrong[:30])
+    assert asked_in_a_lab(load_inventory_texts({"inv.yaml": SOURCES}), None, run_dir)
