@@ -71,7 +71,7 @@ def plan_rollout(inventory: Inventory, changes: Iterable[Change]) -> Plan:
         routers_from = waves[0].end_s + waves[0].soak_s
     else:
         routers_from = min((m.end_s for m in maintenance), default=0.0)
-    maintenance += _router_slots(inventory, routers, routers_from, maintenance)
+    maintenance += _maintenance_slots(inventory, routers, migrations, maintenance, routers_from, one_at_a_time=True)
     ends = [w.end_s for w in waves] + [m.end_s for m in migrations] + [m.end_s for m in maintenance]
     scheduled = [h for h in disruptive if h not in held]
     parts = lower_bound_parts(inventory, waves, evacuate, scheduled)
@@ -118,32 +118,17 @@ def _free_after(start: float, duration: float, busy: list[tuple[float, float]]) 
     return t
 
 
-def _router_slots(
-    inventory: Inventory, routers: Sequence[str], start: float, fixed: Sequence[Maintenance]
-) -> list[Maintenance]:
-    """One router at a time from `start`, each clear of its service's windows."""
-    duration = float(inventory.policy.rollout.reconfigure_s)
-    service_busy: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for window in fixed:
-        service = inventory.machines[window.host].service
-        if service:
-            service_busy[service].append((window.start_s, window.end_s))
-    slots: list[Maintenance] = []
-    for name in sorted(routers):
-        service = inventory.machines[name].service
-        busy = sorted((service_busy[service] if service else []) + [(s.start_s, s.end_s) for s in slots])
-        begin = _free_after(start, duration, busy)
-        slots.append(Maintenance(name, begin, begin + duration))
-        if service:
-            service_busy[service].append((begin, begin + duration))
-    return slots
-
-
 def _maintenance_slots(
-    inventory: Inventory, hosts: Sequence[str], migrations: Sequence[Migration], fixed: Sequence[Maintenance]
+    inventory: Inventory,
+    hosts: Sequence[str],
+    migrations: Sequence[Migration],
+    fixed: Sequence[Maintenance],
+    start: float = 0.0,
+    one_at_a_time: bool = False,
 ) -> list[Maintenance]:
-    """Each machine gets `reconfigure_s`; members of one service never together; a VM
-    never while it migrates."""
+    """Each machine gets `reconfigure_s` from `start` on; members of one service never
+    together; a VM never while it migrates; with `one_at_a_time`, never two of `hosts`
+    together."""
     duration = float(inventory.policy.rollout.reconfigure_s)
     moving: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for m in migrations:
@@ -153,12 +138,15 @@ def _maintenance_slots(
         service = inventory.machines[window.host].service
         if service:
             service_busy[service].append((window.start_s, window.end_s))
+    taken: list[tuple[float, float]] = []
     slots = []
     for name in sorted(hosts, key=lambda h: (inventory.machines[h].service or "", h)):
         service = inventory.machines[name].service
-        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []))
-        start = _free_after(0.0, duration, busy)
-        slots.append(Maintenance(name, start, start + duration))
+        busy = sorted(moving.get(name, []) + (service_busy[service] if service else []) + taken)
+        begin = _free_after(start, duration, busy)
+        slots.append(Maintenance(name, begin, begin + duration))
         if service:
-            service_busy[service].append((start, start + duration))
+            service_busy[service].append((begin, begin + duration))
+        if one_at_a_time:
+            taken.append((begin, begin + duration))
     return slots

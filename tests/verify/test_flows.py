@@ -119,11 +119,8 @@ machines:
 
 def test_room_for_examples_is_filled_beyond_one_per_kind_of_move():
     """8 classes moved in 4 ways: one example per way left 6 of the 10 places empty."""
-    from netcfg.inventory.load import load_inventory_texts
-
-    before = load_inventory_texts({"inv.yaml": MIXED})
-    flat_b = MIXED.replace("  b: {kind: physical,", "  b: {kind: physical, design: flat,")
-    after = load_inventory_texts({"inv.yaml": flat_b})
+    before = _texts(MIXED)
+    after = _texts(MIXED.replace("  b: {kind: physical,", "  b: {kind: physical, design: flat,"))
     changes = compare(render(before), render(after))
     moved = sum(n for _, n in changes.by_change)
     ways = len({(e.change, e.source, e.destination_address) for e in changes.examples})
