@@ -33,6 +33,8 @@ def plan_seconds(value: object) -> float | None:
     """A time as a plan file must give it: a JSON number (not a boolean, not text),
     finite, at most PLAN_SECONDS from 0; else None. The planner, the replays and the
     executor read plans alike with it."""
+    if type(value) is float:  # nearly every time: NaN and the infinities fail the range
+        return value if -PLAN_SECONDS <= value <= PLAN_SECONDS else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         if isinstance(value, int) and abs(value) > PLAN_SECONDS:
             return None  # 10**400 is a JSON number too, and no float

@@ -32,7 +32,7 @@ from netcfg.rollout.simulate import (
     read_plan,
     replay,
     router_violations,
-    simulate,
+    simulate_read,
     wave_violations,
 )
 
@@ -233,19 +233,24 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Si
     """The exact replay of a plan's times (netcfg.rollout.simulate), the times checked
     against its dependency graph (graph_violations), and the graph run at the planned
     durations: an invariant only the times kept (a dependency removed by hand) breaks
-    there. Each (invariant, host) the exact replay already reported is not repeated."""
-    exact = simulate(plan, inventory, source)
-    found = graph_violations(plan, source)
-    if _has_graph(plan):
-        graph = read_graph(plan, source)
-        migrations, windows = read_plan(plan, source)
-        run, _ = _run(graph, [1.0] * len(graph.duration), migrations, windows, _entries(plan, "waves"), inventory)
-        seen = {(v.invariant, v.host) for v in exact.violations}
-        found += tuple(
-            replace(v, message=f"{v.message} (when the graph runs at the planned durations)")
-            for v in run.violations
-            if (v.invariant, v.host) not in seen
-        )
+    there. Each (invariant, host) the exact replay already reported is not repeated. A
+    plan with no graph at all (an older netcfg's, or one written by hand) is only timed;
+    a graph that is not one (ids twice, unknown or cyclic dependencies) is an
+    InputError."""
+    migrations, windows = read_plan(plan, source)
+    fleet = Fleet.of(inventory)
+    exact = simulate_read(plan, migrations, windows, inventory, fleet)
+    if not _has_graph(plan):
+        return exact
+    graph = read_graph(plan, source)
+    found = graph_violations(plan, graph)
+    run, _ = _run(graph, [1.0] * len(graph.duration), migrations, windows, _entries(plan, "waves"), inventory, fleet)
+    seen = {(v.invariant, v.host) for v in exact.violations}
+    found += tuple(
+        replace(v, message=f"{v.message} (when the graph runs at the planned durations)")
+        for v in run.violations
+        if (v.invariant, v.host) not in seen
+    )
     return replace(exact, violations=exact.violations + found) if found else exact
 
 
@@ -279,15 +284,10 @@ def _has_graph(plan: Any) -> bool:
     return any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k))
 
 
-def graph_violations(plan: Any, source: str = "<plan>") -> tuple[Violation, ...]:
-    """What the exact replay of a plan's times cannot see of its dependency graph: a step
-    timed before a step it waits for has ended (and soaked). A plan with no graph at all
-    (an older netcfg's, or one written by hand) is only timed; a graph that is not one
-    (ids twice, unknown or cyclic dependencies) is an InputError. Whether the graph
-    alone keeps the invariants is what --jitter replays."""
-    if not _has_graph(plan):
-        return ()
-    graph = read_graph(plan, source)
+def graph_violations(plan: Any, graph: Graph) -> tuple[Violation, ...]:
+    """What the exact replay of a plan's times cannot see of its dependency graph (as
+    read_graph read it): a step timed before a step it waits for has ended (and
+    soaked). Whether the graph alone keeps the invariants is what --jitter replays."""
     steps = [e for k in KINDS for e in _entries(plan, k)]
     found = []
     for step, entry in enumerate(steps):

@@ -221,7 +221,17 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
 def simulate(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
     """Replay `plan` (the plan file's JSON) against `inventory`; every violation found."""
     migrations, windows = read_plan(plan, source)
-    fleet = Fleet.of(inventory)
+    return simulate_read(plan, migrations, windows, inventory, Fleet.of(inventory))
+
+
+def simulate_read(
+    plan: dict[str, Any],
+    migrations: list[dict[str, Any]],
+    windows: list[dict[str, Any]],
+    inventory: Inventory,
+    fleet: Fleet,
+) -> Simulation:
+    """`simulate` of a plan whose migrations and windows `read_plan` gave."""
     result = replay(migrations, windows, inventory, fleet=fleet)
     waves = plan.get("waves", [])
     found = wave_violations(waves, fleet) + router_violations(windows, _spans(waves), fleet)
