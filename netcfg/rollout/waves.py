@@ -4,7 +4,8 @@
   then physical hosts; a hypervisor or a router only when the change touches nothing
   else. Among machines of one kind, one whose service has other members (they carry
   the load while it is watched) before a service's only member, then the machine that
-  covers the most segments not yet covered, then the name.
+  covers the most segments not yet covered, then the name; a machine that would make
+  the canary hold every member of its service only when its segment offers no other.
 - The other machines follow by risk (VMs, physical hosts, hypervisors, routers): a
   hypervisor or a router comes only after every VM and physical host, so they fill the
   last waves. Members of one service are spread: by the share of their service already
@@ -87,6 +88,7 @@ def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> 
     segments = sorted({i.segment for h in hosts for i in machines[h].interfaces})
     covered: set[str] = set()
     canary: list[str] = []
+    held: dict[str, int] = defaultdict(int)  # service -> its members in the canary
     for segment in segments:
         if segment in covered:
             continue
@@ -95,16 +97,24 @@ def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> 
             continue  # only riskier machines there: they go in the later waves
 
         done = frozenset(covered)
-        pick = min(on_segment, key=lambda h: _canary_key(machines[h], members, done))
+        pick = min(on_segment, key=lambda h: _canary_key(machines[h], members, held, done))
         canary.append(pick)
         covered |= {i.segment for i in machines[pick].interfaces}
+        if service := machines[pick].service:
+            held[service] += 1
     return canary or [min(hosts, key=lambda h: (_risk(machines[h]), h))]
 
 
-def _canary_key(machine: Machine, members: dict[str, int], covered: frozenset[str]) -> tuple[int, int, int, str]:
-    alone = 0 if machine.service and members.get(machine.service, 0) > 1 else 1
+def _canary_key(
+    machine: Machine, members: dict[str, int], held: dict[str, int], covered: frozenset[str]
+) -> tuple[int, int, int, int, str]:
+    # A pick that completes its service in the canary would be moved out of it again
+    # (no wave holds a whole service), leaving its segments uncovered: last resort.
+    size = members.get(machine.service, 0) if machine.service else 0
+    completes = 1 if size > 1 and held.get(str(machine.service), 0) + 1 >= size else 0
+    alone = 0 if size > 1 else 1
     new = len({i.segment for i in machine.interfaces} - covered)
-    return _risk(machine), alone, -new, machine.name
+    return completes, _risk(machine), alone, -new, machine.name
 
 
 def _by_risk(inventory: Inventory, hosts: list[str], members: dict[str, int], earlier: set[str]) -> list[str]:

@@ -105,6 +105,18 @@ def test_a_two_member_service_that_would_share_a_wave_is_split():
     assert sorted(h for w in waves for h in w.hosts) == sorted(o[0] for o in others)
 
 
+def test_the_canary_covers_every_segment_without_holding_a_whole_service():
+    # va (fe) and vb (mgm) are the whole service "duo" and each the first pick of its
+    # segment; mgm has physical hosts too, which must then stand in for vb.
+    others = [("va", Kind.PHYSICAL, ("fe",), "duo"), ("vb", Kind.PHYSICAL, ("mgm",), "duo")]
+    others += [("p1", Kind.PHYSICAL, ("fe",), None), ("p2", Kind.PHYSICAL, ("mgm",), None)]
+    others += [("p3", Kind.PHYSICAL, ("mgm",), None)]
+    inventory = make_inventory([], [], others=others)
+    canary = hot_waves(inventory, [o[0] for o in others], soak_s=10)[0]
+    assert not {"va", "vb"} <= set(canary.hosts)
+    assert {i.segment for h in canary.hosts for i in inventory.machines[h].interfaces} == {"fe", "mgm"}
+
+
 def test_wave_sizes_come_from_policy():
     others = [(f"h{i:03d}", Kind.PHYSICAL, ("fe",), None) for i in range(100)]
     rollout = RolloutPolicy(waves=("canary", "10", "50%", "rest"))
