@@ -276,13 +276,20 @@ def router_violations(
 def wave_violations(
     waves: list[dict[str, Any]], fleet: Fleet, times: list[tuple[float, float]] | None = None
 ) -> tuple[Violation, ...]:
-    """The hot waves' own rules, over the waves that run at once (each wave at its
-    `times`, else its planned ones): never every host of the change changing together,
-    nor every member of a service of two or more machines."""
+    """The hot waves' own rules (each wave at its `times`, else its planned ones): each
+    wave starts once the one before it has ended and soaked (the canary proves the
+    change before the rest follows); and over the waves that run at once, never every
+    host of the change changing together, nor every member of a service of two or more
+    machines."""
     spans = times if times is not None else _spans(waves)
     hosts = [set(w.get("hosts", [])) for w in waves]
     everyone = set().union(*hosts)
     found = []
+    for n in range(1, len(spans)):
+        start, ready = spans[n][0], spans[n - 1][1] + float(waves[n - 1].get("soak_s", 0.0))
+        if start + EPS < ready:
+            message = f"wave {n} starts at {start:g} s, before wave {n - 1} has ended and soaked (at {ready:g} s)"
+            found.append(Violation(start, min(hosts[n], default=""), "order", ready - start, "s", message))
     seen: set[frozenset[int]] = set()
     for n, (start, end) in enumerate(spans):
         # The waves running when this one starts: any set running at once all run at

@@ -355,6 +355,25 @@ def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_rep
     assert "at once hold every host of the change" in capsys.readouterr().out
 
 
+def test_one_hot_wave_freed_of_the_wave_before_it_is_caught(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    before, after = (
+        REPO / "examples" / "add-public-network" / "before",
+        REPO / "examples" / "add-public-network" / "after",
+    )
+    assert main(["plan", str(before), str(after), "--json", str(plan)]) == 0
+    data = json.loads(plan.read_text())
+    data["waves"][1]["after"] = []  # wave 1 may start beside the canary, before it soaked
+    plan.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["simulate", str(plan), "-i", str(after)]) == 3
+    out = capsys.readouterr().out
+    assert "wave 1 starts at 0 s, before wave 0 has ended and soaked" in out
+    assert "wave 2 starts" not in out
+    assert main(jitter(plan, after)) == 3
+    assert "before wave 0 has ended and soaked" in capsys.readouterr().out
+
+
 def test_a_plan_timed_before_its_dependencies_or_not_a_graph_is_caught_by_the_exact_replay(tmp_path, capsys):
     plan = tmp_path / "plan.json"
     assert main(["plan", str(INCIDENT / "inventory"), str(INCIDENT / "after"), "--json", str(plan)]) == 0

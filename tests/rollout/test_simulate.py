@@ -165,16 +165,25 @@ def test_hot_waves_keep_their_own_rules():
     assert "service web: wave 0 holds every one of its 2 members" in sim.violations[1].message
     assert simulate(plan() | {"waves": [wave(["v1"]), wave(["w1", "x1"], 10)]}, inv()).clean
     assert simulate(plan() | {"waves": [wave(["x1"])]}, inv()).clean  # one host: one wave
-    # Split into waves that run at once, they change every host together all the same.
+    # Split into waves that run at once, they change every host together all the same,
+    # and the second starts before the first has ended.
     sim = simulate(plan() | {"waves": [wave(["v1"]), wave(["w1", "x1"], 2)]}, inv())
     assert [v.message for v in sim.violations] == [
+        "wave 1 starts at 2 s, before wave 0 has ended and soaked (at 5 s)",
         "waves 0, 1 at once hold every host of the change",
         "service web: waves 0, 1 at once hold every one of its 2 members",
     ]
     # Waves 0 and 2 each overlap wave 1 but never each other: no instant has v1 and w1
-    # changing together.
+    # changing together; only the order is broken.
     staggered = [wave(["v1"]), wave(["x1"], 4), wave(["w1"], 6)]
-    assert simulate(plan() | {"waves": staggered}, inv()).clean
+    sim = simulate(plan() | {"waves": staggered}, inv())
+    assert {v.invariant for v in sim.violations} == {"order"}
+    # A wave waits for the soak of the one before it, not only for its end.
+    soaked = [wave(["v1"]) | {"soak_s": 30}, wave(["w1", "x1"], 20)]
+    assert [(v.invariant, v.host, v.amount) for v in simulate(plan() | {"waves": soaked}, inv()).violations] == [
+        ("order", "w1", 15.0)
+    ]
+    assert simulate(plan() | {"waves": [soaked[0], wave(["w1", "x1"], 35)]}, inv()).clean
 
 
 def test_back_to_back_windows_do_not_overlap():
