@@ -147,13 +147,20 @@ def _by_risk(inventory: Inventory, hosts: list[str], members: dict[str, int], ea
 def _spread_services(
     groups: list[list[str]], machines: Mapping[str, Machine], members: dict[str, int], canary: bool
 ) -> list[list[str]]:
-    """No wave holds every member of a service of two or more machines: the last such
-    member moves to the next wave; from the last wave to the one before, if that one is
-    not the canary and at least as large as what moves (a first wave of 1 must not grow
-    to 23), else to a wave of their own just before the last, which keeps the riskiest
-    machines last. One pass: a moved member never completes a service in the wave it
-    joins, since the others stay where they were."""
+    """No wave holds every member of a service of two or more machines: its riskiest
+    member (the last of those) moves to the next wave, and a VM or physical host moving
+    on takes the wave's hypervisors and routers along, so none is changed before it.
+    From the last wave a member moves to the one before, if that one is not the canary
+    and at least as large as what moves (a first wave of 1 must not grow to 23), else to
+    a wave of their own just before the last; a hypervisor or router still beside VMs or
+    physical hosts, to a wave of its own after the last. Either way the riskiest machines
+    stay last. A moved member never completes a service in the wave it joins, since the
+    others stay where they were; machines taken along are checked in their new wave."""
     groups = [list(g) for g in groups]
+
+    def risky(h: str) -> bool:
+        return _risk(machines[h]) > LOW_RISK
+
     index = 0
     while index < len(groups):
         count: dict[str, list[str]] = defaultdict(list)
@@ -162,16 +169,30 @@ def _spread_services(
             if service and members.get(service, 0) > 1:
                 count[service].append(h)
         # Two or more members, all here: moving one leaves the wave non-empty.
-        movers = [hs[-1] for s, hs in sorted(count.items()) if len(hs) == members[s]]
+        movers = [_riskiest(hs, machines) for s, hs in sorted(count.items()) if len(hs) == members[s]]
         if movers:
             moved = set(movers)
             groups[index] = [h for h in groups[index] if h not in moved]
             if index + 1 < len(groups):
+                if not all(map(risky, movers)):
+                    # Those left here are as low-risk as the members of their services.
+                    movers += [h for h in groups[index] if risky(h)]
+                    groups[index] = [h for h in groups[index] if not risky(h)]
                 groups[index + 1].extend(movers)
-            elif index - 1 >= (1 if canary else 0) and len(groups[index - 1]) >= len(movers):
-                groups[index - 1].extend(movers)
             else:
-                groups.insert(index, movers)
-                index += 1
+                if any(not risky(h) for h in groups[index]):
+                    if last := [h for h in movers if risky(h)]:
+                        groups.append(last)
+                    movers = [h for h in movers if not risky(h)]
+                if movers and index - 1 >= (1 if canary else 0) and len(groups[index - 1]) >= len(movers):
+                    groups[index - 1].extend(movers)
+                elif movers:
+                    groups.insert(index, movers)
+                    index += 1
         index += 1
     return [sorted(g) for g in groups]
+
+
+def _riskiest(hosts: list[str], machines: Mapping[str, Machine]) -> str:
+    """The riskiest of `hosts`, the last of those in their order."""
+    return max(enumerate(hosts), key=lambda p: (_risk(machines[p[1]]), p[0]))[1]

@@ -9,6 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netcfg.inventory.load import load_inventory
 from netcfg.model.host import Kind
@@ -117,6 +119,23 @@ def test_the_canary_covers_every_segment_without_holding_a_whole_service():
     assert {i.segment for h in canary.hosts for i in inventory.machines[h].interfaces} == {"fe", "mgm"}
 
 
+def test_a_service_member_moved_on_never_lands_after_a_hypervisor():
+    # Wave 1 (5 machines) holds both members of b and the first hypervisor: vm003 moving
+    # on to wave 2 would be changed after kvm0 unless kvm0 moves on too.
+    hosts = [(f"kvm{i}", 64, 1) for i in range(3)]
+    vms = [("vm000", "kvm0", 4, 5, "a"), ("vm001", "kvm1", 4, 5, "a"), ("vm002", "kvm2", 4, 5, "b")]
+    vms += [("vm003", "kvm0", 4, 5, "b"), ("vm004", "kvm1", 4, 5, None)]
+    rollout = RolloutPolicy(waves=("canary", "5", "rest"))
+    inventory = make_inventory(hosts, vms, others=[("gw0", Kind.ROUTER, ("srv",), None)], rollout=rollout)
+    waves = hot_waves(inventory, sorted(inventory.machines), soak_s=10)
+    last_low = max(i for i, w in enumerate(waves) if kinds(inventory, w.hosts) & set(LOW))
+    first_high = min(i for i, w in enumerate(waves) if kinds(inventory, w.hosts) & set(HIGH))
+    assert last_low <= first_high, [w.hosts for w in waves]
+    for wave in waves:
+        assert not {"vm002", "vm003"} <= set(wave.hosts)
+    assert sorted(h for w in waves for h in w.hosts) == sorted(inventory.machines)
+
+
 def test_wave_sizes_come_from_policy():
     others = [(f"h{i:03d}", Kind.PHYSICAL, ("fe",), None) for i in range(100)]
     rollout = RolloutPolicy(waves=("canary", "10", "50%", "rest"))
@@ -152,6 +171,56 @@ def test_small_waves_keep_their_size_and_hypervisors_stay_last(sizes, first):
             members[m.service].add(name)
     assert not any(names <= set(w.hosts) for w in waves for names in members.values())
     assert sorted(h for w in waves for h in w.hosts) == sorted(inventory.machines)
+
+
+KINDS = (Kind.VM, Kind.PHYSICAL, Kind.KVM_HOST, Kind.ROUTER)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    machines=st.lists(
+        st.tuples(
+            st.sampled_from(KINDS),
+            st.sets(st.sampled_from(("srv", "fe", "mgm")), min_size=1),
+            st.sampled_from((None, "a", "b", "c")),
+        ),
+        min_size=2,
+        max_size=24,
+    ),
+    sizes=st.sampled_from(
+        [("canary", "5%", "25%", "rest"), ("canary", "1", "rest"), ("canary", "50%", "rest"), ("10%", "rest")]
+        + [("canary", "2", "3", "rest"), ("1", "rest"), ("canary", "100", "rest")]
+    ),
+)
+def test_waves_keep_their_rules_on_any_fleet(machines, sizes):
+    others = [(f"m{i:02d}", kind, tuple(sorted(segs)), service) for i, (kind, segs, service) in enumerate(machines)]
+    inventory = make_inventory([], [], others=others, rollout=RolloutPolicy(waves=sizes))
+    waves = hot_waves(inventory, [o[0] for o in others], soak_s=10)
+    assert sorted(h for w in waves for h in w.hosts) == sorted(o[0] for o in others)
+    assert all(w.hosts for w in waves)
+    assert len(waves) > 1
+    # Hypervisors and routers last: no VM or physical host after a wave that holds one.
+    low = [i for i, w in enumerate(waves) if kinds(inventory, w.hosts) & set(LOW)]
+    high = [i for i, w in enumerate(waves) if kinds(inventory, w.hosts) & set(HIGH)]
+    if low and high:
+        assert max(low) <= min(high), [w.hosts for w in waves]
+    members = defaultdict(set)
+    for name, _, _, service in others:
+        if service:
+            members[service].add(name)
+    for wave in waves:
+        assert not any(len(names) > 1 and names <= set(wave.hosts) for names in members.values())
+    if "canary" in sizes and low:
+        canary = waves[0]
+        assert kinds(inventory, canary.hosts) <= set(LOW)
+    if "canary" in sizes and low and len(others) > 3:  # 3 segments: a canary of all is cut
+        # Every segment some VM or physical host sits on has one in the canary, unless
+        # the only candidates there would make up a whole service with the rest.
+        for segment in {s for name, kind, segs, service in others if kind in LOW for s in segs}:
+            on = {h for h in canary.hosts if segment in {i.segment for i in inventory.machines[h].interfaces}}
+            candidates = [o for o in others if o[1] in LOW and segment in o[2]]
+            if not on:
+                assert all(o[3] and len(members[o[3]]) > 1 for o in candidates), (segment, canary.hosts)
 
 
 @pytest.fixture
