@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections import defaultdict
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 from netcfg.errors import InputError
@@ -26,6 +28,7 @@ from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
 from netcfg.rollout.simulate import (
+    EPS,
     Fleet,
     Simulation,
     Violation,
@@ -243,7 +246,7 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Si
     if not _has_graph(plan):
         return exact
     graph = read_graph(plan, source)
-    found = graph_violations(plan, graph)
+    found = graph_violations(plan, graph) + unordered_violations(plan, graph, fleet)
     if _keeps_the_times(plan, graph):
         # The graph at the planned durations is the file's own timetable (as the planner
         # writes it): the exact replay was that run already.
@@ -322,6 +325,69 @@ def graph_violations(plan: Any, graph: Graph) -> tuple[Violation, ...]:
                     )
                 )
     return tuple(found)
+
+
+def unordered_violations(plan: Any, graph: Graph, fleet: Fleet) -> tuple[Violation, ...]:
+    """Steps that must never overlap, in any timing, yet of which neither waits for the
+    other (directly or through other steps): a VM's migrations and its own maintenance;
+    the maintenance windows of one service; the routers' windows. Some durations then
+    run them together, however rarely a random replay draws those durations. Each such
+    set is checked in the order of its planned times, one pair after another."""
+    steps = [e for k in KINDS for e in _entries(plan, k)]
+    first_window = graph.waves + graph.migrations
+    chains: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for step in range(graph.waves, first_window):
+        chains["maintenance", str(steps[step].get("vm"))].append(step)
+    service_of = {name: service for service, names in fleet.services for name in names}
+    for step in range(first_window, len(steps)):
+        host = str(steps[step].get("host"))
+        chains["maintenance", host].append(step)  # a VM's own window joins its migrations
+        if host in service_of:
+            chains["service", service_of[host]].append(step)
+        if host in fleet.routers:
+            chains["routers", ""].append(step)
+    found = []
+    for (invariant, _), members in chains.items():
+        members.sort(key=lambda step: (_time(steps[step], "start_s"), _time(steps[step], "end_s"), step))
+        for a, b in pairwise(members):
+            if _waits_for(graph, b, a, steps):
+                continue
+            first, then = steps[a], steps[b]
+            two_migrations = invariant == "maintenance" and max(a, b) < first_window
+            found.append(
+                Violation(
+                    _time(then, "start_s"),
+                    str(then.get("vm") or then.get("host")),
+                    "migration" if two_migrations else invariant,
+                    0.0,
+                    "",
+                    f"{then.get('id')} does not wait for {first.get('id')}, directly or through other steps:"
+                    " some durations run the two together",
+                )
+            )
+    return tuple(found)
+
+
+def _time(step: dict[str, Any], key: str) -> float:
+    return plan_seconds(step.get(key, 0.0)) or 0.0
+
+
+def _waits_for(graph: Graph, later: int, earlier: int, steps: list[dict[str, Any]]) -> bool:
+    """Whether `later` waits for `earlier` through the dependencies; a step planned to
+    start before `earlier` does is no way there (graph_violations reports times that
+    contradict the dependencies)."""
+    if earlier in graph.after[later]:
+        return True  # how the planner chains them: no search
+    since = _time(steps[earlier], "start_s") - EPS
+    seen, todo = {later}, [later]
+    while todo:
+        for d in graph.after[todo.pop()]:
+            if d == earlier:
+                return True
+            if d not in seen and _time(steps[d], "start_s") >= since:
+                seen.add(d)
+                todo.append(d)
+    return False
 
 
 def _entries(plan: Any, kind: str) -> list[Any]:
