@@ -517,6 +517,8 @@ def test_runs_and_seed_need_jitter_and_a_graph(tmp_path, capsys):
     assert "--runs: error: only with --jitter LO:HI" in capsys.readouterr().err
     assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), "--jitter", "1:2", "--runs", "0"]) == 2
     assert "--runs: error: expected a whole number from 1 to" in capsys.readouterr().err
+    assert main(["simulate", str(plan), "-i", str(INCIDENT / "after"), "--jitter", "1:2", "--runs", "100001"]) == 2
+    assert "--runs: error: expected a whole number from 1 to 100,000, not '100001'" in capsys.readouterr().err
     # A plan written without ids (by hand, or by an older netcfg) has no graph to replay.
     code = main(["simulate", str(INCIDENT / "naive-plan.json"), "-i", str(INCIDENT / "after"), "--jitter", "1:2"])
     assert code == 2
