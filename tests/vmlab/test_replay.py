@@ -33,20 +33,23 @@ def run_on_lab(plan_file: Path, name: str, run_dir: str, capsys) -> tuple[int, d
     return code, report, status
 
 
-# migrate.py's words for a guest hung on its target, and for a target QEMU that exited
-QEMU_BREAKS = ("on the target: no heartbeat", "the target QEMU exited")
+# migrate.py's words for a guest hung on its target, and for a target QEMU that exited;
+# the last console line of a guest kernel that panicked there (QEMU runs -no-reboot, so
+# it exits with its guest)
+QEMU_BREAKS = ("on the target: no heartbeat", "the target QEMU exited", "Kernel panic", "relocation range")
 
 
 def only_qemu_breaks(code: int, report: dict, status: dict) -> bool:
     """Whether all that went wrong is QEMU's: guests that hung on a target, or broke there
-    after their first heartbeats (`status` finds them silent while their QEMU runs)."""
+    after their first heartbeats (`status` finds them silent while their QEMU runs, or
+    gone after their kernel panicked), and nothing the OOM killer did."""
     failed = [s for s in report["steps"] if s["state"] == "failed"]
     lost = [v for v in status["vms"] if v["state"] == "lost"]
     if code != 0 and not failed:
         return False
-    hung = all(any(b in s["detail"] for b in QEMU_BREAKS) for s in failed)
-    silent = all(v["reason"].startswith("its guest is silent") for v in lost)
-    return bool(failed or lost) and hung and silent
+    broke = all(any(b in s["detail"] for b in QEMU_BREAKS) and "OOM-killed" not in s["detail"] for s in failed)
+    gone = ("its guest is silent", "its QEMU is gone; its log")
+    return bool(failed or lost) and broke and all(v["reason"].startswith(gone) for v in lost)
 
 
 def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_names, run_dir, capsys):
@@ -62,11 +65,14 @@ def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_name
     assert main(["plan", str(LAB / "inventory"), str(LAB / "after"), "--json", str(planned)]) == 0
     plan = json.loads(planned.read_text())  # the planner writes the step graph
     code, report, status = run_on_lab(planned, lab_names(), run_dir, capsys)
-    if only_qemu_breaks(code, report, status):
-        # QEMU 7.2 under TCG (docs/vmlab.md, "Known issues"): a migrated guest can hang on
-        # its target, sometimes on every retry. That is QEMU's, not the plan's: once more.
+    for attempt in range(2):
+        if not only_qemu_breaks(code, report, status):
+            break
+        # QEMU 7.2 under TCG (docs/vmlab.md, "Known issues"): a migrated guest can hang or
+        # panic on its target, on loaded cores twice in a row. That is QEMU's, not the
+        # plan's: run it again, from a copy beside a journal of its own.
         print("QEMU broke a guest, the plan runs once more:", [v for v in status["vms"] if v["state"] == "lost"])
-        again = tmp_path / "again.json"  # beside a journal of its own: the first run's refuses a new run
+        again = tmp_path / f"again-{attempt}.json"
         shutil.copy(planned, again)
         code, report, status = run_on_lab(again, lab_names(), run_dir, capsys)
     assert code == 0, [(s["id"], s["state"], s["detail"]) for s in report["steps"] if s["state"] != "done"]
