@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 from netcfg.errors import InputError
@@ -234,8 +235,10 @@ def simulate_read(
     """`simulate` of a plan whose migrations and windows `read_plan` gave."""
     result = replay(migrations, windows, inventory, fleet=fleet)
     waves = plan.get("waves", [])
-    found = wave_violations(waves, fleet) + router_violations(windows, _spans(waves), fleet)
-    return replace(result, violations=result.violations + found) if found else result
+    spans = _spans(waves)
+    found = wave_violations(waves, fleet) + router_violations(windows, spans, fleet)
+    makespan = max([result.makespan_s] + [end for _, end in spans])  # a hot-only plan too
+    return replace(result, violations=result.violations + found, makespan_s=makespan)
 
 
 def _spans(waves: list[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -284,11 +287,15 @@ def wave_violations(
     spans = times if times is not None else _spans(waves)
     hosts = [set(w.get("hosts", [])) for w in waves]
     everyone = set().union(*hosts)
+    label = [_wave_index(w, n) for n, w in enumerate(waves)]  # what the plan calls each
     found = []
-    for n in range(1, len(spans)):
-        start, ready = spans[n][0], spans[n - 1][1] + float(waves[n - 1].get("soak_s", 0.0))
+    for before, n in pairwise(sorted(range(len(waves)), key=lambda n: (label[n], n))):
+        start, ready = spans[n][0], spans[before][1] + float(waves[before].get("soak_s", 0.0))
         if start + EPS < ready:
-            message = f"wave {n} starts at {start:g} s, before wave {n - 1} has ended and soaked (at {ready:g} s)"
+            message = (
+                f"wave {label[n]} starts at {start:g} s, before wave {label[before]} has ended and soaked"
+                f" (at {ready:g} s)"
+            )
             found.append(Violation(start, min(hosts[n], default=""), "order", ready - start, "s", message))
     seen: set[frozenset[int]] = set()
     for n, (start, end) in enumerate(spans):
@@ -301,9 +308,8 @@ def wave_violations(
             continue
         seen.add(together)
         changing = set().union(*(hosts[m] for m in together))
-        which = (
-            f"wave {n} holds" if len(together) == 1 else f"waves {', '.join(map(str, sorted(together)))} at once hold"
-        )
+        named = sorted(label[m] for m in together)
+        which = f"wave {named[0]} holds" if len(named) == 1 else f"waves {', '.join(map(str, named))} at once hold"
         if len(everyone) > 1 and changing >= everyone:
             message = f"{which} every host of the change"
             found.append(Violation(start, min(changing), "waves", len(changing), "hosts", message))
@@ -312,6 +318,12 @@ def wave_violations(
                 message = f"service {service}: {which} every one of its {len(names)} members"
                 found.append(Violation(start, min(names), "service", len(names), "machines", message))
     return tuple(found)
+
+
+def _wave_index(wave: dict[str, Any], position: int) -> int:
+    """A wave's `index` (waves follow one another in its order), else its position."""
+    index = wave.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else position
 
 
 @dataclass(frozen=True, slots=True)

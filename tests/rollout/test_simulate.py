@@ -184,6 +184,15 @@ def test_hot_waves_keep_their_own_rules():
         ("order", "w1", 15.0)
     ]
     assert simulate(plan() | {"waves": [soaked[0], wave(["w1", "x1"], 35)]}, inv()).clean
+    # Waves follow one another by their index, wherever the file lists them; a plan of
+    # hot waves only lasts until its last wave ends.
+    listed = [wave(["w1", "x1"], 35) | {"index": 1}, soaked[0] | {"index": 0}]
+    sim = simulate(plan() | {"waves": listed}, inv())
+    assert sim.clean and sim.makespan_s == 40
+    early = [listed[0] | {"start_s": 20, "end_s": 25}, listed[1]]
+    assert [v.message for v in simulate(plan() | {"waves": early}, inv()).violations] == [
+        "wave 1 starts at 20 s, before wave 0 has ended and soaked (at 35 s)"
+    ]
 
 
 def test_back_to_back_windows_do_not_overlap():
