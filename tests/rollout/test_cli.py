@@ -334,17 +334,23 @@ def test_a_plan_with_one_dependency_removed_is_caught(tmp_path, capsys):
     assert re.search(r"VIOLATION maintenance +kvm03 .*\(when the graph runs at the planned durations\)", out), out
 
 
-def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_replay(tmp_path, capsys):
-    plan = tmp_path / "plan.json"
-    before, after = (
-        REPO / "examples" / "add-public-network" / "before",
-        REPO / "examples" / "add-public-network" / "after",
-    )
-    assert main(["plan", str(before), str(after), "--json", str(plan)]) == 0
+ADDED_NETWORK = REPO / "examples" / "add-public-network"
+
+
+def planned_with_waves_freed(tmp_path: Path, waves: slice) -> tuple[Path, Path]:
+    """The plan of examples/add-public-network with the `after` of `waves` removed, and
+    the inventory it applies to."""
+    plan, after = tmp_path / "plan.json", ADDED_NETWORK / "after"
+    assert main(["plan", str(ADDED_NETWORK / "before"), str(after), "--json", str(plan)]) == 0
     data = json.loads(plan.read_text())
-    for wave in data["waves"]:
-        wave["after"] = []  # every wave may start at once: no canary, no soak
+    for wave in data["waves"][waves]:
+        wave["after"] = []
     plan.write_text(json.dumps(data))
+    return plan, after
+
+
+def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_replay(tmp_path, capsys):
+    plan, after = planned_with_waves_freed(tmp_path, slice(None))  # no canary, no soak
     capsys.readouterr()
     # Its times still keep the waves apart; its graph, run at the planned durations, does not.
     assert main(["simulate", str(plan), "-i", str(after)]) == 3
@@ -356,15 +362,7 @@ def test_hot_waves_stripped_of_their_dependencies_are_caught_by_the_jittered_rep
 
 
 def test_one_hot_wave_freed_of_the_wave_before_it_is_caught(tmp_path, capsys):
-    plan = tmp_path / "plan.json"
-    before, after = (
-        REPO / "examples" / "add-public-network" / "before",
-        REPO / "examples" / "add-public-network" / "after",
-    )
-    assert main(["plan", str(before), str(after), "--json", str(plan)]) == 0
-    data = json.loads(plan.read_text())
-    data["waves"][1]["after"] = []  # wave 1 may start beside the canary, before it soaked
-    plan.write_text(json.dumps(data))
+    plan, after = planned_with_waves_freed(tmp_path, slice(1, 2))  # wave 1 may start beside the canary
     capsys.readouterr()
     assert main(["simulate", str(plan), "-i", str(after)]) == 3
     out = capsys.readouterr().out
