@@ -175,7 +175,7 @@ def _spread_services(
             groups[index] = [h for h in groups[index] if h not in moved]
             if index + 1 < len(groups):
                 if not all(map(risky, movers)):
-                    # Those left here are as low-risk as the members of their services.
+                    # The mover's fellow members stay (no riskier than it): never empty.
                     movers += [h for h in groups[index] if risky(h)]
                     groups[index] = [h for h in groups[index] if not risky(h)]
                 groups[index + 1].extend(movers)
