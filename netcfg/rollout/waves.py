@@ -80,12 +80,27 @@ def _risk(machine: Machine) -> int:
 
 
 def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> list[str]:
-    """One low-risk machine per segment the change touches (see the module docstring)."""
+    """One low-risk machine per segment the change touches (see the module docstring),
+    never every member of a service: such a service's riskiest member is left out and
+    the segments it covered are covered again without it."""
     machines = inventory.machines
     lowest = min(_risk(machines[h]) for h in hosts)
     # VMs and physical hosts are one pool; hypervisors, then routers, only alone.
     pool = [h for h in hosts if _risk(machines[h]) <= max(lowest, LOW_RISK)]
     segments = sorted({i.segment for h in hosts for i in machines[h].interfaces})
+    while True:
+        canary = _cover(machines, pool, segments, members)
+        inside: dict[str, list[str]] = defaultdict(list)
+        for h in canary:
+            if (service := machines[h].service) and members.get(service, 0) > 1:
+                inside[service].append(h)
+        whole = [_riskiest(hs, machines) for s, hs in inside.items() if len(hs) == members[s]]
+        if not whole:
+            return canary or [min(hosts, key=lambda h: (_risk(machines[h]), h))]
+        pool = [h for h in pool if h not in whole]  # shrinks every round: the loop ends
+
+
+def _cover(machines: Mapping[str, Machine], pool: list[str], segments: list[str], members: dict[str, int]) -> list[str]:
     covered: set[str] = set()
     canary: list[str] = []
     held: dict[str, int] = defaultdict(int)  # service -> its members in the canary
@@ -102,7 +117,7 @@ def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> 
         covered |= {i.segment for i in machines[pick].interfaces}
         if service := machines[pick].service:
             held[service] += 1
-    return canary or [min(hosts, key=lambda h: (_risk(machines[h]), h))]
+    return canary
 
 
 def _canary_key(
