@@ -6,6 +6,8 @@
   the load while it is watched) before a service's only member, then the machine that
   covers the most segments not yet covered, then the name; a machine that would make
   the canary hold every member of its service only when its segment offers no other.
+  The canary never holds a whole service: its riskiest member is then left out, and
+  the canary is chosen again without it.
 - The other machines follow by risk (VMs, physical hosts, hypervisors, routers): a
   hypervisor or a router comes only after every VM and physical host, so they fill the
   last waves. Members of one service are spread: by the share of their service already
