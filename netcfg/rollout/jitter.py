@@ -246,8 +246,10 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Si
     if not _has_graph(plan):
         return exact
     graph = read_graph(plan, source)
-    found = graph_violations(plan, graph) + unordered_violations(plan, graph, fleet)
-    if _keeps_the_times(plan, graph):
+    steps = [e for k in KINDS for e in _entries(plan, k)]  # as read_graph numbers them
+    starts, ends = [_time(e, "start_s") for e in steps], [_time(e, "end_s") for e in steps]
+    found = graph_violations(steps, starts, ends, graph) + unordered_violations(steps, starts, ends, graph, fleet)
+    if _keeps_the_times(starts, ends, graph):
         # The graph at the planned durations is the file's own timetable (as the planner
         # writes it): the exact replay was that run already.
         return replace(exact, violations=exact.violations + found) if found else exact
@@ -261,15 +263,11 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Si
     return replace(exact, violations=exact.violations + found) if found else exact
 
 
-def _keeps_the_times(plan: Any, graph: Graph) -> bool:
+def _keeps_the_times(starts: list[float], ends: list[float], graph: Graph) -> bool:
     """Whether every step, started as soon as what it waits for has ended (and soaked),
-    starts and ends at the plan's own times."""
-    starts, ends = retime(graph, [1.0] * len(graph.duration))
-    steps = (e for k in KINDS for e in _entries(plan, k))
-    return all(
-        abs(start - float(step.get("start_s", 0.0))) <= 1e-6 and abs(end - float(step.get("end_s", 0.0))) <= 1e-6
-        for start, end, step in zip(starts, ends, steps, strict=True)
-    )
+    starts and ends at the plan's own times (`starts`, `ends`)."""
+    begin, end = retime(graph, [1.0] * len(graph.duration))
+    return all(abs(a - b) <= 1e-6 for a, b in zip(begin + end, starts + ends, strict=True))
 
 
 def _run(
@@ -302,16 +300,17 @@ def _has_graph(plan: Any) -> bool:
     return any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k))
 
 
-def graph_violations(plan: Any, graph: Graph) -> tuple[Violation, ...]:
+def graph_violations(
+    steps: list[dict[str, Any]], starts: list[float], ends: list[float], graph: Graph
+) -> tuple[Violation, ...]:
     """What the exact replay of a plan's times cannot see of its dependency graph (as
     read_graph read it): a step timed before a step it waits for has ended (and
     soaked). Whether the graph alone keeps the invariants is what --jitter replays."""
-    steps = [e for k in KINDS for e in _entries(plan, k)]
     found = []
     for step, entry in enumerate(steps):
-        start = float(entry.get("start_s", 0.0))
+        start = starts[step]
         for d in graph.after[step]:
-            ready = float(steps[d].get("end_s", 0.0)) + graph.soak[d]
+            ready = ends[d] + graph.soak[d]
             if start + 1e-3 < ready:
                 found.append(
                     Violation(
@@ -327,13 +326,14 @@ def graph_violations(plan: Any, graph: Graph) -> tuple[Violation, ...]:
     return tuple(found)
 
 
-def unordered_violations(plan: Any, graph: Graph, fleet: Fleet) -> tuple[Violation, ...]:
+def unordered_violations(
+    steps: list[dict[str, Any]], starts: list[float], ends: list[float], graph: Graph, fleet: Fleet
+) -> tuple[Violation, ...]:
     """Steps that must never overlap, in any timing, yet of which neither waits for the
     other (directly or through other steps): a VM's migrations and its own maintenance;
     the maintenance windows of one service; the routers' windows. Some durations then
     run them together, however rarely a random replay draws those durations. Each such
     set is checked in the order of its planned times, one pair after another."""
-    steps = [e for k in KINDS for e in _entries(plan, k)]
     first_window = graph.waves + graph.migrations
     chains: dict[tuple[str, str], list[int]] = defaultdict(list)
     for step in range(graph.waves, first_window):
@@ -348,15 +348,15 @@ def unordered_violations(plan: Any, graph: Graph, fleet: Fleet) -> tuple[Violati
             chains["routers", ""].append(step)
     found = []
     for (invariant, _), members in chains.items():
-        members.sort(key=lambda step: (_time(steps[step], "start_s"), _time(steps[step], "end_s"), step))
+        members.sort(key=lambda step: (starts[step], ends[step], step))
         for a, b in pairwise(members):
-            if _waits_for(graph, b, a, steps):
+            if _waits_for(graph, b, a, starts):
                 continue
             first, then = steps[a], steps[b]
             two_migrations = invariant == "maintenance" and max(a, b) < first_window
             found.append(
                 Violation(
-                    _time(then, "start_s"),
+                    starts[b],
                     str(then.get("vm") or then.get("host")),
                     "migration" if two_migrations else invariant,
                     0.0,
@@ -372,19 +372,19 @@ def _time(step: dict[str, Any], key: str) -> float:
     return plan_seconds(step.get(key, 0.0)) or 0.0
 
 
-def _waits_for(graph: Graph, later: int, earlier: int, steps: list[dict[str, Any]]) -> bool:
+def _waits_for(graph: Graph, later: int, earlier: int, starts: list[float]) -> bool:
     """Whether `later` waits for `earlier` through the dependencies; a step planned to
     start before `earlier` does is no way there (graph_violations reports times that
     contradict the dependencies)."""
     if earlier in graph.after[later]:
         return True  # how the planner chains them: no search
-    since = _time(steps[earlier], "start_s") - EPS
+    since = starts[earlier] - EPS
     seen, todo = {later}, [later]
     while todo:
         for d in graph.after[todo.pop()]:
             if d == earlier:
                 return True
-            if d not in seen and _time(steps[d], "start_s") >= since:
+            if d not in seen and starts[d] >= since:
                 seen.add(d)
                 todo.append(d)
     return False

@@ -92,11 +92,7 @@ def _canary(inventory: Inventory, hosts: list[str], members: dict[str, int]) -> 
     segments = sorted({i.segment for h in hosts for i in machines[h].interfaces})
     while True:
         canary = _cover(machines, pool, segments, members)
-        inside: dict[str, list[str]] = defaultdict(list)
-        for h in canary:
-            if (service := machines[h].service) and members.get(service, 0) > 1:
-                inside[service].append(h)
-        whole = [_riskiest(hs, machines) for s, hs in inside.items() if len(hs) == members[s]]
+        whole = _whole_services(canary, machines, members)
         if not whole:
             return canary or [min(hosts, key=lambda h: (_risk(machines[h]), h))]
         pool = [h for h in pool if h not in whole]  # shrinks every round: the loop ends
@@ -180,13 +176,8 @@ def _spread_services(
 
     index = 0
     while index < len(groups):
-        count: dict[str, list[str]] = defaultdict(list)
-        for h in groups[index]:
-            service = machines[h].service
-            if service and members.get(service, 0) > 1:
-                count[service].append(h)
         # Two or more members, all here: moving one leaves the wave non-empty.
-        movers = [_riskiest(hs, machines) for s, hs in sorted(count.items()) if len(hs) == members[s]]
+        movers = _whole_services(groups[index], machines, members)
         if movers:
             moved = set(movers)
             groups[index] = [h for h in groups[index] if h not in moved]
@@ -208,6 +199,16 @@ def _spread_services(
                     index += 1
         index += 1
     return [sorted(g) for g in groups]
+
+
+def _whole_services(group: list[str], machines: Mapping[str, Machine], members: dict[str, int]) -> list[str]:
+    """For each service of two or more machines that `group` holds whole, its riskiest
+    member (the last of those in `group`), by service name."""
+    held: dict[str, list[str]] = defaultdict(list)
+    for h in group:
+        if (service := machines[h].service) and members.get(service, 0) > 1:
+            held[service].append(h)
+    return [_riskiest(hs, machines) for s, hs in sorted(held.items()) if len(hs) == members[s]]
 
 
 def _riskiest(hosts: list[str], machines: Mapping[str, Machine]) -> str:
