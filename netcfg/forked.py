@@ -114,6 +114,14 @@ def run_split(work: Work[T, R], items: Sequence[T], jobs: int, advance: Callable
             connection.close()
 
 
+def beside(here: Callable[[], R], there: Callable[[], T], what: str) -> tuple[R, T]:
+    """`here()` in this process while `there()` runs in a forked worker: both results.
+    An error in either is raised here, as run_split raises it."""
+    tasks: list[Callable[[], Any]] = [here, there]
+    first, second = run_split(lambda chunk, _: chunk[0](), tasks, 2, lambda _: None, what)
+    return first, second
+
+
 def _worker(send: Connection, work: Work[Any, Any], chunk: Sequence[Any], parent: int) -> None:  # a forked child
     _die_with(parent)
     pending, last = 0, time.monotonic()

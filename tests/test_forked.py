@@ -1,4 +1,4 @@
-"""forked.run_split: results in chunk order, errors carried over, and no worker outliving
+"""forked.run_split and beside: results in chunk order, errors carried over, and no worker outliving
 its caller."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from netcfg.errors import InputError
-from netcfg.forked import run_split
+from netcfg.forked import beside, run_split
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="run_split forks, Linux only")
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +25,19 @@ def test_results_come_back_in_chunk_order_with_every_item_counted():
     results = run_split(lambda chunk, advance: advance(len(chunk)) or list(chunk), range(10), 3, done.append, "test")
     assert results == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
     assert sum(done) == 10
+
+
+def test_beside_runs_the_second_in_a_worker_and_returns_both():
+    parent = os.getpid()
+
+    def no_graph():
+        raise InputError("no graph")
+
+    here, there = beside(lambda: ("here", os.getpid()), lambda: ("there", os.getpid()), "test")
+    assert here == ("here", parent)
+    assert there[0] == "there" and there[1] != parent
+    with pytest.raises(InputError, match="no graph"):
+        beside(lambda: 1, no_graph, "test")
 
 
 @pytest.mark.parametrize(
@@ -51,7 +64,7 @@ def test_workers_end_with_their_caller_even_when_it_is_killed(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, time
-        from netcfg.forked import run_split
+        from netcfg.forked import beside, run_split
 
         def work(chunk, advance):
             with open({str(pids)!r}, "a") as f:

@@ -66,7 +66,7 @@ def plan(
             report = read_json(from_report, "impact report")
             inv = load(Path(inventory))
             with progress_bar() as progress:
-                planned = plan_from_report(report, inv, str(from_report), progress)
+                planned = plan_from_report(report, inv, str(from_report), settings.jobs(), progress)
         elif base is not None:
             with progress_bar() as progress:
                 planned = plan_change(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import complain, err, say, show_json, show_lines, show_progress
 from netcfg.cli.options import OutputFormat, format_option
@@ -156,7 +157,7 @@ def _check_against(plan: object, plan_file: Path, inventory: Path) -> None:
     if not isinstance(plan, dict):
         raise InputError([Problem(Location(str(plan_file)), "not a plan file: expected a JSON object")])
     inv = load(inventory)
-    exact = simulate_plan(plan, inv, source=str(plan_file))
+    exact = simulate_plan(plan, inv, source=str(plan_file), jobs=settings.jobs())
     lines = [] if exact.clean else simulation_lines(exact)
     if exact.clean:
         low, high = CHECK_JITTER

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import say, show_json, show_lines
 from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load, whole_number
@@ -91,7 +92,7 @@ def simulate(
     from netcfg.present.rollout import simulation_lines
     from netcfg.rollout.jitter import simulate_plan
 
-    sim = simulate_plan(data, inv, source=str(plan_file))
+    sim = simulate_plan(data, inv, source=str(plan_file), jobs=settings.jobs())
     _page(data, plan_file, sim, html_file)
     if fmt is OutputFormat.JSON:
         show_json(sim.to_dict())

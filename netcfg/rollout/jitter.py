@@ -23,6 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 from netcfg.errors import InputError
+from netcfg.forked import beside, can_fork
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.limits import PLAN_SECONDS, plan_seconds
 from netcfg.model.inventory import Inventory
@@ -41,6 +42,7 @@ from netcfg.rollout.simulate import (
 
 KINDS = ("waves", "migrations", "maintenance")
 EXAMPLES = 20  # violations kept with their run, to show; all are counted
+PARALLEL_MIN = 10_000  # steps: below this, the plan is checked in about a second and forking does not pay
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,35 +234,53 @@ def retime(graph: Graph, factors: list[float]) -> tuple[list[float], list[float]
     return starts, ends
 
 
-def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>") -> Simulation:
+def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>", jobs: int = 1) -> Simulation:
     """The exact replay of a plan's times (netcfg.rollout.simulate), the times checked
-    against its dependency graph (graph_violations), and the graph run at the planned
-    durations: an invariant only the times kept (a dependency removed by hand) breaks
-    there. Each (invariant, host) the exact replay already reported is not repeated. A
-    plan with no graph at all (an older netcfg's, or one written by hand) is only timed;
-    a graph that is not one (ids twice, unknown or cyclic dependencies) is an
-    InputError."""
+    against its dependency graph (graph_violations, unordered_violations), and the graph
+    run at the planned durations: an invariant only the times kept (a dependency removed
+    by hand) breaks there. Each (invariant, host) the exact replay already reported is
+    not repeated. A plan with no graph at all (an older netcfg's, or one written by
+    hand) is only timed; a graph that is not one (ids twice, unknown or cyclic
+    dependencies) is an InputError. With `jobs` > 1, a large plan's graph is checked in
+    a forked worker beside the exact replay: the two read nothing of each other."""
     migrations, windows = read_plan(plan, source)
     fleet = Fleet.of(inventory)
-    exact = simulate_read(plan, migrations, windows, inventory, fleet)
+
+    def exact() -> Simulation:
+        return simulate_read(plan, migrations, windows, inventory, fleet)
+
     if not _has_graph(plan):
-        return exact
+        return exact()
+
+    def graph_checked() -> tuple[tuple[Violation, ...], bool]:
+        return _graph_checked(plan, source, fleet)
+
+    if jobs > 1 and len(migrations) + len(windows) >= PARALLEL_MIN and can_fork():
+        timed, (found, keeps) = beside(exact, graph_checked, "plan check")
+    else:
+        timed, (found, keeps) = exact(), graph_checked()
+    if not keeps:
+        graph = read_graph(plan, source)
+        waves = _entries(plan, "waves")
+        run, _ = _run(graph, [1.0] * len(graph.duration), migrations, windows, waves, inventory, fleet)
+        seen = {(v.invariant, v.host) for v in timed.violations}
+        found += tuple(
+            replace(v, message=f"{v.message} (when the graph runs at the planned durations)")
+            for v in run.violations
+            if (v.invariant, v.host) not in seen
+        )
+    return replace(timed, violations=timed.violations + found) if found else timed
+
+
+def _graph_checked(plan: Any, source: str, fleet: Fleet) -> tuple[tuple[Violation, ...], bool]:
+    """What the plan's times break of its graph, and whether the graph at the planned
+    durations is the file's own timetable (as the planner writes it: the exact replay
+    was that run already)."""
     graph = read_graph(plan, source)
     steps = [e for k in KINDS for e in _entries(plan, k)]  # as read_graph numbers them
     starts, ends = [_time(e, "start_s") for e in steps], [_time(e, "end_s") for e in steps]
     found = graph_violations(steps, starts, ends, graph) + unordered_violations(steps, starts, ends, graph, fleet)
-    if _keeps_the_times(starts, ends, graph):
-        # The graph at the planned durations is the file's own timetable (as the planner
-        # writes it): the exact replay was that run already.
-        return replace(exact, violations=exact.violations + found) if found else exact
-    run, _ = _run(graph, [1.0] * len(graph.duration), migrations, windows, _entries(plan, "waves"), inventory, fleet)
-    seen = {(v.invariant, v.host) for v in exact.violations}
-    found += tuple(
-        replace(v, message=f"{v.message} (when the graph runs at the planned durations)")
-        for v in run.violations
-        if (v.invariant, v.host) not in seen
-    )
-    return replace(exact, violations=exact.violations + found) if found else exact
+    return found, _keeps_the_times(starts, ends, graph)
 
 
 def _keeps_the_times(starts: list[float], ends: list[float], graph: Graph) -> bool:

@@ -57,10 +57,14 @@ def plan_change(
         for h in impact.hosts
         if h.diff.state is not HostState.REMOVED
     ]
-    return _planned(analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total or 0, progress)
+    return _planned(
+        analysis.head, changes, impact.decision, impact.hosts_touched, impact.hosts_total or 0, jobs, progress
+    )
 
 
-def plan_from_report(report: Any, inventory: Inventory, source: str, progress: Progress = silent) -> PlannedRollout:
+def plan_from_report(
+    report: Any, inventory: Inventory, source: str, jobs: int = 1, progress: Progress = silent
+) -> PlannedRollout:
     """`report`: the JSON `netcfg check --report-json` wrote. Refused (InputError) when
     it records the digest of another inventory than `inventory`."""
     changes = changes_from_report(report, source)
@@ -73,6 +77,7 @@ def plan_from_report(report: Any, inventory: Inventory, source: str, progress: P
         decision,
         _int(report, "hosts_touched"),
         _int(report, "hosts_total"),
+        jobs,
         progress,
     )
     return replace(planned, notes=notes)
@@ -109,6 +114,7 @@ def _planned(
     decision: Decision | None,
     touched: int,
     total: int,
+    jobs: int = 1,
     progress: Progress = silent,
 ) -> PlannedRollout:
     # Planning 2,000 hypervisors builds hundreds of thousands of small objects next to
@@ -118,7 +124,7 @@ def _planned(
         plan = plan_rollout(inventory, changes)
         progress("simulating the plan")
         data = plan.to_dict()
-        simulation = simulate_plan(data, inventory)
+        simulation = simulate_plan(data, inventory, jobs=jobs)
     return PlannedRollout(plan, simulation, inventory, decision, touched, total, data=data)
 
 

@@ -14,7 +14,9 @@ from netcfg.errors import InputError
 from netcfg.impact.model import ChangeClass
 from netcfg.inventory.load import load_inventory
 from netcfg.model.inventory import RolloutPolicy
-from netcfg.rollout.jitter import read_graph, retime, simulate_jittered
+from netcfg.forked import beside
+from netcfg.rollout import jitter
+from netcfg.rollout.jitter import read_graph, retime, simulate_jittered, simulate_plan
 from netcfg.rollout.model import Change
 from netcfg.rollout.plan import plan_rollout
 from netcfg.testing.fleet import fleet
@@ -195,3 +197,26 @@ def test_a_plan_without_ids_or_with_a_cycle_has_no_graph(small_fleet):
     twice["migrations"][1]["id"] = "migrate-0"
     with pytest.raises(InputError, match="id 'migrate-0' is used twice"):
         read_graph(twice)
+
+
+def test_a_plan_checked_beside_its_exact_replay_finds_what_one_process_finds(monkeypatch):
+    inventory = load_inventory(INCIDENT / "after")
+    data = plan_rollout(inventory, everything(inventory)).to_dict()
+    window = next(w for w in data["maintenance"] if w["host"] == "kvm01")
+    unordered = without(data, window["id"], window["after"][0])
+    early = copy.deepcopy(data)
+    early["maintenance"][-1]["start_s"] = 0.0
+    cyclic = copy.deepcopy(data)
+    cyclic["migrations"][0]["after"] = [cyclic["maintenance"][-1]["id"]]
+    forked = []
+    monkeypatch.setattr(jitter, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(jitter, "beside", lambda *args: forked.append(1) or beside(*args))
+    for plan in (data, unordered, early):
+        alone = simulate_plan(plan, inventory, jobs=1)
+        assert simulate_plan(plan, inventory, jobs=2) == alone
+    assert len(forked) == 3
+    assert simulate_plan(data, inventory, jobs=2).clean
+    assert "order" in {v.invariant for v in simulate_plan(early, inventory, jobs=2).violations}  # the worker's
+    assert "maintenance" in {v.invariant for v in simulate_plan(unordered, inventory, jobs=2).violations}
+    with pytest.raises(InputError, match="the dependencies form a cycle"):
+        simulate_plan(cyclic, inventory, jobs=2)
