@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from netcfg.errors import InputError
+from netcfg.forked import beside
 from netcfg.impact.model import ChangeClass
 from netcfg.inventory.load import load_inventory
 from netcfg.model.inventory import RolloutPolicy
-from netcfg.forked import beside
 from netcfg.rollout import jitter
 from netcfg.rollout.jitter import read_graph, retime, simulate_jittered, simulate_plan
 from netcfg.rollout.model import Change
