@@ -22,7 +22,8 @@ def apply(
         "--from",
         metavar="FILE",
         help="A machine's rendered JSON (netcfg render -f json: DIR/json/HOST.json) instead of the inventory:"
-        " nothing else is read. HOST, if given, must be the name in it.",
+        " nothing else is read; a pipe (/dev/stdin) is read once, waiting for its writer. HOST, if given,"
+        " must be the name in it.",
     ),
     inventory: Path = InventoryOption,
     netns: str = NetnsOption,

@@ -87,10 +87,18 @@ class _Reader:
             self.fail(where, f"{quote(value)} has host bits set: not a network")
         return str(value)
 
-    def address(self, value: Any, where: str) -> str | None:
-        if "/" in str(value) or prefix_version(value) is None:
+    def gateway(self, value: Any, where: str, family: int | None) -> str | None:
+        """A route's next hop: an address of the route's family that a host can hold (the
+        kernel refuses the rest only once the apply is under way)."""
+        version = None if "/" in str(value) else prefix_version(value)
+        if version is None:
             self.fail(where, f"not an IP address: {quote(value)}")
             return None
+        if family is not None and version != family:
+            self.fail(where, f"an IPv{version} gateway in a family {family} route")
+        unusable = unusable_range(str(value))
+        if unusable:
+            self.fail(where, f"{value} is in the {unusable} range: no route can go via it")
         return str(value)
 
 
@@ -155,7 +163,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
                 family or 4,
                 _number(r, d, "table", where, 1, 2**32 - 1),
                 r.prefix(r.field(d, "dst", where, str), f"{where}.dst", family, network=True) or "",
-                r.address(gateway, f"{where}.gateway") if gateway is not None else None,
+                r.gateway(gateway, f"{where}.gateway", family) if gateway is not None else None,
                 r.field(d, "device", where, (str, type(None)), None),
                 scope or "global",
                 metric,

@@ -4,6 +4,7 @@ with no inventory read; every field of the file checked first."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,43 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
         f"$.interfaces[{twice}].name: '{data['interfaces'][0]['name']}' is named by an earlier interface too",
     ):
         assert expected in text, (expected, text)
+
+
+def test_a_gateway_the_kernel_would_refuse_mid_apply_is_named(rendered):
+    data = json.loads(rendered.read_text())
+    via = [n for n, route in enumerate(data["routes"]) if route.get("gateway")]
+    four = next(n for n in via if data["routes"][n]["family"] == 4)
+    data["routes"][four]["gateway"] = "2001:db8::1"
+    data["routes"].extend(
+        dict(data["routes"][four], table=900 + n, gateway=gateway)
+        for n, gateway in enumerate(("0.0.0.0", "224.0.0.1", "127.0.0.1", "10.0.0.0/8"))
+    )
+    data["routes"].append(dict(data["routes"][four], family=6, dst="::/0", table=950, gateway="192.0.2.1"))
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    text = str(caught.value)
+    last = len(data["routes"]) - 1
+    for expected in (
+        f"$.routes[{four}].gateway: an IPv6 gateway in a family 4 route",
+        f"$.routes[{last - 4}].gateway: 0.0.0.0 is in the 'this network' (unspecified) range: no route can go via it",
+        f"$.routes[{last - 3}].gateway: 224.0.0.1 is in the multicast range",
+        f"$.routes[{last - 2}].gateway: 127.0.0.1 is in the loopback range",
+        f"$.routes[{last - 1}].gateway: not an IP address: '10.0.0.0/8'",
+        f"$.routes[{last}].gateway: an IPv4 gateway in a family 6 route",
+    ):
+        assert expected in text, (expected, text)
+
+
+def test_a_pipe_is_read_like_a_file(tmp_path, capsys):
+    # `--from /dev/stdin`, `--from <(...)`: what a pipe holds is read once and checked.
+    read, write = os.pipe()
+    os.write(write, b"{not json")
+    os.close(write)
+    try:
+        assert main(["apply", "--from", f"/proc/self/fd/{read}", "--netns", "nowhere"]) == 2
+    finally:
+        os.close(read)
+    assert f"/proc/self/fd/{read}:1:2: error: the rendered machine is not JSON" in capsys.readouterr().err
 
 
 def test_missing_unknown_or_twice_named_keys_and_twin_entries_are_named(rendered, tmp_path, capsys):
