@@ -10,7 +10,8 @@ DEFAULT_VMLAB_CACHE = "/var/cache/netcfg/vmlab"
 
 
 def jobs() -> int:
-    """NETCFG_JOBS: worker processes for large impact analyses and renders (default: the CPUs)."""
+    """NETCFG_JOBS: worker processes for large impact analyses, renders and plan checks (default: the
+    CPUs); 1: none."""
     configured = os.environ.get("NETCFG_JOBS", "")
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
