@@ -210,6 +210,7 @@ def test_a_plan_checked_beside_its_exact_replay_finds_what_one_process_finds(mon
     cyclic["migrations"][0]["after"] = [cyclic["maintenance"][-1]["id"]]
     forked = []
     monkeypatch.setattr(jitter, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(jitter, "can_fork", lambda: True)  # whatever threads earlier tests left
     monkeypatch.setattr(jitter, "beside", lambda *args: forked.append(1) or beside(*args))
     for plan in (data, unordered, early):
         alone = simulate_plan(plan, inventory, jobs=1)
