@@ -254,17 +254,16 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>", jobs:
     if not _has_graph(plan):
         return exact()
 
-    def graph_checked() -> tuple[tuple[Violation, ...], bool]:
+    def graph_checked() -> tuple[tuple[Violation, ...], Graph | None]:
         return _graph_checked(plan, source, fleet)
 
     if jobs > 1 and len(migrations) + len(windows) >= PARALLEL_MIN and can_fork():
-        timed, (found, keeps) = beside(exact, graph_checked, "plan check")
+        timed, (found, retimed) = beside(exact, graph_checked, "plan check")
     else:
-        timed, (found, keeps) = exact(), graph_checked()
-    if not keeps:
-        graph = read_graph(plan, source)
+        timed, (found, retimed) = exact(), graph_checked()
+    if retimed is not None:
         waves = _entries(plan, "waves")
-        run, _ = _run(graph, [1.0] * len(graph.duration), migrations, windows, waves, inventory, fleet)
+        run, _ = _run(retimed, [1.0] * len(retimed.duration), migrations, windows, waves, inventory, fleet)
         seen = {(v.invariant, v.host) for v in timed.violations}
         found += tuple(
             replace(v, message=f"{v.message} (when the graph runs at the planned durations)")
@@ -274,15 +273,15 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>", jobs:
     return replace(timed, violations=timed.violations + found) if found else timed
 
 
-def _graph_checked(plan: Any, source: str, fleet: Fleet) -> tuple[tuple[Violation, ...], bool]:
-    """What the plan's times break of its graph, and whether the graph at the planned
-    durations is the file's own timetable (as the planner writes it: the exact replay
-    was that run already)."""
+def _graph_checked(plan: Any, source: str, fleet: Fleet) -> tuple[tuple[Violation, ...], Graph | None]:
+    """What the plan's times break of its graph; and the graph, when it is still to be run
+    at the planned durations: None when that run is the file's own timetable (as the
+    planner writes it: the exact replay was that run already)."""
     graph = read_graph(plan, source)
     steps = [e for k in KINDS for e in _entries(plan, k)]  # as read_graph numbers them
     starts, ends = [_time(e, "start_s") for e in steps], [_time(e, "end_s") for e in steps]
     found = graph_violations(steps, starts, ends, graph) + unordered_violations(steps, starts, ends, graph, fleet)
-    return found, _keeps_the_times(starts, ends, graph)
+    return found, None if _keeps_the_times(starts, ends, graph) else graph
 
 
 def _keeps_the_times(starts: list[float], ends: list[float], graph: Graph) -> bool:
