@@ -19,6 +19,7 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -57,6 +58,8 @@ class Graph:
     after: tuple[tuple[int, ...], ...]
     waves: int
     migrations: int
+    start: tuple[float, ...]  # the times the file gives each step
+    end: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,8 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
     missing: list[str] = []  # steps without an id
     duration: list[float] = []
     soak: list[float] = []
+    starts: list[float] = []
+    ends: list[float] = []
     counts = []
     for kind in KINDS:
         entries = plan.get(kind, []) if isinstance(plan, dict) else []
@@ -158,6 +163,8 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
                 start = end = wait = 0.0
             duration.append(max(0.0, end - start))
             soak.append(max(0.0, wait))
+            starts.append(start)
+            ends.append(end)
     if missing:
         # One line, not one per step: a plan of an older netcfg has none at all.
         others = f" and {len(missing) - 1} more steps" if len(missing) > 1 else ""
@@ -196,7 +203,9 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
                 )
             ]
         )
-    return Graph(tuple(order), tuple(duration), tuple(soak), tuple(after), counts[0], counts[1])
+    return Graph(
+        tuple(order), tuple(duration), tuple(soak), tuple(after), counts[0], counts[1], tuple(starts), tuple(ends)
+    )
 
 
 def _topological(after: list[tuple[int, ...]]) -> list[int]:
@@ -247,16 +256,10 @@ def simulate_plan(plan: Any, inventory: Inventory, source: str = "<plan>", jobs:
     a forked worker beside the exact replay: the two read nothing of each other."""
     migrations, windows = read_plan(plan, source)
     fleet = Fleet.of(inventory)
-
-    def exact() -> Simulation:
-        return simulate_read(plan, migrations, windows, inventory, fleet)
-
+    exact = partial(simulate_read, plan, migrations, windows, inventory, fleet)
     if not _has_graph(plan):
         return exact()
-
-    def graph_checked() -> tuple[tuple[Violation, ...], Graph | None]:
-        return _graph_checked(plan, source, fleet)
-
+    graph_checked = partial(_graph_checked, plan, source, fleet)
     if jobs > 1 and len(migrations) + len(windows) >= PARALLEL_MIN and can_fork():
         timed, (found, retimed) = beside(exact, graph_checked, "plan check")
     else:
@@ -279,16 +282,15 @@ def _graph_checked(plan: Any, source: str, fleet: Fleet) -> tuple[tuple[Violatio
     planner writes it: the exact replay was that run already)."""
     graph = read_graph(plan, source)
     steps = [e for k in KINDS for e in _entries(plan, k)]  # as read_graph numbers them
-    starts, ends = [_time(e, "start_s") for e in steps], [_time(e, "end_s") for e in steps]
-    found = graph_violations(steps, starts, ends, graph) + unordered_violations(steps, starts, ends, graph, fleet)
-    return found, None if _keeps_the_times(starts, ends, graph) else graph
+    found = graph_violations(steps, graph) + unordered_violations(steps, graph, fleet)
+    return found, None if _keeps_the_times(graph) else graph
 
 
-def _keeps_the_times(starts: list[float], ends: list[float], graph: Graph) -> bool:
+def _keeps_the_times(graph: Graph) -> bool:
     """Whether every step, started as soon as what it waits for has ended (and soaked),
-    starts and ends at the plan's own times (`starts`, `ends`)."""
+    starts and ends at the plan's own times."""
     begin, end = retime(graph, [1.0] * len(graph.duration))
-    return all(abs(a - b) <= 1e-6 for a, b in zip(begin + end, starts + ends, strict=True))
+    return all(abs(a - b) <= 1e-6 for a, b in zip(begin + end, graph.start + graph.end, strict=True))
 
 
 def _run(
@@ -321,17 +323,15 @@ def _has_graph(plan: Any) -> bool:
     return any(isinstance(e, dict) and ("id" in e or "after" in e) for k in KINDS for e in _entries(plan, k))
 
 
-def graph_violations(
-    steps: list[dict[str, Any]], starts: list[float], ends: list[float], graph: Graph
-) -> tuple[Violation, ...]:
+def graph_violations(steps: list[dict[str, Any]], graph: Graph) -> tuple[Violation, ...]:
     """What the exact replay of a plan's times cannot see of its dependency graph (as
     read_graph read it): a step timed before a step it waits for has ended (and
     soaked). Whether the graph alone keeps the invariants is what --jitter replays."""
     found = []
     for step, entry in enumerate(steps):
-        start = starts[step]
+        start = graph.start[step]
         for d in graph.after[step]:
-            ready = ends[d] + graph.soak[d]
+            ready = graph.end[d] + graph.soak[d]
             if start + 1e-3 < ready:
                 found.append(
                     Violation(
@@ -347,9 +347,7 @@ def graph_violations(
     return tuple(found)
 
 
-def unordered_violations(
-    steps: list[dict[str, Any]], starts: list[float], ends: list[float], graph: Graph, fleet: Fleet
-) -> tuple[Violation, ...]:
+def unordered_violations(steps: list[dict[str, Any]], graph: Graph, fleet: Fleet) -> tuple[Violation, ...]:
     """Steps that must never overlap, in any timing, yet of which neither waits for the
     other (directly or through other steps): a VM's migrations and its own maintenance;
     the maintenance windows of one service; the routers' windows. Some durations then
@@ -369,15 +367,15 @@ def unordered_violations(
             chains["routers", ""].append(step)
     found = []
     for (invariant, _), members in chains.items():
-        members.sort(key=lambda step: (starts[step], ends[step], step))
+        members.sort(key=lambda step: (graph.start[step], graph.end[step], step))
         for a, b in pairwise(members):
-            if _waits_for(graph, b, a, starts):
+            if _waits_for(graph, b, a):
                 continue
             first, then = steps[a], steps[b]
             two_migrations = invariant == "maintenance" and max(a, b) < first_window
             found.append(
                 Violation(
-                    starts[b],
+                    graph.start[b],
                     str(then.get("vm") or then.get("host")),
                     "migration" if two_migrations else invariant,
                     0.0,
@@ -389,23 +387,19 @@ def unordered_violations(
     return tuple(found)
 
 
-def _time(step: dict[str, Any], key: str) -> float:
-    return plan_seconds(step.get(key, 0.0)) or 0.0
-
-
-def _waits_for(graph: Graph, later: int, earlier: int, starts: list[float]) -> bool:
+def _waits_for(graph: Graph, later: int, earlier: int) -> bool:
     """Whether `later` waits for `earlier` through the dependencies; a step planned to
     start before `earlier` does is no way there (graph_violations reports times that
     contradict the dependencies)."""
     if earlier in graph.after[later]:
         return True  # how the planner chains them: no search
-    since = starts[earlier] - EPS
+    since = graph.start[earlier] - EPS
     seen, todo = {later}, [later]
     while todo:
         for d in graph.after[todo.pop()]:
             if d == earlier:
                 return True
-            if d not in seen and starts[d] >= since:
+            if d not in seen and graph.start[d] >= since:
                 seen.add(d)
                 todo.append(d)
     return False
