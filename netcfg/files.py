@@ -12,22 +12,28 @@ elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import sys
-from pathlib import Path
-from typing import Any
 
 from netcfg import limits
 from netcfg.errors import InputError, quote
 from netcfg.problems import Location, Problem
 
+# pathlib is not imported: it (with urllib and ipaddress behind it) is 8 ms of an apply,
+# which reads its JSON here. typing neither: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
 
 def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
     """Write `data` to `path`; a path that cannot be written is the user's input
     problem (exit 2), named at the path."""
-    path = Path(path)
+    path = os.fspath(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     _refuse_links_out(path)
     if _in_place(path):
@@ -36,16 +42,17 @@ def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
         write_atomic(path, raw, mode)
 
 
-def _refuse_links_out(path: Path) -> None:
+def _refuse_links_out(path: str) -> None:
     """A relative path is the job's: a directory on its way that is a link leading out of
     the working directory (one a pull request committed) is refused, not written through.
     An absolute path is the caller's own choice."""
-    if path.is_absolute():
+    if os.path.isabs(path):
         return
     here = os.path.realpath(os.curdir)
-    for depth in range(1, len(path.parts)):
-        directory = Path(*path.parts[:depth])
-        if directory.is_symlink():
+    parts = [part for part in path.split(os.sep) if part not in ("", ".")]
+    for depth in range(1, len(parts)):
+        directory = os.path.join(*parts[:depth])
+        if os.path.islink(directory):
             try:
                 target = os.path.realpath(directory)
             except OSError:
@@ -61,7 +68,7 @@ def _refuse_links_out(path: Path) -> None:
                 )
 
 
-def _in_place(path: Path) -> bool:
+def _in_place(path: str) -> bool:
     if _names_an_open_file(path):
         return True
     try:
@@ -73,7 +80,7 @@ def _in_place(path: Path) -> bool:
     return not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
 
 
-def _names_an_open_file(path: Path) -> bool:
+def _names_an_open_file(path: str) -> bool:
     """Whether `path` reaches one of netcfg's own open files through /proc
     (/dev/stdout, /dev/fd/1, /proc/self/fd/1): written through, not replaced. Another
     process's files, or /proc's other entries, are not netcfg's to write."""
@@ -94,7 +101,7 @@ def _names_an_open_file(path: Path) -> bool:
     return False
 
 
-def _write_in_place(path: Path, raw: bytes) -> None:
+def _write_in_place(path: str, raw: bytes) -> None:
     if _written_through_own_stream(path, raw):
         return
     try:
@@ -107,7 +114,7 @@ def _write_in_place(path: Path, raw: bytes) -> None:
         raise cannot_write(path, error) from None
 
 
-def _written_through_own_stream(path: Path, raw: bytes) -> bool:
+def _written_through_own_stream(path: str, raw: bytes) -> bool:
     """Write `raw` to our own stdout or stderr when `path` is that file
     (`--report-json /dev/stdout > out`): a second open of a redirected file has an offset
     of its own, and what the command prints next would overwrite what was written."""
@@ -132,13 +139,15 @@ def _written_through_own_stream(path: Path, raw: bytes) -> bool:
     return False
 
 
-def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: str | os.PathLike[str], raw: bytes, mode: int = 0o644) -> None:
     """Replace `path` (never following a link there) with `raw` in one rename."""
     import tempfile  # here: most runs write nothing, and its import is a few milliseconds of an apply
 
+    directory, name = os.path.split(os.fspath(path))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory or os.curdir, prefix=f".{name}.", suffix=".tmp")
     except OSError as error:
         raise cannot_write(path, error) from None
     try:
@@ -147,7 +156,8 @@ def write_atomic(path: Path, raw: bytes, mode: int = 0o644) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         if isinstance(error, OSError):
             raise cannot_write(path, error) from None
         raise
@@ -174,6 +184,8 @@ def contained(root: Path, relative: str, checked: set[str] | None = None) -> Pat
     itself not a link. Whatever a manifest lists or a link planted in an output
     directory says, netcfg writes and deletes only inside it. `checked` caches the
     directories found safe (a render checks thousands of files in a few)."""
+    from pathlib import Path
+
     return Path(contained_path(str(root), relative, checked))
 
 
@@ -211,7 +223,7 @@ def link_refused(path: str) -> InputError:
     return InputError([Problem(Location(path), "is a symbolic link: netcfg does not write through it")])
 
 
-def cannot_write(path: Path, error: OSError) -> InputError:
+def cannot_write(path: str | os.PathLike[str], error: OSError) -> InputError:
     return InputError([Problem(Location(str(path)), f"cannot write: {error.strerror or error}")])
 
 
