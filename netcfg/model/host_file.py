@@ -25,6 +25,9 @@ from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 from netcfg.problems import Location, Problem
 
 _SCOPES = ("global", "link", "host")
+_ABSENT = object()
+_STRING, _INTEGER, _BOOLEAN, _LIST = (str,), (int,), (bool,), (list,)
+_STRING_OR_NULL, _INTEGER_OR_NULL = (str, type(None)), (int, type(None))
 # The keys `netcfg render -f json` writes; within rules and routes only the selectors and
 # attributes may be left out (null).
 HOST_KEYS = ("name", "kind", "design", "forwarding", "interfaces", "rules", "routes")
@@ -41,19 +44,18 @@ class _Reader:
     def fail(self, where: str, message: str) -> None:
         self.problems.append(Problem(Location(self.source), f"{where}: {message}"))
 
-    def field(
-        self, data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any = ...
-    ) -> Any:
-        if key not in data:
+    def field(self, data: dict[str, Any], key: str, where: str, kinds: tuple[type, ...], default: Any = ...) -> Any:
+        """`data[key]` when its type is one of `kinds` (exactly: JSON's `true` is no
+        integer to a routing table), else None and a problem; `default` when absent."""
+        value = data.get(key, _ABSENT)
+        if type(value) in kinds:
+            return value
+        if value is _ABSENT:
             if default is ...:
                 self.fail(where, f"missing key {key!r}")
             return None if default is ... else default
-        value = data[key]
-        # bool is an int to Python, never to a routing table.
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            self.fail(f"{where}.{key}", f"expected {_names(kind)}, found {type(value).__name__}")
-            return None
-        return value
+        self.fail(f"{where}.{key}", f"expected {_names(kinds)}, found {type(value).__name__}")
+        return None
 
     def known(self, data: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
         """Every key of `data` is one of `keys`: a misspelt one would otherwise stand for
@@ -63,7 +65,7 @@ class _Reader:
                 self.fail(where, f"unknown key {quote(key)} (expected {', '.join(keys)})")
 
     def items(self, data: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
-        values = self.field(data, key, where, list)
+        values = self.field(data, key, where, _LIST)
         out = []
         for n, value in enumerate(values or []):
             if isinstance(value, dict):
@@ -77,13 +79,14 @@ class _Reader:
         inventory requires: the kernel would store another one than asked for)."""
         if value is None:
             return None
-        version = prefix_version(value)
-        if version is None:
+        parsed = _parsed(value)
+        if parsed is None:
             self.fail(where, f"not an IP prefix: {quote(value)}")
             return None
+        version, raw, length = parsed
         if family is not None and version != family:
             self.fail(where, f"an IPv{version} prefix in a family {family} entry")
-        if network and host_bits(value):
+        if network and _host_bits(raw, length):
             self.fail(where, f"{quote(value)} has host bits set: not a network")
         return str(value)
 
@@ -108,18 +111,18 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
     if not isinstance(data, dict):
         raise InputError([Problem(Location(source), "not a rendered machine: expected a JSON object")])
     r.known(data, HOST_KEYS, "$")
-    name = r.field(data, "name", "$", str)
+    name = r.field(data, "name", "$", _STRING)
     kind = _choice(r, data, "kind", Kind)
     design = _choice(r, data, "design", DesignName)
-    forwarding = r.field(data, "forwarding", "$", bool)
+    forwarding = r.field(data, "forwarding", "$", _BOOLEAN)
     interfaces = []
     for where, i in r.items(data, "interfaces", "$"):
         r.known(i, INTERFACE_KEYS, where)
-        iname = r.field(i, "name", where, str)
-        segment = r.field(i, "segment", where, str)
-        bridge = r.field(i, "bridge", where, bool)
+        iname = r.field(i, "name", where, _STRING)
+        segment = r.field(i, "segment", where, _STRING)
+        bridge = r.field(i, "bridge", where, _BOOLEAN)
         addresses = []
-        for n, text in enumerate(r.field(i, "addresses", where, list) or []):
+        for n, text in enumerate(r.field(i, "addresses", where, _LIST) or []):
             at = f"{where}.addresses[{n}]"
             if text is None:
                 r.fail(at, "expected a string, found null")
@@ -143,28 +146,28 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
                 family or 4,
                 _number(r, d, "priority", where, 0, 2**32 - 1),
                 _number(r, d, "table", where, 1, 2**32 - 1),
-                r.prefix(r.field(d, "src", where, (str, type(None)), None), f"{where}.src", family, network=True),
-                r.prefix(r.field(d, "dst", where, (str, type(None)), None), f"{where}.dst", family, network=True),
+                r.prefix(r.field(d, "src", where, _STRING_OR_NULL, None), f"{where}.src", family, network=True),
+                r.prefix(r.field(d, "dst", where, _STRING_OR_NULL, None), f"{where}.dst", family, network=True),
             )
         )
     routes = []
     for where, d in r.items(data, "routes", "$"):
         r.known(d, ROUTE_KEYS, where)
         family = _family(r, d, where)
-        gateway = r.field(d, "gateway", where, (str, type(None)), None)
-        scope = r.field(d, "scope", where, str, "global")
+        gateway = r.field(d, "gateway", where, _STRING_OR_NULL, None)
+        scope = r.field(d, "scope", where, _STRING, "global")
         if scope not in _SCOPES:
             r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {quote(scope)}")
-        metric = r.field(d, "metric", where, (int, type(None)), None)
+        metric = r.field(d, "metric", where, _INTEGER_OR_NULL, None)
         if metric is not None and not 0 <= metric <= 2**32 - 1:
             r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
         routes.append(
             Route(
                 family or 4,
                 _number(r, d, "table", where, 1, 2**32 - 1),
-                r.prefix(r.field(d, "dst", where, str), f"{where}.dst", family, network=True) or "",
+                r.prefix(r.field(d, "dst", where, _STRING), f"{where}.dst", family, network=True) or "",
                 r.gateway(gateway, f"{where}.gateway", family) if gateway is not None else None,
-                r.field(d, "device", where, (str, type(None)), None),
+                r.field(d, "device", where, _STRING_OR_NULL, None),
                 scope or "global",
                 metric,
                 _protocol(r, d, where),
@@ -209,7 +212,13 @@ def prefix_version(value: Any) -> int | None:
     address as inet_ntop spells it, and an optional `/length` in plain decimal within
     the family's width. netaddr also takes "10.0.0.0/024", "10.0.0.0/8 " or other
     digits, which the kernel then reads back spelled otherwise (an apply rolled back)."""
-    if not isinstance(value, str):
+    parsed = _parsed(value)
+    return None if parsed is None else parsed[0]
+
+
+def _parsed(value: Any) -> tuple[int, bytes, int | None] | None:
+    """prefix_version's family, with the address's bytes and the length (None if none)."""
+    if type(value) is not str:
         return None
     address, slash, length = value.partition("/")
     af = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -219,19 +228,20 @@ def prefix_version(value: Any) -> int | None:
         return None
     if socket.inet_ntop(af, raw) != address:
         return None
-    if slash and not (
-        length.isascii() and length.isdigit() and (length == "0" or length[0] != "0") and int(length) <= len(raw) * 8
-    ):
+    if not slash:
+        return (6 if af == socket.AF_INET6 else 4), raw, None
+    if not (length.isascii() and length.isdigit() and (length == "0" or length[0] != "0")):
         return None
-    return 6 if af == socket.AF_INET6 else 4
+    bits = int(length)
+    if bits > len(raw) * 8:
+        return None
+    return (6 if af == socket.AF_INET6 else 4), raw, bits
 
 
-def host_bits(prefix: str) -> bool:
-    """Whether a prefix (checked by prefix_version) has bits set beyond its length."""
-    address, _, length = prefix.partition("/")
-    raw = socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+def _host_bits(raw: bytes, length: int | None) -> bool:
+    """Whether an address has bits set beyond a prefix length."""
     width = len(raw) * 8
-    return int.from_bytes(raw, "big") & ((1 << (width - int(length or width))) - 1) != 0
+    return int.from_bytes(raw, "big") & ((1 << (width - (width if length is None else length))) - 1) != 0
 
 
 def _once_each(r: _Reader, entries: list[tuple[str, tuple[Any, ...]]]) -> None:
@@ -247,7 +257,7 @@ def _once_each(r: _Reader, entries: list[tuple[str, tuple[Any, ...]]]) -> None:
 
 
 def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:
-    value = r.field(data, key, "$", str)
+    value = r.field(data, key, "$", _STRING)
     try:
         return enum(value) if value is not None else None
     except ValueError:
@@ -256,7 +266,7 @@ def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:
 
 
 def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
-    family = r.field(d, "family", where, int)
+    family = r.field(d, "family", where, _INTEGER)
     if family not in (4, 6, None):
         r.fail(f"{where}.family", f"expected 4 or 6, found {family}")
         return None
@@ -264,7 +274,7 @@ def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
 
 
 def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int, default: Any = ...) -> int:
-    value = r.field(d, key, where, int, default)
+    value = r.field(d, key, where, _INTEGER, default)
     if isinstance(value, int) and not low <= value <= high:
         r.fail(f"{where}.{key}", f"expected {low}-{high}, found {value}")
     return value if isinstance(value, int) else 0
@@ -279,10 +289,6 @@ def _protocol(r: _Reader, d: dict[str, Any], where: str) -> int:
     return protocol
 
 
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _names(kind: type | tuple[type, ...]) -> str:
+def _names(kinds: tuple[type, ...]) -> str:
     words = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
-    return " or ".join(words.get(k, "null") for k in _as_tuple(kind))
+    return " or ".join(words.get(k, "null") for k in kinds)
