@@ -8,10 +8,8 @@ import typer
 
 from netcfg.cli.app import app
 from netcfg.cli.applying import apply_config, config_from_file
-from netcfg.cli.options import DesignOption, InventoryOption, NetnsOption, load, require_machine
-from netcfg.errors import InputError
-from netcfg.model.host import DesignName, HostConfig
-from netcfg.problems import Location, Problem
+from netcfg.cli.options import DesignOption, InventoryOption, NetnsOption, machine_config
+from netcfg.model.host import DesignName
 
 
 @app.command(rich_help_panel="Kernel (root)")
@@ -48,14 +46,5 @@ def apply(
     if from_file is not None:
         config, source = config_from_file(from_file, host, design)
     else:
-        config, source = _rendered(inventory, host, design), None
+        config, source = machine_config(inventory, host, design, "apply"), None
     apply_config(config, source, netns, dry_run)
-
-
-def _rendered(inventory: Path, host: str | None, design: DesignName | None) -> HostConfig:
-    from netcfg.designs import render
-
-    if host is None:
-        raise InputError([Problem(Location("netcfg apply"), "which machine? Give HOST, or --from FILE")])
-    inv = load(inventory)
-    return render(inv, design, [require_machine(inv, host)])[host]

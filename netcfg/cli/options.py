@@ -16,6 +16,7 @@ from netcfg.model.host import DesignName
 from netcfg.problems import Location, Problem
 
 if TYPE_CHECKING:
+    from netcfg.model.host import HostConfig
     from netcfg.model.inventory import Inventory, Machine
 
 DEFAULT_INVENTORY = Path("inventory")
@@ -177,3 +178,14 @@ def require_machine(inventory: Inventory, name: str) -> Machine:
         hint = f"did you mean: {', '.join(close)}" if close else ""
         raise InputError([Problem(Location(inventory.source), f"unknown machine {name!r}", hint)])
     return found
+
+
+def machine_config(inventory: Path, host: str | None, design: DesignName | None, command: str) -> HostConfig:
+    """HOST's config rendered from the inventory, for a command that could have read a
+    rendered file instead (--from)."""
+    from netcfg.designs import render
+
+    if host is None:
+        raise InputError([Problem(Location(f"netcfg {command}"), "which machine? Give HOST, or --from FILE")])
+    inv = load(inventory)
+    return render(inv, design, [require_machine(inv, host)])[host]

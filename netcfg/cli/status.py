@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import typer
+
 from netcfg.cli.app import app
+from netcfg.cli.applying import config_from_file
 from netcfg.cli.console import emit
 from netcfg.cli.options import (
     DesignOption,
-    HostArgument,
     InventoryOption,
     NetnsOption,
     OutputFormat,
     format_option,
-    load,
-    require_machine,
+    machine_config,
 )
 from netcfg.errors import DriftError
 from netcfg.model.host import DesignName
@@ -24,7 +25,14 @@ from netcfg.words import plural
 
 @app.command(rich_help_panel="Kernel (root)")
 def status(
-    host: str = HostArgument,
+    host: str | None = typer.Argument(None, metavar="HOST", hidden=True),
+    from_file: Path | None = typer.Option(
+        None,
+        "--from",
+        metavar="FILE",
+        help="A machine's rendered JSON (netcfg render -f json: DIR/json/HOST.json) instead of the inventory,"
+        " as apply --from reads it: nothing else is read. HOST, if given, must be the name in it.",
+    ),
     inventory: Path = InventoryOption,
     netns: str = NetnsOption,
     fmt: OutputFormat = format_option(OutputFormat.TEXT, OutputFormat.JSON),
@@ -33,16 +41,21 @@ def status(
     """Drift between HOST's desired config and the live owned state of a namespace:
     addresses, rules and routes that are missing, extra or different (same identity,
     other attributes). A desired entry already there but not netcfg's (unmarked) is
-    no drift: it is listed as present. Exit 4 on drift, 0 when clean; read-only."""
-    from netcfg.designs import render
+    no drift: it is listed as present. Exit 4 on drift, 0 when clean; read-only.
+
+    With --from FILE the config comes from a rendered JSON file (checked field by field;
+    a bad one is exit 2) and no inventory is read."""
     from netcfg.kernel.apply import observe
     from netcfg.kernel.reconcile import describe, drift
     from netcfg.kernel.state import ownership
     from netcfg.present.drift import drift_json, drift_lines
 
-    inv = load(inventory)
-    config = render(inv, design, [require_machine(inv, host)])[host]
-    seen = observe(config, ownership(inv, config), netns)
+    if from_file is not None:
+        config = config_from_file(from_file, host, design)[0]
+    else:
+        config = machine_config(inventory, host, design, "status")
+    host = config.name
+    seen = observe(config, ownership(None, config), netns)
     found = drift(seen.desired, seen.live)
     present = [describe(entry) for entry in seen.present]
     if fmt is OutputFormat.JSON:

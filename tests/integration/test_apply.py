@@ -464,7 +464,7 @@ def test_marked_entries_beyond_the_model_go_by_every_selector_and_come_back_exac
     before = snapshot(netns)
     inv, config = web1(inventory_dir)
     if failure == "refused":  # the kernel refuses an addition: no removal is sent
-        monkeypatch.setattr("netcfg.cli.apply._rendered", lambda *_: bad_config(config))
+        monkeypatch.setattr("netcfg.cli.apply.machine_config", lambda *_: bad_config(config))
     elif failure:
         fail_after_every_step(monkeypatch)
     code = main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns])
@@ -547,7 +547,7 @@ def test_a_foreign_route_in_the_place_of_a_desired_one_is_exit_2_and_nothing_cha
 
 def test_cli_failure_exits_5(inventory_dir, netns, lock_dir, capsys, monkeypatch):
     inv, config = web1(inventory_dir)
-    monkeypatch.setattr("netcfg.cli.apply._rendered", lambda *_: bad_config(config))
+    monkeypatch.setattr("netcfg.cli.apply.machine_config", lambda *_: bad_config(config))
     before = snapshot(netns)
     assert main(["apply", "web1", "--inventory", str(inventory_dir), "--netns", netns]) == 5
     assert "rolled back" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 from netcfg.cli import main
 from netcfg.errors import InputError
 from netcfg.model.host_file import host_config_from_json
-from tests.integration.test_apply import inventory_dir, lock_dir, netns, snapshot  # noqa: F401 - fixtures
+from tests.integration.test_apply import inventory_dir, ip, lock_dir, netns, snapshot  # noqa: F401 - fixtures
 from tests.requirements import needing
 
 
@@ -36,6 +36,27 @@ def test_the_rendered_file_applies_like_the_inventory(inventory_dir, rendered, n
     assert snapshot(netns) == after
     assert main(["apply", "web2", "--from", str(rendered), "--netns", netns]) == 2
     assert "is the config of 'web1', not of 'web2'" in capsys.readouterr().err
+
+
+@needing("ip", root=True)
+def test_status_reads_the_rendered_file_as_apply_does(inventory_dir, rendered, netns, lock_dir, capsys):  # noqa: F811
+    for path in inventory_dir.iterdir():
+        path.unlink()
+    status = ["status", "--from", str(rendered), "--netns", netns]
+    assert main(status) == 4  # nothing applied yet
+    assert "missing   rule from 203.0.113.0/26" in capsys.readouterr().out
+    assert main(["apply", "--from", str(rendered), "--netns", netns]) == 0
+    capsys.readouterr()
+    assert main([*status, "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["host"], found["drift"], found["count"]) == ("web1", False, 0)
+    ip(netns, "-4", "rule", "del", "from", "203.0.113.0/26", "lookup", "300", "priority", "20")
+    assert main(["status", "web1", "--from", str(rendered), "--netns", netns]) == 4
+    assert "missing   rule from 203.0.113.0/26" in capsys.readouterr().out
+    assert main(["status", "web2", "--from", str(rendered), "--netns", netns]) == 2
+    assert "is the config of 'web1', not of 'web2'" in capsys.readouterr().err
+    assert main(["status", "--netns", netns]) == 2
+    assert "which machine? Give HOST, or --from FILE" in capsys.readouterr().err
 
 
 def test_every_bad_field_is_named(rendered):
