@@ -23,7 +23,7 @@ from functools import partial
 from itertools import pairwise
 from typing import Any
 
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.forked import beside, can_fork
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.limits import PLAN_SECONDS, plan_seconds
@@ -138,7 +138,9 @@ def read_graph(plan: Any, source: str = "<plan>") -> Graph:
                 problems.append(Problem(where, f"{name} is not an object"))
                 entry = {}
             step_id, wanted = entry.get("id"), entry.get("after")
-            if not isinstance(step_id, str) or not step_id or wanted is None:
+            if step_id is not None and not (isinstance(step_id, str) and step_id):
+                problems.append(Problem(where, f"{name}: id must be a non-empty string, not {quote(step_id)}"))
+            elif step_id is None or wanted is None:
                 missing.append(name)  # reported once for all: no graph
                 wanted = []
             if isinstance(step_id, str) and step_id:

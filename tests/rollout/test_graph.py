@@ -197,6 +197,13 @@ def test_a_plan_without_ids_or_with_a_cycle_has_no_graph(small_fleet):
     twice["migrations"][1]["id"] = "migrate-0"
     with pytest.raises(InputError, match="id 'migrate-0' is used twice"):
         read_graph(twice)
+    for bad in (42, "", ["migrate-0"]):
+        # An id of the wrong kind is that, not a plan of an older netcfg without ids.
+        wrong = copy.deepcopy(data)
+        wrong["migrations"][1]["id"] = bad
+        with pytest.raises(InputError, match=r"migrations\[1\]: id must be a non-empty string, not ") as caught:
+            read_graph(wrong)
+        assert "no id or no after" not in str(caught.value)
 
 
 def test_a_plan_checked_beside_its_exact_replay_finds_what_one_process_finds(monkeypatch):
