@@ -26,6 +26,7 @@ from netcfg.problems import Location, Problem
 # which reads its JSON here. typing neither: annotations only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
 
@@ -279,6 +280,18 @@ def json_value(data: bytes, path: str | Path, what: str, unique_keys: bool = Fal
     if twice:
         raise InputError([Problem(where, f"the {what} names key {quote(key)} twice in one object") for key in twice])
     return value
+
+
+@contextlib.contextmanager
+def positions_in(path: str | Path, data: bytes) -> Iterator[None]:
+    """Within: the problems of an InputError about the JSON file `path` (of bytes `data`)
+    that name a value by its JSON path get the line and column where it starts."""
+    try:
+        yield
+    except InputError as error:
+        from netcfg.json_positions import located
+
+        raise InputError(located(error.problems, data.decode("utf-8", "replace"), str(path))) from None
 
 
 def _depth(value: Any) -> int:

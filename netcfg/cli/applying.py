@@ -68,12 +68,14 @@ def config_from_bytes(
     data: bytes, path: str | Path, host: str | None, design: DesignName | None
 ) -> tuple[HostConfig, str]:
     from netcfg.errors import InputError
-    from netcfg.files import json_value
+    from netcfg.files import json_value, positions_in
     from netcfg.kernel.settled import config_digest
     from netcfg.model.host_file import host_config_from_json
     from netcfg.problems import Location, Problem
 
-    config = host_config_from_json(json_value(data, path, "rendered machine", unique_keys=True), str(path))
+    value = json_value(data, path, "rendered machine", unique_keys=True)
+    with positions_in(path, data):
+        config = host_config_from_json(value, str(path))
     if host is not None and host != config.name:
         raise InputError([Problem(Location(str(path)), f"is the config of {config.name!r}, not of {host!r}")])
     if design is not None and design != config.design:

@@ -12,7 +12,7 @@ from netcfg.cli.console import say, show_lines
 from netcfg.cli.options import DesignOption, HeadArgument, InventoryDirOption, load
 from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
-from netcfg.files import read_json, write_file
+from netcfg.files import json_value, positions_in, read_bytes, write_file
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.model.host import DesignName
 from netcfg.words import plural
@@ -63,9 +63,10 @@ def plan(
         if from_report is not None:
             if base is not None:
                 raise InputError("give BASE [HEAD] or --from-report, not both")
-            report = read_json(from_report, "impact report")
+            raw = read_bytes(from_report, "impact report")
+            report = json_value(raw, from_report, "impact report")
             inv = load(Path(inventory))
-            with progress_bar() as progress:
+            with progress_bar() as progress, positions_in(from_report, raw):
                 planned = plan_from_report(report, inv, str(from_report), settings.jobs(), progress)
         elif base is not None:
             with progress_bar() as progress:

@@ -103,14 +103,15 @@ def rollout_run(
     PLAN: a plan JSON file whose steps carry `id` and `after`."""
     from netcfg.execute.drivers import DriverOptions, driver_entry
     from netcfg.execute.graph import levels, read_graph
-    from netcfg.files import json_value, read_bytes
+    from netcfg.files import json_value, positions_in, read_bytes
 
     data = read_bytes(plan_file, "plan")  # once: a pipe cannot be read again for its digest
     digest = hashlib.sha256(data).hexdigest()
     plan = json_value(data, plan_file, "plan")
-    graph = read_graph(plan, str(plan_file))
-    if inventory is not None:
-        _check_against(plan, plan_file, inventory)
+    with positions_in(plan_file, data):
+        graph = read_graph(plan, str(plan_file))
+        if inventory is not None:
+            _check_against(plan, plan_file, inventory)
     _say_what_the_plan_left(plan)
     options = DriverOptions(
         run=_templates(run),

@@ -14,7 +14,7 @@ from netcfg.cli.app import app
 from netcfg.cli.console import say, show_json, show_lines
 from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load, whole_number
 from netcfg.errors import InputError
-from netcfg.files import read_json, write_file
+from netcfg.files import json_value, positions_in, read_bytes, write_file
 from netcfg.problems import Location, Problem
 
 if TYPE_CHECKING:
@@ -82,10 +82,25 @@ def simulate(
     bounds = parse_jitter(jitter) if jitter is not None else None
     if bounds is None and (runs is not None or seed is not None):
         raise InputError([Problem(Location("--runs" if runs is not None else "--seed"), "only with --jitter LO:HI")])
-    data = read_json(plan_file, "plan")
+    raw = read_bytes(plan_file, "plan")
+    data = json_value(raw, plan_file, "plan")
     if not isinstance(data, dict):
         raise InputError([Problem(Location(str(plan_file)), "not a plan file: expected a JSON object")])
     inv = load(inventory)
+    with positions_in(plan_file, raw):
+        _simulated(data, inv, plan_file, bounds, runs, seed, fmt, html_file)
+
+
+def _simulated(
+    data: dict[str, Any],
+    inv: Inventory,
+    plan_file: Path,
+    bounds: tuple[float, float] | None,
+    runs: int | None,
+    seed: int | None,
+    fmt: OutputFormat,
+    html_file: Path | None,
+) -> None:
     if bounds is not None:
         _jittered(data, inv, plan_file, bounds, runs or 100, seed or 0, fmt, html_file)
         return

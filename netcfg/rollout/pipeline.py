@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.gc_tuning import rare_full_collections
 from netcfg.impact.model import ChangeClass, Decision, HostState
 from netcfg.inventory.digest import inventory_digest
@@ -152,31 +152,25 @@ def changes_from_report(report: Any, source: str) -> list[Change]:
                 )
             ]
         )
-    try:
-        hosts = report["hosts"]
-        # A machine the change removes has nothing left to roll out.
-        pairs = [
-            (str(h["name"]), ChangeClass.HOT.value if h.get("state") == HostState.ADDED.value else str(h["change"]))
-            for h in hosts
-            if h.get("state") != HostState.REMOVED.value
-        ]
-    except (KeyError, TypeError, AttributeError) as error:
-        raise InputError(
-            [
-                Problem(
-                    Location(source),
-                    f"not an impact report: bad or missing {error}",
-                    "expected hosts [{name, change}] as `netcfg check --report-json` writes",
-                )
-            ]
-        ) from None
+    shape = "expected hosts [{name, change}] as `netcfg check --report-json` writes"
+    hosts = report.get("hosts") if isinstance(report, dict) else None
+    if not isinstance(hosts, list):
+        raise InputError([Problem(Location(source), "not an impact report: no hosts list", shape)])
     known = {c.value for c in ChangeClass}
-    bad = [(name, change) for name, change in pairs if change not in known]
-    if bad:
-        raise InputError(
-            [
-                Problem(Location(source), f"{name}: change {change!r} is neither hot nor disruptive")
-                for name, change in bad
-            ]
-        )
+    problems, pairs = [], []
+    for n, host in enumerate(hosts):
+        name = host.get("name") if isinstance(host, dict) else None
+        if not isinstance(name, str) or not name:
+            problems.append(Problem(Location(source), f"hosts[{n}]: not an impact report's host: no name", shape))
+            continue
+        if host.get("state") == HostState.REMOVED.value:
+            continue  # a machine the change removes has nothing left to roll out
+        change = ChangeClass.HOT.value if host.get("state") == HostState.ADDED.value else host.get("change")
+        if not isinstance(change, str) or change not in known:
+            wrong = "no change" if change is None else f"change {quote(change)} is neither hot nor disruptive"
+            problems.append(Problem(Location(source), f"hosts[{n}]: {quote(name)}: {wrong}", shape))
+            continue
+        pairs.append((name, str(change)))
+    if problems:
+        raise InputError(problems)
     return [Change(name, ChangeClass(change)) for name, change in pairs]

@@ -160,29 +160,32 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
     shape = [k for k in ("waves", "migrations", "maintenance") if not isinstance(plan.get(k, []), list)]
     if shape:
         raise InputError([Problem(where, f"not a plan file: {k} is not a list") for k in shape])
+    migrations: list[dict[str, Any]] = []
+    windows: list[dict[str, Any]] = []
+    name = ""  # the entry read, for the message
     try:
-        migrations: list[dict[str, Any]] = [
-            {
-                "vm": str(m["vm"]),
-                "src": str(m["from"]),
-                "dst": str(m["to"]),
-                "start": float(m["start_s"]),
-                "end": float(m["end_s"]),
-                "gib": float(m["gib"]),
-                "rate": float(m.get("rate_mib_s", 0.0)),
-            }
-            for m in plan["migrations"]
-        ]
-        windows: list[dict[str, Any]] = [
-            {"host": str(m["host"]), "start": float(m["start_s"]), "end": float(m["end_s"])}
-            for m in plan["maintenance"]
-        ]
+        for i, m in enumerate(plan["migrations"]):
+            name = f"migrations[{i}]: "
+            migrations.append(
+                {
+                    "vm": str(m["vm"]),
+                    "src": str(m["from"]),
+                    "dst": str(m["to"]),
+                    "start": float(m["start_s"]),
+                    "end": float(m["end_s"]),
+                    "gib": float(m["gib"]),
+                    "rate": float(m.get("rate_mib_s", 0.0)),
+                }
+            )
+        for i, m in enumerate(plan["maintenance"]):
+            name = f"maintenance[{i}]: "
+            windows.append({"host": str(m["host"]), "start": float(m["start_s"]), "end": float(m["end_s"])})
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise InputError(
             [
                 Problem(
                     where,
-                    f"not a plan file: bad or missing {error}",
+                    f"not a plan file: {name}bad or missing {error}",
                     "expected migrations [{vm, from, to, start_s, end_s, gib}] "
                     "and maintenance [{host, start_s, end_s}]",
                 )

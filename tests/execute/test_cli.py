@@ -44,7 +44,8 @@ def test_a_plan_written_before_dependencies_is_refused(tmp_path, capsys):
         json.dumps({"waves": [], "migrations": [], "maintenance": [{"host": "a", "start_s": 0, "end_s": 1}]})
     )
     err = refused(capsys, str(old), "--driver", "command", "--run", "maintenance=true")
-    assert "old.json: error: maintenance[0]: no `id` and `after`" in err
+    # At the entry's line and column: `{"waves": [], "migrations": [], "maintenance": [{` on line 1.
+    assert "old.json:1:49: error: maintenance[0]: no `id` and `after`" in err
     assert "re-run `netcfg plan`" in err
     assert not (tmp_path / "old.json.journal").exists()
 

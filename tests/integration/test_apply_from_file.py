@@ -59,6 +59,28 @@ def test_status_reads_the_rendered_file_as_apply_does(inventory_dir, rendered, n
     assert "which machine? Give HOST, or --from FILE" in capsys.readouterr().err
 
 
+def test_each_bad_field_is_named_at_its_line_and_column(rendered, capsys):
+    data = json.loads(rendered.read_text())
+    data["rules"][1]["table"] = True
+    data["kind"] = "mainframe"
+    bad = rendered.with_name("bad.json")
+    bad.write_text(json.dumps(data, indent=2))
+    text = bad.read_text()
+    # The value's own place: `"table": true` in the second rule, `"kind": "mainframe"`.
+    second_rule = text.index("{", text.index("{", text.index('"rules"')) + 1)
+    table = text.index("true", second_rule)
+    kind = text.index('"mainframe"')
+
+    def place(at: int) -> str:
+        return f"{text.count(chr(10), 0, at) + 1}:{at - text.rfind(chr(10), 0, at)}"
+
+    assert main(["apply", "--from", str(bad), "--netns", "netcfg-test-not-reached", "--dry-run"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert f"{bad}:{place(kind)}: error: $.kind: expected one of kvm-host, vm, physical, router" in err[0]
+    assert err[1] == f"{bad}:{place(table)}: error: $.rules[1].table: expected an integer, found bool"
+    assert len(err) == 2
+
+
 def test_every_bad_field_is_named(rendered):
     data = json.loads(rendered.read_text())
     data["kind"] = "mainframe"

@@ -97,6 +97,53 @@ def test_bad_report_and_bad_plan_files_exit_2(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "missing.json"), "--inventory", str(tmp_path / "inv.yaml")]) == 2
 
 
+def one_entry_a_line(data: dict[str, object], key: str) -> tuple[str, int]:
+    """`data` as JSON with each entry of the list `key` on a line of its own (indented by
+    two), and the line of its first entry."""
+    lines = ["{"]
+    first = 0
+    for n, (name, value) in enumerate(data.items()):
+        comma = "," if n < len(data) - 1 else ""
+        if name == key and isinstance(value, list):
+            lines.append(f"{json.dumps(name)}: [")
+            first = len(lines) + 1
+            lines += [f"  {json.dumps(item)}{',' if i < len(value) - 1 else ''}" for i, item in enumerate(value)]
+            lines.append(f"]{comma}")
+        else:
+            lines.append(f"{json.dumps(name)}: {json.dumps(value)}{comma}")
+    return "\n".join([*lines, "}"]) + "\n", first
+
+
+def test_bad_entries_of_a_report_or_a_plan_are_named_at_their_line(tmp_path, capsys):
+    (tmp_path / "inv.yaml").write_text(TIGHT)
+    inventory = ["--inventory", str(tmp_path / "inv.yaml")]
+    hosts = [{"name": "kvm1", "change": "disruptive"}, {"name": "vm0a", "change": ["hot"]}, {"change": "hot"}]
+    text, first = one_entry_a_line({"hosts": hosts}, "hosts")
+    report = tmp_path / "report.json"
+    report.write_text(text)
+    assert main(["plan", "--from-report", str(report), *inventory]) == 2
+    err = capsys.readouterr().err
+    assert f"report.json:{first + 1}:3: error: hosts[1]: 'vm0a': change '[\\'hot\\']' is neither" in err
+    assert f"report.json:{first + 2}:3: error: hosts[2]: not an impact report's host: no name" in err
+    assert "Traceback" not in err
+    write_report(report, {"kvm1": "disruptive", "vm0a": "disruptive", "vm2b": "disruptive"})
+    assert main(["plan", "--from-report", str(report), *inventory, "--json", str(tmp_path / "plan.json")]) == 0
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    last = len(plan["maintenance"]) - 1
+    plan["maintenance"][last]["id"] = 42
+    plan["maintenance"][0]["after"] = ["nowhere"]
+    text, first = one_entry_a_line(plan, "maintenance")
+    (tmp_path / "bad.json").write_text(text)
+    capsys.readouterr()
+    assert main(["simulate", str(tmp_path / "bad.json"), *inventory]) == 2
+    err = capsys.readouterr().err
+    assert f"bad.json:{first + last}:3: error: maintenance[{last}]: id must be a non-empty string" in err, err
+    assert f"bad.json:{first}:3: error: maintenance[0]: after names 'nowhere'" in err, err
+    # The executor's reader stops at the ids: `after` names ids.
+    assert main(["rollout", "run", str(tmp_path / "bad.json"), "--driver", "command", "--dry-run"]) == 2
+    assert f"bad.json:{first + last}:3: error: maintenance[{last}]: `id` must be a name" in capsys.readouterr().err
+
+
 def test_simulate_json_format_and_exit_3_on_violation(tmp_path, capsys):
     (tmp_path / "inv.yaml").write_text(TIGHT)
     plan = {
@@ -474,7 +521,8 @@ def test_times_too_large_to_replay_are_exit_2_not_an_overflow(tmp_path, capsys, 
     for huge in (1.5e308, 10**400):
         code, err = simulate_changed(tmp_path, capsys, ("maintenance", -1, "end_s"), huge, options)
         assert code == 2
-        assert "plan.json: error:" in err and "Traceback" not in err and "internal error" not in err
+        assert re.search(r"plan\.json:1:\d+: error: (not a plan file: )?maintenance\[\d+\]", err), err
+        assert "Traceback" not in err and "internal error" not in err
 
 
 @pytest.mark.parametrize("jittered", [False, True])
