@@ -11,8 +11,8 @@ network. Links are not owned: apply neither creates nor deletes interfaces.
 
 Owned entries netcfg's model can express are config.Address/Rule/Route values in one
 canonical spelling (the kernel's: inet_ntop, host bits cleared, IPv6 routes without
-scope, kernel default metrics as None), so desired and live states compare with plain
-set operations. A marked rule or route the model cannot express (a fwmark, a preferred
+scope, kernel default metrics as None, a rule's /0 selector as none), so desired and
+live states compare with plain set operations. A marked rule or route the model cannot express (a fwmark, a preferred
 source, ...) is a codec.KernelRule/KernelRoute with every field the kernel reported:
 never desired, so removed, and re-created exactly by a roll-back.
 """
@@ -73,10 +73,18 @@ def canonical_address(address: Address) -> Address:
 
 
 def canonical_rule(rule: Rule) -> Rule:
-    src = canonical_prefix(rule.src) if rule.src else None
-    dst = canonical_prefix(rule.dst) if rule.dst else None
+    src, dst = _selector(rule.src), _selector(rule.dst)
     # Rendered configs are canonical already: no copy of each of 10,000 rules.
     return rule if (src, dst) == (rule.src, rule.dst) else replace(rule, src=src, dst=dst)
+
+
+def _selector(prefix: str | None) -> str | None:
+    """A rule's from/to as the kernel keeps it: a /0 selects every address, and the kernel
+    keeps it as none (`from all`)."""
+    if not prefix:
+        return None
+    canonical = canonical_prefix(prefix)
+    return None if canonical.endswith("/0") else canonical
 
 
 def canonical_route(route: Route) -> Route:

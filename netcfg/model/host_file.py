@@ -24,7 +24,7 @@ from netcfg.model.unusable import unusable_range
 from netcfg.names import INTERFACE_NAME, MACHINE_NAME
 from netcfg.problems import Location, Problem
 
-_SCOPES = ("global", "link", "host")
+_SCOPES = ("global", "link")  # what the kernel reads back as rendered ("host" it would not)
 _ABSENT = object()
 _STRING, _INTEGER, _BOOLEAN, _LIST = (str,), (int,), (bool,), (list,)
 _STRING_OR_NULL, _INTEGER_OR_NULL = (str, type(None)), (int, type(None))
@@ -156,8 +156,11 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         family = _family(r, d, where)
         gateway = r.field(d, "gateway", where, _STRING_OR_NULL, None)
         scope = r.field(d, "scope", where, _STRING, "global")
-        if scope not in _SCOPES:
+        if scope is not None and scope not in _SCOPES:
             r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {quote(scope)}")
+        if d.get("device") is None and d.get("gateway") is None:
+            # A route reaches the kernel through an interface, or a gateway.
+            r.fail(where, "a route needs a device or a gateway")
         metric = r.field(d, "metric", where, _INTEGER_OR_NULL, None)
         if metric is not None and not 0 <= metric <= 2**32 - 1:
             r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
@@ -182,11 +185,8 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
             r.fail(f"$.interfaces[{n}].name", f"{quote(interface.name)} is named by an earlier interface too")
         seen.add(interface.name)
     for n, route in enumerate(routes):
-        # A route reaches the kernel through one of the file's own interfaces, or a gateway.
         if route.device is not None and route.device not in names:
             r.fail(f"$.routes[{n}].device", f"{quote(route.device)} is none of the file's interfaces")
-        elif route.device is None and route.gateway is None:
-            r.fail(f"$.routes[{n}]", "a route needs a device or a gateway")
     devices = names | {route.device for route in routes if route.device is not None}
     for device in sorted(devices):
         if not INTERFACE_NAME.fullmatch(device):
@@ -273,8 +273,8 @@ def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
     return family
 
 
-def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int, default: Any = ...) -> int:
-    value = r.field(d, key, where, _INTEGER, default)
+def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int) -> int:
+    value = r.field(d, key, where, _INTEGER)
     if isinstance(value, int) and not low <= value <= high:
         r.fail(f"{where}.{key}", f"expected {low}-{high}, found {value}")
     return value if isinstance(value, int) else 0
@@ -283,10 +283,10 @@ def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high:
 def _protocol(r: _Reader, d: dict[str, Any], where: str) -> int:
     """netcfg's marker, the only protocol a rendered route has: apply owns what carries
     it, and a route written with another would replace netcfg's and then be foreign."""
-    protocol = _number(r, d, "protocol", where, 0, 255, default=PROTOCOL)
-    if protocol != PROTOCOL and 0 <= protocol <= 255:
+    protocol = r.field(d, "protocol", where, _INTEGER, PROTOCOL)
+    if protocol is not None and protocol != PROTOCOL:
         r.fail(f"{where}.protocol", f"expected {PROTOCOL} (netcfg's marker), found {protocol}")
-    return protocol
+    return PROTOCOL
 
 
 def _names(kinds: tuple[type, ...]) -> str:

@@ -81,6 +81,38 @@ def test_each_bad_field_is_named_at_its_line_and_column(rendered, capsys):
     assert len(err) == 2
 
 
+@needing("ip", root=True)
+def test_a_rule_selecting_every_address_is_held_as_the_kernel_holds_it(rendered, netns, lock_dir, capsys):  # noqa: F811
+    # The kernel keeps `from 0.0.0.0/0` as `from all`: read back, it must still be the
+    # rule asked for, not a missing one beside an extra one (exit 5, rolled back).
+    data = json.loads(rendered.read_text())
+    data["rules"] += [
+        {"family": 4, "priority": 98, "table": 256, "src": "0.0.0.0/0", "dst": None},
+        {"family": 6, "priority": 98, "table": 256, "src": None, "dst": "::/0"},
+    ]
+    rendered.write_text(json.dumps(data))
+    assert main(["apply", "--from", str(rendered), "--netns", netns]) == 0
+    assert "from all lookup 256" in ip(netns, "-4", "rule")
+    assert main(["apply", "--from", str(rendered), "--netns", netns, "--dry-run"]) == 0
+    assert "0 changes" in capsys.readouterr().out
+    assert main(["status", "--from", str(rendered), "--netns", netns]) == 0
+
+
+def test_a_bad_field_is_one_problem_and_a_scope_the_kernel_would_not_keep_is_refused(rendered):
+    data = json.loads(rendered.read_text())
+    for key, value, expected in (
+        ("protocol", True, "$.routes[0].protocol: expected an integer, found bool"),
+        ("scope", None, "$.routes[0].scope: expected a string, found NoneType"),
+        ("device", 1, "$.routes[0].device: expected a string or null, found int"),
+        ("scope", "host", "$.routes[0].scope: expected one of global, link, found 'host'"),
+    ):
+        bad = json.loads(json.dumps(data))
+        bad["routes"][0][key] = value
+        with pytest.raises(InputError) as caught:
+            host_config_from_json(bad, "web1.json")
+        assert [p.message for p in caught.value.problems] == [expected]
+
+
 def test_every_bad_field_is_named(rendered):
     data = json.loads(rendered.read_text())
     data["kind"] = "mainframe"
