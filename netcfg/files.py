@@ -36,22 +36,24 @@ def write_file(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
     problem (exit 2), named at the path."""
     path = os.fspath(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    _refuse_links_out(path)
+    refuse_links_out(path)
     if _in_place(path):
         _write_in_place(path, raw)
     else:
         write_atomic(path, raw, mode)
 
 
-def _refuse_links_out(path: str) -> None:
-    """A relative path is the job's: a directory on its way that is a link leading out of
-    the working directory (one a pull request committed) is refused, not written through.
-    An absolute path is the caller's own choice."""
+def refuse_links_out(path: str | os.PathLike[str], *, itself: bool = False) -> None:
+    """A relative path is the job's: a directory on its way (with `itself`, the path too:
+    an output directory) that is a link leading out of the working directory, one a pull
+    request committed, is refused, not written through. An absolute path is the
+    caller's own choice."""
+    path = os.fspath(path)
     if os.path.isabs(path):
         return
     here = os.path.realpath(os.curdir)
     parts = [part for part in path.split(os.sep) if part not in ("", ".")]
-    for depth in range(1, len(parts)):
+    for depth in range(1, len(parts) + itself):
         directory = os.path.join(*parts[:depth])
         if os.path.islink(directory):
             try:

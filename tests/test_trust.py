@@ -371,6 +371,27 @@ def test_render_never_writes_or_deletes_through_a_link_in_out(tmp_path, capsys):
     assert {p.name: p.read_text() for p in outside.iterdir()} == before
 
 
+def test_an_output_directory_that_is_a_link_leading_out_is_refused(tmp_path, monkeypatch, capsys):
+    # A pull request commits `out` as a link to the runner's files; CI renders into out/.
+    inventory = small(tmp_path)
+    (tmp_path / "job").mkdir()
+    monkeypatch.chdir(tmp_path / "job")
+    (tmp_path / "outside").mkdir()
+    Path("out").symlink_to(tmp_path / "outside")
+    for args in (
+        ["render", str(inventory), "--out", "out", "-f", "json"],
+        ["render", str(inventory), "--out", "out/deeper", "-f", "json"],
+        ["synth", "--machines", "10", "--networks", "4", "--out", "out"],
+    ):
+        assert main(args) == 2
+        assert "out: error: is a symbolic link out of the working directory: not written through" in errors(capsys)
+    assert list((tmp_path / "outside").iterdir()) == []
+    Path("inside").mkdir()
+    Path("here").symlink_to("inside")  # a link staying in the job is a directory like another
+    assert main(["render", str(inventory), "--out", "here", "-f", "json"]) == 0
+    assert (tmp_path / "job" / "inside" / "json").is_dir()
+
+
 def test_a_file_in_out_that_is_a_link_is_not_written_through(tmp_path, capsys):
     out = tmp_path / "out"
     (out / "json").mkdir(parents=True)

@@ -36,7 +36,7 @@ from typing import Any
 
 from netcfg import limits
 from netcfg.errors import InputError
-from netcfg.files import cannot_write, contained, contained_path, link_refused, write_atomic
+from netcfg.files import cannot_write, contained, contained_path, link_refused, refuse_links_out, write_atomic
 from netcfg.problems import Location, Problem
 from netcfg.regular import regular_file_bytes
 from netcfg.words import plural
@@ -137,6 +137,7 @@ class OutputDir:
     """One render run's writes into `root`; `finish()` removes stale files it owns."""
 
     def __init__(self, root: Path, run: str | None = None):
+        refuse_links_out(root, itself=True)
         self.root = root
         self.run = run  # this run's key (formats/inputs.py run_key), recorded when it ends
         self.root_text = str(root)

@@ -24,7 +24,7 @@ from random import Random
 from netaddr import IPAddress, IPNetwork
 
 from netcfg.errors import InputError
-from netcfg.files import contained, write_atomic
+from netcfg.files import contained, refuse_links_out, write_atomic
 from netcfg.limits import MAX_MACHINES, MAX_NETWORKS, MIN_MACHINES, MIN_NETWORKS
 from netcfg.problems import Location, Problem
 
@@ -155,8 +155,9 @@ def write_synth(out_dir: str | Path, machines: int, networks: int, seed: int) ->
 
     Refuses a non-empty directory that synth did not write (it would merge with foreign
     YAML); a directory it wrote before is replaced, stale files included."""
-    texts = synth_texts(machines, networks, seed)
     out = Path(out_dir)
+    refuse_links_out(out, itself=True)
+    texts = synth_texts(machines, networks, seed)
     try:
         return _write(out, texts)
     except OSError as error:
