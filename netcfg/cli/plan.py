@@ -9,7 +9,7 @@ import typer
 from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import say, show_lines
-from netcfg.cli.options import DesignOption, HeadArgument, InventoryDirOption, load
+from netcfg.cli.options import DesignOption, HeadArgument, InventoryDirOption
 from netcfg.cli.progress import progress_bar
 from netcfg.errors import InputError
 from netcfg.files import json_value, positions_in, read_bytes, write_file
@@ -63,11 +63,16 @@ def plan(
         if from_report is not None:
             if base is not None:
                 raise InputError("give BASE [HEAD] or --from-report, not both")
+            from netcfg.inventory.load import load_inventory_beside
+
             raw = read_bytes(from_report, "impact report")
             report = json_value(raw, from_report, "impact report")
-            inv = load(Path(inventory))
+            jobs = settings.jobs()
             with progress_bar() as progress, positions_in(from_report, raw):
-                planned = plan_from_report(report, inv, str(from_report), settings.jobs(), progress)
+                # Planning needs one core for seconds: the inventory's checks take the other.
+                planned = load_inventory_beside(
+                    inventory, lambda inv: plan_from_report(report, inv, str(from_report), jobs, progress), jobs
+                )
         elif base is not None:
             with progress_bar() as progress:
                 planned = plan_change(

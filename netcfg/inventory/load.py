@@ -15,8 +15,9 @@ import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 from ruamel.yaml import YAML
@@ -51,6 +52,7 @@ from netcfg.problems import Location, Problem
 
 TOP_LEVEL_KEYS = ("segments", "networks", "machines", "policy")
 NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+R = TypeVar("R")
 
 
 class _StringResolver(VersionedResolver):
@@ -85,10 +87,84 @@ def inventory_files(path: Path, problems: list[Problem]) -> list[Path]:
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate the inventory at `path`; raises InputError with every problem."""
-    path = Path(path)
+    inventory, checks = _read(Path(path))
+    problems = checks()
+    if problems:
+        raise InputError(problems)
+    return inventory
+
+
+def load_inventory_beside(path: str | Path, work: Callable[[Inventory], R], jobs: int) -> R:
+    """`work(inventory)` of the inventory at `path`, the inventory's cross-checks running
+    beside it in a forked worker (with `jobs` > 1): `work` runs on an inventory whose
+    checks have not passed yet, and its result counts only once they have. Problems of
+    the inventory are raised (InputError) whatever `work` did, as load_inventory would
+    have raised them before it; then `work`'s own error, if any."""
+    from netcfg import forked  # not for the commands that only read (its ctypes)
+
+    inventory, checks = _read(Path(path))
+    if jobs < 2 or not forked.can_fork() or checks.read_problems:
+        problems = checks()
+        if problems:
+            raise InputError(problems)
+        return work(inventory)
+    attempt, problems = forked.beside(partial(_attempted, work, inventory), checks, "inventory check")
+    if problems:
+        raise InputError(problems)
+    result, error = attempt
+    if error is not None:
+        raise error
+    return cast(R, result)
+
+
+def _attempted(work: Callable[[Inventory], R], inventory: Inventory) -> tuple[R | None, Exception | None]:
+    try:
+        return work(inventory), None
+    except Exception as error:  # an unchecked inventory may break `work`: said after its problems
+        return None, error
+
+
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """The problems of an inventory read: its files' own, then (checks()) those across them."""
+
+    inventory: Inventory
+    reader: _Reader
+    unread: tuple[Problem, ...]
+
+    @property
+    def read_problems(self) -> bool:
+        return bool(self.unread or self.reader.problems)
+
+    def __call__(self) -> list[Problem]:
+        with rare_full_collections():
+            return (
+                sorted(self.unread)
+                + self.reader.problems
+                + check_inventory(
+                    self.inventory,
+                    self.reader.skipped,
+                    self.reader.skipped_networks,
+                    self.reader.value_locations,
+                    self.reader.partial,
+                    complete=not self.unread and not self.reader.unread,
+                )
+            )
+
+
+def _read(path: Path) -> tuple[Inventory, _Checks]:
     unread: list[Problem] = []
     texts = readable_texts(inventory_files(path, unread), unread)
-    return load_inventory_texts(texts, source=str(path), unread=unread)
+    return _read_texts(texts, str(path), unread)
+
+
+def _read_texts(texts: Mapping[str, str], source: str, unread: Sequence[Problem]) -> tuple[Inventory, _Checks]:
+    with rare_full_collections():
+        reader = _Reader()
+        for name in sorted(texts):
+            reader.read_file(name, texts[name])
+        inventory = reader.inventory(source)
+    return inventory, _Checks(inventory, reader, tuple(unread))
 
 
 def load_inventory_texts(texts: Mapping[str, str], source: str = "", unread: Sequence[Problem] = ()) -> Inventory:
@@ -99,20 +175,8 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "", unread: Seq
     can pass "REV:inventory/networks.yaml". Every problem of every file is reported;
     checks across files run only when every file could be read, as what a missing file
     defines would otherwise be reported missing wherever it is used."""
-    with rare_full_collections():
-        reader = _Reader()
-        for name in sorted(texts):
-            reader.read_file(name, texts[name])
-        inventory = reader.inventory(source)
-        problems = sorted(unread) + reader.problems
-        problems += check_inventory(
-            inventory,
-            reader.skipped,
-            reader.skipped_networks,
-            reader.value_locations,
-            reader.partial,
-            complete=not unread and not reader.unread,
-        )
+    inventory, checks = _read_texts(texts, source, unread)
+    problems = checks()
     if problems:
         raise InputError(problems)
     return inventory
