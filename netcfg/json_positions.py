@@ -17,9 +17,9 @@ from collections.abc import Iterable
 
 from netcfg.problems import Location, Problem
 
-# `$` or a key, then keys and indexes; a bare word is no path (it must hold an index,
-# or start at `$`): "waves is not a list" names no place.
-_PATH = re.compile(r"\$(?:\.[A-Za-z_]\w*|\[\d+\])*|\b[A-Za-z_]\w*\[\d+\](?:\.[A-Za-z_]\w*|\[\d+\])*")
+# `$` or a key, then keys and indexes, up to a space or a colon; a bare word is no path
+# (it must hold an index, or start at `$`): "waves is not a list" names no place.
+_PATH = re.compile(r"(?:\$(?:\.[A-Za-z_]\w*|\[\d+\])*|[A-Za-z_]\w*\[\d+\](?:\.[A-Za-z_]\w*|\[\d+\])*)(?=[: ]|$)")
 _STEP = re.compile(r"\.?([A-Za-z_]\w*)|\[(\d+)\]")
 _SPACE = re.compile(r"[ \t\n\r]*")
 
@@ -31,15 +31,20 @@ def located(problems: Iterable[Problem], text: str, file: str) -> list[Problem]:
     out = []
     for problem in problems:
         where = problem.location
-        # Before any quoted value: a path is the reader's, a quoted text the user's.
-        named = problem.message.partition("'")[0]
-        match = _PATH.search(named) if where.file == file and not where.line else None
+        match = _named(problem.message) if where.file == file and not where.line else None
         offset = found.offset(match.group()) if match else None
         if offset is not None:
             line, column = found.line_column(offset)
             problem = Problem(Location(file, line, column), problem.message, problem.hint)
         out.append(problem)
     return out
+
+
+def _named(message: str) -> re.Match[str] | None:
+    """The path a reader's message starts with, or starts its second part with (`not a
+    plan file: waves[1] has ...`): anywhere else it could be a user's value quoted."""
+    head, colon, rest = message.partition(": ")
+    return _PATH.match(message) or (_PATH.match(rest) if colon else None)
 
 
 class _Index:

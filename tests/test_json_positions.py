@@ -44,6 +44,9 @@ def test_what_names_no_value_of_the_text_is_left_as_it_was():
         "$.name.first: not an object",  # a string has no keys
         "$.rules.table: not a list index",
         "value 'rules[1]' is quoted: the user's text, not a path",
+        # A user's value unquoted, inside a message that names no path of its own.
+        "the report is of another inventory: it records inventory digest $ x, see rules[1]",
+        "the dependencies form a cycle: 2 steps can never start (among them a, rules[1])",
     ):
         assert where(message) == "m.json", message
     problem = Problem(Location("m.json"), "$.name: bad")

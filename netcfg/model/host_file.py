@@ -116,9 +116,14 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
     design = _choice(r, data, "design", DesignName)
     forwarding = r.field(data, "forwarding", "$", _BOOLEAN)
     interfaces = []
+    # What the checks across entries compare: only entries read without a problem, so a
+    # value of the wrong type is one problem, not also a clash of the blank put in its place.
+    named: list[tuple[int, InterfaceConfig]] = []  # the interfaces whose name is a string
+    names_known = type(data.get("interfaces")) is list
     for where, i in r.items(data, "interfaces", "$"):
         r.known(i, INTERFACE_KEYS, where)
         iname = r.field(i, "name", where, _STRING)
+        names_known = names_known and iname is not None
         segment = r.field(i, "segment", where, _STRING)
         bridge = r.field(i, "bridge", where, _BOOLEAN)
         addresses = []
@@ -137,9 +142,13 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
             elif prefix is not None:
                 r.fail(at, f"an address needs its prefix length: {text!r}")
         interfaces.append(InterfaceConfig(iname or "", segment or "", bool(bridge), tuple(addresses)))
-    rules = []
+        if iname is not None:
+            named.append((len(interfaces) - 1, interfaces[-1]))
+    names_known = names_known and len(interfaces) == len(data["interfaces"])  # every entry an object
+    rules, sound_rules = [], []
     for where, d in r.items(data, "rules", "$"):
         r.known(d, RULE_KEYS, where)
+        before = len(r.problems)  # an unknown key beside them leaves its values sound
         family = _family(r, d, where)
         rules.append(
             Rule(
@@ -150,9 +159,12 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
                 r.prefix(r.field(d, "dst", where, _STRING_OR_NULL, None), f"{where}.dst", family, network=True),
             )
         )
-    routes = []
+        if len(r.problems) == before:
+            sound_rules.append((where, rules[-1]))
+    routes, sound_routes = [], []
     for where, d in r.items(data, "routes", "$"):
         r.known(d, ROUTE_KEYS, where)
+        before = len(r.problems)  # an unknown key beside them leaves its values sound
         family = _family(r, d, where)
         gateway = r.field(d, "gateway", where, _STRING_OR_NULL, None)
         scope = r.field(d, "scope", where, _STRING, "global")
@@ -176,16 +188,18 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
                 _protocol(r, d, where),
             )
         )
+        if len(r.problems) == before:
+            sound_routes.append((where, routes[-1]))
     if name is not None and not MACHINE_NAME.fullmatch(name):
         r.fail("$.name", f"{quote(name)} is not a machine name")
-    names = {i.name for i in interfaces}
+    names = {i.name for _, i in named}
     seen: set[str] = set()
-    for n, interface in enumerate(interfaces):
+    for n, interface in named:
         if interface.name in seen:
             r.fail(f"$.interfaces[{n}].name", f"{quote(interface.name)} is named by an earlier interface too")
         seen.add(interface.name)
     for n, route in enumerate(routes):
-        if route.device is not None and route.device not in names:
+        if names_known and route.device is not None and route.device not in names:
             r.fail(f"$.routes[{n}].device", f"{quote(route.device)} is none of the file's interfaces")
     devices = names | {route.device for route in routes if route.device is not None}
     for device in sorted(devices):
@@ -195,13 +209,19 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         r,
         [
             (f"$.interfaces[{n}].addresses[{k}]", (a.interface, a.ip))
-            for n, i in enumerate(interfaces)
+            for n, i in named
             for k, a in enumerate(i.addresses)
         ],
     )
-    _once_each(r, [(f"$.rules[{n}]", (x.family, x.priority, x.src, x.dst)) for n, x in enumerate(rules)])
-    slots = [(x.family, x.table, x.dst, DEFAULT_METRIC[x.family] if x.metric is None else x.metric) for x in routes]
-    _once_each(r, [(f"$.routes[{n}]", slot) for n, slot in enumerate(slots)])
+    # The kernel keeps a /0 selector as none: `from 0.0.0.0/0` and `from all` are one rule.
+    _once_each(r, [(at, (x.family, x.priority, _kept(x.src), _kept(x.dst))) for at, x in sound_rules])
+    _once_each(
+        r,
+        [
+            (at, (x.family, x.table, x.dst, DEFAULT_METRIC[x.family] if x.metric is None else x.metric))
+            for at, x in sound_routes
+        ],
+    )
     if r.problems:
         raise InputError(r.problems)
     return HostConfig(name, kind, design, tuple(interfaces), tuple(rules), tuple(routes), forwarding)
@@ -242,6 +262,11 @@ def _host_bits(raw: bytes, length: int | None) -> bool:
     """Whether an address has bits set beyond a prefix length."""
     width = len(raw) * 8
     return int.from_bytes(raw, "big") & ((1 << (width - (width if length is None else length))) - 1) != 0
+
+
+def _kept(selector: str | None) -> str | None:
+    """A rule's selector as the kernel keeps it (kernel/state.py canonical_rule)."""
+    return None if selector is None or selector.endswith("/0") else selector
 
 
 def _once_each(r: _Reader, entries: list[tuple[str, tuple[Any, ...]]]) -> None:

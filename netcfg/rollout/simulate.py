@@ -135,14 +135,14 @@ def _copy_time(memory_gib: float, dirty: float, rate: float) -> float | None:
     return sent / rate
 
 
-def _names(*names: str) -> bool:
-    return all(MACHINE_NAME.fullmatch(n) for n in names)
+def _names(*names: object) -> bool:
+    return all(isinstance(n, str) and MACHINE_NAME.fullmatch(n) for n in names)
 
 
 def _wave(wave: Any) -> bool:
     if not isinstance(wave, dict) or not isinstance(hosts := wave.get("hosts", []), list):
         return False
-    return _times(wave, "start_s", "end_s") and all(isinstance(h, str) and _names(h) for h in hosts)
+    return _times(wave, "start_s", "end_s") and _names(*hosts)
 
 
 def _times(entry: dict[str, Any], start: str, end: str) -> bool:
@@ -168,9 +168,9 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
             name = f"migrations[{i}]: "
             migrations.append(
                 {
-                    "vm": str(m["vm"]),
-                    "src": str(m["from"]),
-                    "dst": str(m["to"]),
+                    "vm": m["vm"],  # names: checked below, as names, not as any text
+                    "src": m["from"],
+                    "dst": m["to"],
                     "start": float(m["start_s"]),
                     "end": float(m["end_s"]),
                     "gib": float(m["gib"]),
@@ -179,7 +179,7 @@ def read_plan(plan: Any, source: str) -> tuple[list[dict[str, Any]], list[dict[s
             )
         for i, m in enumerate(plan["maintenance"]):
             name = f"maintenance[{i}]: "
-            windows.append({"host": str(m["host"]), "start": float(m["start_s"]), "end": float(m["end_s"])})
+            windows.append({"host": m["host"], "start": float(m["start_s"]), "end": float(m["end_s"])})
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise InputError(
             [

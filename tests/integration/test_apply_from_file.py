@@ -111,6 +111,37 @@ def test_a_bad_field_is_one_problem_and_a_scope_the_kernel_would_not_keep_is_ref
         with pytest.raises(InputError) as caught:
             host_config_from_json(bad, "web1.json")
         assert [p.message for p in caught.value.problems] == [expected]
+    # Nor a clash of the blanks in their places: no name, no destination, no "twin".
+    bad = json.loads(json.dumps(data))
+    bad["interfaces"][0]["name"] = 5
+    bad["routes"][0]["dst"], bad["routes"][1]["dst"] = 5, 6
+    bad["rules"][0]["priority"], bad["rules"][1]["priority"] = True, True
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(bad, "web1.json")
+    assert sorted(p.message for p in caught.value.problems) == [
+        "$.interfaces[0].name: expected a string, found int",
+        "$.routes[0].dst: expected a string, found int",
+        "$.routes[1].dst: expected a string, found int",
+        "$.rules[0].priority: expected an integer, found bool",
+        "$.rules[1].priority: expected an integer, found bool",
+    ]
+    bad = json.loads(json.dumps(data))
+    bad["interfaces"] = 1
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(bad, "web1.json")
+    assert [p.message for p in caught.value.problems] == ["$.interfaces: expected a list, found int"]
+
+
+def test_a_rule_selecting_every_address_and_one_without_a_selector_are_twins(rendered):
+    # The kernel keeps both as `from all`: the second could never match.
+    data = json.loads(rendered.read_text())
+    data["rules"] += [
+        {"family": 4, "priority": 98, "table": 256, "src": "0.0.0.0/0", "dst": None},
+        {"family": 4, "priority": 98, "table": 300, "src": None, "dst": None},
+    ]
+    n = len(data["rules"])
+    with pytest.raises(InputError, match=rf"\$\.rules\[{n - 1}\]: the kernel keeps one entry of its kind where"):
+        host_config_from_json(data, "web1.json")
 
 
 def test_every_bad_field_is_named(rendered):

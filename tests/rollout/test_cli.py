@@ -548,6 +548,19 @@ def test_a_plan_of_the_wrong_shape_or_with_unprintable_names_is_exit_2(tmp_path,
             {"waves": [{"hosts": [[{}]], "start_s": float("nan"), "end_s": 1}], "migrations": [], "maintenance": []},
             "not a plan file: waves[0] has a time or size that is not a number up to",
         ),
+        # Not text at all: no machine called "None" or "True" either (a replay would say so).
+        (
+            {"waves": [], "migrations": [], "maintenance": [{"host": None, "start_s": 0, "end_s": 1}]},
+            "not a plan file: maintenance[0] names no machine",
+        ),
+        (
+            {
+                "waves": [],
+                "migrations": [{"vm": "vm1", "from": True, "to": "kvm02", "start_s": 0, "end_s": 1, "gib": 1}],
+                "maintenance": [],
+            },
+            "not a plan file: migrations[0] names no machine",
+        ),
     ):
         plan.write_text(json.dumps(data))
         capsys.readouterr()
