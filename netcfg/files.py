@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import sys
 
@@ -249,39 +250,60 @@ def read_bytes(path: str | Path, what: str, limit: int = limits.JSON_FILE_BYTES)
     return data
 
 
-def json_value(data: bytes, path: str | Path, what: str, unique_keys: bool = False) -> Any:
-    """The value of a JSON file's bytes (see read_json); with `unique_keys`, an object
-    naming a key twice is an error (json keeps the last silently)."""
-    where = Location(str(path))
+def json_value(data: bytes, path: str | Path, what: str) -> Any:
+    """The value of a JSON file's bytes (see read_json). An object naming a key twice is
+    an error: json keeps the last silently, another reader may keep the first."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
+        where = _offset_at(path, data.decode("latin-1"), error.start)
         raise InputError([Problem(where, f"the {what} is not UTF-8 JSON (byte {error.start})")]) from None
-    twice: list[str] = []
+    twice = False
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal twice
         found = dict(pairs)
-        if len(found) < len(pairs):
-            keys = [key for key, _ in pairs]
-            twice.extend(key for n, key in enumerate(keys) if key in keys[:n])
+        twice = twice or len(found) < len(pairs)
         return found
 
     try:
-        value = json.loads(text, object_pairs_hook=unique if unique_keys else None)
+        value = json.loads(text, object_pairs_hook=unique)
     except json.JSONDecodeError as error:
         raise InputError(
             [Problem(Location(str(path), error.lineno, error.colno), f"the {what} is not JSON: {error.msg}")]
         ) from None
     except RecursionError:
-        raise InputError([Problem(where, f"the {what} nests too deep: not read")]) from None
-    except ValueError as error:  # an integer of more than 4,300 digits
-        raise InputError([Problem(where, f"the {what} is not usable JSON: {error}")]) from None
+        raise _too_deep(text, path, what) from None
+    except ValueError:  # Python's limit on the digits of an integer it converts
+        long = re.search(r"\d{4301,}", text)
+        where = _offset_at(path, text, long.start()) if long else Location(str(path))
+        raise InputError([Problem(where, f"the {what} has a number of more than 4,300 digits: not read")]) from None
     if _depth(value) > limits.NESTING:
         # Below Python's recursion limit, yet code walking it recursively might not be.
-        raise InputError([Problem(where, f"the {what} nests deeper than {limits.NESTING} levels: not read")])
+        raise _too_deep(text, path, what)
     if twice:
-        raise InputError([Problem(where, f"the {what} names key {quote(key)} twice in one object") for key in twice])
+        from netcfg.json_positions import keys_twice
+
+        message = "{}: the " + what + " names key {} twice in one object"
+        raise InputError(
+            [
+                Problem(Location(str(path), line, column), message.format(at, quote(key)))
+                for at, key, line, column in keys_twice(text)
+            ]
+        )
     return value
+
+
+def _offset_at(path: str | Path, text: str, offset: int) -> Location:
+    return Location(str(path), text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
+
+
+def _too_deep(text: str, path: str | Path, what: str) -> InputError:
+    from netcfg.json_positions import deeper_than
+
+    line, column = deeper_than(text, limits.NESTING)
+    where = Location(str(path), line, column)
+    return InputError([Problem(where, f"the {what} nests deeper than {limits.NESTING} levels: not read")])
 
 
 @contextlib.contextmanager

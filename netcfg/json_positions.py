@@ -5,7 +5,8 @@ values and name what is wrong by its path: `$.rules[0].table`, `migrations[3].af
 `located` gives each such problem the line and column where that value starts, found
 only once a problem is reported, by walking the text along the path: a good file costs
 nothing, and each container walked is indexed once, so a file with thousands of bad
-entries is walked once, not once per entry.
+entries is walked once, not once per entry. `keys_twice` and `deeper_than` place what
+json itself cannot: a key an object names twice, and nesting beyond netcfg's limit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from netcfg.problems import Location, Problem
 _PATH = re.compile(r"(?:\$(?:\.[A-Za-z_]\w*|\[\d+\])*|[A-Za-z_]\w*\[\d+\](?:\.[A-Za-z_]\w*|\[\d+\])*)(?=[: ]|$)")
 _STEP = re.compile(r"\.?([A-Za-z_]\w*)|\[(\d+)\]")
 _SPACE = re.compile(r"[ \t\n\r]*")
+_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # strings are skipped whole
 
 
 def located(problems: Iterable[Problem], text: str, file: str) -> list[Problem]:
@@ -38,6 +40,47 @@ def located(problems: Iterable[Problem], text: str, file: str) -> list[Problem]:
             problem = Problem(Location(file, line, column), problem.message, problem.hint)
         out.append(problem)
     return out
+
+
+def keys_twice(text: str) -> list[tuple[str, str, int, int]]:
+    """(the object's JSON path, the key, line, column of its second naming) for each key
+    an object of `text` names twice, in the text's order. Only for a text json parsed."""
+    found = _Index(text)
+    out = []
+    containers = [(found._space(0), "$")]
+    while containers:
+        at, path = containers.pop()
+        if at >= len(text) or text[at] not in "{[":
+            continue
+        seen = set()
+        inner = []
+        for name, start, value in found.members(at):
+            if isinstance(name, str) and name in seen:
+                out.append((start, path, name))
+            seen.add(name)
+            inner.append((value, path + _step(name)))
+        containers.extend(reversed(inner))
+    return [(path, key, *found.line_column(start)) for start, path, key in sorted(out)]
+
+
+def _step(name: str | int) -> str:
+    if isinstance(name, int):
+        return f"[{name}]"
+    return f".{name}" if name.isidentifier() else f"[{json.dumps(name)}]"
+
+
+def deeper_than(text: str, levels: int) -> tuple[int, int]:
+    """Line and column of the first list or object of `text` nested below `levels`
+    levels; (0, 0) when none is."""
+    depth = 0
+    for token in _BRACKET.finditer(text):
+        if token.group() in "[{":
+            depth += 1
+            if depth > levels:
+                return _Index(text).line_column(token.start())
+        elif token.group() in "]}":
+            depth -= 1
+    return 0, 0
 
 
 def _named(message: str) -> re.Match[str] | None:
@@ -78,23 +121,30 @@ class _Index:
     def _walk(self, at: int) -> dict[str | int, int]:
         """Where each value of the object or array at `at` starts (of a key named twice,
         the last, as json keeps it); nothing for a scalar or a text that is not JSON."""
-        text, found = self.text, dict[str | int, int]()
+        return {name: value for name, _, value in self.members(at)}
+
+    def members(self, at: int) -> list[tuple[str | int, int, int]]:
+        """(key or index, where it starts, where its value starts) for each member of the
+        object or array at `at`, in the text's order; up to where the text stops being
+        JSON."""
+        text, found = self.text, list[tuple[str | int, int, int]]()
         opening = text[at]
         if opening not in "{[":
-            return {}
+            return found
         closing = "}" if opening == "{" else "]"
         at = self._space(at + 1)
         n = 0
         try:
             while at < len(text) and text[at] != closing:
                 name: str | int = n
+                start = at
                 if opening == "{":
                     name, at = self.decoder.raw_decode(text, at)  # the key, a JSON string
                     at = self._space(at)
                     if text[at] != ":":
                         return found
                     at = self._space(at + 1)
-                found[name] = at
+                found.append((name, start, at))
                 at = self._space(self.decoder.raw_decode(text, at)[1])
                 n += 1
                 if at < len(text) and text[at] == ",":

@@ -73,7 +73,7 @@ def config_from_bytes(
     from netcfg.model.host_file import host_config_from_json
     from netcfg.problems import Location, Problem
 
-    value = json_value(data, path, "rendered machine", unique_keys=True)
+    value = json_value(data, path, "rendered machine")
     with positions_in(path, data):
         config = host_config_from_json(value, str(path))
     if host is not None and host != config.name:

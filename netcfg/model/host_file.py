@@ -26,6 +26,7 @@ from netcfg.problems import Location, Problem
 
 _SCOPES = ("global", "link")  # what the kernel reads back as rendered ("host" it would not)
 _ABSENT = object()
+_NOT_AN_INTERFACE = "not an interface name (at most 15 letters, digits, '.', '_', '-')"
 _STRING, _INTEGER, _BOOLEAN, _LIST = (str,), (int,), (bool,), (list,)
 _STRING_OR_NULL, _INTEGER_OR_NULL = (str, type(None)), (int, type(None))
 # The keys `netcfg render -f json` writes; within rules and routes only the selectors and
@@ -161,7 +162,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         )
         if len(r.problems) == before:
             sound_rules.append((where, rules[-1]))
-    routes, sound_routes = [], []
+    routes, sound_routes, placed_routes = [], [], []
     for where, d in r.items(data, "routes", "$"):
         r.known(d, ROUTE_KEYS, where)
         before = len(r.problems)  # an unknown key beside them leaves its values sound
@@ -170,6 +171,9 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         scope = r.field(d, "scope", where, _STRING, "global")
         if scope is not None and scope not in _SCOPES:
             r.fail(f"{where}.scope", f"expected one of {', '.join(_SCOPES)}, found {quote(scope)}")
+        elif scope == "link" and gateway is not None and family == 4:
+            # The kernel must reach the gateway at a scope wider than the route's.
+            r.fail(f"{where}.scope", "an IPv4 route via a gateway is global: the kernel refuses it at scope link")
         if d.get("device") is None and d.get("gateway") is None:
             # A route reaches the kernel through an interface, or a gateway.
             r.fail(where, "a route needs a device or a gateway")
@@ -188,6 +192,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
                 _protocol(r, d, where),
             )
         )
+        placed_routes.append((where, routes[-1]))
         if len(r.problems) == before:
             sound_routes.append((where, routes[-1]))
     if name is not None and not MACHINE_NAME.fullmatch(name):
@@ -195,16 +200,19 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
     names = {i.name for _, i in named}
     seen: set[str] = set()
     for n, interface in named:
-        if interface.name in seen:
+        if not INTERFACE_NAME.fullmatch(interface.name):
+            r.fail(f"$.interfaces[{n}].name", f"{quote(interface.name)} is {_NOT_AN_INTERFACE}")
+            names_known = False  # the routes' devices cannot be checked against it
+        elif interface.name in seen:
             r.fail(f"$.interfaces[{n}].name", f"{quote(interface.name)} is named by an earlier interface too")
         seen.add(interface.name)
-    for n, route in enumerate(routes):
-        if names_known and route.device is not None and route.device not in names:
-            r.fail(f"$.routes[{n}].device", f"{quote(route.device)} is none of the file's interfaces")
-    devices = names | {route.device for route in routes if route.device is not None}
-    for device in sorted(devices):
-        if not INTERFACE_NAME.fullmatch(device):
-            r.fail("$", f"{quote(device)} is not an interface name (at most 15 letters, digits, '.', '_', '-')")
+    for where, route in placed_routes:
+        if route.device is None:
+            continue
+        if names_known and route.device not in names:
+            r.fail(f"{where}.device", f"{quote(route.device)} is none of the file's interfaces")
+        elif not names_known and not INTERFACE_NAME.fullmatch(route.device):
+            r.fail(f"{where}.device", f"{quote(route.device)} is {_NOT_AN_INTERFACE}")
     _once_each(
         r,
         [

@@ -87,6 +87,19 @@ def test_utf16_deep_and_huge_numbers_are_input_errors(tmp_path, capsys):
         assert run(tmp_path, capsys, ["simulate", str(plan), "--inventory", str(INCIDENT / "after")]) == 2
 
 
+def test_where_a_json_file_stops_being_usable_is_named(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    for text, expected in (
+        (b'{"migrations": [],\n "maintenance": [\xff]}', ":2:18: error: the plan is not UTF-8 JSON (byte 36)"),
+        (b'{"migrations":\n [' + b"[" * 150 + b"]" * 151 + b"}", ":2:101: error: the plan nests deeper than 100"),
+        (b'{"migrations": [],\n  "x": 1' + b"0" * 5000 + b"}", ":2:8: error: the plan has a number of more than 4,300"),
+        (b'{"migrations": [],\n "maintenance": [], "migrations": []}', ":2:21: error: $: the plan names key"),
+    ):
+        plan.write_bytes(text)
+        assert main(["simulate", str(plan), "--inventory", str(INCIDENT / "after")]) == 2
+        assert expected in capsys.readouterr().err
+
+
 TEMPLATE = """\
 segments:
   {seg}: {{table: 2, priority: 20, description: {text}}}

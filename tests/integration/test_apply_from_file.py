@@ -232,6 +232,22 @@ def test_a_gateway_the_kernel_would_refuse_mid_apply_is_named(rendered):
         assert expected in text, (expected, text)
 
 
+def test_an_ipv4_gateway_at_scope_link_and_a_bad_interface_name_are_named_once(rendered):
+    data = json.loads(rendered.read_text())
+    via = [n for n, route in enumerate(data["routes"]) if route.get("gateway")]
+    four = next(n for n in via if data["routes"][n]["family"] == 4)
+    six = next(n for n in via if data["routes"][n]["family"] == 6)
+    data["routes"][four]["scope"] = data["routes"][six]["scope"] = "link"  # IPv6 has no route scopes
+    data["interfaces"][0]["name"] = "-x"
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    # The routes through the renamed interface are not named too: its name is the problem.
+    assert sorted(p.message for p in caught.value.problems) == [
+        "$.interfaces[0].name: '-x' is not an interface name (at most 15 letters, digits, '.', '_', '-')",
+        f"$.routes[{four}].scope: an IPv4 route via a gateway is global: the kernel refuses it at scope link",
+    ]
+
+
 def test_a_pipe_is_read_like_a_file(tmp_path, capsys):
     # `--from /dev/stdin`, `--from <(...)`: what a pipe holds is read once and checked.
     read, write = os.pipe()
@@ -254,7 +270,7 @@ def test_missing_unknown_or_twice_named_keys_and_twin_entries_are_named(rendered
     data["rules"][0]["gatway"] = "192.0.2.1"
     data["rules"].append(dict(data["rules"][0], table=99))  # same selectors: never matches
     data["routes"] = [dict(route) for route in json.loads(rendered.read_text())["routes"]]
-    data["routes"].append(dict(data["routes"][0], device=None, gateway="203.0.113.1"))
+    data["routes"].append(dict(data["routes"][0], device=None, gateway="203.0.113.1", scope="global"))
     data["routes"][1]["dst"] = "203.0.113.5/24"
     routes = data.pop("routes")
     with pytest.raises(InputError) as caught:
@@ -279,7 +295,9 @@ def test_missing_unknown_or_twice_named_keys_and_twin_entries_are_named(rendered
     twice = tmp_path / "twice.json"
     twice.write_text(rendered.read_text().replace('"kind": ', '"kind": "router", "kind": ', 1))
     assert main(["apply", "--from", str(twice), "--netns", "nowhere"]) == 2
-    assert "names key 'kind' twice in one object" in capsys.readouterr().err
+    line = next(n for n, text in enumerate(twice.read_text().splitlines(), 1) if '"kind": "router"' in text)
+    assert f"{twice}:{line}:" in (err := capsys.readouterr().err) and "$: " in err
+    assert "names key 'kind' twice in one object" in err
 
 
 def test_long_values_are_cut_in_messages(rendered):
