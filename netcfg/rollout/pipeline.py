@@ -7,6 +7,7 @@ independent of the planner.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,6 +24,9 @@ from netcfg.rollout.model import Change, Plan
 from netcfg.rollout.plan import plan_rollout
 from netcfg.rollout.simulate import Simulation
 from netcfg.words import plural
+
+_ABSENT = object()
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +73,9 @@ def plan_from_report(
     it records the digest of another inventory than `inventory`."""
     changes = changes_from_report(report, source)
     notes = _check_inventory_digest(report, inventory, source)
-    value = report.get("decision") if isinstance(report, dict) else None
-    decision = Decision(value) if isinstance(value, str) and value in {d.value for d in Decision} else None
+    _check_report(report, inventory, source)
+    value = report.get("decision")
+    decision = Decision(value) if value is not None else None
     planned = _planned(
         inventory,
         changes,
@@ -106,6 +111,52 @@ def _check_inventory_digest(report: Any, inventory: Inventory, source: str) -> t
             ]
         )
     return ()
+
+
+def _check_report(report: dict[str, Any], inventory: Inventory, source: str) -> None:
+    """What a report says must be what `check` writes and agree with itself and with
+    `inventory`: a value edited by hand (a decision, a count, a host added or renamed)
+    is refused, not planned. Keys a hand-written report leaves out are not required."""
+    where, problems = Location(source), []
+
+    def fail(message: str) -> None:
+        problems.append(Problem(where, message))
+
+    hosts = report["hosts"]
+    decision = report.get("decision", _ABSENT)
+    if decision is not _ABSENT and (type(decision) is not str or decision not in {d.value for d in Decision}):
+        fail(f"$.decision: expected one of {', '.join(d.value for d in Decision)}, found {quote(decision)}")
+    digest = report.get("digest")
+    if digest is not None and not (type(digest) is str and _SHA256.fullmatch(digest)):
+        fail(f"$.digest: expected the change's sha256 (64 hexadecimal characters) or null, found {quote(digest)}")
+    touched = report.get("hosts_touched", _ABSENT)
+    if touched is not _ABSENT and (type(touched) is not int or touched != len(hosts)):
+        fail(f"$.hosts_touched: {quote(touched)}, but the report lists {plural(len(hosts), 'host')}")
+    total = report.get("hosts_total")
+    if total is not None and (type(total) is not int or total < 0):
+        fail(f"$.hosts_total: expected a count or null, found {quote(total)}")
+    states, changes = {s.value for s in HostState}, {c.value for c in ChangeClass}
+    seen: set[str] = set()
+    for n, host in enumerate(hosts):
+        name = host["name"]
+        if name in seen:
+            fail(f"hosts[{n}].name: {quote(name)} is listed twice")
+        seen.add(name)
+        state = host.get("state", _ABSENT)
+        if state is not _ABSENT and (type(state) is not str or state not in states):
+            fail(f"hosts[{n}].state: expected one of {', '.join(sorted(states))}, found {quote(state)}")
+        change = host.get("change", _ABSENT)
+        if change is not _ABSENT and (type(change) is not str or change not in changes):
+            fail(f"hosts[{n}].change: expected one of {', '.join(sorted(changes))}, found {quote(change)}")
+        if state == HostState.REMOVED.value:
+            continue
+        machine = inventory.machines.get(name)
+        if machine is None:
+            fail(f"hosts[{n}].name: {quote(name)} is no machine of {inventory.source or 'the inventory given'}")
+        elif "kind" in host and host["kind"] != machine.kind.value:
+            fail(f"hosts[{n}].kind: {quote(host['kind'])}, but {quote(name)} is a {machine.kind.value}")
+    if problems:
+        raise InputError(problems)
 
 
 def _planned(

@@ -637,6 +637,48 @@ def test_a_report_of_another_inventory_is_refused_with_both_digests(tmp_path, ca
     assert inventory_digest(load_inventory(other)) in err and "Traceback" not in err
 
 
+def test_a_report_edited_by_hand_is_refused_not_planned(tmp_path, capsys):
+    """A report is what `check` wrote: a host added, renamed or listed twice, a decision
+    or a count that is not one, is named at its line, never planned."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "add-vm"
+    report = tmp_path / "report.json"
+    assert (
+        main(["check", "--base", str(examples / "before"), "-i", str(examples / "after"), "--report-json", str(report)])
+        == 0
+    )
+    written = json.loads(report.read_text())
+    (touched,) = written["hosts"]
+    inventory = ["-i", str(examples / "after")]
+    edits = [
+        (
+            lambda d: d["hosts"].append(dict(touched, name="kvm01", kind="kvm-host")),
+            "$.hosts_touched: '1', but the report lists 2 hosts",
+        ),
+        (lambda d: d["hosts"][0].update(name="nosuch"), "hosts[0].name: 'nosuch' is no machine of"),
+        (lambda d: d["hosts"][0].update(kind="router"), f"hosts[0].kind: 'router', but '{touched['name']}' is a vm"),
+        (lambda d: d.update(hosts=[touched, touched], hosts_touched=2), "hosts[1].name: 'web09' is listed twice"),
+        (
+            lambda d: d.update(decision="yolo"),
+            "$.decision: expected one of pass, stagger, block, invalid, found 'yolo'",
+        ),
+        (lambda d: d.update(digest="0" * 63), "$.digest: expected the change's sha256"),
+        (lambda d: d.update(hosts_total="x"), "$.hosts_total: expected a count or null, found 'x'"),
+        (lambda d: d["hosts"][0].update(state="gone"), "hosts[0].state: expected one of added, changed, removed"),
+        (lambda d: d["hosts"][0].update(change=1), "hosts[0].change: expected one of disruptive, hot, found '1'"),
+    ]
+    assert touched["name"] == "web09"
+    for edit, expected in edits:
+        data = json.loads(json.dumps(written))
+        edit(data)
+        report.write_text(json.dumps(data, indent=2))
+        capsys.readouterr()
+        assert main(["plan", "--from-report", str(report), *inventory]) == 2, expected
+        err = capsys.readouterr().err
+        assert re.search(rf"{re.escape(str(report))}:\d+:\d+: error: {re.escape(expected)}", err), (expected, err)
+    report.write_text(json.dumps(written))
+    assert main(["plan", "--from-report", str(report), *inventory]) == 0
+
+
 def test_a_report_without_a_digest_is_planned_with_a_warning(tmp_path, capsys):
     (tmp_path / "inv.yaml").write_text(TIGHT)
     report = write_report(tmp_path / "report.json", {"kvm1": "disruptive"})
