@@ -277,6 +277,10 @@ def test_machines_a_change_adds_do_not_dilute_its_own_fraction(tmp_path):
     assert any("of 23 machines touched" in r and "above max_fraction" in r for r in padded["reasons"]), padded[
         "reasons"
     ]
+    # The report says what was judged: a reader comparing `fraction` with max_fraction
+    # reaches the seatbelt's verdict, not a figure diluted by the padding.
+    assert padded["hosts_total"] == 63 and padded["fleet"] == 23
+    assert padded["fraction"] == round(padded["hosts_touched"] / 23, 6) > 0.25
 
 
 def _edited(tmp_path: Path, name: str, *edits: tuple[str, str]) -> Path:

@@ -163,10 +163,11 @@ def _impact(
     flows = flow_changes(base, head, forced, progress=progress)
     members = {s: [m.name for m in ms] for s, ms in machines_of_segment(head).items()}
     total = len(set(base.machines) | set(head.machines))
+    fleet = _fraction_of(len(base.machines), len(head.machines))
     seatbelt = stricter(base.policy.seatbelt, head.policy.seatbelt)
     verdict = decide(
         {t.diff.name for t in touched},
-        _fraction_of(len(base.machines), len(head.machines)),
+        fleet,
         members,
         seatbelt,
         change_digest,
@@ -194,6 +195,7 @@ def _impact(
         approvals=tuple(sorted(approvals)),
         inventory_digest=inventory_digest(head),
         flows=flows,
+        fleet=fleet,
     )
 
 

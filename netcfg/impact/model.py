@@ -117,6 +117,9 @@ class Impact:
     errors: tuple[str, ...] = ()  # an inventory that does not load: its problems
     inventory_digest: str | None = None  # the head's content (netcfg.inventory.digest)
     flows: FlowChanges | None = None  # flow classes whose path the change moves
+    # What max_fraction is measured against: the smaller of base's and head's machines
+    # (hosts_total counts both sides'); None: as hosts_total.
+    fleet: int | None = None
 
     @staticmethod
     def invalid(problems: Iterable[object]) -> Impact:
@@ -147,7 +150,9 @@ class Impact:
 
     @property
     def fraction(self) -> float:
-        return round(len(self.hosts) / self.hosts_total, 6) if self.hosts_total else 0.0
+        """The touched fraction the seatbelt judges."""
+        fleet = self.hosts_total if self.fleet is None else self.fleet
+        return round(len(self.hosts) / fleet, 6) if fleet else 0.0
 
     def total(self, change: ChangeClass) -> int:
         return sum(h.change is change for h in self.hosts)
@@ -173,6 +178,7 @@ class Impact:
             "hosts_total": self.hosts_total,
             "hosts_touched": self.hosts_touched,
             "fraction": self.fraction,
+            "fleet": self.hosts_total if self.fleet is None else self.fleet,
             "reasons": list(self.reasons),
         }
         if self.decision is Decision.INVALID:

@@ -12,10 +12,15 @@ if TYPE_CHECKING:
 
 
 def touched(impact: Impact) -> str:
-    """ "12 of 190 machines touched (6.3 %)"; with nothing loaded, no total to show."""
+    """ "12 of 190 machines touched (6.3 %)"; with nothing loaded, no total to show. The
+    percentage is the one the seatbelt judges, of the smaller fleet when a change adds
+    or removes machines."""
     if impact.hosts_total is None:
         return "no machine touched"
-    return f"{impact.hosts_touched} of {impact.hosts_total} machines touched ({impact.fraction * 100:.1f} %)"
+    share = f"{impact.fraction * 100:.1f} %"
+    if impact.fleet is not None and impact.fleet != impact.hosts_total:
+        share += f" of the smaller fleet, {impact.fleet}"
+    return f"{impact.hosts_touched} of {impact.hosts_total} machines touched ({share})"
 
 
 def summary_lines(impact: Impact) -> list[str]:

@@ -132,9 +132,10 @@ def _check_report(report: dict[str, Any], inventory: Inventory, source: str) -> 
     touched = report.get("hosts_touched", _ABSENT)
     if touched is not _ABSENT and (type(touched) is not int or touched != len(hosts)):
         fail(f"$.hosts_touched: {quote(touched)}, but the report lists {plural(len(hosts), 'host')}")
-    total = report.get("hosts_total")
-    if total is not None and (type(total) is not int or total < 0):
-        fail(f"$.hosts_total: expected a count or null, found {quote(total)}")
+    for key in ("hosts_total", "fleet"):
+        total = report.get(key)
+        if total is not None and (type(total) is not int or total < 0):
+            fail(f"$.{key}: expected a count or null, found {quote(total)}")
     states, changes = {s.value for s in HostState}, {c.value for c in ChangeClass}
     seen: set[str] = set()
     for n, host in enumerate(hosts):
