@@ -3,7 +3,8 @@
 A HostConfig is flattened into items (interfaces, addresses, rules, routes, forwarding),
 each a canonical line such as `rule to 198.51.100.64/27 lookup 2 priority 20`; the
 diff is a set difference of items, so file layout, comments and ordering in the
-inventory never show up as changes. Whether an item needs an interface restart is
+inventory never show up as changes, except the order of one machine's addresses, which
+the kernel reads (see _reordered). Whether an item needs an interface restart is
 decided here too, by its kind (see docs/design.md "Classification and the seatbelt").
 """
 
@@ -20,8 +21,8 @@ from netcfg.model.entries import parts_of
 from netcfg.model.host import HostConfig, Rule
 
 # Display order of item kinds, and which of them need an interface restart.
-_ORDER = {"interface": 0, "address": 1, "forwarding": 2, "rule": 3, "route": 4}
-_DISRUPTIVE_KINDS = frozenset({"interface", "address"})
+_ORDER = {"interface": 0, "address": 1, "address order": 1, "forwarding": 2, "rule": 3, "route": 4}
+_DISRUPTIVE_KINDS = frozenset({"interface", "address", "address order"})
 
 
 def _structure(config: HostConfig) -> set[tuple[str, object]]:
@@ -151,6 +152,9 @@ def _line(kind: str, value: object) -> str:
         return f"interface {name} segment {segment}" + (" bridge" if bridge else "")
     if kind == "address":
         return f"address {value.address} dev {value.interface}"  # type: ignore[attr-defined]
+    if kind == "address order":
+        name, order = cast(tuple[str, tuple[str, ...]], value)
+        return f"address order dev {name}: {', '.join(order)}"
     if kind == "forwarding":
         return "forwarding on"
     return f"{kind} {value}"
@@ -169,12 +173,47 @@ def _kind_of(value: object) -> str:
     return "rule" if isinstance(value, Rule) else "route"
 
 
+def _orders(config: HostConfig) -> dict[tuple[str, int], tuple[str, ...]]:
+    """The order of each interface's addresses of one family, where it has several."""
+    out = {}
+    for iface in config.interfaces:
+        if len(iface.addresses) > 1:
+            for family in (4, 6):
+                order = tuple(a.address for a in iface.addresses if a.family == family)
+                if len(order) > 1:
+                    out[(iface.name, family)] = order
+    return out
+
+
+def _reordered(base: HostConfig, head: HostConfig) -> tuple[set[tuple[str, object]], set[tuple[str, object]]]:
+    """Addresses both sides hold, in another order: a machine configured afresh adds
+    them in order, and the order picks its sources (IPv4: a network's first address is
+    its primary; IPv6: the last of a tie wins). As (added, removed) items."""
+    added: set[tuple[str, object]] = set()
+    removed: set[tuple[str, object]] = set()
+    old = _orders(base)
+    new = _orders(head) if old else {}
+    for key, before in old.items():
+        after = new.get(key, before)
+        if after != before:
+            common = set(before) & set(after)
+            was, now = tuple(a for a in before if a in common), tuple(a for a in after if a in common)
+            if was != now:
+                removed.add(("address order", (key[0], was)))
+                added.add(("address order", (key[0], now)))
+    return added, removed
+
+
 def _diff(name: str, base: HostConfig | None, head: HostConfig | None, entries: _EntryDiffs) -> HostDiff | None:
     old_structure = _structure(base) if base is not None else set()
     new_structure = _structure(head) if head is not None else set()
     added_entries, removed_entries = entries(base, head)
     added = new_structure - old_structure
     removed = old_structure - new_structure
+    if base is not None and head is not None:
+        reordered = _reordered(base, head)
+        added |= reordered[0]
+        removed |= reordered[1]
     if not added and not removed and not added_entries and not removed_entries:
         return None  # only the order of entries differs: nothing to apply
     state = HostState.ADDED if base is None else HostState.REMOVED if head is None else HostState.CHANGED

@@ -12,6 +12,7 @@ from netaddr import IPAddress, IPNetwork
 
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.impact.diff import _split
+from netcfg.impact.model import ChangeClass
 from netcfg.impact.seatbelt import decide
 from netcfg.inventory.approvals import Approval, Origin
 from netcfg.model.host import DesignName, Kind
@@ -106,6 +107,26 @@ def test_digest_ignores_order_and_locations():
     assert a.impact.digest == b.impact.digest
     other = analyse_inventories(inventory(BASE_NETS, BASE), inventory(BASE_NETS + [net("198.51.100.96/27")], BASE))
     assert other.impact.digest != a.impact.digest
+
+
+def test_the_order_of_a_machines_addresses_is_a_change_and_nothing_else_is():
+    """A machine configured afresh adds its addresses in order, and the first of a
+    network is its primary: swapping two is disruptive. Adding one keeps the others'
+    order, so it is no reorder."""
+
+    def two(first, second, *more):
+        addresses = tuple(IPAddress(a) for a in (first, second, *more))
+        return replace(BASE[1], interfaces=(replace(BASE[1].interfaces[0], addresses=addresses),))
+
+    base = inventory(BASE_NETS, [BASE[0], two("203.0.113.20", "203.0.113.21"), BASE[2]])
+    swapped = inventory(BASE_NETS, [BASE[0], two("203.0.113.21", "203.0.113.20"), BASE[2]])
+    (vm1,) = analyse_inventories(base, swapped).impact.hosts
+    assert vm1.diff.name == "vm1" and vm1.change is ChangeClass.DISRUPTIVE
+    assert vm1.diff.removed == ("address order dev ethfe: 203.0.113.20/26, 203.0.113.21/26",)
+    assert vm1.diff.added == ("address order dev ethfe: 203.0.113.21/26, 203.0.113.20/26",)
+    grown = inventory(BASE_NETS, [BASE[0], two("203.0.113.20", "203.0.113.21", "203.0.113.22"), BASE[2]])
+    (vm1,) = analyse_inventories(base, grown).impact.hosts
+    assert vm1.diff.added == ("address 203.0.113.22/26 dev ethfe",) and vm1.diff.removed == ()
 
 
 def test_no_change_touches_nothing_and_passes():
