@@ -177,11 +177,13 @@ def _orders(config: HostConfig) -> dict[tuple[str, int], tuple[str, ...]]:
     """The order of each interface's addresses of one family, where it has several."""
     out = {}
     for iface in config.interfaces:
-        if len(iface.addresses) > 1:
-            for family in (4, 6):
-                order = tuple(a.address for a in iface.addresses if a.family == family)
-                if len(order) > 1:
-                    out[(iface.name, family)] = order
+        addresses = iface.addresses
+        if len(addresses) < 2 or (len(addresses) == 2 and addresses[0].family != addresses[1].family):
+            continue  # most machines: one address of each family
+        for family in (4, 6):
+            order = tuple(a.address for a in addresses if a.family == family)
+            if len(order) > 1:
+                out[(iface.name, family)] = order
     return out
 
 
