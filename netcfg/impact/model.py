@@ -149,9 +149,13 @@ class Impact:
         return len(self.hosts)
 
     @property
+    def judged_fleet(self) -> int | None:
+        return self.hosts_total if self.fleet is None else self.fleet
+
+    @property
     def fraction(self) -> float:
         """The touched fraction the seatbelt judges."""
-        fleet = self.hosts_total if self.fleet is None else self.fleet
+        fleet = self.judged_fleet
         return round(len(self.hosts) / fleet, 6) if fleet else 0.0
 
     def total(self, change: ChangeClass) -> int:
@@ -178,7 +182,7 @@ class Impact:
             "hosts_total": self.hosts_total,
             "hosts_touched": self.hosts_touched,
             "fraction": self.fraction,
-            "fleet": self.hosts_total if self.fleet is None else self.fleet,
+            "fleet": self.judged_fleet,
             "reasons": list(self.reasons),
         }
         if self.decision is Decision.INVALID:

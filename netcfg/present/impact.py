@@ -18,8 +18,8 @@ def touched(impact: Impact) -> str:
     if impact.hosts_total is None:
         return "no machine touched"
     share = f"{impact.fraction * 100:.1f} %"
-    if impact.fleet is not None and impact.fleet != impact.hosts_total:
-        share += f" of the smaller fleet, {impact.fleet}"
+    if impact.judged_fleet != impact.hosts_total:
+        share += f" of the smaller fleet, {impact.judged_fleet}"
     return f"{impact.hosts_touched} of {impact.hosts_total} machines touched ({share})"
 
 
