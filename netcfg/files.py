@@ -295,7 +295,9 @@ def json_value(data: bytes, path: str | Path, what: str) -> Any:
 
 
 def _offset_at(path: str | Path, text: str, offset: int) -> Location:
-    return Location(str(path), text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
+    from netcfg.json_positions import line_column
+
+    return Location(str(path), *line_column(text, offset))
 
 
 def _too_deep(text: str, path: str | Path, what: str) -> InputError:

@@ -69,6 +69,11 @@ def _step(name: str | int) -> str:
     return f".{name}" if name.isidentifier() else f"[{json.dumps(name)}]"
 
 
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """The line and column of `offset` in `text`, as editors count."""
+    return _Index(text).line_column(offset)
+
+
 def deeper_than(text: str, levels: int) -> tuple[int, int]:
     """Line and column of the first list or object of `text` nested below `levels`
     levels; (0, 0) when none is."""
@@ -77,7 +82,7 @@ def deeper_than(text: str, levels: int) -> tuple[int, int]:
         if token.group() in "[{":
             depth += 1
             if depth > levels:
-                return _Index(text).line_column(token.start())
+                return line_column(text, token.start())
         elif token.group() in "]}":
             depth -= 1
     return 0, 0

@@ -162,7 +162,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         )
         if len(r.problems) == before:
             sound_rules.append((where, rules[-1]))
-    routes, sound_routes, placed_routes = [], [], []
+    routes, sound_routes = [], []  # (where, route)
     for where, d in r.items(data, "routes", "$"):
         r.known(d, ROUTE_KEYS, where)
         before = len(r.problems)  # an unknown key beside them leaves its values sound
@@ -180,21 +180,19 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         metric = r.field(d, "metric", where, _INTEGER_OR_NULL, None)
         if metric is not None and not 0 <= metric <= 2**32 - 1:
             r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
-        routes.append(
-            Route(
-                family or 4,
-                _number(r, d, "table", where, 1, 2**32 - 1),
-                r.prefix(r.field(d, "dst", where, _STRING), f"{where}.dst", family, network=True) or "",
-                r.gateway(gateway, f"{where}.gateway", family) if gateway is not None else None,
-                r.field(d, "device", where, _STRING_OR_NULL, None),
-                scope or "global",
-                metric,
-                _protocol(r, d, where),
-            )
+        route = Route(
+            family or 4,
+            _number(r, d, "table", where, 1, 2**32 - 1),
+            r.prefix(r.field(d, "dst", where, _STRING), f"{where}.dst", family, network=True) or "",
+            r.gateway(gateway, f"{where}.gateway", family) if gateway is not None else None,
+            r.field(d, "device", where, _STRING_OR_NULL, None),
+            scope or "global",
+            metric,
+            _protocol(r, d, where),
         )
-        placed_routes.append((where, routes[-1]))
+        routes.append((where, route))
         if len(r.problems) == before:
-            sound_routes.append((where, routes[-1]))
+            sound_routes.append((where, route))
     if name is not None and not MACHINE_NAME.fullmatch(name):
         r.fail("$.name", f"{quote(name)} is not a machine name")
     names = {i.name for _, i in named}
@@ -206,7 +204,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         elif interface.name in seen:
             r.fail(f"$.interfaces[{n}].name", f"{quote(interface.name)} is named by an earlier interface too")
         seen.add(interface.name)
-    for where, route in placed_routes:
+    for where, route in routes:
         if route.device is None:
             continue
         if names_known and route.device not in names:
@@ -232,7 +230,8 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
     )
     if r.problems:
         raise InputError(r.problems)
-    return HostConfig(name, kind, design, tuple(interfaces), tuple(rules), tuple(routes), forwarding)
+    kept = tuple(route for _, route in routes)
+    return HostConfig(name, kind, design, tuple(interfaces), tuple(rules), kept, forwarding)
 
 
 def prefix_version(value: Any) -> int | None:
