@@ -22,6 +22,7 @@ import socket
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 
 from netcfg.kernel.wire import ATTRIBUTE as _RTA
 from netcfg.kernel.wire import IFADDR as _IFADDR
@@ -139,6 +140,7 @@ def canonical_ip(text: str) -> str:
     return socket.inet_ntop(af, socket.inet_pton(af, text))
 
 
+@lru_cache(maxsize=65_536)  # a config's rules and routes name the same networks
 def canonical_prefix(text: str) -> str:
     """`addr/len` with host bits cleared, spelled as the kernel spells it."""
     addr, _, length = text.partition("/")
@@ -150,6 +152,7 @@ def canonical_prefix(text: str) -> str:
     return f"{socket.inet_ntop(af, value.to_bytes(len(raw), 'big'))}/{plen}"
 
 
+@lru_cache(maxsize=65_536)
 def _split(prefix: str) -> tuple[bytes, int]:
     addr, _, length = prefix.partition("/")
     af = AF_INET6 if ":" in addr else AF_INET
@@ -165,12 +168,17 @@ def _attr(kind: int, payload: bytes) -> bytes:
     return _RTA.pack(length, kind) + payload + b"\0" * (-length % 4)
 
 
+# Whole attributes in one pack: header, value and padding (thousands per apply).
+_U32_ATTRIBUTE = struct.Struct("=HHI")
+_U8_ATTRIBUTE = struct.Struct("=HHB3x")
+
+
 def _u32(kind: int, value: int) -> bytes:
-    return _attr(kind, _U32.pack(value))
+    return _U32_ATTRIBUTE.pack(8, kind, value)
 
 
 def _u8(kind: int, value: int) -> bytes:
-    return _attr(kind, bytes([value]))
+    return _U8_ATTRIBUTE.pack(5, kind, value)
 
 
 CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
@@ -545,11 +553,23 @@ def decode_rule(payload: bytes) -> KernelRule | None:
 def parse_rule(payload: bytes) -> Rule | KernelRule | None:
     """A dumped rule as the model's `Rule` when it is a plain from/to rule, else every
     field of it (`KernelRule`); None for another family."""
+    return _rule(payload, None)
+
+
+def parse_marked_rule(payload: bytes, protocol: int) -> Rule | KernelRule | None:
+    """parse_rule's answer for a rule that `protocol` added (FRA_PROTOCOL), None for any
+    other: its attributes are read once, not once to sort it and again to decode it."""
+    return _rule(payload, protocol)
+
+
+def _rule(payload: bytes, protocol: int | None) -> Rule | KernelRule | None:
     af, dst_len, src_len, tos, table8, _, _, action, flags = _fixed(_RTMSG, payload, "rule")
     family = FAMILY_OF_AF.get(af)
     if family is None:
         return None
     a = attributes(payload, _RTMSG.size)
+    if protocol is not None and _byte(a, FRA_PROTOCOL) != protocol:
+        return None
     # The common case decoded directly: tens of thousands of rules on a no-op re-apply.
     if (
         action == FR_ACT_TO_TBL

@@ -71,10 +71,9 @@ def _rules(dump: tuple[bytes, ...]) -> list[Rule | KernelRule]:
         # The marker decides, whatever the priority: a colleague's rule at a segment's
         # priority is not netcfg's, and netcfg's rule at a priority the inventory no
         # longer uses still is.
-        if codec.rule_protocol(payload) == PROTOCOL:
-            rule = codec.parse_rule(payload)
-            if rule is not None:
-                mine.append(rule)
+        rule = codec.parse_marked_rule(payload, PROTOCOL)
+        if rule is not None:
+            mine.append(rule)
     return mine
 
 

@@ -78,8 +78,15 @@ def describe(entry: Entry) -> str:
 
 
 def sort_key(entry: Entry) -> tuple[Any, ...]:
-    # None sorts first, and never meets an int or a str in a comparison.
-    return tuple((False, 0) if v is None else (True, v) for v in key(entry)) + (str(entry),)
+    """The identity key, then the text. A field left out (None: no selector, the
+    default metric) sorts first, as "" before any prefix and -1 before any metric, so
+    None never meets a str or an int in a comparison."""
+    if isinstance(entry, Rule):
+        return ("rule", entry.family, entry.priority, entry.src or "", entry.dst or "", str(entry))
+    if isinstance(entry, Route):
+        metric = -1 if entry.metric is None else entry.metric
+        return ("route", entry.family, entry.table, entry.dst, metric, str(entry))
+    return (*key(entry), str(entry))  # nothing in an address's or a dumped entry's key is None
 
 
 @dataclass(frozen=True, slots=True)

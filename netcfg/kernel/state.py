@@ -88,17 +88,14 @@ def _selector(prefix: str | None) -> str | None:
 
 
 def canonical_route(route: Route) -> Route:
-    metric = route.metric
-    return Route(
-        route.family,
-        route.table,
-        canonical_prefix(route.dst),
-        canonical_ip(route.gateway) if route.gateway else None,
-        None if route.gateway else route.device,  # a gateway route names no device
-        "global" if route.family == 6 else route.scope,  # IPv6 routes have no scope in the kernel
-        None if metric is None or metric == DEFAULT_METRIC[route.family] else metric,
-        route.protocol,
-    )
+    dst = canonical_prefix(route.dst)
+    gateway = canonical_ip(route.gateway) if route.gateway else None
+    device = None if gateway else route.device  # a gateway route names no device
+    scope = "global" if route.family == 6 else route.scope  # IPv6 routes have no scope in the kernel
+    metric = None if route.metric == DEFAULT_METRIC[route.family] else route.metric
+    if (dst, gateway, device, scope, metric) == (route.dst, route.gateway, route.device, route.scope, route.metric):
+        return route  # rendered configs are canonical already, as with rules
+    return Route(route.family, route.table, dst, gateway, device, scope, metric, route.protocol)
 
 
 def address_order(host: HostConfig) -> dict[object, int]:

@@ -6,6 +6,7 @@ checks, so every field is checked here, and each problem names its place in the 
 from __future__ import annotations
 
 import socket
+from functools import lru_cache
 from typing import Any
 
 from netcfg.errors import InputError, quote
@@ -35,6 +36,9 @@ HOST_KEYS = ("name", "kind", "design", "forwarding", "interfaces", "rules", "rou
 INTERFACE_KEYS = ("name", "segment", "bridge", "addresses")
 RULE_KEYS = ("family", "priority", "table", "src", "dst")
 ROUTE_KEYS = ("family", "table", "dst", "gateway", "device", "scope", "metric", "protocol")
+_KEY_SETS: dict[tuple[str, ...], frozenset[str]] = {
+    keys: frozenset(keys) for keys in (HOST_KEYS, INTERFACE_KEYS, RULE_KEYS, ROUTE_KEYS)
+}
 
 
 class _Reader:
@@ -61,6 +65,8 @@ class _Reader:
     def known(self, data: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
         """Every key of `data` is one of `keys`: a misspelt one would otherwise stand for
         its default (a misspelt `routes` for no routes, every owned one removed)."""
+        if data.keys() <= _KEY_SETS[keys]:
+            return
         for key in data:
             if key not in keys:
                 self.fail(where, f"unknown key {quote(key)} (expected {', '.join(keys)})")
@@ -245,8 +251,11 @@ def prefix_version(value: Any) -> int | None:
 
 def _parsed(value: Any) -> tuple[int, bytes, int | None] | None:
     """prefix_version's family, with the address's bytes and the length (None if none)."""
-    if type(value) is not str:
-        return None
+    return _parsed_text(value) if type(value) is str else None
+
+
+@lru_cache(maxsize=65_536)  # a file's rules and routes name the same networks
+def _parsed_text(value: str) -> tuple[int, bytes, int | None] | None:
     address, slash, length = value.partition("/")
     af = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:

@@ -68,6 +68,8 @@ def test_rule_request_decodes_with_pyroute2():
     assert msg.get_attr("FRA_PROTOCOL") == 77  # netcfg's marker
     assert codec.rule_protocol(codec.rule_request(rule, "add").body) == 77
     assert codec.rule_protocol(codec.rule_request(rule, "add", protocol=0).body) == 0
+    assert codec.parse_marked_rule(codec.rule_request(rule, "add").body, 77) == rule
+    assert codec.parse_marked_rule(codec.rule_request(rule, "add", protocol=0).body, 77) is None
     # Added without NLM_F_EXCL: the kernel's duplicate check for rules would take an
     # absent from/to for "any" (see codec.CREATE_RULE).
     assert msg["header"]["flags"] == codec.CREATE_RULE

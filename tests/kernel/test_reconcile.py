@@ -96,12 +96,18 @@ def test_desired_state_is_spelled_like_the_kernel():
         routes=(
             Route(6, 3, "2001:db8:20::/64", device="eth0", scope="link"),
             Route(6, 254, "::/0", gateway="2001:db8:20::1", metric=1024),
+            Route(4, 3, "10.1.2.0/24", gateway="10.1.2.1", device="eth0", metric=0),
+            Route(4, 4, "10.1.3.0/24", device="eth0", scope="link", metric=7),
         ),
     )
     state = desired_state(host)
     assert Address("eth0", 6, "2001:db8:20::10/64") in state.addresses
-    assert Route(6, 3, "2001:db8:20::/64", device="eth0") in state.routes  # no v6 scope
-    assert Route(6, 254, "::/0", gateway="2001:db8:20::1") in state.routes  # kernel default
+    assert state.routes == {
+        Route(6, 3, "2001:db8:20::/64", device="eth0"),  # no v6 scope
+        Route(6, 254, "::/0", gateway="2001:db8:20::1"),  # kernel default metric
+        Route(4, 3, "10.1.2.0/24", gateway="10.1.2.1"),  # a gateway route names no device
+        Route(4, 4, "10.1.3.0/24", device="eth0", scope="link", metric=7),  # canonical already
+    }
 
 
 def test_ownership_is_the_marker_on_the_machines_interfaces():
