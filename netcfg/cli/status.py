@@ -45,7 +45,7 @@ def status(
 
     With --from FILE the config comes from a rendered JSON file (checked field by field;
     a bad one is exit 2) and no inventory is read."""
-    from netcfg.kernel.apply import observe
+    from netcfg.kernel.observe import observe
     from netcfg.kernel.reconcile import describe, drift
     from netcfg.kernel.state import ownership
     from netcfg.present.drift import drift_json, drift_lines

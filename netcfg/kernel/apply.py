@@ -53,9 +53,11 @@ class Interrupted(BaseException):
         super().__init__(signal.Signals(signum).name)
 
 
-@dataclass(slots=True)
 class _SignalGuard:
-    holding: bool = False  # a roll-back runs: stop signals are ignored
+    __slots__ = ("holding",)
+
+    def __init__(self) -> None:
+        self.holding = False  # a roll-back runs: stop signals are ignored
 
     def hold(self) -> None:
         self.holding = True
@@ -329,7 +331,7 @@ def apply_host(
             )
         live = live_of(snapshot, owned)
         wanted = desired_state(host)
-        desired, found = _beside_foreign(wanted, live, names)
+        desired, found = beside_foreign(wanted, live, names)
         if found.conflicts:
             raise InputError(conflict_text(netns, host, found.conflicts))
         changes = plan_changes(live, desired, found.present, address_order(host))
@@ -369,7 +371,7 @@ def _settled(source: str, snapshot: Snapshot, host: HostConfig, present: tuple[E
     return Settled(source, snapshot.digest(), host.name, str(host.design), tuple(map(describe, present)))
 
 
-def _beside_foreign(wanted: OwnedState, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
+def beside_foreign(wanted: OwnedState, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:
     """What netcfg must hold itself: the state `wanted` less what identical foreign
     entries already provide."""
     found = collisions(wanted, live, names)
@@ -384,29 +386,3 @@ def verify_text(left: Drift) -> str:
         lines += [f"  extra   {describe(e)}" for e in k.extra[:10]]
         lines += [f"  desired {describe(a)}\n  live    {describe(b)}" for a, b in k.different[:10]]
     return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What `netcfg status` reports: the state netcfg must hold (desired less what
-    foreign entries provide), the owned live state, and those foreign entries."""
-
-    desired: OwnedState
-    live: OwnedState
-    present: tuple[Entry, ...]
-    conflicts: tuple[Conflict, ...]
-
-
-def observe(host: HostConfig, owned: Ownership, netns: str) -> Observation:
-    """Read only, takes no lock."""
-    with Netlink(netns) as nl:
-        snapshot = read_snapshot(nl)
-        live = live_of(snapshot, owned)
-        desired, found = _beside_foreign(desired_state(host), live, snapshot.names)
-        return Observation(desired, live.owned, found.present, found.conflicts)
-
-
-def live_state(host: HostConfig, owned: Ownership, netns: str) -> tuple[OwnedState, OwnedState]:
-    """(desired, live) for `netcfg status` and `lab check`; reads only, takes no lock."""
-    seen = observe(host, owned, netns)
-    return seen.desired, seen.live

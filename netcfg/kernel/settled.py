@@ -12,7 +12,6 @@ other byte anywhere, or another netcfg version, goes the long way.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from typing import NamedTuple
@@ -22,6 +21,7 @@ from netcfg.kernel.lock import namespace_file, namespace_lock
 from netcfg.kernel.netlink import Netlink, netns_exists
 from netcfg.kernel.snapshot import read_snapshot
 from netcfg.regular import regular_file_bytes
+from netcfg.sha256 import sha256
 
 SUFFIX = ".settled"
 RECORD_BYTES = 64 << 20
@@ -36,7 +36,7 @@ class Settled(NamedTuple):
 
 
 def config_digest(source: bytes) -> str:
-    return hashlib.sha256(f"netcfg {__version__}\n".encode() + source).hexdigest()
+    return sha256(f"netcfg {__version__}\n".encode() + source).hexdigest()
 
 
 def record_settled(netns: str, run_dir: str, settled: Settled) -> None:

@@ -6,13 +6,13 @@ loads nothing that decodes.
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import struct
 from typing import NamedTuple
 
 from netcfg.kernel import wire
 from netcfg.kernel.netlink import Netlink
+from netcfg.sha256 import sha256
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILIES = (AF_INET, AF_INET6)
@@ -45,7 +45,7 @@ class Snapshot(NamedTuple):
     def digest(self) -> str:
         """A digest of everything the plan of an apply depends on in the namespace: the
         links' indexes, names and states, and every address, rule and route byte for byte."""
-        digest = hashlib.sha256()
+        digest = sha256()
         for link in self.links:
             digest.update(f"{link.ifindex} {link.name} {link.up}\n".encode())
         for dump in (self.addresses, self.rules, self.routes):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from netcfg.designs import render
 from netcfg.errors import InputError
-from netcfg.kernel.apply import live_state
+from netcfg.kernel.observe import live_state
 from netcfg.kernel.reconcile import Drift, drift
 from netcfg.kernel.state import ownership
 from netcfg.lab import probe
