@@ -40,3 +40,17 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """No collections for the duration: for an apply, whose config, plan and read-back
+    live to its end and hold no cycles. Young collections would only walk them again:
+    3 % of a fresh apply of 1,000 pairs."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from netcfg.cli import settings
 from netcfg.cli.console import emit, say
+from netcfg.gc_tuning import collector_off
 
 # typing itself is not imported: a few milliseconds of the start-up this module saves.
 TYPE_CHECKING = False
@@ -93,13 +94,16 @@ def applied_without_parser(args: Sequence[str]) -> bool:
     from netcfg.regular import regular_file_bytes
 
     path, netns = shape
-    # Read once, here; anything but a regular file of a sane size is read (and refused)
-    # the way the parsed command reads it.
-    data = regular_file_bytes(path, limits.JSON_FILE_BYTES)
-    if data is not None and _settled(data, netns):
-        return True
-    config, source = config_from_file(path, None, None) if data is None else config_from_bytes(data, path, None, None)
-    apply_config(config, source, netns, dry_run=False)
+    with collector_off():
+        # Read once, here; anything but a regular file of a sane size is read (and
+        # refused) the way the parsed command reads it.
+        data = regular_file_bytes(path, limits.JSON_FILE_BYTES)
+        if data is not None and _settled(data, netns):
+            return True
+        config, source = (
+            config_from_file(path, None, None) if data is None else config_from_bytes(data, path, None, None)
+        )
+        apply_config(config, source, netns, dry_run=False)
     return True
 
 

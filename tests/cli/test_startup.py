@@ -3,6 +3,7 @@ pay for the apply path, and help does not pay for the inventory's readers either
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -61,6 +62,22 @@ def test_apply_from_a_file_loads_neither_the_parser_nor_pathlib(tmp_path):
         )
     )
     # A namespace that does not exist: the run reaches the apply and stops there (exit 2).
-    watched = ("typer", "rich", "pathlib", *READERS, "netcfg.kernel.apply")
+    # hashlib loads OpenSSL; the digests take CPython's own SHA-256.
+    watched = ("typer", "rich", "pathlib", "hashlib", *READERS, "netcfg.kernel.apply")
     args = ("apply", "--from", str(config), "--netns", "netcfg-test-no-such-namespace")
     assert loaded(watched, *args) == ["netcfg.kernel.apply"]
+
+
+def test_apply_turns_the_collector_back_on_however_it_ends(tmp_path):
+    from netcfg.cli import main
+
+    config = tmp_path / "web1.json"
+    config.write_text("{}")
+    assert main(["apply", "--from", str(config), "--netns", "netcfg-test-no-such-namespace"]) == 2
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        main(["apply", "--from", str(config), "--netns", "netcfg-test-no-such-namespace"])
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
