@@ -159,16 +159,17 @@ def attributes(payload: bytes, offset: int) -> dict[int, bytes]:
     if offset > end:
         raise MalformedMessage(f"message of {end} bytes is shorter than its {offset}-byte header")
     found = {}
+    header, unpack = ATTRIBUTE.size, ATTRIBUTE.unpack_from  # a dozen times per message
     while offset < end:
-        if end - offset < ATTRIBUTE.size:
+        if end - offset < header:
             raise MalformedMessage(f"{end - offset} stray bytes at offset {offset} of a {end}-byte message")
-        length, kind = ATTRIBUTE.unpack_from(payload, offset)
-        if length < ATTRIBUTE.size or length > end - offset:
+        length, kind = unpack(payload, offset)
+        if length < header or length > end - offset:
             raise MalformedMessage(
                 f"attribute {kind & 0x3FFF} of length {length} at offset {offset} does not fit "
                 f"the {end}-byte message (truncated or malformed)"
             )
-        found[kind & 0x3FFF] = payload[offset + ATTRIBUTE.size : offset + length]
+        found[kind & 0x3FFF] = payload[offset + header : offset + length]
         offset += (length + 3) & ~3
     return found
 
