@@ -33,7 +33,7 @@ from netcfg.inventory.approvals import APPROVALS_DIR  # read by the seatbelt, no
 from netcfg.inventory.checks import check_inventory
 from netcfg.inventory.disk import readable_texts, yaml_files_and_problems
 from netcfg.inventory.yaml_size import too_deep, too_many_values
-from netcfg.model.host import DesignName, Kind
+from netcfg.model.host import RULE_PRIORITIES, DesignName, Kind
 from netcfg.model.inventory import (
     Interface,
     Inventory,
@@ -766,7 +766,7 @@ def _number(minimum: float, maximum: float | None = None) -> Callable[[_Reader, 
 
 SEGMENT: Schema = {
     "table": (_integer(1, 2**32 - 1), True),
-    "priority": (_integer(1, 32765), True),  # 0, 32766, 32767: the kernel's own rules
+    "priority": (_integer(*RULE_PRIORITIES), True),
     "description": (_Reader.text, False),
 }
 NETWORK: Schema = {

@@ -21,7 +21,10 @@ from typing import Any
 PROTOCOL = 77
 DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores for a route given no metric
 MAIN_TABLE = 254
-RESERVED_TABLES = frozenset({0, 253, 254, 255})
+RESERVED_TABLES = frozenset({0, 253, 254, 255})  # unspecified, default, main, local
+# The rule priorities netcfg uses: 0, 32766 and 32767 hold the kernel's own rules (local,
+# main, default), and a rule at 0 would be read before the local table.
+RULE_PRIORITIES = (1, 32765)
 DEFAULT_V4 = "0.0.0.0/0"
 DEFAULT_V6 = "::/0"
 

@@ -12,7 +12,10 @@ from typing import Any
 from netcfg.errors import InputError, quote
 from netcfg.model.host import (
     DEFAULT_METRIC,
+    MAIN_TABLE,
     PROTOCOL,
+    RESERVED_TABLES,
+    RULE_PRIORITIES,
     Address,
     DesignName,
     HostConfig,
@@ -36,6 +39,8 @@ HOST_KEYS = ("name", "kind", "design", "forwarding", "interfaces", "rules", "rou
 INTERFACE_KEYS = ("name", "segment", "bridge", "addresses")
 RULE_KEYS = ("family", "priority", "table", "src", "dst")
 ROUTE_KEYS = ("family", "table", "dst", "gateway", "device", "scope", "metric", "protocol")
+_KERNEL_PRIORITIES = " (0, 32766 and 32767 are the kernel's own rules)"
+_KERNEL_TABLES = {0: "unspecified", 253: "default", 254: "main", 255: "local"}
 _KEY_SETS: dict[tuple[str, ...], frozenset[str]] = {
     keys: frozenset(keys) for keys in (HOST_KEYS, INTERFACE_KEYS, RULE_KEYS, ROUTE_KEYS)
 }
@@ -160,8 +165,8 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         rules.append(
             Rule(
                 family or 4,
-                _number(r, d, "priority", where, 0, 2**32 - 1),
-                _number(r, d, "table", where, 1, 2**32 - 1),
+                _number(r, d, "priority", where, *RULE_PRIORITIES, _KERNEL_PRIORITIES),
+                _table(r, d, where, RESERVED_TABLES, "rule"),
                 r.prefix(r.field(d, "src", where, _STRING_OR_NULL, None), f"{where}.src", family, network=True),
                 r.prefix(r.field(d, "dst", where, _STRING_OR_NULL, None), f"{where}.dst", family, network=True),
             )
@@ -188,7 +193,7 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
             r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
         route = Route(
             family or 4,
-            _number(r, d, "table", where, 1, 2**32 - 1),
+            _table(r, d, where, RESERVED_TABLES - {MAIN_TABLE}, "route"),
             r.prefix(r.field(d, "dst", where, _STRING), f"{where}.dst", family, network=True) or "",
             r.gateway(gateway, f"{where}.gateway", family) if gateway is not None else None,
             r.field(d, "device", where, _STRING_OR_NULL, None),
@@ -314,11 +319,22 @@ def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
     return family
 
 
-def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int) -> int:
+def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int, why: str = "") -> int:
     value = r.field(d, key, where, _INTEGER)
     if isinstance(value, int) and not low <= value <= high:
-        r.fail(f"{where}.{key}", f"expected {low}-{high}, found {value}")
+        r.fail(f"{where}.{key}", f"expected {low}-{high}{why}, found {value}")
     return value if isinstance(value, int) else 0
+
+
+def _table(r: _Reader, d: dict[str, Any], where: str, kernels: frozenset[int], what: str) -> int:
+    """A table render can write a `what` to: none of the kernel's own in `kernels` (a
+    rule to the local table, a route into it, would change how every packet is read)."""
+    before = len(r.problems)
+    table = _number(r, d, "table", where, 1, 2**32 - 1)
+    if len(r.problems) == before and table in kernels:
+        name = _KERNEL_TABLES[table]
+        r.fail(f"{where}.table", f"{table} is the kernel's {name} table: netcfg renders no {what} to it")
+    return table
 
 
 def _protocol(r: _Reader, d: dict[str, Any], where: str) -> int:

@@ -158,7 +158,7 @@ def test_every_bad_field_is_named(rendered):
     for expected in (
         "$.kind: expected one of kvm-host, vm, physical, router, found 'mainframe'",
         "$.rules[0].table: expected an integer, found str",
-        "$.rules[1].priority: expected 0-4294967295, found -1",
+        "$.rules[1].priority: expected 1-32765 (0, 32766 and 32767 are the kernel's own rules), found -1",
         "$.routes[0].dst: not an IP prefix: 'not-a-prefix'",
         "'eth0; reboot' is not an interface name",
         "an address needs its prefix length: '203.0.113.99'",
@@ -205,6 +205,35 @@ def test_what_the_kernel_would_refuse_or_spell_otherwise_is_named(rendered):
         f"$.interfaces[{twice}].name: '{data['interfaces'][0]['name']}' is named by an earlier interface too",
     ):
         assert expected in text, (expected, text)
+
+
+def test_the_kernels_own_priorities_and_tables_are_refused(rendered):
+    # What render never writes: a rule read before the local table (priority 0) or in the
+    # kernel's own places, a rule to or a route into one of its tables. Routes in main
+    # are rendered (default routes), rules to it are not.
+    data = json.loads(rendered.read_text())
+    assert any(route["table"] == 254 for route in data["routes"])
+    host_config_from_json(data, "web1.json")
+    rule, route = data["rules"][0], data["routes"][0]
+    data["rules"] = [dict(rule, priority=0), dict(rule, priority=32766)]
+    data["rules"] += [dict(rule, priority=100 + n, table=table) for n, table in enumerate((254, 255, 253, 0))]
+    data["routes"] = [dict(route, table=table) for table in (255, 253, 0)]
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    kernels = "(0, 32766 and 32767 are the kernel's own rules)"
+    assert sorted(p.message for p in caught.value.problems) == sorted(
+        [
+            f"$.rules[0].priority: expected 1-32765 {kernels}, found 0",
+            f"$.rules[1].priority: expected 1-32765 {kernels}, found 32766",
+            "$.rules[2].table: 254 is the kernel's main table: netcfg renders no rule to it",
+            "$.rules[3].table: 255 is the kernel's local table: netcfg renders no rule to it",
+            "$.rules[4].table: 253 is the kernel's default table: netcfg renders no rule to it",
+            "$.rules[5].table: expected 1-4294967295, found 0",
+            "$.routes[0].table: 255 is the kernel's local table: netcfg renders no route to it",
+            "$.routes[1].table: 253 is the kernel's default table: netcfg renders no route to it",
+            "$.routes[2].table: expected 1-4294967295, found 0",
+        ]
+    )
 
 
 def test_a_gateway_the_kernel_would_refuse_mid_apply_is_named(rendered):
