@@ -14,6 +14,10 @@ def regular_file_bytes(path: str, limit: int) -> bytes | None:
     FIFO must not hold a run up (O_NONBLOCK), and what is read from one or from a device
     could not be read again."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # Not even opened: opening a FIFO releases its writer, whose bytes would then
+            # be lost with the descriptor, and the caller's own read would wait forever.
+            return None
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(limit + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None

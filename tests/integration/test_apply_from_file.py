@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -287,6 +289,24 @@ def test_a_pipe_is_read_like_a_file(tmp_path, capsys):
     finally:
         os.close(read)
     assert f"/proc/self/fd/{read}:1:2: error: the rendered machine is not JSON" in capsys.readouterr().err
+
+
+def test_a_named_pipe_is_read_once_its_writer_comes(rendered, tmp_path):
+    # The no-op check must not open it (a reader releases the writer, whose bytes would
+    # go with that descriptor) and the apply then wait forever for a second writer.
+    fifo = tmp_path / "web1.fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f'cat "{rendered}" > "{fifo}"'])
+    done = subprocess.run(
+        [sys.executable, "-m", "netcfg", "apply", "--from", str(fifo), "--netns", "netcfg-test-nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    writer.wait(timeout=10)
+    assert done.returncode == 2, done.stderr
+    assert "network namespace 'netcfg-test-nowhere' does not exist" in done.stderr  # the file was read
 
 
 def test_missing_unknown_or_twice_named_keys_and_twin_entries_are_named(rendered, tmp_path, capsys):
