@@ -38,9 +38,11 @@ def _shown(plan: Plan) -> None:
 def apply_config(config: HostConfig, source: str | None, netns: str, dry_run: bool) -> None:
     """Apply `config` (read from bytes of digest `source`, if from a file) and say so."""
     from netcfg.kernel.apply import apply_host
+    from netcfg.kernel.netlink import netns_path
     from netcfg.kernel.state import ownership
     from netcfg.words import plural
 
+    netns_path(netns)  # a name that is none is refused before it is printed
     verb = "would change" if dry_run else "applying"
     say(f"{config.name} -> netns {netns} ({config.design}): {verb}")
     outcome = apply_host(

@@ -23,7 +23,7 @@ from netcfg.kernel import codec
 from netcfg.kernel.codec import KernelRule
 from netcfg.kernel.foreign import Collisions, Conflict, collisions
 from netcfg.kernel.lock import namespace_lock
-from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, netns_path
+from netcfg.kernel.netlink import Netlink, Rejected, netns_exists, no_such_netns
 from netcfg.kernel.read import (
     Live,
     flushable_routes,
@@ -309,7 +309,7 @@ def apply_host(
     touched) or ApplyError (rolled back). `source`, the config_digest of the bytes
     `host` was read from, is recorded when nothing is left to change (see settled)."""
     if not netns_exists(netns):  # checked first: no lock file for a mistyped name
-        raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})")
+        raise no_such_netns(netns)
     with namespace_lock(netns, lock_dir), Netlink(netns) as nl:
         snapshot = read_snapshot(nl)
         names = snapshot.names

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from netcfg.errors import ApplyError, InputError
-from netcfg.kernel.netlink import netns_path
+from netcfg.kernel.netlink import netns_path, no_such_netns
 
 
 class LockedError(ApplyError):
@@ -37,7 +37,7 @@ def namespace_lock(netns: str, lock_dir: str) -> Iterator[None]:
     try:
         path = lock_path(netns, lock_dir)
     except FileNotFoundError:
-        raise InputError(f"network namespace {netns!r} does not exist ({netns_path(netns)})") from None
+        raise no_such_netns(netns) from None
     fd = _open_lock_file(path, lock_dir)
     try:
         try:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.kernel import wire
 from netcfg.kernel.wire import Failure, Request
 
@@ -40,9 +40,19 @@ RECV = 1 << 20
 
 
 def netns_path(netns: str) -> str:
-    if not netns or "/" in netns or netns in (".", ".."):
-        raise InputError(f"invalid network namespace name {netns!r}")
+    # A name netcfg prints in its messages holds no control character.
+    if not netns or "/" in netns or netns in (".", "..") or not netns.isprintable():
+        raise InputError(f"invalid network namespace name {quote(netns)}")
     return os.path.join(NETNS_DIR, netns)
+
+
+def no_such_netns(netns: str) -> InputError:
+    """The error for a name that names no namespace, spelt escaped (a name is the user's
+    text, and may carry what a terminal would obey)."""
+    return InputError(
+        f"network namespace {quote(netns)} does not exist ({quote(netns_path(netns))}); "
+        f"create it first (ip netns add {quote(netns)})"
+    )
 
 
 def netns_exists(netns: str) -> bool:
@@ -60,9 +70,7 @@ def _open_in_netns(netns: str | None) -> socket.socket:
         # O_RDONLY without O_CREAT: a missing namespace is an error, never created.
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise InputError(
-            f"network namespace {netns!r} does not exist ({path}); create it first (ip netns add {netns})"
-        ) from None
+        raise no_such_netns(netns) from None
     result: list[socket.socket | BaseException] = []
 
     def enter() -> None:

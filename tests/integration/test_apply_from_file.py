@@ -291,6 +291,15 @@ def test_a_pipe_is_read_like_a_file(tmp_path, capsys):
     assert f"/proc/self/fd/{read}:1:2: error: the rendered machine is not JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["apply", "status"])
+def test_a_namespace_name_is_never_printed_raw(rendered, command, capsys):
+    # `ip netns add` takes a name with an escape sequence in it; a terminal must not obey it.
+    assert main([command, "--from", str(rendered), "--netns", "x\x1b[31m"]) == 2
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert "invalid network namespace name 'x\\x1b[31m'" in captured.err
+
+
 def test_a_named_pipe_is_read_once_its_writer_comes(rendered, tmp_path):
     # The no-op check must not open it (a reader releases the writer, whose bytes would
     # go with that descriptor) and the apply then wait forever for a second writer.
