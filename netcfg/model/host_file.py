@@ -9,7 +9,7 @@ import socket
 from functools import lru_cache
 from typing import Any
 
-from netcfg.errors import InputError, quote
+from netcfg.errors import EXCERPT, InputError, quote
 from netcfg.model.host import (
     DEFAULT_METRIC,
     MAIN_TABLE,
@@ -188,9 +188,16 @@ def host_config_from_json(data: Any, source: str) -> HostConfig:
         if d.get("device") is None and d.get("gateway") is None:
             # A route reaches the kernel through an interface, or a gateway.
             r.fail(where, "a route needs a device or a gateway")
+        elif d.get("device") is not None and gateway is not None:
+            # Render writes either; the kernel takes a gateway route's interface from the
+            # gateway, and the apply would leave the device out unsaid.
+            r.fail(f"{where}.device", "a route via a gateway names no device (the gateway's interface is the kernel's)")
         metric = r.field(d, "metric", where, _INTEGER_OR_NULL, None)
         if metric is not None and not 0 <= metric <= 2**32 - 1:
-            r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {metric}")
+            r.fail(f"{where}.metric", f"expected 0-{2**32 - 1}, found {_cut(metric)}")
+        elif metric == 0 and family == 6:
+            # The kernel stores it as 1024, its default: the apply could never verify.
+            r.fail(f"{where}.metric", "an IPv6 route's metric 0 is the kernel's 1024: expected null or 1-4294967295")
         route = Route(
             family or 4,
             _table(r, d, where, RESERVED_TABLES - {MAIN_TABLE}, "route"),
@@ -314,7 +321,7 @@ def _choice(r: _Reader, data: dict[str, Any], key: str, enum: Any) -> Any:
 def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
     family = r.field(d, "family", where, _INTEGER)
     if family not in (4, 6, None):
-        r.fail(f"{where}.family", f"expected 4 or 6, found {family}")
+        r.fail(f"{where}.family", f"expected 4 or 6, found {_cut(family)}")
         return None
     return family
 
@@ -322,7 +329,7 @@ def _family(r: _Reader, d: dict[str, Any], where: str) -> int | None:
 def _number(r: _Reader, d: dict[str, Any], key: str, where: str, low: int, high: int, why: str = "") -> int:
     value = r.field(d, key, where, _INTEGER)
     if isinstance(value, int) and not low <= value <= high:
-        r.fail(f"{where}.{key}", f"expected {low}-{high}{why}, found {value}")
+        r.fail(f"{where}.{key}", f"expected {low}-{high}{why}, found {_cut(value)}")
     return value if isinstance(value, int) else 0
 
 
@@ -342,8 +349,14 @@ def _protocol(r: _Reader, d: dict[str, Any], where: str) -> int:
     it, and a route written with another would replace netcfg's and then be foreign."""
     protocol = r.field(d, "protocol", where, _INTEGER, PROTOCOL)
     if protocol is not None and protocol != PROTOCOL:
-        r.fail(f"{where}.protocol", f"expected {PROTOCOL} (netcfg's marker), found {protocol}")
+        r.fail(f"{where}.protocol", f"expected {PROTOCOL} (netcfg's marker), found {_cut(protocol)}")
     return PROTOCOL
+
+
+def _cut(number: int) -> str:
+    """An integer as a message repeats it: at most EXCERPT digits."""
+    text = str(number)
+    return text if len(text) <= EXCERPT else f"{text[:EXCERPT]}… ({len(text)} digits)"
 
 
 def _names(kinds: tuple[type, ...]) -> str:

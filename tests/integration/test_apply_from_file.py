@@ -238,6 +238,28 @@ def test_the_kernels_own_priorities_and_tables_are_refused(rendered):
     )
 
 
+def test_what_the_apply_could_never_verify_is_named(rendered):
+    data = json.loads(rendered.read_text())
+    six = next(n for n, route in enumerate(data["routes"]) if route["family"] == 6)
+    via = next(n for n, route in enumerate(data["routes"]) if route.get("gateway"))
+    four = next(n for n, route in enumerate(data["routes"]) if route["family"] == 4 and n != via)
+    data["routes"][six]["metric"] = 0  # the kernel stores 1024
+    data["routes"][via]["device"] = data["interfaces"][0]["name"]  # the kernel's pick, unsaid
+    data["routes"][four]["metric"] = 10**100
+    data["rules"][0]["priority"] = -(10**300)
+    with pytest.raises(InputError) as caught:
+        host_config_from_json(data, "web1.json")
+    assert sorted(p.message for p in caught.value.problems) == sorted(
+        [
+            f"$.routes[{six}].metric: an IPv6 route's metric 0 is the kernel's 1024: expected null or 1-4294967295",
+            f"$.routes[{via}].device: a route via a gateway names no device (the gateway's interface is the kernel's)",
+            f"$.routes[{four}].metric: expected 0-4294967295, found 1{'0' * 39}… (101 digits)",
+            "$.rules[0].priority: expected 1-32765 (0, 32766 and 32767 are the kernel's own rules), "
+            f"found -{'1' + '0' * 38}… (302 digits)",
+        ]
+    )
+
+
 def test_a_gateway_the_kernel_would_refuse_mid_apply_is_named(rendered):
     data = json.loads(rendered.read_text())
     via = [n for n, route in enumerate(data["routes"]) if route.get("gateway")]
