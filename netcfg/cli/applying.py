@@ -30,9 +30,9 @@ def plan_text(present: Sequence[str], steps: Sequence[str]) -> str:
 
 
 def _shown(plan: Plan) -> None:
-    from netcfg.kernel.reconcile import describe
+    from netcfg.kernel.reconcile import describe_provided
 
-    emit(plan_text([describe(entry) for entry in plan.present], [str(step) for step in plan.steps]))
+    emit(plan_text([describe_provided(entry) for entry in plan.present], [str(step) for step in plan.steps]))
 
 
 def apply_config(config: HostConfig, source: str | None, netns: str, dry_run: bool) -> None:

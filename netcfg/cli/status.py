@@ -46,7 +46,7 @@ def status(
     With --from FILE the config comes from a rendered JSON file (checked field by field;
     a bad one is exit 2) and no inventory is read."""
     from netcfg.kernel.observe import observe
-    from netcfg.kernel.reconcile import describe, drift
+    from netcfg.kernel.reconcile import describe_provided, drift
     from netcfg.kernel.state import ownership
     from netcfg.present.drift import drift_json, drift_lines
 
@@ -57,7 +57,7 @@ def status(
     host = config.name
     seen = observe(config, ownership(None, config), netns)
     found = drift(seen.desired, seen.live)
-    present = [describe(entry) for entry in seen.present]
+    present = [describe_provided(entry) for entry in seen.present]
     if fmt is OutputFormat.JSON:
         data = {
             "host": host,

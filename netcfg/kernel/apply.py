@@ -32,7 +32,7 @@ from netcfg.kernel.read import (
     read_live,
     read_owned,
 )
-from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, drift, plan
+from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, describe_provided, drift, plan
 from netcfg.kernel.rules import MOVED, order_rule_removals
 from netcfg.kernel.settled import Settled, record_settled
 from netcfg.kernel.snapshot import Snapshot, read_snapshot
@@ -368,7 +368,7 @@ def apply_host(
 
 
 def _settled(source: str, snapshot: Snapshot, host: HostConfig, present: tuple[Entry, ...]) -> Settled:
-    return Settled(source, snapshot.digest(), host.name, str(host.design), tuple(map(describe, present)))
+    return Settled(source, snapshot.digest(), host.name, str(host.design), tuple(map(describe_provided, present)))
 
 
 def beside_foreign(wanted: OwnedState, live: Live, names: dict[int, str]) -> tuple[OwnedState, Collisions]:

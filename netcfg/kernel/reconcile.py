@@ -77,6 +77,14 @@ def describe(entry: Entry) -> str:
     return f"route {family}{entry} proto {entry.protocol}"
 
 
+def describe_provided(entry: Entry) -> str:
+    """A desired entry that a foreign one provides, without netcfg's marker: the foreign
+    one does not carry it."""
+    if isinstance(entry, Route):
+        return f"route {'-6 ' if entry.family == 6 else ''}{entry}"
+    return describe(entry)
+
+
 def sort_key(entry: Entry) -> tuple[Any, ...]:
     """The identity key, then the text. A field left out (None: no selector, the
     default metric) sorts first, as "" before any prefix and -1 before any metric, so

@@ -514,11 +514,14 @@ def test_identical_foreign_entries_satisfy_the_config_and_are_left_alone(invento
     # status reports no drift.
     ip(netns, "addr", "add", "10.20.1.10/16", "dev", "ethsrv")
     ip(netns, "rule", "add", "from", "203.0.113.0/26", "lookup", "300", "priority", "20")
+    ip(netns, "route", "add", "192.0.2.128/28", "dev", "ethfe", "scope", "link", "table", "300", "proto", "static")
     args = ["--inventory", str(inventory_dir), "--netns", netns]
     assert main(["apply", "web1", *args]) == 0
     out = capsys.readouterr().out
     assert "= address 10.20.1.10/16 dev ethsrv (present, not netcfg's: left alone)" in out
     assert "= rule from 203.0.113.0/26 lookup 300 priority 20 (present, not netcfg's: left alone)" in out
+    # Not "proto 77": the route there is not netcfg's.
+    assert "= route 192.0.2.128/28 dev ethfe scope link table 300 (present, not netcfg's: left alone)" in out
     assert "+ address 10.20.1.10/16" not in out and "+ rule from 203.0.113.0/26 lookup 300" not in out
     rules = [r for r in snapshot(netns)["rule4"] if r.get("src") == "203.0.113.0" and r["priority"] == 20]
     assert len(rules) == 1 and "protocol" not in rules[0]
