@@ -211,8 +211,8 @@ def plan_changes(
 ) -> Plan:
     """The steps from `live` to `desired` (addresses added in `order`), rule removals in
     an order the kernel carries out exactly (see rules)."""
-    steps = plan(live.owned, desired, order).steps
-    return Plan(order_rule_removals(steps, live.rules), present)
+    steps, behind_foreign = order_rule_removals(plan(live.owned, desired, order).steps, live.rules)
+    return Plan(steps, present, behind_foreign)
 
 
 # ---------------------------------------------------------------- roll-back
@@ -224,11 +224,12 @@ def restore(
     names: dict[int, str],
     before: OwnedState,
     foreign: dict[tuple[object, ...], bytes] | None = None,
+    rules_before: tuple[bytes, ...] | None = None,
 ) -> str:
     """Bring the owned state back to `before` (entries beyond the model re-created as
     they were dumped, addresses and rules with netcfg's marker), and the foreign routes
     (as read at the start) the kernel dropped on the way; '' on success, else what still
-    differs."""
+    differs, the order of the rules as dumped at the start (`rules_before`) included."""
     problems = ""
     for _ in range(3):  # a removal can take dependants with it: re-read and repeat
         steps = plan_changes(read_live(nl, owned), before).steps
@@ -250,7 +251,30 @@ def restore(
             still = [k for k in foreign if k not in present]
             if still:
                 return f"  {plural(len(still), 'foreign route')} the kernel removed could not be re-created"
+    if rules_before is not None:
+        # A rule re-created goes to the end of its priority: behind a foreign rule it
+        # stood in front of, which netcfg never moves.
+        return reordered_text(rules_before, read_snapshot(nl).rules)
     return ""
+
+
+def reordered_text(before: tuple[bytes, ...], after: tuple[bytes, ...]) -> str:
+    """Where the kernel's rules stand in another order than before, priority by priority;
+    '' where none does."""
+    groups: dict[tuple[int, int], tuple[list[KernelRule], list[KernelRule]]] = {}
+    for side, dump in enumerate((before, after)):
+        for rule in map(codec.decode_rule, dump):
+            if rule is not None:
+                groups.setdefault((rule.family, rule.priority), ([], []))[side].append(rule)
+    lines = []
+    for (family, priority), (old, new) in groups.items():
+        if old != new:
+            lines.append(
+                f"  the rules at priority {priority}{' (IPv6)' if family == 6 else ''} stand in another order: now "
+                + "; ".join(map(describe, new[:4]))
+                + ("; ..." if len(new) > 4 else "")
+            )
+    return "\n".join(lines[:5])
 
 
 @contextmanager
@@ -260,6 +284,7 @@ def restore_on_failure(
     before: OwnedState,
     netns: str,
     foreign: dict[tuple[object, ...], bytes] | None = None,
+    rules_before: tuple[bytes, ...] | None = None,
 ) -> Iterator[None]:
     """Any failure inside, or SIGINT, SIGTERM or SIGHUP, restores `before`: ApplyError."""
     with _stop_signals_interrupt() as guard:
@@ -270,7 +295,7 @@ def restore_on_failure(
             # A fresh socket: an interrupt may have cut a dump short on the old one, which
             # then answers the next dump with EBUSY.
             with Netlink(netns) as fresh:
-                left = restore(fresh, owned, names, before, foreign)
+                left = restore(fresh, owned, names, before, foreign, rules_before)
             reason = _reason(error)
             if left:
                 raise ApplyError(
@@ -292,6 +317,17 @@ def conflict_text(netns: str, host: HostConfig, conflicts: tuple[Conflict, ...])
         "foreign state; change or remove them by hand (nothing was changed):"
     ]
     lines += [f"  {conflict}" for conflict in conflicts]
+    return "\n".join(lines)
+
+
+def reorder_text(netns: str, host: HostConfig, moves: tuple[tuple[KernelRule, KernelRule], ...]) -> str:
+    lines = [
+        f"netns {netns}: {host.name}'s config cannot be applied without reordering rules: the kernel "
+        "removes the first rule a deletion matches, so a removal here means re-creating the rule in "
+        "front of it behind it, and that copy would go behind a rule that is not netcfg's, which traffic "
+        "both select would then meet first; move that rule to another priority by hand (nothing was changed):"
+    ]
+    lines += [f"  {describe(rule.model() or rule)} would go behind {describe(foreign)}" for rule, foreign in moves]
     return "\n".join(lines)
 
 
@@ -335,6 +371,8 @@ def apply_host(
         if found.conflicts:
             raise InputError(conflict_text(netns, host, found.conflicts))
         changes = plan_changes(live, desired, found.present, address_order(host))
+        if changes.behind_foreign:
+            raise InputError(reorder_text(netns, host, changes.behind_foreign))
         if show is not None:
             show(changes)
         if not changes and not down and source is not None:
@@ -347,7 +385,7 @@ def apply_host(
             desired.addresses - before.addresses
         )
         foreign = flushable_routes(live) if removes_addresses else None
-        with restore_on_failure(owned, names, before, netns, foreign):
+        with restore_on_failure(owned, names, before, netns, foreign, live.rules):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))

@@ -187,6 +187,9 @@ class Plan:
     steps: tuple[Step, ...] = ()
     # Desired entries a foreign (unmarked) identical entry already provides: left alone.
     present: tuple[Entry, ...] = ()
+    # Rules the steps re-create behind a foreign rule they stood in front of, each with
+    # that rule (kernel/rules.py): carried out, traffic both select meets the other first.
+    behind_foreign: tuple[tuple[KernelRule, KernelRule], ...] = ()
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -183,22 +183,43 @@ def as_kernel(entry: object) -> KernelRule | None:
     return None
 
 
-def order_rule_removals(steps: Sequence[Step], rule_dump: Sequence[bytes]) -> tuple[Step, ...]:
+def order_rule_removals(
+    steps: Sequence[Step], rule_dump: Sequence[bytes]
+) -> tuple[tuple[Step, ...], tuple[tuple[KernelRule, KernelRule], ...]]:
     """`steps` with its rule removals reordered (and staying rules re-created behind
     where the kernel could not otherwise remove a rule exactly); `rule_dump` is the
-    kernel's rule list as dumped before the steps (decoded only if a rule goes)."""
+    kernel's rule list as dumped before the steps (decoded only if a rule goes). Beside
+    them, each re-created rule whose copy goes behind a foreign rule it stood in front of,
+    with that rule: traffic both select would meet the foreign one first."""
     removals = [i for i, s in enumerate(steps) if s.op == "remove" and as_kernel(s.entry) is not None]
     if not removals or removals[-1] - removals[0] + 1 != len(removals):
-        return tuple(steps)  # plan() keeps the rule removals together; anything else stays as it is
+        return tuple(steps), ()  # plan() keeps the rule removals together; anything else stays as it is
     live_rules = [r for r in map(decode_rule, rule_dump) if r is not None]
     # The additions before the removals go to the end of their priority, in order.
     added = [k for s in steps[: removals[0]] if s.op == "add" and (k := as_kernel(s.entry)) is not None]
     entry_of = {as_kernel(steps[i].entry): steps[i].entry for i in removals}
-    ops = removal_order([k for i in removals if (k := as_kernel(steps[i].entry)) is not None], [*live_rules, *added])
-    ordered = []
+    rules = [*live_rules, *added]
+    ops = removal_order([k for i in removals if (k := as_kernel(steps[i].entry)) is not None], rules)
+    ordered, jumps = [], []
     for op, rule in ops:
         if op == "remove":
             ordered.append(Step("remove", entry_of.get(rule) or rule.model() or rule))
         else:
             ordered.append(Step("add", rule.model() or rule, note=MOVED))
-    return (*steps[: removals[0]], *ordered, *steps[removals[-1] + 1 :])
+            foreign = _foreign_behind(rule, rules)
+            if foreign is not None:
+                jumps.append((rule, foreign))
+    return (*steps[: removals[0]], *ordered, *steps[removals[-1] + 1 :]), tuple(jumps)
+
+
+def _foreign_behind(rule: KernelRule, rules: Sequence[KernelRule]) -> KernelRule | None:
+    """The first rule not netcfg's behind `rule` at its priority: a copy of `rule` goes to
+    the end of the priority, behind it (netcfg never moves a foreign rule)."""
+    found = False
+    for other in rules:
+        if other.family != rule.family or other.priority != rule.priority:
+            continue
+        if found and other.protocol != PROTOCOL:
+            return other
+        found = found or other == rule
+    return None

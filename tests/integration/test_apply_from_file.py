@@ -13,6 +13,8 @@ import pytest
 
 from netcfg.cli import main
 from netcfg.errors import InputError
+from netcfg.kernel import codec
+from netcfg.kernel.netlink import Netlink
 from netcfg.model.host_file import host_config_from_json
 from tests.integration.test_apply import inventory_dir, ip, lock_dir, netns, snapshot  # noqa: F401 - fixtures
 from tests.requirements import needing
@@ -38,6 +40,56 @@ def test_the_rendered_file_applies_like_the_inventory(inventory_dir, rendered, n
     assert snapshot(netns) == after
     assert main(["apply", "web2", "--from", str(rendered), "--netns", netns]) == 2
     assert "is the config of 'web1', not of 'web2'" in capsys.readouterr().err
+
+
+COLLEAGUES_UDP = ("from", "203.0.113.0/26", "ipproto", "udp", "lookup", "500", "priority", "20")
+
+
+def _rules_at_20(ns: str) -> list[str]:
+    return [line for line in ip(ns, "-4", "rule").splitlines() if line.startswith("20:")]
+
+
+@needing("ip", root=True)
+def test_a_removal_that_would_move_a_rule_behind_a_foreign_one_is_refused(rendered, netns, lock_dir, capsys):  # noqa: F811
+    # web1's rule at 20 stands in front of a colleague's; removing netcfg's `from all`
+    # behind both means re-creating web1's rule behind it (the kernel deletes the first
+    # match): its udp traffic would meet the colleague's rule first.
+    apply = ["apply", "--from", str(rendered), "--netns", netns]
+    assert main(apply) == 0
+    ip(netns, "-4", "rule", "add", *COLLEAGUES_UDP)
+    with Netlink(netns) as nl:
+        assert not nl.send([codec.rule_request(codec.KernelRule(4, 20, 300, protocol=77), "add")])
+    before = snapshot(netns)
+    capsys.readouterr()
+    assert main(apply) == 2
+    err = capsys.readouterr().err
+    assert "cannot be applied without reordering rules" in err and "(nothing was changed)" in err
+    moved = "rule from 203.0.113.0/26 lookup 300 priority 20 would go behind rule from 203.0.113.0/26 ipproto 17"
+    assert moved in err
+    assert snapshot(netns) == before
+
+
+@needing("ip", root=True)
+def test_a_roll_back_that_could_not_keep_the_rule_order_says_so(rendered, netns, lock_dir, tmp_path, capsys):  # noqa: F811
+    # netcfg's fwmark rule (beyond its model) stands in front of a colleague's. The apply
+    # adds web1's plain rule behind both, then the kernel refuses a route: removing the
+    # plain rule again re-creates the fwmark rule behind the colleague's. The roll-back
+    # must not say the namespace is as before.
+    fwmark = codec.KernelRule(4, 20, 300, protocol=77, src="203.0.113.0/26", fwmark=1, fwmask=0xFFFFFFFF)
+    with Netlink(netns) as nl:
+        assert not nl.send([codec.rule_request(fwmark, "add")])
+    ip(netns, "-4", "rule", "add", *COLLEAGUES_UDP)
+    order = _rules_at_20(netns)
+    data = json.loads(rendered.read_text())
+    refused = {"family": 4, "table": 300, "dst": "10.99.0.0/16", "gateway": "198.18.0.1", "device": None}
+    data["routes"].append(dict(refused, scope="global", metric=None, protocol=77))  # no link reaches it
+    failing = tmp_path / "failing.json"
+    failing.write_text(json.dumps(data))
+    assert main(["apply", "--from", str(failing), "--netns", netns]) == 5
+    err = capsys.readouterr().err
+    assert "ROLLBACK INCOMPLETE" in err and "the rules at priority 20 stand in another order" in err
+    assert "as before" not in err
+    assert sorted(_rules_at_20(netns)) == sorted(order) and _rules_at_20(netns) != order
 
 
 @needing("ip", root=True)

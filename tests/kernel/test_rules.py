@@ -60,16 +60,25 @@ def test_order_rule_removals_reorders_only_the_rule_removals():
     steps = (added, Step("remove", Rule(4, 20, 300)), Step("remove", FWMARK))
     # `from all` (plain, netcfg's) before FWMARK would take FWMARK: FWMARK goes first.
     dump = [encode_rule(r) for r in (FWMARK, ALL)]
-    assert order_rule_removals(steps, dump) == (added, steps[2], steps[1])
+    assert order_rule_removals(steps, dump) == ((added, steps[2], steps[1]), ())
     dump = [encode_rule(r) for r in (ALL, FWMARK)]
-    assert order_rule_removals(steps, dump) == steps
+    assert order_rule_removals(steps, dump) == (steps, ())
     # A rule the kernel does not hold is not removed: its deletion could only take another.
-    assert order_rule_removals((added, route_goes), []) == (added,)
+    assert order_rule_removals((added, route_goes), []) == ((added,), ())
     assert removal_order([PLAIN], [FWMARK]) == []
     # A removal of the plain rule behind a staying more specific one: the latter moves.
     steps = (Step("remove", Rule(4, 20, 300, src="10.1.0.0/16")),)
     moved = order_rule_removals(steps, [encode_rule(r) for r in (FWMARK, PLAIN)])
-    assert moved == (Step("add", FWMARK, note=MOVED), Step("remove", FWMARK), steps[0])
+    assert moved == ((Step("add", FWMARK, note=MOVED), Step("remove", FWMARK), steps[0]), ())
+
+
+def test_a_rule_re_created_behind_a_foreign_one_is_named_with_it():
+    # FWMARK stands in front of COLLEAGUE's rule; its copy would go behind it.
+    steps = (Step("remove", Rule(4, 20, 300, src="10.1.0.0/16")),)
+    in_front = [encode_rule(r) for r in (FWMARK, COLLEAGUE, PLAIN)]
+    assert order_rule_removals(steps, in_front)[1] == ((FWMARK, COLLEAGUE),)
+    behind = [encode_rule(r) for r in (COLLEAGUE, FWMARK, PLAIN)]  # already behind it: no change of order
+    assert order_rule_removals(steps, behind)[1] == ()
 
 
 selectors = st.builds(
