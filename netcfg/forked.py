@@ -7,7 +7,8 @@ of memory (nothing is pickled in), and sends back only its result and its progre
 The caller runs the first chunk itself.
 
 A worker that dies (the kernel's OOM killer, a signal) is an internal error naming the
-cause, never an interruption the caller could mistake for Ctrl-C. An error of netcfg's
+cause, never an interruption the caller could mistake for Ctrl-C; a worker ignores
+SIGINT, which Ctrl-C sends the caller too. An error of netcfg's
 own in a worker (a user's template failing: exit 2) is raised again in the caller as it
 was; anything else is an internal error. When the caller's own chunk fails, the workers
 are stopped before the error goes on, so none of them keeps working behind its back.
@@ -87,8 +88,10 @@ def run_split(work: Work[T, R], items: Sequence[T], jobs: int, advance: Callable
                     advance(value)
                 elif status == "ok":
                     result.append(value)
-                elif isinstance(value, (NetcfgError, KeyboardInterrupt)):
+                elif isinstance(value, NetcfgError):
                     raise value
+                elif isinstance(value, KeyboardInterrupt):  # a SIGINT before it could ignore one
+                    raise RuntimeError(f"{what} worker {proc.pid} died: interrupted by SIGINT, sent to it alone")
                 else:
                     raise RuntimeError(f"{what} worker failed: {value}")
 
@@ -123,6 +126,9 @@ def beside(here: Callable[[], R], there: Callable[[], T], what: str) -> tuple[R,
 
 
 def _worker(send: Connection, work: Work[Any, Any], chunk: Sequence[Any], parent: int) -> None:  # a forked child
+    # Ctrl-C is the caller's: it reaches the whole process group, and the caller stops
+    # its workers. A SIGINT sent to a worker alone is no reason to lose its work.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     pending, last = 0, time.monotonic()
 

@@ -59,6 +59,20 @@ def test_an_error_in_a_worker_reaches_the_caller(error, raised, message):
         run_split(work, range(4), 2, lambda n: None, "test")
 
 
+def test_a_sigint_to_a_worker_alone_neither_interrupts_nor_loses_its_work():
+    # Ctrl-C reaches the caller (and the whole group); a SIGINT sent to one worker must
+    # not end the command as if the user had interrupted it (exit 130, no report).
+    parent = os.getpid()
+
+    def work(chunk, advance):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        return list(chunk)
+
+    assert run_split(work, range(4), 2, lambda n: None, "test") == [[0, 2], [1, 3]]
+
+
 def test_workers_end_with_their_caller_even_when_it_is_killed(tmp_path):
     pids = tmp_path / "pids"
     script = textwrap.dedent(
