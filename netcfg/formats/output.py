@@ -5,7 +5,9 @@ rsync, config management all notice rewrites), and a crash must never leave a
 half-written routing file: each file is written to a temporary file in its own
 directory and renamed over the old one. One temporary name serves a whole directory
 (each rename consumes it), and each directory is created once. A run killed while
-writing leaves its temporary file: the next run that writes in that directory removes it.
+writing leaves its temporary file: the next run that writes in that directory removes it,
+and the next run that completes removes every one left, with the directories a broken
+run made and never filled (it finds the marker such a run leaves, RUNNING).
 
 Beside the manifest (which stays the same bytes for the same input), a state file
 (`.netcfg-render-state.json`) records each machine's input key (formats/inputs.py) and
@@ -44,6 +46,9 @@ from netcfg.words import plural
 MANIFEST = ".netcfg-render.json"
 STATE = ".netcfg-render-state.json"
 TEMPORARY = ".netcfg-render-{pid}.tmp"  # each process's one temporary name per directory
+# There from a run's first write to its end: a run that finds it follows one that was
+# killed or failed, and sweeps what that one may have left (see OutputDir._sweep).
+RUNNING = ".netcfg-render-running"
 _TEMPORARY = re.compile(r"\.netcfg-render-([0-9]+)\.tmp")
 
 
@@ -152,6 +157,8 @@ class OutputDir:
         self._made: set[str] = set()  # directories known to exist
         self._fresh: set[str] = set()  # directories this run created
         self._umask = _umask()
+        self._marked = False  # this run left RUNNING
+        self.after_broken_run = os.path.lexists(os.path.join(self.root_text, RUNNING))
 
     def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str], str | None]:
         if self.root.exists() and not self.root.is_dir():
@@ -184,7 +191,9 @@ class OutputDir:
         """The report of this run without rendering, when the last run had the same key
         and finished, and every file it listed is still exactly as written; else None.
         Its files are those of the (format, host) pairs it `covered`, as a full run counts."""
-        if self.run is None or self.run != self.previous_run or not self._as_written(self.previous):
+        if self.run is None or self.run != self.previous_run or self.after_broken_run:
+            return None  # (after a broken run, the long way sweeps what it left)
+        if not self._as_written(self.previous):
             return None
         return WriteReport(0, sum(covered(e["format"], e["host"]) for e in self.previous.values()), 0)
 
@@ -272,6 +281,7 @@ class OutputDir:
 
     def _replace(self, path: str, data: bytes, mode: int) -> os.stat_result:
         """Write `data` to the directory's temporary name and rename it over `path`."""
+        self._mark_running()
         directory = os.path.dirname(path)
         # Per process: the workers of a parallel render write beside each other.
         temp = os.path.join(directory, TEMPORARY.format(pid=os.getpid()))
@@ -305,6 +315,8 @@ class OutputDir:
         this run made (they hold nothing but what it writes)."""
         if directory in self._made:
             return
+        if not os.path.isdir(directory):
+            self._mark_running()
         try:
             os.mkdir(directory)
             self._fresh.add(directory)
@@ -362,7 +374,38 @@ class OutputDir:
         if self.written or removed or not same:
             self._save(MANIFEST, _manifest_text(manifest))
             self._save(STATE, _state_text(manifest, inputs, self.run))
+        if self.after_broken_run:
+            self._sweep({relative.split("/", 1)[0] for relative in manifest})
+        if self._marked or self.after_broken_run:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.root_text, RUNNING))
         return WriteReport(self.written, self.unchanged, removed)
+
+    def _mark_running(self) -> None:
+        if self._marked:
+            return
+        marker = os.path.join(self.root_text, RUNNING)
+        try:
+            os.makedirs(self.root_text, exist_ok=True)
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+        except OSError as error:
+            raise cannot_write(Path(marker), error) from None
+        self._marked = True
+
+    def _sweep(self, tops: set[str]) -> None:
+        """After a run that was killed or failed: remove the temporary files it left
+        (their process gone) and the directories it made in our format directories and
+        never filled. Real directories only (a link is not followed); nothing else of
+        anyone's is touched."""
+        for top in sorted(tops):
+            start = os.path.join(self.root_text, top)
+            if os.path.islink(start) or not os.path.isdir(start):
+                continue
+            for directory, _, _ in os.walk(start, topdown=False):
+                _remove_stale_temporaries(directory)
+                if directory != start:
+                    with contextlib.suppress(OSError):  # not empty: kept
+                        os.rmdir(directory)
 
     def _save(self, name: str, text: str) -> None:
         """Replace one of our files, only if its content changed."""

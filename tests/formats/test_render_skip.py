@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from netcfg.cli import main
-from netcfg.formats.output import MANIFEST, STATE, TEMPORARY
+from netcfg.formats.output import MANIFEST, RUNNING, STATE, TEMPORARY
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 TEMPLATES = Path(__file__).resolve().parents[2] / "netcfg" / "templates"
@@ -236,6 +236,32 @@ def test_temporary_files_of_killed_runs_are_removed_where_the_next_run_writes(tm
     finally:
         running.kill()
         running.wait()
+
+
+def test_the_run_after_a_broken_one_sweeps_what_it_left(tmp_path, capsys):
+    # A render killed while writing leaves its marker, its temporary files and the
+    # directories it made for machines it never finished; with the same inputs again the
+    # next run must not take the no-op shortcut past them.
+    out = tmp_path / "out"
+    render(out, capsys)
+    assert not (out / RUNNING).exists()  # a run that ends takes its marker away
+    files = stamps(out)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (out / RUNNING).touch()
+    left = [out / "iproute2" / TEMPORARY.format(pid=gone.pid), out / "networkd" / TEMPORARY.format(pid=gone.pid)]
+    for temporary in left:
+        temporary.write_text("half a file")
+    (out / "networkd" / "zz-never-finished" / "deeper").mkdir(parents=True)
+    (out / "networkd" / "someone-elses").mkdir()
+    (out / "networkd" / "someone-elses" / "notes.txt").write_text("kept")
+    assert render(out, capsys).startswith("0 files written")
+    assert not any(p.exists() for p in left)
+    assert not (out / "networkd" / "zz-never-finished").exists()
+    assert (out / "networkd" / "someone-elses" / "notes.txt").read_text() == "kept"
+    assert not (out / RUNNING).exists()
+    del_extra = {k: v for k, v in stamps(out).items() if not k.startswith("networkd/someone-elses")}
+    assert del_extra == files  # nothing of ours rewritten
 
 
 def test_the_same_narrower_run_again_counts_only_its_own_files(tmp_path, capsys):
