@@ -128,9 +128,9 @@ def decide(
         members = set(segment_members[segment])
         hosts = members - routers
         if len(hosts) > seatbelt.stagger_above and hosts <= touched:
-            spared = len(members) - len(members & touched)
-            carry = "router carries" if spared == 1 else "routers carry"
-            but = f"; its {spared} {carry} no segment rules" if spared else ""
+            spared = len(members) - len(members & touched)  # routers all: every host is touched
+            untouched = "the untouched one is a router" if spared == 1 else f"the {spared} untouched are routers"
+            but = f"; {untouched} (routers carry no segment rules)" if spared else ""
             blockers.append(
                 f"every host and VM of segment {segment} is touched: {len(members & touched)} of its "
                 f"{len(members)} machines{but} (more than stagger_above {seatbelt.stagger_above})"
