@@ -78,9 +78,10 @@ def _parse_one(shown: str, text: str, problems: list[Problem]) -> Approval | Non
         # The round-trip loader is pure Python: 600 KB of YAML took it 30 s and 440 MB.
         problems.append(Problem(Location(shown), f"is longer than {APPROVAL_CHARACTERS:,} characters: not read"))
         return None
-    if too_deep(text, APPROVAL_NESTING):
+    deep = too_deep(text, APPROVAL_NESTING)
+    if deep:
         # The round-trip loader recurses per level, and slowly: measured first, with the C parser.
-        problems.append(Problem(Location(shown), "nests too deeply: an approval is three values"))
+        problems.append(Problem(Location(shown, *deep), "nests too deeply: an approval is three values"))
         return None
     yaml = YAML(typ="rt")  # round-trip loader: safe, and it keeps line/column marks
     try:

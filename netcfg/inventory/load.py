@@ -236,8 +236,9 @@ class _Reader:
 
     def read_file(self, name: str, text: str) -> None:
         self.file = name
-        if too_deep(text):
-            self.problem(Location(name), f"YAML nesting deeper than {limits.NESTING} levels: not read")
+        deep = too_deep(text)
+        if deep:
+            self.problem(Location(name, *deep), f"YAML nesting deeper than {limits.NESTING} levels: not read")
             self.unread = True
             return
         if too_many_values(text):

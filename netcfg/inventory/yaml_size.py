@@ -37,8 +37,9 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}\n]+")
 _PAIR = re.compile(r"\[\]|\{\}")
 
 
-def too_deep(text: str, limit: int = limits.NESTING) -> bool:
-    """Whether a YAML text nests collections deeper than `limit`. The C
+def too_deep(text: str, limit: int = limits.NESTING) -> tuple[int, int] | None:
+    """Where a YAML text first nests collections deeper than `limit` (the line and
+    column where that collection starts, from 1), or None. The C
     composer recurses per level and crashes the process past some 20,000 levels, so
     this runs first. The usual file is decided at C speed: with quoted scalars and
     comments set aside, every flow collection closes on the line it opens on (each
@@ -56,19 +57,19 @@ def too_deep(text: str, limit: int = limits.NESTING) -> bool:
                 if not removed:
                     break
             if not brackets.strip("\n"):
-                return False
+                return None
     depth = 0
     try:
         for event in _parse(text):
             if isinstance(event, (SequenceStartEvent, MappingStartEvent)):
                 depth += 1
                 if depth > limit:
-                    return True
+                    return event.start_mark.line + 1, event.start_mark.column + 1
             elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
                 depth -= 1
     except YAMLError:
-        return False  # composing reports the syntax error with its location
-    return False
+        return None  # composing reports the syntax error with its location
+    return None
 
 
 def too_many_values(text: str) -> bool:
