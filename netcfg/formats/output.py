@@ -157,7 +157,7 @@ class OutputDir:
         self._made: set[str] = set()  # directories known to exist
         self._fresh: set[str] = set()  # directories this run created
         self._umask = _umask()
-        self._marked = False  # this run left RUNNING
+        self._marked = False  # this process left RUNNING
         self.after_broken_run = os.path.lexists(os.path.join(self.root_text, RUNNING))
 
     def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str], str | None]:
@@ -376,9 +376,8 @@ class OutputDir:
             self._save(STATE, _state_text(manifest, inputs, self.run))
         if self.after_broken_run:
             self._sweep({relative.split("/", 1)[0] for relative in manifest})
-        if self._marked or self.after_broken_run:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.root_text, RUNNING))
+        with contextlib.suppress(FileNotFoundError):  # left by this run, or one of its workers
+            os.unlink(os.path.join(self.root_text, RUNNING))
         return WriteReport(self.written, self.unchanged, removed)
 
     def _mark_running(self) -> None:
