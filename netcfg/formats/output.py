@@ -7,7 +7,9 @@ directory and renamed over the old one. One temporary name serves a whole direct
 (each rename consumes it), and each directory is created once. A run killed while
 writing leaves its temporary file: the next run that writes in that directory removes it,
 and the next run that completes removes every one left, with the directories a broken
-run made and never filled (it finds the marker such a run leaves, RUNNING).
+run made and never filled (it finds the marker such a run leaves, RUNNING). The files a
+broken run created are in its processes' journals (JOURNAL), which that next run reads
+as part of the last manifest: stale ones go like any file of ours.
 
 Beside the manifest (which stays the same bytes for the same input), a state file
 (`.netcfg-render-state.json`) records each machine's input key (formats/inputs.py) and
@@ -49,7 +51,12 @@ TEMPORARY = ".netcfg-render-{pid}.tmp"  # each process's one temporary name per 
 # There from a run's first write to its end: a run that finds it follows one that was
 # killed or failed, and sweeps what that one may have left (see OutputDir._sweep).
 RUNNING = ".netcfg-render-running"
+# Each process's list of the files it creates that no manifest lists yet, a line each,
+# written before the file: what a run killed before its manifest made is still provably
+# ours to the next run.
+JOURNAL = ".netcfg-render-{pid}.new"
 _TEMPORARY = re.compile(r"\.netcfg-render-([0-9]+)\.tmp")
+_JOURNAL = re.compile(r"\.netcfg-render-([0-9]+)\.new")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +165,10 @@ class OutputDir:
         self._fresh: set[str] = set()  # directories this run created
         self._umask = _umask()
         self._marked = False  # this process left RUNNING
+        self._journal: tuple[int, int] | None = None  # (pid, descriptor) of this process's JOURNAL
         self.after_broken_run = os.path.lexists(os.path.join(self.root_text, RUNNING))
+        if self.after_broken_run:
+            self._adopt_journals()
 
     def _read_manifest(self) -> tuple[dict[str, Entry], dict[str, str], str | None]:
         if self.root.exists() and not self.root.is_dir():
@@ -274,6 +284,8 @@ class OutputDir:
         if same:
             self.unchanged += 1
         else:
+            if relative not in self.previous:
+                self._note_new(relative, fmt, host)
             st = self._replace(path, data, mode)
             self.written += 1
         self.current[relative] = {"format": fmt, "host": host, "stamp": _stamp(st)}
@@ -376,6 +388,7 @@ class OutputDir:
             self._save(STATE, _state_text(manifest, inputs, self.run))
         if self.after_broken_run:
             self._sweep({relative.split("/", 1)[0] for relative in manifest})
+        self._drop_journals()  # the manifest lists what they did
         with contextlib.suppress(FileNotFoundError):  # left by this run, or one of its workers
             os.unlink(os.path.join(self.root_text, RUNNING))
         return WriteReport(self.written, self.unchanged, removed)
@@ -390,6 +403,48 @@ class OutputDir:
         except OSError as error:
             raise cannot_write(Path(marker), error) from None
         self._marked = True
+
+    def _note_new(self, relative: str, fmt: str, host: str) -> None:
+        """Add a file this process is about to create to its journal (JOURNAL)."""
+        if self._journal is None or self._journal[0] != os.getpid():  # a worker: its own
+            self._mark_running()
+            name = os.path.join(self.root_text, JOURNAL.format(pid=os.getpid()))
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                self._journal = os.getpid(), os.open(name, flags, 0o644)
+            except OSError as error:
+                raise cannot_write(Path(name), error) from None
+        os.write(self._journal[1], f"{fmt}\t{host}\t{relative}\n".encode())
+
+    def _journals(self) -> list[tuple[str, int]]:
+        """The journals in the output directory, with their processes' ids."""
+        try:
+            names = os.listdir(self.root_text)
+        except OSError:
+            return []
+        return [(name, int(found[1])) for name in names if (found := _JOURNAL.fullmatch(name))]
+
+    def _adopt_journals(self) -> None:
+        """The files the journals of ended runs list, as if the last manifest had (their
+        stamps unknown: nothing of them is skipped)."""
+        for name, pid in self._journals():
+            if _running(pid):
+                continue
+            data = regular_file_bytes(os.path.join(self.root_text, name), limits.JSON_FILE_BYTES) or b""
+            for line in data.decode("utf-8", errors="replace").splitlines():
+                fmt, _, rest = line.partition("\t")
+                host, _, relative = rest.partition("\t")
+                if fmt and host and _inside(relative) and relative not in self.previous:
+                    self.previous[relative] = {"format": fmt, "host": host}
+
+    def _drop_journals(self) -> None:
+        if self._journal is not None and self._journal[0] == os.getpid():
+            os.close(self._journal[1])
+            self._journal = None
+        for name, pid in self._journals():
+            if pid == os.getpid() or not _running(pid):  # this run's workers have ended
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.root_text, name))
 
     def _sweep(self, tops: set[str]) -> None:
         """After a run that was killed or failed: remove the temporary files it left

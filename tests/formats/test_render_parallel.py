@@ -14,7 +14,7 @@ import pytest
 
 from netcfg import formats
 from netcfg.cli import main
-from netcfg.formats.output import MANIFEST, RUNNING
+from netcfg.formats.output import MANIFEST
 from netcfg.inventory.load import load_inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
@@ -27,7 +27,7 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
     return {
         str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode & 0o7777)
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in (MANIFEST, RUNNING) and not p.name.startswith(".netcfg-render-state")
+        if p.is_file() and not p.name.startswith(".netcfg-render")  # manifest, state, marker, journals
     }
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from netcfg.cli import main
-from netcfg.formats.output import MANIFEST, RUNNING, STATE, TEMPORARY
+from netcfg.formats.output import JOURNAL, MANIFEST, RUNNING, STATE, TEMPORARY
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
 TEMPLATES = Path(__file__).resolve().parents[2] / "netcfg" / "templates"
@@ -262,6 +262,25 @@ def test_the_run_after_a_broken_one_sweeps_what_it_left(tmp_path, capsys):
     assert not (out / RUNNING).exists()
     del_extra = {k: v for k, v in stamps(out).items() if not k.startswith("networkd/someone-elses")}
     assert del_extra == files  # nothing of ours rewritten
+
+
+def test_the_files_a_killed_run_created_are_ours_to_the_next(tmp_path, capsys):
+    # A run killed before its manifest: the files it created are only in its journal.
+    out = tmp_path / "out"
+    render(out, capsys)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (out / RUNNING).touch()
+    (out / "json" / "zz-renamed.json").write_text("{}")
+    (out / "json" / "not-ours.json").write_text("{}")  # someone else's: in no journal
+    lines = "json\tzz-renamed\tjson/zz-renamed.json\njson\tx\t../outside.json\n"
+    (out / JOURNAL.format(pid=gone.pid)).write_text(lines)
+    (tmp_path / "outside.json").write_text("kept")
+    assert render(out, capsys).endswith("1 removed")
+    assert not (out / "json" / "zz-renamed.json").exists()
+    assert (out / "json" / "not-ours.json").exists() and (tmp_path / "outside.json").exists()
+    assert not (out / JOURNAL.format(pid=gone.pid)).exists() and not (out / RUNNING).exists()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".new")]  # this run's own are gone too
 
 
 def test_the_same_narrower_run_again_counts_only_its_own_files(tmp_path, capsys):
