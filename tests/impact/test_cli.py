@@ -137,7 +137,7 @@ def test_an_approval_nested_deeply_or_too_long_is_an_input_error(tmp_path, capsy
     (head / "approvals" / "long.yaml").write_text("x: [" + "0," * 10_000 + "0]\n")
     assert main(["check", "--base", BEFORE, "--inventory", str(head), "--report-md", str(tmp_path / "s.md")]) == 2
     err = capsys.readouterr().err
-    assert f"{head}/approvals/deep.yaml: error: nests too deeply" in err
+    assert f"{head}/approvals/deep.yaml:1:18: error: nests too deeply" in err  # the 10th bracket: the 11th level
     assert f"{head}/approvals/long.yaml: error: is longer than 16,384 characters: not read" in err
 
 
