@@ -327,8 +327,6 @@ class OutputDir:
         this run made (they hold nothing but what it writes)."""
         if directory in self._made:
             return
-        if not os.path.isdir(directory):
-            self._mark_running()
         try:
             os.mkdir(directory)
             self._fresh.add(directory)
