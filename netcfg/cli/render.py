@@ -25,6 +25,9 @@ from netcfg.problems import Location, Problem
 from netcfg.words import plural
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from netcfg.model.host import HostConfig
     from netcfg.model.inventory import Inventory
 
 # Progress bars only where they help: a person waiting on a large fleet.
@@ -129,6 +132,8 @@ def render(
     for name in names:
         safe_host_name(name, inv.machines[name].location)
     configs = render_design(inv, design, [inv.machines[n] for n in names])
+    if "netplan" in chosen:
+        netplan_tables(inv, configs)
 
     def write() -> WriteReport:
         if len(configs) <= PROGRESS_ABOVE:
@@ -164,3 +169,27 @@ def render(
 
     # A user's templates run in a child process with bounded memory.
     say(str(run_bounded(write) if templates is not None else write()))
+
+
+def netplan_tables(inventory: Inventory, configs: Mapping[str, HostConfig]) -> None:
+    """Refuse, at the segments themselves, the tables netplan cannot express that the
+    rendered machines use (none under flat): its per-machine check could only name the
+    first machine."""
+    from netcfg.formats.netplan import MAX_TABLE
+
+    large = {s.table: s for s in inventory.segments.values() if s.table > MAX_TABLE}
+    if not large:
+        return
+    used = {r.table for c in configs.values() for r in c.rules} | {r.table for c in configs.values() for r in c.routes}
+    problems = [
+        Problem(
+            segment.location,
+            f"segment {segment.name}: netplan cannot express table {table} (netplan reads tables"
+            f" as signed 32-bit numbers, at most {MAX_TABLE})",
+            "use a smaller table for the segment, or leave out --format netplan",
+        )
+        for table, segment in sorted(large.items())
+        if table in used
+    ]
+    if problems:
+        raise InputError(problems)
