@@ -175,19 +175,14 @@ def netplan_tables(inventory: Inventory, configs: Mapping[str, HostConfig]) -> N
     """Refuse, at the segments themselves, the tables netplan cannot express that the
     rendered machines use (none under flat): its per-machine check could only name the
     first machine."""
-    from netcfg.formats.netplan import MAX_TABLE
+    from netcfg.formats.netplan import MAX_TABLE, table_refused
 
     large = {s.table: s for s in inventory.segments.values() if s.table > MAX_TABLE}
     if not large:
         return
     used = {r.table for c in configs.values() for r in c.rules} | {r.table for c in configs.values() for r in c.routes}
     problems = [
-        Problem(
-            segment.location,
-            f"segment {segment.name}: netplan cannot express table {table} (netplan reads tables"
-            f" as signed 32-bit numbers, at most {MAX_TABLE})",
-            "use a smaller table for the segment, or leave out --format netplan",
-        )
+        table_refused(segment.location, table, f"segment {segment.name}: ")
         for table, segment in sorted(large.items())
         if table in used
     ]

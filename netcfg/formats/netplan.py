@@ -42,20 +42,21 @@ MODEL_TYPES.add(NetplanLink)
 MAX_TABLE = 2**31 - 1
 
 
+def table_refused(where: Location, table: int, prefix: str = "") -> Problem:
+    """The problem of a table above MAX_TABLE, at `where` (a machine, or its segment)."""
+    return Problem(
+        where,
+        f"{prefix}netplan cannot express table {table} (netplan reads tables as signed 32-bit numbers,"
+        f" at most {MAX_TABLE})",
+        "use a smaller table for the segment, or leave out --format netplan",
+    )
+
+
 def check(config: HostConfig) -> None:
     tables = {r.table for r in config.routes} | {r.table for r in config.rules}
     too_big = sorted(t for t in tables if t > MAX_TABLE)
     if too_big:
-        raise InputError(
-            [
-                Problem(
-                    Location(config.name),
-                    f"netplan cannot express table {too_big[0]} (netplan reads tables as"
-                    f" signed 32-bit numbers, at most {MAX_TABLE})",
-                    "use a smaller table for the segment, or leave out --format netplan",
-                )
-            ]
-        )
+        raise InputError([table_refused(Location(config.name), too_big[0])])
 
 
 def _first_unselective(part: tuple[Rule, ...]) -> Rule | None:

@@ -30,7 +30,6 @@ from netcfg.kernel.read import (
     live_of,
     read_foreign_routes,
     read_live,
-    read_owned,
 )
 from netcfg.kernel.reconcile import Drift, Entry, Plan, Step, describe, describe_provided, drift, plan
 from netcfg.kernel.rules import MOVED, order_rule_removals
@@ -223,8 +222,8 @@ def restore(
     owned: Ownership,
     names: dict[int, str],
     before: OwnedState,
+    rules_before: tuple[bytes, ...],
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    rules_before: tuple[bytes, ...] | None = None,
 ) -> str:
     """Bring the owned state back to `before` (entries beyond the model re-created as
     they were dumped, addresses and rules with netcfg's marker), and the foreign routes
@@ -238,7 +237,8 @@ def restore(
             break
         rejected = execute_all(nl, steps, names)
         problems = failure_text(steps, rejected)
-    left = drift(before, read_owned(nl, owned)).count
+    after = read_snapshot(nl)
+    left = drift(before, live_of(after, owned).owned).count
     if left:
         return problems or f"{left} entries still differ"
     if foreign:
@@ -251,11 +251,9 @@ def restore(
             still = [k for k in foreign if k not in present]
             if still:
                 return f"  {plural(len(still), 'foreign route')} the kernel removed could not be re-created"
-    if rules_before is not None:
-        # A rule re-created goes to the end of its priority: behind a foreign rule it
-        # stood in front of, which netcfg never moves.
-        return reordered_text(rules_before, read_snapshot(nl).rules)
-    return ""
+    # A rule re-created goes to the end of its priority: behind a foreign rule it stood
+    # in front of, which netcfg never moves. (Re-creating routes leaves the rules alone.)
+    return reordered_text(rules_before, after.rules)
 
 
 def reordered_text(before: tuple[bytes, ...], after: tuple[bytes, ...]) -> str:
@@ -283,8 +281,8 @@ def restore_on_failure(
     names: dict[int, str],
     before: OwnedState,
     netns: str,
+    rules_before: tuple[bytes, ...],
     foreign: dict[tuple[object, ...], bytes] | None = None,
-    rules_before: tuple[bytes, ...] | None = None,
 ) -> Iterator[None]:
     """Any failure inside, or SIGINT, SIGTERM or SIGHUP, restores `before`: ApplyError."""
     with _stop_signals_interrupt() as guard:
@@ -295,7 +293,7 @@ def restore_on_failure(
             # A fresh socket: an interrupt may have cut a dump short on the old one, which
             # then answers the next dump with EBUSY.
             with Netlink(netns) as fresh:
-                left = restore(fresh, owned, names, before, foreign, rules_before)
+                left = restore(fresh, owned, names, before, rules_before, foreign)
             reason = _reason(error)
             if left:
                 raise ApplyError(
@@ -385,7 +383,7 @@ def apply_host(
             desired.addresses - before.addresses
         )
         foreign = flushable_routes(live) if removes_addresses else None
-        with restore_on_failure(owned, names, before, netns, foreign, live.rules):
+        with restore_on_failure(owned, names, before, netns, live.rules, foreign):
             rejected = execute(nl, changes.steps, names)
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))

@@ -45,10 +45,6 @@ def read_live(nl: Netlink, owned: Ownership) -> Live:
     return live_of(read_snapshot(nl), owned)
 
 
-def read_owned(nl: Netlink, owned: Ownership) -> OwnedState:
-    return read_live(nl, owned).owned
-
-
 def _addresses(dump: tuple[bytes, ...], owned: Ownership, names: dict[int, str]) -> tuple[list[Address], list[Address]]:
     mine, foreign = [], []
     for payload in dump:

@@ -74,7 +74,7 @@ def describe(entry: Entry) -> str:
         return f"rule {family}{entry}"  # a KernelRule spells its marker itself
     if isinstance(entry, KernelRoute):
         return f"route {family}{entry}"
-    return f"route {family}{entry} proto {entry.protocol}"
+    return f"{describe_provided(entry)} proto {entry.protocol}"
 
 
 def describe_provided(entry: Entry) -> str:
