@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         code = 1
     if argv is None:
+        import gc
+
+        gc.freeze()
         sys.exit(code)
     return code
 
