@@ -17,11 +17,11 @@ import os
 from typing import NamedTuple
 
 from netcfg import __version__
+from netcfg.kernel.digest import running_digest
 from netcfg.kernel.lock import namespace_file, namespace_lock
 from netcfg.kernel.netlink import Netlink, netns_exists
 from netcfg.kernel.snapshot import read_snapshot
 from netcfg.regular import regular_file_bytes
-from netcfg.sha256 import sha256
 
 SUFFIX = ".settled"
 RECORD_BYTES = 64 << 20
@@ -36,7 +36,7 @@ class Settled(NamedTuple):
 
 
 def config_digest(source: bytes) -> str:
-    return sha256(f"netcfg {__version__}\n".encode() + source).hexdigest()
+    return running_digest(f"netcfg {__version__}\n".encode() + source).hexdigest()
 
 
 def record_settled(netns: str, run_dir: str, settled: Settled) -> None:

@@ -11,8 +11,8 @@ import struct
 from typing import NamedTuple
 
 from netcfg.kernel import wire
+from netcfg.kernel.digest import running_digest
 from netcfg.kernel.netlink import Netlink
-from netcfg.sha256 import sha256
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILIES = (AF_INET, AF_INET6)
@@ -45,14 +45,14 @@ class Snapshot(NamedTuple):
     def digest(self) -> str:
         """A digest of everything the plan of an apply depends on in the namespace: the
         links' indexes, names and states, and every address, rule and route byte for byte."""
-        digest = sha256()
+        running = running_digest()
         for link in self.links:
-            digest.update(f"{link.ifindex} {link.name} {link.up}\n".encode())
+            running.update(f"{link.ifindex} {link.name} {link.up}\n".encode())
         for dump in (self.addresses, self.rules, self.routes):
             # The lengths first: the payloads alone run together ambiguously.
-            digest.update(struct.pack(f"<I{len(dump)}I", len(dump), *map(len, dump)))
-            digest.update(b"".join(dump))
-        return digest.hexdigest()
+            running.update(struct.pack(f"<I{len(dump)}I", len(dump), *map(len, dump)))
+            running.update(b"".join(dump))
+        return running.hexdigest()
 
 
 def read_snapshot(nl: Netlink) -> Snapshot:
