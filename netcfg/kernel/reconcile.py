@@ -90,15 +90,17 @@ def sort_key(entry: Entry) -> tuple[Any, ...]:
     default metric) sorts first, as "" before any prefix and -1 before any metric, so
     None never meets a str or an int in a comparison."""
     if isinstance(entry, Rule):
-        return ("rule", entry.family, entry.priority, entry.src or "", entry.dst or "", str(entry))
+        return ("rule", entry.family, entry.priority, entry.src or "", entry.dst or "", entry.table)
     if isinstance(entry, Route):
         metric = -1 if entry.metric is None else entry.metric
-        return ("route", entry.family, entry.table, entry.dst, metric, str(entry))
+        return ("route", entry.family, entry.table, entry.dst, metric, *entry.sort_key()[3:])
     return (*key(entry), str(entry))  # nothing in an address's or a dumped entry's key is None
 
 
 @dataclass(frozen=True, slots=True)
 class KindDrift:
+    """Desired against live for one kind of entry (addresses, rules or routes)."""
+
     missing: tuple[Entry, ...] = ()  # desired, not live
     extra: tuple[Entry, ...] = ()  # live, not desired
     different: tuple[tuple[Entry, Entry], ...] = ()  # (desired, live) with one key
@@ -110,6 +112,8 @@ class KindDrift:
 
 @dataclass(frozen=True, slots=True)
 class Drift:
+    """Desired against live, kind by kind."""
+
     addresses: KindDrift = KindDrift()
     rules: KindDrift = KindDrift()
     routes: KindDrift = KindDrift()
@@ -170,6 +174,8 @@ def drift(desired: OwnedState, live: OwnedState) -> Drift:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One message of a plan: an entry added, removed or replaced."""
+
     op: str  # "add", "remove" or "replace" (routes: one message, no gap)
     entry: Entry
     old: Entry | None = None  # what a replace overwrites
@@ -184,6 +190,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The steps of an apply, in the order they are sent."""
+
     steps: tuple[Step, ...] = ()
     # Desired entries a foreign (unmarked) identical entry already provides: left alone.
     present: tuple[Entry, ...] = ()
