@@ -106,6 +106,8 @@ def _reason(error: BaseException) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What an apply planned, and whether it changed the namespace."""
+
     plan: Plan
     applied: bool  # False for a dry run or when nothing had to change
 

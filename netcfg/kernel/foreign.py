@@ -41,6 +41,8 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class Collisions:
+    """How desired entries meet foreign ones: provided already, or refused for them."""
+
     present: tuple[Entry, ...] = ()  # desired, already there unmarked: left alone
     conflicts: tuple[Conflict, ...] = ()
 

@@ -51,6 +51,8 @@ def ownership(inventory: Inventory | None, host: HostConfig) -> Ownership:
 
 @dataclass(frozen=True, slots=True)
 class OwnedState:
+    """The addresses, rules and routes netcfg holds (or should hold) in a namespace."""
+
     addresses: frozenset[Address] = frozenset()
     rules: frozenset[Rule | KernelRule] = frozenset()
     routes: frozenset[Route | KernelRoute] = frozenset()

@@ -67,6 +67,8 @@ class Address:
 
 @dataclass(frozen=True, slots=True, order=True)
 class InterfaceConfig:
+    """One interface of a machine: its segment and the addresses it holds there."""
+
     name: str
     segment: str
     bridge: bool = False  # KVM hosts attach VMs to a bridge per segment
