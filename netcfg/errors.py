@@ -5,6 +5,8 @@ Only the CLI layer turns these into messages and exit codes; library code raises
 
 from __future__ import annotations
 
+from os import PathLike, fspath
+
 # Neither dataclasses nor typing: every command imports this module, a no-op apply
 # (kernel/settled.py) too, and importing dataclasses costs it more than its own work.
 TYPE_CHECKING = False
@@ -57,6 +59,15 @@ class InputError(NetcfgError):
             problems = [Problem(Location("netcfg"), problems)]
         self.problems = tuple(sorted(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def at(cls, where: str | PathLike[str], message: str, line: int = 0, column: int = 0) -> InputError:
+        """The error of one problem at `where` (a file, or what the message names), at
+        `line`:`column` when known. problems, and the dataclasses it defines, is imported
+        here, with the first problem: a run without one (every apply) never loads it."""
+        from netcfg.problems import Location, Problem
+
+        return cls([Problem(Location(fspath(where), line, column), message)])
 
     def __reduce__(self) -> tuple[type[InputError], tuple[tuple[Problem, ...]]]:
         # Across a process boundary (a sandboxed render) with its problems intact.

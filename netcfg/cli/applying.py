@@ -74,15 +74,14 @@ def config_from_bytes(
     from netcfg.files import json_value, positions_in
     from netcfg.kernel.settled import config_digest
     from netcfg.model.host_file import host_config_from_json
-    from netcfg.problems import Location, Problem
 
     value = json_value(data, path, "rendered machine")
     with positions_in(path, data):
         config = host_config_from_json(value, str(path))
     if host is not None and host != config.name:
-        raise InputError([Problem(Location(str(path)), f"is the config of {config.name!r}, not of {host!r}")])
+        raise InputError.at(path, f"is the config of {config.name!r}, not of {host!r}")
     if design is not None and design != config.design:
-        raise InputError([Problem(Location(str(path)), f"was rendered under {config.design}, not {design}")])
+        raise InputError.at(path, f"was rendered under {config.design}, not {design}")
     return config, config_digest(data)
 
 
