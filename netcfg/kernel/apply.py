@@ -365,8 +365,8 @@ def apply_host(
                 f" {'is' if len(down) == 1 else 'are'} down; bring {'it' if len(down) == 1 else 'them'} up first"
                 f" (ip link set NAME up) (nothing was changed)"
             )
-        live = live_of(snapshot, owned)
         wanted = desired_state(host)
+        live = live_of(snapshot, owned, wanted)
         desired, found = beside_foreign(wanted, live, names)
         if found.conflicts:
             raise InputError(conflict_text(netns, host, found.conflicts))
@@ -390,7 +390,7 @@ def apply_host(
             if rejected:
                 raise RuntimeError("the kernel refused:\n" + failure_text(changes.steps, rejected))
             after = read_snapshot(nl)
-            live = live_of(after, owned)
+            live = live_of(after, owned, wanted)
             left = drift(desired, live.owned)
             if left:
                 raise RuntimeError(verify_text(left))

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
+from operator import attrgetter
+from types import MappingProxyType
 
 from netcfg.kernel.wire import ATTRIBUTE as _RTA
 from netcfg.kernel.wire import IFADDR as _IFADDR
@@ -550,19 +552,42 @@ def decode_rule(payload: bytes) -> KernelRule | None:
     )
 
 
+# The fields of a plain rule and route, in their dataclass's order: what the decoders
+# below build one from, and so the key under which an expected one is found.
+RULE_FIELDS = attrgetter(*(f.name for f in fields(Rule)))
+ROUTE_FIELDS = attrgetter(*(f.name for f in fields(Route)))
+Known = Mapping[tuple[object, ...], Rule | Route]
+NOTHING_KNOWN: Known = MappingProxyType({})
+
+
+def known_entries(entries: Iterable[object]) -> dict[tuple[object, ...], Rule | Route]:
+    """The plain rules and routes of `entries` by their fields, for the decoders: a
+    dumped entry equal to one of them is decoded as that very object. A read-back of
+    2,000 applied entries builds no second copy of each (and compares each with
+    itself, which a set does by identity first)."""
+    known: dict[tuple[object, ...], Rule | Route] = {}
+    for entry in entries:
+        if type(entry) is Rule:
+            known[RULE_FIELDS(entry)] = entry
+        elif type(entry) is Route:
+            known[ROUTE_FIELDS(entry)] = entry
+    return known
+
+
 def parse_rule(payload: bytes) -> Rule | KernelRule | None:
     """A dumped rule as the model's `Rule` when it is a plain from/to rule, else every
     field of it (`KernelRule`); None for another family."""
     return _rule(payload, None)
 
 
-def parse_marked_rule(payload: bytes, protocol: int) -> Rule | KernelRule | None:
+def parse_marked_rule(payload: bytes, protocol: int, known: Known = NOTHING_KNOWN) -> Rule | KernelRule | None:
     """parse_rule's answer for a rule that `protocol` added (FRA_PROTOCOL), None for any
-    other: its attributes are read once, not once to sort it and again to decode it."""
-    return _rule(payload, protocol)
+    other: its attributes are read once, not once to sort it and again to decode it. A
+    rule equal to one of `known` (known_entries) is that one."""
+    return _rule(payload, protocol, known)
 
 
-def _rule(payload: bytes, protocol: int | None) -> Rule | KernelRule | None:
+def _rule(payload: bytes, protocol: int | None, known: Known = NOTHING_KNOWN) -> Rule | KernelRule | None:
     af, dst_len, src_len, tos, table8, _, _, action, flags = _fixed(_RTMSG, payload, "rule")
     family = FAMILY_OF_AF.get(af)
     if family is None:
@@ -580,13 +605,15 @@ def _rule(payload: bytes, protocol: int | None) -> Rule | KernelRule | None:
     ):
         table = _int(a, FRA_TABLE, table8)
         if table:
-            return Rule(
+            values = (  # RULE_FIELDS
                 family,
                 _int(a, FRA_PRIORITY, 0),
                 table,
-                src=_prefix(af, a.get(FRA_SRC), src_len, FRA_SRC),
-                dst=_prefix(af, a.get(FRA_DST), dst_len, FRA_DST),
+                _prefix(af, a.get(FRA_SRC), src_len, FRA_SRC),
+                _prefix(af, a.get(FRA_DST), dst_len, FRA_DST),
             )
+            found = known.get(values)
+            return found if type(found) is Rule else Rule(*values)
     return decode_rule(payload)
 
 
@@ -839,9 +866,10 @@ def decode_route(payload: bytes) -> KernelRoute | None:
 _RTA_PLAIN = frozenset({RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_PREF}) | RTA_VOLATILE
 
 
-def parse_route(payload: bytes, names: Mapping[int, str]) -> Route | KernelRoute | None:
-    """A dumped route as the model's `Route` when netcfg could have written it, else
-    every field of it (`KernelRoute`); None for another family."""
+def parse_route(payload: bytes, names: Mapping[int, str], known: Known = NOTHING_KNOWN) -> Route | KernelRoute | None:
+    """A dumped route as the model's `Route` when netcfg could have written it (that of
+    `known`, known_entries, equal to it, if any), else every field of it
+    (`KernelRoute`); None for another family."""
     af, dst_len, src_len, tos, table8, protocol, scope, kind, flags = _fixed(_RTMSG, payload, "route")
     family = FAMILY_OF_AF.get(af)
     if family is None:
@@ -862,16 +890,18 @@ def parse_route(payload: bytes, names: Mapping[int, str]) -> Route | KernelRoute
         index = _int(a, RTA_OIF, 0)
         metric = _int(a, RTA_PRIORITY, 0)
         zero = "0.0.0.0" if family == 4 else "::"
-        return Route(
+        values = (  # ROUTE_FIELDS
             family,
             _int(a, RTA_TABLE, table8),
             f"{_ip(af, a.get(RTA_DST), RTA_DST) or zero}/{dst_len}",
-            gateway=gateway,
-            device=None if gateway else names.get(index, f"if{index}"),
-            scope="link" if scope == RT_SCOPE_LINK else "global",
-            metric=None if metric == DEFAULT_METRIC[family] else metric,
-            protocol=protocol,
+            gateway,
+            None if gateway else names.get(index, f"if{index}"),
+            "link" if scope == RT_SCOPE_LINK else "global",
+            None if metric == DEFAULT_METRIC[family] else metric,
+            protocol,
         )
+        found = known.get(values)
+        return found if type(found) is Route else Route(*values)
     route = decode_route(payload)
     if route is None:
         return None

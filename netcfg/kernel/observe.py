@@ -30,8 +30,9 @@ def observe(host: HostConfig, owned: Ownership, netns: str) -> Observation:
     """Read only, takes no lock."""
     with Netlink(netns) as nl:
         snapshot = read_snapshot(nl)
-        live = live_of(snapshot, owned)
-        desired, found = beside_foreign(desired_state(host), live, snapshot.names)
+        wanted = desired_state(host)
+        live = live_of(snapshot, owned, wanted)
+        desired, found = beside_foreign(wanted, live, snapshot.names)
         return Observation(desired, live.owned, found.present, found.conflicts)
 
 

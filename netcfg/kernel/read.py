@@ -29,12 +29,15 @@ class Live:
     foreign_addresses: tuple[Address, ...] = ()  # unmarked addresses on the owned interfaces
 
 
-def live_of(snapshot: Snapshot, owned: Ownership) -> Live:
+def live_of(snapshot: Snapshot, owned: Ownership, expected: OwnedState | None = None) -> Live:
+    """The namespace as read; its entries equal to one of `expected` (the desired
+    state) are those very objects (codec.known_entries)."""
     names = snapshot.names
+    known = codec.known_entries((*expected.rules, *expected.routes)) if expected is not None else codec.NOTHING_KNOWN
     addresses, foreign_addresses = _addresses(snapshot.addresses, owned, names)
-    routes, foreign_routes = _routes(snapshot.routes, names)
+    routes, foreign_routes = _routes(snapshot.routes, names, known)
     return Live(
-        OwnedState(frozenset(addresses), frozenset(_rules(snapshot.rules)), frozenset(routes)),
+        OwnedState(frozenset(addresses), frozenset(_rules(snapshot.rules, known)), frozenset(routes)),
         snapshot.rules,
         tuple(foreign_routes),
         tuple(foreign_addresses),
@@ -61,19 +64,21 @@ def _addresses(dump: tuple[bytes, ...], owned: Ownership, names: dict[int, str])
     return mine, foreign
 
 
-def _rules(dump: tuple[bytes, ...]) -> list[Rule | KernelRule]:
+def _rules(dump: tuple[bytes, ...], known: codec.Known) -> list[Rule | KernelRule]:
     mine: list[Rule | KernelRule] = []
     for payload in dump:
         # The marker decides, whatever the priority: a colleague's rule at a segment's
         # priority is not netcfg's, and netcfg's rule at a priority the inventory no
         # longer uses still is.
-        rule = codec.parse_marked_rule(payload, PROTOCOL)
+        rule = codec.parse_marked_rule(payload, PROTOCOL, known)
         if rule is not None:
             mine.append(rule)
     return mine
 
 
-def _routes(dump: tuple[bytes, ...], names: dict[int, str]) -> tuple[list[Route | KernelRoute], list[bytes]]:
+def _routes(
+    dump: tuple[bytes, ...], names: dict[int, str], known: codec.Known
+) -> tuple[list[Route | KernelRoute], list[bytes]]:
     mine: list[Route | KernelRoute] = []
     foreign = []
     for payload in dump:
@@ -81,7 +86,7 @@ def _routes(dump: tuple[bytes, ...], names: dict[int, str]) -> tuple[list[Route 
         if codec.route_protocol(payload) != PROTOCOL:
             foreign.append(payload)
             continue
-        route = codec.parse_route(payload, names)
+        route = codec.parse_route(payload, names, known)
         if route is not None:
             mine.append(route)
     return mine, foreign

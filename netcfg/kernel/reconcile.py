@@ -131,6 +131,10 @@ def _kind_drift(desired: frozenset, live: frozenset) -> KindDrift:
         return KindDrift()
     want = desired - live
     have = live - desired
+    if not have:  # nothing to pair with (a fresh namespace): all of it is missing
+        return KindDrift(missing=tuple(sorted(want, key=sort_key)))
+    if not want:  # nothing desired left out: all of it is extra
+        return KindDrift(extra=tuple(sorted(have, key=sort_key)))
     have_by_key: dict[tuple, list[Entry]] = {}
     for entry in have:
         have_by_key.setdefault(key(entry), []).append(entry)

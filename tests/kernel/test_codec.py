@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import given, settings
@@ -125,24 +126,25 @@ def test_route_round_trip(route):
     assert parsed == route
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.builds(
-        lambda fam, prio, table, p4, p6, src: Rule(
-            fam,
-            prio,
-            table,
-            src=(p4 if fam == 4 else p6) if src else None,
-            dst=None if src else (p4 if fam == 4 else p6),
-        ),
-        st.sampled_from([4, 6]),
-        st.integers(1, 32765),
-        st.integers(1, 2**31),
-        prefix4,
-        prefix6,
-        st.booleans(),
-    )
+model_rules = st.builds(
+    lambda fam, prio, table, p4, p6, src: Rule(
+        fam,
+        prio,
+        table,
+        src=(p4 if fam == 4 else p6) if src else None,
+        dst=None if src else (p4 if fam == 4 else p6),
+    ),
+    st.sampled_from([4, 6]),
+    st.integers(1, 32765),
+    st.integers(1, 2**31),
+    prefix4,
+    prefix6,
+    st.booleans(),
 )
+
+
+@settings(max_examples=60, deadline=None)
+@given(model_rules)
 def test_rule_round_trip(rule):
     body = codec.rule_request(rule, "add").body
     assert codec.parse_rule(body) == rule
@@ -507,3 +509,41 @@ def test_the_fast_rule_path_agrees_with_the_full_decoding(rule):
     full = codec.decode_rule(body)
     assert full == rule
     assert codec.parse_rule(body) == (full.model() or full)
+
+
+def _near_misses(entry: Rule | Route) -> list[Rule | Route]:
+    """`entry` with one field changed, in every field, to None and to another value."""
+
+    def others(value: object) -> list[object]:
+        changed = 0 if value is None else value + 1 if isinstance(value, int) else f"{value}x"
+        return [other for other in (None, changed) if other != value]
+
+    return [replace(entry, **{f.name: other}) for f in fields(entry) for other in others(getattr(entry, f.name))]
+
+
+def _decoded_knowing(entry: object, decode) -> None:
+    """What decode (given the known entries) makes of the dump of `entry`: that very
+    known entry when one is equal to what it decodes to, never one that differs."""
+    plain = decode(codec.NOTHING_KNOWN)
+    if not isinstance(plain, Rule | Route):
+        assert decode(codec.known_entries([entry])) == plain
+        return
+    misses = _near_misses(plain)
+    found = decode(codec.known_entries(misses))
+    assert found == plain and all(found is not miss for miss in misses)
+    twin = replace(plain)  # equal, another object
+    assert decode(codec.known_entries([*misses, twin])) is twin
+
+
+@settings(max_examples=150, deadline=None)
+@given(kernel_routes)
+def test_a_route_decodes_as_the_known_one_equal_to_it_and_only_then(route):
+    body = codec.encode_route(route)
+    _decoded_knowing(route, lambda known: codec.parse_route(body, NAMES, known))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(kernel_rules, model_rules.map(codec.KernelRule.from_model)))
+def test_a_rule_decodes_as_the_known_one_equal_to_it_and_only_then(rule):
+    body = codec.encode_rule(rule)
+    _decoded_knowing(rule, lambda known: codec.parse_marked_rule(body, rule.protocol, known))
