@@ -18,7 +18,7 @@ No I/O here: bytes in, values out (and back), so tests feed canned messages.
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # not socket.py, whose enums apply does not need (kernel/netlink.py)
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace

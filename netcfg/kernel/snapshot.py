@@ -6,7 +6,7 @@ loads nothing that decodes.
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # not socket.py, whose enums apply does not need (kernel/netlink.py)
 import struct
 from typing import NamedTuple
 

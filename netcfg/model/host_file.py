@@ -5,7 +5,7 @@ checks, so every field is checked here, and each problem names its place in the 
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # not socket.py, whose enums apply does not need (kernel/netlink.py)
 from functools import lru_cache
 from typing import Any
 

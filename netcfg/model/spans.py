@@ -3,7 +3,7 @@ the paths that need only this, `apply --from` and the formats' attach, do not lo
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # not socket.py, whose enums apply does not need (kernel/netlink.py)
 
 
 def span(text: str) -> tuple[int, int, int]:
