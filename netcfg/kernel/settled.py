@@ -19,7 +19,7 @@ from typing import NamedTuple
 from netcfg import __version__
 from netcfg.kernel.digest import running_digest
 from netcfg.kernel.lock import namespace_file, namespace_lock
-from netcfg.kernel.netlink import Netlink, netns_exists
+from netcfg.kernel.netlink import Netlink, netns_exists, netns_path
 from netcfg.kernel.snapshot import read_snapshot
 from netcfg.regular import regular_file_bytes
 
@@ -39,18 +39,26 @@ def config_digest(source: bytes) -> str:
     return running_digest(f"netcfg {__version__}\n".encode() + source).hexdigest()
 
 
+def born(netns: str) -> int:
+    """When the namespace's nsfs inode was made: a namespace made later that reuses a
+    dead one's inode number (whose record still lies beside its lock) was made later.
+    Its record is not even looked at: no socket opened, nothing dumped."""
+    return os.stat(netns_path(netns)).st_ctime_ns
+
+
 def record_settled(netns: str, run_dir: str, settled: Settled) -> None:
     """Replace the namespace's record; one that cannot be written only costs the next
     no-op its speed."""
     try:
         path = namespace_file(netns, run_dir, SUFFIX)
+        made = born(netns)
         temporary = f"{path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError:
         return
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump({"netcfg": __version__, **settled._asdict()}, handle)
+            json.dump({"netcfg": __version__, "born": made, **settled._asdict()}, handle)
         os.replace(temporary, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -66,9 +74,12 @@ def recorded(netns: str, run_dir: str) -> Settled | None:
         data = json.loads(raw)
         present = data["present"]
         config, state, host, design = (data[name] for name in ("config", "state", "host", "design"))
+        made = born(netns)
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
     if data.get("netcfg") != __version__ or not all(isinstance(f, str) for f in (config, state, host, design)):
+        return None
+    if data.get("born") != made:
         return None
     if not isinstance(present, list) or not all(isinstance(p, str) for p in present):
         return None

@@ -89,6 +89,12 @@ def test_any_byte_that_differs_goes_the_long_way(rendered, netns, lock_dir):  # 
     assert recorded(netns, lock_dir) is not None
     record.write_text(json.dumps({**data, "netcfg": "0.0.1"}))
     assert recorded(netns, lock_dir) is None
+    # A namespace made after the record (a new one reusing a dead one's inode number)
+    # has a younger nsfs inode: its record is not read, no socket is opened for it.
+    record.write_text(json.dumps({**data, "born": data["born"] - 1}))
+    assert recorded(netns, lock_dir) is None
+    record.write_text(json.dumps(data))
+    assert recorded(netns, lock_dir) is not None
     for garbage in ("{not json", "[" * 100_000 + "]" * 100_000):
         record.write_text(garbage)
         assert recorded(netns, lock_dir) is None
