@@ -19,7 +19,6 @@ more specific one needs care:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from netcfg.kernel.codec import UNSET32, KernelRule, decode_rule
 from netcfg.kernel.reconcile import Step
@@ -78,16 +77,20 @@ def deletes(request: KernelRule, rule: KernelRule) -> bool:
     return not request.flow or rule.flow == request.flow
 
 
-@dataclass(slots=True)
 class _Group:
     """The rules of one family and priority, in the kernel's order, indexed by what a
-    deletion names first (table and from/to), so that thousands of removals stay linear."""
+    deletion names first (table and from/to), so that thousands of removals stay linear.
+    Working state, filled as the dump is read: a plain class (a dataclass costs every
+    apply 4 million instructions to define)."""
 
-    rules: list[KernelRule | None] = field(default_factory=list)  # None once removed
-    by_src: dict[tuple[int, str | None], list[int]] = field(default_factory=dict)
-    by_dst: dict[tuple[int, str | None], list[int]] = field(default_factory=dict)
-    by_table: dict[int, list[int]] = field(default_factory=dict)
-    held: dict[KernelRule, int] = field(default_factory=dict)  # how many of each are there
+    __slots__ = ("by_dst", "by_src", "by_table", "held", "rules")
+
+    def __init__(self) -> None:
+        self.rules: list[KernelRule | None] = []  # None once removed
+        self.by_src: dict[tuple[int, str | None], list[int]] = {}
+        self.by_dst: dict[tuple[int, str | None], list[int]] = {}
+        self.by_table: dict[int, list[int]] = {}
+        self.held: dict[KernelRule, int] = {}  # how many of each are there
 
     def append(self, rule: KernelRule) -> None:
         position = len(self.rules)
