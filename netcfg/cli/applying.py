@@ -63,16 +63,15 @@ def apply_config(config: HostConfig, source: str | None, netns: str, dry_run: bo
 def config_from_file(path: str | Path, host: str | None, design: DesignName | None) -> tuple[HostConfig, str]:
     """The config in a rendered JSON file, and the digest of its bytes."""
     from netcfg.files import read_bytes
+    from netcfg.kernel.settled import config_digest
 
-    return config_from_bytes(read_bytes(path, "rendered machine"), path, host, design)
+    data = read_bytes(path, "rendered machine")
+    return config_from_bytes(data, path, host, design), config_digest(data)
 
 
-def config_from_bytes(
-    data: bytes, path: str | Path, host: str | None, design: DesignName | None
-) -> tuple[HostConfig, str]:
+def config_from_bytes(data: bytes, path: str | Path, host: str | None, design: DesignName | None) -> HostConfig:
     from netcfg.errors import InputError
     from netcfg.files import json_value, positions_in
-    from netcfg.kernel.settled import config_digest
     from netcfg.model.host_file import host_config_from_json
 
     value = json_value(data, path, "rendered machine")
@@ -82,7 +81,7 @@ def config_from_bytes(
         raise InputError.at(path, f"is the config of {config.name!r}, not of {host!r}")
     if design is not None and design != config.design:
         raise InputError.at(path, f"was rendered under {config.design}, not {design}")
-    return config, config_digest(data)
+    return config
 
 
 def applied_without_parser(args: Sequence[str]) -> bool:
@@ -99,11 +98,15 @@ def applied_without_parser(args: Sequence[str]) -> bool:
         # Read once, here; anything but a regular file of a sane size is read (and
         # refused) the way the parsed command reads it.
         data = regular_file_bytes(path, limits.JSON_FILE_BYTES)
-        if data is not None and _settled(data, netns):
-            return True
-        config, source = (
-            config_from_file(path, None, None) if data is None else config_from_bytes(data, path, None, None)
-        )
+        if data is None:
+            config, source = config_from_file(path, None, None)
+        else:
+            from netcfg.kernel.settled import config_digest
+
+            source = config_digest(data)
+            if _settled(source, netns):
+                return True
+            config = config_from_bytes(data, path, None, None)
         apply_config(config, source, netns, dry_run=False)
     return True
 
@@ -133,15 +136,15 @@ def _respelled(path: str) -> bool:
     return path.endswith(("/", "/.")) or path.startswith("./") or path == "." or "//" in path or "/./" in path
 
 
-def _settled(data: bytes, netns: str) -> bool:
-    """True when the namespace holds the config of these bytes already
-    (kernel/settled.py), said as the whole apply would have said it; False, having said
-    nothing, on any doubt."""
+def _settled(source: str, netns: str) -> bool:
+    """True when the namespace holds the config of these bytes (of digest `source`)
+    already (kernel/settled.py), said as the whole apply would have said it; False,
+    having said nothing, on any doubt."""
     from netcfg.errors import NetcfgError
-    from netcfg.kernel.settled import config_digest, settled_apply
+    from netcfg.kernel.settled import settled_apply
 
     try:
-        found = settled_apply(config_digest(data), netns, settings.run_dir())
+        found = settled_apply(source, netns, settings.run_dir())
     except (OSError, NetcfgError):
         return False  # the whole apply says what is wrong
     if found is None:
