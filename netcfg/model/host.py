@@ -3,8 +3,8 @@
 Prefixes and addresses are canonical strings (netaddr's own formatting: compressed
 IPv6, network address for prefixes), so two configs compare and hash exactly and the
 model is cheap to build, diff and serialise for fleets of 10,000 machines. Entries are
-ordered (``order=True``) by a key that starts with the family and table, so sorted
-output groups naturally.
+ordered by a key that starts with the family and table, so sorted output groups
+naturally.
 """
 
 from __future__ import annotations
@@ -45,13 +45,21 @@ def default_prefix(family: int) -> str:
     return DEFAULT_V4 if family == 4 else DEFAULT_V6
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@dataclass(frozen=True, slots=True)
 class Address:
     """An address on an interface, with the prefix length of its network."""
 
     interface: str
     family: int
     address: str  # "203.0.113.10/26", "2001:db8:20::10/64"
+
+    # Ordered field by field, as order=True would, whose four generated methods cost
+    # every apply 2 million instructions to define.
+    def __lt__(self, other: Address) -> bool:
+        if other.__class__ is not Address:
+            return NotImplemented
+        return (self.interface, self.family, self.address) < (other.interface, other.family, other.address)
 
     @property
     def ip(self) -> str:
@@ -65,7 +73,8 @@ class Address:
         return str(IPNetwork(self.address).cidr)
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@dataclass(frozen=True, slots=True)
 class InterfaceConfig:
     """One interface of a machine: its segment and the addresses it holds there."""
 
@@ -73,6 +82,16 @@ class InterfaceConfig:
     segment: str
     bridge: bool = False  # KVM hosts attach VMs to a bridge per segment
     addresses: tuple[Address, ...] = ()
+
+    def __lt__(self, other: InterfaceConfig) -> bool:  # field by field, as Address
+        if other.__class__ is not InterfaceConfig:
+            return NotImplemented
+        return (self.name, self.segment, self.bridge, self.addresses) < (
+            other.name,
+            other.segment,
+            other.bridge,
+            other.addresses,
+        )
 
 
 @total_ordering
