@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from netcfg.kernel.codec import DEFAULT_METRIC, KernelRoute, KernelRule
 from netcfg.kernel.state import OwnedState
@@ -176,9 +176,10 @@ def drift(desired: OwnedState, live: OwnedState) -> Drift:
     return Drift(*(_kind_drift(getattr(desired, k), getattr(live, k)) for k in KINDS))
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One message of a plan: an entry added, removed or replaced."""
+class Step(NamedTuple):
+    """One message of a plan: an entry added, removed or replaced. A NamedTuple, as the
+    messages it becomes (wire.Request): a fresh apply of 1,000 pairs makes 2,000, and a
+    frozen dataclass takes twice a tuple's time to make (9 million instructions)."""
 
     op: str  # "add", "remove" or "replace" (routes: one message, no gap)
     entry: Entry
