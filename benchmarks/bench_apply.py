@@ -16,7 +16,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.harness import Row, Run, at_most, netcfg, time_command, time_pair
+from benchmarks.harness import Row, Run, at_most, netcfg, short_runs, time_command, time_pair
 from netcfg.model.host import DesignName, HostConfig, InterfaceConfig, Kind, Route, Rule
 
 NAME = "apply"
@@ -85,6 +85,7 @@ def run(quick: bool = False, scale: bool = False) -> list[Row]:
                     command, floor = time_pair(
                         Run(apply, setup=ns.fresh, env=env),
                         Run(["ip", "-n", ns.name, "-batch", str(batch)], setup=ns.fresh),
+                        runs=short_runs(),
                     )
                     rows.append(
                         Row(
@@ -102,7 +103,9 @@ def run(quick: bool = False, scale: bool = False) -> list[Row]:
                     time_command(apply, runs=1, env=env)
                     reading = Path(tmp) / "read.batch"
                     reading.write_text("rule show\nroute show table all\naddress show\n")
-                    command, floor = time_pair(Run(apply, env=env), Run(["ip", "-n", ns.name, "-batch", str(reading)]))
+                    command, floor = time_pair(
+                        Run(apply, env=env), Run(["ip", "-n", ns.name, "-batch", str(reading)]), runs=short_runs()
+                    )
                     rows.append(
                         Row(
                             NAME,

@@ -20,6 +20,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5  # at least: a verdict is a median, never one sample
+# Rows of a fraction of a second take this many at least: on this machine a median of 5
+# moved by a tenth between two runs of the benchmark, and 21 runs cost seconds.
+SHORT_RUNS = 21
 
 
 def netcfg(*args: str) -> list[str]:
@@ -84,10 +87,20 @@ def time_pair(command: Run, floor: Run, runs: int | None = None) -> tuple[Sample
     return command_sample, floor_sample
 
 
+def configured_runs() -> int:
+    """Runs per command: `run.py --runs N` (NETCFG_BENCH_RUNS), else RUNS."""
+    return int(os.environ.get("NETCFG_BENCH_RUNS", RUNS))
+
+
+def short_runs() -> int:
+    """Runs per command of a row that takes a fraction of a second (SHORT_RUNS at least)."""
+    return max(SHORT_RUNS, configured_runs())
+
+
 def _time(commands: Sequence[Run], runs: int | None) -> list[Sample]:
     seconds: list[list[float]] = [[] for _ in commands]
     peaks = [0] * len(commands)
-    for _ in range(runs or int(os.environ.get("NETCFG_BENCH_RUNS", RUNS))):
+    for _ in range(runs or configured_runs()):
         for i, run in enumerate(commands):
             took, peak = _once(run)
             seconds[i].append(took)
