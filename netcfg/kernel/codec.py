@@ -560,17 +560,15 @@ Known = Mapping[tuple[object, ...], Rule | Route]
 NOTHING_KNOWN: Known = MappingProxyType({})
 
 
-def known_entries(entries: Iterable[object]) -> dict[tuple[object, ...], Rule | Route]:
-    """The plain rules and routes of `entries` by their fields, for the decoders: a
-    dumped entry equal to one of them is decoded as that very object. A read-back of
-    2,000 applied entries builds no second copy of each (and compares each with
-    itself, which a set does by identity first)."""
-    known: dict[tuple[object, ...], Rule | Route] = {}
-    for entry in entries:
-        if type(entry) is Rule:
-            known[RULE_FIELDS(entry)] = entry
-        elif type(entry) is Route:
-            known[ROUTE_FIELDS(entry)] = entry
+def known_entries(rules: Iterable[object], routes: Iterable[object]) -> dict[tuple[object, ...], Rule | Route]:
+    """The plain ones of `rules` and `routes` by their fields, for the decoders: a
+    dumped rule or route equal to one of them is decoded as that very object. A
+    read-back of 2,000 applied entries builds no second copy of each (and compares each
+    with itself, which a set does by identity first)."""
+    plain_rules = [rule for rule in rules if type(rule) is Rule]
+    plain_routes = [route for route in routes if type(route) is Route]
+    known: dict[tuple[object, ...], Rule | Route] = dict(zip(map(RULE_FIELDS, plain_rules), plain_rules, strict=True))
+    known.update(zip(map(ROUTE_FIELDS, plain_routes), plain_routes, strict=True))
     return known
 
 

@@ -33,7 +33,7 @@ def live_of(snapshot: Snapshot, owned: Ownership, expected: OwnedState | None = 
     """The namespace as read; its entries equal to one of `expected` (the desired
     state) are those very objects (codec.known_entries)."""
     names = snapshot.names
-    known = codec.known_entries((*expected.rules, *expected.routes)) if expected is not None else codec.NOTHING_KNOWN
+    known = codec.known_entries(expected.rules, expected.routes) if expected is not None else codec.NOTHING_KNOWN
     addresses, foreign_addresses = _addresses(snapshot.addresses, owned, names)
     routes, foreign_routes = _routes(snapshot.routes, names, known)
     return Live(

@@ -526,13 +526,18 @@ def _decoded_knowing(entry: object, decode) -> None:
     known entry when one is equal to what it decodes to, never one that differs."""
     plain = decode(codec.NOTHING_KNOWN)
     if not isinstance(plain, Rule | Route):
-        assert decode(codec.known_entries([entry])) == plain
+        assert decode(_known([entry])) == plain
         return
     misses = _near_misses(plain)
-    found = decode(codec.known_entries(misses))
+    found = decode(_known(misses))
     assert found == plain and all(found is not miss for miss in misses)
     twin = replace(plain)  # equal, another object
-    assert decode(codec.known_entries([*misses, twin])) is twin
+    assert decode(_known([*misses, twin])) is twin
+
+
+def _known(entries: list) -> codec.Known:
+    """codec.known_entries of entries of any kind, each offered as a rule and as a route."""
+    return codec.known_entries(entries, entries)
 
 
 @settings(max_examples=150, deadline=None)
