@@ -4,10 +4,11 @@
 
 Every row is whole processes through the CLI, run N times (default 5, env
 NETCFG_BENCH_RUNS; rows of a fraction of a second 21 at least), with its median and
-minimum beside the baseline's, measured in the same run; the verdict is the median's. --scale adds the 100,000-machine rows (tens of
-minutes). Benchmarks that need root say so and give no rows. Everything is written
-under temporary directories removed at the end. Exit 0 whatever the verdicts: the
-table (and --json) is the result, judged by its last column.
+minimum beside the baseline's, measured in the same run; the verdict is the median's.
+--scale adds the 100,000-machine rows (tens of minutes). Benchmarks that need root
+say so and give no rows. Everything is written under temporary directories removed at
+the end. Exit 0 whatever the verdicts: the table (and --json) is the result, judged by
+its last column.
 """
 
 from __future__ import annotations
