@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         import gc
 
+        # The process ends here: the interpreter's last collections would walk every
+        # object still alive (a plan's, a check's inventories) only to free what the
+        # exit frees anyway. Frozen, they are skipped.
         gc.freeze()
         sys.exit(code)
     return code

@@ -2,8 +2,8 @@
 32 bytes, built into every CPython.
 
 hashlib would load OpenSSL first: 11 million instructions, a tenth of a no-op apply.
-CPython's own SHA-256 takes three times BLAKE2b's time over the config and the dump of
-the namespace, which a fresh apply of 1,000 pairs digests both (0.4 MB, 1.5 ms).
+A fresh apply of 1,000 pairs digests 0.4 MB (its config and the dump of the
+namespace): 1.5 ms with CPython's own SHA-256, a third of that with BLAKE2b.
 """
 
 from __future__ import annotations

@@ -86,9 +86,10 @@ def describe_provided(entry: Entry) -> str:
 
 
 def sort_key(entry: Entry) -> tuple[Any, ...]:
-    """The identity key, then the text. A field left out (None: no selector, the
-    default metric) sorts first, as "" before any prefix and -1 before any metric, so
-    None never meets a str or an int in a comparison."""
+    """The identity key, then the other fields (a dumped entry's: its text). A field
+    left out (None: no selector, the default metric) sorts first, as "" before any
+    prefix and -1 before any metric, so None never meets a str or an int in a
+    comparison."""
     if isinstance(entry, Rule):
         return ("rule", entry.family, entry.priority, entry.src or "", entry.dst or "", entry.table)
     if isinstance(entry, Route):

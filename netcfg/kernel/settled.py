@@ -40,9 +40,9 @@ def config_digest(source: bytes) -> str:
 
 
 def born(netns: str) -> int:
-    """When the namespace's nsfs inode was made: a namespace made later that reuses a
-    dead one's inode number (whose record still lies beside its lock) was made later.
-    Its record is not even looked at: no socket opened, nothing dumped."""
+    """When the namespace's nsfs inode was made. nsfs gives a new namespace the inode
+    number of a deleted one, and so its DEV-INODE record: that record carries another
+    time, and is not even looked at (no socket opened, nothing dumped)."""
     return os.stat(netns_path(netns)).st_ctime_ns
 
 
