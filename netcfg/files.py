@@ -305,6 +305,9 @@ def positions_in(path: str | Path, data: bytes) -> Iterator[None]:
         raise InputError(located(error.problems, data.decode("utf-8", "replace"), str(path))) from None
 
 
+_CONTAINERS = (dict, list)  # what json makes of objects and arrays, never a subclass
+
+
 def _depth(value: Any) -> int:
     """How deep lists and objects nest in a JSON value, walked level by level without
     recursion. Each level is one list comprehension keeping only the containers: the
@@ -320,6 +323,3 @@ def _depth(value: Any) -> int:
             if type(child) in _CONTAINERS
         ]
     return depth
-
-
-_CONTAINERS = (dict, list)  # what json makes of objects and arrays, never a subclass
