@@ -29,7 +29,7 @@ from netcfg.impact.seatbelt import decide, digest, stricter, stricter_reconfigur
 from netcfg.inventory.approvals import Approval
 from netcfg.inventory.digest import inventory_digest
 from netcfg.inventory.sameness import same_content
-from netcfg.inventory.sources import Source, load_pair, resolve
+from netcfg.inventory.sources import Source, load_pair_beside, resolve
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory, Reconfigure, Seatbelt
 from netcfg.progress import Progress, silent
@@ -58,20 +58,23 @@ def analyse(
 ) -> Analysis:
     """Impact of going from `base` to `head` (directories or git revisions; head None is
     the working tree's `inventory_dir`). Raises InputError for bad input; a blocked
-    change is not an error here: its Impact says so. `jobs`: worker processes for the
-    render and diff of a large change."""
+    change is not an error here: its Impact says so. `jobs`: processes, for each side's
+    checks beside the rest (load_pair_beside) and the render and diff of a large change."""
     base_source = resolve(base, inventory_dir=inventory_dir, cwd=cwd)
     head_source = resolve(head, inventory_dir=inventory_dir, cwd=cwd)
-    base_inv, head_inv, approvals = load_pair(base_source, head_source, progress)
-    return analyse_inventories(
-        base_inv,
-        head_inv,
-        design=design,
-        approvals=approvals,
-        labels=(base_source, head_source),
-        jobs=jobs,
-        progress=progress,
-    )
+
+    def analysed(base_inv: Inventory, head_inv: Inventory, approvals: tuple[Approval, ...]) -> Analysis:
+        return analyse_inventories(
+            base_inv,
+            head_inv,
+            design=design,
+            approvals=approvals,
+            labels=(base_source, head_source),
+            jobs=jobs,
+            progress=progress,
+        )
+
+    return load_pair_beside(base_source, head_source, analysed, jobs, progress)
 
 
 def unchanged(

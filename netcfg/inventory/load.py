@@ -87,7 +87,7 @@ def inventory_files(path: Path, problems: list[Problem]) -> list[Path]:
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate the inventory at `path`; raises InputError with every problem."""
-    inventory, checks = _read(Path(path))
+    inventory, checks = read_inventory(Path(path))
     problems = checks()
     if problems:
         raise InputError(problems)
@@ -102,7 +102,7 @@ def load_inventory_beside(path: str | Path, work: Callable[[Inventory], R], jobs
     have raised them before it; then `work`'s own error, if any."""
     from netcfg import forked  # not for the commands that only read (its ctypes)
 
-    inventory, checks = _read(Path(path))
+    inventory, checks = read_inventory(Path(path))
     if jobs < 2 or not forked.can_fork() or checks.read_problems:
         problems = checks()
         if problems:
@@ -125,7 +125,7 @@ def _attempted(work: Callable[[Inventory], R], inventory: Inventory) -> tuple[R 
 
 
 @dataclass(frozen=True, slots=True)
-class _Checks:
+class Checks:
     """The problems of an inventory read: its files' own, then (checks()) those across them."""
 
     inventory: Inventory
@@ -152,19 +152,22 @@ class _Checks:
             )
 
 
-def _read(path: Path) -> tuple[Inventory, _Checks]:
+def read_inventory(path: Path) -> tuple[Inventory, Checks]:
+    """The inventory at `path` as read, and its checks, not run yet (load_inventory runs
+    them at once; a caller with something to do meanwhile can run them beside it)."""
     unread: list[Problem] = []
     texts = readable_texts(inventory_files(path, unread), unread)
-    return _read_texts(texts, str(path), unread)
+    return read_inventory_texts(texts, str(path), unread)
 
 
-def _read_texts(texts: Mapping[str, str], source: str, unread: Sequence[Problem]) -> tuple[Inventory, _Checks]:
+def read_inventory_texts(texts: Mapping[str, str], source: str, unread: Sequence[Problem]) -> tuple[Inventory, Checks]:
+    """read_inventory of {file name: YAML text} (load_inventory_texts)."""
     with rare_full_collections():
         reader = _Reader()
         for name in sorted(texts):
             reader.read_file(name, texts[name])
         inventory = reader.inventory(source)
-    return inventory, _Checks(inventory, reader, tuple(unread))
+    return inventory, Checks(inventory, reader, tuple(unread))
 
 
 def load_inventory_texts(texts: Mapping[str, str], source: str = "", unread: Sequence[Problem] = ()) -> Inventory:
@@ -175,7 +178,7 @@ def load_inventory_texts(texts: Mapping[str, str], source: str = "", unread: Seq
     can pass "REV:inventory/networks.yaml". Every problem of every file is reported;
     checks across files run only when every file could be read, as what a missing file
     defines would otherwise be reported missing wherever it is used."""
-    inventory, checks = _read_texts(texts, source, unread)
+    inventory, checks = read_inventory_texts(texts, source, unread)
     problems = checks()
     if problems:
         raise InputError(problems)

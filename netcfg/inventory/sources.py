@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar, cast
 
 from netcfg import limits
 from netcfg.errors import InputError
@@ -21,10 +23,12 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
 from netcfg.inventory.disk import YAML_SUFFIXES, utf8_text, yaml_files
 from netcfg.inventory.disk import read_texts as read_files
-from netcfg.inventory.load import load_inventory, load_inventory_texts
+from netcfg.inventory.load import Checks, read_inventory, read_inventory_texts
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,29 +268,64 @@ def disk_texts(root: Path, subdir: str) -> Mapping[str, str]:
     return {str(Path(p).relative_to(root)): text for p, text in texts.items()}
 
 
-def load_source(source: Source, from_git: bool = False) -> tuple[Inventory, tuple[Approval, ...]]:
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One side read, its inventory's checks not run yet (read_inventory)."""
+
+    inventory: Inventory | None  # None: it could not be read at all (`failed` says why)
+    checks: Checks | None
+    approvals: tuple[Approval, ...] = ()
+    failed: tuple[Problem, ...] = ()
+    approval_problems: tuple[Problem, ...] = ()
+
+    @property
+    def readable(self) -> bool:
+        """Whether every file read: then the checks are worth running beside other work."""
+        return self.checks is not None and not self.checks.read_problems
+
+    def problems(self) -> list[Problem]:
+        """Its problems, the checks run: those of the inventory, else of its approvals
+        (as load_inventory would have raised before they were read)."""
+        if self.checks is None:
+            return list(self.failed)
+        return self.checks() or list(self.approval_problems)
+
+
+def _read_side(source: Source, from_git: bool) -> _Side:
     """The inventory of one side and the approvals stored with it, each with who last
     changed it when it comes from git: read from a revision, or (`from_git`) from a
     directory compared with a revision, whose committed approvals git can vouch for."""
-    if source.path is not None:
-        inventory = load_inventory(source.path)
-        if source.path.is_dir():
-            texts = disk_texts(source.path, APPROVALS_DIR)
-            origins = worktree_origins(source.path, texts) if from_git else {}
-            return inventory, parse_approvals(texts, str(source.path), origins)
-        return inventory, ()
-    texts = revision_texts(source)
-    prefix = APPROVALS_DIR + "/"
-    approval_texts = {p: t for p, t in texts.items() if p.startswith(prefix) and "/" not in p[len(prefix) :]}
-    # Keys name the file as git shows it ("origin/main:inventory/networks.yaml"), so
-    # every error points at rev:path:line:col.
-    inventory_texts = {
-        f"{source.label}/{p}" if p else source.label: t for p, t in texts.items() if not p.startswith(prefix)
-    }
-    inventory = load_inventory_texts(inventory_texts, source=source.label)
-    assert source.commit is not None
-    origins = commit_origins(source.cwd, source.commit, {p: _repo_path(source, p) for p in approval_texts})
-    return inventory, parse_approvals(approval_texts, source.label, origins)
+    try:
+        if source.path is not None:
+            inventory, checks = read_inventory(source.path)
+        else:
+            texts = revision_texts(source)
+            prefix = APPROVALS_DIR + "/"
+            approval_texts: Mapping[str, str] = {
+                p: t for p, t in texts.items() if p.startswith(prefix) and "/" not in p[len(prefix) :]
+            }
+            # Keys name the file as git shows it ("origin/main:inventory/networks.yaml"),
+            # so every error points at rev:path:line:col.
+            inventory_texts = {
+                f"{source.label}/{p}" if p else source.label: t for p, t in texts.items() if not p.startswith(prefix)
+            }
+            inventory, checks = read_inventory_texts(inventory_texts, source.label, ())
+    except InputError as error:
+        return _Side(None, None, failed=tuple(error.problems))
+    try:
+        if source.path is None:
+            assert source.commit is not None
+            origins = commit_origins(source.cwd, source.commit, {p: _repo_path(source, p) for p in approval_texts})
+            approvals = parse_approvals(approval_texts, source.label, origins)
+        elif source.path.is_dir():
+            approval_texts = disk_texts(source.path, APPROVALS_DIR)
+            origins = worktree_origins(source.path, approval_texts) if from_git else {}
+            approvals = parse_approvals(approval_texts, str(source.path), origins)
+        else:
+            approvals = ()
+    except InputError as error:
+        return _Side(inventory, checks, approval_problems=tuple(error.problems))
+    return _Side(inventory, checks, approvals)
 
 
 def _repo_path(source: Source, relative: str) -> str:
@@ -352,24 +391,59 @@ def refuse_leaving_repository(head: Source) -> None:
         raise InputError([Problem(Location(str(head.path)), f"leads outside the git repository ({root}): not read")])
 
 
-def load_pair(
-    base: Source, head: Source, progress: Progress = silent
-) -> tuple[Inventory, Inventory, tuple[Approval, ...]]:
-    """Both sides, with every problem of both reported at once; the head's approvals."""
-    problems: list[Problem] = []
-    loaded = []
+def load_pair_beside(
+    base: Source,
+    head: Source,
+    work: Callable[[Inventory, Inventory, tuple[Approval, ...]], R],
+    jobs: int = 1,
+    progress: Progress = silent,
+) -> R:
+    """`work(base, head, the head's approvals)`. With `jobs` > 1, each side's checks run
+    in a forked worker beside the main work: the base's while the head is read, the
+    head's beside `work`, which then runs on an inventory not checked yet and counts only
+    once it is. Every problem of both sides is raised first (InputError), as if the
+    checks had run before anything else; then `work`'s own error."""
+    from netcfg import forked  # not for the commands that only read (its ctypes)
+
     if base.revision is not None and head.path is not None:
         refuse_leaving_repository(head)
-    with rare_full_collections():  # loading builds millions of small objects
-        for side in (base, head):
-            progress(f"reading {side.label}")
-            try:
-                # A head in the work tree compared with a git base is a pull request's
-                # checkout (what CI runs): its approvals are authenticated by git too.
-                loaded.append(load_source(side, from_git=base.revision is not None))
-            except InputError as error:
-                problems.extend(error.problems)
-    if problems:
-        raise InputError(problems)
-    (base_inv, _), (head_inv, approvals) = loaded
-    return base_inv, head_inv, approvals
+    # A head in the work tree compared with a git base is a pull request's checkout
+    # (what CI runs): its approvals are authenticated by git too.
+    from_git = base.revision is not None
+    with rare_full_collections():  # reading builds millions of small objects
+        progress(f"reading {base.label}")
+        base_side = _read_side(base, from_git)
+
+        def read_head() -> _Side:
+            progress(f"reading {head.label}")
+            return _read_side(head, from_git)
+
+        parallel = jobs > 1 and forked.can_fork()
+        if parallel and base_side.readable:
+            head_side, base_problems = forked.beside(read_head, base_side.problems, "inventory check")
+        else:
+            base_problems = base_side.problems()
+            head_side = read_head()
+    if base_problems or not head_side.readable:
+        raise InputError(base_problems + head_side.problems())
+    assert base_side.inventory is not None and head_side.inventory is not None
+    attempt = partial(_attempted, work, base_side.inventory, head_side.inventory, head_side.approvals)
+    if parallel:
+        (result, error), head_problems = forked.beside(attempt, head_side.problems, "inventory check")
+    else:
+        head_problems = head_side.problems()
+        if head_problems:
+            raise InputError(head_problems)
+        result, error = attempt()
+    if head_problems:
+        raise InputError(head_problems)
+    if error is not None:
+        raise error
+    return cast(R, result)
+
+
+def _attempted(work: Callable[..., R], *args: object) -> tuple[R | None, Exception | None]:
+    try:
+        return work(*args), None
+    except Exception as error:  # an unchecked inventory may break `work`: said after its problems
+        return None, error
