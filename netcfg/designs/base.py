@@ -11,7 +11,7 @@ Nothing outside `designs/` branches on a design's name; it asks the design.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -21,6 +21,8 @@ from netaddr import IPAddress
 from netcfg.model.host import DesignName, HostConfig
 from netcfg.model.inventory import Inventory, Machine, Network
 from netcfg.problems import Location
+
+Render = Callable[[Iterable[Machine]], dict[str, HostConfig]]
 
 
 class PathKind(StrEnum):
@@ -55,8 +57,9 @@ class Design(Protocol):
 
     name: DesignName
 
-    def render(self, inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
-        """The HostConfig of each machine, by name."""
+    def renderer(self, inventory: Inventory) -> Render:
+        """What renders machines of `inventory`: the HostConfig of each, by name. It may
+        keep what machines share from one call to the next."""
         ...
 
     def reads(self, inventory: Inventory, machine: Machine) -> Reads:

@@ -10,8 +10,9 @@ only on its own networks, so adding a public network touches only the machines i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 
-from netcfg.designs.base import Endpoint, PathKind, Reads
+from netcfg.designs.base import Endpoint, PathKind, Reads, Render
 from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
 from netcfg.model.address_text import address_text
 from netcfg.model.host import MAIN_TABLE, DesignName, HostConfig, Kind, Route, default_prefix
@@ -22,7 +23,10 @@ from netcfg.problems import Location
 class Flat:
     name = DesignName.FLAT
 
-    def render(self, inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
+    def renderer(self, inventory: Inventory) -> Render:
+        return partial(self._render, inventory)  # each machine alone: nothing to share
+
+    def _render(self, inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
         configs = {}
         for machine in machines:
             if machine.kind is Kind.ROUTER:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netcfg.designs.base import Endpoint, PathKind, Reads
+from netcfg.designs.base import Endpoint, PathKind, Reads, Render
 from netcfg.designs.interfaces import first_networks, interface_configs, own_networks, own_reads, router_config
 from netcfg.model.address_text import address_text
 from netcfg.model.entries import Entries
@@ -29,35 +29,8 @@ Owned = tuple[tuple[str, str, int, tuple[Network, ...]], ...]
 class PolicyRouting:
     name = DesignName.POLICY_ROUTING
 
-    def render(self, inventory: Inventory, machines: Iterable[Machine]) -> dict[str, HostConfig]:
-        parts = _SharedParts(inventory)
-        # Machines with the same segments, interface names and own networks get the very
-        # same rules and routes: build each combination once and share the tuples. On a
-        # fleet that saves most of the work and memory, and lets diffs compare by identity.
-        shared: dict[Owned, tuple[Entries[Rule], Entries[Route]]] = {}
-
-        configs = {}
-        for machine in machines:
-            if machine.kind is Kind.ROUTER:
-                configs[machine.name] = router_config(inventory, machine, self.name)
-                continue
-            owned = tuple(
-                (iface.segment, iface.name, family, tuple(own_networks(inventory, iface, family)))
-                for iface in machine.interfaces
-                for family in (4, 6)
-            )
-            if owned not in shared:
-                shared[owned] = parts.rules_and_routes(owned)
-            rules, routes = shared[owned]
-            configs[machine.name] = HostConfig(
-                name=machine.name,
-                kind=machine.kind,
-                design=self.name,
-                interfaces=interface_configs(inventory, machine),
-                rules=rules,
-                routes=routes,
-            )
-        return configs
+    def renderer(self, inventory: Inventory) -> Render:
+        return _Renderer(inventory)
 
     def reads(self, inventory: Inventory, machine: Machine) -> Reads:
         own = own_reads(inventory, machine)
@@ -77,6 +50,46 @@ class PolicyRouting:
         if src.segment == dst.segment and src.address.version == dst.address.version:
             return PathKind.DIRECT
         return None
+
+
+class _Renderer:
+    """Machines with the same segments, interface names and own networks get the very
+    same rules and routes: each combination is built once, for every call, and its
+    tuples shared. On a fleet that saves most of the work and memory, and lets diffs
+    compare by identity."""
+
+    __slots__ = ("_inventory", "_parts", "_shared")
+
+    def __init__(self, inventory: Inventory):
+        self._inventory = inventory
+        self._parts = _SharedParts(inventory)
+        self._shared: dict[Owned, tuple[Entries[Rule], Entries[Route]]] = {}
+
+    def __call__(self, machines: Iterable[Machine]) -> dict[str, HostConfig]:
+        inventory, shared = self._inventory, self._shared
+        configs = {}
+        for machine in machines:
+            if machine.kind is Kind.ROUTER:
+                configs[machine.name] = router_config(inventory, machine, DesignName.POLICY_ROUTING)
+                continue
+            owned = tuple(
+                (iface.segment, iface.name, family, tuple(own_networks(inventory, iface, family)))
+                for iface in machine.interfaces
+                for family in (4, 6)
+            )
+            found = shared.get(owned)
+            if found is None:
+                found = shared[owned] = self._parts.rules_and_routes(owned)
+            rules, routes = found
+            configs[machine.name] = HostConfig(
+                name=machine.name,
+                kind=machine.kind,
+                design=DesignName.POLICY_ROUTING,
+                interfaces=interface_configs(inventory, machine),
+                rules=rules,
+                routes=routes,
+            )
+        return configs
 
 
 class _SharedParts:

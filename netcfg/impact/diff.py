@@ -231,15 +231,28 @@ def _diff(name: str, base: HostConfig | None, head: HostConfig | None, entries: 
     )
 
 
+class Differ:
+    """Diffs of renders given slice by slice (Renderer): a part many machines share is
+    compared once for every slice, as if they had been given at once."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries = _EntryDiffs()
+
+    def __call__(self, base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]) -> dict[str, HostDiff]:
+        """Diffs of every machine present in either mapping, changed ones only, by name."""
+        out: dict[str, HostDiff] = {}
+        for name in sorted(set(base) | set(head)):
+            b, h = base.get(name), head.get(name)
+            if b is not None and b is h:
+                continue
+            d = _diff(name, b, h, self._entries)
+            if d is not None:
+                out[name] = d
+        return out
+
+
 def diff_configs(base: Mapping[str, HostConfig], head: Mapping[str, HostConfig]) -> dict[str, HostDiff]:
     """Diffs of every machine present in either mapping, changed ones only, by name."""
-    entries = _EntryDiffs()
-    out: dict[str, HostDiff] = {}
-    for name in sorted(set(base) | set(head)):
-        b, h = base.get(name), head.get(name)
-        if b is not None and b is h:
-            continue
-        d = _diff(name, b, h, entries)
-        if d is not None:
-            out[name] = d
-    return out
+    return Differ()(base, head)

@@ -8,9 +8,11 @@ import pytest
 
 from netcfg import forked
 from netcfg.cli import settings
+from netcfg.designs import Renderer
 from netcfg.impact import parallel
 from netcfg.impact.analysis import analyse_inventories
 from netcfg.inventory.load import load_inventory
+from netcfg.model.host import Kind
 from tests.impact.helpers import EXAMPLES
 
 
@@ -42,6 +44,21 @@ def test_progress_counts_every_machine_once(monkeypatch, jobs):
     assert rendering[-1] == ("rendering and comparing 15 machines", 15, 15)
     done = [r[1] for r in rendering]
     assert done == sorted(done) and len(done) > 3  # slices of two, in order
+
+
+def test_slices_share_what_their_machines_have_in_common(monkeypatch):
+    base = load_inventory(EXAMPLES / "add-public-network" / "before")
+    head = load_inventory(EXAMPLES / "add-public-network" / "after")
+    names = sorted(set(base.machines) | set(head.machines))
+    at_once = parallel.render_and_diff(base, head, None, None, names)
+    monkeypatch.setattr(parallel, "SLICE", 1)
+    assert parallel.render_and_diff(base, head, None, None, names) == at_once
+    # A segment's `to` rules are one tuple in every call of one Renderer, so the diff
+    # compares them once for all slices.
+    render = Renderer(head)
+    fe = [m for m in head.machines.values() if m.kind is not Kind.ROUTER and m.interface("fe")]
+    first, second = render([fe[0]])[fe[0].name], render([fe[1]])[fe[1].name]
+    assert {id(p) for p in first.rules.parts} & {id(p) for p in second.rules.parts}
 
 
 def test_a_worker_that_dies_is_an_internal_error_not_an_interruption(monkeypatch):
