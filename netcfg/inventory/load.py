@@ -108,7 +108,7 @@ def load_inventory_beside(path: str | Path, work: Callable[[Inventory], R], jobs
         if problems:
             raise InputError(problems)
         return work(inventory)
-    attempt, problems = forked.beside(partial(_attempted, work, inventory), checks, "inventory check")
+    attempt, problems = forked.beside(partial(attempted, work, inventory), checks, "inventory check")
     if problems:
         raise InputError(problems)
     result, error = attempt
@@ -117,9 +117,11 @@ def load_inventory_beside(path: str | Path, work: Callable[[Inventory], R], jobs
     return cast(R, result)
 
 
-def _attempted(work: Callable[[Inventory], R], inventory: Inventory) -> tuple[R | None, Exception | None]:
+def attempted(work: Callable[..., R], *args: object) -> tuple[R | None, Exception | None]:
+    """`work(*args)`'s result, or the error it raised: work on an inventory whose checks
+    run beside it, whose error is to be raised only after their problems."""
     try:
-        return work(inventory), None
+        return work(*args), None
     except Exception as error:  # an unchecked inventory may break `work`: said after its problems
         return None, error
 

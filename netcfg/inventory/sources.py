@@ -23,7 +23,7 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
 from netcfg.inventory.disk import YAML_SUFFIXES, utf8_text, yaml_files
 from netcfg.inventory.disk import read_texts as read_files
-from netcfg.inventory.load import Checks, read_inventory, read_inventory_texts
+from netcfg.inventory.load import Checks, attempted, read_inventory, read_inventory_texts
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
@@ -427,7 +427,7 @@ def load_pair_beside(
     if base_problems or not head_side.readable:
         raise InputError(base_problems + head_side.problems())
     assert base_side.inventory is not None and head_side.inventory is not None
-    attempt = partial(_attempted, work, base_side.inventory, head_side.inventory, head_side.approvals)
+    attempt = partial(attempted, work, base_side.inventory, head_side.inventory, head_side.approvals)
     if parallel:
         (result, error), head_problems = forked.beside(attempt, head_side.problems, "inventory check")
     else:
@@ -440,10 +440,3 @@ def load_pair_beside(
     if error is not None:
         raise error
     return cast(R, result)
-
-
-def _attempted(work: Callable[..., R], *args: object) -> tuple[R | None, Exception | None]:
-    try:
-        return work(*args), None
-    except Exception as error:  # an unchecked inventory may break `work`: said after its problems
-        return None, error
