@@ -400,7 +400,10 @@ def apply_host(
         again = collisions(wanted, live, after.names)
         unchanged = set(again.present) == set(found.present) and not again.conflicts
         links = not after.down & {i.name for i in host.interfaces} and not missing_interfaces(host, after.names)
-        if source is not None and unchanged and links:
+        # Addresses just added may be tentative until a kernel work queue finishes them,
+        # moments later: a record of this read-back would then never match. The next
+        # no-op records what it finds (also an address that stays tentative).
+        if source is not None and unchanged and links and not after.settling:
             record_settled(netns, lock_dir, _settled(source, after, host, again.present))
         return Outcome(changes, applied=True)
 

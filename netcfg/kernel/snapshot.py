@@ -16,6 +16,7 @@ from netcfg.kernel.netlink import Netlink
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILIES = (AF_INET, AF_INET6)
+IFA_F_TENTATIVE = 0x40  # linux/if_addr.h: ifaddrmsg.ifa_flags, the payload's third byte
 
 
 class Link(NamedTuple):
@@ -41,6 +42,14 @@ class Snapshot(NamedTuple):
     def down(self) -> set[str]:
         """Names of the links that are administratively down."""
         return {link.name for link in self.links if not link.up}
+
+    @property
+    def settling(self) -> bool:
+        """Whether an IPv6 address is still tentative: the kernel finishes it by itself
+        (duplicate address detection; without it, a work queue moments after the address
+        was added, so a read-back right after an apply often sees it), and then dumps
+        other bytes."""
+        return any(a[0] == AF_INET6 and a[2] & IFA_F_TENTATIVE for a in self.addresses)
 
     def digest(self) -> str:
         """A digest of everything the plan of an apply depends on in the namespace: the
