@@ -93,7 +93,7 @@ class _Renderer:
 
 
 class _SharedParts:
-    """The pieces of machines' rules and routes, each built once per render and shared:
+    """The pieces of machines' rules and routes, each built once per renderer and shared:
     a segment's `to` rules and on-link routes (by every machine of the segment), the
     `from` rules of a group of own networks and the defaults via a network's gateway (by
     every machine with addresses there). A machine's rules and routes chain them.
