@@ -103,25 +103,32 @@ def load_inventory_beside(path: str | Path, work: Callable[[Inventory], R], jobs
     from netcfg import forked  # not for the commands that only read (its ctypes)
 
     inventory, checks = read_inventory(Path(path))
-    if jobs < 2 or not forked.can_fork() or checks.read_problems:
+    parallel = jobs > 1 and forked.can_fork() and not checks.read_problems
+    return work_beside_checks(partial(work, inventory), checks, parallel)
+
+
+def work_beside_checks(work: Callable[[], R], checks: Callable[[], list[Problem]], parallel: bool) -> R:
+    """`work()` with an inventory's `checks()` in a forked worker beside it (`parallel`),
+    else after them. Their problems are raised first (InputError), whatever `work` did
+    on the inventory they had not passed yet; then `work`'s own error."""
+    if not parallel:
         problems = checks()
         if problems:
             raise InputError(problems)
-        return work(inventory)
-    attempt, problems = forked.beside(partial(attempted, work, inventory), checks, "inventory check")
+        return work()
+    from netcfg import forked  # its ctypes only when forking
+
+    (result, error), problems = forked.beside(partial(_attempted, work), checks, "inventory check")
     if problems:
         raise InputError(problems)
-    result, error = attempt
     if error is not None:
         raise error
     return cast(R, result)
 
 
-def attempted(work: Callable[..., R], *args: object) -> tuple[R | None, Exception | None]:
-    """`work(*args)`'s result, or the error it raised: work on an inventory whose checks
-    run beside it, whose error is to be raised only after their problems."""
+def _attempted(work: Callable[[], R]) -> tuple[R | None, Exception | None]:
     try:
-        return work(*args), None
+        return work(), None
     except Exception as error:  # an unchecked inventory may break `work`: said after its problems
         return None, error
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from netcfg import limits
 from netcfg.errors import InputError
@@ -23,7 +23,7 @@ from netcfg.gc_tuning import rare_full_collections
 from netcfg.inventory.approvals import APPROVALS_DIR, Approval, Origin, parse_approvals
 from netcfg.inventory.disk import YAML_SUFFIXES, utf8_text, yaml_files
 from netcfg.inventory.disk import read_texts as read_files
-from netcfg.inventory.load import Checks, attempted, read_inventory, read_inventory_texts
+from netcfg.inventory.load import Checks, read_inventory, read_inventory_texts, work_beside_checks
 from netcfg.model.inventory import Inventory
 from netcfg.problems import Location, Problem
 from netcfg.progress import Progress, silent
@@ -427,16 +427,5 @@ def load_pair_beside(
     if base_problems or not head_side.readable:
         raise InputError(base_problems + head_side.problems())
     assert base_side.inventory is not None and head_side.inventory is not None
-    attempt = partial(attempted, work, base_side.inventory, head_side.inventory, head_side.approvals)
-    if parallel:
-        (result, error), head_problems = forked.beside(attempt, head_side.problems, "inventory check")
-    else:
-        head_problems = head_side.problems()
-        if head_problems:
-            raise InputError(head_problems)
-        result, error = attempt()
-    if head_problems:
-        raise InputError(head_problems)
-    if error is not None:
-        raise error
-    return cast(R, result)
+    attempt = partial(work, base_side.inventory, head_side.inventory, head_side.approvals)
+    return work_beside_checks(attempt, head_side.problems, parallel)
