@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
+
+from benchmarks.harness import run_once
 
 TARGET_MS = 25.0
 
@@ -39,22 +42,21 @@ def plan(steps: int, chain: bool) -> dict[str, Any]:
     return {"waves": [], "migrations": [], "maintenance": maintenance, "makespan_s": float(steps)}
 
 
-def time_run(directory: Path, data: dict[str, Any]) -> float:
+def time_run(directory: Path, data: dict[str, Any]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one `rollout run` of `data`."""
     plan_file = directory / "plan.json"
     plan_file.write_text(json.dumps(data))
     journal = directory / "plan.json.journal"
     journal.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "netcfg", "rollout", "run", str(plan_file), "--driver", "command"]
     argv += ["--run", "maintenance=true", "--quiet", "--format", "json"]
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, check=False)
-    seconds = time.perf_counter() - start
+    done = run_once(argv)
     if done.returncode != 0:
-        raise RuntimeError(f"rollout run failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+        raise RuntimeError(f"rollout run failed ({done.returncode}): {done.stderr[-500:]}")
     summary = json.loads(done.stdout)
     assert len(summary["steps"]) == len(data["maintenance"])
     assert all(s["state"] == "done" for s in summary["steps"])
-    return seconds
+    return done.seconds, done.peak_mib
 
 
 def time_true(count: int) -> float:
@@ -69,15 +71,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
     steps = 50 if quick else 200
     repeats = 5
     samples: dict[str, list[float]] = {"empty": [], "chain": [], "independent": [], "true": []}
+    peaks: dict[str, float] = {"chain": 0.0, "independent": 0.0}
     with tempfile.TemporaryDirectory(prefix="netcfg-bench-executor-") as tmp:
         directory = Path(tmp)
         time_run(directory, plan(steps, chain=True))  # warm the page cache, not counted
         for _ in range(repeats):  # interleaved: a burst of load spreads over every case
-            samples["empty"].append(time_run(directory, plan(0, chain=True)))
-            samples["chain"].append(time_run(directory, plan(steps, chain=True)))
-            samples["independent"].append(time_run(directory, plan(steps, chain=False)))
+            samples["empty"].append(time_run(directory, plan(0, chain=True))[0])
+            for case, chain in (("chain", True), ("independent", False)):
+                seconds, peak = time_run(directory, plan(steps, chain=chain))
+                samples[case].append(seconds)
+                peaks[case] = max(peaks[case], peak)
             samples["true"].append(time_true(steps))
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     empty = statistics.median(samples["empty"])
     own = statistics.median(samples["true"]) / steps
 
@@ -98,7 +102,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     "run_s_median": round(statistics.median(samples[case]), 3),
                     "empty_plan_s_median": round(empty, 3),
                     "true_ms_each": round(own * 1000, 2),
-                    "peak_rss_mib": round(peak_mib, 1),
+                    "peak_rss_mib": round(peaks[case], 1),
                     "runs": repeats,
                 },
                 "target": f"<= {TARGET_MS:g} ms per step (median)" if case == "chain" else "none (for comparison)",

@@ -12,6 +12,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -125,6 +126,35 @@ def _once(run: Run) -> tuple[float, int]:
         tail = error.decode(errors="replace").strip().splitlines()[-3:]
         raise RuntimeError(f"{' '.join(map(str, run.argv[:6]))} ... exited {child.returncode}: {' | '.join(tail)}")
     return took, usage.ru_maxrss
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One whole process: wall seconds, its own peak RSS (with what it waited for), exit
+    code and output."""
+
+    seconds: float
+    peak_mib: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_once(argv: Sequence[str], env: dict[str, str] | None = None) -> Finished:
+    """Run `argv` once, its output kept. The peak is this child's (wait4):
+    RUSAGE_CHILDREN would give the largest child this benchmark process ever had, in
+    run.py the 100,000-machine check's."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, for wait4's rusage
+        out.seek(0)
+        err.seek(0)
+        return Finished(
+            seconds, usage.ru_maxrss / 1024, child.returncode, out.read().decode(), err.read().decode(errors="replace")
+        )
 
 
 @dataclass(frozen=True, slots=True)
