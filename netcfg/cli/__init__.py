@@ -7,6 +7,7 @@ typer or rich is imported before a command needs it (see applying).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -14,7 +15,7 @@ import sys
 import netcfg
 from netcfg.cli import console
 from netcfg.cli.applying import applied_without_parser
-from netcfg.errors import NetcfgError
+from netcfg.errors import NetcfgError, quote
 from netcfg.gc_tuning import rare_full_collections
 
 # Each command module registers its commands on `app` when imported, in this order:
@@ -82,17 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         # final flush cannot fail again and turn the exit code into 1.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
-    except Exception as error:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
+    except OSError as error:
+        if error.errno not in _NOT_A_BUG:
+            code = _internal(error, debug)
         else:
-            _tell(
-                f"netcfg: internal error: {type(error).__name__}: {error} "
-                "(a bug; run again with --debug for the traceback)"
-            )
-        code = 1
+            _tell(_os_problem(error))
+            if error.filename is None:  # stdout itself: the interpreter's last flush would fail again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = 2
+    except Exception as error:
+        code = _internal(error, debug)
     if argv is None:
         import gc
 
@@ -102,6 +102,34 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         sys.exit(code)
     return code
+
+
+# What the system refuses a user's path or output for, wherever the code meets it: a name
+# over NAME_MAX (255 bytes) or PATH_MAX, a loop of links, a full disk or quota. Input
+# and surroundings to fix, never a bug.
+_NOT_A_BUG = frozenset((errno.ENAMETOOLONG, errno.ELOOP, errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
+
+
+def _os_problem(error: OSError) -> str:
+    """One line for `error`: the path it names, cut and escaped like any value."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return f"netcfg: cannot write the output: {reason}"
+    name = error.filename
+    return f"netcfg: {quote(os.fsdecode(name) if isinstance(name, (str, bytes)) else name)}: {reason}"
+
+
+def _internal(error: Exception, debug: bool) -> int:
+    """A bug: one line, or with --debug the traceback; exit 1."""
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    else:
+        _tell(
+            f"netcfg: internal error: {type(error).__name__}: {error} (a bug; run again with --debug for the traceback)"
+        )
+    return 1
 
 
 def _tell(line: str) -> None:

@@ -82,6 +82,39 @@ def test_a_reader_of_stderr_closing_early_keeps_the_exit_code(tmp_path):
     assert proc.wait() == 2
 
 
+LONG_NAME = "n" * 300  # over NAME_MAX: the kernel refuses it wherever the code meets it
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", LONG_NAME],
+        ["check", "--base", LONG_NAME, "-i", str(INVENTORY)],
+        ["check", "--base", str(INVENTORY), "-i", LONG_NAME],
+        ["impact", LONG_NAME, str(INVENTORY)],
+        ["verify", LONG_NAME],
+        ["plan", str(INVENTORY), LONG_NAME],
+        ["validate", "/".join(["d"] * 2100)],  # over PATH_MAX
+    ],
+)
+def test_a_name_the_kernel_refuses_is_invalid_input_not_a_bug(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "Traceback" not in err
+    assert err.strip().endswith("File name too long")
+    assert len(err) < 200  # the name cut like any value
+
+
+def test_a_full_disk_on_stdout_is_not_a_bug():
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "netcfg", "validate", str(INVENTORY)], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "netcfg: cannot write the output: No space left on device"
+
+
 COMMANDS = [
     "validate",
     "synth",
