@@ -133,7 +133,10 @@ class Impact:
         files: int, digest: str, design: DesignName, reconfigure: Reconfigure, base: str, head: str
     ) -> Impact:
         """Base and head hold the same files byte for byte: nothing was loaded or rendered."""
-        reason = f"base and head hold the same {_count(files, 'file')}, byte for byte: nothing changes"
+        reason = (
+            f"base and head hold the same {_count(files, 'file')}, byte for byte: nothing changes"
+            " (nothing was loaded, so nothing was validated either: netcfg validate does that)"
+        )
         return Impact(Verdict(Decision.PASS, (reason,)), digest, design, None, (), base, head, reconfigure)
 
     @property
