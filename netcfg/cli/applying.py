@@ -70,7 +70,7 @@ def config_from_file(path: str | Path, host: str | None, design: DesignName | No
 
 
 def config_from_bytes(data: bytes, path: str | Path, host: str | None, design: DesignName | None) -> HostConfig:
-    from netcfg.errors import InputError
+    from netcfg.errors import InputError, quote
     from netcfg.files import json_value, positions_in
     from netcfg.model.host_file import host_config_from_json
 
@@ -78,7 +78,7 @@ def config_from_bytes(data: bytes, path: str | Path, host: str | None, design: D
     with positions_in(path, data):
         config = host_config_from_json(value, str(path))
     if host is not None and host != config.name:
-        raise InputError.at(path, f"is the config of {config.name!r}, not of {host!r}")
+        raise InputError.at(path, f"is the config of {quote(config.name)}, not of {quote(host)}")
     if design is not None and design != config.design:
         raise InputError.at(path, f"was rendered under {config.design}, not {design}")
     return config

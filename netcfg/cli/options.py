@@ -46,7 +46,7 @@ def parse_design(value: str, option: str = "--design") -> DesignName:
         return DesignName(value)
     except ValueError:
         known = ", ".join(d.value for d in DesignName)
-        raise InputError([Problem(Location(option), f"unknown design {value!r}", f"known: {known}")]) from None
+        raise InputError([Problem(Location(option), f"unknown design {quote(value)}", f"known: {known}")]) from None
 
 
 def output_directory(value: str) -> Path:
@@ -89,7 +89,7 @@ def parse_rp_filter(value: str) -> str:
     known = ("strict", "loose", "off")
     if value not in known:
         raise InputError(
-            [Problem(Location("--rp-filter"), f"unknown rp_filter {value!r}", f"known: {', '.join(known)}")]
+            [Problem(Location("--rp-filter"), f"unknown rp_filter {quote(value)}", f"known: {', '.join(known)}")]
         )
     return value
 
@@ -132,7 +132,9 @@ def format_option(*choices: OutputFormat) -> Any:
         if value == "table" and OutputFormat.TEXT in choices:
             return OutputFormat.TEXT
         if value not in names:
-            raise InputError([Problem(Location("--format"), f"unknown format {value!r}", f"known: {', '.join(names)}")])
+            raise InputError(
+                [Problem(Location("--format"), f"unknown format {quote(value)}", f"known: {', '.join(names)}")]
+            )
         return OutputFormat(value)
 
     return typer.Option(
@@ -176,7 +178,7 @@ def require_machine(inventory: Inventory, name: str) -> Machine:
     if found is None:
         close = [n for n in inventory.machines if fnmatch.fnmatchcase(n, f"*{name}*")][:5]
         hint = f"did you mean: {', '.join(close)}" if close else ""
-        raise InputError([Problem(Location(inventory.source), f"unknown machine {name!r}", hint)])
+        raise InputError([Problem(Location(inventory.source), f"unknown machine {quote(name)}", hint)])
     return found
 
 

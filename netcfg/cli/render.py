@@ -19,7 +19,7 @@ from netcfg.cli.options import (
     load,
     output_directory,
 )
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.model.host import DesignName
 from netcfg.problems import Location, Problem
 from netcfg.words import plural
@@ -40,7 +40,7 @@ def select_machines(inventory: Inventory, patterns: list[str]) -> list[str]:
     if not patterns:
         return list(inventory.machines)
     problems = [
-        Problem(Location("--host"), f"no machine matches {p!r}")
+        Problem(Location("--host"), f"no machine matches {quote(p)}")
         for p in patterns
         if not fnmatch.filter(inventory.machines, p)
     ]

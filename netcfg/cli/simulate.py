@@ -13,7 +13,7 @@ from netcfg.cli import settings
 from netcfg.cli.app import app
 from netcfg.cli.console import say, show_json, show_lines
 from netcfg.cli.options import InventoryOption, OutputFormat, format_option, load, whole_number
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.files import json_value, positions_in, read_bytes, write_file
 from netcfg.problems import Location, Problem
 
@@ -35,11 +35,11 @@ def parse_jitter(value: str) -> tuple[float, float]:
     except ValueError:
         low = high = math.nan
     if not colon or not (math.isfinite(low) and math.isfinite(high)):
-        raise InputError([Problem(where, f"expected LO:HI, two numbers such as 0.3:3.0, not {value!r}")])
+        raise InputError([Problem(where, f"expected LO:HI, two numbers such as 0.3:3.0, not {quote(value)}")])
     if low <= 0 or high <= 0:
-        raise InputError([Problem(where, f"the factors must be above 0 (a step takes some time), not {value!r}")])
+        raise InputError([Problem(where, f"the factors must be above 0 (a step takes some time), not {quote(value)}")])
     if low > high:
-        raise InputError([Problem(where, f"LO ({low:g}) is above HI ({high:g}) in {value!r}")])
+        raise InputError([Problem(where, f"LO ({low:g}) is above HI ({high:g}) in {quote(value)}")])
     if low < 1 / MAX_FACTOR or high > MAX_FACTOR:
         # Beyond this the replay says nothing more, and its sums could overflow to infinity.
         raise InputError([Problem(where, f"the factors must lie within 1/{MAX_FACTOR:g} and {MAX_FACTOR:g}")])

@@ -20,7 +20,7 @@ from netcfg.cli.options import (
     inventory_path,
     load,
 )
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.problems import Location, Problem
 from netcfg.words import plural
 
@@ -47,7 +47,7 @@ def positive(option: str) -> Callable[[str], float]:
         except ValueError:
             number = float("nan")
         if not number > 0 or number == float("inf"):
-            raise InputError([Problem(Location(option), f"expected a number above 0, not {value!r}")])
+            raise InputError([Problem(Location(option), f"expected a number above 0, not {quote(value)}")])
         return number
 
     return parse
@@ -65,7 +65,9 @@ def numbers(option: str) -> Callable[[str], list[float]]:
                 number = float("nan")
             least_ok = number >= 0 if option == "--dirty" else number > 0
             if not least_ok or number == float("inf"):
-                raise InputError([Problem(Location(option), f"expected numbers separated by commas, not {value!r}")])
+                raise InputError(
+                    [Problem(Location(option), f"expected numbers separated by commas, not {quote(value)}")]
+                )
             found.append(number)
         return found
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.execute.command import CommandDriver
 from netcfg.execute.driver import Driver, Step, StepKind
 from netcfg.execute.libvirt import DEFAULT_CONNECT, LibvirtDriver, parse_uri_template
@@ -115,7 +115,7 @@ def libvirt_driver(options: DriverOptions) -> LibvirtDriver:
             [
                 Problem(
                     Location("--migrate-option"),
-                    f"{b!r}: netcfg writes --live, --domain and --desturi itself; options start with --",
+                    f"{quote(b)}: netcfg writes --live, --domain and --desturi itself; options start with --",
                 )
                 for b in bad
             ]
@@ -153,5 +153,5 @@ def driver_entry(name: str) -> DriverEntry:
     entry = DRIVERS.get(name)
     if entry is None:
         known = ", ".join(DRIVERS)
-        raise InputError([Problem(Location("--driver"), f"unknown driver {name!r}", f"known: {known}")])
+        raise InputError([Problem(Location("--driver"), f"unknown driver {quote(name)}", f"known: {known}")])
     return entry

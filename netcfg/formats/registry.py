@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from netcfg.errors import InputError
+from netcfg.errors import InputError, quote
 from netcfg.formats.sandbox import Templates
 from netcfg.model.host import HostConfig
 from netcfg.problems import Location, Problem
@@ -43,4 +43,4 @@ def get_format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         known = ", ".join(sorted(FORMATS))
-        raise InputError([Problem(Location("--format"), f"unknown format {name!r}", f"known: {known}")]) from None
+        raise InputError([Problem(Location("--format"), f"unknown format {quote(name)}", f"known: {known}")]) from None

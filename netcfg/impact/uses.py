@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from netcfg.designs import Design, get_design, render
+from netcfg.errors import quote
 from netcfg.impact.graph import build_graph, dependents, network_node, segment_node
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Inventory
@@ -49,7 +50,7 @@ def who_uses(inventory: Inventory, query: str, design_name: DesignName | str | N
         wanted = IPNetwork(query) if "/" in query else None
         address = IPAddress(query) if wanted is None else None
     except (AddrFormatError, ValueError) as error:
-        raise ValueError(f"{query!r} is neither a segment, a prefix nor an address") from error
+        raise ValueError(f"{quote(query)} is neither a segment, a prefix nor an address") from error
     if address is not None:
         for machine in inventory.machines.values():
             for iface in machine.interfaces:

@@ -33,7 +33,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from netcfg import limits, terminations
 from netcfg.designs import render
-from netcfg.errors import InputError, damage
+from netcfg.errors import InputError, damage, quote
 from netcfg.files import read_json, write_file
 from netcfg.kernel.apply import apply_host
 from netcfg.kernel.lock import namespace_file
@@ -102,7 +102,7 @@ class LabState:
 
 def check_name(name: str) -> str:
     if not limits.LAB_NAME.fullmatch(name):
-        raise InputError(f"invalid lab name {name!r}: 1-32 characters of letters, digits, '_', '-', '.'")
+        raise InputError(f"invalid lab name {quote(name)}: 1-32 characters of letters, digits, '_', '-', '.'")
     return name
 
 

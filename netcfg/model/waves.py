@@ -16,6 +16,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from netcfg.errors import quote
+
 CANARY = "canary"
 REST = "rest"
 DEFAULT_WAVES: tuple[str, ...] = (CANARY, "5%", "25%", REST)
@@ -33,14 +35,14 @@ def normalise_wave(text: str) -> str:
     if percent:
         number = float(percent.group(1))
         if not 0 < number < 100:
-            raise ValueError(f"{text!r}: a percentage must be above 0 % and below 100 % (the last wave is `rest`)")
+            raise ValueError(f"{quote(text)}: a percentage must be above 0 % and below 100 % (the last wave is `rest`)")
         return f"{number:g}%"
     if _COUNT.fullmatch(value):
         if int(value) < 1:
-            raise ValueError(f"{text!r}: a wave holds at least one machine")
+            raise ValueError(f"{quote(text)}: a wave holds at least one machine")
         return str(int(value))
     raise ValueError(
-        f"{text!r} is not a wave size: expected canary, a percentage such as 5%, a number of machines, or rest"
+        f"{quote(text)} is not a wave size: expected canary, a percentage such as 5%, a number of machines, or rest"
     )
 
 

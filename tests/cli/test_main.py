@@ -106,6 +106,30 @@ def test_a_name_the_kernel_refuses_is_invalid_input_not_a_bug(tmp_path, monkeypa
     assert len(err) < 200  # the name cut like any value
 
 
+LONG_VALUE = "v" * 5000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["show", LONG_VALUE, "-i", str(INVENTORY)],
+        ["render", str(INVENTORY), "--out", "out", "--host", LONG_VALUE],
+        ["render", str(INVENTORY), "--out", "out", "-f", LONG_VALUE],
+        ["render", str(INVENTORY), "--out", "out", "--design", LONG_VALUE],
+        ["who-uses", LONG_VALUE, "-i", str(INVENTORY)],
+        ["simulate", "plan.json", "--jitter", LONG_VALUE],
+        ["vmlab", "calibrate", "--memory", LONG_VALUE],
+        ["lab", "up", str(INVENTORY), "--name", LONG_VALUE],
+        ["status", LONG_VALUE, "-i", str(INVENTORY), "--netns", "x"],
+    ],
+)
+def test_an_error_repeats_a_long_argument_cut(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "v" * 40 + "…" in err and "v" * 41 not in err, err[:300]
+
+
 def test_a_full_disk_on_stdout_is_not_a_bug():
     with open("/dev/full", "wb") as full:
         done = subprocess.run(

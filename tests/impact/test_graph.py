@@ -127,6 +127,10 @@ def test_who_uses_cli(capsys):
     assert '"machine": "db03"' in out and '"machines": 1' in out
     assert main(["who-uses", "not-a-thing", "--inventory", inv]) == 2
     assert "neither a segment, a prefix nor an address" in capsys.readouterr().err
+    assert main(["who-uses", "1" * 100_000, "--inventory", inv]) == 2
+    assert (
+        capsys.readouterr().err.strip() == f"netcfg: error: '{'1' * 40}…' is neither a segment, a prefix nor an address"
+    )
 
 
 @pytest.mark.parametrize("scenario", ["add-public-network", "remove-network", "change-gateway"])
