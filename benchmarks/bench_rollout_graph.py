@@ -20,17 +20,15 @@ peak RSS is the child's own (wait4). Nothing is left in /tmp.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
+from benchmarks.harness import Finished, run_once
 from netcfg.inventory.digest import inventory_digest
 from netcfg.model.inventory import Inventory
 from netcfg.testing.fleet import fleet
@@ -72,31 +70,22 @@ def write_report(directory: Path, report: Path) -> None:
     report.write_text(json.dumps({"hosts": hosts, "inventory_digest": inventory_digest(inventory)}))
 
 
-def netcfg(*args: str, cwd: Path) -> tuple[float, float, float, int, str]:
-    """One whole `netcfg` process: (seconds, CPU seconds, peak RSS MiB, exit code,
-    stdout). CPU seconds beside the wall time: on a shared machine they move less."""
-    out = cwd / "stdout"
-    with out.open("wb") as sink:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "netcfg", "--quiet", *args], stdout=sink, stderr=subprocess.DEVNULL, cwd=cwd
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, for wait4's rusage
-    cpu = usage.ru_utime + usage.ru_stime
-    return seconds, cpu, usage.ru_maxrss / 1024, proc.returncode, out.read_text()
+def netcfg(*args: str, cwd: Path) -> Finished:
+    """One whole `netcfg` process (CPU seconds beside the wall time: on a shared machine
+    they move less)."""
+    return run_once([sys.executable, "-m", "netcfg", "--quiet", *args], cwd=cwd)
 
 
 def _timed(runs: int, *args: str, cwd: Path) -> tuple[list[float], list[float], list[float], str]:
     seconds, cpus, peaks, stdout = [], [], [], ""
     for _ in range(runs):
-        s, cpu, peak, code, stdout = netcfg(*args, cwd=cwd)
-        if code not in (0, 3):
-            raise RuntimeError(f"netcfg {' '.join(args)} exited {code}")
-        seconds.append(s)
-        cpus.append(cpu)
-        peaks.append(peak)
+        done = netcfg(*args, cwd=cwd)
+        if done.returncode not in (0, 3):
+            raise RuntimeError(f"netcfg {' '.join(args)} exited {done.returncode}")
+        seconds.append(done.seconds)
+        cpus.append(done.cpu_s)
+        peaks.append(done.peak_mib)
+        stdout = done.stdout
     return seconds, cpus, peaks, stdout
 
 

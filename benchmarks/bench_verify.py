@@ -18,28 +18,18 @@ Rows:
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable as a script
 
+from benchmarks.harness import run_once
+
 RUNS = 5
 SEED = 1
-
-
-def timed(argv: list[str]) -> tuple[float, float, int]:
-    """One whole process: (wall seconds, peak RSS MiB, exit code)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, process.returncode
 
 
 def netcfg(*args: str) -> list[str]:
@@ -67,11 +57,11 @@ def one_router(directory: Path) -> None:
 def measure(name: str, argv: list[str], target_s: float | None, expect: int, runs: int) -> dict:
     walls, peaks = [], []
     for _ in range(runs):
-        wall, peak, code = timed(argv)
-        if code != expect:
-            raise SystemExit(f"{name}: exit {code}, expected {expect}: {' '.join(argv)}")
-        walls.append(wall)
-        peaks.append(peak)
+        done = run_once(argv, keep_stdout=False)
+        if done.returncode != expect:
+            raise SystemExit(f"{name}: exit {done.returncode}, expected {expect}: {' '.join(argv)}")
+        walls.append(done.seconds)
+        peaks.append(done.peak_mib)
     median = statistics.median(walls)
     ok = target_s is None or median < target_s
     return {

@@ -100,60 +100,69 @@ def short_runs() -> int:
 
 def _time(commands: Sequence[Run], runs: int | None) -> list[Sample]:
     seconds: list[list[float]] = [[] for _ in commands]
-    peaks = [0] * len(commands)
+    peaks = [0.0] * len(commands)
     for _ in range(runs or configured_runs()):
         for i, run in enumerate(commands):
-            took, peak = _once(run)
-            seconds[i].append(took)
-            peaks[i] = max(peaks[i], peak)
-    return [Sample(tuple(s), peak / 1024) for s, peak in zip(seconds, peaks, strict=True)]
+            done = _once(run)
+            seconds[i].append(done.seconds)
+            peaks[i] = max(peaks[i], done.peak_mib)
+    return [Sample(tuple(s), peak) for s, peak in zip(seconds, peaks, strict=True)]
 
 
-def _once(run: Run) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run."""
+def _once(run: Run) -> Finished:
+    """One run of `run`, after its setup; an exit outside `run.ok` is an error."""
     if run.setup is not None:
         run.setup()
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        run.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=run.env, cwd=ROOT, start_new_session=True
-    )
-    assert child.stderr is not None
-    error = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    took = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode not in run.ok:
-        tail = error.decode(errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"{' '.join(map(str, run.argv[:6]))} ... exited {child.returncode}: {' | '.join(tail)}")
-    return took, usage.ru_maxrss
+    done = run_once(run.argv, run.env, keep_stdout=False)
+    if done.returncode not in run.ok:
+        tail = done.stderr.strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(map(str, run.argv[:6]))} ... exited {done.returncode}: {' | '.join(tail)}")
+    return done
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """One whole process: wall seconds, its own peak RSS (with what it waited for), exit
-    code and output."""
+    """One whole process: wall and CPU seconds, its own peak RSS (with what it waited
+    for), exit code and output."""
 
     seconds: float
+    cpu_s: float
     peak_mib: float
     returncode: int
     stdout: str
     stderr: str
 
 
-def run_once(argv: Sequence[str], env: dict[str, str] | None = None) -> Finished:
-    """Run `argv` once, its output kept. The peak is this child's (wait4):
-    RUSAGE_CHILDREN would give the largest child this benchmark process ever had, in
-    run.py the 100,000-machine check's."""
+def run_once(
+    argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT, keep_stdout: bool = True
+) -> Finished:
+    """Run `argv` once in a session of its own, its stderr kept, and its stdout unless
+    `keep_stdout` is false (a timed row's report goes to /dev/null, as it always did).
+    The peak is this child's (wait4): RUSAGE_CHILDREN would give the largest child this
+    benchmark process ever had, in run.py the 100,000-machine check's."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out if keep_stdout else subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, for wait4's rusage
         out.seek(0)
         err.seek(0)
         return Finished(
-            seconds, usage.ru_maxrss / 1024, child.returncode, out.read().decode(), err.read().decode(errors="replace")
+            seconds,
+            usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024,
+            child.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
         )
 
 
