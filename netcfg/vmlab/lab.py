@@ -381,14 +381,19 @@ def status_of(state: LabState) -> Status:
 
 def _gone(state: LabState, vm: Vm) -> str:
     """Why a VM's QEMU is gone, as far as the lab can tell: the OOM killer (a kill on its
-    host since it began to run there) or QEMU's own last words."""
+    host since it began to run there), or QEMU's own last words and its guest's (QEMU runs
+    -no-reboot, so a guest kernel that panics takes its QEMU with it, and only the
+    console says so)."""
     kills = lab_state.oom_kills(state, vm.host) - vm.oom_kills
     if kills > 0:
         return (
             f"its QEMU is gone; {vm.host}'s memory cgroup OOM-killed {plural(kills, 'process', 'processes')}"
             " since it began to run there"
         )
-    return f"its QEMU is gone; its log's last line: {qemu.last_words(qemu.log_of(vm.serial))!r}"
+    return (
+        f"its QEMU is gone; its log's last line: {qemu.last_words(qemu.log_of(vm.serial))!r},"
+        f" its console's: {qemu.last_words(vm.serial)!r}"
+    )
 
 
 def _silent(console: str) -> bool:

@@ -5,6 +5,7 @@ leaves every VM where it planned."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -42,14 +43,22 @@ QEMU_BREAKS = ("on the target: no heartbeat", "the target QEMU exited", "Kernel 
 def only_qemu_breaks(code: int, report: dict, status: dict) -> bool:
     """Whether all that went wrong is QEMU's: guests that hung on a target, or broke there
     after their first heartbeats (`status` finds them silent while their QEMU runs, or
-    gone after their kernel panicked), and nothing the OOM killer did."""
+    gone after their kernel panicked, which fails the next step that moves them), and
+    nothing the OOM killer did."""
     failed = [s for s in report["steps"] if s["state"] == "failed"]
     lost = [v for v in status["vms"] if v["state"] == "lost"]
     if code != 0 and not failed:
         return False
-    broke = all(any(b in s["detail"] for b in QEMU_BREAKS) and "OOM-killed" not in s["detail"] for s in failed)
     gone = ("its guest is silent", "its QEMU is gone; its log")
-    return bool(failed or lost) and broke and all(v["reason"].startswith(gone) for v in lost)
+    broken = {v["name"] for v in lost if v["reason"].startswith(gone)}
+
+    def qemus(detail: str) -> bool:
+        if "OOM-killed" in detail:
+            return False
+        found_lost = re.match(r"(\S+) is lost \(its QEMU on \S+ is gone\)$", detail)
+        return any(b in detail for b in QEMU_BREAKS) or (found_lost is not None and found_lost[1] in broken)
+
+    return bool(failed or lost) and all(qemus(s["detail"]) for s in failed) and len(broken) == len(lost)
 
 
 def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_names, run_dir, capsys):
@@ -75,7 +84,10 @@ def test_the_naive_plan_loses_vms_and_netcfgs_plan_loses_none(tmp_path, lab_name
         again = tmp_path / f"again-{attempt}.json"
         shutil.copy(planned, again)
         code, report, status = run_on_lab(again, lab_names(), run_dir, capsys)
-    assert code == 0, [(s["id"], s["state"], s["detail"]) for s in report["steps"] if s["state"] != "done"]
+    assert code == 0, (
+        [(s["id"], s["state"], s["detail"]) for s in report["steps"] if s["state"] != "done"],
+        [(v["name"], v["host"], v["reason"]) for v in status["vms"] if v["state"] != "running"],
+    )
     assert all(s["state"] == "done" for s in report["steps"])
     assert [v for v in status["vms"] if v["state"] != "running"] == []
     where = {v["name"]: v["host"] for v in status["vms"]}

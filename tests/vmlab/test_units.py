@@ -225,17 +225,23 @@ def test_a_plan_the_lab_cannot_run_is_refused_before_anything_starts(tmp_path, m
         assert "--lab: error:" in capsys.readouterr().err
 
 
-def test_a_lost_vm_is_blamed_on_the_oom_killer_only_for_kills_since_it_came(monkeypatch):
+def test_a_lost_vm_is_blamed_on_the_oom_killer_only_for_kills_since_it_came(monkeypatch, tmp_path):
     """Its host's cgroup counts OOM kills for ever: one from before the VM arrived is
-    another's death."""
+    another's death. Without one, QEMU's last words and its guest's say what happened."""
     from dataclasses import replace
 
     from netcfg.vmlab import lab
 
     state = sample_state()
-    vm = replace(state.vms["vm1"], oom_kills=2)
+    serial = tmp_path / "vm1-g0.serial"
+    serial.write_text("beat 1\n---[ end Kernel panic - not syncing: Fatal exception ]---\n")
+    (tmp_path / "vm1-g0.log").write_text("")
+    vm = replace(state.vms["vm1"], oom_kills=2, serial=str(serial))
     monkeypatch.setattr(lab_state, "oom_kills", lambda state, host: 2)
-    assert lab._gone(state, vm).startswith("its QEMU is gone; its log's last line: ")
+    assert lab._gone(state, vm) == (
+        "its QEMU is gone; its log's last line: 'no message',"
+        " its console's: '---[ end Kernel panic - not syncing: Fatal exception ]---'"
+    )
     monkeypatch.setattr(lab_state, "oom_kills", lambda state, host: 3)
     assert lab._gone(state, vm) == (
         "its QEMU is gone; kvm01's memory cgroup OOM-killed 1 process since it began to run there"
