@@ -36,12 +36,24 @@ class Executor:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.out: list[str] = []
+        # Each pipe has a reader of its own to the end, so neither fills and neither is
+        # closed under its reader.
+        self.readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_out, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.lines.put(line)
+
+    def _read_out(self) -> None:
+        assert self.process.stdout is not None
+        self.out.append(self.process.stdout.read())
 
     def wait_for(self, text: str) -> str:
         deadline = time.monotonic() + WAIT_S
@@ -58,8 +70,10 @@ class Executor:
         raise AssertionError(f"never saw {text!r}; stderr so far: {''.join(self.seen)}")
 
     def finish(self) -> tuple[int, str]:
-        out, _ = self.process.communicate(timeout=WAIT_S)
-        return self.process.returncode, out
+        self.process.wait(timeout=WAIT_S)
+        for reader in self.readers:
+            reader.join(WAIT_S)
+        return self.process.returncode, "".join(self.out)
 
     def __enter__(self) -> Executor:
         return self
