@@ -41,6 +41,11 @@ def damage(error: Exception) -> str:
     return quote(error)
 
 
+class CommandInterrupted(BaseException):
+    """Ctrl-C inside a command, carried past typer (which would end it silently) for
+    `cli.main` to say so: exit 130."""
+
+
 class NetcfgError(Exception):
     """Base of every error netcfg reports without a traceback."""
 

@@ -15,7 +15,7 @@ import sys
 import netcfg
 from netcfg.cli import console
 from netcfg.cli.applying import applied_without_parser
-from netcfg.errors import NetcfgError, quote
+from netcfg.errors import CommandInterrupted, NetcfgError, quote
 from netcfg.gc_tuning import rare_full_collections
 
 # Each command module registers its commands on `app` when imported, in this order:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except NetcfgError as error:
         _tell(str(error))
         code = error.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, CommandInterrupted):
         _tell("netcfg: interrupted")
         code = 130
     except BrokenPipeError:

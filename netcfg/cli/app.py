@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import typer
+import typer.core
+from typer._click.core import Context  # typer vendors click since 0.26
+
+from netcfg.errors import CommandInterrupted
 
 HELP = """Render, diff and safely roll out per-machine routing from a network inventory.
 
@@ -12,7 +16,18 @@ a rollout step failed, 6 a plan left part of the change unscheduled, 130 interru
 --debug and --quiet are accepted anywhere on the line.
 """
 
+
+class _Commands(typer.core.TyperGroup):
+    def invoke(self, ctx: Context) -> object:
+        # typer would turn Ctrl-C inside a command into a silent exit 130.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise CommandInterrupted from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="netcfg",
     help=HELP,
     no_args_is_help=True,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from netcfg.cli import main
 
-INVENTORY = Path(__file__).resolve().parents[2] / "inventory"
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = ROOT / "inventory"
 
 
 @pytest.fixture
@@ -80,6 +84,35 @@ def test_a_reader_of_stderr_closing_early_keeps_the_exit_code(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "netcfg", "validate", str(bad)], stderr=subprocess.PIPE)
     proc.stderr.close()  # its error message, thousands of lines, hits EPIPE
     assert proc.wait() == 2
+
+
+def test_ctrl_c_inside_a_command_says_so(tmp_path):
+    """typer ends a command that Ctrl-C reaches with a silent 130; netcfg says why it stops.
+    The command waits on a git that never answers, so the signal lands inside it."""
+    bin_dir, started = tmp_path / "bin", tmp_path / "git-started"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(f"#!/bin/sh\ntouch {started}\nexec sleep 60\n")
+    (bin_dir / "git").chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netcfg", "check", "--base", "origin/main", "--inventory", str(INVENTORY)],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A CI job may start its tests with SIGINT ignored, which a child inherits.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists(), proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (130, "netcfg: interrupted\n")
 
 
 LONG_NAME = "n" * 300  # over NAME_MAX: the kernel refuses it wherever the code meets it
