@@ -62,16 +62,17 @@ def _register(args: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run netcfg; returns (and as a script exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # --debug, --quiet and --version are accepted anywhere on the line, not only before
-    # the command.
-    if "--version" in args[: args.index("--") if "--" in args else len(args)]:
-        print(f"netcfg {netcfg.__version__}")
-        return 0
+    _open_closed_streams()
     debug = "--debug" in args
     console.set_quiet("--quiet" in args or "-q" in args)
-    args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
     try:
-        code = 0 if applied_without_parser(args) else _run(args)
+        # --debug, --quiet and --version are accepted anywhere on the line, not only
+        # before the command.
+        if "--version" in args[: args.index("--") if "--" in args else len(args)]:
+            code = _version()
+        else:
+            args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
+            code = 0 if applied_without_parser(args) else _run(args)
     except NetcfgError as error:
         _tell(str(error))
         code = error.exit_code
@@ -104,6 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _version() -> int:
+    print(f"netcfg {netcfg.__version__}", flush=True)
+    return 0
+
+
+def _open_closed_streams() -> None:
+    """A standard stream the caller closed (`>&-`, some daemons) reads as /dev/null: the
+    output it refused is dropped, and no file opened later takes its number."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115 - the process's own
+
+
 # What the system refuses a user's path or output for, wherever the code meets it: a name
 # over NAME_MAX (255 bytes) or PATH_MAX, a loop of links, a full disk or quota. Input
 # and surroundings to fix, never a bug.
@@ -132,13 +152,7 @@ def _internal(error: Exception, debug: bool) -> int:
     return 1
 
 
-def _tell(line: str) -> None:
-    """The last word on stderr. A reader of stderr that went away (`2>&1 | head -1`)
-    must not turn the command's exit code into 1: what it did not read is dropped."""
-    try:
-        print(line, file=sys.stderr, flush=True)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+_tell = console.complain  # the last word on stderr
 
 
 def _run(args: list[str]) -> int:

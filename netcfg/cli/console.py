@@ -76,12 +76,12 @@ def complain(text: str) -> None:
 
 def _to_stderr(text: str) -> None:
     """Written through sys.stderr as it is now (under a progress bar, rich's redirection
-    puts the line above the bar). A reader that went away (`2>&1 | head -1`) must not
-    change the command's exit code (click turns a broken pipe into 1): the rest goes
-    nowhere."""
+    puts the line above the bar). A stderr that cannot take it, full or with its reader
+    gone (`2>&1 | head -1`), must not change the command's exit code (a blocked check
+    stays 3): the rest goes nowhere."""
     try:
         print(text, file=sys.stderr, flush=True)
-    except BrokenPipeError:
+    except OSError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 

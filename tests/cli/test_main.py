@@ -163,13 +163,55 @@ def test_an_error_repeats_a_long_argument_cut(tmp_path, monkeypatch, capsys, arg
     assert "v" * 40 + "…" in err and "v" * 41 not in err, err[:300]
 
 
-def test_a_full_disk_on_stdout_is_not_a_bug():
+@pytest.mark.parametrize("argv", [["validate", str(INVENTORY)], ["--version"], ["show", "--version"]])
+def test_a_full_disk_on_stdout_is_not_a_bug(argv):
     with open("/dev/full", "wb") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "netcfg", "validate", str(INVENTORY)], stdout=full, stderr=subprocess.PIPE, text=True
-        )
+        done = subprocess.run([sys.executable, "-m", "netcfg", *argv], stdout=full, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "netcfg: cannot write the output: No space left on device"
+
+
+CHANGE = ["--base", str(EXAMPLE / "before"), "--inventory", str(EXAMPLE / "after")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["check", *CHANGE, "--report-json", "/dev/null", "--report-md", "/dev/null"], 3),  # blocked, still
+        (["show", "nosuch", "-i", str(INVENTORY)], 2),
+        (["validate", "/nonexistent"], 2),
+        (["impact", str(EXAMPLE / "before"), str(EXAMPLE / "after"), "--format", "json"], 0),
+    ],
+)
+def test_a_stderr_that_takes_nothing_keeps_the_verdict(argv, code):
+    """Messages that cannot be written are dropped; the exit code CI acts on stays."""
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "netcfg", *argv], stdout=subprocess.DEVNULL, stderr=full)
+    assert done.returncode == code
+
+
+@pytest.mark.parametrize("stream", [0, 1, 2])
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["validate", str(INVENTORY)], 0),
+        (["show", "web01", "-i", str(INVENTORY)], 0),
+        (["impact", str(EXAMPLE / "before"), str(EXAMPLE / "after"), "--format", "json"], 0),
+        (["plan", str(EXAMPLE / "before"), str(EXAMPLE / "after")], 0),
+    ],
+)
+def test_a_closed_standard_stream_reads_as_dev_null(stream, argv, code):
+    """`netcfg ... >&-`: Python starts with sys.stdout None, and the next file opened
+    would take the stream's number."""
+    script = f"import os, subprocess, sys; os.close({stream}); sys.exit(subprocess.call(sys.argv[1:], close_fds=False))"
+    done = subprocess.run(
+        [sys.executable, "-c", script, sys.executable, "-m", "netcfg", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if stream != 2 else subprocess.DEVNULL,
+        text=True,
+    )
+    assert done.returncode == code, done.stderr
+    assert "internal error" not in (done.stderr or "")
 
 
 COMMANDS = [
