@@ -74,6 +74,7 @@ def read_graph(data: Any, source: str) -> StepGraph:
             first_seen[step.id] = path
             steps.append(step)
     limits = _limits(data.get("limits"), where, problems)
+    _notes(data, where, problems)
     if not problems:
         for step in steps:
             for other in step.after:
@@ -92,6 +93,23 @@ def read_graph(data: Any, source: str) -> StepGraph:
     if makespan is None:
         makespan = max((s.planned_start_s + s.planned_duration_s for s in steps), default=0.0)
     return StepGraph(tuple(steps), limits, makespan)
+
+
+def _notes(data: dict[str, Any], where: Location, problems: list[Problem]) -> None:
+    """What `netcfg plan` writes beside the steps, which `rollout run` tells the operator
+    (the seatbelt's decision, what is left unscheduled): absent, or as the planner
+    writes it. An edited `decision` must not silence the seatbelt's warning unseen."""
+    from netcfg.impact.model import Decision
+
+    decision, decisions = data.get("decision"), [d.value for d in Decision]
+    if decision is not None and (type(decision) is not str or decision not in decisions):
+        problems.append(Problem(where, f"$.decision: expected one of {', '.join(decisions)}, found {quote(decision)}"))
+    left = data.get("unscheduled")
+    if left is not None and (type(left) is not list or not all(type(n) is str for n in left)):
+        problems.append(Problem(where, f"$.unscheduled: expected a list of machine names, found {quote(left)}"))
+    makespan = data.get("makespan_s")
+    if makespan is not None and plan_seconds(makespan) is None:
+        problems.append(Problem(where, f"$.makespan_s: expected a number of seconds, found {quote(makespan)}"))
 
 
 def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[Problem]) -> Step | None:

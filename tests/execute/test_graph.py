@@ -104,6 +104,27 @@ def test_limits_must_be_whole_numbers():
     assert "not a plan file" in problems([])
 
 
+@pytest.mark.parametrize(
+    ("notes", "message"),
+    [
+        ({"decision": "x"}, "$.decision: expected one of pass, stagger, block, invalid, found 'x'"),
+        ({"decision": ["block"]}, "$.decision: expected one of"),
+        ({"unscheduled": "kvm02"}, "$.unscheduled: expected a list of machine names, found 'kvm02'"),
+        ({"unscheduled": [None]}, "$.unscheduled: expected a list of machine names"),
+        ({"makespan_s": "kvm01"}, "$.makespan_s: expected a number of seconds, found 'kvm01'"),
+        ({"makespan_s": True}, "$.makespan_s: expected a number of seconds"),
+    ],
+)
+def test_what_rollout_run_tells_from_a_plan_is_as_the_planner_writes_it(notes, message):
+    """An edited decision would silence the seatbelt's warning without a word."""
+    assert message in problems(plan(**notes))
+
+
+def test_a_plan_may_leave_its_notes_out():
+    assert read_graph(plan(decision=None, unscheduled=None), "plan.json").steps == ()
+    assert read_graph(plan(decision="block", unscheduled=["kvm02"], makespan_s=0), "plan.json").steps == ()
+
+
 def test_levels_and_dependents():
     graph = read_graph(
         plan(
