@@ -178,12 +178,10 @@ def read_state(data: bytes, source: str, digest: str, ids: set[str]) -> JournalS
     was written for another plan (both digests shown), or names steps the plan lacks."""
     where = Location(source)
     lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    elif lines:
-        lines.pop()  # torn by a crash mid-write (see Journal.drop_torn_tail)
+    torn = lines.pop()  # b"", or a line torn by a crash mid-write (see Journal.drop_torn_tail)
     if not lines:
-        raise InputError([Problem(where, "the journal is empty: nothing to resume", "run without --resume to start")])
+        what = "holds only a line cut short" if torn else "is empty"
+        raise InputError([Problem(where, f"the journal {what}: nothing to resume", "run without --resume to start")])
     records: list[dict[str, Any]] = []
     for n, raw in enumerate(lines, 1):
         try:

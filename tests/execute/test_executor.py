@@ -203,3 +203,17 @@ def test_resume_lets_a_finished_wave_soak_for_what_is_left_of_its_soak(tmp_path)
     assert outcome.complete
     wall = {(r["event"], r["id"]): parse_wall(r["wall"]) for r in read_journal(tmp_path / "j") if "id" in r}
     assert wall[("start", "wave-1")] - wall[("end", "wave-0")] >= 0.29  # 300 s of the plan's clock
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "j: error: the journal is empty: nothing to resume"),
+        (b'{"event": "run", "run": 1, "jour', "j: error: the journal holds only a line cut short: nothing to resume"),
+        (b'{"event": "run", "run": 1, "jour\n', "j:1:1: error: not a journal line"),
+    ],
+)
+def test_a_journal_with_nothing_to_resume_says_what_it_holds(data, message):
+    with pytest.raises(InputError) as caught:
+        read_state(data, "j", "digest", {"a"})
+    assert str(caught.value).startswith(message)
