@@ -186,7 +186,7 @@ def _say_what_the_plan_left(plan: object) -> None:
         say("warning: the seatbelt blocks this change until an approver approves it (netcfg check); running it anyway")
     left = plan.get("unscheduled")
     if isinstance(left, list) and left:
-        say(f"note: the plan leaves {len(left)} hosts of the change unscheduled: {', '.join(map(str, left[:10]))}")
+        say(f"note: the plan leaves {plural(len(left), 'host')} of the change unscheduled: {', '.join(left[:10])}")
 
 
 def _split(text: str) -> list[str]:

@@ -70,6 +70,16 @@ def test_a_kind_the_plan_lacks_needs_no_template(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_the_run_repeats_what_the_plan_left(tmp_path, capsys):
+    plan = write_plan(tmp_path / "plan.json", maint=[maintenance("a", "kvm1")])
+    data = json.loads(plan.read_text()) | {"decision": "block", "unscheduled": ["kvm02"]}
+    plan.write_text(json.dumps(data))
+    assert main(["rollout", "run", str(plan), "--driver", "command", "--run", "maintenance=true", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the seatbelt blocks this change until an approver approves it" in err
+    assert "note: the plan leaves 1 host of the change unscheduled: kvm02" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
