@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
             code = 0 if applied_without_parser(args) else _run(args)
     except NetcfgError as error:
-        _tell(str(error))
+        console.complain(str(error))
         code = error.exit_code
     except (KeyboardInterrupt, CommandInterrupted):
-        _tell("netcfg: interrupted")
+        console.complain("netcfg: interrupted")
         code = 130
     except BrokenPipeError:
         # The reader went away (`| head`): point stdout at /dev/null so the interpreter's
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if error.errno not in _NOT_A_BUG:
             code = _internal(error, debug)
         else:
-            _tell(_os_problem(error))
+            console.complain(_os_problem(error))
             if error.filename is None:  # stdout itself: the interpreter's last flush would fail again
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             code = 2
@@ -146,13 +146,10 @@ def _internal(error: Exception, debug: bool) -> int:
 
         traceback.print_exc()
     else:
-        _tell(
+        console.complain(
             f"netcfg: internal error: {type(error).__name__}: {error} (a bug; run again with --debug for the traceback)"
         )
     return 1
-
-
-_tell = console.complain  # the last word on stderr
 
 
 def _run(args: list[str]) -> int:

@@ -99,16 +99,14 @@ def _notes(data: dict[str, Any], where: Location, problems: list[Problem]) -> No
     """What `netcfg plan` writes beside the steps, which `rollout run` tells the operator
     (the seatbelt's decision, what is left unscheduled): absent, or as the planner
     writes it. An edited `decision` must not silence the seatbelt's warning unseen."""
-    from netcfg.impact.model import Decision
+    from netcfg.impact.model import decision_problem
 
-    decision, decisions = data.get("decision"), [d.value for d in Decision]
-    if decision is not None and (type(decision) is not str or decision not in decisions):
-        problems.append(Problem(where, f"$.decision: expected one of {', '.join(decisions)}, found {quote(decision)}"))
-    left = data.get("unscheduled")
-    if left is not None and (type(left) is not list or not all(type(n) is str for n in left)):
+    if "decision" in data and (problem := decision_problem(data["decision"])):
+        problems.append(Problem(where, problem))
+    left = data.get("unscheduled", [])
+    if type(left) is not list or not all(type(n) is str for n in left):
         problems.append(Problem(where, f"$.unscheduled: expected a list of machine names, found {quote(left)}"))
-    makespan = data.get("makespan_s")
-    if makespan is not None and plan_seconds(makespan) is None:
+    if "makespan_s" in data and plan_seconds(makespan := data["makespan_s"]) is None:
         problems.append(Problem(where, f"$.makespan_s: expected a number of seconds, found {quote(makespan)}"))
 
 

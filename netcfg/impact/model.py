@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from netcfg.errors import quote
 from netcfg.inventory.approvals import Approval
 from netcfg.model.host import DesignName, Kind
 from netcfg.model.inventory import Reconfigure
@@ -30,6 +31,13 @@ class Decision(StrEnum):
     STAGGER = "stagger"  # a rollout in waves
     BLOCK = "block"  # until approved
     INVALID = "invalid"  # the inventory does not load: nothing was analysed
+
+
+def decision_problem(value: object) -> str:
+    """What is wrong with a `decision` read from a report or a plan file, or ''."""
+    if type(value) is str and value in Decision._value2member_map_:
+        return ""
+    return f"$.decision: expected one of {', '.join(Decision)}, found {quote(value)}"
 
 
 class ChangeClass(StrEnum):

@@ -13,7 +13,7 @@ from typing import Any
 
 from netcfg.errors import InputError, quote
 from netcfg.gc_tuning import rare_full_collections
-from netcfg.impact.model import ChangeClass, Decision, HostState
+from netcfg.impact.model import ChangeClass, Decision, HostState, decision_problem
 from netcfg.inventory.digest import inventory_digest
 from netcfg.model.host import DesignName
 from netcfg.model.inventory import Inventory
@@ -123,9 +123,8 @@ def _check_report(report: dict[str, Any], inventory: Inventory, source: str) -> 
         problems.append(Problem(where, message))
 
     hosts = report["hosts"]
-    decision = report.get("decision", _ABSENT)
-    if decision is not _ABSENT and (type(decision) is not str or decision not in {d.value for d in Decision}):
-        fail(f"$.decision: expected one of {', '.join(d.value for d in Decision)}, found {quote(decision)}")
+    if "decision" in report and (problem := decision_problem(report["decision"])):
+        fail(problem)
     digest = report.get("digest")
     if digest is not None and not (type(digest) is str and _SHA256.fullmatch(digest)):
         fail(f"$.digest: expected the change's sha256 (64 hexadecimal characters) or null, found {quote(digest)}")
