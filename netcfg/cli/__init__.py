@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         # --debug, --quiet and --version are accepted anywhere on the line, not only
         # before the command.
         if "--version" in args[: args.index("--") if "--" in args else len(args)]:
-            code = _version()
+            print(f"netcfg {netcfg.__version__}", flush=True)
+            code = 0
         else:
             args = [a for a in args if a not in ("--debug", "--quiet", "-q")]
             code = 0 if applied_without_parser(args) else _run(args)
@@ -80,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         console.complain("netcfg: interrupted")
         code = 130
     except BrokenPipeError:
-        # The reader went away (`| head`): point stdout at /dev/null so the interpreter's
-        # final flush cannot fail again and turn the exit code into 1.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader went away (`| head`): the interpreter's final flush must not fail
+        # again and turn the exit code into 1.
+        console.discard(sys.stdout)
         code = 0
     except OSError as error:
         if error.errno not in _NOT_A_BUG:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             console.complain(_os_problem(error))
             if error.filename is None:  # stdout itself: the interpreter's last flush would fail again
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                console.discard(sys.stdout)
             code = 2
     except Exception as error:
         code = _internal(error, debug)
@@ -103,11 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         sys.exit(code)
     return code
-
-
-def _version() -> int:
-    print(f"netcfg {netcfg.__version__}", flush=True)
-    return 0
 
 
 def _open_closed_streams() -> None:

@@ -12,6 +12,7 @@ from netcfg.cli.settings import colour_allowed
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import TextIO
 
     from rich.console import Console, RenderableType
 
@@ -37,7 +38,7 @@ def _console(stderr: bool) -> Console:
             # output but let the command finish, so its exit code (3 for a blocked change)
             # still reaches the caller; rich's default exits 1 here.
             self.quiet = True
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            discard(sys.stdout)
 
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or a CI log, tables get room instead of rich's 80 columns.
@@ -74,6 +75,14 @@ def complain(text: str) -> None:
     _to_stderr(text)
 
 
+def discard(stream: TextIO) -> None:
+    """Point `stream`'s descriptor at /dev/null: later writes, and the interpreter's
+    flush at exit, go nowhere instead of failing again."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, stream.fileno())
+    os.close(null)
+
+
 def _to_stderr(text: str) -> None:
     """Written through sys.stderr as it is now (under a progress bar, rich's redirection
     puts the line above the bar). A stderr that cannot take it, full or with its reader
@@ -82,7 +91,7 @@ def _to_stderr(text: str) -> None:
     try:
         print(text, file=sys.stderr, flush=True)
     except OSError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        discard(sys.stderr)
 
 
 def emit(text: str) -> None:
@@ -131,9 +140,6 @@ class reader_may_leave:  # noqa: N801 - used as `with reader_may_leave():`
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> bool:
         if kind is not None and issubclass(kind, (BrokenPipeError, SystemExit)):
-            # Later writes and the flush at exit go nowhere instead of failing again.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+            discard(sys.stdout)
             return True
         return False

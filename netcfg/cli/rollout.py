@@ -21,6 +21,7 @@ from netcfg.words import plural
 if TYPE_CHECKING:
     from netcfg.execute.driver import Step, StepKind
     from netcfg.execute.executor import Outcome, State
+    from netcfg.execute.graph import StepGraph
 
 rollout_app = typer.Typer(
     help="Execute a rollout plan: each step when the steps it waits for have ended.", no_args_is_help=True
@@ -112,7 +113,7 @@ def rollout_run(
         graph = read_graph(plan, str(plan_file))
         if inventory is not None:
             _check_against(plan, plan_file, inventory)
-    _say_what_the_plan_left(plan)
+    _say_what_the_plan_left(graph)
     options = DriverOptions(
         run=_templates(run),
         kinds=frozenset(s.kind for s in graph.steps),
@@ -176,16 +177,14 @@ def _check_against(plan: object, plan_file: Path, inventory: Path) -> None:
     say(f"checked against {inventory}: clean in its own times and in {CHECK_RUNS} jittered replays of its graph")
 
 
-def _say_what_the_plan_left(plan: object) -> None:
+def _say_what_the_plan_left(graph: StepGraph) -> None:
     """What `netcfg plan` recorded that the person running the plan must hear: the
     seatbelt blocked the change (the gate is CI's `check`; this run is the operator's
     call), or part of the change is left unscheduled."""
-    if not isinstance(plan, dict):
-        return
-    if plan.get("decision") == "block":
+    if graph.blocked:
         say("warning: the seatbelt blocks this change until an approver approves it (netcfg check); running it anyway")
-    left = plan.get("unscheduled")
-    if isinstance(left, list) and left:
+    left = graph.unscheduled
+    if left:
         say(f"note: the plan leaves {plural(len(left), 'host')} of the change unscheduled: {', '.join(left[:10])}")
 
 

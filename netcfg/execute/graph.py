@@ -36,6 +36,8 @@ class StepGraph:
     steps: tuple[Step, ...]  # in plan order: waves, migrations, maintenance
     limits: Limits
     planned_makespan_s: float
+    blocked: bool = False  # the seatbelt blocked the change the plan is of
+    unscheduled: tuple[str, ...] = ()  # machines of the change the plan left out
 
     def by_id(self) -> dict[str, Step]:
         return {s.id: s for s in self.steps}
@@ -74,7 +76,7 @@ def read_graph(data: Any, source: str) -> StepGraph:
             first_seen[step.id] = path
             steps.append(step)
     limits = _limits(data.get("limits"), where, problems)
-    _notes(data, where, problems)
+    blocked, unscheduled, makespan = _notes(data, where, problems)
     if not problems:
         for step in steps:
             for other in step.after:
@@ -89,25 +91,32 @@ def read_graph(data: Any, source: str) -> StepGraph:
             problems.append(Problem(where, f"dependency cycle: {shown}", "a plan's `after` edges must not loop"))
     if problems:
         raise InputError(problems)
-    makespan = plan_seconds(data.get("makespan_s"))
     if makespan is None:
         makespan = max((s.planned_start_s + s.planned_duration_s for s in steps), default=0.0)
-    return StepGraph(tuple(steps), limits, makespan)
+    return StepGraph(tuple(steps), limits, makespan, blocked, unscheduled)
 
 
-def _notes(data: dict[str, Any], where: Location, problems: list[Problem]) -> None:
-    """What `netcfg plan` writes beside the steps, which `rollout run` tells the operator
-    (the seatbelt's decision, what is left unscheduled): absent, or as the planner
-    writes it. An edited `decision` must not silence the seatbelt's warning unseen."""
-    from netcfg.impact.model import decision_problem
+def _notes(
+    data: dict[str, Any], where: Location, problems: list[Problem]
+) -> tuple[bool, tuple[str, ...], float | None]:
+    """What `netcfg plan` writes beside the steps, which `rollout run` tells the operator:
+    whether the seatbelt blocked the change, the machines left unscheduled, and the
+    makespan. Each is absent, or as the planner writes it: an edited `decision` must not
+    silence the seatbelt's warning unseen."""
+    from netcfg.impact.model import Decision, decision_problem
 
-    if "decision" in data and (problem := decision_problem(data["decision"])):
+    decision = data.get("decision")
+    if "decision" in data and (problem := decision_problem(decision)):
         problems.append(Problem(where, problem))
     left = data.get("unscheduled", [])
     if type(left) is not list or not all(type(n) is str for n in left):
         problems.append(Problem(where, f"$.unscheduled: expected a list of machine names, found {quote(left)}"))
-    if "makespan_s" in data and plan_seconds(makespan := data["makespan_s"]) is None:
-        problems.append(Problem(where, f"$.makespan_s: expected a number of seconds, found {quote(makespan)}"))
+        left = []
+    makespan = plan_seconds(data.get("makespan_s"))
+    if "makespan_s" in data and makespan is None:
+        found = quote(data["makespan_s"])
+        problems.append(Problem(where, f"$.makespan_s: expected a number of seconds, found {found}"))
+    return decision == Decision.BLOCK, tuple(left), makespan
 
 
 def _step(item: Any, kind: StepKind, path: str, where: Location, problems: list[Problem]) -> Step | None:
